@@ -1,0 +1,121 @@
+# Helpers for scripts/test.sh: the Python venv, moto's S3 server and the PostgreSQL check.
+# Sourced, not run. Every address used here is on loopback.
+
+log() { printf '[test.sh] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+is_ci() { [[ "${CI:-}" == "true" ]]; }
+
+# ensure_venv DIR REQUIREMENTS
+# Creates DIR as a venv if it is missing or broken, and installs REQUIREMENTS into it whenever the
+# file (or the interpreter) changed since the last successful install. Sets VENV_PYTHON.
+ensure_venv() {
+    local dir="$1" req="$2" python="${SIGNALDB_TEST_BASE_PYTHON:-python3}"
+    command -v "$python" >/dev/null || die "$python not found; CPython 3.11 is needed for the test venv"
+    if ! "$dir/bin/python" -c 'import sys' >/dev/null 2>&1; then
+        log "creating venv $dir"
+        rm -rf "$dir"
+        "$python" -m venv "$dir" || die "could not create venv $dir"
+    fi
+    VENV_PYTHON="$dir/bin/python"
+    local stamp_file="$dir/.requirements.sha256" want have=""
+    want="$( { "$VENV_PYTHON" --version; cat "$req"; } | sha256sum | cut -d' ' -f1)"
+    [[ -f "$stamp_file" ]] && have="$(cat "$stamp_file")"
+    if [[ "$want" != "$have" ]]; then
+        log "installing $(basename "$req") into $dir"
+        "$VENV_PYTHON" -m pip install --quiet --disable-pip-version-check -r "$req" \
+            || die "pip install -r $req failed"
+        echo "$want" > "$stamp_file"
+    fi
+}
+
+# free_port PYTHON: prints a TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+    "$1" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+# start_moto VENV_DIR LOG_FILE BUCKET
+# Starts moto_server on 127.0.0.1 at a free port in the background, waits until it answers and
+# creates BUCKET. Sets MOTO_PID and MOTO_ENDPOINT; the caller kills MOTO_PID on exit.
+start_moto() {
+    local venv="$1" logfile="$2" bucket="$3" port attempt
+    for attempt in 1 2 3; do
+        port="$(free_port "$venv/bin/python")"
+        log "starting moto_server on 127.0.0.1:$port (log: $logfile)"
+        "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
+        MOTO_PID=$!
+        MOTO_ENDPOINT="http://127.0.0.1:$port"
+        if "$venv/bin/python" - "$MOTO_ENDPOINT" "$bucket" <<'PY'
+import sys, time
+import boto3, botocore.exceptions
+endpoint, bucket = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+deadline = time.monotonic() + 60
+while True:
+    try:
+        s3.create_bucket(Bucket=bucket)
+        break
+    except botocore.exceptions.EndpointConnectionError:
+        if time.monotonic() > deadline:
+            sys.exit(f"moto_server at {endpoint} did not answer within 60 s")
+        time.sleep(0.2)
+s3.head_bucket(Bucket=bucket)
+PY
+        then
+            log "moto_server ready at $MOTO_ENDPOINT, bucket $bucket created"
+            return 0
+        fi
+        log "moto_server did not come up (attempt $attempt); log follows"
+        tail -n 20 "$logfile" >&2 || true
+        kill "$MOTO_PID" 2>/dev/null || true
+        wait "$MOTO_PID" 2>/dev/null || true
+        MOTO_PID=""
+    done
+    die "could not start moto_server"
+}
+
+# postgres_ready PYTHON URL: exits 0 when URL accepts a connection, creating its database if the
+# server is up but the database is missing.
+postgres_ready() {
+    "$1" - "$2" <<'PY' 2>/dev/null
+import sys
+from urllib.parse import urlparse
+import psycopg2
+url = sys.argv[1]
+try:
+    psycopg2.connect(url, connect_timeout=3).close()
+except psycopg2.OperationalError as e:
+    if "does not exist" not in str(e):
+        sys.exit(1)
+    db = urlparse(url).path.lstrip("/")
+    admin = psycopg2.connect(url.rsplit("/", 1)[0] + "/postgres", connect_timeout=3)
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{db}"')
+    admin.close()
+    psycopg2.connect(url, connect_timeout=3).close()
+PY
+}
+
+# ensure_postgres PYTHON URL: exits 0 when PostgreSQL at URL is usable, trying to start the local
+# cluster once if it is not.
+ensure_postgres() {
+    local python="$1" url="$2" i
+    postgres_ready "$python" "$url" && return 0
+    if command -v pg_ctlcluster >/dev/null && [[ -d /etc/postgresql ]]; then
+        local version
+        for version in $(ls /etc/postgresql); do
+            log "PostgreSQL not reachable; starting cluster $version/main"
+            pg_ctlcluster --skip-systemctl-redirect "$version" main start >&2 || true
+        done
+        for i in $(seq 1 30); do
+            postgres_ready "$python" "$url" && return 0
+            sleep 1
+        done
+    fi
+    return 1
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Reads SignalDB tables with pyiceberg, an Iceberg reader independent of ours, and prints JSON.
+
+Used by the integration tests (tests-integration/src/pyiceberg.rs) to check that what our
+binaries write is readable by other Iceberg clients. Also handy by hand:
+
+    .venv-test/bin/python scripts/pyiceberg_read.py \
+        --uri sqlite:////abs/path/catalog.db --warehouse file:///abs/path/warehouse \
+        --table acme.prod.traces
+
+Output, one JSON object on stdout:
+    {"catalog_name": ..., "namespaces": [["acme"], ["acme", "prod"], ...],
+     "tables": {"acme.prod.traces": {
+         "exists": true, "total_rows": 600, "rows_per_hour": {"2026-01-15-10": 200, ...},
+         "live_data_files": 12, "data_files": [paths...], "snapshot_count": 1,
+         "schema_fields": ["timestamp", ...], "partition_fields": [{"name": "hour", ...}],
+         "format_version": 2, "rows_sha256": "<hex over sorted rows>",
+         "namespace_tables": ["traces", ...]}}}
+A table that does not exist reports {"exists": false}.
+"""
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import sys
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import NoSuchTableError
+
+MICROS_PER_HOUR = 3_600_000_000
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--catalog-name", default="signaldb",
+                   help="the catalog_name our catalog rows carry (schema.catalog_name)")
+    p.add_argument("--uri", required=True,
+                   help="SQLAlchemy URI: sqlite:////abs/catalog.db or postgresql+psycopg2://...")
+    p.add_argument("--warehouse", required=True, help="warehouse URI (file:///... or s3://...)")
+    p.add_argument("--prop", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra catalog/FileIO property, e.g. s3.endpoint=http://127.0.0.1:PORT")
+    p.add_argument("--table", action="append", default=[], metavar="TENANT.DATASET.TABLE",
+                   help="table to read (repeatable)")
+    p.add_argument("--no-rows-hash", action="store_true",
+                   help="skip hashing row contents (faster for big tables)")
+    return p.parse_args()
+
+
+def hour_label(hour: int) -> str:
+    return dt.datetime.fromtimestamp(hour * 3600, tz=dt.timezone.utc).strftime("%Y-%m-%d-%H")
+
+
+def rows_per_hour(arrow: pa.Table) -> dict:
+    if arrow.num_rows == 0 or "timestamp" not in arrow.column_names:
+        return {}
+    col = arrow["timestamp"]
+    unit = col.type.unit if pa.types.is_timestamp(col.type) else "us"
+    ticks = pc.cast(col, pa.int64())
+    divisor = {"s": 3600, "ms": 3_600_000, "us": MICROS_PER_HOUR, "ns": MICROS_PER_HOUR * 1000}[unit]
+    hours = pc.floor(pc.divide(pc.cast(ticks, pa.float64()), float(divisor)))
+    counts = pc.value_counts(pc.cast(hours, pa.int64()))
+    return {hour_label(int(r["values"])): int(r["counts"]) for r in sorted(
+        counts.to_pylist(), key=lambda r: r["values"])}
+
+
+def rows_sha256(arrow: pa.Table) -> str:
+    """Order-independent digest of the row contents: each row as canonical JSON, sorted."""
+    lines = sorted(json.dumps(row, sort_keys=True, default=str) for row in arrow.to_pylist())
+    h = hashlib.sha256()
+    for line in lines:
+        h.update(line.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def read_table(catalog, ident: str, with_hash: bool) -> dict:
+    namespace = ident.rsplit(".", 1)[0]
+    try:
+        table = catalog.load_table(ident)
+    except NoSuchTableError:
+        return {"exists": False}
+    schema = table.schema()
+    arrow = table.scan().to_arrow()
+    files = table.inspect.files()
+    spec = table.spec()
+    out = {
+        "exists": True,
+        "metadata_location": table.metadata_location,
+        "location": table.location(),
+        "format_version": table.format_version,
+        "total_rows": arrow.num_rows,
+        "rows_per_hour": rows_per_hour(arrow),
+        "live_data_files": files.num_rows,
+        "data_files": sorted(files["file_path"].to_pylist()),
+        "snapshot_count": len(table.snapshots()),
+        "schema_fields": [f.name for f in schema.fields],
+        "partition_fields": [
+            {"name": f.name, "transform": str(f.transform),
+             "source": schema.find_column_name(f.source_id)}
+            for f in spec.fields
+        ],
+        "namespace_tables": sorted(t[-1] for t in catalog.list_tables(namespace)),
+    }
+    if with_hash:
+        out["rows_sha256"] = rows_sha256(arrow)
+    return out
+
+
+def all_namespaces(catalog, parent=(), depth=0) -> list:
+    """Every namespace, nested ones included (list_namespaces() alone gives one level)."""
+    found = []
+    for ns in catalog.list_namespaces(parent):
+        found.append(list(ns))
+        if depth < 4:
+            found.extend(all_namespaces(catalog, ns, depth + 1))
+    return found
+
+
+def main() -> int:
+    args = parse_args()
+    props = {}
+    for kv in args.prop:
+        key, sep, value = kv.partition("=")
+        if not sep:
+            print(f"--prop needs KEY=VALUE, got {kv!r}", file=sys.stderr)
+            return 2
+        props[key] = value
+    catalog = SqlCatalog(args.catalog_name, uri=args.uri, warehouse=args.warehouse, **props)
+    result = {
+        "catalog_name": args.catalog_name,
+        "namespaces": sorted(all_namespaces(catalog)),
+        "tables": {t: read_table(catalog, t, not args.no_rows_hash) for t in args.table},
+    }
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+//! The `[compactor]` and `[compactor.orphan_cleanup]` sections.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::retention::RetentionConfig;
+
+/// `[compactor]`: file compaction, plus the retention and orphan-cleanup sub-sections.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompactorConfig {
+    /// Whether the compaction job runs at all. Env `SIGNALDB_COMPACTOR_ENABLED`, default `true`.
+    pub enabled: bool,
+    /// Seconds between compaction runs; at least 1.
+    /// Env `SIGNALDB_COMPACTOR_COMPACTION_INTERVAL_SECS`, default `3600`.
+    pub compaction_interval_secs: u64,
+    /// Plan compactions and report them without rewriting any file.
+    /// Env `SIGNALDB_COMPACTOR_DRY_RUN`, default `false`.
+    pub dry_run: bool,
+    /// TCP port of the Prometheus `/metrics` endpoint; `0` binds a free port.
+    /// Env `SIGNALDB_COMPACTOR_METRICS_PORT`, default `9091`.
+    pub metrics_port: u16,
+    /// Size compaction aims for when writing an output Parquet file; at least 1.
+    /// Env `SIGNALDB_COMPACTOR_TARGET_FILE_SIZE_BYTES`, default `134217728` (128 MiB).
+    pub target_file_size_bytes: u64,
+    /// Files smaller than this are compaction inputs; at least 1 and below
+    /// `target_file_size_bytes`, so compaction output is never compacted again.
+    /// Env `SIGNALDB_COMPACTOR_SMALL_FILE_THRESHOLD_BYTES`, default `100663296` (96 MiB).
+    pub small_file_threshold_bytes: u64,
+    /// A partition is compacted only when it holds at least this many small files; at least 2.
+    /// Env `SIGNALDB_COMPACTOR_MIN_INPUT_FILES`, default `5`.
+    pub min_input_files: usize,
+    /// Most partitions rewritten at the same time; at least 1.
+    /// Env `SIGNALDB_COMPACTOR_MAX_CONCURRENT_JOBS`, default `2`.
+    pub max_concurrent_jobs: usize,
+    /// Partitions holding data younger than this many seconds are left to writers.
+    /// Env `SIGNALDB_COMPACTOR_QUIET_PERIOD_SECS`, default `3600`.
+    pub quiet_period_secs: u64,
+    /// Seconds a shutdown waits for running jobs before abandoning them.
+    /// Env `SIGNALDB_COMPACTOR_SHUTDOWN_TIMEOUT_SECS`, default `30`.
+    pub shutdown_timeout_secs: u64,
+    /// `[compactor.retention]`: partition drops and snapshot expiry.
+    pub retention: RetentionConfig,
+    /// `[compactor.orphan_cleanup]`: deletion of files no snapshot references.
+    pub orphan_cleanup: OrphanCleanupConfig,
+}
+
+impl Default for CompactorConfig {
+    fn default() -> Self {
+        CompactorConfig {
+            enabled: true,
+            compaction_interval_secs: 3600,
+            dry_run: false,
+            metrics_port: 9091,
+            target_file_size_bytes: 128 * 1024 * 1024,
+            small_file_threshold_bytes: 96 * 1024 * 1024,
+            min_input_files: 5,
+            max_concurrent_jobs: 2,
+            quiet_period_secs: 3600,
+            shutdown_timeout_secs: 30,
+            retention: RetentionConfig::default(),
+            orphan_cleanup: OrphanCleanupConfig::default(),
+        }
+    }
+}
+
+impl CompactorConfig {
+    /// `compaction_interval_secs` as a duration.
+    pub fn compaction_interval(&self) -> Duration {
+        Duration::from_secs(self.compaction_interval_secs)
+    }
+
+    /// `quiet_period_secs` as a duration.
+    pub fn quiet_period(&self) -> Duration {
+        Duration::from_secs(self.quiet_period_secs)
+    }
+
+    /// `shutdown_timeout_secs` as a duration.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_secs)
+    }
+}
+
+/// `[compactor.orphan_cleanup]`: finding and deleting data files no snapshot references.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrphanCleanupConfig {
+    /// Whether orphan cleanup runs. Env `SIGNALDB_COMPACTOR_ORPHAN_CLEANUP_ENABLED`,
+    /// default `false`.
+    pub enabled: bool,
+    /// Files younger than this many hours are never orphan candidates, so a write still in
+    /// flight is never mistaken for an orphan; at least 1.
+    /// Env `SIGNALDB_COMPACTOR_ORPHAN_CLEANUP_GRACE_PERIOD_HOURS`, default `24`.
+    pub grace_period_hours: u32,
+    /// Hours between cleanup runs; at least 1.
+    /// Env `SIGNALDB_COMPACTOR_ORPHAN_CLEANUP_CLEANUP_INTERVAL_HOURS`, default `24`.
+    pub cleanup_interval_hours: u32,
+    /// Files deleted between two progress checkpoints; at least 1.
+    /// Env `SIGNALDB_COMPACTOR_ORPHAN_CLEANUP_BATCH_SIZE`, default `1000`.
+    pub batch_size: usize,
+    /// Identify orphans and report them without deleting.
+    /// Env `SIGNALDB_COMPACTOR_ORPHAN_CLEANUP_DRY_RUN`, default `false`.
+    pub dry_run: bool,
+    /// Re-check each candidate against the newest snapshots just before deleting it.
+    /// Env `SIGNALDB_COMPACTOR_ORPHAN_CLEANUP_REVALIDATE_BEFORE_DELETE`, default `true`.
+    pub revalidate_before_delete: bool,
+    /// Snapshots up to this many hours old contribute to the live-file reference set; at
+    /// least 1. Env `SIGNALDB_COMPACTOR_ORPHAN_CLEANUP_MAX_SNAPSHOT_AGE_HOURS`, default `720`.
+    pub max_snapshot_age_hours: u32,
+}
+
+impl Default for OrphanCleanupConfig {
+    fn default() -> Self {
+        OrphanCleanupConfig {
+            enabled: false,
+            grace_period_hours: 24,
+            cleanup_interval_hours: 24,
+            batch_size: 1000,
+            dry_run: false,
+            revalidate_before_delete: true,
+            max_snapshot_age_hours: 720,
+        }
+    }
+}
+
+impl OrphanCleanupConfig {
+    /// `grace_period_hours` as a duration.
+    pub fn grace_period(&self) -> Duration {
+        hours(self.grace_period_hours)
+    }
+
+    /// `cleanup_interval_hours` as a duration.
+    pub fn cleanup_interval(&self) -> Duration {
+        hours(self.cleanup_interval_hours)
+    }
+
+    /// `max_snapshot_age_hours` as a duration.
+    pub fn max_snapshot_age(&self) -> Duration {
+        hours(self.max_snapshot_age_hours)
+    }
+}
+
+/// `n` hours as a duration.
+pub(crate) fn hours(n: u32) -> Duration {
+    Duration::from_secs(u64::from(n) * 3600)
+}

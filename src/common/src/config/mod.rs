@@ -1,0 +1,54 @@
+//! SignalDB configuration: plain-data types, layered loading, validation and provenance.
+//!
+//! Values come from three layers, each overriding the one before: built-in defaults, one TOML
+//! file (`--config PATH`, else `$SIGNALDB_CONFIG`, else `./signaldb.toml` if present), and
+//! `SIGNALDB_*` environment variables (`SIGNALDB_` + the dotted key with `.` as `_`, upper
+//! case: `compactor.retention.traces_retention_days` is
+//! `SIGNALDB_COMPACTOR_RETENTION_TRACES_RETENTION_DAYS`). [`load`] refuses a configuration
+//! with unknown keys, wrong types or broken rules, listing every problem with its key and the
+//! file line or variable that set it, so a [`Config`] that exists is valid.
+//!
+//! Secrets ([`Secret`]) and passwords inside URIs ([`redact_uri`]) never appear in `Debug`
+//! output or in [`render_effective`].
+
+mod compactor;
+mod env;
+mod error;
+mod file;
+mod keys;
+mod load;
+mod provenance;
+mod render;
+mod retention;
+mod schema;
+mod secret;
+mod storage;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use serde::{Deserialize, Serialize};
+
+pub use compactor::{CompactorConfig, OrphanCleanupConfig};
+pub use error::{ConfigError, Origin, Problem, ProblemKind};
+pub use keys::{CONFIG_FILE_VAR, ENV_PREFIX, EnvKey, env_keys};
+pub use load::{DEFAULT_FILE_NAME, LoadedConfig, load, load_from};
+pub use provenance::Provenance;
+pub use render::render_effective;
+pub use retention::{DatasetOverride, ResolvedRetention, RetentionConfig, RetentionTier, TenantOverride};
+pub use schema::{CatalogBackend, SchemaConfig};
+pub use secret::{REDACTED, Secret, redact_uri};
+pub use storage::{InvalidUri, S3Config, StorageConfig, StorageLocation};
+
+/// The whole configuration file: `[compactor]`, `[storage]` and `[schema]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[compactor]`: compaction, retention and orphan cleanup.
+    pub compactor: CompactorConfig,
+    /// `[storage]`: the object store holding the warehouse.
+    pub storage: StorageConfig,
+    /// `[schema]`: the Iceberg SQL catalog.
+    pub schema: SchemaConfig,
+}

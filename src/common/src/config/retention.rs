@@ -1,0 +1,207 @@
+//! The `[compactor.retention]` section and the resolution of its three-tier policy.
+//!
+//! A retention period is looked up per signal: a dataset override beats its tenant's override,
+//! which beats the global default. Each signal resolves on its own, so a dataset override that
+//! sets only `traces_retention_days` leaves logs and metrics to the tenant or global tier.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::signal::Signal;
+
+/// `[compactor.retention]`: dropping expired partitions and expiring old snapshots.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Whether retention enforcement runs; operators opt in.
+    /// Env `SIGNALDB_COMPACTOR_RETENTION_ENABLED`, default `false`.
+    pub enabled: bool,
+    /// Seconds between retention runs; at least 1.
+    /// Env `SIGNALDB_COMPACTOR_RETENTION_RETENTION_CHECK_INTERVAL_SECS`, default `3600`.
+    pub retention_check_interval_secs: u64,
+    /// Compute and report drops and expiries without changing any table.
+    /// Env `SIGNALDB_COMPACTOR_RETENTION_DRY_RUN`, default `false`.
+    pub dry_run: bool,
+    /// Days trace data is kept unless overridden; at least 1.
+    /// Env `SIGNALDB_COMPACTOR_RETENTION_TRACES_RETENTION_DAYS`, default `7`.
+    pub traces_retention_days: u32,
+    /// Days log data is kept unless overridden; at least 1.
+    /// Env `SIGNALDB_COMPACTOR_RETENTION_LOGS_RETENTION_DAYS`, default `3`.
+    pub logs_retention_days: u32,
+    /// Days metric data is kept unless overridden; at least 1.
+    /// Env `SIGNALDB_COMPACTOR_RETENTION_METRICS_RETENTION_DAYS`, default `30`.
+    pub metrics_retention_days: u32,
+    /// Extra hours past the retention cutoff before a partition is dropped, absorbing clock
+    /// skew. Env `SIGNALDB_COMPACTOR_RETENTION_GRACE_PERIOD_HOURS`, default `1`.
+    pub grace_period_hours: u32,
+    /// IANA timezone name used for scheduling and log timestamps; stored data is always UTC.
+    /// Env `SIGNALDB_COMPACTOR_RETENTION_TIMEZONE`, default `"UTC"`.
+    pub timezone: String,
+    /// Most recent snapshots kept per table when expiring; at least 1, so a table always
+    /// keeps a current snapshot. Env `SIGNALDB_COMPACTOR_RETENTION_SNAPSHOTS_TO_KEEP`,
+    /// default `5`.
+    pub snapshots_to_keep: usize,
+    /// Per-tenant overrides, `[[compactor.retention.tenant_overrides]]`; each `tenant_id` at
+    /// most once. Settable only in the file, never from the environment. Default empty.
+    pub tenant_overrides: Vec<TenantOverride>,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            enabled: false,
+            retention_check_interval_secs: 3600,
+            dry_run: false,
+            traces_retention_days: 7,
+            logs_retention_days: 3,
+            metrics_retention_days: 30,
+            grace_period_hours: 1,
+            timezone: "UTC".to_string(),
+            snapshots_to_keep: 5,
+            tenant_overrides: Vec::new(),
+        }
+    }
+}
+
+/// Retention periods of one tenant, overriding the global defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantOverride {
+    /// The tenant this applies to; matches `[a-z0-9][a-z0-9_-]{0,63}`.
+    pub tenant_id: String,
+    /// Days trace data of this tenant is kept; at least 1 when set.
+    pub traces_retention_days: Option<u32>,
+    /// Days log data of this tenant is kept; at least 1 when set.
+    pub logs_retention_days: Option<u32>,
+    /// Days metric data of this tenant is kept; at least 1 when set.
+    pub metrics_retention_days: Option<u32>,
+    /// Per-dataset overrides within this tenant,
+    /// `[[compactor.retention.tenant_overrides.dataset_overrides]]`; each `dataset_id` at most
+    /// once.
+    pub dataset_overrides: Vec<DatasetOverride>,
+}
+
+/// Retention periods of one dataset of a tenant, the highest-priority tier.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatasetOverride {
+    /// The dataset this applies to; matches `[a-z0-9][a-z0-9_-]{0,63}`.
+    pub dataset_id: String,
+    /// Days trace data of this dataset is kept; at least 1 when set.
+    pub traces_retention_days: Option<u32>,
+    /// Days log data of this dataset is kept; at least 1 when set.
+    pub logs_retention_days: Option<u32>,
+    /// Days metric data of this dataset is kept; at least 1 when set.
+    pub metrics_retention_days: Option<u32>,
+}
+
+/// Which tier of the retention hierarchy supplied a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RetentionTier {
+    /// A `dataset_overrides` entry of the tenant.
+    Dataset,
+    /// A `tenant_overrides` entry.
+    Tenant,
+    /// The global `*_retention_days` keys.
+    Global,
+}
+
+impl RetentionTier {
+    /// Lowercase name for logs and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetentionTier::Dataset => "dataset",
+            RetentionTier::Tenant => "tenant",
+            RetentionTier::Global => "global",
+        }
+    }
+}
+
+/// The retention period in force for one tenant, dataset and signal, and the tier it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResolvedRetention {
+    /// Days data is kept.
+    pub days: u32,
+    /// The tier that supplied `days`.
+    pub tier: RetentionTier,
+}
+
+impl ResolvedRetention {
+    /// `days` as a duration.
+    pub fn period(&self) -> Duration {
+        Duration::from_secs(u64::from(self.days) * 86_400)
+    }
+}
+
+impl RetentionConfig {
+    /// The period for `signal` of `tenant`/`dataset`: dataset override, else tenant override,
+    /// else global default.
+    pub fn resolve(&self, tenant: &str, dataset: &str, signal: Signal) -> ResolvedRetention {
+        if let Some(t) = self.tenant(tenant) {
+            let dataset_days = t
+                .dataset_overrides
+                .iter()
+                .find(|d| d.dataset_id == dataset)
+                .and_then(|d| d.days(signal));
+            if let Some(days) = dataset_days {
+                return ResolvedRetention { days, tier: RetentionTier::Dataset };
+            }
+            if let Some(days) = t.days(signal) {
+                return ResolvedRetention { days, tier: RetentionTier::Tenant };
+            }
+        }
+        ResolvedRetention { days: self.global_days(signal), tier: RetentionTier::Global }
+    }
+
+    /// The global default period for `signal`, in days.
+    pub fn global_days(&self, signal: Signal) -> u32 {
+        match signal {
+            Signal::Traces => self.traces_retention_days,
+            Signal::Logs => self.logs_retention_days,
+            Signal::Metrics => self.metrics_retention_days,
+        }
+    }
+
+    /// The override entry of `tenant`, if any.
+    pub fn tenant(&self, tenant: &str) -> Option<&TenantOverride> {
+        self.tenant_overrides.iter().find(|t| t.tenant_id == tenant)
+    }
+
+    /// `retention_check_interval_secs` as a duration.
+    pub fn check_interval(&self) -> Duration {
+        Duration::from_secs(self.retention_check_interval_secs)
+    }
+
+    /// `grace_period_hours` as a duration.
+    pub fn grace_period(&self) -> Duration {
+        super::compactor::hours(self.grace_period_hours)
+    }
+
+    /// `timezone` parsed; `None` only for a configuration that was never validated.
+    pub fn tz(&self) -> Option<chrono_tz::Tz> {
+        self.timezone.parse().ok()
+    }
+}
+
+impl TenantOverride {
+    /// This tenant's own period for `signal`, ignoring its dataset overrides.
+    pub fn days(&self, signal: Signal) -> Option<u32> {
+        match signal {
+            Signal::Traces => self.traces_retention_days,
+            Signal::Logs => self.logs_retention_days,
+            Signal::Metrics => self.metrics_retention_days,
+        }
+    }
+}
+
+impl DatasetOverride {
+    /// This dataset's period for `signal`, if it sets one.
+    pub fn days(&self, signal: Signal) -> Option<u32> {
+        match signal {
+            Signal::Traces => self.traces_retention_days,
+            Signal::Logs => self.logs_retention_days,
+            Signal::Metrics => self.metrics_retention_days,
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Rules a well-typed configuration must also satisfy; every broken rule is reported.
+
+use std::collections::HashMap;
+
+use crate::ids::validate_id;
+
+use super::Config;
+use super::compactor::{CompactorConfig, OrphanCleanupConfig};
+use super::error::ProblemKind;
+use super::keys::KeyPath;
+use super::retention::RetentionConfig;
+use super::schema::{CatalogBackend, SchemaConfig};
+use super::storage::{StorageConfig, StorageLocation, check_endpoint};
+
+/// A broken rule at one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Violation {
+    pub(crate) kind: ProblemKind,
+    pub(crate) path: KeyPath,
+    pub(crate) message: String,
+}
+
+/// Collects violations under a common key prefix.
+struct Checker<'a> {
+    out: &'a mut Vec<Violation>,
+    prefix: KeyPath,
+}
+
+impl Checker<'_> {
+    fn invalid(&mut self, key: &str, message: String) {
+        self.out.push(Violation {
+            kind: ProblemKind::InvalidValue,
+            path: self.prefix.key(key),
+            message,
+        });
+    }
+
+    fn at_least<N: Into<u64> + Copy>(&mut self, key: &str, value: N, min: u64, unit: &str) {
+        let value: u64 = value.into();
+        if value < min {
+            let unit = if unit.is_empty() { String::new() } else { format!(" {unit}") };
+            self.invalid(key, format!("must be at least {min}{unit} (got {value})"));
+        }
+    }
+}
+
+/// Every rule `config` breaks.
+pub(crate) fn validate(config: &Config) -> Vec<Violation> {
+    let Config { compactor, storage, schema } = config;
+    let mut out = Vec::new();
+    let root = KeyPath::default();
+    check_compactor(compactor, &mut Checker { out: &mut out, prefix: root.key("compactor") });
+    let retention_path = root.key("compactor").key("retention");
+    check_retention(&compactor.retention, &retention_path, &mut out);
+    let orphan_path = root.key("compactor").key("orphan_cleanup");
+    check_orphans(&compactor.orphan_cleanup, &mut Checker { out: &mut out, prefix: orphan_path });
+    check_storage(storage, &mut Checker { out: &mut out, prefix: root.key("storage") });
+    check_schema(schema, &mut Checker { out: &mut out, prefix: root.key("schema") });
+    out
+}
+
+fn check_compactor(c: &CompactorConfig, check: &mut Checker<'_>) {
+    let CompactorConfig {
+        enabled: _,
+        compaction_interval_secs,
+        dry_run: _,
+        metrics_port: _,
+        target_file_size_bytes,
+        small_file_threshold_bytes,
+        min_input_files,
+        max_concurrent_jobs,
+        quiet_period_secs: _,
+        shutdown_timeout_secs: _,
+        retention: _,
+        orphan_cleanup: _,
+    } = c;
+    check.at_least("compaction_interval_secs", *compaction_interval_secs, 1, "second");
+    check.at_least("target_file_size_bytes", *target_file_size_bytes, 1, "byte");
+    check.at_least("small_file_threshold_bytes", *small_file_threshold_bytes, 1, "byte");
+    if small_file_threshold_bytes >= target_file_size_bytes && *target_file_size_bytes > 0 {
+        check.invalid(
+            "small_file_threshold_bytes",
+            format!(
+                "must be below compactor.target_file_size_bytes ({target_file_size_bytes}), or \
+                 compacted files would be compacted again (got {small_file_threshold_bytes})"
+            ),
+        );
+    }
+    check.at_least("min_input_files", *min_input_files as u64, 2, "files");
+    check.at_least("max_concurrent_jobs", *max_concurrent_jobs as u64, 1, "");
+}
+
+fn check_retention(r: &RetentionConfig, prefix: &KeyPath, out: &mut Vec<Violation>) {
+    let RetentionConfig {
+        enabled: _,
+        retention_check_interval_secs,
+        dry_run: _,
+        traces_retention_days,
+        logs_retention_days,
+        metrics_retention_days,
+        grace_period_hours: _,
+        timezone,
+        snapshots_to_keep,
+        tenant_overrides,
+    } = r;
+    let check = &mut Checker { out, prefix: prefix.clone() };
+    check.at_least("retention_check_interval_secs", *retention_check_interval_secs, 1, "second");
+    check.at_least("traces_retention_days", *traces_retention_days, 1, "day");
+    check.at_least("logs_retention_days", *logs_retention_days, 1, "day");
+    check.at_least("metrics_retention_days", *metrics_retention_days, 1, "day");
+    if timezone.parse::<chrono_tz::Tz>().is_err() {
+        let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
+        let hint = match super::keys::closest(timezone, names) {
+            Some(best) => format!("; did you mean `{best}`?"),
+            None => " (expected an IANA name such as UTC or Europe/Berlin)".to_string(),
+        };
+        check.invalid("timezone", format!("unknown timezone `{timezone}`{hint}"));
+    }
+    if *snapshots_to_keep < 1 {
+        check.invalid(
+            "snapshots_to_keep",
+            "must be at least 1, so every table keeps a current snapshot (got 0)".to_string(),
+        );
+    }
+
+    let mut seen_tenants: HashMap<&str, usize> = HashMap::new();
+    for (i, t) in tenant_overrides.iter().enumerate() {
+        let element = prefix.key("tenant_overrides").index(i);
+        let check = &mut Checker { out: check.out, prefix: element.clone() };
+        id_rules(check, "tenant_id", &t.tenant_id, &mut seen_tenants, i, "tenant_overrides");
+        override_days(check, [t.traces_retention_days, t.logs_retention_days, t.metrics_retention_days]);
+        let mut seen_datasets: HashMap<&str, usize> = HashMap::new();
+        for (j, d) in t.dataset_overrides.iter().enumerate() {
+            let check = &mut Checker {
+                out: check.out,
+                prefix: element.key("dataset_overrides").index(j),
+            };
+            id_rules(check, "dataset_id", &d.dataset_id, &mut seen_datasets, j, "dataset_overrides");
+            override_days(check, [d.traces_retention_days, d.logs_retention_days, d.metrics_retention_days]);
+        }
+    }
+}
+
+/// The id rule, and uniqueness of `id` among the `list` entries seen so far.
+fn id_rules<'a>(
+    check: &mut Checker<'_>,
+    key: &str,
+    id: &'a str,
+    seen: &mut HashMap<&'a str, usize>,
+    index: usize,
+    list: &str,
+) {
+    if let Err(e) = validate_id(id) {
+        check.invalid(key, e.to_string());
+    }
+    if let Some(first) = seen.get(id) {
+        check.out.push(Violation {
+            kind: ProblemKind::Duplicate,
+            path: check.prefix.key(key),
+            message: format!("`{id}` is listed twice; first at {list}[{first}]"),
+        });
+    } else {
+        seen.insert(id, index);
+    }
+}
+
+/// Overridden retention periods must be at least one day.
+fn override_days(check: &mut Checker<'_>, [traces, logs, metrics]: [Option<u32>; 3]) {
+    for (key, days) in
+        [("traces_retention_days", traces), ("logs_retention_days", logs), ("metrics_retention_days", metrics)]
+    {
+        if let Some(days) = days {
+            check.at_least(key, days, 1, "day");
+        }
+    }
+}
+
+fn check_orphans(o: &OrphanCleanupConfig, check: &mut Checker<'_>) {
+    let OrphanCleanupConfig {
+        enabled: _,
+        grace_period_hours,
+        cleanup_interval_hours,
+        batch_size,
+        dry_run: _,
+        revalidate_before_delete: _,
+        max_snapshot_age_hours,
+    } = o;
+    if *grace_period_hours < 1 {
+        check.invalid(
+            "grace_period_hours",
+            "must be at least 1 hour, so a file of a write still in flight never looks orphaned \
+             (got 0)"
+                .to_string(),
+        );
+    }
+    check.at_least("cleanup_interval_hours", *cleanup_interval_hours, 1, "hour");
+    check.at_least("batch_size", *batch_size as u64, 1, "");
+    check.at_least("max_snapshot_age_hours", *max_snapshot_age_hours, 1, "hour");
+}
+
+fn check_storage(s: &StorageConfig, check: &mut Checker<'_>) {
+    let StorageConfig { dsn, s3 } = s;
+    if let Err(e) = StorageLocation::parse(dsn) {
+        check.invalid("dsn", e.to_string());
+    }
+    let mut s3_check = Checker { out: check.out, prefix: check.prefix.key("s3") };
+    if let Some(endpoint) = &s3.endpoint
+        && let Err(e) = check_endpoint(endpoint)
+    {
+        s3_check.invalid("endpoint", e.to_string());
+    }
+    if s3.region.as_deref().is_some_and(|r| r.trim().is_empty()) {
+        s3_check.invalid("region", "must not be empty".to_string());
+    }
+}
+
+fn check_schema(s: &SchemaConfig, check: &mut Checker<'_>) {
+    let SchemaConfig { catalog_type, catalog_uri, catalog_name } = s;
+    if catalog_type != "sql" {
+        check.invalid(
+            "catalog_type",
+            format!("unsupported catalog type `{catalog_type}`; only `sql` is supported"),
+        );
+    }
+    if let Err(e) = CatalogBackend::of(catalog_uri) {
+        check.invalid("catalog_uri", e.to_string());
+    }
+    if catalog_name.trim().is_empty() {
+        check.invalid("catalog_name", "must not be empty".to_string());
+    }
+}

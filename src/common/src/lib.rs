@@ -1,0 +1,16 @@
+//! Shared foundation of SignalDB components.
+//!
+//! Data flows one way: [`config`] loads and validates `signaldb.toml` and `SIGNALDB_*`
+//! variables into plain data; [`storage`] opens the one object-store handle every Iceberg and
+//! maintenance I/O goes through; [`catalog`] connects the Iceberg SQL catalog on top of it;
+//! [`tables`] describes the per-tenant, per-dataset signal tables.
+
+pub mod catalog;
+pub mod config;
+pub mod ids;
+pub mod signal;
+pub mod storage;
+pub mod tables;
+pub mod telemetry;
+
+pub use signal::Signal;

@@ -1,0 +1,238 @@
+//! The warehouse: one `object_store` handle that serves every byte of Iceberg I/O and every
+//! maintenance listing, for the local filesystem and S3 alike.
+//!
+//! [`Warehouse::open`] turns `[storage]` into a handle rooted at the filesystem root or at the
+//! bucket, and a warehouse location URI (`file:///abs/path` or `s3://bucket/prefix`).
+//! [`ObjectStoreStorageFactory`] plugs that same handle into iceberg-rust's `FileIO`, so the
+//! files Iceberg writes are exactly the files a later orphan scan lists.
+
+mod iceberg_io;
+
+use std::path::{Component, PathBuf};
+use std::sync::Arc;
+
+use object_store::ObjectStore;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+
+use crate::config::{InvalidUri, StorageConfig, StorageLocation};
+
+pub use iceberg_io::{ObjectStoreStorage, ObjectStoreStorageFactory};
+
+/// Errors from opening the warehouse or mapping a location onto it.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// `storage.dsn` is neither `file://…` nor `s3://bucket/prefix`.
+    #[error("storage.dsn: {reason}")]
+    InvalidDsn {
+        /// What is wrong with it (names the DSN, credentials redacted).
+        reason: String,
+    },
+    /// A file location cannot be served by this warehouse's object store.
+    #[error("location `{location}` is not served by warehouse `{warehouse}`: {reason}")]
+    ForeignLocation {
+        /// The location asked for.
+        location: String,
+        /// The warehouse location.
+        warehouse: String,
+        /// Why it cannot be mapped.
+        reason: String,
+    },
+    /// The object store could not be built or reached.
+    #[error("object store for `{warehouse}`: {source}")]
+    ObjectStore {
+        /// The warehouse location.
+        warehouse: String,
+        /// The underlying error.
+        source: object_store::Error,
+    },
+    /// A local warehouse directory could not be created or resolved.
+    #[error("local warehouse directory `{path}`: {source}")]
+    LocalDir {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// Where the warehouse lives: the part of a location URI that selects the object store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Root {
+    /// Local filesystem; object paths are absolute paths without the leading `/`.
+    Local,
+    /// One S3 bucket; object paths are keys inside it.
+    S3 { bucket: String },
+}
+
+/// The object store and location of the Iceberg warehouse.
+#[derive(Debug, Clone)]
+pub struct Warehouse {
+    location: String,
+    root: Root,
+    prefix: Path,
+    store: Arc<dyn ObjectStore>,
+}
+
+impl Warehouse {
+    /// Opens the warehouse configured in `[storage]`.
+    ///
+    /// A relative `file://` path is resolved against the working directory and created.
+    /// For S3, unset `[storage.s3]` values fall back to the standard `AWS_*` variables.
+    pub fn open(config: &StorageConfig) -> Result<Self, StorageError> {
+        let (bucket, prefix) = match config.location() {
+            Ok(StorageLocation::File { path }) => return Self::open_local(path),
+            Ok(StorageLocation::S3 { bucket, prefix }) => (bucket, prefix),
+            Err(InvalidUri(reason)) => return Err(StorageError::InvalidDsn { reason }),
+        };
+        let location = if prefix.is_empty() {
+            format!("s3://{bucket}")
+        } else {
+            format!("s3://{bucket}/{prefix}")
+        };
+        let s3 = &config.s3;
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(&bucket);
+        if let Some(endpoint) = &s3.endpoint {
+            builder = builder.with_endpoint(endpoint);
+        }
+        if let Some(region) = &s3.region {
+            builder = builder.with_region(region);
+        }
+        if let Some(key) = &s3.access_key_id {
+            builder = builder.with_access_key_id(key.expose());
+        }
+        if let Some(secret) = &s3.secret_access_key {
+            builder = builder.with_secret_access_key(secret.expose());
+        }
+        if let Some(token) = &s3.session_token {
+            builder = builder.with_token(token.expose());
+        }
+        if s3.allow_http {
+            builder = builder.with_allow_http(true);
+        }
+        let store = builder.build().map_err(|source| StorageError::ObjectStore {
+            warehouse: location.clone(),
+            source,
+        })?;
+        Ok(Self {
+            prefix: Path::from(prefix.as_str()),
+            root: Root::S3 { bucket },
+            location,
+            store: Arc::new(store),
+        })
+    }
+
+    fn open_local(path: PathBuf) -> Result<Self, StorageError> {
+        let local_err = |path: &PathBuf| {
+            let path = path.clone();
+            move |source| StorageError::LocalDir { path, source }
+        };
+        let absolute = std::path::absolute(&path).map_err(local_err(&path))?;
+        std::fs::create_dir_all(&absolute).map_err(local_err(&absolute))?;
+        let absolute = normalize_local(&absolute);
+        let text = absolute.to_str().ok_or_else(|| StorageError::InvalidDsn {
+            reason: format!("the warehouse path `{}` is not valid UTF-8", path.display()),
+        })?;
+        let store = LocalFileSystem::new().with_automatic_cleanup(true);
+        Ok(Self {
+            location: format!("file://{}", text.trim_end_matches('/')),
+            prefix: Path::from(text.trim_matches('/')),
+            root: Root::Local,
+            store: Arc::new(store),
+        })
+    }
+
+    /// The warehouse location URI, without a trailing slash (`file:///…` or `s3://bucket/…`).
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The shared object-store handle (rooted at `/` locally, at the bucket on S3).
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        Arc::clone(&self.store)
+    }
+
+    /// The object path of the warehouse root inside [`Warehouse::object_store`].
+    pub fn prefix(&self) -> &Path {
+        &self.prefix
+    }
+
+    /// Maps a file location (`file:///a/b`, `file:/a/b`, `/a/b`, `s3://bucket/key`) to its
+    /// object path in this warehouse's store.
+    ///
+    /// Locations on another bucket or scheme are refused rather than guessed.
+    pub fn object_path(&self, location: &str) -> Result<Path, StorageError> {
+        let foreign = |reason: &str| StorageError::ForeignLocation {
+            location: location.to_string(),
+            warehouse: self.location.clone(),
+            reason: reason.to_string(),
+        };
+        let key = match &self.root {
+            Root::Local => {
+                let path = location
+                    .strip_prefix("file://")
+                    .or_else(|| location.strip_prefix("file:"))
+                    .unwrap_or(location);
+                if !path.starts_with('/') {
+                    return Err(foreign("a local location must be an absolute path"));
+                }
+                let normalized = normalize_local(std::path::Path::new(path));
+                normalized
+                    .to_str()
+                    .ok_or_else(|| foreign("not valid UTF-8"))?
+                    .trim_start_matches('/')
+                    .to_string()
+            }
+            Root::S3 { bucket } => {
+                let rest = ["s3://", "s3a://", "s3n://"]
+                    .iter()
+                    .find_map(|scheme| location.strip_prefix(scheme))
+                    .ok_or_else(|| foreign("expected an s3:// location"))?;
+                let (loc_bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+                if loc_bucket != bucket {
+                    return Err(foreign("it is in another bucket"));
+                }
+                key.to_string()
+            }
+        };
+        Path::parse(&key).map_err(|e| foreign(&e.to_string()))
+    }
+
+    /// The location URI of an object path in this warehouse's store (inverse of
+    /// [`Warehouse::object_path`]).
+    pub fn location_of(&self, path: &Path) -> String {
+        match &self.root {
+            Root::Local => format!("file:///{path}"),
+            Root::S3 { bucket } => format!("s3://{bucket}/{path}"),
+        }
+    }
+
+    /// The iceberg `StorageFactory` that performs all Iceberg I/O through this warehouse.
+    pub fn storage_factory(&self) -> Arc<ObjectStoreStorageFactory> {
+        Arc::new(ObjectStoreStorageFactory::new(self.clone()))
+    }
+
+    /// An iceberg `FileIO` over this warehouse.
+    pub fn file_io(&self) -> iceberg::io::FileIO {
+        iceberg::io::FileIOBuilder::new(self.storage_factory()).build()
+    }
+}
+
+/// Removes `.` and `..` components without touching the filesystem.
+fn normalize_local(path: &std::path::Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

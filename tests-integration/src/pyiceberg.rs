@@ -1,0 +1,58 @@
+//! Reading tables back with pyiceberg (`scripts/pyiceberg_read.py`), an Iceberg implementation
+//! that shares no code with ours: what it reads, other clients can read.
+
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::env::TestEnv;
+use crate::require::require_python;
+use crate::workspace_root;
+
+/// Reads the given tables (`tenant.dataset.table`) of `env` with pyiceberg and returns the
+/// script's whole JSON output: `{"catalog_name", "namespaces", "tables": {ident: {...}}}`.
+///
+/// Each table reports `exists`, `total_rows`, `rows_per_hour` (`YYYY-MM-DD-HH` → rows, from the
+/// `timestamp` column, UTC), `live_data_files` and `data_files` (`inspect.files()`),
+/// `snapshot_count`, `schema_fields`, `partition_fields` (`name`, `transform`, `source`),
+/// `format_version`, `namespace_tables` and `rows_sha256` (order-independent digest of the rows).
+///
+/// Call [`require_python`] first so a run without Python skips rather than fails here.
+#[track_caller]
+pub fn run_pyiceberg(env: &TestEnv, tables: &[String]) -> Value {
+    let python = require_python()
+        .expect("pyiceberg needs Python: gate the test with require_python() first");
+    let conn = env.pyiceberg();
+    let mut cmd = Command::new(&python);
+    cmd.arg(workspace_root().join("scripts/pyiceberg_read.py"))
+        .args(["--catalog-name", &conn.catalog_name, "--uri", &conn.uri])
+        .args(["--warehouse", &conn.warehouse]);
+    for (key, value) in &conn.props {
+        cmd.arg("--prop").arg(format!("{key}={value}"));
+    }
+    for table in tables {
+        cmd.args(["--table", table]);
+    }
+    let output = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", python.display()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "pyiceberg_read.py failed ({}) on {} env\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        output.status,
+        env.backend()
+    );
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("pyiceberg_read.py printed no JSON ({e})\n{stdout}\n{stderr}"))
+}
+
+/// Reads one table with pyiceberg; returns its object from [`run_pyiceberg`]'s `tables`.
+#[track_caller]
+pub fn run_pyiceberg_read(env: &TestEnv, tenant: &str, dataset: &str, table: &str) -> Value {
+    let ident = format!("{tenant}.{dataset}.{table}");
+    let mut all = run_pyiceberg(env, std::slice::from_ref(&ident));
+    all["tables"][&ident].take()
+}
