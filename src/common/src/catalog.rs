@@ -41,7 +41,7 @@ pub enum CatalogError {
         /// The URI, with any password redacted.
         uri: String,
         /// The underlying error.
-        source: iceberg::Error,
+        source: Box<iceberg::Error>,
     },
     /// A query against the catalog database failed.
     #[error("querying Iceberg catalog `{name}`: {source}")]
@@ -75,11 +75,13 @@ pub struct SignalCatalog {
 impl SignalCatalog {
     /// Connects the catalog described by `[schema]`, creating its tables if this is a new
     /// database (and, for SQLite, the database file and its directory).
-    pub async fn connect(schema: &SchemaConfig, warehouse: &Warehouse) -> Result<Self, CatalogError> {
+    pub async fn connect(
+        schema: &SchemaConfig,
+        warehouse: &Warehouse,
+    ) -> Result<Self, CatalogError> {
         let redacted = crate::config::redact_uri(&schema.catalog_uri);
-        let backend = schema
-            .backend()
-            .map_err(|InvalidUri(reason)| CatalogError::InvalidUri { reason })?;
+        let backend =
+            schema.backend().map_err(|InvalidUri(reason)| CatalogError::InvalidUri { reason })?;
         let uri = match backend {
             CatalogBackend::Sqlite => sqlite_uri(&schema.catalog_uri)?,
             CatalogBackend::Postgres => schema.catalog_uri.clone(),
@@ -94,7 +96,7 @@ impl SignalCatalog {
             .map_err(|source| CatalogError::Connect {
                 name: schema.catalog_name.clone(),
                 uri: redacted,
-                source,
+                source: Box::new(source),
             })?;
         // Our own pool on the same database serves queries the iceberg client has no API for.
         sqlx::any::install_default_drivers();
@@ -102,7 +104,10 @@ impl SignalCatalog {
             CatalogError::Connect {
                 name: schema.catalog_name.clone(),
                 uri: crate::config::redact_uri(&uri),
-                source: iceberg::Error::new(iceberg::ErrorKind::Unexpected, e.to_string()),
+                source: Box::new(iceberg::Error::new(
+                    iceberg::ErrorKind::Unexpected,
+                    e.to_string(),
+                )),
             }
         })?;
         Ok(Self {
@@ -146,13 +151,18 @@ impl SignalCatalog {
     /// reading the table rows finds every table whoever created it.
     pub async fn list_table_idents(&self) -> Result<Vec<TableIdent>, CatalogError> {
         let sql = match self.backend {
-            CatalogBackend::Sqlite => "SELECT table_namespace, table_name FROM iceberg_tables \
-                 WHERE catalog_name = ? AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL)",
-            CatalogBackend::Postgres => "SELECT table_namespace, table_name FROM iceberg_tables \
-                 WHERE catalog_name = $1 AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL)",
+            CatalogBackend::Sqlite => {
+                "SELECT table_namespace, table_name FROM iceberg_tables \
+                 WHERE catalog_name = ? AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL)"
+            }
+            CatalogBackend::Postgres => {
+                "SELECT table_namespace, table_name FROM iceberg_tables \
+                 WHERE catalog_name = $1 AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL)"
+            }
         };
         let query_err = |source| CatalogError::Query { name: self.name.clone(), source };
-        let rows = sqlx::query(sql).bind(&self.name).fetch_all(&self.pool).await.map_err(query_err)?;
+        let rows =
+            sqlx::query(sql).bind(&self.name).fetch_all(&self.pool).await.map_err(query_err)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let namespace: String = row.try_get(0).map_err(query_err)?;
@@ -236,9 +246,7 @@ mod tests {
             // A second call loads rather than fails.
             ensure_table(&catalog, &id).await.unwrap();
         }
-        ensure_table(&catalog, &TableId::new("other", "dev", Signal::Logs).unwrap())
-            .await
-            .unwrap();
+        ensure_table(&catalog, &TableId::new("other", "dev", Signal::Logs).unwrap()).await.unwrap();
 
         let reopened = SignalCatalog::connect(&schema, &warehouse).await.unwrap();
         let all = list_signal_tables(&reopened, None, None).await.unwrap();
@@ -252,10 +260,8 @@ mod tests {
     #[tokio::test]
     async fn unsupported_uri_names_the_key() {
         let tmp = tempfile::tempdir().unwrap();
-        let storage = StorageConfig {
-            dsn: format!("file://{}", tmp.path().display()),
-            ..Default::default()
-        };
+        let storage =
+            StorageConfig { dsn: format!("file://{}", tmp.path().display()), ..Default::default() };
         let schema = SchemaConfig {
             catalog_uri: "mysql://root:hunter2@127.0.0.1/db".into(),
             ..Default::default()

@@ -16,7 +16,9 @@ pub enum InvalidId {
     #[error("id `{0}` is longer than 64 characters; ids must match [a-z0-9][a-z0-9_-]{{0,63}}")]
     TooLong(String),
     /// The id has a character outside the allowed alphabet, or starts with `_` or `-`.
-    #[error("id `{0}` has a character other than a-z, 0-9, `_`, `-` (or starts with `_`/`-`); ids must match [a-z0-9][a-z0-9_-]{{0,63}}")]
+    #[error(
+        "id `{0}` has a character other than a-z, 0-9, `_`, `-` (or starts with `_`/`-`); ids must match [a-z0-9][a-z0-9_-]{{0,63}}"
+    )]
     BadCharacter(String),
 }
 
@@ -33,11 +35,7 @@ pub fn validate_id(id: &str) -> Result<(), InvalidId> {
     let rest_ok = bytes[1..]
         .iter()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-');
-    if lead_ok && rest_ok {
-        Ok(())
-    } else {
-        Err(InvalidId::BadCharacter(id.to_string()))
-    }
+    if lead_ok && rest_ok { Ok(()) } else { Err(InvalidId::BadCharacter(id.to_string())) }
 }
 
 #[cfg(test)]

@@ -111,10 +111,9 @@ impl Warehouse {
         if s3.allow_http {
             builder = builder.with_allow_http(true);
         }
-        let store = builder.build().map_err(|source| StorageError::ObjectStore {
-            warehouse: location.clone(),
-            source,
-        })?;
+        let store = builder
+            .build()
+            .map_err(|source| StorageError::ObjectStore { warehouse: location.clone(), source })?;
         Ok(Self {
             prefix: Path::from(prefix.as_str()),
             root: Root::S3 { bucket },

@@ -46,7 +46,7 @@ pub enum TableError {
         /// The table concerned, as `tenant.dataset.table`.
         table: String,
         /// The underlying error.
-        source: iceberg::Error,
+        source: Box<iceberg::Error>,
     },
 }
 
@@ -196,7 +196,7 @@ pub fn creation(id: &TableId, warehouse: &str) -> TableCreation {
 pub async fn ensure_table(catalog: &SignalCatalog, id: &TableId) -> Result<Table, TableError> {
     let iceberg_err = |action| {
         let table = id.to_string();
-        move |source| TableError::Iceberg { action, table, source }
+        move |source| TableError::Iceberg { action, table, source: Box::new(source) }
     };
     let cat = catalog.catalog();
     let ns = id.namespace();

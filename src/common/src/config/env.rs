@@ -30,7 +30,9 @@ pub(crate) struct EnvLayer {
 
 impl EnvLayer {
     /// Maps `vars` to keys; the problems list unknown variables and unparseable values.
-    pub(crate) fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> (EnvLayer, Vec<Problem>) {
+    pub(crate) fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> (EnvLayer, Vec<Problem>) {
         let mut vars: Vec<(String, String)> =
             vars.into_iter().filter(|(name, _)| name.starts_with(ENV_PREFIX)).collect();
         vars.sort();
@@ -93,16 +95,19 @@ fn unknown_var(name: &str) -> Problem {
 /// Parses `raw` as a TOML scalar of `shape`.
 fn parse(shape: &Shape, raw: &str) -> Result<EnvValue, (ProblemKind, String)> {
     let toml_value = raw.trim().parse::<toml_edit::Value>().ok();
-    let wrong = || (ProblemKind::WrongType, format!("expected {}, found `{raw}`", shape.describe()));
+    let wrong =
+        || (ProblemKind::WrongType, format!("expected {}, found `{raw}`", shape.describe()));
     match (shape, toml_value) {
         (Shape::Bool, Some(toml_edit::Value::Boolean(b))) => Ok(EnvValue::Bool(*b.value())),
         (Shape::Int, Some(toml_edit::Value::Integer(n))) => {
             let n = *n.value();
-            u64::try_from(n).map(EnvValue::Int).map_err(|_| {
-                (ProblemKind::InvalidValue, format!("must not be negative (got {n})"))
-            })
+            u64::try_from(n)
+                .map(EnvValue::Int)
+                .map_err(|_| (ProblemKind::InvalidValue, format!("must not be negative (got {n})")))
         }
-        (Shape::Str, Some(toml_edit::Value::String(s))) if raw.trim_start().starts_with(['"', '\'']) => {
+        (Shape::Str, Some(toml_edit::Value::String(s)))
+            if raw.trim_start().starts_with(['"', '\'']) =>
+        {
             Ok(EnvValue::Str(s.value().clone()))
         }
         (Shape::Str, _) => Ok(EnvValue::Str(raw.to_string())),

@@ -4,7 +4,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use figment::providers::{Format, Toml};
-use figment::value::{Dict, Map};
+use figment::value::{Dict, Map, Value as FigmentValue};
 use figment::{Metadata, Profile, Provider};
 use toml_edit::{Array, ArrayOfTables, InlineTable, Item, Table, Value};
 
@@ -16,6 +16,9 @@ pub(crate) struct FileSource {
     path: PathBuf,
     text: String,
     doc: toml_edit::Document<String>,
+    /// Keys [`FileSource::check`] refused; the figment layer leaves them out so the rest of
+    /// the file can still be validated.
+    rejected: Vec<KeyPath>,
 }
 
 /// A borrowed piece of the parsed document.
@@ -127,7 +130,7 @@ impl FileSource {
                 message: e.message().trim().to_string(),
             }
         })?;
-        Ok(FileSource { path: path.to_path_buf(), text, doc })
+        Ok(FileSource { path: path.to_path_buf(), text, doc, rejected: Vec::new() })
     }
 
     /// The file's path.
@@ -155,10 +158,13 @@ impl FileSource {
         self.line_of(path).map(|line| Origin::File { path: self.path.clone(), line })
     }
 
-    /// Every unknown key, wrong type and negative number in the file.
-    pub(crate) fn check(&self) -> Vec<Problem> {
+    /// Every unknown key, wrong type and negative number in the file. The keys concerned are
+    /// left out of the figment layer from then on.
+    pub(crate) fn check(&mut self) -> Vec<(KeyPath, Problem)> {
         let mut out = Vec::new();
-        self.check_node(Node::Table(self.doc.as_table()), schema(), &KeyPath::default(), None, &mut out);
+        let root = Node::Table(self.doc.as_table());
+        self.check_node(root, schema(), &KeyPath::default(), None, &mut out);
+        self.rejected = out.iter().map(|(path, _)| path.clone()).collect();
         out
     }
 
@@ -168,7 +174,7 @@ impl FileSource {
         shape: &Shape,
         path: &KeyPath,
         span: Option<Range<usize>>,
-        out: &mut Vec<Problem>,
+        out: &mut Vec<(KeyPath, Problem)>,
     ) {
         let wrong_type = || format!("expected {}, found {}", shape.describe(), node.describe());
         match (shape, node) {
@@ -180,12 +186,12 @@ impl FileSource {
                         Some(child_shape) => {
                             self.check_node(child, child_shape, &child_path, key_span, out)
                         }
-                        None => out.push(self.problem(
-                            ProblemKind::UnknownKey,
-                            &child_path,
-                            key_span,
-                            unknown_key_hint(key, &shape.field_names()),
-                        )),
+                        None => {
+                            let hint = unknown_key_hint(key, &shape.field_names());
+                            let problem =
+                                self.problem(ProblemKind::UnknownKey, &child_path, key_span, hint);
+                            out.push((child_path, problem));
+                        }
                     }
                 }
             }
@@ -202,10 +208,16 @@ impl FileSource {
                 let n = *n.value();
                 if n < 0 {
                     let message = format!("must not be negative (got {n})");
-                    out.push(self.problem(ProblemKind::InvalidValue, path, span, message));
+                    out.push((
+                        path.clone(),
+                        self.problem(ProblemKind::InvalidValue, path, span, message),
+                    ));
                 }
             }
-            _ => out.push(self.problem(ProblemKind::WrongType, path, span, wrong_type())),
+            _ => out.push((
+                path.clone(),
+                self.problem(ProblemKind::WrongType, path, span, wrong_type()),
+            )),
         }
     }
 
@@ -240,6 +252,44 @@ impl Provider for FileSource {
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
-        Toml::string(&self.text).data()
+        let mut data = Toml::string(&self.text).data()?;
+        for dict in data.values_mut() {
+            for path in &self.rejected {
+                prune(dict, &path.0);
+            }
+        }
+        Ok(data)
+    }
+}
+
+/// Removes the value at `path` from `dict`; an array element becomes an empty table so the
+/// indices of the others stay as in the file.
+fn prune(dict: &mut Dict, path: &[Seg]) {
+    match path {
+        [Seg::Key(k)] => {
+            dict.remove(k);
+        }
+        [Seg::Key(k), rest @ ..] => {
+            if let Some(value) = dict.get_mut(k) {
+                prune_value(value, rest);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn prune_value(value: &mut FigmentValue, path: &[Seg]) {
+    match (value, path) {
+        (FigmentValue::Dict(_, dict), _) => prune(dict, path),
+        (FigmentValue::Array(_, elements), [Seg::Index(i), rest @ ..]) => {
+            if let Some(element) = elements.get_mut(*i) {
+                if rest.is_empty() {
+                    *element = FigmentValue::from(Dict::new());
+                } else {
+                    prune_value(element, rest);
+                }
+            }
+        }
+        _ => {}
     }
 }

@@ -172,21 +172,32 @@ fn table_shape<'a>(items: impl Iterator<Item = (&'a str, &'a toml_edit::Item)>) 
 }
 
 fn item_shape(item: &toml_edit::Item) -> Shape {
-    use toml_edit::{Item, Value};
+    use toml_edit::Item;
     match item {
         Item::Table(t) => table_shape(t.iter()),
-        Item::ArrayOfTables(a) => {
-            Shape::Array(Box::new(a.iter().next().map_or(Shape::Table(Vec::new()), |t| table_shape(t.iter()))))
+        Item::ArrayOfTables(a) => Shape::Array(Box::new(
+            a.iter().next().map_or(Shape::Table(Vec::new()), |t| table_shape(t.iter())),
+        )),
+        Item::Value(v) => value_shape(v),
+        Item::None => unreachable!("a serialized config has no empty items"),
+    }
+}
+
+fn value_shape(value: &toml_edit::Value) -> Shape {
+    use toml_edit::Value;
+    match value {
+        Value::Boolean(_) => Shape::Bool,
+        Value::Integer(_) => Shape::Int,
+        Value::String(_) => Shape::Str,
+        Value::InlineTable(t) => {
+            Shape::Table(t.iter().map(|(k, v)| (k.to_string(), value_shape(v))).collect())
         }
-        Item::Value(Value::InlineTable(t)) => Shape::Table(
-            t.iter().map(|(k, v)| (k.to_string(), item_shape(&Item::Value(v.clone())))).collect(),
-        ),
-        Item::Value(Value::Array(a)) => {
-            Shape::Array(Box::new(a.get(0).map_or(Shape::Table(Vec::new()), |v| item_shape(&Item::Value(v.clone())))))
+        Value::Array(a) => {
+            Shape::Array(Box::new(a.get(0).map_or(Shape::Table(Vec::new()), value_shape)))
         }
-        Item::Value(Value::Boolean(_)) => Shape::Bool,
-        Item::Value(Value::Integer(_)) => Shape::Int,
-        Item::Value(_) | Item::None => Shape::Str,
+        Value::Float(_) | Value::Datetime(_) => {
+            unreachable!("config fields are booleans, integers, strings, tables or arrays")
+        }
     }
 }
 
@@ -229,7 +240,10 @@ fn collect_env_keys(shape: &Shape, path: &KeyPath, out: &mut Vec<EnvKey>) {
 }
 
 /// The candidate closest to `input`, if it is close enough to be a likely typo.
-pub(crate) fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(input, c), c))

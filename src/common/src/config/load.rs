@@ -35,7 +35,8 @@ pub struct LoadedConfig {
 /// which overrides the built-in defaults.
 pub fn load(explicit: Option<&Path>) -> Result<LoadedConfig, ConfigError> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let vars = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())));
+    let vars = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())));
     load_from(explicit, vars, &cwd)
 }
 
@@ -46,36 +47,38 @@ pub fn load_from(
     cwd: &Path,
 ) -> Result<LoadedConfig, ConfigError> {
     let vars: Vec<(String, String)> = vars.into_iter().collect();
-    let file = match find_file(explicit, &vars, cwd)? {
+    let mut file = match find_file(explicit, &vars, cwd)? {
         Some(path) => Some(FileSource::read(&path)?),
         None => None,
     };
     let (env, env_problems) = EnvLayer::from_vars(vars);
-    let mut problems = file.as_ref().map(FileSource::check).unwrap_or_default();
+    // Keys refused here are left out of the layers, so the rest can still be validated and
+    // every problem reported at once.
+    let (rejected, mut problems): (Vec<KeyPath>, Vec<Problem>) =
+        file.as_mut().map(FileSource::check).unwrap_or_default().into_iter().unzip();
     problems.extend(env_problems);
-    if !problems.is_empty() {
-        return Err(ConfigError::Invalid(problems));
-    }
 
     let mut figment = Figment::from(Serialized::defaults(Config::default()));
     if let Some(file) = &file {
         figment = figment.merge(file);
     }
-    let config: Config = figment
-        .merge(&env)
-        .extract()
-        .map_err(|e| ConfigError::Invalid(figment_problems(e, file.as_ref())))?;
+    let config: Config = match figment.merge(&env).extract() {
+        Ok(config) => config,
+        Err(e) => {
+            problems.extend(figment_problems(e, file.as_ref()));
+            return Err(ConfigError::Invalid(problems));
+        }
+    };
 
     let provenance = Provenance::build(&config, file.as_ref(), &env);
-    let problems: Vec<Problem> = validate(&config)
-        .into_iter()
-        .map(|v| Problem {
+    problems.extend(validate(&config).into_iter().filter(|v| !rejected.contains(&v.path)).map(
+        |v| Problem {
             kind: v.kind,
             key: v.path.to_string(),
             origin: provenance.locate(&v.path),
             message: v.message,
-        })
-        .collect();
+        },
+    ));
     if !problems.is_empty() {
         return Err(ConfigError::Invalid(problems));
     }
@@ -83,7 +86,11 @@ pub fn load_from(
 }
 
 /// The file to read: `explicit`, else `SIGNALDB_CONFIG`, else `signaldb.toml` in `cwd` if present.
-fn find_file(explicit: Option<&Path>, vars: &[(String, String)], cwd: &Path) -> Result<Option<PathBuf>, ConfigError> {
+fn find_file(
+    explicit: Option<&Path>,
+    vars: &[(String, String)],
+    cwd: &Path,
+) -> Result<Option<PathBuf>, ConfigError> {
     let from_env = vars
         .iter()
         .find(|(k, v)| k == CONFIG_FILE_VAR && !v.is_empty())
@@ -97,11 +104,7 @@ fn find_file(explicit: Option<&Path>, vars: &[(String, String)], cwd: &Path) -> 
         }
     };
     let path = cwd.join(named);
-    if path.exists() {
-        Ok(Some(path))
-    } else {
-        Err(ConfigError::FileNotFound { path, named_by })
-    }
+    if path.exists() { Ok(Some(path)) } else { Err(ConfigError::FileNotFound { path, named_by }) }
 }
 
 /// Problems for figment's extraction errors, located in the file or at their variable.
@@ -126,7 +129,9 @@ fn figment_problems(error: figment::Error, file: Option<&FileSource>) -> Vec<Pro
                 Kind::InvalidValue(found, expected) => {
                     (ProblemKind::InvalidValue, format!("{found} is out of range for {expected}"))
                 }
-                Kind::UnknownField(field, valid) => (ProblemKind::UnknownKey, unknown_key_hint(field, valid)),
+                Kind::UnknownField(field, valid) => {
+                    (ProblemKind::UnknownKey, unknown_key_hint(field, valid))
+                }
                 other => (ProblemKind::InvalidValue, other.to_string()),
             };
             Problem { kind, key: path.to_string(), origin, message }

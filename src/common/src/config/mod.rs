@@ -36,7 +36,9 @@ pub use keys::{CONFIG_FILE_VAR, ENV_PREFIX, EnvKey, env_keys};
 pub use load::{DEFAULT_FILE_NAME, LoadedConfig, load, load_from};
 pub use provenance::Provenance;
 pub use render::render_effective;
-pub use retention::{DatasetOverride, ResolvedRetention, RetentionConfig, RetentionTier, TenantOverride};
+pub use retention::{
+    DatasetOverride, ResolvedRetention, RetentionConfig, RetentionTier, TenantOverride,
+};
 pub use schema::{CatalogBackend, SchemaConfig};
 pub use secret::{REDACTED, Secret, redact_uri};
 pub use storage::{InvalidUri, S3Config, StorageConfig, StorageLocation};

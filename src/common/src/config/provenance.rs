@@ -27,7 +27,9 @@ impl Provenance {
     /// element leaves unset, the line of that element.
     pub(crate) fn locate(&self, path: &KeyPath) -> Origin {
         let set = |segs: &[Seg]| {
-            self.origin(&KeyPath(segs.to_vec()).to_string()).filter(|o| **o != Origin::Default).cloned()
+            self.origin(&KeyPath(segs.to_vec()).to_string())
+                .filter(|o| **o != Origin::Default)
+                .cloned()
         };
         set(&path.0)
             .or_else(|| {
@@ -65,7 +67,12 @@ impl Provenance {
 }
 
 /// Calls `visit` for every scalar key, every array key, and every array element and its keys.
-fn walk(shape: &Shape, value: Option<&toml::Value>, path: &KeyPath, visit: &mut impl FnMut(&KeyPath)) {
+fn walk(
+    shape: &Shape,
+    value: Option<&toml::Value>,
+    path: &KeyPath,
+    visit: &mut impl FnMut(&KeyPath),
+) {
     match shape {
         Shape::Table(fields) => {
             for (key, child) in fields {

@@ -47,7 +47,8 @@ impl Renderer<'_> {
             let child_path = path.key(key);
             match field {
                 Shape::Table(_) => {}
-                Shape::Array(_) if child.and_then(|v| v.as_array()).is_some_and(|a| !a.is_empty()) => {}
+                Shape::Array(_)
+                    if child.and_then(|v| v.as_array()).is_some_and(|a| !a.is_empty()) => {}
                 Shape::Array(_) => self.line(&format!("{key} = []"), &child_path),
                 _ => match child {
                     Some(v) => self.line(&format!("{key} = {}", scalar(v)), &child_path),
@@ -62,7 +63,8 @@ impl Renderer<'_> {
             let child_path = path.key(key);
             match field {
                 Shape::Table(_) => {
-                    write!(self.out, "\n[{}]\n", child_header.join(".")).expect("writing to a String");
+                    write!(self.out, "\n[{}]\n", child_header.join("."))
+                        .expect("writing to a String");
                     self.table(field, child, &child_path, &child_header);
                 }
                 Shape::Array(element) => {

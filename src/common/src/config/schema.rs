@@ -74,7 +74,8 @@ impl CatalogBackend {
             return Ok(CatalogBackend::Sqlite);
         }
         if uri.starts_with("postgres://") || uri.starts_with("postgresql://") {
-            url::Url::parse(uri).map_err(|e| InvalidUri(format!("`{shown}` does not parse: {e}")))?;
+            url::Url::parse(uri)
+                .map_err(|e| InvalidUri(format!("`{shown}` does not parse: {e}")))?;
             return Ok(CatalogBackend::Postgres);
         }
         Err(InvalidUri(format!(

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize, Serializer};
 /// What a redacted value prints as.
 pub const REDACTED: &str = "***";
 
-/// A credential read from configuration; every printed form is [`REDACTED`].
+/// A credential read from configuration; `Debug`, `Display` and `Serialize` all give
+/// [`REDACTED`], so a serialized config never carries the credential.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);
@@ -59,14 +60,8 @@ impl Serialize for Secret {
 }
 
 /// Query parameters whose values are credentials.
-const SECRET_PARAMS: [&str; 6] = [
-    "password",
-    "pass",
-    "secret",
-    "token",
-    "access_key",
-    "secret_access_key",
-];
+const SECRET_PARAMS: [&str; 6] =
+    ["password", "pass", "secret", "token", "access_key", "secret_access_key"];
 
 /// `uri` with the password of its user info and any credential query parameter replaced by
 /// [`REDACTED`]; every other character is kept as written.

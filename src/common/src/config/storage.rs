@@ -67,8 +67,14 @@ pub struct S3Config {
 
 impl fmt::Debug for S3Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let S3Config { endpoint, region, access_key_id, secret_access_key, session_token, allow_http } =
-            self;
+        let S3Config {
+            endpoint,
+            region,
+            access_key_id,
+            secret_access_key,
+            session_token,
+            allow_http,
+        } = self;
         f.debug_struct("S3Config")
             .field("endpoint", &endpoint.as_deref().map(redact_uri))
             .field("region", region)
@@ -141,7 +147,9 @@ fn check_bucket(bucket: &str) -> Result<(), String> {
     if !(3..=63).contains(&bucket.len()) {
         return Err(format!("bucket name `{bucket}` must be 3 to 63 characters long"));
     }
-    let ok = bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+    let ok = bucket
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
     if !ok {
         return Err(format!("bucket name `{bucket}` may only contain a-z, 0-9, `.` and `-`"));
     }
@@ -154,7 +162,9 @@ pub(crate) fn check_endpoint(endpoint: &str) -> Result<(), InvalidUri> {
     let url = url::Url::parse(endpoint)
         .map_err(|e| InvalidUri(format!("`{shown}` is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(InvalidUri(format!("`{shown}` must be an http:// or https:// URL with a host")));
+        return Err(InvalidUri(format!(
+            "`{shown}` must be an http:// or https:// URL with a host"
+        )));
     }
     Ok(())
 }

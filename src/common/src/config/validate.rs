@@ -128,15 +128,26 @@ fn check_retention(r: &RetentionConfig, prefix: &KeyPath, out: &mut Vec<Violatio
         let element = prefix.key("tenant_overrides").index(i);
         let check = &mut Checker { out: check.out, prefix: element.clone() };
         id_rules(check, "tenant_id", &t.tenant_id, &mut seen_tenants, i, "tenant_overrides");
-        override_days(check, [t.traces_retention_days, t.logs_retention_days, t.metrics_retention_days]);
+        override_days(
+            check,
+            [t.traces_retention_days, t.logs_retention_days, t.metrics_retention_days],
+        );
         let mut seen_datasets: HashMap<&str, usize> = HashMap::new();
         for (j, d) in t.dataset_overrides.iter().enumerate() {
-            let check = &mut Checker {
-                out: check.out,
-                prefix: element.key("dataset_overrides").index(j),
-            };
-            id_rules(check, "dataset_id", &d.dataset_id, &mut seen_datasets, j, "dataset_overrides");
-            override_days(check, [d.traces_retention_days, d.logs_retention_days, d.metrics_retention_days]);
+            let check =
+                &mut Checker { out: check.out, prefix: element.key("dataset_overrides").index(j) };
+            id_rules(
+                check,
+                "dataset_id",
+                &d.dataset_id,
+                &mut seen_datasets,
+                j,
+                "dataset_overrides",
+            );
+            override_days(
+                check,
+                [d.traces_retention_days, d.logs_retention_days, d.metrics_retention_days],
+            );
         }
     }
 }
@@ -166,9 +177,11 @@ fn id_rules<'a>(
 
 /// Overridden retention periods must be at least one day.
 fn override_days(check: &mut Checker<'_>, [traces, logs, metrics]: [Option<u32>; 3]) {
-    for (key, days) in
-        [("traces_retention_days", traces), ("logs_retention_days", logs), ("metrics_retention_days", metrics)]
-    {
+    for (key, days) in [
+        ("traces_retention_days", traces),
+        ("logs_retention_days", logs),
+        ("metrics_retention_days", metrics),
+    ] {
         if let Some(days) = days {
             check.at_least(key, days, 1, "day");
         }

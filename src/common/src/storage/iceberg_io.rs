@@ -110,10 +110,7 @@ impl Storage for ObjectStoreStorage {
 
     async fn write(&self, path: &str, bs: Bytes) -> iceberg::Result<()> {
         let (store, key) = self.resolve(path)?;
-        store
-            .put(&key, PutPayload::from_bytes(bs))
-            .await
-            .map_err(|e| io_error("put", path, e))?;
+        store.put(&key, PutPayload::from_bytes(bs)).await.map_err(|e| io_error("put", path, e))?;
         Ok(())
     }
 

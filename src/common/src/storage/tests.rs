@@ -34,10 +34,8 @@ fn local_locations_map_in_every_spelling() {
 
 #[test]
 fn s3_dsn_is_parsed_and_other_buckets_are_refused() {
-    let config = StorageConfig {
-        dsn: "s3://signaldb-bucket/warehouse/".into(),
-        ..Default::default()
-    };
+    let config =
+        StorageConfig { dsn: "s3://signaldb-bucket/warehouse/".into(), ..Default::default() };
     let wh = Warehouse::open(&config).unwrap();
     assert_eq!(wh.location(), "s3://signaldb-bucket/warehouse");
     assert_eq!(wh.prefix().as_ref(), "warehouse");

@@ -56,10 +56,15 @@ fn main() -> anyhow::Result<ExitCode> {
 }
 
 /// Runs `check-config`: the effective configuration to `out`, or the problems to `err`.
-fn check_config(config: Option<&Path>, out: &mut impl Write, err: &mut impl Write) -> anyhow::Result<ExitCode> {
+fn check_config(
+    config: Option<&Path>,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
     match load(config) {
         Ok(loaded) => {
-            out.write_all(render_effective(&loaded).as_bytes()).context("writing the configuration")?;
+            out.write_all(render_effective(&loaded).as_bytes())
+                .context("writing the configuration")?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
@@ -88,8 +93,15 @@ mod tests {
     fn parses_global_flags_before_or_after_the_subcommand() {
         let cli = Cli::try_parse_from(["compactor", "--config", "a.toml", "check-config"]).unwrap();
         assert_eq!(cli.config.as_deref(), Some(Path::new("a.toml")));
-        let cli = Cli::try_parse_from(["compactor", "check-config", "--config", "b.toml", "--log-format", "json"])
-            .unwrap();
+        let cli = Cli::try_parse_from([
+            "compactor",
+            "check-config",
+            "--config",
+            "b.toml",
+            "--log-format",
+            "json",
+        ])
+        .unwrap();
         assert_eq!(cli.config.as_deref(), Some(Path::new("b.toml")));
         assert_eq!(cli.log_format, LogFormat::Json);
         assert!(Cli::try_parse_from(["compactor", "--log-format", "xml", "check-config"]).is_err());

@@ -169,7 +169,10 @@ fn an_unknown_variable_in_a_section_is_refused_with_a_suggestion() {
             assert!(err.to_string().contains(var), "{err}");
         }
         let err = load_in(jail, None, &[("SIGNALDB_STORAGE_S3_SECRET_KEY", "x")]).unwrap_err();
-        assert!(err.to_string().contains("did you mean SIGNALDB_STORAGE_S3_SECRET_ACCESS_KEY?"), "{err}");
+        assert!(
+            err.to_string().contains("did you mean SIGNALDB_STORAGE_S3_SECRET_ACCESS_KEY?"),
+            "{err}"
+        );
         Ok(())
     });
 }
@@ -190,11 +193,31 @@ fn bad_values_name_the_variable() {
     Jail::expect_with(|jail| {
         let cases = [
             ("SIGNALDB_COMPACTOR_ENABLED", "yes", "compactor.enabled", "expected a boolean"),
-            ("SIGNALDB_COMPACTOR_RETENTION_TRACES_RETENTION_DAYS", "7d", "compactor.retention.traces_retention_days", "expected a non-negative integer"),
-            ("SIGNALDB_COMPACTOR_RETENTION_LOGS_RETENTION_DAYS", "-3", "compactor.retention.logs_retention_days", "must not be negative (got -3)"),
-            ("SIGNALDB_COMPACTOR_RETENTION_METRICS_RETENTION_DAYS", "0", "compactor.retention.metrics_retention_days", "must be at least 1 day (got 0)"),
+            (
+                "SIGNALDB_COMPACTOR_RETENTION_TRACES_RETENTION_DAYS",
+                "7d",
+                "compactor.retention.traces_retention_days",
+                "expected a non-negative integer",
+            ),
+            (
+                "SIGNALDB_COMPACTOR_RETENTION_LOGS_RETENTION_DAYS",
+                "-3",
+                "compactor.retention.logs_retention_days",
+                "must not be negative (got -3)",
+            ),
+            (
+                "SIGNALDB_COMPACTOR_RETENTION_METRICS_RETENTION_DAYS",
+                "0",
+                "compactor.retention.metrics_retention_days",
+                "must be at least 1 day (got 0)",
+            ),
             ("SIGNALDB_COMPACTOR_METRICS_PORT", "70000", "compactor.metrics_port", "70000"),
-            ("SIGNALDB_COMPACTOR_RETENTION_TIMEZONE", "Mars/Olympus", "compactor.retention.timezone", "unknown timezone"),
+            (
+                "SIGNALDB_COMPACTOR_RETENTION_TIMEZONE",
+                "Mars/Olympus",
+                "compactor.retention.timezone",
+                "unknown timezone",
+            ),
             ("SIGNALDB_STORAGE_DSN", "ftp://x", "storage.dsn", "unsupported scheme"),
         ];
         for (var, value, key, message) in cases {

@@ -30,7 +30,8 @@ fn the_example_with_its_override_examples_uncommented_validates() {
             .map(|l| l.strip_prefix("# ").filter(|rest| looks_like_override(rest)).unwrap_or(l))
             .collect::<Vec<_>>()
             .join("\n");
-        let loaded = load_toml(jail, &uncommented, &[]).unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
+        let loaded =
+            load_toml(jail, &uncommented, &[]).unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
         assert!(!loaded.config.compactor.retention.tenant_overrides.is_empty(), "{uncommented}");
         Ok(())
     });
@@ -39,9 +40,15 @@ fn the_example_with_its_override_examples_uncommented_validates() {
 /// A commented-out line of the override examples in the example file.
 fn looks_like_override(line: &str) -> bool {
     line.starts_with("[[compactor.retention.tenant_overrides")
-        || ["tenant_id =", "dataset_id =", "traces_retention_days =", "logs_retention_days =", "metrics_retention_days ="]
-            .iter()
-            .any(|p| line.starts_with(p))
+        || [
+            "tenant_id =",
+            "dataset_id =",
+            "traces_retention_days =",
+            "logs_retention_days =",
+            "metrics_retention_days =",
+        ]
+        .iter()
+        .any(|p| line.starts_with(p))
 }
 
 #[test]

@@ -1,21 +1,9 @@
-//! Every kind of bad file is refused with the key and the file line.
+//! Malformed files and variables are refused with the key and the file line, all at once.
 
 use figment::Jail;
 
 use super::*;
 use crate::config::ProblemKind;
-
-/// Asserts `toml` is refused with one problem of `kind` at `key` on `line`, whose message
-/// contains `message`.
-fn assert_refused(jail: &Jail, toml: &str, kind: ProblemKind, key: &str, line: usize, message: &str) {
-    let err = refused(jail, toml, &[]);
-    let p = only_problem(&err, key);
-    assert_eq!(p.kind, kind, "{err}");
-    assert_eq!(p.origin, file_line(jail, line), "{err}");
-    let text = err.to_string();
-    assert!(text.contains(&format!("{key} in {} line {line}", toml_path(jail).display())), "{text}");
-    assert!(text.contains(message), "{text}");
-}
 
 #[test]
 fn a_syntax_error_names_file_and_line() {
@@ -23,7 +11,9 @@ fn a_syntax_error_names_file_and_line() {
         let err = refused(jail, "[compactor]\nenabled = true\ndry_run = \n", &[]);
         let ConfigError::Syntax { path, line, .. } = &err else { panic!("{err}") };
         assert_eq!((path, *line), (&toml_path(jail), 3));
-        assert!(err.to_string().starts_with(&format!("TOML syntax error in {} line 3", path.display())));
+        assert!(
+            err.to_string().starts_with(&format!("TOML syntax error in {} line 3", path.display()))
+        );
         let err = refused(jail, "[compactor]\nenabled = true\nenabled = false\n", &[]);
         assert!(matches!(err, ConfigError::Syntax { line: 3, .. }), "{err}");
         Ok(())
@@ -42,8 +32,22 @@ fn an_unknown_key_is_refused_with_the_closest_valid_key() {
             3,
             "did you mean `traces_retention_days`?",
         );
-        assert_refused(jail, "[compactr]\nenabled = true\n", ProblemKind::UnknownKey, "compactr", 1, "did you mean `compactor`?");
-        assert_refused(jail, "[storage]\nzzz = 1\n", ProblemKind::UnknownKey, "storage.zzz", 2, "valid keys here: dsn, s3");
+        assert_refused(
+            jail,
+            "[compactr]\nenabled = true\n",
+            ProblemKind::UnknownKey,
+            "compactr",
+            1,
+            "did you mean `compactor`?",
+        );
+        assert_refused(
+            jail,
+            "[storage]\nzzz = 1\n",
+            ProblemKind::UnknownKey,
+            "storage.zzz",
+            2,
+            "valid keys here: dsn, s3",
+        );
         let toml = "[[compactor.retention.tenant_overrides]]\ntenant_id = \"a\"\n\
                     [[compactor.retention.tenant_overrides]]\ntenant_id = \"b\"\n\
                     [[compactor.retention.tenant_overrides.dataset_overrides]]\ndataset_id = \"d\"\n\
@@ -64,114 +68,46 @@ fn an_unknown_key_is_refused_with_the_closest_valid_key() {
 fn a_value_of_the_wrong_type_is_refused() {
     Jail::expect_with(|jail| {
         let cases = [
-            ("[compactor]\nenabled = \"yes\"\n", "compactor.enabled", "expected a boolean (true or false), found string \"yes\""),
-            ("[compactor.retention]\ntraces_retention_days = \"7\"\n", "compactor.retention.traces_retention_days", "expected a non-negative integer"),
-            ("[compactor.retention]\ntraces_retention_days = 7.5\n", "compactor.retention.traces_retention_days", "found float 7.5"),
+            (
+                "[compactor]\nenabled = \"yes\"\n",
+                "compactor.enabled",
+                "expected a boolean (true or false), found string \"yes\"",
+            ),
+            (
+                "[compactor.retention]\ntraces_retention_days = \"7\"\n",
+                "compactor.retention.traces_retention_days",
+                "expected a non-negative integer",
+            ),
+            (
+                "[compactor.retention]\ntraces_retention_days = 7.5\n",
+                "compactor.retention.traces_retention_days",
+                "found float 7.5",
+            ),
             ("[storage]\ndsn = 5\n", "storage.dsn", "expected a string"),
             ("[compactor]\nretention = 5\n", "compactor.retention", "expected a table"),
-            ("[compactor.retention]\ntenant_overrides = \"acme\"\n", "compactor.retention.tenant_overrides", "expected an array of tables"),
+            (
+                "[[compactor.retention.tenant_overrides]]\ntenant_id = 5\n",
+                "compactor.retention.tenant_overrides[0].tenant_id",
+                "expected a string, found integer 5",
+            ),
+            (
+                "[compactor.retention]\ntenant_overrides = \"acme\"\n",
+                "compactor.retention.tenant_overrides",
+                "expected an array of tables",
+            ),
         ];
         for (toml, key, message) in cases {
             assert_refused(jail, toml, ProblemKind::WrongType, key, 2, message);
         }
         let toml = "[compactor.retention]\ntraces_retention_days = 5000000000\n";
-        assert_refused(jail, toml, ProblemKind::InvalidValue, "compactor.retention.traces_retention_days", 2, "out of range");
-        Ok(())
-    });
-}
-
-#[test]
-fn zero_or_negative_retention_days_are_refused_everywhere() {
-    Jail::expect_with(|jail| {
-        let key = "compactor.retention.traces_retention_days";
-        let err = refused(jail, "[compactor.retention]\ntraces_retention_days = 0\n", &[]);
-        assert_eq!(
-            err.to_string(),
-            format!("invalid value for {key} in {} line 2: must be at least 1 day (got 0)", toml_path(jail).display())
+        assert_refused(
+            jail,
+            toml,
+            ProblemKind::InvalidValue,
+            "compactor.retention.traces_retention_days",
+            2,
+            "out of range",
         );
-        assert_refused(jail, "[compactor.retention]\nlogs_retention_days = -1\n", ProblemKind::InvalidValue, "compactor.retention.logs_retention_days", 2, "must not be negative (got -1)");
-        let tenant = "[[compactor.retention.tenant_overrides]]\ntenant_id = \"acme\"\nmetrics_retention_days = 0\n";
-        assert_refused(jail, tenant, ProblemKind::InvalidValue, "compactor.retention.tenant_overrides[0].metrics_retention_days", 3, "must be at least 1 day (got 0)");
-        let dataset = "[[compactor.retention.tenant_overrides]]\ntenant_id = \"acme\"\n\
-                       [[compactor.retention.tenant_overrides.dataset_overrides]]\ndataset_id = \"prod\"\n\
-                       traces_retention_days = 0\n";
-        assert_refused(jail, dataset, ProblemKind::InvalidValue, "compactor.retention.tenant_overrides[0].dataset_overrides[0].traces_retention_days", 5, "must be at least 1 day");
-        let negative = "[[compactor.retention.tenant_overrides]]\ntenant_id = \"acme\"\nlogs_retention_days = -2\n";
-        assert_refused(jail, negative, ProblemKind::InvalidValue, "compactor.retention.tenant_overrides[0].logs_retention_days", 3, "must not be negative");
-        Ok(())
-    });
-}
-
-#[test]
-fn safety_settings_are_refused_below_their_minimum() {
-    Jail::expect_with(|jail| {
-        assert_refused(jail, "[compactor.orphan_cleanup]\nbatch_size = 0\n", ProblemKind::InvalidValue, "compactor.orphan_cleanup.batch_size", 2, "must be at least 1 (got 0)");
-        assert_refused(jail, "[compactor.retention]\nsnapshots_to_keep = 0\n", ProblemKind::InvalidValue, "compactor.retention.snapshots_to_keep", 2, "must be at least 1");
-        assert_refused(jail, "[compactor.orphan_cleanup]\ngrace_period_hours = 0\n", ProblemKind::InvalidValue, "compactor.orphan_cleanup.grace_period_hours", 2, "in flight");
-        assert_refused(jail, "[compactor]\nmin_input_files = 1\n", ProblemKind::InvalidValue, "compactor.min_input_files", 2, "at least 2 files");
-        assert_refused(jail, "[compactor]\nsmall_file_threshold_bytes = 134217728\n", ProblemKind::InvalidValue, "compactor.small_file_threshold_bytes", 2, "must be below compactor.target_file_size_bytes");
-        Ok(())
-    });
-}
-
-#[test]
-fn an_unknown_timezone_is_refused_with_a_suggestion() {
-    Jail::expect_with(|jail| {
-        assert_refused(jail, "[compactor.retention]\ntimezone = \"Europe/Berln\"\n", ProblemKind::InvalidValue, "compactor.retention.timezone", 2, "did you mean `Europe/Berlin`?");
-        let loaded = load_toml(jail, "[compactor.retention]\ntimezone = \"America/New_York\"\n", &[]).unwrap();
-        assert_eq!(loaded.config.compactor.retention.tz(), Some(chrono_tz::America::New_York));
-        Ok(())
-    });
-}
-
-#[test]
-fn duplicate_and_malformed_ids_are_refused() {
-    Jail::expect_with(|jail| {
-        let twice = "[[compactor.retention.tenant_overrides]]\ntenant_id = \"acme\"\n\
-                     [[compactor.retention.tenant_overrides]]\ntenant_id = \"acme\"\n";
-        assert_refused(jail, twice, ProblemKind::Duplicate, "compactor.retention.tenant_overrides[1].tenant_id", 4, "`acme` is listed twice; first at tenant_overrides[0]");
-        let datasets = "[[compactor.retention.tenant_overrides]]\ntenant_id = \"acme\"\n\
-                        [[compactor.retention.tenant_overrides.dataset_overrides]]\ndataset_id = \"prod\"\n\
-                        [[compactor.retention.tenant_overrides.dataset_overrides]]\ndataset_id = \"prod\"\n";
-        assert_refused(jail, datasets, ProblemKind::Duplicate, "compactor.retention.tenant_overrides[0].dataset_overrides[1].dataset_id", 6, "listed twice");
-        let same_dataset_two_tenants = "[[compactor.retention.tenant_overrides]]\ntenant_id = \"a\"\n\
-                        [[compactor.retention.tenant_overrides.dataset_overrides]]\ndataset_id = \"prod\"\n\
-                        [[compactor.retention.tenant_overrides]]\ntenant_id = \"b\"\n\
-                        [[compactor.retention.tenant_overrides.dataset_overrides]]\ndataset_id = \"prod\"\n";
-        load_toml(jail, same_dataset_two_tenants, &[]).unwrap();
-        assert_refused(jail, "[[compactor.retention.tenant_overrides]]\ntenant_id = \"Acme\"\n", ProblemKind::InvalidValue, "compactor.retention.tenant_overrides[0].tenant_id", 2, "[a-z0-9][a-z0-9_-]{0,63}");
-        assert_refused(jail, "[[compactor.retention.tenant_overrides]]\n", ProblemKind::InvalidValue, "compactor.retention.tenant_overrides[0].tenant_id", 1, "id is empty");
-        let bad_dataset = "[[compactor.retention.tenant_overrides]]\ntenant_id = \"acme\"\n\
-                           [[compactor.retention.tenant_overrides.dataset_overrides]]\ndataset_id = \"a/b\"\n";
-        assert_refused(jail, bad_dataset, ProblemKind::InvalidValue, "compactor.retention.tenant_overrides[0].dataset_overrides[0].dataset_id", 4, "character");
-        Ok(())
-    });
-}
-
-#[test]
-fn unusable_locations_are_refused() {
-    Jail::expect_with(|jail| {
-        let cases = [
-            ("[storage]\ndsn = \"ftp://host/x\"\n", "storage.dsn", "unsupported scheme `ftp`"),
-            ("[storage]\ndsn = \"/var/lib/data\"\n", "storage.dsn", "is not a storage DSN"),
-            ("[storage]\ndsn = \"s3://ab/prefix\"\n", "storage.dsn", "3 to 63 characters"),
-            ("[storage]\ndsn = \"file://\"\n", "storage.dsn", "names no directory"),
-            ("[storage.s3]\nendpoint = \"localhost:9000\"\n", "storage.s3.endpoint", "http:// or https://"),
-            ("[schema]\ncatalog_uri = \"mysql://db/x\"\n", "schema.catalog_uri", "is not a catalog URI"),
-            ("[schema]\ncatalog_uri = \"sqlite://\"\n", "schema.catalog_uri", "names no SQLite database"),
-            ("[schema]\ncatalog_uri = \"postgres://u:p@[::1/db\"\n", "schema.catalog_uri", "does not parse"),
-            ("[schema]\ncatalog_type = \"rest\"\n", "schema.catalog_type", "only `sql` is supported"),
-            ("[schema]\ncatalog_name = \"\"\n", "schema.catalog_name", "must not be empty"),
-        ];
-        for (toml, key, message) in cases {
-            assert_refused(jail, toml, ProblemKind::InvalidValue, key, 2, message);
-        }
-        for ok in ["file:///abs/dir", "s3://my-bucket", "s3://my.bucket/a/b/"] {
-            load_toml(jail, &format!("[storage]\ndsn = \"{ok}\"\n"), &[]).unwrap();
-        }
-        for ok in ["sqlite::memory:", "sqlite://catalog.db?mode=rwc", "postgresql://u@h:5432/db"] {
-            load_toml(jail, &format!("[schema]\ncatalog_uri = \"{ok}\"\n"), &[]).unwrap();
-        }
         Ok(())
     });
 }
@@ -179,23 +115,38 @@ fn unusable_locations_are_refused() {
 #[test]
 fn every_problem_is_reported_at_once() {
     Jail::expect_with(|jail| {
-        let toml = "[compactor]\nenabeld = true\n[compactor.orphan_cleanup]\nbatch_size = \"many\"\n";
+        let toml = "[compactor]\nenabeld = true\n[compactor.retention]\nsnapshots_to_keep = 0\n\
+                    [compactor.orphan_cleanup]\nbatch_size = \"many\"\n";
         let err = refused(jail, toml, &[("SIGNALDB_SCHEMA_CATALOG_TYP", "sql")]);
         let keys: Vec<&str> = err.problems().iter().map(|p| p.key.as_str()).collect();
-        assert_eq!(keys, ["compactor.enabeld", "compactor.orphan_cleanup.batch_size", "SIGNALDB_SCHEMA_CATALOG_TYP"]);
-        assert!(err.to_string().starts_with("3 configuration problems:\n  - unknown key compactor.enabeld"));
+        assert_eq!(
+            keys,
+            [
+                "compactor.enabeld",
+                "compactor.orphan_cleanup.batch_size",
+                "SIGNALDB_SCHEMA_CATALOG_TYP",
+                "compactor.retention.snapshots_to_keep"
+            ]
+        );
+        assert!(
+            err.to_string()
+                .starts_with("4 configuration problems:\n  - unknown key compactor.enabeld"),
+            "{err}"
+        );
 
         let toml = "[compactor.retention]\ntraces_retention_days = 0\nsnapshots_to_keep = 0\n\
                     [compactor.orphan_cleanup]\nbatch_size = 0\n";
         let env = [("SIGNALDB_COMPACTOR_RETENTION_TIMEZONE", "Nowhere")];
         let err = refused(jail, toml, &env);
-        let origins: Vec<String> = err.problems().iter().map(|p| format!("{} {}", p.key, p.origin)).collect();
+        let origins: Vec<String> =
+            err.problems().iter().map(|p| format!("{} {}", p.key, p.origin)).collect();
         let file = toml_path(jail).display().to_string();
         assert_eq!(
             origins,
             [
                 format!("compactor.retention.traces_retention_days file {file}:2"),
-                "compactor.retention.timezone env SIGNALDB_COMPACTOR_RETENTION_TIMEZONE".to_string(),
+                "compactor.retention.timezone env SIGNALDB_COMPACTOR_RETENTION_TIMEZONE"
+                    .to_string(),
                 format!("compactor.retention.snapshots_to_keep file {file}:3"),
                 format!("compactor.orphan_cleanup.batch_size file {file}:5"),
             ]

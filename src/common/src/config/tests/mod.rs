@@ -3,21 +3,29 @@
 //! Files live in a `figment::Jail` directory; most tests pass the environment explicitly to
 //! [`load_from`] so variables of the machine running the tests cannot leak in.
 
+// `Jail` closures must return `figment::Error`, whatever its size.
+#![allow(clippy::result_large_err)]
+
 mod env;
 mod example;
 mod invalid;
 mod precedence;
 mod render;
 mod retention;
+mod rules;
 
 use std::path::Path;
 
 use figment::Jail;
 
-use super::{ConfigError, LoadedConfig, Origin, Problem, load_from};
+use super::{ConfigError, LoadedConfig, Origin, Problem, ProblemKind, load_from};
 
 /// Loads with `explicit`, exactly the variables `env`, and the jail's directory as cwd.
-fn load_in(jail: &Jail, explicit: Option<&str>, env: &[(&str, &str)]) -> Result<LoadedConfig, ConfigError> {
+fn load_in(
+    jail: &Jail,
+    explicit: Option<&str>,
+    env: &[(&str, &str)],
+) -> Result<LoadedConfig, ConfigError> {
     let vars = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
     load_from(explicit.map(Path::new), vars, jail.directory())
 }
@@ -52,4 +60,26 @@ fn toml_path(jail: &Jail) -> std::path::PathBuf {
 /// An origin at `line` of the jail's `signaldb.toml`.
 fn file_line(jail: &Jail, line: usize) -> Origin {
     Origin::File { path: toml_path(jail), line }
+}
+
+/// Asserts `toml` is refused with one problem of `kind` at `key` on `line`, whose message
+/// contains `message`.
+fn assert_refused(
+    jail: &Jail,
+    toml: &str,
+    kind: ProblemKind,
+    key: &str,
+    line: usize,
+    message: &str,
+) {
+    let err = refused(jail, toml, &[]);
+    let p = only_problem(&err, key);
+    assert_eq!(p.kind, kind, "{err}");
+    assert_eq!(p.origin, file_line(jail, line), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("{key} in {} line {line}", toml_path(jail).display())),
+        "{text}"
+    );
+    assert!(text.contains(message), "{text}");
 }

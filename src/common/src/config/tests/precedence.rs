@@ -23,7 +23,10 @@ fn defaults_apply_when_nothing_is_set() {
         let r = &c.retention;
         assert!(!r.enabled && !r.dry_run);
         assert_eq!(r.retention_check_interval_secs, 3600);
-        assert_eq!((r.traces_retention_days, r.logs_retention_days, r.metrics_retention_days), (7, 3, 30));
+        assert_eq!(
+            (r.traces_retention_days, r.logs_retention_days, r.metrics_retention_days),
+            (7, 3, 30)
+        );
         assert_eq!((r.grace_period_hours, r.timezone.as_str(), r.snapshots_to_keep), (1, "UTC", 5));
         assert!(r.tenant_overrides.is_empty());
         let o = &c.orphan_cleanup;
@@ -35,7 +38,10 @@ fn defaults_apply_when_nothing_is_set() {
         assert_eq!(s.s3, crate::config::S3Config::default());
         assert!(!s.s3.allow_http && s.s3.endpoint.is_none() && s.s3.secret_access_key.is_none());
         let sc = &loaded.config.schema;
-        assert_eq!((sc.catalog_type.as_str(), sc.catalog_uri.as_str()), ("sql", "sqlite://.data/catalog.db"));
+        assert_eq!(
+            (sc.catalog_type.as_str(), sc.catalog_uri.as_str()),
+            ("sql", "sqlite://.data/catalog.db")
+        );
         assert_eq!(sc.catalog_name, "signaldb");
         Ok(())
     });
@@ -48,7 +54,10 @@ fn file_beats_default_and_env_beats_file() {
         let env = [("SIGNALDB_COMPACTOR_RETENTION_TRACES_RETENTION_DAYS", "20")];
         let loaded = load_toml(jail, toml, &env).unwrap();
         let r = &loaded.config.compactor.retention;
-        assert_eq!((r.traces_retention_days, r.logs_retention_days, r.metrics_retention_days), (20, 4, 30));
+        assert_eq!(
+            (r.traces_retention_days, r.logs_retention_days, r.metrics_retention_days),
+            (20, 4, 30)
+        );
         let origin = |k: &str| loaded.provenance.origin(k).cloned().unwrap();
         assert_eq!(
             origin("compactor.retention.traces_retention_days"),
@@ -85,7 +94,9 @@ fn a_named_file_that_does_not_exist_is_an_error_naming_it() {
         jail.create_file("signaldb.toml", "")?;
         let err = load_in(jail, Some("missing.toml"), &[]).unwrap_err();
         let missing = jail.directory().join("missing.toml");
-        assert!(matches!(&err, ConfigError::FileNotFound { path, named_by: "--config" } if *path == missing));
+        assert!(
+            matches!(&err, ConfigError::FileNotFound { path, named_by: "--config" } if *path == missing)
+        );
         assert!(err.to_string().contains(&missing.display().to_string()), "{err}");
         let err = load_in(jail, None, &[("SIGNALDB_CONFIG", "/nonexistent/x.toml")]).unwrap_err();
         assert_eq!(
@@ -99,7 +110,11 @@ fn a_named_file_that_does_not_exist_is_an_error_naming_it() {
 #[test]
 fn load_reads_the_process_environment_and_working_directory() {
     Jail::expect_with(|jail| {
-        jail.clear_env();
+        // Blank any SIGNALDB_* variable of the machine running the tests; the loader ignores
+        // empty variables, and the jail restores them afterwards.
+        for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("SIGNALDB_")) {
+            jail.set_env(name, "");
+        }
         jail.create_file("signaldb.toml", "[compactor]\ndry_run = true\nmetrics_port = 9000\n")?;
         jail.set_env("SIGNALDB_COMPACTOR_METRICS_PORT", 9100);
         let loaded = load(None).unwrap();
@@ -183,9 +198,14 @@ catalog_uri = "postgresql://signaldb@localhost:5432/signaldb"
                 prefix: "warehouse".to_string()
             }
         );
-        assert_eq!(loaded.config.schema.backend().unwrap(), crate::config::CatalogBackend::Postgres);
         assert_eq!(
-            loaded.provenance.origin("compactor.retention.tenant_overrides[0].dataset_overrides[0].dataset_id"),
+            loaded.config.schema.backend().unwrap(),
+            crate::config::CatalogBackend::Postgres
+        );
+        assert_eq!(
+            loaded
+                .provenance
+                .origin("compactor.retention.tenant_overrides[0].dataset_overrides[0].dataset_id"),
             Some(&file_line(jail, 25))
         );
         Ok(())

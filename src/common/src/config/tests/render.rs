@@ -43,7 +43,12 @@ fn secrets_never_appear_in_rendered_or_debug_output() {
             }
         }
         let rendered = &outputs[0];
-        assert!(rendered.contains("catalog_uri = \"postgres://signaldb:***@127.0.0.1:5432/signaldb?sslmode=disable\""), "{rendered}");
+        assert!(
+            rendered.contains(
+                "catalog_uri = \"postgres://signaldb:***@127.0.0.1:5432/signaldb?sslmode=disable\""
+            ),
+            "{rendered}"
+        );
         assert!(rendered.contains("secret_access_key = \"***\""), "{rendered}");
         Ok(())
     });
@@ -86,7 +91,8 @@ region = "eu-west-1"
 "#;
         let loaded = load_toml(jail, toml, &[("SIGNALDB_COMPACTOR_METRICS_PORT", "0")]).unwrap();
         let rendered = render_effective(&loaded);
-        let parsed: Config = toml::from_str(&rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
+        let parsed: Config =
+            toml::from_str(&rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
         assert_eq!(parsed, loaded.config);
         assert_eq!(parsed.compactor.retention.tenant_overrides.len(), 2);
 
@@ -118,15 +124,23 @@ fn every_value_is_commented_with_its_origin() {
         let rendered = render_effective(&loaded);
         let file = toml_path(jail).display().to_string();
         let line_of = |start: &str| {
-            rendered.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("no {start}:\n{rendered}"))
+            rendered
+                .lines()
+                .find(|l| l.starts_with(start))
+                .unwrap_or_else(|| panic!("no {start}:\n{rendered}"))
         };
         assert!(line_of("enabled = false").ends_with(&format!("# file {file}:2")));
         assert!(line_of("dry_run = false").ends_with("# default"));
         assert!(line_of("dsn = \"file:///srv/warehouse\"").ends_with("# env SIGNALDB_STORAGE_DSN"));
-        assert!(line_of("[[compactor.retention.tenant_overrides]]").ends_with(&format!("# file {file}:4")));
+        assert!(
+            line_of("[[compactor.retention.tenant_overrides]]")
+                .ends_with(&format!("# file {file}:4"))
+        );
         assert!(line_of("tenant_id = \"acme\"").ends_with(&format!("# file {file}:5")));
         assert!(line_of("# endpoint is unset").ends_with("# default"));
-        for line in rendered.lines().filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("[")) {
+        for line in
+            rendered.lines().filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("["))
+        {
             assert!(line.contains("  # "), "no origin on `{line}`");
         }
         let defaults = load_in(jail, Some("/dev/null"), &[]).unwrap();

@@ -64,9 +64,16 @@ fn each_signal_resolves_through_the_tiers_on_its_own() {
             tenant(
                 "acme",
                 days(Some(14), Some(5), None),
-                vec![dataset("prod", days(Some(30), None, None)), dataset("audit", days(None, None, Some(365)))],
+                vec![
+                    dataset("prod", days(Some(30), None, None)),
+                    dataset("audit", days(None, None, Some(365))),
+                ],
             ),
-            tenant("bare", days(None, None, None), vec![dataset("prod", days(None, Some(1), None))]),
+            tenant(
+                "bare",
+                days(None, None, None),
+                vec![dataset("prod", days(None, Some(1), None))],
+            ),
         ],
         ..RetentionConfig::default()
     };
@@ -97,6 +104,9 @@ fn each_signal_resolves_through_the_tiers_on_its_own() {
         let got = r.resolve(t, d, signal);
         assert_eq!((got.days, got.tier), (days, tier), "{t}/{d} {signal}");
     }
-    assert_eq!(r.resolve("acme", "prod", Traces).period(), std::time::Duration::from_secs(30 * 86_400));
+    assert_eq!(
+        r.resolve("acme", "prod", Traces).period(),
+        std::time::Duration::from_secs(30 * 86_400)
+    );
     assert_eq!(RetentionTier::Dataset.as_str(), "dataset");
 }
