@@ -24,10 +24,17 @@ PG_URL="${SIGNALDB_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
 mkdir -p "$SERVICES_DIR"
 
 MOTO_PID=""
+MOTO_LOG="$(mktemp --suffix=.log "$SERVICES_DIR/moto.XXXXXX")"
 cleanup() {
+    local rc=$?
     if [[ -n "$MOTO_PID" ]]; then
         kill "$MOTO_PID" 2>/dev/null || true
         wait "$MOTO_PID" 2>/dev/null || true
+    fi
+    if [[ $rc -eq 0 ]]; then
+        rm -f "$MOTO_LOG"
+    else
+        log "failed (exit $rc); moto's log is kept at $MOTO_LOG"
     fi
 }
 trap cleanup EXIT
@@ -43,7 +50,7 @@ export AWS_DEFAULT_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
 
-start_moto "$VENV_DIR" "$SERVICES_DIR/moto.log" "$BUCKET"
+start_moto "$VENV_DIR" "$MOTO_LOG" "$BUCKET"
 export SIGNALDB_TEST_S3_ENDPOINT="$MOTO_ENDPOINT"
 export SIGNALDB_TEST_S3_BUCKET="$BUCKET"
 export SIGNALDB_TEST_PYTHON="$VENV_DIR/bin/python"

@@ -104,6 +104,13 @@ impl BinCommand {
         self
     }
 
+    /// Adds `--config <env's signaldb.toml>` (for binaries where the flag is wanted on top of
+    /// `SIGNALDB_CONFIG`).
+    pub fn config_flag(self, env: &TestEnv) -> Self {
+        let path = env.config_path().display().to_string();
+        self.args(["--config", path.as_str()])
+    }
+
     /// Sets an environment variable for the child (after the `SIGNALDB_*` cleanup).
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.envs.push((key.to_string(), value.to_string()));

@@ -229,9 +229,13 @@ impl TestEnv {
         self.pg.as_ref().map(|pg| pg.name.as_str())
     }
 
-    /// Loads this env's `signaldb.toml` the way the binaries do.
+    /// Loads this env's `signaldb.toml` the way the binaries started by [`crate::bins`] do:
+    /// from the env's dir, with no `SIGNALDB_*` variables of the caller's shell.
     pub fn load_config(&self) -> common::config::Config {
-        common::config::load(Some(&self.config_path))
+        let vars = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .filter(|(name, _)| !name.starts_with("SIGNALDB_"));
+        common::config::load_from(Some(&self.config_path), vars, &self.path)
             .unwrap_or_else(|e| panic!("loading {}: {e}", self.config_path.display()))
             .config
     }

@@ -37,19 +37,12 @@ pub fn workspace_root() -> &'static Path {
     })
 }
 
-/// `YYYY-MM-DD-HH` of the UTC hour containing `micros` (microseconds since the epoch): the
-/// form of the `hour=` partition directories and of the `rows_per_hour` keys.
+/// `YYYY-MM-DD-HH` (UTC) of the hour containing a timestamp in microseconds.
 pub fn hour_label_of_micros(micros: i64) -> String {
-    hour_label(micros.div_euclid(3_600_000_000))
+    hour_label(hour_of_micros(micros))
 }
 
-/// `YYYY-MM-DD-HH` of an hour counted since the epoch.
-pub fn hour_label(hours_since_epoch: i64) -> String {
-    chrono::DateTime::from_timestamp(hours_since_epoch * 3600, 0)
-        .expect("hour within chrono's range")
-        .format("%Y-%m-%d-%H")
-        .to_string()
-}
+pub use common::partition::{hour_label, hour_of_micros};
 
 /// Labels of the `n` whole UTC hours ending with the hour that contains `end` (oldest first):
 /// the hours `signaldb-loadgen --hours n --end-time end` fills.

@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod config;
 pub mod ids;
+pub mod partition;
 pub mod signal;
 pub mod storage;
 pub mod tables;

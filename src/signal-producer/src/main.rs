@@ -14,6 +14,7 @@ mod writer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -151,21 +152,31 @@ impl Args {
 }
 
 #[tokio::main]
-async fn main() -> Result<ExitCode> {
+async fn main() -> ExitCode {
     let args = Args::parse();
     telemetry::init(LogFormat::Text);
-    let plan = args.plan(Utc::now())?;
+    match run_cli(&args).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
+/// Runs the command line; exit status 130 when a signal cut the back-dated phase short
+/// without `--continuous`.
+async fn run_cli(args: &Args) -> Result<ExitCode> {
+    let plan = args.plan(Utc::now())?;
     let loaded = common::config::load(args.config.as_deref()).context("load configuration")?;
     let config = loaded.config;
     let warehouse = Warehouse::open(&config.storage).context("open the warehouse")?;
-    let catalog = SignalCatalog::connect(&config.schema, &warehouse)
-        .await
-        .context("connect the catalog")?;
+    let catalog =
+        SignalCatalog::connect(&config.schema, &warehouse).await.context("connect the catalog")?;
     info!(warehouse = catalog.warehouse_location(), catalog = catalog.name(), "connected");
 
     let shutdown = Shutdown::on_signals()?;
-    let report = run::run(&catalog, &plan, shutdown).await?;
+    let report = run::run(Arc::new(catalog), &plan, shutdown).await?;
 
     if args.json {
         println!("{}", report.to_json());
@@ -200,9 +211,22 @@ mod tests {
     #[test]
     fn readme_quick_start_plans_six_tables() {
         let a = parse(&[
-            "--tenants", "acme,production", "--datasets", "prod", "--signals",
-            "traces,logs,metrics", "--hours", "48", "--files-per-hour", "20",
-            "--rows-per-file", "1000", "--seed", "42", "--end-time", "2024-01-01T10:30:00+02:00",
+            "--tenants",
+            "acme,production",
+            "--datasets",
+            "prod",
+            "--signals",
+            "traces,logs,metrics",
+            "--hours",
+            "48",
+            "--files-per-hour",
+            "20",
+            "--rows-per-file",
+            "1000",
+            "--seed",
+            "42",
+            "--end-time",
+            "2024-01-01T10:30:00+02:00",
         ])
         .unwrap();
         let plan = a.plan(Utc::now()).unwrap();

@@ -3,6 +3,7 @@
 //! until a signal arrives.
 
 use std::ops::{Range, RangeInclusive};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -19,7 +20,9 @@ use tracing::{debug, info, warn};
 use crate::checksum::batch_digest;
 use crate::generator::{self, FileSpec, US_PER_HOUR, Window};
 use crate::summary::{Report, TableReport};
-use crate::writer::{self, hour_label};
+use common::partition::hour_label;
+
+use crate::writer;
 
 /// Tables back-dated at the same time. Generation runs on blocking threads, so this also
 /// bounds CPU use and memory (one batch in flight per table).
@@ -86,9 +89,9 @@ impl Shutdown {
         Ok(Self(rx))
     }
 
-    /// A shutdown that is never requested (for tests).
+    /// A shutdown requested through the returned sender (for tests).
     #[cfg(test)]
-    pub fn never() -> (watch::Sender<bool>, Self) {
+    pub fn manual() -> (watch::Sender<bool>, Self) {
         let (tx, rx) = watch::channel(false);
         (tx, Self(rx))
     }
@@ -132,14 +135,7 @@ impl TableWriter {
         let mut data_files = Vec::new();
         let mut digests = Vec::new();
         for file_index in files {
-            let spec = FileSpec {
-                seed,
-                table: self.id().clone(),
-                hour,
-                file_index,
-                window,
-                rows,
-            };
+            let spec = FileSpec { seed, table: self.id().clone(), hour, file_index, window, rows };
             let (batch, digest) = generate(spec, self.schema.clone()).await?;
             let written =
                 writer::write_file(&self.table, self.id(), hour, file_index, batch).await?;
@@ -169,28 +165,31 @@ async fn generate(spec: FileSpec, schema: SchemaRef) -> Result<(arrow_array::Rec
 }
 
 /// Runs the whole plan: ensure the tables, back-date, then append continuously if asked.
-pub async fn run(catalog: &SignalCatalog, plan: &Plan, shutdown: Shutdown) -> Result<Report> {
+pub async fn run(catalog: Arc<SignalCatalog>, plan: &Plan, shutdown: Shutdown) -> Result<Report> {
     let started = Instant::now();
     let mut writers = Vec::with_capacity(plan.tables.len());
     for id in &plan.tables {
-        let table = ensure_table(catalog, id).await.with_context(|| format!("prepare table {id}"))?;
+        let table =
+            ensure_table(&catalog, id).await.with_context(|| format!("prepare table {id}"))?;
         let schema = writer::arrow_schema(&table).with_context(|| format!("table {id}"))?;
         writers.push(TableWriter { table, schema, report: TableReport::new(id.clone()) });
     }
-    info!(
-        tables = writers.len(),
-        hours = plan.hours,
-        files_per_hour = plan.files_per_hour,
-        rows_per_file = plan.rows_per_file,
-        first_hour = %hour_label(*plan.backfill_hours().start()),
-        last_hour = %hour_label(plan.end_hour),
-        "back-dating"
-    );
+    if plan.hours > 0 {
+        info!(
+            tables = writers.len(),
+            hours = plan.hours,
+            files_per_hour = plan.files_per_hour,
+            rows_per_file = plan.rows_per_file,
+            first_hour = %hour_label(*plan.backfill_hours().start()),
+            last_hour = %hour_label(plan.end_hour),
+            "back-dating"
+        );
+    }
 
-    let mut writers = backfill(catalog, plan, writers, &shutdown).await?;
-    let interrupted = shutdown.requested();
-    if let (Some(interval), false) = (plan.continuous, interrupted) {
-        continuous(catalog, plan, &mut writers, interval, shutdown).await?;
+    let mut writers = backfill(&catalog, plan, writers, &shutdown).await?;
+    let interrupted = writers.iter().any(|w| w.report.hours() < plan.hours as usize);
+    if let (Some(interval), false) = (plan.continuous, shutdown.requested()) {
+        writers = continuous(&catalog, plan, writers, interval, shutdown).await?;
     }
     Ok(Report {
         tables: writers.into_iter().map(|w| w.report).collect(),
@@ -199,45 +198,70 @@ pub async fn run(catalog: &SignalCatalog, plan: &Plan, shutdown: Shutdown) -> Re
     })
 }
 
-/// Back-dates every table, a few tables at a time; returns the writers in plan order.
+/// Runs `work` on every writer as its own task (so Parquet encoding uses every core), at most
+/// `limit` at a time; returns the writers in their original order.
+async fn for_each_table<F, Fut>(
+    writers: Vec<TableWriter>,
+    limit: usize,
+    work: F,
+) -> Result<Vec<TableWriter>>
+where
+    F: Fn(TableWriter) -> Fut,
+    Fut: Future<Output = Result<TableWriter>> + Send + 'static,
+{
+    let mut done: Vec<(usize, TableWriter)> =
+        futures::stream::iter(writers.into_iter().enumerate())
+            .map(|(pos, w)| {
+                let task = tokio::spawn(work(w));
+                async move {
+                    Ok::<_, anyhow::Error>((pos, task.await.context("table writer panicked")??))
+                }
+            })
+            .buffer_unordered(limit.max(1))
+            .try_collect()
+            .await?;
+    done.sort_by_key(|(pos, _)| *pos);
+    Ok(done.into_iter().map(|(_, w)| w).collect())
+}
+
+/// Back-dates every table, a few tables at a time; stops between hours once a stop is
+/// requested.
 async fn backfill(
-    catalog: &SignalCatalog,
+    catalog: &Arc<SignalCatalog>,
     plan: &Plan,
     writers: Vec<TableWriter>,
     shutdown: &Shutdown,
 ) -> Result<Vec<TableWriter>> {
-    let mut done: Vec<(usize, TableWriter)> = futures::stream::iter(writers.into_iter().enumerate())
-        .map(|(pos, mut w)| async move {
+    for_each_table(writers, TABLE_CONCURRENCY, |mut w| {
+        let (catalog, plan, shutdown) = (catalog.clone(), plan.clone(), shutdown.clone());
+        async move {
             for hour in plan.backfill_hours() {
                 if shutdown.requested() {
                     break;
                 }
                 let files = 0..plan.files_per_hour;
                 let (seed, rows) = (plan.seed, plan.rows_per_file);
-                w.write_hour(catalog, seed, hour, files, Window::hour(hour), rows).await?;
+                w.write_hour(&catalog, seed, hour, files, Window::hour(hour), rows).await?;
             }
             if plan.hours > 0 {
                 let r = &w.report;
                 info!(table = %r.id, hours = r.hours(), files = r.files, rows = r.rows, "back-dated");
             }
-            Ok::<_, anyhow::Error>((pos, w))
-        })
-        .buffer_unordered(TABLE_CONCURRENCY)
-        .try_collect()
-        .await?;
-    done.sort_by_key(|(pos, _)| *pos);
-    Ok(done.into_iter().map(|(_, w)| w).collect())
+            Ok(w)
+        }
+    })
+    .await
 }
 
 /// Appends one file per table to the current hour every `interval` until a stop is requested;
 /// the appends of the tick in progress are always finished.
 async fn continuous(
-    catalog: &SignalCatalog,
+    catalog: &Arc<SignalCatalog>,
     plan: &Plan,
-    writers: &mut [TableWriter],
+    mut writers: Vec<TableWriter>,
     interval: Duration,
     mut shutdown: Shutdown,
-) -> Result<()> {
+) -> Result<Vec<TableWriter>> {
     info!(interval_ms = interval.as_millis() as u64, "appending to the current hour until stopped");
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -259,15 +283,21 @@ async fn continuous(
         };
         let start_us = last_us.max(hour * US_PER_HOUR).min(now);
         let window = Window { start_us, end_us: now + 1 };
-        let rows = plan.rows_per_file;
-        futures::future::try_join_all(writers.iter_mut().map(|w| {
-            w.write_hour(catalog, plan.seed, hour, file_index..file_index + 1, window, rows)
-        }))
+        let (seed, rows) = (plan.seed, plan.rows_per_file);
+        let tables = writers.len();
+        writers = for_each_table(writers, tables, |mut w| {
+            let catalog = catalog.clone();
+            async move {
+                let files = file_index..file_index + 1;
+                w.write_hour(&catalog, seed, hour, files, window, rows).await?;
+                Ok(w)
+            }
+        })
         .await?;
         current = Some((hour, file_index + 1));
         last_us = now + 1;
     }
-    Ok(())
+    Ok(writers)
 }
 
 /// The wall clock in microseconds since the epoch; only the continuous phase reads it.

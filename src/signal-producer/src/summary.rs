@@ -45,9 +45,11 @@ impl TableReport {
         self.files += data_files;
         self.rows += rows;
         self.hours.insert(hour);
-        self.digests.extend(
-            files.iter().map(|&(file_index, digest)| FileDigest { hour, file_index, digest }),
-        );
+        self.digests.extend(files.iter().map(|&(file_index, digest)| FileDigest {
+            hour,
+            file_index,
+            digest,
+        }));
     }
 
     /// Distinct hour partitions written.

@@ -20,7 +20,7 @@ async fn loadgen_continuous_appends_until_sigterm() {
 
     let hour_before = hour_label(Utc::now().timestamp().div_euclid(3600));
     let child = BinCommand::new("signaldb-loadgen")
-        .args(["--config", &env.config_path().display().to_string()])
+        .config_flag(&env)
         .args(["--tenants", "acme", "--datasets", "prod", "--signals", "logs"])
         .args(["--hours", "1", "--files-per-hour", "1", "--rows-per-file", "10", "--seed", "1"])
         .args(["--continuous", "--interval-ms", "200", "--json"])

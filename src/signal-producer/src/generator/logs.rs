@@ -13,7 +13,9 @@ use rand::Rng;
 use serde_json::json;
 
 use super::fleet::{Fleet, Instance};
-use super::{Window, opt_strings, pick, sort_by_time, span_id, strings, trace_id, weighted};
+use super::{
+    Window, log_normal, opt_strings, pick, sort_by_time, span_id, strings, trace_id, weighted,
+};
 
 /// An OpenTelemetry severity: number and text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,39 +102,54 @@ fn record<'f>(rng: &mut impl Rng, fleet: &'f Fleet, window: Window) -> Record<'f
     }
 }
 
-/// A log body for `severity` and the function that logged it.
+/// A log body for `severity` and the function that logged it. Order lines come only from
+/// services that handle orders; peers are services the logger really calls.
 fn body(rng: &mut impl Rng, inst: &Instance, severity: Severity) -> (String, &'static str) {
     let s = inst.service;
     let function = *pick(rng, s.functions);
     let id = rng.random_range(100_000..1_000_000);
     let ms = rng.random_range(1..2_000);
-    let peer = s.calls.first().copied().unwrap_or("postgres");
+    let peer = match (s.calls, &s.database) {
+        ([], Some(db)) => db.system,
+        ([], None) => "kafka",
+        (calls, _) => *pick(rng, calls),
+    };
+    let orders = s.publishes.contains(&"orders") || s.consumes.contains(&"orders");
     let body = match (severity.text, rng.random_range(0..3)) {
         ("TRACE", _) => format!("entering {function} request_id={id:x}"),
-        ("DEBUG", 0) => format!("cache hit for key product:{id}"),
-        ("DEBUG", 1) => format!("resolved {} feature flags for user u-{id}", rng.random_range(3..40)),
-        ("DEBUG", _) => format!("query plan selected index scan, {ms} rows examined"),
-        ("INFO", 0) => {
-            let route = pick(rng, s.routes);
-            let path = route.route.replace("{id}", &id.to_string());
-            let status = if route.method == "POST" { 201 } else { 200 };
-            format!("{} {path} {status} {ms}ms", route.method)
+        ("DEBUG", 0) => format!("cache hit for key {}:{id}", s.name),
+        ("DEBUG", 1) => {
+            format!("resolved {} feature flags for user u-{id}", rng.random_range(3..40))
         }
-        ("INFO", 1) => format!(
+        ("DEBUG", _) => format!("query plan selected index scan, {ms} rows examined"),
+        ("INFO", 1) if orders => format!(
             "order o-{id} placed: {} items, total {}.{:02} {}",
             rng.random_range(1..8),
             rng.random_range(5..900),
             rng.random_range(0..100),
             pick(rng, &CURRENCIES)
         ),
-        ("INFO", _) => format!("user u-{id} signed in from 198.51.100.{}", rng.random_range(1..255)),
+        ("INFO", 2) if s.entry => {
+            format!("user u-{id} signed in from 198.51.100.{}", rng.random_range(1..255))
+        }
+        ("INFO", _) => {
+            let route = pick(rng, s.routes);
+            let path = route.route.replace("{id}", &id.to_string());
+            let status = if route.method == "POST" { 201 } else { 200 };
+            let took = log_normal(rng, route.median_ms, 0.6);
+            format!("{} {path} {status} {took:.1}ms", route.method)
+        }
         ("WARN", 0) => format!("slow request: {function} took {}ms (threshold 500ms)", ms + 500),
         ("WARN", 1) => format!("retrying call to {peer} (attempt {}/3)", rng.random_range(1..4)),
         ("WARN", _) => format!("connection pool at {}% capacity", rng.random_range(80..100)),
-        ("ERROR", 0) => format!("failed to process order o-{id}: {}", pick(rng, &REASONS)),
+        ("ERROR", 0) if orders => {
+            format!("failed to process order o-{id}: {}", pick(rng, &REASONS))
+        }
         ("ERROR", 1) => format!("request to {peer} failed: {}", pick(rng, &REASONS)),
         ("ERROR", _) => format!("unhandled exception in {function}: {}", pick(rng, &REASONS)),
-        (_, 0) => format!("out of memory: failed to allocate {} bytes", rng.random_range(1..64) << 20),
+        (_, 0) => {
+            format!("out of memory: failed to allocate {} bytes", rng.random_range(1..64) << 20)
+        }
         (_, _) => format!("unrecoverable error, shutting down: {}", pick(rng, &REASONS)),
     };
     (body, function)

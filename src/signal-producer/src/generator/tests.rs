@@ -76,14 +76,18 @@ fn same_identity_same_rows_in_any_order() {
 
 #[test]
 fn timestamps_are_sorted_and_inside_the_window() {
-    let narrow = Window { start_us: HOUR * US_PER_HOUR + 1_000_000, end_us: HOUR * US_PER_HOUR + 1_200_000 };
+    let narrow =
+        Window { start_us: HOUR * US_PER_HOUR + 1_000_000, end_us: HOUR * US_PER_HOUR + 1_200_000 };
     for signal in Signal::ALL {
         for window in [Window::hour(HOUR), narrow] {
             let b = batch(&FileSpec { window, ..spec(signal, 3) });
             let ts = b.column(0).as_primitive::<TimestampMicrosecondType>();
             assert_eq!(ts.null_count(), 0);
             let values = ts.values();
-            assert!(values.iter().all(|t| (window.start_us..window.end_us).contains(t)), "{signal}");
+            assert!(
+                values.iter().all(|t| (window.start_us..window.end_us).contains(t)),
+                "{signal}"
+            );
             assert!(values.windows(2).all(|w| w[0] <= w[1]), "{signal} not sorted");
         }
     }
@@ -120,7 +124,8 @@ fn traces_are_well_formed_trees() {
     assert_eq!(roots, traces.len(), "one root per trace");
     assert!(traces.len() > 50, "{} traces", traces.len());
 
-    let count = |col: &arrow_array::StringArray, v: &str| col.iter().filter(|x| *x == Some(v)).count();
+    let count =
+        |col: &arrow_array::StringArray, v: &str| col.iter().filter(|x| *x == Some(v)).count();
     let ok = count(status, "STATUS_CODE_OK");
     let err = count(status, "STATUS_CODE_ERROR");
     assert!(ok > b.num_rows() * 8 / 10, "mostly OK: {ok}");
@@ -138,7 +143,9 @@ fn traces_are_well_formed_trees() {
         assert_eq!(resource[i]["deployment.environment"], "prod");
         if kind.value(i) == "SPAN_KIND_SERVER" {
             assert!(attrs["http.method"].is_string() && attrs["http.status_code"].is_u64());
-            assert!(str_col(&b, "name").value(i).starts_with(attrs["http.method"].as_str().unwrap()));
+            assert!(
+                str_col(&b, "name").value(i).starts_with(attrs["http.method"].as_str().unwrap())
+            );
         }
     }
 }
@@ -178,7 +185,8 @@ fn metric_points_are_plausible() {
     let kind = str_col(&b, "metric_type");
     let unit = str_col(&b, "unit");
     let value = b.column_by_name("value").unwrap().as_primitive::<Float64Type>();
-    let defs: HashMap<&str, &metrics::Metric> = metrics::METRICS.iter().map(|m| (m.name, m)).collect();
+    let defs: HashMap<&str, &metrics::Metric> =
+        metrics::METRICS.iter().map(|m| (m.name, m)).collect();
     let mut seen = HashSet::new();
     for i in 0..b.num_rows() {
         let def = defs[name.value(i)];

@@ -39,10 +39,12 @@ const SERVER_ERRORS: [(u16, &str); 4] = [
     (503, "service unavailable: too many requests in flight"),
     (504, "context deadline exceeded"),
 ];
-const DB_ERRORS: [&str; 3] =
-    ["deadlock detected", "connection reset by peer", "canceling statement due to statement timeout"];
-const MESSAGING_ERRORS: [&str; 2] =
-    ["kafka: broker not available", "message too large for topic"];
+const DB_ERRORS: [&str; 3] = [
+    "deadlock detected",
+    "connection reset by peer",
+    "canceling statement due to statement timeout",
+];
+const MESSAGING_ERRORS: [&str; 2] = ["kafka: broker not available", "message too large for topic"];
 const USER_AGENTS: [&str; 4] = [
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 Safari/605.1.15",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124.0 Safari/537.36",
@@ -232,13 +234,19 @@ impl<'f, R: Rng> TraceBuilder<'f, '_, R> {
             return;
         }
         let slot_ns = parent.duration_ns * 8 / 10 / n as i64;
-        let mut cursor_us = parent.start_us + self.rng.random_range(0..=parent.duration_ns / 20_000);
+        let mut cursor_us =
+            parent.start_us + self.rng.random_range(0..=parent.duration_ns / 20_000);
         for _ in 0..n {
             if self.full() {
                 return;
             }
             let duration_ns = (slot_ns as f64 * self.rng.random_range(0.3..0.95)) as i64;
-            let child = Slot { parent: parent.parent, start_us: cursor_us, duration_ns, depth: parent.depth + 1 };
+            let child = Slot {
+                parent: parent.parent,
+                start_us: cursor_us,
+                duration_ns,
+                depth: parent.depth + 1,
+            };
             cursor_us += slot_ns / 1_000;
             let s = inst.service;
             let mut choices: Vec<u8> = vec![0];
