@@ -5,54 +5,161 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
-use common::config::{ConfigError, load, render_effective};
+use clap::{Args, Parser, Subcommand};
+use common::Signal;
+use common::config::{Config, ConfigError, load, render_effective};
+use common::ids::validate_id;
+use common::telemetry::{self, LogFormat};
+use compactor::job::{JobKind, JobReport, Scope};
+use compactor::service::{Service, shutdown_signal};
+use tokio_util::sync::CancellationToken;
 
 /// Exit status for a configuration that was refused.
 const EXIT_INVALID_CONFIG: u8 = 2;
 
 /// SignalDB compactor: compaction, retention and orphan-file cleanup for Iceberg tables.
+///
+/// Without a subcommand it runs the daemon (`compactor run`).
 #[derive(Debug, Parser)]
 #[command(name = "compactor", version, about)]
 struct Cli {
     /// Configuration file; without it `$SIGNALDB_CONFIG`, else `./signaldb.toml` if present.
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// Format of log lines written to stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    /// Format of log lines written to stderr: text or json.
+    #[arg(long, global = true, default_value = "text", value_parser = clap::value_parser!(LogFormat))]
     log_format: LogFormat,
-    /// What to do.
+    /// What to do (default: run).
     #[command(subcommand)]
-    command: Command,
-}
-
-/// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
+    command: Option<Command>,
 }
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the daemon: one scheduler per enabled job, /metrics, /healthz and /readyz, until
+    /// SIGINT or SIGTERM. With --once, run one pass of every enabled job in lifecycle order
+    /// (compaction, retention, orphan cleanup) and exit.
+    Run(RunArgs),
+    /// Run one compaction pass now and exit (even if [compactor] enabled = false).
+    Compact(OneShotArgs),
+    /// Run one retention pass now and exit (even if [compactor.retention] enabled = false).
+    Retention(OneShotArgs),
+    /// Run one orphan-file cleanup pass now and exit (even if [compactor.orphan_cleanup]
+    /// enabled = false).
+    Orphans(OneShotArgs),
     /// Load and validate the configuration, print it as TOML with the origin of every value,
     /// and exit 0; exit 2 with every problem on stderr if it is invalid.
     CheckConfig,
 }
 
+/// Options of `run`.
+#[derive(Debug, Default, Args)]
+struct RunArgs {
+    /// Run one pass of every enabled job, print a summary and exit.
+    #[arg(long)]
+    once: bool,
+    /// With --once: print the reports as one JSON document on stdout (logs stay on stderr).
+    #[arg(long, requires = "once")]
+    json: bool,
+}
+
+/// Options shared by the one-shot commands.
+#[derive(Debug, Args)]
+struct OneShotArgs {
+    /// Only this tenant's tables.
+    #[arg(long, value_parser = parse_id)]
+    tenant: Option<String>,
+    /// Only this dataset's tables.
+    #[arg(long, value_parser = parse_id)]
+    dataset: Option<String>,
+    /// Only this signal's tables: traces, logs or metrics.
+    #[arg(long)]
+    signal: Option<Signal>,
+    /// Report what would be done and change nothing (also when the config says dry_run).
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the report as one JSON document on stdout (logs stay on stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_id(s: &str) -> Result<String, String> {
+    validate_id(s).map(|()| s.to_string()).map_err(|e| e.to_string())
+}
+
+/// Exit status when a pass had failures.
+const EXIT_FAILURES: u8 = 1;
+
 fn main() -> anyhow::Result<ExitCode> {
     let Cli { config, log_format, command } = Cli::parse();
-    match command {
-        // check-config reports on stdout and stderr itself and starts no logging, whatever
-        // the log format.
-        Command::CheckConfig => {
-            let _ = log_format;
-            check_config(config.as_deref(), &mut std::io::stdout(), &mut std::io::stderr())
+    let command = command.unwrap_or(Command::Run(RunArgs::default()));
+    if let Command::CheckConfig = command {
+        // check-config reports on stdout and stderr itself and starts no logging.
+        return check_config(config.as_deref(), &mut std::io::stdout(), &mut std::io::stderr());
+    }
+    let loaded = match load(config.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            report(&e, &mut std::io::stderr()).context("writing the configuration error")?;
+            return Ok(ExitCode::from(EXIT_INVALID_CONFIG));
+        }
+    };
+    telemetry::init(log_format);
+    if let Some(file) = &loaded.file {
+        tracing::info!(target: "compactor", file = %file.display(), "Loaded configuration");
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    runtime.block_on(run(loaded.config, command))
+}
+
+async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
+    let service = Service::new(config)?;
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        on_signal.cancel();
+    });
+    let (reports, json) = match command {
+        Command::Run(RunArgs { once: false, .. }) => {
+            service.run_daemon(cancel).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Run(RunArgs { once: true, json }) => {
+            (service.run_lifecycle_once(Scope::default(), &cancel).await, json)
+        }
+        Command::Compact(args) => one_shot(&service, JobKind::Compaction, args, &cancel).await,
+        Command::Retention(args) => one_shot(&service, JobKind::Retention, args, &cancel).await,
+        Command::Orphans(args) => one_shot(&service, JobKind::OrphanCleanup, args, &cancel).await,
+        Command::CheckConfig => unreachable!("handled before the runtime starts"),
+    };
+    let failures: usize = reports.iter().map(JobReport::failures).sum();
+    let mut out = std::io::stdout().lock();
+    if json {
+        let doc = serde_json::json!({ "reports": reports, "failures": failures });
+        serde_json::to_writer_pretty(&mut out, &doc).context("writing the JSON report")?;
+        writeln!(out)?;
+    } else {
+        for r in &reports {
+            out.write_all(r.render_text().as_bytes())?;
+        }
+        if reports.is_empty() {
+            writeln!(out, "no job is enabled; nothing to run")?;
         }
     }
+    Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILURES) })
+}
+
+async fn one_shot(
+    service: &Service,
+    kind: JobKind,
+    args: OneShotArgs,
+    cancel: &CancellationToken,
+) -> (Vec<JobReport>, bool) {
+    let OneShotArgs { tenant, dataset, signal, dry_run, json } = args;
+    let scope = Scope { tenant, dataset, signal, dry_run };
+    (vec![service.run_once(kind, scope, cancel).await], json)
 }
 
 /// Runs `check-config`: the effective configuration to `out`, or the problems to `err`.
@@ -93,6 +200,24 @@ mod tests {
     fn parses_global_flags_before_or_after_the_subcommand() {
         let cli = Cli::try_parse_from(["compactor", "--config", "a.toml", "check-config"]).unwrap();
         assert_eq!(cli.config.as_deref(), Some(Path::new("a.toml")));
+        assert!(Cli::try_parse_from(["compactor"]).unwrap().command.is_none());
+        let cli = Cli::try_parse_from([
+            "compactor",
+            "retention",
+            "--tenant",
+            "acme",
+            "--signal",
+            "logs",
+            "--dry-run",
+        ])
+        .unwrap();
+        let Some(Command::Retention(args)) = cli.command else { panic!("not retention") };
+        assert_eq!(
+            (args.tenant.as_deref(), args.signal, args.dry_run),
+            (Some("acme"), Some(Signal::Logs), true)
+        );
+        assert!(Cli::try_parse_from(["compactor", "compact", "--tenant", "Acme"]).is_err());
+        assert!(Cli::try_parse_from(["compactor", "run", "--json"]).is_err());
         let cli = Cli::try_parse_from([
             "compactor",
             "check-config",

@@ -1,0 +1,122 @@
+use common::Signal;
+use common::config::{SchemaConfig, StorageConfig};
+use common::tables::ensure_table;
+
+use super::*;
+use crate::jobs::Survey;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    catalog: Arc<CatalogHandle>,
+    metrics: Arc<Metrics>,
+}
+
+async fn fixture(tables: &[(&str, &str, Signal)]) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let storage =
+        StorageConfig { dsn: format!("file://{}/wh", dir.path().display()), ..Default::default() };
+    let schema = SchemaConfig {
+        catalog_uri: format!("sqlite://{}/catalog.db", dir.path().display()),
+        ..Default::default()
+    };
+    let catalog = Arc::new(CatalogHandle::new(schema, Warehouse::open(&storage).unwrap()));
+    let connected = catalog.get().await.unwrap();
+    for (tenant, dataset, signal) in tables {
+        ensure_table(&connected, &TableId::new(tenant, dataset, *signal).unwrap()).await.unwrap();
+    }
+    Fixture { _dir: dir, catalog, metrics: Arc::new(Metrics::new()) }
+}
+
+fn pass(f: &Fixture) -> TablePass<Survey> {
+    TablePass::new(
+        Survey::new(JobKind::Compaction),
+        Arc::clone(&f.catalog),
+        Arc::clone(&f.metrics),
+        2,
+    )
+}
+
+#[tokio::test]
+async fn runs_on_every_table_in_scope_sorted() {
+    let f = fixture(&[
+        ("acme", "prod", Signal::Traces),
+        ("acme", "prod", Signal::Logs),
+        ("acme", "dev", Signal::Logs),
+        ("other", "prod", Signal::Logs),
+    ])
+    .await;
+    let cancel = CancellationToken::new();
+    let all = pass(&f).run(&Scope::default(), &cancel).await;
+    assert!(all.succeeded(), "{all:?}");
+    let names: Vec<String> =
+        all.tables.iter().map(|t| format!("{}.{}.{}", t.tenant, t.dataset, t.table)).collect();
+    assert_eq!(names, ["acme.dev.logs", "acme.prod.traces", "acme.prod.logs", "other.prod.logs"]);
+
+    let scope =
+        Scope { tenant: Some("acme".into()), signal: Some(Signal::Logs), ..Default::default() };
+    let some = pass(&f).run(&scope, &cancel).await;
+    assert_eq!(some.tables.len(), 2);
+    assert!(some.tables.iter().all(|t| t.tenant == "acme" && t.table == Signal::Logs));
+}
+
+#[tokio::test]
+async fn one_broken_table_fails_alone_and_is_counted() {
+    let f = fixture(&[("acme", "prod", Signal::Traces), ("acme", "prod", Signal::Logs)]).await;
+    let catalog = f.catalog.get().await.unwrap();
+    let broken = TableId::new("acme", "prod", Signal::Logs).unwrap();
+    let table = catalog.catalog().load_table(&broken.ident()).await.unwrap();
+    let path = table.metadata_location().unwrap().strip_prefix("file://").unwrap().to_string();
+    std::fs::write(&path, b"{ not metadata").unwrap();
+
+    let report = pass(&f).run(&Scope::default(), &CancellationToken::new()).await;
+    assert_eq!(report.failures(), 1);
+    let failed = report.tables.iter().find(|t| t.error.is_some()).unwrap();
+    assert_eq!((failed.table, failed.tenant.as_str()), (Signal::Logs, "acme"));
+    assert!(failed.error.as_ref().unwrap().contains("load table metadata"), "{failed:?}");
+    let healthy = report.tables.iter().find(|t| t.table == Signal::Traces).unwrap();
+    assert!(healthy.error.is_none());
+    let counted =
+        f.metrics.table_failures.with_label_values(&["acme", "prod", "logs", "compaction"]).get();
+    assert_eq!(counted, 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_catalog_is_a_pass_error_and_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage =
+        StorageConfig { dsn: format!("file://{}/wh", dir.path().display()), ..Default::default() };
+    // A directory where the SQLite file should be: the connection fails.
+    std::fs::create_dir_all(dir.path().join("catalog.db")).unwrap();
+    let schema = SchemaConfig {
+        catalog_uri: format!("sqlite://{}/catalog.db", dir.path().display()),
+        ..Default::default()
+    };
+    let catalog = Arc::new(CatalogHandle::new(schema, Warehouse::open(&storage).unwrap()));
+    let job = TablePass::new(
+        Survey::new(JobKind::Retention),
+        Arc::clone(&catalog),
+        Arc::new(Metrics::new()),
+        1,
+    );
+    let report = job.run(&Scope::default(), &CancellationToken::new()).await;
+    assert_eq!(report.errors.len(), 1, "{report:?}");
+    assert!(report.tables.is_empty());
+
+    // Once the database can be created, the next pass connects.
+    std::fs::remove_dir(dir.path().join("catalog.db")).unwrap();
+    let report = job.run(&Scope::default(), &CancellationToken::new()).await;
+    assert!(report.succeeded(), "{report:?}");
+}
+
+#[tokio::test]
+async fn stats_come_from_the_current_snapshot_summary() {
+    let f = fixture(&[("acme", "prod", Signal::Metrics)]).await;
+    let catalog = f.catalog.get().await.unwrap();
+    let table = catalog
+        .catalog()
+        .load_table(&TableId::new("acme", "prod", Signal::Metrics).unwrap().ident())
+        .await
+        .unwrap();
+    // A new table has no snapshot yet.
+    assert_eq!(TableStats::of(&table), TableStats::default());
+}
