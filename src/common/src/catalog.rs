@@ -174,6 +174,41 @@ impl SignalCatalog {
         Ok(out)
     }
 
+    /// Points `table` at `new` metadata if, and only if, it still points at `old`: the SQL
+    /// catalog's optimistic compare-and-swap, the same statement iceberg-rust, pyiceberg's
+    /// `SqlCatalog` and Java's `JdbcCatalog` commit with. `Ok(false)` means another writer
+    /// committed first and nothing was changed.
+    pub async fn swap_metadata_location(
+        &self,
+        table: &TableIdent,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, CatalogError> {
+        let sql = match self.backend {
+            CatalogBackend::Sqlite => {
+                "UPDATE iceberg_tables SET metadata_location = ?, previous_metadata_location = ? \
+                 WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? \
+                 AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL) AND metadata_location = ?"
+            }
+            CatalogBackend::Postgres => {
+                "UPDATE iceberg_tables SET metadata_location = $1, previous_metadata_location = $2 \
+                 WHERE catalog_name = $3 AND table_namespace = $4 AND table_name = $5 \
+                 AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL) AND metadata_location = $6"
+            }
+        };
+        let result = sqlx::query(sql)
+            .bind(new)
+            .bind(old)
+            .bind(&self.name)
+            .bind(table.namespace().join("."))
+            .bind(table.name())
+            .bind(old)
+            .execute(&self.pool)
+            .await
+            .map_err(|source| CatalogError::Query { name: self.name.clone(), source })?;
+        Ok(result.rows_affected() == 1)
+    }
+
     /// The warehouse location URI, the default root of new tables.
     pub fn warehouse_location(&self) -> &str {
         self.warehouse.location()

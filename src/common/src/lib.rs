@@ -6,6 +6,7 @@
 //! [`tables`] describes the per-tenant, per-dataset signal tables.
 
 pub mod catalog;
+pub mod clock;
 pub mod config;
 pub mod ids;
 pub mod partition;

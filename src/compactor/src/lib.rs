@@ -13,10 +13,12 @@
 //!
 //! Metrics, health and the HTTP endpoints are assembled in the service, around the jobs.
 
+pub mod compaction;
 pub mod health;
 pub mod http;
 pub mod job;
 pub mod jobs;
+pub mod manifests;
 pub mod metrics;
 pub mod scheduler;
 pub mod service;

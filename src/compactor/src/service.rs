@@ -5,6 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::clock::{Clock, SystemClock};
 use common::config::Config;
 use common::storage::{StorageError, Warehouse};
 use futures::StreamExt;
@@ -42,6 +43,7 @@ pub struct Service {
     catalog: Arc<CatalogHandle>,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Service {
@@ -55,6 +57,7 @@ impl Service {
             catalog,
             metrics: Arc::new(Metrics::new()),
             health: Arc::new(Health::new(PROBE_STALENESS)),
+            clock: Arc::new(SystemClock),
         })
     }
 
@@ -70,6 +73,7 @@ impl Service {
             &self.config.compactor,
             Arc::clone(&self.catalog),
             Arc::clone(&self.metrics),
+            Arc::clone(&self.clock),
         )
     }
 

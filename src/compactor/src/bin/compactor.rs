@@ -10,6 +10,7 @@ use common::Signal;
 use common::config::{Config, ConfigError, load, render_effective};
 use common::ids::validate_id;
 use common::telemetry::{self, LogFormat};
+use compactor::compaction::report::render_plans;
 use compactor::job::{JobKind, JobReport, Scope};
 use compactor::service::{Service, shutdown_signal};
 use tokio_util::sync::CancellationToken;
@@ -41,6 +42,9 @@ enum Command {
     /// SIGINT or SIGTERM. With --once, run one pass of every enabled job in lifecycle order
     /// (compaction, retention, orphan cleanup) and exit.
     Run(RunArgs),
+    /// Plan compaction and print the report (candidate partitions, files before -> after,
+    /// bytes, why others are skipped); changes nothing.
+    Plan(PlanArgs),
     /// Run one compaction pass now and exit (even if [compactor] enabled = false).
     Compact(OneShotArgs),
     /// Run one retention pass now and exit (even if [compactor.retention] enabled = false).
@@ -61,6 +65,23 @@ struct RunArgs {
     once: bool,
     /// With --once: print the reports as one JSON document on stdout (logs stay on stderr).
     #[arg(long, requires = "once")]
+    json: bool,
+}
+
+/// Options of `plan`.
+#[derive(Debug, Args)]
+struct PlanArgs {
+    /// Only this tenant's tables.
+    #[arg(long, value_parser = parse_id)]
+    tenant: Option<String>,
+    /// Only this dataset's tables.
+    #[arg(long, value_parser = parse_id)]
+    dataset: Option<String>,
+    /// Only this signal's tables: traces, logs or metrics.
+    #[arg(long)]
+    signal: Option<Signal>,
+    /// Print the plan as one JSON document on stdout (logs stay on stderr).
+    #[arg(long)]
     json: bool,
 }
 
@@ -128,6 +149,20 @@ async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Run(RunArgs { once: true, json }) => {
             (service.run_lifecycle_once(Scope::default(), &cancel).await, json)
+        }
+        Command::Plan(PlanArgs { tenant, dataset, signal, json }) => {
+            let scope = Scope { tenant, dataset, signal, dry_run: true };
+            let report = service.run_once(JobKind::Compaction, scope, &cancel).await;
+            if !json {
+                print!("{}", render_plans(&report));
+                let code = if report.succeeded() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(EXIT_FAILURES)
+                };
+                return Ok(code);
+            }
+            (vec![report], json)
         }
         Command::Compact(args) => one_shot(&service, JobKind::Compaction, args, &cancel).await,
         Command::Retention(args) => one_shot(&service, JobKind::Retention, args, &cancel).await,

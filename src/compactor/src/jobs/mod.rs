@@ -5,10 +5,12 @@ mod survey;
 
 use std::sync::Arc;
 
+use common::clock::Clock;
 use common::config::CompactorConfig;
 
 pub use survey::Survey;
 
+use crate::compaction::{CompactionStep, PlanSettings};
 use crate::job::{Job, JobKind};
 use crate::metrics::Metrics;
 use crate::tables::{CatalogHandle, TablePass};
@@ -19,7 +21,16 @@ pub fn build(
     config: &CompactorConfig,
     catalog: Arc<CatalogHandle>,
     metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
 ) -> Arc<dyn Job> {
     let concurrency = config.max_concurrent_jobs;
-    Arc::new(TablePass::new(Survey::new(kind), catalog, metrics, concurrency))
+    match kind {
+        JobKind::Compaction => {
+            let step = CompactionStep::new(PlanSettings::from(config), clock);
+            Arc::new(TablePass::new(step, catalog, metrics, concurrency))
+        }
+        JobKind::Retention | JobKind::OrphanCleanup => {
+            Arc::new(TablePass::new(Survey::new(kind), catalog, metrics, concurrency))
+        }
+    }
 }

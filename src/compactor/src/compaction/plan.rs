@@ -1,0 +1,255 @@
+//! Compaction planning: from a table's live files, decide which `hour` partitions are worth
+//! compacting and how their small files group into target-size outputs. Pure data in, plan
+//! out: planning reads nothing and changes nothing.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::config::CompactorConfig;
+use common::partition::hour_label;
+use iceberg::spec::DataContentType;
+use serde::{Deserialize, Serialize};
+
+use crate::manifests::LiveFile;
+
+/// The knobs planning uses, from `[compactor]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanSettings {
+    /// Size compacted files are packed up to.
+    pub target_file_size_bytes: u64,
+    /// Files below this size are compaction inputs.
+    pub small_file_threshold_bytes: u64,
+    /// A partition needs at least this many small files to be a candidate.
+    pub min_input_files: usize,
+    /// Partitions whose hour ended less than this long ago are left to writers.
+    pub quiet_period: Duration,
+}
+
+impl From<&CompactorConfig> for PlanSettings {
+    fn from(c: &CompactorConfig) -> Self {
+        Self {
+            target_file_size_bytes: c.target_file_size_bytes,
+            small_file_threshold_bytes: c.small_file_threshold_bytes,
+            min_input_files: c.min_input_files,
+            quiet_period: c.quiet_period(),
+        }
+    }
+}
+
+/// Small files of one partition that are rewritten together into about one target-size file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileGroup {
+    /// Locations of the input files.
+    pub files: Vec<String>,
+    /// Their total size.
+    pub bytes: u64,
+    /// Their total row count.
+    pub rows: u64,
+    /// Files the rewrite is expected to produce.
+    pub expected_output_files: usize,
+}
+
+/// A partition that will be compacted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartitionPlan {
+    /// Hour since the epoch (the partition value).
+    pub hour: i64,
+    /// The hour as `YYYY-MM-DD-HH` (UTC).
+    pub hour_label: String,
+    /// Partition spec of the files.
+    pub spec_id: i32,
+    /// Live data files in the partition before compaction.
+    pub files_before: usize,
+    /// Expected live data files after compaction.
+    pub files_after: usize,
+    /// Bytes of all live data files in the partition.
+    pub bytes: u64,
+    /// Rows of all live data files in the partition.
+    pub rows: u64,
+    /// Files below the small-file threshold.
+    pub small_files: usize,
+    /// The rewrite groups.
+    pub groups: Vec<FileGroup>,
+}
+
+/// Why a partition is not compacted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// Its hour ended within the quiet period: writers may still be adding to it.
+    ActiveHour,
+    /// Fewer small files than `min_input_files`.
+    TooFewSmallFiles,
+    /// It has delete files, which a rewrite would have to apply.
+    HasDeleteFiles,
+    /// Its files use another partition spec than the table's default; specs are never mixed.
+    OtherPartitionSpec,
+    /// Its partition value is not an `hour` this code can interpret.
+    UninterpretablePartition,
+}
+
+/// A partition left alone, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkippedPartition {
+    /// The hour, when it could be read.
+    pub hour_label: Option<String>,
+    /// Partition spec of the files.
+    pub spec_id: i32,
+    /// Why it is skipped.
+    pub reason: SkipReason,
+    /// Live data files in it.
+    pub files: usize,
+    /// Of which small.
+    pub small_files: usize,
+}
+
+/// The compaction plan of one table.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TablePlan {
+    /// Partitions with live data files.
+    pub partitions: usize,
+    /// Partitions to compact, oldest first.
+    pub candidates: Vec<PartitionPlan>,
+    /// Partitions left alone, with the reason.
+    pub skipped: Vec<SkippedPartition>,
+    /// Live data files of the candidate partitions before compaction.
+    pub files_before: usize,
+    /// Expected live data files of the candidate partitions after compaction.
+    pub files_after: usize,
+    /// Bytes the rewrite reads.
+    pub bytes_to_rewrite: u64,
+    /// Rows the rewrite reads (and must write back).
+    pub rows_to_rewrite: u64,
+}
+
+impl TablePlan {
+    /// How many fewer data files the table is expected to have.
+    pub fn file_reduction(&self) -> usize {
+        self.files_before.saturating_sub(self.files_after)
+    }
+
+    /// Skipped partitions counted by reason.
+    pub fn skipped_by_reason(&self) -> BTreeMap<SkipReason, usize> {
+        let mut counts = BTreeMap::new();
+        for s in &self.skipped {
+            *counts.entry(s.reason).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+/// Plans the compaction of a table whose live files are `files` and whose default partition
+/// spec is `default_spec_id`, at time `now`.
+pub fn plan(
+    files: &[LiveFile],
+    default_spec_id: i32,
+    settings: &PlanSettings,
+    now: DateTime<Utc>,
+) -> TablePlan {
+    // Group by (spec, hour): partitions of different specs are never mixed.
+    let mut partitions: BTreeMap<(i32, Option<i64>), Vec<&LiveFile>> = BTreeMap::new();
+    for f in files {
+        partitions.entry((f.spec_id, f.hour)).or_default().push(f);
+    }
+    let quiet_secs = i64::try_from(settings.quiet_period.as_secs()).unwrap_or(i64::MAX);
+    let mut out = TablePlan::default();
+    for ((spec_id, hour), files) in partitions {
+        let (data, deletes): (Vec<&LiveFile>, Vec<&LiveFile>) =
+            files.into_iter().partition(|f| f.content == DataContentType::Data);
+        if data.is_empty() {
+            continue;
+        }
+        out.partitions += 1;
+        let small: Vec<&LiveFile> =
+            data.iter().copied().filter(|f| f.size < settings.small_file_threshold_bytes).collect();
+        let skip = |reason| SkippedPartition {
+            hour_label: hour.map(hour_label),
+            spec_id,
+            reason,
+            files: data.len(),
+            small_files: small.len(),
+        };
+        let Some(hour) = hour else {
+            out.skipped.push(skip(SkipReason::UninterpretablePartition));
+            continue;
+        };
+        let hour_end = (hour + 1).saturating_mul(3600);
+        let reason = if spec_id != default_spec_id {
+            Some(SkipReason::OtherPartitionSpec)
+        } else if hour_end.saturating_add(quiet_secs) > now.timestamp() {
+            Some(SkipReason::ActiveHour)
+        } else if !deletes.is_empty() {
+            Some(SkipReason::HasDeleteFiles)
+        } else if small.len() < settings.min_input_files {
+            Some(SkipReason::TooFewSmallFiles)
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            out.skipped.push(skip(reason));
+            continue;
+        }
+        let small_files = small.len();
+        let groups = bin_pack(small, settings.target_file_size_bytes);
+        if groups.is_empty() {
+            out.skipped.push(SkippedPartition {
+                hour_label: Some(hour_label(hour)),
+                spec_id,
+                reason: SkipReason::TooFewSmallFiles,
+                files: data.len(),
+                small_files,
+            });
+            continue;
+        }
+        let grouped: usize = groups.iter().map(|g| g.files.len()).sum();
+        let outputs: usize = groups.iter().map(|g| g.expected_output_files).sum();
+        let candidate = PartitionPlan {
+            hour,
+            hour_label: hour_label(hour),
+            spec_id,
+            files_before: data.len(),
+            files_after: data.len() - grouped + outputs,
+            bytes: data.iter().map(|f| f.size).sum(),
+            rows: data.iter().map(|f| f.records).sum(),
+            small_files,
+            groups,
+        };
+        out.files_before += candidate.files_before;
+        out.files_after += candidate.files_after;
+        out.bytes_to_rewrite += candidate.groups.iter().map(|g| g.bytes).sum::<u64>();
+        out.rows_to_rewrite += candidate.groups.iter().map(|g| g.rows).sum::<u64>();
+        out.candidates.push(candidate);
+    }
+    out
+}
+
+/// First-fit decreasing into bins of `target` bytes; a bin of one file rewrites nothing useful
+/// and is dropped.
+fn bin_pack(mut small: Vec<&LiveFile>, target: u64) -> Vec<FileGroup> {
+    small.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
+    let mut bins: Vec<(u64, Vec<&LiveFile>)> = Vec::new();
+    for f in small {
+        match bins.iter_mut().find(|(bytes, _)| bytes + f.size <= target) {
+            Some((bytes, members)) => {
+                *bytes += f.size;
+                members.push(f);
+            }
+            None => bins.push((f.size, vec![f])),
+        }
+    }
+    bins.into_iter()
+        .filter(|(_, members)| members.len() > 1)
+        .map(|(bytes, members)| FileGroup {
+            files: members.iter().map(|f| f.path.clone()).collect(),
+            rows: members.iter().map(|f| f.records).sum(),
+            expected_output_files: usize::try_from(bytes.div_ceil(target.max(1)))
+                .unwrap_or(1)
+                .max(1),
+            bytes,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,106 @@
+use super::*;
+
+const H: i64 = 473_352; // 2024-01-01T00Z
+const MIB: u64 = 1024 * 1024;
+
+fn settings() -> PlanSettings {
+    PlanSettings {
+        target_file_size_bytes: 128 * MIB,
+        small_file_threshold_bytes: 96 * MIB,
+        min_input_files: 5,
+        quiet_period: Duration::from_secs(3600),
+    }
+}
+
+fn file(hour: i64, n: usize, size: u64) -> LiveFile {
+    LiveFile {
+        path: format!("file:///wh/t/data/hour={}/f{n}.parquet", hour_label(hour)),
+        content: DataContentType::Data,
+        spec_id: 0,
+        hour: Some(hour),
+        size,
+        records: size / 100,
+    }
+}
+
+/// `now` such that hour `h` ended exactly `secs_after_end` seconds ago.
+fn at(h: i64, secs_after_end: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp((h + 1) * 3600 + secs_after_end, 0).unwrap()
+}
+
+#[test]
+fn small_files_of_a_quiet_hour_pack_into_target_sized_groups() {
+    let files: Vec<LiveFile> = (0..20).map(|n| file(H, n, 10 * MIB)).collect();
+    let p = plan(&files, 0, &settings(), at(H, 3600));
+    assert_eq!(p.partitions, 1);
+    let c = &p.candidates[0];
+    assert_eq!((c.hour_label.as_str(), c.files_before, c.small_files), ("2024-01-01-00", 20, 20));
+    // 200 MiB of 10 MiB files into 128 MiB bins: 12 + 8 files.
+    let sizes: Vec<usize> = c.groups.iter().map(|g| g.files.len()).collect();
+    assert_eq!(sizes, [12, 8]);
+    assert!(c.groups.iter().all(|g| g.bytes <= 128 * MIB && g.expected_output_files == 1));
+    assert_eq!((c.files_after, p.files_before, p.files_after, p.file_reduction()), (2, 20, 2, 18));
+    assert_eq!(p.bytes_to_rewrite, 200 * MIB);
+    assert_eq!(p.rows_to_rewrite, files.iter().map(|f| f.records).sum::<u64>());
+    // Every input appears in exactly one group.
+    let mut grouped: Vec<&String> = c.groups.iter().flat_map(|g| &g.files).collect();
+    grouped.sort();
+    grouped.dedup();
+    assert_eq!(grouped.len(), 20);
+}
+
+#[test]
+fn the_quiet_period_boundary_is_exact() {
+    let files: Vec<LiveFile> = (0..6).map(|n| file(H, n, MIB)).collect();
+    let early = plan(&files, 0, &settings(), at(H, 3599));
+    assert_eq!(early.skipped[0].reason, SkipReason::ActiveHour);
+    assert!(early.candidates.is_empty());
+    let on_time = plan(&files, 0, &settings(), at(H, 3600));
+    assert_eq!(on_time.candidates.len(), 1);
+}
+
+#[test]
+fn large_files_stay_and_too_few_small_files_are_skipped() {
+    let mut files: Vec<LiveFile> = (0..4).map(|n| file(H, n, MIB)).collect();
+    files.push(file(H, 9, 120 * MIB));
+    let p = plan(&files, 0, &settings(), at(H, 7200));
+    assert_eq!(p.skipped[0].reason, SkipReason::TooFewSmallFiles);
+    assert_eq!((p.skipped[0].files, p.skipped[0].small_files), (5, 4));
+
+    files.push(file(H, 5, MIB));
+    let p = plan(&files, 0, &settings(), at(H, 7200));
+    let c = &p.candidates[0];
+    // The 120 MiB file is not an input; it stays beside the one new file.
+    assert_eq!((c.files_before, c.files_after, c.small_files), (6, 2, 5));
+    assert!(!c.groups[0].files.iter().any(|f| f.ends_with("f9.parquet")));
+}
+
+#[test]
+fn partitions_specs_and_deletes_are_never_mixed() {
+    let mut files: Vec<LiveFile> = Vec::new();
+    files.extend((0..6).map(|n| file(H, n, MIB)));
+    files.extend((0..6).map(|n| file(H + 1, n, MIB)));
+    files.extend((0..6).map(|n| LiveFile { spec_id: 1, ..file(H + 2, n, MIB) }));
+    files.extend((0..6).map(|n| LiveFile { hour: None, ..file(H + 3, n, MIB) }));
+    files.extend((0..6).map(|n| file(H + 4, n, MIB)));
+    files.push(LiveFile { content: DataContentType::PositionDeletes, ..file(H + 4, 99, 100) });
+    let p = plan(&files, 0, &settings(), at(H + 10, 0));
+    assert_eq!(p.partitions, 5);
+    let hours: Vec<&str> = p.candidates.iter().map(|c| c.hour_label.as_str()).collect();
+    assert_eq!(hours, ["2024-01-01-00", "2024-01-01-01"]);
+    for c in &p.candidates {
+        let prefix = format!("hour={}/", c.hour_label);
+        assert!(c.groups.iter().flat_map(|g| &g.files).all(|f| f.contains(&prefix)));
+    }
+    let reasons = p.skipped_by_reason();
+    assert_eq!(reasons.get(&SkipReason::OtherPartitionSpec), Some(&1));
+    assert_eq!(reasons.get(&SkipReason::UninterpretablePartition), Some(&1));
+    assert_eq!(reasons.get(&SkipReason::HasDeleteFiles), Some(&1));
+}
+
+#[test]
+fn an_empty_table_plans_nothing() {
+    let p = plan(&[], 0, &settings(), at(H, 0));
+    assert_eq!(p, TablePlan::default());
+    assert_eq!(p.file_reduction(), 0);
+}

@@ -1,0 +1,196 @@
+//! The manifests of a new snapshot: which of the parent's manifests are reused, rewritten or
+//! dropped, and the manifest written for added files.
+
+use std::collections::BTreeSet;
+
+use iceberg::io::FileIO;
+use iceberg::spec::{
+    DataFile, Manifest, ManifestContentType, ManifestFile, ManifestWriterBuilder,
+    PartitionSpecRef, SnapshotSummaryCollector, TableMetadata,
+};
+use iceberg::table::Table;
+use uuid::Uuid;
+
+use super::producer::{SnapshotError, iceberg_err};
+
+/// Names and remembers every file one staging attempt writes, so that a failed or losing
+/// attempt can remove exactly those.
+pub(super) struct NewFiles<'a> {
+    metadata: &'a TableMetadata,
+    file_io: &'a FileIO,
+    snapshot_id: i64,
+    attempt: Uuid,
+    manifests: u32,
+    /// Every location written so far, in order.
+    pub(super) written: Vec<String>,
+}
+
+impl<'a> NewFiles<'a> {
+    /// A fresh attempt producing `snapshot_id` for the table described by `metadata`.
+    pub(super) fn new(metadata: &'a TableMetadata, file_io: &'a FileIO, snapshot_id: i64) -> Self {
+        Self { metadata, file_io, snapshot_id, attempt: Uuid::new_v4(), manifests: 0, written: Vec::new() }
+    }
+
+    /// The next manifest location: `{table}/metadata/{attempt}-m{n}.avro`, as Java names them.
+    fn manifest_location(&mut self) -> String {
+        let n = self.manifests;
+        self.manifests += 1;
+        format!("{}/metadata/{}-m{n}.avro", self.metadata.location(), self.attempt)
+    }
+
+    /// The manifest list location: `{table}/metadata/snap-{snapshot}-0-{attempt}.avro`.
+    pub(super) fn manifest_list_location(&self) -> String {
+        format!(
+            "{}/metadata/snap-{}-0-{}.avro",
+            self.metadata.location(),
+            self.snapshot_id,
+            self.attempt
+        )
+    }
+
+    /// A v2 manifest writer of `content` for files of `spec`, recording its location.
+    fn manifest_writer(
+        &mut self,
+        spec: &PartitionSpecRef,
+        content: ManifestContentType,
+    ) -> Result<iceberg::spec::ManifestWriter, SnapshotError> {
+        let location = self.manifest_location();
+        let output = self.file_io.new_output(&location).map_err(iceberg_err("create manifest"))?;
+        self.written.push(location);
+        let builder = ManifestWriterBuilder::new(
+            output,
+            Some(self.snapshot_id),
+            self.metadata.current_schema().clone(),
+            spec.as_ref().clone(),
+        );
+        Ok(match content {
+            ManifestContentType::Data => builder.build_v2_data(),
+            ManifestContentType::Deletes => builder.build_v2_deletes(),
+        })
+    }
+}
+
+/// The parent snapshot's manifests, sorted by what the new snapshot does with them.
+pub(super) struct ParentManifests {
+    /// Reused verbatim: untouched data manifests and every delete manifest with live entries.
+    pub(super) reused: Vec<ManifestFile>,
+    /// Data manifests holding at least one removed file, loaded (inherited values filled in).
+    pub(super) touched: Vec<(ManifestFile, Manifest)>,
+}
+
+/// Reads the manifests of `table`'s current snapshot and checks that every path in `remove`
+/// is live in it, before anything is written.
+///
+/// Manifests without live entries (only DELETED entries of older snapshots) are dropped, as
+/// Java and pyiceberg do: they describe earlier changes, not this snapshot's files.
+pub(super) async fn read_parent(
+    table: &Table,
+    remove: &BTreeSet<String>,
+) -> Result<ParentManifests, SnapshotError> {
+    let mut out = ParentManifests { reused: Vec::new(), touched: Vec::new() };
+    let Some(parent) = table.metadata().current_snapshot() else {
+        if remove.is_empty() {
+            return Ok(out);
+        }
+        return Err(SnapshotError::FilesNoLongerLive { missing: remove.iter().cloned().collect() });
+    };
+    let list = table
+        .manifest_list_reader(parent)
+        .load()
+        .await
+        .map_err(iceberg_err("read the current manifest list"))?;
+    let mut found = BTreeSet::new();
+    for file in list.consume_entries() {
+        if !file.has_added_files() && !file.has_existing_files() {
+            continue;
+        }
+        if file.content == ManifestContentType::Deletes || remove.is_empty() {
+            out.reused.push(file);
+            continue;
+        }
+        let manifest = file
+            .load_manifest(table.file_io())
+            .await
+            .map_err(iceberg_err("read a manifest of the current snapshot"))?;
+        let before = found.len();
+        for entry in manifest.entries().iter().filter(|e| e.is_alive()) {
+            if let Some(path) = remove.get(entry.file_path()) {
+                found.insert(path.clone());
+            }
+        }
+        if found.len() == before {
+            out.reused.push(file);
+        } else {
+            out.touched.push((file, manifest));
+        }
+    }
+    if found.len() != remove.len() {
+        let missing = remove.difference(&found).cloned().collect();
+        return Err(SnapshotError::FilesNoLongerLive { missing });
+    }
+    Ok(out)
+}
+
+/// Rewrites one touched data manifest with its own partition spec: removed files become
+/// DELETED, survivors EXISTING, both keeping their snapshot id and sequence numbers; entries
+/// already DELETED are left out. Removed files are counted in `summary`.
+pub(super) async fn rewrite_touched(
+    (file, manifest): (ManifestFile, Manifest),
+    remove: &BTreeSet<String>,
+    files: &mut NewFiles<'_>,
+    summary: &mut SnapshotSummaryCollector,
+) -> Result<ManifestFile, SnapshotError> {
+    let metadata = files.metadata;
+    let spec = metadata.partition_spec_by_id(file.partition_spec_id).cloned().ok_or_else(|| {
+        SnapshotError::UnknownPartitionSpec {
+            manifest: file.manifest_path.clone(),
+            spec_id: file.partition_spec_id,
+        }
+    })?;
+    let schema = metadata.current_schema().clone();
+    let mut writer = files.manifest_writer(&spec, ManifestContentType::Data)?;
+    for entry in manifest.entries().iter().filter(|e| e.is_alive()) {
+        let data_file = entry.data_file().clone();
+        let missing_inherited = || SnapshotError::IncompleteEntry {
+            manifest: file.manifest_path.clone(),
+            path: entry.file_path().to_string(),
+        };
+        let sequence_number = entry.sequence_number().ok_or_else(missing_inherited)?;
+        let file_sequence_number = entry.file_sequence_number;
+        if remove.contains(entry.file_path()) {
+            summary.remove_file(&data_file, schema.clone(), spec.clone());
+            writer.add_delete_file(data_file, sequence_number, file_sequence_number)
+        } else {
+            let snapshot_id = entry.snapshot_id().ok_or_else(missing_inherited)?;
+            writer.add_existing_file(data_file, snapshot_id, sequence_number, file_sequence_number)
+        }
+        .map_err(iceberg_err("add an entry to a rewritten manifest"))?;
+    }
+    writer.write_manifest_file().await.map_err(iceberg_err("write a rewritten manifest"))
+}
+
+/// Writes the manifest of the added files (the table's default spec), each ADDED with
+/// `sequence_number` or, when `None`, the new snapshot's. Added files are counted in `summary`.
+pub(super) async fn write_added(
+    add: &[DataFile],
+    sequence_number: Option<i64>,
+    files: &mut NewFiles<'_>,
+    summary: &mut SnapshotSummaryCollector,
+) -> Result<ManifestFile, SnapshotError> {
+    let metadata = files.metadata;
+    let spec = metadata.default_partition_spec().clone();
+    let schema = metadata.current_schema().clone();
+    let arity = spec.fields().len();
+    if let Some(bad) = add.iter().find(|f| f.partition().fields().len() != arity) {
+        return Err(SnapshotError::AddedFileSpec { path: bad.file_path().to_string() });
+    }
+    let mut writer = files.manifest_writer(&spec, ManifestContentType::Data)?;
+    for data_file in add {
+        summary.add_file(data_file, schema.clone(), spec.clone());
+        // A negative number leaves the data sequence number to be inherited.
+        writer
+            .add_file(data_file.clone(), sequence_number.unwrap_or(-1))
+            .map_err(iceberg_err("add an entry to the manifest of added files"))?;
+    }
+    writer.write_manifest_file().await.map_err(iceberg_err("write the manifest of added files"))
+}
