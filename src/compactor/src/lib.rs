@@ -22,4 +22,5 @@ pub mod manifests;
 pub mod metrics;
 pub mod scheduler;
 pub mod service;
+pub mod snapshot;
 pub mod tables;

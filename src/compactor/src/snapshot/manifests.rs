@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use iceberg::io::FileIO;
 use iceberg::spec::{
-    DataFile, Manifest, ManifestContentType, ManifestFile, ManifestWriterBuilder,
-    PartitionSpecRef, SnapshotSummaryCollector, TableMetadata,
+    DataFile, Manifest, ManifestContentType, ManifestFile, ManifestWriterBuilder, PartitionSpecRef,
+    SnapshotSummaryCollector, TableMetadata,
 };
 use iceberg::table::Table;
 use uuid::Uuid;
@@ -28,7 +28,19 @@ pub(super) struct NewFiles<'a> {
 impl<'a> NewFiles<'a> {
     /// A fresh attempt producing `snapshot_id` for the table described by `metadata`.
     pub(super) fn new(metadata: &'a TableMetadata, file_io: &'a FileIO, snapshot_id: i64) -> Self {
-        Self { metadata, file_io, snapshot_id, attempt: Uuid::new_v4(), manifests: 0, written: Vec::new() }
+        Self {
+            metadata,
+            file_io,
+            snapshot_id,
+            attempt: Uuid::new_v4(),
+            manifests: 0,
+            written: Vec::new(),
+        }
+    }
+
+    /// The id of the snapshot being produced.
+    pub(super) fn snapshot_id(&self) -> i64 {
+        self.snapshot_id
     }
 
     /// The next manifest location: `{table}/metadata/{attempt}-m{n}.avro`, as Java names them.
@@ -100,7 +112,9 @@ pub(super) async fn read_parent(
         .await
         .map_err(iceberg_err("read the current manifest list"))?;
     let mut found = BTreeSet::new();
-    for file in list.consume_entries() {
+    // Collected: the list's own iterator is not Send, and this future must be.
+    let parent_files: Vec<ManifestFile> = list.consume_entries().into_iter().collect();
+    for file in parent_files {
         if !file.has_added_files() && !file.has_existing_files() {
             continue;
         }

@@ -1,0 +1,247 @@
+//! Staging a snapshot: every file of the new snapshot written, nothing visible until commit.
+
+use std::str::FromStr;
+
+use iceberg::MetadataLocation;
+use iceberg::io::FileIO;
+use iceberg::spec::{
+    FormatVersion, MAIN_BRANCH, ManifestListWriter, Snapshot, SnapshotSummaryCollector, Summary,
+    TableMetadata, TableMetadataBuilder,
+};
+use iceberg::table::Table;
+use tracing::warn;
+
+use super::manifests::{NewFiles, read_parent, rewrite_touched, write_added};
+use super::summary::add_totals;
+use super::{ChangeKind, SnapshotChange};
+
+/// Table property limiting how many changed partitions get their own summary entry (Java's).
+const PARTITION_SUMMARY_LIMIT: &str = "write.summary.partition-limit";
+
+/// Why a snapshot could not be staged. Nothing written by the attempt is left behind.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// Files to remove are not live in the current snapshot: another commit removed them, so
+    /// the change was planned on a view that no longer holds. The caller abandons it.
+    #[error("{} file(s) to remove are no longer live, first: {}", missing.len(), missing.first().map_or("", String::as_str))]
+    FilesNoLongerLive {
+        /// The paths that are not live.
+        missing: Vec<String>,
+    },
+    /// The change is not a valid snapshot of its kind (names what is wrong).
+    #[error("invalid {kind:?} change: {reason}")]
+    InvalidChange {
+        /// The change's kind.
+        kind: ChangeKind,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Only format version 2 tables are written by this producer.
+    #[error("table format version {0} is not supported (only v2)")]
+    UnsupportedFormatVersion(FormatVersion),
+    /// A manifest names a partition spec the table metadata does not define.
+    #[error("manifest {manifest} uses partition spec {spec_id}, unknown to the table metadata")]
+    UnknownPartitionSpec {
+        /// The manifest.
+        manifest: String,
+        /// Its spec id.
+        spec_id: i32,
+    },
+    /// A live manifest entry lacks the snapshot id or sequence number it must carry over.
+    #[error("manifest {manifest}: entry {path} has no snapshot id or sequence number")]
+    IncompleteEntry {
+        /// The manifest.
+        manifest: String,
+        /// The entry's data file.
+        path: String,
+    },
+    /// An added file's partition does not fit the table's default partition spec.
+    #[error("added file {path} does not match the table's default partition spec")]
+    AddedFileSpec {
+        /// The added file.
+        path: String,
+    },
+    /// Reading or writing table metadata failed.
+    #[error("{action}: {source}")]
+    Iceberg {
+        /// What was being done.
+        action: &'static str,
+        /// The underlying error.
+        source: Box<iceberg::Error>,
+    },
+}
+
+/// Maps an iceberg error to [`SnapshotError::Iceberg`] for `action`.
+pub(super) fn iceberg_err(action: &'static str) -> impl Fn(iceberg::Error) -> SnapshotError {
+    move |source| SnapshotError::Iceberg { action, source: Box::new(source) }
+}
+
+/// A snapshot whose files are all written but which no reader can see until [`super::commit`]
+/// swaps the catalog pointer from `old_location` to `new_location`.
+#[derive(Debug)]
+pub struct Staged {
+    /// Metadata location the snapshot was built on (the compare-and-swap's expected value).
+    pub old_location: String,
+    /// Location of the new metadata JSON.
+    pub new_location: String,
+    /// The new snapshot's id.
+    pub snapshot_id: i64,
+    /// The new snapshot's sequence number.
+    pub sequence_number: i64,
+    /// The new snapshot's summary.
+    pub summary: Summary,
+    /// Every file written for it: manifests, manifest list, metadata JSON (never data files).
+    pub written: Vec<String>,
+    /// The I/O the files were written with, to remove them if the commit loses.
+    pub(super) file_io: FileIO,
+}
+
+impl Staged {
+    /// Removes every file this attempt wrote (best effort: failures are logged, and what is
+    /// left is unreferenced and found by orphan cleanup).
+    pub async fn discard(&self) {
+        remove_files(&self.file_io, &self.written).await;
+    }
+}
+
+/// Builds `change` as a new snapshot on `table`'s current metadata and writes all its files.
+///
+/// Untouched manifests are reused verbatim; manifests holding removed files are rewritten
+/// with their own partition spec; manifests holding only DELETED entries are dropped; delete
+/// manifests are carried over; added files go into one new manifest. The summary carries the
+/// collector's added/removed counts and totals as the parent's plus added minus removed.
+/// `now_ms` becomes the snapshot's timestamp (never earlier than the table's last update).
+pub async fn stage(
+    table: &Table,
+    change: &SnapshotChange,
+    now_ms: i64,
+) -> Result<Staged, SnapshotError> {
+    validate(table.metadata(), change)?;
+    let parent_manifests = read_parent(table, &change.remove).await?;
+    let metadata = table.metadata();
+    let snapshot_id = new_snapshot_id(metadata);
+    let mut files = NewFiles::new(metadata, table.file_io(), snapshot_id);
+    match write_snapshot(table, change, parent_manifests, &mut files, now_ms).await {
+        Ok(staged) => Ok(Staged { written: files.written, ..staged }),
+        Err(e) => {
+            remove_files(table.file_io(), &files.written).await;
+            Err(e)
+        }
+    }
+}
+
+fn validate(metadata: &TableMetadata, change: &SnapshotChange) -> Result<(), SnapshotError> {
+    let invalid = |reason| Err(SnapshotError::InvalidChange { kind: change.operation, reason });
+    if metadata.format_version() != FormatVersion::V2 {
+        return Err(SnapshotError::UnsupportedFormatVersion(metadata.format_version()));
+    }
+    if metadata.current_snapshot().is_none() && change.add.is_empty() {
+        return invalid("the table has no current snapshot and the change adds no file");
+    }
+    match change.operation {
+        ChangeKind::Delete if !change.add.is_empty() => invalid("a delete adds no files"),
+        _ if change.remove.is_empty() => invalid("the change removes no file"),
+        _ => Ok(()),
+    }
+}
+
+async fn write_snapshot(
+    table: &Table,
+    change: &SnapshotChange,
+    parent_manifests: super::manifests::ParentManifests,
+    files: &mut NewFiles<'_>,
+    now_ms: i64,
+) -> Result<Staged, SnapshotError> {
+    let metadata = table.metadata();
+    let parent = metadata.current_snapshot();
+    let snapshot_id = files.snapshot_id();
+    let sequence_number = metadata.next_sequence_number();
+
+    let mut collector = SnapshotSummaryCollector::default();
+    let limit = metadata.properties().get(PARTITION_SUMMARY_LIMIT).and_then(|v| v.parse().ok());
+    collector.set_partition_summary_limit(limit.unwrap_or(0));
+
+    let mut manifests = parent_manifests.reused;
+    for touched in parent_manifests.touched {
+        manifests.push(rewrite_touched(touched, &change.remove, files, &mut collector).await?);
+    }
+    if !change.add.is_empty() {
+        let added =
+            write_added(&change.add, change.added_sequence_number, files, &mut collector).await?;
+        manifests.push(added);
+    }
+
+    let list_location = files.manifest_list_location();
+    let output =
+        table.file_io().new_output(&list_location).map_err(iceberg_err("create manifest list"))?;
+    files.written.push(list_location.clone());
+    let sink = output.writer().await.map_err(iceberg_err("open manifest list"))?;
+    let parent_id = parent.map(|p| p.snapshot_id());
+    let mut list = ManifestListWriter::v2(sink, snapshot_id, parent_id, sequence_number);
+    list.add_manifests(manifests.into_iter()).map_err(iceberg_err("write manifest list"))?;
+    list.close().await.map_err(iceberg_err("write manifest list"))?;
+
+    let mut properties = collector.build();
+    add_totals(&mut properties, parent.map(|p| &p.summary().additional_properties));
+    let summary =
+        Summary { operation: change.operation.operation(), additional_properties: properties };
+    let snapshot = Snapshot::builder()
+        .with_snapshot_id(snapshot_id)
+        .with_parent_snapshot_id(parent_id)
+        .with_sequence_number(sequence_number)
+        .with_timestamp_ms(now_ms.max(metadata.last_updated_ms()))
+        .with_manifest_list(list_location)
+        .with_summary(summary.clone())
+        .with_schema_id(metadata.current_schema_id())
+        .build();
+
+    let old_location = table
+        .metadata_location_result()
+        .map_err(iceberg_err("read metadata location"))?
+        .to_string();
+    let new_metadata =
+        TableMetadataBuilder::new_from_metadata(metadata.clone(), Some(old_location.clone()))
+            .set_branch_snapshot(snapshot, MAIN_BRANCH)
+            .and_then(|b| b.build())
+            .map_err(iceberg_err("build new table metadata"))?
+            .metadata;
+    let new_location = MetadataLocation::from_str(&old_location)
+        .map_err(iceberg_err("parse metadata location"))?
+        .with_next_version()
+        .with_new_metadata(&new_metadata);
+    files.written.push(new_location.to_string());
+    new_metadata
+        .write_to(table.file_io(), &new_location)
+        .await
+        .map_err(iceberg_err("write new table metadata"))?;
+
+    Ok(Staged {
+        old_location,
+        new_location: new_location.to_string(),
+        snapshot_id,
+        sequence_number,
+        summary,
+        written: Vec::new(),
+        file_io: table.file_io().clone(),
+    })
+}
+
+/// A positive snapshot id not used by any snapshot of `metadata`.
+fn new_snapshot_id(metadata: &TableMetadata) -> i64 {
+    loop {
+        let (high, low) = uuid::Uuid::new_v4().as_u64_pair();
+        let id = ((high ^ low) & (i64::MAX as u64)) as i64;
+        if id != 0 && metadata.snapshot_by_id(id).is_none() {
+            return id;
+        }
+    }
+}
+
+/// Deletes `locations`, logging (not failing on) each file that cannot be deleted.
+pub(super) async fn remove_files(file_io: &FileIO, locations: &[String]) {
+    for location in locations {
+        if let Err(error) = file_io.delete(location).await {
+            warn!(%location, %error, "could not remove a file of an abandoned snapshot attempt");
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! A real SQLite catalog and local warehouse in a temporary directory, a `logs` table filled
+//! through iceberg's Parquet writers and fast appends, and readers of what a snapshot holds.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow_array::{
+    Array, ArrayRef, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use common::Signal;
+use common::catalog::SignalCatalog;
+use common::config::{SchemaConfig, StorageConfig};
+use common::partition::{HourDirectory, MICROS_PER_HOUR, hour_partition};
+use common::storage::Warehouse;
+use common::tables::{TableId, ensure_table};
+use futures::TryStreamExt;
+use iceberg::Catalog;
+use iceberg::spec::{DataFile, DataFileFormat, ManifestStatus, PartitionKey, PrimitiveLiteral};
+use iceberg::table::Table;
+use iceberg::transaction::{ApplyTransactionAction, Transaction};
+use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
+use iceberg::writer::file_writer::ParquetWriterBuilder;
+use iceberg::writer::file_writer::location_generator::DefaultFileNameGenerator;
+use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
+use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
+use parquet::file::properties::WriterProperties;
+
+/// 2024-01-01T00:00Z in hours since the epoch.
+pub const BASE_HOUR: i64 = 473_352;
+
+/// A catalog with one `acme.prod.logs` table.
+pub struct Fixture {
+    /// The connected catalog.
+    pub catalog: SignalCatalog,
+    /// The table.
+    pub id: TableId,
+    _dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    /// An empty table in a fresh catalog and warehouse.
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = StorageConfig {
+            dsn: format!("file://{}/storage", dir.path().display()),
+            ..Default::default()
+        };
+        let schema = SchemaConfig {
+            catalog_uri: format!("sqlite://{}/catalog.db", dir.path().display()),
+            ..Default::default()
+        };
+        let warehouse = Warehouse::open(&storage).unwrap();
+        let catalog = SignalCatalog::connect(&schema, &warehouse).await.unwrap();
+        let id = TableId::new("acme", "prod", Signal::Logs).unwrap();
+        ensure_table(&catalog, &id).await.unwrap();
+        Self { catalog, id, _dir: dir }
+    }
+
+    /// The table as the catalog currently points at it.
+    pub async fn load(&self) -> Table {
+        self.catalog.catalog().load_table(&self.id.ident()).await.unwrap()
+    }
+
+    /// `appends` fast appends, each of one file of `rows` rows per hour in `hours`. Returns
+    /// the rows written per hour.
+    pub async fn fill(&self, hours: &[i64], appends: usize, rows: usize) -> BTreeMap<i64, usize> {
+        let mut written = BTreeMap::new();
+        for round in 0..appends {
+            let table = self.load().await;
+            let mut files = Vec::new();
+            for &hour in hours {
+                let seed = round * 100 + (hour - BASE_HOUR) as usize;
+                files.extend(write(&table, hour, vec![batch(&table, hour, rows, seed)]).await);
+                *written.entry(hour).or_default() += rows;
+            }
+            self.append(files).await;
+        }
+        written
+    }
+
+    /// Commits `files` with one fast append.
+    pub async fn append(&self, files: Vec<DataFile>) -> Table {
+        let table = self.load().await;
+        let tx = Transaction::new(&table);
+        let tx = tx.fast_append().add_data_files(files).apply(tx).unwrap();
+        tx.commit(self.catalog.catalog()).await.unwrap()
+    }
+}
+
+/// `n` log rows of `hour`, distinct per `seed`, on the table's Arrow schema.
+pub fn batch(table: &Table, hour: i64, n: usize, seed: usize) -> RecordBatch {
+    let schema = iceberg::arrow::schema_to_arrow_schema(table.metadata().current_schema()).unwrap();
+    let ts: Vec<i64> = (0..n)
+        .map(|i| hour * MICROS_PER_HOUR + ((seed * 7919 + i * 104_729) as i64 % MICROS_PER_HOUR))
+        .collect();
+    let text = |prefix: &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("{prefix}-{seed}-{i}"))))
+    };
+    let nulls = || -> ArrayRef { Arc::new(StringArray::from(vec![None::<&str>; n])) };
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(
+            TimestampMicrosecondArray::from(ts).with_data_type(schema.field(0).data_type().clone()),
+        ),
+        Arc::new(Int32Array::from_iter_values((0..n).map(|i| (i % 24) as i32))),
+        text("sev"),
+        text("body"),
+        text("svc"),
+        nulls(),
+        nulls(),
+        nulls(),
+        nulls(),
+    ];
+    RecordBatch::try_new(Arc::new(schema), columns).unwrap()
+}
+
+/// Writes `batches` (rows of `hour` only) as one data file of `hour`'s partition.
+pub async fn write(table: &Table, hour: i64, batches: Vec<RecordBatch>) -> Vec<DataFile> {
+    let md = table.metadata();
+    let schema = md.current_schema().clone();
+    let parquet = ParquetWriterBuilder::new(WriterProperties::builder().build(), schema.clone());
+    let names = DefaultFileNameGenerator::new(
+        format!("test-{}", uuid::Uuid::new_v4()),
+        None,
+        DataFileFormat::Parquet,
+    );
+    let rolling = RollingFileWriterBuilder::new_with_default_file_size(
+        parquet,
+        table.file_io().clone(),
+        HourDirectory::new(md.location(), hour),
+        names,
+    );
+    let key = PartitionKey::new(
+        md.default_partition_spec().as_ref().clone(),
+        schema,
+        hour_partition(hour).unwrap(),
+    );
+    let mut writer = DataFileWriterBuilder::new(rolling).build(Some(key)).await.unwrap();
+    for b in batches {
+        writer.write(b).await.unwrap();
+    }
+    writer.close().await.unwrap()
+}
+
+/// Rows per hour a scan of `snapshot` (the current one when `None`) returns.
+pub async fn rows_per_hour(table: &Table, snapshot: Option<i64>) -> BTreeMap<i64, usize> {
+    let mut scan = table.scan().select_all();
+    if let Some(id) = snapshot {
+        scan = scan.snapshot_id(id);
+    }
+    let batches: Vec<RecordBatch> =
+        scan.build().unwrap().to_arrow().await.unwrap().try_collect().await.unwrap();
+    let mut out = BTreeMap::new();
+    for b in &batches {
+        let ts = b.column(0).as_any().downcast_ref::<TimestampMicrosecondArray>().unwrap();
+        for i in 0..ts.len() {
+            *out.entry(ts.value(i).div_euclid(MICROS_PER_HOUR)).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// One manifest entry of a snapshot.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// ADDED, EXISTING or DELETED.
+    pub status: ManifestStatus,
+    /// The data file.
+    pub path: String,
+    /// Its `hour` partition value.
+    pub hour: i64,
+    /// The snapshot that added (or, for DELETED, removed) it.
+    pub snapshot_id: i64,
+    /// Its data sequence number.
+    pub sequence_number: i64,
+    /// Its row count.
+    pub records: u64,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// Every entry of every manifest of the current snapshot, checking that each manifest has a
+/// live entry or was written by that snapshot (older DELETED-only manifests are dropped).
+pub async fn entries(table: &Table) -> Vec<Entry> {
+    let snapshot = table.metadata().current_snapshot().unwrap();
+    let list = table.manifest_list_reader(snapshot).load().await.unwrap();
+    let mut out = Vec::new();
+    for file in list.entries() {
+        let manifest = file.load_manifest(table.file_io()).await.unwrap();
+        let live = manifest.entries().iter().any(|e| e.is_alive());
+        assert!(live || file.added_snapshot_id == snapshot.snapshot_id(), "stale manifest kept");
+        for e in manifest.entries() {
+            let hour = match e.data_file().partition().fields()[0]
+                .as_ref()
+                .unwrap()
+                .as_primitive_literal()
+            {
+                Some(PrimitiveLiteral::Int(h)) => i64::from(h),
+                other => panic!("partition value {other:?}"),
+            };
+            out.push(Entry {
+                status: e.status(),
+                path: e.file_path().to_string(),
+                hour,
+                snapshot_id: e.snapshot_id().unwrap(),
+                sequence_number: e.sequence_number().unwrap(),
+                records: e.record_count(),
+                size: e.file_size_in_bytes(),
+            });
+        }
+    }
+    out
+}
+
+/// The live entries of the current snapshot.
+pub async fn live(table: &Table) -> Vec<Entry> {
+    entries(table).await.into_iter().filter(|e| e.status != ManifestStatus::Deleted).collect()
+}
+
+/// Paths of the live files of `hour`.
+pub async fn paths_of_hour(table: &Table, hour: i64) -> Vec<String> {
+    live(table).await.into_iter().filter(|e| e.hour == hour).map(|e| e.path).collect()
+}
+
+/// A numeric field of the current snapshot's summary (0 when absent).
+pub fn summary(table: &Table, key: &str) -> i64 {
+    let props = &table.metadata().current_snapshot().unwrap().summary().additional_properties;
+    props.get(key).map_or(0, |v| v.parse().unwrap())
+}
+
+/// Checks that the summary's totals equal what a walk of all manifests finds.
+pub async fn assert_totals_match_walk(table: &Table) {
+    let live = live(table).await;
+    assert_eq!(summary(table, "total-data-files"), live.len() as i64);
+    assert_eq!(summary(table, "total-records"), live.iter().map(|e| e.records as i64).sum::<i64>());
+    assert_eq!(summary(table, "total-files-size"), live.iter().map(|e| e.size as i64).sum::<i64>());
+    assert_eq!(summary(table, "total-delete-files"), 0);
+}
