@@ -12,10 +12,14 @@
 //! - [`bins`]: runs the workspace's real binaries against a [`TestEnv`].
 //! - [`pyiceberg`]: reads tables back with pyiceberg, an Iceberg reader that is not ours.
 //! - [`iceberg_read`]: reads them with iceberg-rust through the `common` crate.
+//! - [`http`]: a loopback `GET` and free ports, for the services' HTTP endpoints.
+//! - [`metrics_text`]: a strict reader of Prometheus `/metrics` pages.
 
 pub mod bins;
 pub mod env;
+pub mod http;
 pub mod iceberg_read;
+pub mod metrics_text;
 pub mod pyiceberg;
 pub mod require;
 

@@ -5,3 +5,4 @@
 //! Fixtures are in the `tests_integration` library (`tests-integration/src/`).
 
 mod foundation;
+mod service;

@@ -57,7 +57,7 @@ pub async fn run_pass(
             tables = report.tables.len(),
             failures = report.failures(),
             elapsed_secs = elapsed.as_secs_f64(),
-            "Finished {kind} pass with failures; retrying on the next tick"
+            "Finished {kind} pass with failures"
         );
     }
     report

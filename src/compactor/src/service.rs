@@ -141,8 +141,6 @@ impl Service {
     pub async fn run_daemon(self, shutdown: CancellationToken) -> Result<(), ServiceError> {
         let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, self.config.compactor.metrics_port));
         let listener = http::bind(addr).await?;
-        let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        info!(target: "compactor", address = %local, "Serving /metrics, /healthz and /readyz");
 
         let mut tasks = JoinSet::new();
         let router = http::router(Arc::clone(&self.metrics), Arc::clone(&self.health));

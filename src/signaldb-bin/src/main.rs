@@ -27,7 +27,7 @@ struct Cli {
     log_format: LogFormat,
 }
 
-/// Exit status for a configuration that was refused.
+/// Exit status for a configuration that was refused or a service that could not start.
 const EXIT_INVALID_CONFIG: u8 = 2;
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -54,8 +54,14 @@ fn main() -> anyhow::Result<ExitCode> {
             shutdown_signal().await;
             on_signal.cancel();
         });
-        let compactor = Service::new(loaded.config)?;
-        compactor.run_daemon(shutdown).await?;
+        let started = match Service::new(loaded.config) {
+            Ok(compactor) => compactor.run_daemon(shutdown).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = started {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_INVALID_CONFIG));
+        }
         tracing::info!(target: "signaldb", "SignalDB stopped");
         Ok(ExitCode::SUCCESS)
     })

@@ -12,10 +12,10 @@ use common::ids::validate_id;
 use common::telemetry::{self, LogFormat};
 use compactor::compaction::report::render_plans;
 use compactor::job::{JobKind, JobReport, Scope};
-use compactor::service::{Service, shutdown_signal};
+use compactor::service::{Service, ServiceError, shutdown_signal};
 use tokio_util::sync::CancellationToken;
 
-/// Exit status for a configuration that was refused.
+/// Exit status for a configuration that was refused or a service that could not start.
 const EXIT_INVALID_CONFIG: u8 = 2;
 
 /// SignalDB compactor: compaction, retention and orphan-file cleanup for Iceberg tables.
@@ -135,7 +135,10 @@ fn main() -> anyhow::Result<ExitCode> {
 }
 
 async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
-    let service = Service::new(config)?;
+    let service = match Service::new(config) {
+        Ok(service) => service,
+        Err(e) => return Ok(startup_error(&e)),
+    };
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
     tokio::spawn(async move {
@@ -144,8 +147,10 @@ async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
     });
     let (reports, json) = match command {
         Command::Run(RunArgs { once: false, .. }) => {
-            service.run_daemon(cancel).await?;
-            return Ok(ExitCode::SUCCESS);
+            return Ok(match service.run_daemon(cancel).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => startup_error(&e),
+            });
         }
         Command::Run(RunArgs { once: true, json }) => {
             (service.run_lifecycle_once(Scope::default(), &cancel).await, json)
@@ -184,6 +189,14 @@ async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILURES) })
+}
+
+/// Reports a service that could not start (busy port, unusable warehouse) and gives the exit
+/// status of a refused configuration: nothing ran.
+fn startup_error(e: &ServiceError) -> ExitCode {
+    tracing::error!(target: "compactor", error = %e, "Compactor could not start");
+    eprintln!("error: {e}");
+    ExitCode::from(EXIT_INVALID_CONFIG)
 }
 
 async fn one_shot(

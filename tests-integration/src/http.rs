@@ -1,0 +1,142 @@
+//! A loopback HTTP/1.1 `GET` small enough to read in one sitting, and free ports for the
+//! services the tests start.
+//!
+//! The tests only talk to our own endpoints on 127.0.0.1 (`/metrics`, `/healthz`, `/readyz`),
+//! so a blocking `TcpStream` with a timeout is all it takes; no HTTP client library has to agree
+//! with the server about anything.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+/// How long one request may take, connecting included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A response to [`http_get`].
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// Status code, e.g. `200`.
+    pub status: u16,
+    /// Header names (lower-cased) and values, in the order received.
+    pub headers: Vec<(String, String)>,
+    /// The body, decoded as UTF-8 (lossily).
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The body parsed as JSON.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+    }
+}
+
+/// `GET http://127.0.0.1:{port}{path}`; an error when nothing answers or the answer is not HTTP.
+pub fn http_get(port: u16, path: &str) -> std::io::Result<HttpResponse> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut stream = TcpStream::connect_timeout(&addr, REQUEST_TIMEOUT)?;
+    stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
+    stream.set_write_timeout(Some(REQUEST_TIMEOUT))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse_response(&raw).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+fn parse_response(raw: &[u8]) -> Result<HttpResponse, String> {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| format!("no end of headers in {} bytes", raw.len()))?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let mut body = raw[split + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("bad status line `{status_line}`"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let chunked =
+        headers.iter().any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    if chunked {
+        body = dechunk(&body)?;
+    }
+    Ok(HttpResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
+}
+
+/// Decodes a `Transfer-Encoding: chunked` body.
+fn dechunk(mut raw: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    loop {
+        let eol = raw.windows(2).position(|w| w == b"\r\n").ok_or("truncated chunk size")?;
+        let size_text = String::from_utf8_lossy(&raw[..eol]);
+        let size_text = size_text.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size_text, 16)
+            .map_err(|e| format!("bad chunk size `{size_text}`: {e}"))?;
+        raw = &raw[eol + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        let chunk = raw.get(..size).ok_or("truncated chunk")?;
+        out.extend_from_slice(chunk);
+        raw = raw.get(size + 2..).ok_or("truncated chunk end")?;
+    }
+}
+
+/// A TCP port that was free on 127.0.0.1 a moment ago (bound to port 0, then released).
+///
+/// Another process may take it before the caller binds it; callers that start a service on it
+/// retry with a new port when the service reports the port as busy.
+pub fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding 127.0.0.1:0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_plain_and_chunked_responses() {
+        let r = parse_response(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: x\r\n\r\n{}")
+            .unwrap();
+        assert_eq!((r.status, r.header("content-type"), r.body.as_str()), (503, Some("x"), "{}"));
+        let r = parse_response(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(r.body, "abcde");
+        assert!(parse_response(b"HTTP/1.1 200 OK\r\n").is_err());
+    }
+
+    #[test]
+    fn gets_from_a_loopback_server() {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let n = conn.read(&mut buf).unwrap();
+            assert!(String::from_utf8_lossy(&buf[..n]).starts_with("GET /healthz HTTP/1.1\r\n"));
+            conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").unwrap();
+        });
+        let r = http_get(port, "/healthz").unwrap();
+        server.join().unwrap();
+        assert_eq!((r.status, r.body.as_str()), (200, "ok"));
+        assert_ne!(free_port(), 0);
+    }
+}
