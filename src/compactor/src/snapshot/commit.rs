@@ -86,7 +86,17 @@ pub async fn commit(
     let swapped =
         catalog.swap_metadata_location(&ident, &staged.old_location, &staged.new_location).await;
     match swapped {
-        Ok(true) => Ok(outcome(staged)),
+        Ok(true) => {
+            tracing::info!(
+                target: "compactor::iceberg",
+                table = %id,
+                snapshot_id = staged.snapshot_id,
+                operation = staged.summary.operation.as_str(),
+                metadata = %staged.new_location,
+                "Committed snapshot"
+            );
+            Ok(outcome(staged))
+        }
         Ok(false) => {
             staged.discard().await;
             Err(CommitError::Conflict { table: id.to_string(), expected: staged.old_location })
@@ -274,13 +284,13 @@ where
                 conflicts += 1;
                 if attempt < attempts {
                     let wait = policy.backoff(attempt);
-                    debug!(table = %id, attempt, ?wait, "commit conflict, retrying on fresh metadata");
+                    debug!(target: "compactor::iceberg", table = %id, attempt, ?wait, "commit conflict, retrying on fresh metadata");
                     tokio::time::sleep(wait).await;
                 }
             }
             Err(e) => return Err(fail(conflicts, RetryFailure::Commit(e))),
         }
     }
-    warn!(table = %id, attempts, "commit gave up after repeated conflicts");
+    warn!(target: "compactor::iceberg", table = %id, attempts, "commit gave up after repeated conflicts");
     Err(fail(conflicts, RetryFailure::ConflictsExhausted { table: table_name(), attempts }))
 }

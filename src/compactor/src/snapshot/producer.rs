@@ -241,7 +241,7 @@ fn new_snapshot_id(metadata: &TableMetadata) -> i64 {
 pub(super) async fn remove_files(file_io: &FileIO, locations: &[String]) {
     for location in locations {
         if let Err(error) = file_io.delete(location).await {
-            warn!(%location, %error, "could not remove a file of an abandoned snapshot attempt");
+            warn!(target: "compactor::iceberg", %location, %error, "could not remove a file of an abandoned snapshot attempt");
         }
     }
 }
