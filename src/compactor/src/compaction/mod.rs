@@ -1,34 +1,83 @@
 //! Compaction: merge the small Parquet files of quiet `hour` partitions into target-size files.
 //!
-//! A pass over a table reads its live files from the manifests, [`plan`]s the rewrite groups and
-//! reports them. The step is the compaction job's [`TableStep`].
+//! A pass over a table reads its live files from the manifests and [`plan`]s the rewrite
+//! groups (a dry run stops there and reports the plan); it then [`execute`]s the plan: each
+//! group is [`rewrite`]n into new files and committed as its own atomic `replace` snapshot.
+//! The step is the compaction job's [`TableStep`].
 
+pub mod execute;
 pub mod plan;
 pub mod report;
+pub mod rewrite;
+
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use common::clock::Clock;
+use common::config::CompactorConfig;
+use serde::Serialize;
 use tracing::info;
 
+pub use execute::{ExecuteSettings, GroupResult, GroupStatus, TableExecution};
 pub use plan::{PlanSettings, TablePlan};
+pub use rewrite::{RewriteError, RewriteOutput, RewriteSettings, rewrite_group};
 
 use crate::job::JobKind;
 use crate::manifests::live_files;
+use crate::metrics::{Metrics, table_labels};
+use crate::snapshot::RetryPolicy;
 use crate::tables::{StepError, StepOutcome, TableContext, TableStep};
+
+/// Everything a compaction pass needs to know, from `[compactor]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompactionSettings {
+    /// How partitions are chosen and grouped.
+    pub plan: PlanSettings,
+    /// How groups are rewritten and committed.
+    pub execute: ExecuteSettings,
+}
+
+impl From<&CompactorConfig> for CompactionSettings {
+    fn from(c: &CompactorConfig) -> Self {
+        Self {
+            plan: PlanSettings::from(c),
+            execute: ExecuteSettings {
+                rewrite: RewriteSettings::new(c.target_file_size_bytes),
+                max_concurrent_groups: c.max_concurrent_jobs,
+                retry: RetryPolicy::default(),
+            },
+        }
+    }
+}
+
+/// The `details` of a compaction pass's table report: the plan's fields, and what executing
+/// it did (absent in a dry run).
+#[derive(Debug, Clone, Serialize)]
+pub struct CompactionDetails<'a> {
+    /// The plan.
+    #[serde(flatten)]
+    pub plan: &'a TablePlan,
+    /// The execution of the plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution: Option<&'a TableExecution>,
+}
 
 /// The compaction job's work on one table.
 #[derive(Debug, Clone)]
 pub struct CompactionStep {
-    settings: PlanSettings,
+    settings: CompactionSettings,
+    metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
 }
 
 impl CompactionStep {
-    /// A step planning with `settings`, at the time `clock` tells.
-    pub fn new(settings: PlanSettings, clock: Arc<dyn Clock>) -> Self {
-        Self { settings, clock }
+    /// A step working with `settings`, counting in `metrics`, at the time `clock` tells.
+    pub fn new(settings: CompactionSettings, metrics: Arc<Metrics>, clock: Arc<dyn Clock>) -> Self {
+        Self { settings, metrics, clock }
     }
 
     /// Plans the compaction of the table in `cx`.
@@ -38,8 +87,94 @@ impl CompactionStep {
             source: Box::new(e),
         })?;
         let default_spec = cx.table.metadata().default_partition_spec_id();
-        Ok(plan::plan(&files, default_spec, &self.settings, self.clock.now()))
+        Ok(plan::plan(&files, default_spec, &self.settings.plan, self.clock.now()))
     }
+
+    /// Plans and executes the compaction of the table in `cx`, counting the pass in the
+    /// compaction metrics.
+    pub async fn compact(
+        &self,
+        cx: &TableContext<'_>,
+    ) -> Result<(TablePlan, TableExecution), StepError> {
+        let started = Instant::now();
+        let labels = table_labels(cx.id);
+        self.metrics.compaction_runs.with_label_values(&labels).inc();
+        let result = match self.plan(cx).await {
+            Ok(plan) => {
+                let execution = execute::execute(
+                    cx,
+                    &plan,
+                    &self.settings.execute,
+                    &self.metrics,
+                    self.clock.as_ref(),
+                )
+                .await;
+                Ok((plan, execution))
+            }
+            Err(e) => Err(e),
+        };
+        let elapsed = started.elapsed().as_secs_f64();
+        self.metrics.compaction_duration.with_label_values(&labels).observe(elapsed);
+        result
+    }
+
+    fn dry_run(&self, cx: &TableContext<'_>, plan: &TablePlan) -> StepOutcome {
+        let id = cx.id;
+        for c in &plan.candidates {
+            info!(
+                target: "compactor",
+                tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, hour = %c.hour_label,
+                files_before = c.files_before, files_after = c.files_after, bytes = c.bytes,
+                "[DRY-RUN] Compaction candidate"
+            );
+        }
+        let summary = format!(
+            "would compact {} of {} partitions: {} -> {} files ({} bytes)",
+            plan.candidates.len(),
+            plan.partitions,
+            plan.files_before,
+            plan.files_after,
+            plan.bytes_to_rewrite
+        );
+        let details = CompactionDetails { plan, execution: None };
+        StepOutcome { summary, details: serde_json::to_value(details).unwrap_or_default() }
+    }
+}
+
+/// The one-line summary of an executed plan.
+fn summarize(plan: &TablePlan, execution: &TableExecution) -> String {
+    let TableExecution {
+        groups_committed,
+        groups_abandoned,
+        groups_not_started,
+        files_removed,
+        files_added,
+        bytes_rewritten,
+        bytes_written: _,
+        rows,
+        conflicts,
+        groups: _,
+    } = execution;
+    let after = (plan.files_before + files_added).saturating_sub(*files_removed);
+    let mut summary = format!(
+        "compacted {} of {} partitions: {groups_committed} group(s) committed, \
+         {groups_abandoned} abandoned; {} -> {after} files (planned {}), {bytes_rewritten} bytes \
+         and {rows} rows rewritten, {conflicts} conflict(s)",
+        execution
+            .groups
+            .iter()
+            .filter(|g| g.committed())
+            .map(|g| g.hour)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        plan.candidates.len(),
+        plan.files_before,
+        plan.files_after,
+    );
+    if *groups_not_started > 0 {
+        summary.push_str(&format!("; {groups_not_started} group(s) not started (shutting down)"));
+    }
+    summary
 }
 
 #[async_trait]
@@ -49,29 +184,13 @@ impl TableStep for CompactionStep {
     }
 
     async fn run_table(&self, cx: TableContext<'_>) -> Result<StepOutcome, StepError> {
-        let plan = self.plan(&cx).await?;
-        let id = cx.id;
-        for c in &plan.candidates {
-            info!(
-                target: "compactor",
-                tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, hour = %c.hour_label,
-                files_before = c.files_before, files_after = c.files_after, bytes = c.bytes,
-                "{}Compaction candidate", if cx.scope.dry_run { "[DRY-RUN] " } else { "" }
-            );
+        if cx.scope.dry_run {
+            let plan = self.plan(&cx).await?;
+            return Ok(self.dry_run(&cx, &plan));
         }
-        let verb = if cx.scope.dry_run { "would compact" } else { "planned" };
-        let mut summary = format!(
-            "{verb} {} of {} partitions: {} -> {} files ({} bytes)",
-            plan.candidates.len(),
-            plan.partitions,
-            plan.files_before,
-            plan.files_after,
-            plan.bytes_to_rewrite
-        );
-        if !cx.scope.dry_run && !plan.candidates.is_empty() {
-            summary.push_str("; not executed: this build plans compaction only");
-        }
-        let details = serde_json::to_value(&plan).unwrap_or_default();
-        Ok(StepOutcome { summary, details })
+        let (plan, execution) = self.compact(&cx).await?;
+        let summary = summarize(&plan, &execution);
+        let details = CompactionDetails { plan: &plan, execution: Some(&execution) };
+        Ok(StepOutcome { summary, details: serde_json::to_value(details).unwrap_or_default() })
     }
 }

@@ -10,7 +10,7 @@ use common::config::CompactorConfig;
 
 pub use survey::Survey;
 
-use crate::compaction::{CompactionStep, PlanSettings};
+use crate::compaction::{CompactionSettings, CompactionStep};
 use crate::job::{Job, JobKind};
 use crate::metrics::Metrics;
 use crate::tables::{CatalogHandle, TablePass};
@@ -26,8 +26,11 @@ pub fn build(
     let concurrency = config.max_concurrent_jobs;
     match kind {
         JobKind::Compaction => {
-            let step = CompactionStep::new(PlanSettings::from(config), clock);
-            Arc::new(TablePass::new(step, catalog, metrics, concurrency))
+            let settings = CompactionSettings::from(config);
+            let step = CompactionStep::new(settings, Arc::clone(&metrics), clock);
+            // `max_concurrent_jobs` bounds the groups rewritten at once (inside the step), so
+            // tables are taken one at a time.
+            Arc::new(TablePass::new(step, catalog, metrics, 1))
         }
         JobKind::Retention | JobKind::OrphanCleanup => {
             Arc::new(TablePass::new(Survey::new(kind), catalog, metrics, concurrency))

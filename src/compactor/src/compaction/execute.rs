@@ -1,0 +1,390 @@
+//! Executing a table's compaction plan: each group is rewritten into new files and committed
+//! as its own `replace` snapshot; a group that fails is abandoned without touching the table.
+//!
+//! Invariants:
+//! - A group's commit removes exactly its input files and adds its new files, with the data
+//!   sequence number of the snapshot the plan was made from (so that delete files committed
+//!   later still apply), and only while every input file is still live.
+//! - Input files are never deleted: readers of older snapshots keep working until snapshot
+//!   expiration and orphan cleanup. The new files of an abandoned group are deleted, unless the
+//!   commit's outcome is unknown (they may be referenced).
+//! - Groups are rewritten at most `max_concurrent_groups` at a time; commits of one table are
+//!   made one after the other, so the groups of a pass never conflict with each other.
+
+use std::collections::HashMap;
+
+use common::clock::Clock;
+use common::partition::hour_label;
+use common::tables::TableId;
+use futures::StreamExt;
+use iceberg::scan::FileScanTask;
+use iceberg::spec::DataContentType;
+use iceberg::table::Table;
+use serde::Serialize;
+use tokio::sync::Mutex;
+use tracing::{error, info, warn};
+
+use super::plan::{FileGroup, PartitionPlan, TablePlan};
+use super::rewrite::{
+    RewriteOutput, RewriteSettings, delete_files, rewrite_tasks, scan_tasks, take_group_tasks,
+};
+use crate::manifests::live_files;
+use crate::metrics::{Metrics, table_labels};
+use crate::snapshot::{
+    CommitError, Retried, RetryFailure, RetryPolicy, SnapshotChange, commit_with_retry,
+};
+use crate::tables::TableContext;
+
+/// How a plan is executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecuteSettings {
+    /// How groups are rewritten.
+    pub rewrite: RewriteSettings,
+    /// Groups of one table rewritten at the same time.
+    pub max_concurrent_groups: usize,
+    /// Retries of a commit that lost a race with another writer.
+    pub retry: RetryPolicy,
+}
+
+/// What became of one group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum GroupStatus {
+    /// The group's `replace` snapshot is committed.
+    Committed {
+        /// The snapshot.
+        snapshot_id: i64,
+    },
+    /// The group was given up; the table is as it was and the group's new files are deleted.
+    Abandoned {
+        /// A short stable name of the cause.
+        kind: String,
+        /// The cause, naming the file when one is at fault.
+        reason: String,
+    },
+    /// The commit failed in a way that leaves unknown whether the snapshot became current;
+    /// the new files are kept, since they may be referenced.
+    Unknown {
+        /// The commit error.
+        reason: String,
+    },
+}
+
+/// The execution of one group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupResult {
+    /// The partition (hours since the epoch).
+    pub hour: i64,
+    /// The partition as `YYYY-MM-DD-HH`.
+    pub hour_label: String,
+    /// Input files.
+    pub files_in: usize,
+    /// Files written (0 when the rewrite failed; an abandoned group's files are deleted).
+    pub files_out: usize,
+    /// Rows of the inputs according to the manifests.
+    pub rows: u64,
+    /// Bytes of the inputs.
+    pub bytes_in: u64,
+    /// Bytes written.
+    pub bytes_out: u64,
+    /// Commit attempts lost to another writer.
+    pub conflicts: u32,
+    /// What became of the group.
+    #[serde(flatten)]
+    pub status: GroupStatus,
+}
+
+impl GroupResult {
+    /// Whether the group's snapshot is committed.
+    pub fn committed(&self) -> bool {
+        matches!(self.status, GroupStatus::Committed { .. })
+    }
+}
+
+/// The execution of one table's plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TableExecution {
+    /// Groups committed.
+    pub groups_committed: usize,
+    /// Groups abandoned (or of unknown outcome).
+    pub groups_abandoned: usize,
+    /// Groups not started because the service is shutting down.
+    pub groups_not_started: usize,
+    /// Input files replaced by committed groups.
+    pub files_removed: usize,
+    /// Files added by committed groups.
+    pub files_added: usize,
+    /// Input bytes rewritten by committed groups.
+    pub bytes_rewritten: u64,
+    /// Bytes of the files added by committed groups.
+    pub bytes_written: u64,
+    /// Rows rewritten by committed groups.
+    pub rows: u64,
+    /// Commit attempts lost to other writers, over all groups.
+    pub conflicts: u32,
+    /// Every group started, oldest partition first.
+    pub groups: Vec<GroupResult>,
+}
+
+/// Executes `plan`, made from `cx.table`, on the table of `cx`.
+pub async fn execute(
+    cx: &TableContext<'_>,
+    plan: &TablePlan,
+    settings: &ExecuteSettings,
+    metrics: &Metrics,
+    clock: &dyn Clock,
+) -> TableExecution {
+    let work: Vec<(&PartitionPlan, &FileGroup)> =
+        plan.candidates.iter().flat_map(|p| p.groups.iter().map(move |g| (p, g))).collect();
+    let mut out = TableExecution::default();
+    let Some(start_sequence) = cx.table.metadata().current_snapshot().map(|s| s.sequence_number())
+    else {
+        return out;
+    };
+    let total = work.len();
+    if total == 0 || cx.cancel.is_cancelled() {
+        out.groups_not_started = total;
+        return out;
+    }
+    let scanned =
+        scan_tasks(cx.table, work.iter().flat_map(|(_, g)| g.files.iter().map(String::as_str)))
+            .await;
+    let tasks = Mutex::new(match scanned {
+        Ok(tasks) => tasks,
+        Err(e) => {
+            // Without a scan no group can be read: each is abandoned with the same cause.
+            let reason = e.to_string();
+            let id = cx.id;
+            warn!(
+                target: "compactor",
+                tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, error = %reason,
+                "Abandoned all {total} compaction group(s) of {id}: {reason}"
+            );
+            for (p, g) in work {
+                let result = abandoned(p, g, 0, "scan", reason.clone());
+                out.record(cx.id, metrics, result);
+            }
+            return out;
+        }
+    });
+    let group = GroupRun {
+        cx,
+        settings,
+        clock,
+        start_sequence,
+        tasks: &tasks,
+        commit_lock: Mutex::new(()),
+    };
+    let group = &group;
+    // Indices, not references, cross the stream: its closures must be general over lifetimes.
+    let indices = plan
+        .candidates
+        .iter()
+        .enumerate()
+        .flat_map(|(p, c)| (0..c.groups.len()).map(move |g| (p, g)))
+        .collect::<Vec<_>>();
+    let results: Vec<GroupResult> = futures::stream::iter(indices)
+        .take_while(|_| std::future::ready(!cx.cancel.is_cancelled()))
+        .map(|(p, g)| {
+            let partition = &plan.candidates[p];
+            async move { group.run(partition, &partition.groups[g]).await }
+        })
+        .buffer_unordered(settings.max_concurrent_groups.max(1))
+        .collect()
+        .await;
+    out.groups_not_started = total - results.len();
+    for result in results {
+        out.record(cx.id, metrics, result);
+    }
+    out.groups.sort_by_key(|g| g.hour);
+    out
+}
+
+impl TableExecution {
+    fn record(&mut self, id: &TableId, metrics: &Metrics, result: GroupResult) {
+        let labels = table_labels(id);
+        self.conflicts += result.conflicts;
+        metrics.compaction_conflicts.with_label_values(&labels).inc_by(u64::from(result.conflicts));
+        if result.committed() {
+            self.groups_committed += 1;
+            self.files_removed += result.files_in;
+            self.files_added += result.files_out;
+            self.bytes_rewritten += result.bytes_in;
+            self.bytes_written += result.bytes_out;
+            self.rows += result.rows;
+            metrics.files_compacted.with_label_values(&labels).inc_by(result.files_in as u64);
+            metrics.bytes_compacted.with_label_values(&labels).inc_by(result.bytes_in);
+        } else {
+            self.groups_abandoned += 1;
+            metrics.compaction_groups_abandoned.with_label_values(&labels).inc();
+        }
+        self.groups.push(result);
+    }
+}
+
+/// What every group of one table's execution shares.
+struct GroupRun<'a, 'b> {
+    cx: &'a TableContext<'b>,
+    settings: &'a ExecuteSettings,
+    clock: &'a dyn Clock,
+    start_sequence: i64,
+    tasks: &'a Mutex<HashMap<String, FileScanTask>>,
+    commit_lock: Mutex<()>,
+}
+
+impl GroupRun<'_, '_> {
+    async fn run(&self, partition: &PartitionPlan, group: &FileGroup) -> GroupResult {
+        let id = self.cx.id;
+        let hour = partition.hour;
+        let tasks = take_group_tasks(&mut *self.tasks.lock().await, group);
+        let rewritten = match tasks {
+            Ok(tasks) => {
+                rewrite_tasks(self.cx.table, tasks, group.rows, hour, &self.settings.rewrite).await
+            }
+            Err(e) => Err(e),
+        };
+        let output = match rewritten {
+            Ok(output) => output,
+            Err(e) => {
+                return self.abandon(partition, group, None, 0, e.kind(), e.to_string()).await;
+            }
+        };
+        let _serialised = self.commit_lock.lock().await;
+        let change = SnapshotChange::replace(
+            group.files.iter().cloned(),
+            output.files.clone(),
+            Some(self.start_sequence),
+        );
+        let change = &change;
+        let retried = commit_with_retry(
+            self.cx.catalog,
+            id,
+            self.clock,
+            self.settings.retry,
+            |fresh: Table| async move {
+                match deletes_in_hour(&fresh, hour).await {
+                    Ok(false) => Ok(change.clone()),
+                    Ok(true) => Err("delete files were added to the partition".to_string()),
+                    Err(e) => Err(format!("reading the manifests: {e}")),
+                }
+            },
+        )
+        .await;
+        let (kind, reason, conflicts) = match retried {
+            Ok(done) => match done.result {
+                Retried::Committed(commit) => {
+                    let result = GroupResult {
+                        status: GroupStatus::Committed { snapshot_id: commit.snapshot_id },
+                        conflicts: done.conflicts,
+                        ..sizes(partition, group, Some(&output))
+                    };
+                    info!(
+                        target: "compactor",
+                        tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+                        hour = %partition.hour_label, files_in = result.files_in,
+                        files_out = result.files_out, rows = result.rows,
+                        snapshot_id = commit.snapshot_id, conflicts = done.conflicts,
+                        "Compacted partition: tenant={} dataset={} table={} hour={} files={}->{} rows={}",
+                        id.tenant, id.dataset, id.signal, partition.hour_label,
+                        result.files_in, result.files_out, result.rows
+                    );
+                    return result;
+                }
+                Retried::FilesNoLongerLive { missing } => (
+                    "files_no_longer_live",
+                    format!(
+                        "{} input file(s) were removed by another commit, first: {}",
+                        missing.len(),
+                        missing.first().map_or("", String::as_str)
+                    ),
+                    done.conflicts,
+                ),
+                Retried::Abandoned(reason) => ("declined", reason, done.conflicts),
+            },
+            Err(e) if matches!(e.source, RetryFailure::Commit(CommitError::Unknown { .. })) => {
+                error!(
+                    target: "compactor",
+                    tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+                    hour = %partition.hour_label, error = %e,
+                    "compaction commit outcome unknown; keeping the group's new files"
+                );
+                return GroupResult {
+                    status: GroupStatus::Unknown { reason: e.to_string() },
+                    conflicts: e.conflicts,
+                    ..sizes(partition, group, Some(&output))
+                };
+            }
+            Err(e) => (e.source.kind(), e.to_string(), e.conflicts),
+        };
+        self.abandon(partition, group, Some(&output), conflicts, kind, reason).await
+    }
+
+    async fn abandon(
+        &self,
+        partition: &PartitionPlan,
+        group: &FileGroup,
+        output: Option<&RewriteOutput>,
+        conflicts: u32,
+        kind: &str,
+        reason: String,
+    ) -> GroupResult {
+        let id = self.cx.id;
+        if let Some(output) = output {
+            let paths: Vec<String> =
+                output.files.iter().map(|f| f.file_path().to_string()).collect();
+            delete_files(self.cx.table.file_io(), &paths).await;
+        }
+        warn!(
+            target: "compactor",
+            tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+            hour = %partition.hour_label, files = group.files.len(), kind, reason = %reason,
+            "Abandoned compaction group: tenant={} dataset={} table={} hour={}: {reason}",
+            id.tenant, id.dataset, id.signal, partition.hour_label
+        );
+        GroupResult {
+            status: GroupStatus::Abandoned { kind: kind.to_string(), reason },
+            conflicts,
+            ..sizes(partition, group, output)
+        }
+    }
+}
+
+fn abandoned(
+    partition: &PartitionPlan,
+    group: &FileGroup,
+    conflicts: u32,
+    kind: &str,
+    reason: String,
+) -> GroupResult {
+    GroupResult {
+        status: GroupStatus::Abandoned { kind: kind.to_string(), reason },
+        conflicts,
+        ..sizes(partition, group, None)
+    }
+}
+
+/// A group's sizes; `output` fills the written side.
+fn sizes(
+    partition: &PartitionPlan,
+    group: &FileGroup,
+    output: Option<&RewriteOutput>,
+) -> GroupResult {
+    GroupResult {
+        hour: partition.hour,
+        hour_label: hour_label(partition.hour),
+        files_in: group.files.len(),
+        files_out: output.map_or(0, |o| o.files.len()),
+        rows: group.rows,
+        bytes_in: group.bytes,
+        bytes_out: output.map_or(0, RewriteOutput::bytes_written),
+        conflicts: 0,
+        status: GroupStatus::Abandoned { kind: String::new(), reason: String::new() },
+    }
+}
+
+/// Whether the current snapshot of `table` has live delete files in partition `hour`: a
+/// rewrite planned without them would resurrect the rows they delete.
+async fn deletes_in_hour(table: &Table, hour: i64) -> iceberg::Result<bool> {
+    let files = live_files(table).await?;
+    Ok(files.iter().any(|f| f.content != DataContentType::Data && f.hour == Some(hour)))
+}

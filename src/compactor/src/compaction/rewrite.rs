@@ -1,0 +1,317 @@
+//! Rewriting one group of small files of an `hour` partition into target-size files.
+//!
+//! Record batches stream from the inputs, one input file at a time, into iceberg's rolling
+//! Parquet writer, which starts a new file once the current one exceeds the target size.
+//! Memory is bounded by a few batches and one row group, never by the size of the partition.
+//!
+//! Invariants: the output holds exactly the rows of the inputs (checked against the rows read
+//! and the record counts the manifests state), and a rewrite that fails leaves no file behind.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use arrow_array::RecordBatch;
+use common::partition::{HourDirectory, HourOutOfRange, hour_partition};
+use futures::TryStreamExt;
+use iceberg::io::FileIO;
+use iceberg::scan::FileScanTask;
+use iceberg::spec::{DataFile, DataFileFormat, PartitionKey};
+use iceberg::table::Table;
+use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
+use iceberg::writer::file_writer::ParquetWriterBuilder;
+use iceberg::writer::file_writer::location_generator::{
+    DefaultFileNameGenerator, LocationGenerator,
+};
+use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
+use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
+use iceberg::{Error as IcebergError, ErrorKind};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use tracing::warn;
+
+use super::plan::FileGroup;
+
+/// Prefix of every file compaction writes; the rest of the name is a UUID and a counter.
+pub const COMPACTED_FILE_PREFIX: &str = "compacted";
+
+/// How a group is rewritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RewriteSettings {
+    /// An output file is closed and the next one started once it exceeds this size.
+    pub target_file_size_bytes: u64,
+    /// Rows per record batch read from an input file.
+    pub batch_rows: usize,
+    /// Most rows in one Parquet row group of an output file.
+    pub row_group_rows: usize,
+    /// Most (estimated, encoded) bytes in one row group of an output file.
+    pub row_group_bytes: usize,
+}
+
+impl RewriteSettings {
+    /// Settings writing files of `target_file_size_bytes`, with 8192-row batches and row
+    /// groups of at most 128 Ki rows or 64 MiB.
+    pub fn new(target_file_size_bytes: u64) -> Self {
+        Self {
+            target_file_size_bytes,
+            batch_rows: 8192,
+            row_group_rows: 128 * 1024,
+            row_group_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// What a successful rewrite produced.
+#[derive(Debug, Clone)]
+pub struct RewriteOutput {
+    /// The new data files, with partition and column statistics, not yet in any snapshot.
+    pub files: Vec<DataFile>,
+    /// Rows read from the inputs.
+    pub rows_read: u64,
+    /// Rows written to `files`.
+    pub rows_written: u64,
+    /// Size of the inputs, as the manifests state it.
+    pub bytes_read: u64,
+}
+
+impl RewriteOutput {
+    /// Total size of the new files.
+    pub fn bytes_written(&self) -> u64 {
+        self.files.iter().map(DataFile::file_size_in_bytes).sum()
+    }
+}
+
+/// Why a group could not be rewritten. Files written before the failure have been removed.
+#[derive(Debug, thiserror::Error)]
+pub enum RewriteError {
+    /// The scan of the table could not be planned.
+    #[error("planning the scan of the input files: {0}")]
+    Scan(#[source] Box<IcebergError>),
+    /// An input file is not in the snapshot the group was planned on.
+    #[error("input file {path} is not a live data file of the table")]
+    MissingInput {
+        /// The file.
+        path: String,
+    },
+    /// An input file could not be read (missing, corrupt, or not matching the schema).
+    #[error("reading input file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: Box<IcebergError>,
+    },
+    /// Writing the new files failed.
+    #[error("writing compacted files under {dir}: {source}")]
+    Write {
+        /// The directory written to.
+        dir: String,
+        /// The underlying error.
+        #[source]
+        source: Box<IcebergError>,
+    },
+    /// The partition value does not fit the table's `hour` partition.
+    #[error(transparent)]
+    Partition(#[from] HourOutOfRange),
+    /// The rows written differ from the rows read or from the inputs' record counts.
+    #[error(
+        "row count mismatch: the manifests list {expected} rows, {read} were read and {written} written"
+    )]
+    RowCountMismatch {
+        /// Rows the inputs hold according to the manifests.
+        expected: u64,
+        /// Rows read.
+        read: u64,
+        /// Rows written.
+        written: u64,
+    },
+}
+
+impl RewriteError {
+    /// A short stable name of the error's kind, for logs and reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Scan(_) => "scan",
+            Self::MissingInput { .. } => "missing_input",
+            Self::Read { .. } => "read",
+            Self::Write { .. } => "write",
+            Self::Partition(_) => "partition",
+            Self::RowCountMismatch { .. } => "row_count_mismatch",
+        }
+    }
+}
+
+/// Rewrites the files of `group` (all of partition `hour` of `table`'s current snapshot) into
+/// new files of the same partition.
+pub async fn rewrite_group(
+    table: &Table,
+    group: &FileGroup,
+    hour: i64,
+    settings: &RewriteSettings,
+) -> Result<RewriteOutput, RewriteError> {
+    let mut tasks = scan_tasks(table, group.files.iter().map(String::as_str)).await?;
+    let tasks = take_group_tasks(&mut tasks, group)?;
+    rewrite_tasks(table, tasks, group.rows, hour, settings).await
+}
+
+/// The scan tasks of the files of `paths` in `table`'s current snapshot, by path, from one
+/// planning of the scan. Files not in the snapshot are simply absent.
+pub async fn scan_tasks<'a>(
+    table: &Table,
+    paths: impl IntoIterator<Item = &'a str>,
+) -> Result<HashMap<String, FileScanTask>, RewriteError> {
+    let wanted: HashSet<&str> = paths.into_iter().collect();
+    let scan_err = |e| RewriteError::Scan(Box::new(e));
+    let scan = table.scan().select_all().build().map_err(scan_err)?;
+    let mut stream = scan.plan_files().await.map_err(scan_err)?;
+    let mut out = HashMap::new();
+    while let Some(task) = stream.try_next().await.map_err(scan_err)? {
+        if wanted.contains(task.data_file_path.as_str()) {
+            out.insert(task.data_file_path.clone(), task);
+        }
+    }
+    Ok(out)
+}
+
+/// Takes the tasks of `group`'s files out of `tasks`, in the group's order; an error names the
+/// first file without a task.
+pub fn take_group_tasks(
+    tasks: &mut HashMap<String, FileScanTask>,
+    group: &FileGroup,
+) -> Result<Vec<FileScanTask>, RewriteError> {
+    if let Some(path) = group.files.iter().find(|p| !tasks.contains_key(p.as_str())) {
+        return Err(RewriteError::MissingInput { path: path.clone() });
+    }
+    Ok(group.files.iter().filter_map(|p| tasks.remove(p)).collect())
+}
+
+/// Rewrites the files of `tasks`, which the manifests say hold `expected_rows` rows, into new
+/// files of partition `hour`. On any error every file written so far is deleted.
+pub async fn rewrite_tasks(
+    table: &Table,
+    tasks: Vec<FileScanTask>,
+    expected_rows: u64,
+    hour: i64,
+    settings: &RewriteSettings,
+) -> Result<RewriteOutput, RewriteError> {
+    let written = Arc::new(Mutex::new(Vec::new()));
+    let result = write_all(table, tasks, hour, settings, &written).await.and_then(|out| {
+        if out.rows_read == expected_rows && out.rows_written == expected_rows {
+            Ok(out)
+        } else {
+            Err(RewriteError::RowCountMismatch {
+                expected: expected_rows,
+                read: out.rows_read,
+                written: out.rows_written,
+            })
+        }
+    });
+    if result.is_err() {
+        let locations = std::mem::take(&mut *written.lock().unwrap_or_else(|e| e.into_inner()));
+        delete_files(table.file_io(), &locations).await;
+    }
+    result
+}
+
+async fn write_all(
+    table: &Table,
+    tasks: Vec<FileScanTask>,
+    hour: i64,
+    settings: &RewriteSettings,
+    written: &Arc<Mutex<Vec<String>>>,
+) -> Result<RewriteOutput, RewriteError> {
+    let md = table.metadata();
+    let schema = md.current_schema().clone();
+    let directory = HourDirectory::new(md.location(), hour);
+    let dir = directory.dir().to_string();
+    let write_err = |e| RewriteError::Write { dir: dir.clone(), source: Box::new(e) };
+    let arrow_schema =
+        Arc::new(iceberg::arrow::schema_to_arrow_schema(&schema).map_err(write_err)?);
+
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_row_count(Some(settings.row_group_rows.max(1)))
+        .set_max_row_group_bytes(Some(settings.row_group_bytes.max(1)))
+        .set_created_by(concat!("signaldb-compactor ", env!("CARGO_PKG_VERSION")).to_string())
+        .build();
+    let parquet = ParquetWriterBuilder::new(props, schema.clone());
+    let names = DefaultFileNameGenerator::new(
+        format!("{COMPACTED_FILE_PREFIX}-{}", uuid::Uuid::new_v4()),
+        None,
+        DataFileFormat::Parquet,
+    );
+    let locations = TrackedLocations { directory, written: Arc::clone(written) };
+    let target = usize::try_from(settings.target_file_size_bytes).unwrap_or(usize::MAX);
+    let rolling =
+        RollingFileWriterBuilder::new(parquet, target, table.file_io().clone(), locations, names);
+    let key = PartitionKey::new(
+        md.default_partition_spec().as_ref().clone(),
+        schema,
+        hour_partition(hour)?,
+    );
+    let mut writer =
+        DataFileWriterBuilder::new(rolling).build(Some(key)).await.map_err(write_err)?;
+
+    let (mut rows_read, mut bytes_read) = (0u64, 0u64);
+    for task in tasks {
+        let path = task.data_file_path.clone();
+        bytes_read += task.file_size_in_bytes;
+        let read_err = |e| RewriteError::Read { path: path.clone(), source: Box::new(e) };
+        let reader = table
+            .reader_builder()
+            .with_batch_size(settings.batch_rows.max(1))
+            .with_data_file_concurrency_limit(1)
+            .build();
+        let one = futures::stream::iter([Ok(task)]);
+        let mut batches = reader.read(Box::pin(one)).map_err(read_err)?.stream();
+        while let Some(batch) = batches.try_next().await.map_err(read_err)? {
+            rows_read += batch.num_rows() as u64;
+            // The reader's schema may lack the field ids the writer matches columns by.
+            let batch = RecordBatch::try_new(Arc::clone(&arrow_schema), batch.columns().to_vec())
+                .map_err(|e| {
+                read_err(
+                    IcebergError::new(
+                        ErrorKind::DataInvalid,
+                        "rows do not fit the table's current schema",
+                    )
+                    .with_source(e),
+                )
+            })?;
+            writer.write(batch).await.map_err(write_err)?;
+        }
+    }
+    let files = writer.close().await.map_err(write_err)?;
+    let rows_written = files.iter().map(DataFile::record_count).sum();
+    Ok(RewriteOutput { files, rows_read, rows_written, bytes_read })
+}
+
+/// Deletes `locations` that exist, logging (not failing on) each file that cannot be deleted:
+/// what is left is referenced by no snapshot and found by orphan cleanup.
+pub async fn delete_files(file_io: &FileIO, locations: &[String]) {
+    for location in locations {
+        let result = match file_io.exists(location).await {
+            Ok(false) => continue,
+            Ok(true) => file_io.delete(location).await,
+            Err(e) => Err(e),
+        };
+        if let Err(error) = result {
+            warn!(%location, %error, "could not delete a file of an abandoned compaction");
+        }
+    }
+}
+
+/// The hour directory, remembering every location handed out so that a failed rewrite can
+/// delete what it wrote.
+#[derive(Debug, Clone)]
+struct TrackedLocations {
+    directory: HourDirectory,
+    written: Arc<Mutex<Vec<String>>>,
+}
+
+impl LocationGenerator for TrackedLocations {
+    fn generate_location(&self, partition_key: Option<&PartitionKey>, file_name: &str) -> String {
+        let location = self.directory.generate_location(partition_key, file_name);
+        self.written.lock().unwrap_or_else(|e| e.into_inner()).push(location.clone());
+        location
+    }
+}

@@ -1,0 +1,454 @@
+//! Compaction passes on a real SQLite catalog and local warehouse: rows kept, files merged,
+//! failures and races confined to their group.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use arrow_array::{Array, RecordBatch, TimestampMicrosecondArray};
+use chrono::{DateTime, Utc};
+use common::clock::{Clock, SystemClock};
+use common::partition::{HourDirectory, MICROS_PER_HOUR};
+use futures::TryStreamExt;
+use iceberg::spec::ManifestStatus;
+use iceberg::table::Table;
+use tokio_util::sync::CancellationToken;
+
+use super::fixture::{
+    BASE_HOUR, Fixture, assert_totals_match_walk, batch, entries, live, paths_of_hour, write,
+};
+use crate::compaction::plan::FileGroup;
+use crate::compaction::rewrite::{rewrite_tasks, scan_tasks, take_group_tasks};
+use crate::compaction::{
+    CompactionSettings, CompactionStep, ExecuteSettings, GroupStatus, PlanSettings, RewriteError,
+    RewriteSettings, TableExecution, TablePlan, rewrite_group,
+};
+use crate::job::Scope;
+use crate::metrics::{Metrics, table_labels};
+use crate::snapshot::{RetryPolicy, SnapshotChange, commit, stage};
+use crate::tables::{TableContext, TableStats, TableStep};
+
+const HOURS: [i64; 3] = [BASE_HOUR, BASE_HOUR + 1, BASE_HOUR + 2];
+const ROWS: usize = 25;
+const MIB: u64 = 1024 * 1024;
+
+fn settings(target: u64) -> CompactionSettings {
+    CompactionSettings {
+        plan: PlanSettings {
+            target_file_size_bytes: target,
+            small_file_threshold_bytes: target / 2,
+            min_input_files: 5,
+            quiet_period: Duration::from_secs(3600),
+        },
+        execute: ExecuteSettings {
+            rewrite: RewriteSettings::new(target),
+            max_concurrent_groups: 2,
+            retry: RetryPolicy { initial_backoff: Duration::from_millis(1), ..Default::default() },
+        },
+    }
+}
+
+fn step(clock: Arc<dyn Clock>) -> (CompactionStep, Arc<Metrics>) {
+    let metrics = Arc::new(Metrics::new());
+    (CompactionStep::new(settings(128 * MIB), Arc::clone(&metrics), clock), metrics)
+}
+
+/// Plans `table` and executes the plan, as a pass does.
+async fn compact(
+    fx: &Fixture,
+    step: &CompactionStep,
+    table: &Table,
+    cancel: &CancellationToken,
+) -> (TablePlan, TableExecution) {
+    let scope = Scope::default();
+    let stats = TableStats::of(table);
+    let cx = TableContext { id: &fx.id, table, catalog: &fx.catalog, scope: &scope, cancel, stats };
+    step.compact(&cx).await.unwrap()
+}
+
+fn counter(
+    metrics: &Metrics,
+    fx: &Fixture,
+    pick: fn(&Metrics) -> &prometheus::IntCounterVec,
+) -> u64 {
+    pick(metrics).with_label_values(&table_labels(&fx.id)).get()
+}
+
+/// Every row of the current snapshot as text, sorted, per hour.
+async fn rows_by_hour(table: &Table) -> BTreeMap<i64, Vec<String>> {
+    rows_by_hour_at(table, None).await
+}
+
+/// Every row of `snapshot` (the current one when `None`) as text, sorted, per hour.
+async fn rows_by_hour_at(table: &Table, snapshot: Option<i64>) -> BTreeMap<i64, Vec<String>> {
+    let mut scan = table.scan().select_all();
+    if let Some(id) = snapshot {
+        scan = scan.snapshot_id(id);
+    }
+    let scan = scan.build().unwrap();
+    let batches: Vec<RecordBatch> = scan.to_arrow().await.unwrap().try_collect().await.unwrap();
+    let mut out: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for b in &batches {
+        let ts = b.column(0).as_any().downcast_ref::<TimestampMicrosecondArray>().unwrap();
+        for i in 0..b.num_rows() {
+            let row: Vec<String> =
+                b.columns().iter().map(|c| format!("{:?}", c.slice(i, 1))).collect();
+            out.entry(ts.value(i).div_euclid(MICROS_PER_HOUR)).or_default().push(row.join("|"));
+        }
+    }
+    out.values_mut().for_each(|rows| rows.sort());
+    out
+}
+
+/// Names of the compacted files in `hour`'s data directory.
+fn compacted_files_on_disk(table: &Table, hour: i64) -> Vec<String> {
+    let dir = HourDirectory::new(table.metadata().location(), hour);
+    let dir = dir.dir().strip_prefix("file://").unwrap();
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("compacted-"))
+        .collect()
+}
+
+fn status_kind(status: &GroupStatus) -> &str {
+    match status {
+        GroupStatus::Committed { .. } => "committed",
+        GroupStatus::Abandoned { kind, .. } => kind,
+        GroupStatus::Unknown { .. } => "unknown",
+    }
+}
+
+#[tokio::test]
+async fn quiet_hours_compact_into_one_file_each_with_the_same_rows() {
+    let fx = Fixture::new().await;
+    fx.fill(&HOURS, 6, ROWS).await;
+    let before = fx.load().await;
+    let start_sequence = before.metadata().current_snapshot().unwrap().sequence_number();
+    let rows_before = rows_by_hour(&before).await;
+    let (step, metrics) = step(Arc::new(SystemClock));
+
+    let (plan, execution) = compact(&fx, &step, &before, &CancellationToken::new()).await;
+    assert_eq!(plan.candidates.len(), 3);
+    assert_eq!((plan.files_before, plan.files_after), (18, 3));
+    assert_eq!((execution.groups_committed, execution.groups_abandoned), (3, 0));
+    assert_eq!((execution.files_removed, execution.files_added), (18, 3));
+    assert_eq!(execution.rows, 18 * ROWS as u64);
+
+    let after = fx.load().await;
+    assert_eq!(rows_by_hour(&after).await, rows_before);
+    let live = live(&after).await;
+    assert_eq!(live.len(), plan.files_after);
+    for e in &live {
+        let dir = HourDirectory::new(after.metadata().location(), e.hour);
+        let name = e.path.strip_prefix(&format!("{}/", dir.dir())).expect("in its hour directory");
+        assert!(name.starts_with("compacted-"), "{name}");
+        // Compacted files keep the sequence number of the snapshot the plan read.
+        assert_eq!(e.sequence_number, start_sequence);
+    }
+    let current = after.metadata().current_snapshot().unwrap();
+    assert_eq!(current.summary().operation.as_str(), "replace");
+    let mut snapshots: Vec<_> = after.metadata().snapshots().collect();
+    snapshots.sort_by_key(|s| s.sequence_number());
+    let ops: Vec<&str> = snapshots.iter().map(|s| s.summary().operation.as_str()).collect();
+    assert_eq!(ops[6..], ["replace", "replace", "replace"], "one snapshot per group");
+    assert_totals_match_walk(&after).await;
+    // Readers of the snapshot the plan read still find every input file.
+    let old = before.metadata().current_snapshot().unwrap().snapshot_id();
+    let old_scan = after.scan().snapshot_id(old).select_all().build().unwrap();
+    let old_rows: usize = old_scan
+        .to_arrow()
+        .await
+        .unwrap()
+        .try_fold(0, |n, b| async move { Ok(n + b.num_rows()) })
+        .await
+        .unwrap();
+    assert_eq!(old_rows, 18 * ROWS);
+
+    assert_eq!(counter(&metrics, &fx, |m| &m.compaction_runs), 1);
+    assert_eq!(counter(&metrics, &fx, |m| &m.files_compacted), 18);
+    let bytes: u64 = plan.candidates.iter().flat_map(|c| &c.groups).map(|g| g.bytes).sum();
+    assert_eq!(counter(&metrics, &fx, |m| &m.bytes_compacted), bytes);
+    assert_eq!(counter(&metrics, &fx, |m| &m.compaction_groups_abandoned), 0);
+    let duration = metrics.compaction_duration.with_label_values(&table_labels(&fx.id));
+    assert_eq!(duration.get_sample_count(), 1);
+
+    // Nothing is left to compact.
+    let (plan, execution) = compact(&fx, &step, &after, &CancellationToken::new()).await;
+    assert!(plan.candidates.is_empty());
+    assert!(execution.groups.is_empty());
+}
+
+#[tokio::test]
+async fn a_corrupt_input_fails_its_group_only_and_leaves_no_new_file() {
+    let fx = Fixture::new().await;
+    fx.fill(&HOURS, 6, ROWS).await;
+    let before = fx.load().await;
+    let rows_before = rows_by_hour(&before).await;
+    let (step, metrics) = step(Arc::new(SystemClock));
+    let plan = {
+        let scope = Scope::default();
+        let cancel = CancellationToken::new();
+        let cx = TableContext {
+            id: &fx.id,
+            table: &before,
+            catalog: &fx.catalog,
+            scope: &scope,
+            cancel: &cancel,
+            stats: TableStats::of(&before),
+        };
+        step.plan(&cx).await.unwrap()
+    };
+    // The last input read, so that the group has written output before it fails.
+    let victim = plan.candidates[1].groups[0].files.last().unwrap().clone();
+    let local = victim.strip_prefix("file://").unwrap();
+    let original = std::fs::read(local).unwrap();
+    std::fs::write(local, vec![0x5a; original.len()]).unwrap();
+
+    let (_, execution) = compact(&fx, &step, &before, &CancellationToken::new()).await;
+    assert_eq!((execution.groups_committed, execution.groups_abandoned), (2, 1));
+    let failed = execution.groups.iter().find(|g| !g.committed()).unwrap();
+    assert_eq!(failed.hour, HOURS[1]);
+    let GroupStatus::Abandoned { kind, reason } = &failed.status else { panic!("{failed:?}") };
+    assert_eq!(kind, "read");
+    assert!(reason.contains(&victim), "{reason}");
+
+    let after = fx.load().await;
+    let mut inputs = paths_of_hour(&before, HOURS[1]).await;
+    let mut still = paths_of_hour(&after, HOURS[1]).await;
+    inputs.sort();
+    still.sort();
+    assert_eq!(still, inputs, "the failed partition is as it was");
+    assert!(compacted_files_on_disk(&after, HOURS[1]).is_empty());
+    assert_eq!(compacted_files_on_disk(&after, HOURS[0]).len(), 1);
+    assert_eq!(paths_of_hour(&after, HOURS[0]).await.len(), 1);
+    assert_eq!(paths_of_hour(&after, HOURS[2]).await.len(), 1);
+    // With the file repaired, every row is still there.
+    std::fs::write(local, original).unwrap();
+    assert_eq!(rows_by_hour(&after).await, rows_before);
+    assert_eq!(counter(&metrics, &fx, |m| &m.compaction_groups_abandoned), 1);
+    assert_eq!(counter(&metrics, &fx, |m| &m.files_compacted), 12);
+}
+
+/// The system clock, running `hook` (on a blocking section) the `at`-th time it is read.
+struct HookClock {
+    calls: AtomicUsize,
+    at: usize,
+    hook: Box<dyn Fn() + Send + Sync>,
+}
+
+impl fmt::Debug for HookClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HookClock").field("at", &self.at).finish()
+    }
+}
+
+impl Clock for HookClock {
+    fn now(&self) -> DateTime<Utc> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) == self.at {
+            tokio::task::block_in_place(|| (self.hook)());
+        }
+        Utc::now()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_racing_the_commit_is_kept_after_a_retry() {
+    let fx = Arc::new(Fixture::new().await);
+    fx.fill(&HOURS[..1], 6, ROWS).await;
+    let before = fx.load().await;
+    let rows_before = rows_by_hour(&before).await;
+    let late = write(&before, HOURS[0], vec![batch(&before, HOURS[0], 10, 999)]).await;
+    let late_path = late[0].file_path().to_string();
+
+    // The clock is read once by planning, then before each commit attempt is staged: the
+    // append lands between the first attempt's load and its compare-and-swap.
+    let appender = Arc::clone(&fx);
+    let hook = move || {
+        let (fx, late) = (Arc::clone(&appender), late.clone());
+        tokio::runtime::Handle::current().block_on(async move { fx.append(late).await });
+    };
+    let clock = Arc::new(HookClock { calls: AtomicUsize::new(0), at: 1, hook: Box::new(hook) });
+    let (step, metrics) = step(clock);
+    let (_, execution) = compact(&fx, &step, &before, &CancellationToken::new()).await;
+    assert_eq!(execution.groups_committed, 1, "{execution:?}");
+    assert_eq!(execution.conflicts, 1);
+    assert_eq!(counter(&metrics, &fx, |m| &m.compaction_conflicts), 1);
+
+    let after = fx.load().await;
+    let current = after.metadata().current_snapshot().unwrap();
+    assert_eq!(current.summary().operation.as_str(), "replace");
+    // The compaction's parent is the racing append: it holds exactly the rows to keep.
+    let appended = current.parent_snapshot_id();
+    let expected = rows_by_hour_at(&after, appended).await;
+    assert_eq!(expected[&HOURS[0]].len(), rows_before[&HOURS[0]].len() + 10);
+    assert_eq!(rows_by_hour(&after).await, expected);
+    let live = paths_of_hour(&after, HOURS[0]).await;
+    assert_eq!(live.len(), 2);
+    assert!(live.contains(&late_path));
+    assert_totals_match_walk(&after).await;
+}
+
+#[tokio::test]
+async fn a_group_whose_input_was_replaced_first_is_abandoned_and_cleaned_up() {
+    let fx = Fixture::new().await;
+    fx.fill(&HOURS[..2], 6, ROWS).await;
+    let planned = fx.load().await;
+
+    // Another compaction replaces one input of the first hour after the plan was made.
+    let taken = paths_of_hour(&planned, HOURS[0]).await.remove(0);
+    let copy = write(&planned, HOURS[0], vec![batch(&planned, HOURS[0], ROWS, 4242)]).await;
+    let other = SnapshotChange::replace([taken], copy, None);
+    let staged = stage(&planned, &other, Utc::now().timestamp_millis()).await.unwrap();
+    commit(&fx.catalog, &fx.id, staged).await.unwrap();
+    let raced = fx.load().await;
+    let rows_raced = rows_by_hour(&raced).await;
+
+    let (step, metrics) = step(Arc::new(SystemClock));
+    let (_, execution) = compact(&fx, &step, &planned, &CancellationToken::new()).await;
+    assert_eq!((execution.groups_committed, execution.groups_abandoned), (1, 1));
+    let lost = execution.groups.iter().find(|g| g.hour == HOURS[0]).unwrap();
+    assert_eq!(status_kind(&lost.status), "files_no_longer_live");
+    assert_eq!(lost.files_out, 1, "the group was rewritten before its commit was refused");
+
+    let after = fx.load().await;
+    assert!(compacted_files_on_disk(&after, HOURS[0]).is_empty(), "new files deleted");
+    assert_eq!(paths_of_hour(&after, HOURS[0]).await.len(), 6);
+    assert_eq!(paths_of_hour(&after, HOURS[1]).await.len(), 1);
+    assert_eq!(rows_by_hour(&after).await, rows_raced);
+    assert_eq!(counter(&metrics, &fx, |m| &m.compaction_groups_abandoned), 1);
+    assert_totals_match_walk(&after).await;
+}
+
+#[tokio::test]
+async fn a_dry_run_or_a_cancelled_pass_changes_nothing() {
+    let fx = Fixture::new().await;
+    fx.fill(&HOURS, 6, ROWS).await;
+    let table = fx.load().await;
+    let location = table.metadata_location().unwrap().to_string();
+    let (step, metrics) = step(Arc::new(SystemClock));
+
+    let scope = Scope { dry_run: true, ..Default::default() };
+    let cancel = CancellationToken::new();
+    let cx = TableContext {
+        id: &fx.id,
+        table: &table,
+        catalog: &fx.catalog,
+        scope: &scope,
+        cancel: &cancel,
+        stats: TableStats::of(&table),
+    };
+    let outcome = step.run_table(cx).await.unwrap();
+    assert!(outcome.summary.starts_with("would compact 3 of 3 partitions"), "{}", outcome.summary);
+    let plan: TablePlan = serde_json::from_value(outcome.details.clone()).unwrap();
+    assert_eq!(plan.files_after, 3);
+    assert!(outcome.details.get("execution").is_none());
+    assert_eq!(fx.load().await.metadata_location(), Some(location.as_str()));
+    assert_eq!(counter(&metrics, &fx, |m| &m.compaction_runs), 0);
+
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let (_, execution) = compact(&fx, &step, &table, &cancel).await;
+    assert_eq!(execution.groups_not_started, 3);
+    assert!(execution.groups.is_empty());
+    assert_eq!(fx.load().await.metadata_location(), Some(location.as_str()));
+    for hour in HOURS {
+        assert!(compacted_files_on_disk(&table, hour).is_empty());
+    }
+}
+
+#[tokio::test]
+async fn an_executed_pass_reports_plan_and_execution() {
+    let fx = Fixture::new().await;
+    fx.fill(&HOURS[..1], 5, ROWS).await;
+    let table = fx.load().await;
+    let (step, _) = step(Arc::new(SystemClock));
+    let scope = Scope::default();
+    let cancel = CancellationToken::new();
+    let cx = TableContext {
+        id: &fx.id,
+        table: &table,
+        catalog: &fx.catalog,
+        scope: &scope,
+        cancel: &cancel,
+        stats: TableStats::of(&table),
+    };
+    let outcome = step.run_table(cx).await.unwrap();
+    assert!(
+        outcome.summary.starts_with(
+            "compacted 1 of 1 partitions: 1 group(s) committed, 0 abandoned; 5 -> 1 files"
+        ),
+        "{}",
+        outcome.summary
+    );
+    assert!(!outcome.summary.contains("not executed"));
+    let plan: TablePlan = serde_json::from_value(outcome.details.clone()).unwrap();
+    assert_eq!(plan.files_before, 5);
+    let execution = &outcome.details["execution"];
+    assert_eq!(execution["groups_committed"], 1);
+    assert_eq!(execution["groups"][0]["status"], "committed");
+    assert_eq!(execution["groups"][0]["hour_label"], "2024-01-01-00");
+}
+
+#[tokio::test]
+async fn a_small_target_rolls_into_several_files_of_about_the_target_size() {
+    let fx = Fixture::new().await;
+    fx.fill(&HOURS[..1], 6, 2000).await;
+    let table = fx.load().await;
+    let files = live(&table).await;
+    let group = FileGroup {
+        files: files.iter().map(|e| e.path.clone()).collect(),
+        bytes: files.iter().map(|e| e.size).sum(),
+        rows: files.iter().map(|e| e.records).sum(),
+        expected_output_files: 1,
+    };
+    let target = 64 * 1024;
+    let settings = RewriteSettings { batch_rows: 1024, ..RewriteSettings::new(target) };
+    let out = rewrite_group(&table, &group, HOURS[0], &settings).await.unwrap();
+    assert_eq!((out.rows_read, out.rows_written), (12_000, 12_000));
+    assert_eq!(out.bytes_read, group.bytes);
+    assert!(out.files.len() >= 3, "{} file(s)", out.files.len());
+    for f in &out.files {
+        assert!(f.file_size_in_bytes() <= target + target / 4, "{} bytes", f.file_size_in_bytes());
+        assert!(f.file_path().contains("/data/hour=2024-01-01-00/compacted-"));
+        assert!(!f.lower_bounds().is_empty(), "column statistics written");
+    }
+    assert_eq!(compacted_files_on_disk(&table, HOURS[0]).len(), out.files.len());
+
+    // The rows survive a commit of the rolled files.
+    let rows_before = rows_by_hour(&table).await;
+    let start = table.metadata().current_snapshot().unwrap().sequence_number();
+    let change = SnapshotChange::replace(group.files.clone(), out.files, Some(start));
+    let staged = stage(&table, &change, Utc::now().timestamp_millis()).await.unwrap();
+    commit(&fx.catalog, &fx.id, staged).await.unwrap();
+    assert_eq!(rows_by_hour(&fx.load().await).await, rows_before);
+}
+
+#[tokio::test]
+async fn a_row_count_that_does_not_match_the_manifests_abandons_the_rewrite() {
+    let fx = Fixture::new().await;
+    fx.fill(&HOURS[..1], 3, ROWS).await;
+    let table = fx.load().await;
+    let paths = paths_of_hour(&table, HOURS[0]).await;
+    let group =
+        FileGroup { files: paths, bytes: 0, rows: 3 * ROWS as u64 + 1, expected_output_files: 1 };
+    let mut tasks = scan_tasks(&table, group.files.iter().map(String::as_str)).await.unwrap();
+    let tasks = take_group_tasks(&mut tasks, &group).unwrap();
+    let err = rewrite_tasks(&table, tasks, group.rows, HOURS[0], &RewriteSettings::new(MIB))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RewriteError::RowCountMismatch { expected: 76, read: 75, written: 75 }),
+        "{err}"
+    );
+    assert!(compacted_files_on_disk(&table, HOURS[0]).is_empty());
+
+    let missing = FileGroup { files: vec!["file:///nowhere.parquet".into()], ..group };
+    let err =
+        rewrite_group(&table, &missing, HOURS[0], &RewriteSettings::new(MIB)).await.unwrap_err();
+    assert!(err.to_string().contains("file:///nowhere.parquet"), "{err}");
+    let statuses: Vec<_> = entries(&table).await.into_iter().map(|e| e.status).collect();
+    assert!(statuses.iter().all(|s| *s != ManifestStatus::Deleted));
+}
