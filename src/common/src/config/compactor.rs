@@ -31,7 +31,8 @@ pub struct CompactorConfig {
     /// A partition is compacted only when it holds at least this many small files; at least 2.
     /// Env `SIGNALDB_COMPACTOR_MIN_INPUT_FILES`, default `5`.
     pub min_input_files: usize,
-    /// Most partitions rewritten at the same time; at least 1.
+    /// Most compaction groups rewritten at the same time (and tables worked on at once by the
+    /// other jobs); at least 1.
     /// Env `SIGNALDB_COMPACTOR_MAX_CONCURRENT_JOBS`, default `2`.
     pub max_concurrent_jobs: usize,
     /// Partitions holding data younger than this many seconds are left to writers.
