@@ -11,6 +11,7 @@
 //!   at it.
 //! - [`bins`]: runs the workspace's real binaries against a [`TestEnv`].
 //! - [`pyiceberg`]: reads tables back with pyiceberg, an Iceberg reader that is not ours.
+//! - [`pyiceberg_hours`]: the same, hour partition by hour partition (rows, digest, files).
 //! - [`iceberg_read`]: reads them with iceberg-rust through the `common` crate.
 //! - [`http`]: a loopback `GET` and free ports, for the services' HTTP endpoints.
 //! - [`metrics_text`]: a strict reader of Prometheus `/metrics` pages.
@@ -21,6 +22,7 @@ pub mod http;
 pub mod iceberg_read;
 pub mod metrics_text;
 pub mod pyiceberg;
+pub mod pyiceberg_hours;
 pub mod require;
 
 pub use bins::{BinChild, BinCommand, BinOutput, run_bin, spawn_bin};

@@ -4,5 +4,6 @@
 //! with `scripts/test.sh -p tests-integration --test main -- foundation::`.
 //! Fixtures are in the `tests_integration` library (`tests-integration/src/`).
 
+mod compactor;
 mod foundation;
 mod service;

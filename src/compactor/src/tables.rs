@@ -106,6 +106,15 @@ pub struct StepOutcome {
     pub summary: String,
     /// Machine-readable details for `--json`.
     pub details: serde_json::Value,
+    /// Set when part of the work failed (the table counts as failed, with these details).
+    pub error: Option<String>,
+}
+
+impl StepOutcome {
+    /// Work that fully succeeded.
+    pub fn ok(summary: String, details: serde_json::Value) -> Self {
+        Self { summary, details, error: None }
+    }
 }
 
 /// A step's failure on one table.
@@ -122,6 +131,14 @@ pub enum StepError {
     /// The catalog database failed.
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    /// Part of the work failed; the rest is described by the outcome.
+    #[error("{error}")]
+    Partial {
+        /// What failed.
+        error: String,
+        /// What was done nevertheless.
+        outcome: Box<StepOutcome>,
+    },
 }
 
 /// The job-specific work on one table.
@@ -180,8 +197,14 @@ impl<S: TableStep> TablePass<S> {
                 self.step.run_table(cx).await
             }
         };
+        let result = result.and_then(|outcome| match &outcome.error {
+            None => Ok(outcome),
+            Some(error) => {
+                Err(StepError::Partial { error: error.clone(), outcome: Box::new(outcome) })
+            }
+        });
         match result {
-            Ok(StepOutcome { summary, details }) => TableReport::ok(id, summary, details),
+            Ok(StepOutcome { summary, details, .. }) => TableReport::ok(id, summary, details),
             Err(e) => {
                 self.metrics.record_table_failure(id, kind);
                 error!(
@@ -193,7 +216,12 @@ impl<S: TableStep> TablePass<S> {
                     error = %e,
                     "{kind} failed for table {id}"
                 );
-                TableReport::failed(id, e.to_string())
+                let mut report = TableReport::failed(id, e.to_string());
+                if let StepError::Partial { outcome, .. } = e {
+                    report.summary = outcome.summary;
+                    report.details = outcome.details;
+                }
+                report
             }
         }
     }

@@ -200,7 +200,26 @@ pub async fn execute(
     out
 }
 
+/// Abandonment causes that are contention with other writers, not failures: the table is
+/// unchanged and the next pass plans again.
+const CONTENTION: [&str; 2] = ["files_no_longer_live", "conflicts_exhausted"];
+
 impl TableExecution {
+    /// The groups that failed (unreadable input, write or commit errors, unknown commit
+    /// outcome), each described with its hour and reason; contention is not a failure.
+    pub fn failures(&self) -> Vec<String> {
+        self.groups
+            .iter()
+            .filter_map(|g| match &g.status {
+                GroupStatus::Committed { .. } => None,
+                GroupStatus::Abandoned { kind, .. } if CONTENTION.contains(&kind.as_str()) => None,
+                GroupStatus::Abandoned { reason, .. } | GroupStatus::Unknown { reason } => {
+                    Some(format!("hour={}: {reason}", g.hour_label))
+                }
+            })
+            .collect()
+    }
+
     fn record(&mut self, id: &TableId, metrics: &Metrics, result: GroupResult) {
         let labels = table_labels(id);
         self.conflicts += result.conflicts;

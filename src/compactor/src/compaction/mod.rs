@@ -137,7 +137,7 @@ impl CompactionStep {
             plan.bytes_to_rewrite
         );
         let details = CompactionDetails { plan, execution: None };
-        StepOutcome { summary, details: serde_json::to_value(details).unwrap_or_default() }
+        StepOutcome::ok(summary, serde_json::to_value(details).unwrap_or_default())
     }
 }
 
@@ -191,6 +191,12 @@ impl TableStep for CompactionStep {
         let (plan, execution) = self.compact(&cx).await?;
         let summary = summarize(&plan, &execution);
         let details = CompactionDetails { plan: &plan, execution: Some(&execution) };
-        Ok(StepOutcome { summary, details: serde_json::to_value(details).unwrap_or_default() })
+        let failures = execution.failures();
+        let error = (!failures.is_empty()).then(|| failures.join("; "));
+        Ok(StepOutcome {
+            summary,
+            details: serde_json::to_value(details).unwrap_or_default(),
+            error,
+        })
     }
 }

@@ -30,12 +30,12 @@ impl TableStep for Survey {
     async fn run_table(&self, cx: TableContext<'_>) -> Result<StepOutcome, StepError> {
         let stats = cx.stats;
         let snapshot_id = cx.table.metadata().current_snapshot().map(|s| s.snapshot_id());
-        Ok(StepOutcome {
-            summary: format!(
+        Ok(StepOutcome::ok(
+            format!(
                 "{} data files, {} bytes, {} snapshots; no changes",
                 stats.data_files, stats.data_bytes, stats.snapshots
             ),
-            details: json!({ "stats": stats, "current_snapshot_id": snapshot_id }),
-        })
+            json!({ "stats": stats, "current_snapshot_id": snapshot_id }),
+        ))
     }
 }
