@@ -28,13 +28,26 @@ pub struct LiveFile {
 
 /// Every live file (data and delete) of `table`'s current snapshot; empty without a snapshot.
 pub async fn live_files(table: &Table) -> iceberg::Result<Vec<LiveFile>> {
+    read_live_files(table, |_| true).await
+}
+
+/// The live delete files of `table`'s current snapshot; only delete manifests are read, so
+/// this stays cheap on tables with many data manifests.
+pub async fn live_delete_files(table: &Table) -> iceberg::Result<Vec<LiveFile>> {
+    read_live_files(table, |content| *content == ManifestContentType::Deletes).await
+}
+
+async fn read_live_files(
+    table: &Table,
+    wanted: impl Fn(&ManifestContentType) -> bool,
+) -> iceberg::Result<Vec<LiveFile>> {
     let md = table.metadata();
     let Some(snapshot) = md.current_snapshot() else {
         return Ok(Vec::new());
     };
     let list = table.manifest_list_reader(snapshot).load().await?;
     let mut out = Vec::new();
-    for manifest_file in list.entries() {
+    for manifest_file in list.entries().iter().filter(|m| wanted(&m.content)) {
         let hour_spec = is_hour_spec(md, manifest_file.partition_spec_id);
         let manifest = manifest_file.load_manifest(table.file_io()).await?;
         for entry in manifest.entries().iter().filter(|e| e.is_alive()) {

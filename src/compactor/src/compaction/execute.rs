@@ -28,7 +28,7 @@ use super::plan::{FileGroup, PartitionPlan, TablePlan};
 use super::rewrite::{
     RewriteOutput, RewriteSettings, delete_files, rewrite_tasks, scan_tasks, take_group_tasks,
 };
-use crate::manifests::live_files;
+use crate::manifests::live_delete_files;
 use crate::metrics::{Metrics, table_labels};
 use crate::snapshot::{
     CommitError, Retried, RetryFailure, RetryPolicy, SnapshotChange, commit_with_retry,
@@ -404,6 +404,6 @@ fn sizes(
 /// Whether the current snapshot of `table` has live delete files in partition `hour`: a
 /// rewrite planned without them would resurrect the rows they delete.
 async fn deletes_in_hour(table: &Table, hour: i64) -> iceberg::Result<bool> {
-    let files = live_files(table).await?;
+    let files = live_delete_files(table).await?;
     Ok(files.iter().any(|f| f.content != DataContentType::Data && f.hour == Some(hour)))
 }
