@@ -20,11 +20,20 @@ use crate::workspace_root;
 /// Call [`require_python`] first so a run without Python skips rather than fails here.
 #[track_caller]
 pub fn run_pyiceberg(env: &TestEnv, tables: &[String]) -> Value {
+    run_pyiceberg_script(env, "scripts/pyiceberg_read.py", tables)
+}
+
+/// Runs a pyiceberg reader script (path relative to the workspace root) against `env`'s catalog
+/// with `--table` for each of `tables` and returns the one JSON document it prints.
+///
+/// Call [`require_python`] first so a run without Python skips rather than fails here.
+#[track_caller]
+pub fn run_pyiceberg_script(env: &TestEnv, script: &str, tables: &[String]) -> Value {
     let python = require_python()
         .expect("pyiceberg needs Python: gate the test with require_python() first");
     let conn = env.pyiceberg();
     let mut cmd = Command::new(&python);
-    cmd.arg(workspace_root().join("scripts/pyiceberg_read.py"))
+    cmd.arg(workspace_root().join(script))
         .args(["--catalog-name", &conn.catalog_name, "--uri", &conn.uri])
         .args(["--warehouse", &conn.warehouse]);
     for (key, value) in &conn.props {
@@ -41,12 +50,12 @@ pub fn run_pyiceberg(env: &TestEnv, tables: &[String]) -> Value {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "pyiceberg_read.py failed ({}) on {} env\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        "{script} failed ({}) on {} env\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
         output.status,
         env.backend()
     );
     serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("pyiceberg_read.py printed no JSON ({e})\n{stdout}\n{stderr}"))
+        .unwrap_or_else(|e| panic!("{script} printed no JSON ({e})\n{stdout}\n{stderr}"))
 }
 
 /// Reads one table with pyiceberg; returns its object from [`run_pyiceberg`]'s `tables`.

@@ -3,13 +3,11 @@
 //! What a job that rewrites or drops partitions must keep (or change) is checked hour by hour.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
 use crate::env::TestEnv;
-use crate::require::require_python;
-use crate::workspace_root;
+use crate::pyiceberg::run_pyiceberg_script;
 
 /// The rows of one hour (by the `timestamp` column).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,37 +69,11 @@ impl PyTableByHour {
 
 /// Reads `tables` (`tenant.dataset.table`, all existing) of `env` with pyiceberg, keyed as given.
 ///
-/// Call [`require_python`] first so a run without Python skips rather than fails here.
+/// Call [`require_python`](crate::require::require_python) first so a run without Python skips rather than fails here.
 #[track_caller]
 pub fn read_by_hour<T: ToString>(env: &TestEnv, tables: &[T]) -> BTreeMap<String, PyTableByHour> {
-    let python = require_python()
-        .expect("pyiceberg needs Python: gate the test with require_python() first");
-    let conn = env.pyiceberg();
-    let mut cmd = Command::new(&python);
-    cmd.arg(workspace_root().join("tests-integration/src/pyiceberg_hours.py"))
-        .args(["--catalog-name", &conn.catalog_name, "--uri", &conn.uri])
-        .args(["--warehouse", &conn.warehouse]);
-    for (key, value) in &conn.props {
-        cmd.arg("--prop").arg(format!("{key}={value}"));
-    }
     let idents: Vec<String> = tables.iter().map(ToString::to_string).collect();
-    for ident in &idents {
-        cmd.args(["--table", ident]);
-    }
-    let output = cmd
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", python.display()));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "pyiceberg_hours.py failed ({}) on {} env\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        output.status,
-        env.backend()
-    );
-    let doc: Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("pyiceberg_hours.py printed no JSON ({e})\n{stdout}\n{stderr}"));
+    let doc = run_pyiceberg_script(env, "tests-integration/src/pyiceberg_hours.py", &idents);
     idents
         .into_iter()
         .map(|ident| {

@@ -68,9 +68,9 @@ struct RunArgs {
     json: bool,
 }
 
-/// Options of `plan`.
+/// Which tables a command covers.
 #[derive(Debug, Args)]
-struct PlanArgs {
+struct TableFilter {
     /// Only this tenant's tables.
     #[arg(long, value_parser = parse_id)]
     tenant: Option<String>,
@@ -80,6 +80,20 @@ struct PlanArgs {
     /// Only this signal's tables: traces, logs or metrics.
     #[arg(long)]
     signal: Option<Signal>,
+}
+
+impl TableFilter {
+    fn scope(self, dry_run: bool) -> Scope {
+        let TableFilter { tenant, dataset, signal } = self;
+        Scope { tenant, dataset, signal, dry_run }
+    }
+}
+
+/// Options of `plan`.
+#[derive(Debug, Args)]
+struct PlanArgs {
+    #[command(flatten)]
+    filter: TableFilter,
     /// Print the plan as one JSON document on stdout (logs stay on stderr).
     #[arg(long)]
     json: bool,
@@ -88,15 +102,8 @@ struct PlanArgs {
 /// Options shared by the one-shot commands.
 #[derive(Debug, Args)]
 struct OneShotArgs {
-    /// Only this tenant's tables.
-    #[arg(long, value_parser = parse_id)]
-    tenant: Option<String>,
-    /// Only this dataset's tables.
-    #[arg(long, value_parser = parse_id)]
-    dataset: Option<String>,
-    /// Only this signal's tables: traces, logs or metrics.
-    #[arg(long)]
-    signal: Option<Signal>,
+    #[command(flatten)]
+    filter: TableFilter,
     /// Report what would be done and change nothing (also when the config says dry_run).
     #[arg(long)]
     dry_run: bool,
@@ -155,8 +162,8 @@ async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
         Command::Run(RunArgs { once: true, json }) => {
             (service.run_lifecycle_once(Scope::default(), &cancel).await, json)
         }
-        Command::Plan(PlanArgs { tenant, dataset, signal, json }) => {
-            let scope = Scope { tenant, dataset, signal, dry_run: true };
+        Command::Plan(PlanArgs { filter, json }) => {
+            let scope = filter.scope(true);
             let report = service.run_once(JobKind::Compaction, scope, &cancel).await;
             if !json {
                 print!("{}", render_plans(&report));
@@ -205,8 +212,8 @@ async fn one_shot(
     args: OneShotArgs,
     cancel: &CancellationToken,
 ) -> (Vec<JobReport>, bool) {
-    let OneShotArgs { tenant, dataset, signal, dry_run, json } = args;
-    let scope = Scope { tenant, dataset, signal, dry_run };
+    let OneShotArgs { filter, dry_run, json } = args;
+    let scope = filter.scope(dry_run);
     (vec![service.run_once(kind, scope, cancel).await], json)
 }
 
@@ -261,7 +268,7 @@ mod tests {
         .unwrap();
         let Some(Command::Retention(args)) = cli.command else { panic!("not retention") };
         assert_eq!(
-            (args.tenant.as_deref(), args.signal, args.dry_run),
+            (args.filter.tenant.as_deref(), args.filter.signal, args.dry_run),
             (Some("acme"), Some(Signal::Logs), true)
         );
         assert!(Cli::try_parse_from(["compactor", "compact", "--tenant", "Acme"]).is_err());
