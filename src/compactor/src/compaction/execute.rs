@@ -161,7 +161,7 @@ pub async fn execute(
                 "Abandoned all {total} compaction group(s) of {id}: {reason}"
             );
             for (p, g) in work {
-                let result = abandoned(p, g, 0, "scan", reason.clone());
+                let result = abandoned(p, g, None, 0, "scan", reason.clone());
                 out.record(cx.id, metrics, result);
             }
             return out;
@@ -360,17 +360,15 @@ impl GroupRun<'_, '_> {
             "Abandoned compaction group: tenant={} dataset={} table={} hour={}: {reason}",
             id.tenant, id.dataset, id.signal, partition.hour_label
         );
-        GroupResult {
-            status: GroupStatus::Abandoned { kind: kind.to_string(), reason },
-            conflicts,
-            ..sizes(partition, group, output)
-        }
+        abandoned(partition, group, output, conflicts, kind, reason)
     }
 }
 
+/// The result of a group given up for `reason`; `output` fills the written side.
 fn abandoned(
     partition: &PartitionPlan,
     group: &FileGroup,
+    output: Option<&RewriteOutput>,
     conflicts: u32,
     kind: &str,
     reason: String,
@@ -378,7 +376,7 @@ fn abandoned(
     GroupResult {
         status: GroupStatus::Abandoned { kind: kind.to_string(), reason },
         conflicts,
-        ..sizes(partition, group, None)
+        ..sizes(partition, group, output)
     }
 }
 
