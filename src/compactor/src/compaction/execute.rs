@@ -31,7 +31,8 @@ use super::rewrite::{
 use crate::manifests::live_delete_files;
 use crate::metrics::{Metrics, table_labels};
 use crate::snapshot::{
-    CommitError, Retried, RetryFailure, RetryPolicy, SnapshotChange, commit_with_retry,
+    CommitError, ManifestCache, Retried, RetryFailure, RetryPolicy, SnapshotChange,
+    commit_with_retry_cached,
 };
 use crate::tables::TableContext;
 
@@ -174,6 +175,7 @@ pub async fn execute(
         start_sequence,
         tasks: &tasks,
         commit_lock: Mutex::new(()),
+        manifests: ManifestCache::new(),
     };
     let group = &group;
     // Indices, not references, cross the stream: its closures must be general over lifetimes.
@@ -249,6 +251,8 @@ struct GroupRun<'a, 'b> {
     start_sequence: i64,
     tasks: &'a Mutex<HashMap<String, FileScanTask>>,
     commit_lock: Mutex<()>,
+    /// What each manifest lists, shared by the commits of every group of the table.
+    manifests: ManifestCache,
 }
 
 impl GroupRun<'_, '_> {
@@ -275,11 +279,12 @@ impl GroupRun<'_, '_> {
             Some(self.start_sequence),
         );
         let change = &change;
-        let retried = commit_with_retry(
+        let retried = commit_with_retry_cached(
             self.cx.catalog,
             id,
             self.clock,
             self.settings.retry,
+            &self.manifests,
             |fresh: Table| async move {
                 match deletes_in_hour(&fresh, hour).await {
                     Ok(false) => Ok(change.clone()),

@@ -13,7 +13,8 @@ use iceberg::table::Table;
 use tracing::{debug, warn};
 
 use super::SnapshotChange;
-use super::producer::{SnapshotError, Staged, stage};
+use super::cache::ManifestCache;
+use super::producer::{SnapshotError, Staged, stage_cached};
 
 /// A snapshot made current by [`commit`].
 #[derive(Debug, Clone)]
@@ -251,6 +252,23 @@ where
     F: Fn(Table) -> Fut,
     Fut: Future<Output = Result<SnapshotChange, A>>,
 {
+    commit_with_retry_cached(catalog, id, clock, policy, &ManifestCache::new(), build).await
+}
+
+/// [`commit_with_retry`] with a manifest cache shared with other changes to the same table,
+/// so that each attempt reads only the manifests no earlier attempt has read.
+pub async fn commit_with_retry_cached<F, Fut, A>(
+    catalog: &SignalCatalog,
+    id: &TableId,
+    clock: &dyn Clock,
+    policy: RetryPolicy,
+    cache: &ManifestCache,
+    build: F,
+) -> Result<RetryOutcome<A>, RetryError>
+where
+    F: Fn(Table) -> Fut,
+    Fut: Future<Output = Result<SnapshotChange, A>>,
+{
     let ident = id.ident();
     let table_name = || id.to_string();
     let attempts = policy.max_attempts.max(1);
@@ -266,7 +284,9 @@ where
                 return Ok(RetryOutcome { result: Retried::Abandoned(declined), conflicts });
             }
         };
-        let staged = match stage(&table, &change, clock.now().timestamp_millis()).await {
+        let staged = match stage_cached(&table, &change, clock.now().timestamp_millis(), cache)
+            .await
+        {
             Ok(staged) => staged,
             Err(SnapshotError::FilesNoLongerLive { missing }) => {
                 let result = Retried::FilesNoLongerLive { missing };

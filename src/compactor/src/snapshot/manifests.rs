@@ -2,6 +2,7 @@
 //! dropped, and the manifest written for added files.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use iceberg::io::FileIO;
 use iceberg::spec::{
@@ -11,6 +12,7 @@ use iceberg::spec::{
 use iceberg::table::Table;
 use uuid::Uuid;
 
+use super::cache::ManifestCache;
 use super::producer::{SnapshotError, iceberg_err};
 
 /// Names and remembers every file one staging attempt writes, so that a failed or losing
@@ -94,10 +96,12 @@ pub(super) struct ParentManifests {
 /// is live in it, before anything is written.
 ///
 /// Manifests without live entries (only DELETED entries of older snapshots) are dropped, as
-/// Java and pyiceberg do: they describe earlier changes, not this snapshot's files.
+/// Java and pyiceberg do: they describe earlier changes, not this snapshot's files. A data
+/// manifest whose live paths are in `cache` is not read again unless it holds a removed file.
 pub(super) async fn read_parent(
     table: &Table,
     remove: &BTreeSet<String>,
+    cache: &ManifestCache,
 ) -> Result<ParentManifests, SnapshotError> {
     let mut out = ParentManifests { reused: Vec::new(), touched: Vec::new() };
     let Some(parent) = table.metadata().current_snapshot() else {
@@ -122,19 +126,29 @@ pub(super) async fn read_parent(
             out.reused.push(file);
             continue;
         }
-        let manifest = file
-            .load_manifest(table.file_io())
-            .await
-            .map_err(iceberg_err("read a manifest of the current snapshot"))?;
-        let before = found.len();
-        for entry in manifest.entries().iter().filter(|e| e.is_alive()) {
-            if let Some(path) = remove.get(entry.file_path()) {
-                found.insert(path.clone());
+        let (live, loaded) = match cache.get(&file.manifest_path) {
+            Some(live) => (live, None),
+            None => {
+                let manifest = load(table, &file).await?;
+                let live: Arc<[String]> = manifest
+                    .entries()
+                    .iter()
+                    .filter(|e| e.is_alive())
+                    .map(|e| e.file_path().to_string())
+                    .collect();
+                cache.insert(&file.manifest_path, Arc::clone(&live));
+                (live, Some(manifest))
             }
-        }
+        };
+        let before = found.len();
+        found.extend(live.iter().filter(|path| remove.contains(*path)).cloned());
         if found.len() == before {
             out.reused.push(file);
         } else {
+            let manifest = match loaded {
+                Some(manifest) => manifest,
+                None => load(table, &file).await?,
+            };
             out.touched.push((file, manifest));
         }
     }
@@ -143,6 +157,12 @@ pub(super) async fn read_parent(
         return Err(SnapshotError::FilesNoLongerLive { missing });
     }
     Ok(out)
+}
+
+async fn load(table: &Table, file: &ManifestFile) -> Result<Manifest, SnapshotError> {
+    file.load_manifest(table.file_io())
+        .await
+        .map_err(iceberg_err("read a manifest of the current snapshot"))
 }
 
 /// Rewrites one touched data manifest with its own partition spec: removed files become

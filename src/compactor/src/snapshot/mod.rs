@@ -15,6 +15,7 @@
 //! files removed from the table stay on storage for older snapshots until orphan cleanup);
 //! every file path removed must be live in the snapshot the change is staged on.
 
+mod cache;
 mod commit;
 mod manifests;
 mod producer;
@@ -27,11 +28,12 @@ use std::collections::BTreeSet;
 
 use iceberg::spec::DataFile;
 
+pub use cache::ManifestCache;
 pub use commit::{
     CommitError, CommitOutcome, Retried, RetryError, RetryFailure, RetryOutcome, RetryPolicy,
-    commit, commit_with_retry,
+    commit, commit_with_retry, commit_with_retry_cached,
 };
-pub use producer::{SnapshotError, Staged, stage};
+pub use producer::{SnapshotError, Staged, stage, stage_cached};
 
 /// What a snapshot does, as the Iceberg snapshot summary's `operation` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

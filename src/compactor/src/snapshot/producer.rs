@@ -11,6 +11,7 @@ use iceberg::spec::{
 use iceberg::table::Table;
 use tracing::warn;
 
+use super::cache::ManifestCache;
 use super::manifests::{NewFiles, read_parent, rewrite_touched, write_added};
 use super::summary::add_totals;
 use super::{ChangeKind, SnapshotChange};
@@ -116,8 +117,19 @@ pub async fn stage(
     change: &SnapshotChange,
     now_ms: i64,
 ) -> Result<Staged, SnapshotError> {
+    stage_cached(table, change, now_ms, &ManifestCache::new()).await
+}
+
+/// [`stage`], remembering in `cache` what each manifest lists so that later attempts on the
+/// same table read only manifests they have not seen.
+pub async fn stage_cached(
+    table: &Table,
+    change: &SnapshotChange,
+    now_ms: i64,
+    cache: &ManifestCache,
+) -> Result<Staged, SnapshotError> {
     validate(table.metadata(), change)?;
-    let parent_manifests = read_parent(table, &change.remove).await?;
+    let parent_manifests = read_parent(table, &change.remove, cache).await?;
     let metadata = table.metadata();
     let snapshot_id = new_snapshot_id(metadata);
     let mut files = NewFiles::new(metadata, table.file_io(), snapshot_id);

@@ -110,6 +110,36 @@ async fn replace_rewrites_one_hour_and_keeps_every_row() {
 }
 
 #[tokio::test]
+async fn a_shared_manifest_cache_reads_only_new_manifests_and_still_rewrites_cached_ones() {
+    let fx = Fixture::new().await;
+    // Four appends, each one manifest holding a file of every hour.
+    let mut expected = fx.fill(&HOURS, 4, ROWS).await;
+    let planned = fx.load().await;
+    let cache = ManifestCache::new();
+    let change = compaction(&planned, HOURS[0]).await;
+    // An attempt that loses its race: staged, then discarded.
+    let lost = stage_cached(&planned, &change, now_ms(), &cache).await.unwrap();
+    let seen = cache.len();
+    assert_eq!(seen, 4, "every data manifest of the parent is read once");
+    lost.discard().await;
+
+    // A concurrent writer appends one file to another hour (one new manifest).
+    let extra = write(&planned, HOURS[2], vec![batch(&planned, HOURS[2], ROWS, 999)]).await;
+    fx.append(extra).await;
+    let fresh = fx.load().await;
+    let staged = stage_cached(&fresh, &change, now_ms(), &cache).await.unwrap();
+    assert_eq!(cache.len(), seen + 1, "the retry reads only the manifest it has not seen");
+    commit(&fx.catalog, &fx.id, staged).await.unwrap();
+
+    let after = fx.load().await;
+    *expected.get_mut(&HOURS[2]).unwrap() += ROWS;
+    assert_eq!(rows_per_hour(&after, None).await, expected);
+    let added: Vec<String> = change.add.iter().map(|f| f.file_path().to_string()).collect();
+    assert_eq!(paths_of_hour(&after, HOURS[0]).await, added, "cached manifests were rewritten");
+    assert_totals_match_walk(&after).await;
+}
+
+#[tokio::test]
 async fn delete_drops_one_hour_from_the_live_table_only() {
     let fx = Fixture::new().await;
     let mut expected = fx.fill(&HOURS, 2, ROWS).await;
