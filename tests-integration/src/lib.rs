@@ -21,9 +21,11 @@ pub mod env;
 pub mod http;
 pub mod iceberg_read;
 pub mod metrics_text;
+pub mod orphans;
 pub mod pyiceberg;
 pub mod pyiceberg_hours;
 pub mod require;
+pub mod retention;
 
 pub use bins::{BinChild, BinCommand, BinOutput, run_bin, spawn_bin};
 pub use env::{Backend, PyIcebergConnection, TestEnv};

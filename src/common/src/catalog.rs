@@ -135,6 +135,12 @@ impl SignalCatalog {
         &self.uri
     }
 
+    /// The sqlx pool on the catalog database, for bookkeeping tables of our own (never for
+    /// `iceberg_tables`, which only the commit path changes).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// Which database engine holds the catalog.
     pub fn backend(&self) -> CatalogBackend {
         self.backend
@@ -172,6 +178,38 @@ impl SignalCatalog {
             }
         }
         Ok(out)
+    }
+
+    /// The metadata location `iceberg_tables` records for `table`, without reading the
+    /// metadata file itself (which may be unreadable); `None` when the table is not registered.
+    pub async fn metadata_location(
+        &self,
+        table: &TableIdent,
+    ) -> Result<Option<String>, CatalogError> {
+        let sql = match self.backend {
+            CatalogBackend::Sqlite => {
+                "SELECT metadata_location FROM iceberg_tables \
+                 WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? \
+                 AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL)"
+            }
+            CatalogBackend::Postgres => {
+                "SELECT metadata_location FROM iceberg_tables \
+                 WHERE catalog_name = $1 AND table_namespace = $2 AND table_name = $3 \
+                 AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL)"
+            }
+        };
+        let query_err = |source| CatalogError::Query { name: self.name.clone(), source };
+        let row = sqlx::query(sql)
+            .bind(&self.name)
+            .bind(table.namespace().join("."))
+            .bind(table.name())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_err)?;
+        row.map(|r| r.try_get::<Option<String>, _>(0))
+            .transpose()
+            .map_err(query_err)
+            .map(Option::flatten)
     }
 
     /// Points `table` at `new` metadata if, and only if, it still points at `old`: the SQL

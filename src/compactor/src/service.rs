@@ -17,6 +17,7 @@ use crate::health::{Component, Health};
 use crate::http::{self, HttpError};
 use crate::job::{Job, JobKind, JobReport, Scope};
 use crate::jobs;
+use crate::lifecycle::{FollowUp, RetentionLifecycle};
 use crate::metrics::Metrics;
 use crate::scheduler::{Schedule, run_pass, run_periodic};
 use crate::tables::CatalogHandle;
@@ -118,19 +119,43 @@ impl Service {
         run_pass(self.job(kind).as_ref(), &scope, &self.metrics, cancel).await
     }
 
-    /// Runs one pass of every enabled job in lifecycle order (compaction, retention, orphan
-    /// cleanup), each with its configured dry run.
+    /// Retention followed, when orphan cleanup is enabled, by `orphans` (or a new orphan job)
+    /// over the same tables after `lifecycle_pause_secs`.
+    pub fn retention_lifecycle(&self, orphans: Option<Arc<dyn Job>>) -> RetentionLifecycle {
+        let follow_up = self.enabled(JobKind::OrphanCleanup).then(|| FollowUp {
+            job: orphans.unwrap_or_else(|| self.job(JobKind::OrphanCleanup)),
+            pause: self.config.compactor.orphan_cleanup.lifecycle_pause(),
+            dry_run: self.configured_dry_run(JobKind::OrphanCleanup),
+        });
+        RetentionLifecycle::new(self.job(JobKind::Retention), follow_up, Arc::clone(&self.metrics))
+    }
+
+    /// Runs one pass of every enabled job in lifecycle order, each with its configured dry
+    /// run: compaction, retention, then orphan cleanup — after retention's pause when
+    /// retention ran, so the cleanup reclaims what retention released.
     pub async fn run_lifecycle_once(
         &self,
         scope: Scope,
         cancel: &CancellationToken,
     ) -> Vec<JobReport> {
         let mut reports = Vec::new();
+        let mut orphans_done = false;
         for kind in JobKind::ALL.into_iter().filter(|k| self.enabled(*k)) {
             if cancel.is_cancelled() {
                 break;
             }
-            reports.push(self.run_once(kind, scope.clone(), cancel).await);
+            match kind {
+                JobKind::Retention => {
+                    let scope = Scope {
+                        dry_run: scope.dry_run || self.configured_dry_run(kind),
+                        ..scope.clone()
+                    };
+                    reports.extend(self.retention_lifecycle(None).run_all(&scope, cancel).await);
+                    orphans_done = self.enabled(JobKind::OrphanCleanup);
+                }
+                JobKind::OrphanCleanup if orphans_done => {}
+                _ => reports.push(self.run_once(kind, scope.clone(), cancel).await),
+            }
         }
         reports
     }
@@ -151,13 +176,23 @@ impl Service {
             Arc::clone(&self.health),
             shutdown.clone(),
         ));
+        // One orphan job serves its own scheduler and the cleanup after each retention pass,
+        // so two cleanup passes never overlap.
+        let orphans = self.job(JobKind::OrphanCleanup);
         for kind in JobKind::ALL {
             if !self.enabled(kind) {
                 info!(target: "compactor", job = %kind, "{}", disabled_message(kind));
                 continue;
             }
+            let job = match kind {
+                JobKind::Compaction => self.job(kind),
+                JobKind::Retention => {
+                    Arc::new(self.retention_lifecycle(Some(Arc::clone(&orphans))))
+                }
+                JobKind::OrphanCleanup => Arc::clone(&orphans),
+            };
             let schedule = Schedule {
-                job: self.job(kind),
+                job,
                 interval: self.interval(kind),
                 scope: Scope { dry_run: self.configured_dry_run(kind), ..Scope::default() },
             };

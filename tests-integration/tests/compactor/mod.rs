@@ -3,6 +3,10 @@
 //! implementation that is not ours) and with iceberg-rust.
 
 mod compaction;
+mod orphan_cleanup;
+mod partition_drop;
+mod retention_cutoff;
+mod snapshot_expiration;
 
 use std::collections::BTreeSet;
 

@@ -106,9 +106,18 @@ pub struct OrphanCleanupConfig {
     /// Re-check each candidate against the newest snapshots just before deleting it.
     /// Env `SIGNALDB_COMPACTOR_ORPHAN_CLEANUP_REVALIDATE_BEFORE_DELETE`, default `true`.
     pub revalidate_before_delete: bool,
-    /// Snapshots up to this many hours old contribute to the live-file reference set; at
-    /// least 1. Env `SIGNALDB_COMPACTOR_ORPHAN_CLEANUP_MAX_SNAPSHOT_AGE_HOURS`, default `720`.
+    /// Age in hours past which a snapshot still in a table's metadata is reported (a warning
+    /// and `snapshots_past_max_age` in the table report): a sign that snapshot expiration is
+    /// not keeping up. It never shrinks the reference set: every snapshot still in the
+    /// metadata can be read, so the files of all of them are kept whatever their age; expire
+    /// snapshots (`[compactor.retention] snapshots_to_keep`) to release them. At least 1.
+    /// Env `SIGNALDB_COMPACTOR_ORPHAN_CLEANUP_MAX_SNAPSHOT_AGE_HOURS`, default `720`.
     pub max_snapshot_age_hours: u32,
+    /// Seconds between the end of a retention pass (partition drops and snapshot expiration)
+    /// and the orphan-cleanup pass over the same tables that follows it, in the daemon and in
+    /// `compactor run --once`, when orphan cleanup is enabled; at most 3600.
+    /// Env `SIGNALDB_COMPACTOR_ORPHAN_CLEANUP_LIFECYCLE_PAUSE_SECS`, default `5`.
+    pub lifecycle_pause_secs: u64,
 }
 
 impl Default for OrphanCleanupConfig {
@@ -121,6 +130,7 @@ impl Default for OrphanCleanupConfig {
             dry_run: false,
             revalidate_before_delete: true,
             max_snapshot_age_hours: 720,
+            lifecycle_pause_secs: 5,
         }
     }
 }
@@ -139,6 +149,11 @@ impl OrphanCleanupConfig {
     /// `max_snapshot_age_hours` as a duration.
     pub fn max_snapshot_age(&self) -> Duration {
         hours(self.max_snapshot_age_hours)
+    }
+
+    /// `lifecycle_pause_secs` as a duration.
+    pub fn lifecycle_pause(&self) -> Duration {
+        Duration::from_secs(self.lifecycle_pause_secs)
     }
 }
 

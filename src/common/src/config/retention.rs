@@ -35,7 +35,8 @@ pub struct RetentionConfig {
     /// Extra hours past the retention cutoff before a partition is dropped, absorbing clock
     /// skew. Env `SIGNALDB_COMPACTOR_RETENTION_GRACE_PERIOD_HOURS`, default `1`.
     pub grace_period_hours: u32,
-    /// IANA timezone name used for scheduling and log timestamps; stored data is always UTC.
+    /// IANA timezone name in which cutoffs are also shown in logs and reports; cutoffs are
+    /// computed and data is stored in UTC.
     /// Env `SIGNALDB_COMPACTOR_RETENTION_TIMEZONE`, default `"UTC"`.
     pub timezone: String,
     /// Most recent snapshots kept per table when expiring; at least 1, so a table always

@@ -197,6 +197,7 @@ fn check_orphans(o: &OrphanCleanupConfig, check: &mut Checker<'_>) {
         dry_run: _,
         revalidate_before_delete: _,
         max_snapshot_age_hours,
+        lifecycle_pause_secs,
     } = o;
     if *grace_period_hours < 1 {
         check.invalid(
@@ -209,7 +210,19 @@ fn check_orphans(o: &OrphanCleanupConfig, check: &mut Checker<'_>) {
     check.at_least("cleanup_interval_hours", *cleanup_interval_hours, 1, "hour");
     check.at_least("batch_size", *batch_size as u64, 1, "");
     check.at_least("max_snapshot_age_hours", *max_snapshot_age_hours, 1, "hour");
+    if *lifecycle_pause_secs > MAX_LIFECYCLE_PAUSE_SECS {
+        check.invalid(
+            "lifecycle_pause_secs",
+            format!(
+                "must be at most {MAX_LIFECYCLE_PAUSE_SECS} seconds (got {lifecycle_pause_secs})"
+            ),
+        );
+    }
 }
+
+/// Longest pause between retention and the orphan cleanup that follows it: a longer one is
+/// taken for a unit mistake (it would hold the retention scheduler for that long).
+const MAX_LIFECYCLE_PAUSE_SECS: u64 = 3600;
 
 fn check_storage(s: &StorageConfig, check: &mut Checker<'_>) {
     let StorageConfig { dsn, s3 } = s;

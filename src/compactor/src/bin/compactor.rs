@@ -12,6 +12,7 @@ use common::ids::validate_id;
 use common::telemetry::{self, LogFormat};
 use compactor::compaction::report::render_plans;
 use compactor::job::{JobKind, JobReport, Scope};
+use compactor::retention;
 use compactor::service::{Service, ServiceError, shutdown_signal};
 use tokio_util::sync::CancellationToken;
 
@@ -47,8 +48,11 @@ enum Command {
     Plan(PlanArgs),
     /// Run one compaction pass now and exit (even if [compactor] enabled = false).
     Compact(OneShotArgs),
-    /// Run one retention pass now and exit (even if [compactor.retention] enabled = false).
-    Retention(OneShotArgs),
+    /// Run one retention pass now and exit (even if [compactor.retention] enabled = false):
+    /// drop expired partitions, then expire old snapshots, and print per table the policy and
+    /// its tier, the cutoff, partitions evaluated and dropped, rows and bytes removed and
+    /// snapshots expired. With --explain, only print the resolved policy.
+    Retention(RetentionArgs),
     /// Run one orphan-file cleanup pass now and exit (even if [compactor.orphan_cleanup]
     /// enabled = false).
     Orphans(OneShotArgs),
@@ -112,6 +116,17 @@ struct OneShotArgs {
     json: bool,
 }
 
+/// Options of `retention`.
+#[derive(Debug, Args)]
+struct RetentionArgs {
+    #[command(flatten)]
+    pass: OneShotArgs,
+    /// Print the retention policy of --tenant/--dataset per signal and the tier each value
+    /// comes from, then exit; opens neither the catalog nor the warehouse.
+    #[arg(long, requires_all = ["tenant", "dataset"], conflicts_with = "dry_run")]
+    explain: bool,
+}
+
 fn parse_id(s: &str) -> Result<String, String> {
     validate_id(s).map(|()| s.to_string()).map_err(|e| e.to_string())
 }
@@ -142,6 +157,9 @@ fn main() -> anyhow::Result<ExitCode> {
 }
 
 async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
+    if let Command::Retention(args @ RetentionArgs { explain: true, .. }) = &command {
+        return explain_retention(&config, args, &mut std::io::stdout().lock());
+    }
     let service = match Service::new(config) {
         Ok(service) => service,
         Err(e) => return Ok(startup_error(&e)),
@@ -177,7 +195,22 @@ async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
             (vec![report], json)
         }
         Command::Compact(args) => one_shot(&service, JobKind::Compaction, args, &cancel).await,
-        Command::Retention(args) => one_shot(&service, JobKind::Retention, args, &cancel).await,
+        Command::Retention(RetentionArgs { pass, explain: _ }) => {
+            let (reports, json) = one_shot(&service, JobKind::Retention, pass, &cancel).await;
+            if !json {
+                let mut out = std::io::stdout().lock();
+                reports
+                    .iter()
+                    .try_for_each(|r| out.write_all(retention::report::render(r).as_bytes()))?;
+                let failures: usize = reports.iter().map(JobReport::failures).sum();
+                return Ok(if failures == 0 {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(EXIT_FAILURES)
+                });
+            }
+            (reports, json)
+        }
         Command::Orphans(args) => one_shot(&service, JobKind::OrphanCleanup, args, &cancel).await,
         Command::CheckConfig => unreachable!("handled before the runtime starts"),
     };
@@ -215,6 +248,27 @@ async fn one_shot(
     let OneShotArgs { filter, dry_run, json } = args;
     let scope = filter.scope(dry_run);
     (vec![service.run_once(kind, scope, cancel).await], json)
+}
+
+/// Runs `retention --explain`: the resolved policy of one tenant's dataset, as text or JSON.
+fn explain_retention(
+    config: &Config,
+    args: &RetentionArgs,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let filter = &args.pass.filter;
+    let (Some(tenant), Some(dataset)) = (&filter.tenant, &filter.dataset) else {
+        anyhow::bail!("--explain needs --tenant and --dataset");
+    };
+    let mut explanation = retention::explain(&config.compactor.retention, tenant, dataset);
+    explanation.signals.retain(|s| filter.signal.is_none_or(|wanted| s.signal == wanted));
+    if args.pass.json {
+        serde_json::to_writer_pretty(&mut *out, &explanation).context("writing the policy")?;
+        writeln!(out)?;
+    } else {
+        out.write_all(explanation.render_text().as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `check-config`: the effective configuration to `out`, or the problems to `err`.
@@ -268,9 +322,20 @@ mod tests {
         .unwrap();
         let Some(Command::Retention(args)) = cli.command else { panic!("not retention") };
         assert_eq!(
-            (args.filter.tenant.as_deref(), args.filter.signal, args.dry_run),
+            (args.pass.filter.tenant.as_deref(), args.pass.filter.signal, args.pass.dry_run),
             (Some("acme"), Some(Signal::Logs), true)
         );
+        assert!(!args.explain);
+        let explain =
+            ["compactor", "retention", "--explain", "--tenant", "acme", "--dataset", "prod"];
+        let cli = Cli::try_parse_from(explain).unwrap();
+        let Some(Command::Retention(args)) = cli.command else { panic!("not retention") };
+        assert!(args.explain);
+        assert!(
+            Cli::try_parse_from(["compactor", "retention", "--explain", "--tenant", "acme"])
+                .is_err()
+        );
+        assert!(Cli::try_parse_from([&explain[..], &["--dry-run"]].concat()).is_err());
         assert!(Cli::try_parse_from(["compactor", "compact", "--tenant", "Acme"]).is_err());
         assert!(Cli::try_parse_from(["compactor", "run", "--json"]).is_err());
         let cli = Cli::try_parse_from([

@@ -13,6 +13,7 @@ pub use survey::Survey;
 use crate::compaction::{CompactionSettings, CompactionStep};
 use crate::job::{Job, JobKind};
 use crate::metrics::Metrics;
+use crate::retention::{RetentionJob, RetentionSettings, RetentionStep};
 use crate::tables::{CatalogHandle, TablePass};
 
 /// Builds the job of `kind` from its configuration.
@@ -32,8 +33,18 @@ pub fn build(
             // tables are taken one at a time.
             Arc::new(TablePass::new(step, catalog, metrics, 1))
         }
-        JobKind::Retention | JobKind::OrphanCleanup => {
-            Arc::new(TablePass::new(Survey::new(kind), catalog, metrics, concurrency))
+        JobKind::Retention => {
+            let settings = RetentionSettings::from(config);
+            let step = RetentionStep::new(settings, Arc::clone(&metrics), clock);
+            let pass = TablePass::new(step, catalog, Arc::clone(&metrics), concurrency);
+            Arc::new(RetentionJob::new(pass, metrics))
         }
+        JobKind::OrphanCleanup => Arc::new(crate::orphan::OrphanCleanupJob::new(
+            crate::orphan::OrphanSettings::from(&config.orphan_cleanup),
+            catalog,
+            metrics,
+            clock,
+            concurrency,
+        )),
     }
 }

@@ -236,3 +236,22 @@ fn unusable_locations_are_refused() {
         Ok(())
     });
 }
+
+#[test]
+fn a_lifecycle_pause_over_an_hour_is_refused_and_zero_is_allowed() {
+    Jail::expect_with(|jail| {
+        assert_refused(
+            jail,
+            "[compactor.orphan_cleanup]\nlifecycle_pause_secs = 3601\n",
+            ProblemKind::InvalidValue,
+            "compactor.orphan_cleanup.lifecycle_pause_secs",
+            2,
+            "must be at most 3600 seconds (got 3601)",
+        );
+        let loaded =
+            load_toml(jail, "[compactor.orphan_cleanup]\nlifecycle_pause_secs = 0\n", &[]).unwrap();
+        let pause = loaded.config.compactor.orphan_cleanup.lifecycle_pause();
+        assert_eq!(pause, std::time::Duration::ZERO);
+        Ok(())
+    });
+}

@@ -1,0 +1,188 @@
+//! Deleting candidates in batches of `batch_size`, in object-path order.
+//!
+//! With revalidation, the table's metadata is reloaded just before each batch; when it moved,
+//! the reference set is extended with whatever the new metadata reaches, and any candidate it
+//! now reaches is kept (`Revalidation: file now referenced …`). A metadata reload that fails
+//! stops the run before the batch: nothing is deleted unverified. Each deletion that fails is
+//! counted and logged and the run goes on; after each batch the checkpoint records the last
+//! path completed.
+
+use common::catalog::SignalCatalog;
+use common::clock::Clock;
+use common::tables::TableId;
+use futures::StreamExt;
+use iceberg::Catalog;
+use object_store::{ObjectStore, ObjectStoreExt};
+use serde::Serialize;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::OrphanError;
+use super::candidates::Candidate;
+use super::checkpoint::{Checkpoint, CheckpointStore};
+use super::reference::ReferenceSet;
+use crate::metrics::{Metrics, table_labels};
+
+/// Deletions in flight at once within a batch.
+const DELETE_CONCURRENCY: usize = 8;
+/// How many failures the report lists by path.
+const FAILURE_EXAMPLES: usize = 20;
+
+/// What the deletion phase did in this process.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    /// Files deleted.
+    pub files_deleted: u64,
+    /// Deletions that failed.
+    pub deletion_failures: u64,
+    /// Bytes of the deleted files.
+    pub bytes_freed: u64,
+    /// Candidates already gone when their turn came (another run deleted them).
+    pub already_gone: u64,
+    /// Candidates kept because revalidation found them referenced.
+    pub kept_by_revalidation: u64,
+    /// Batches completed (and checkpointed).
+    pub batches: u64,
+    /// Whether the run stopped before its last batch (shutdown or an error).
+    pub stopped_early: bool,
+    /// A few failed deletions, `location: error`.
+    pub failures: Vec<String>,
+}
+
+/// Everything the deletion phase works with.
+pub struct Batches<'a> {
+    /// The catalog, to reload the table.
+    pub catalog: &'a SignalCatalog,
+    /// The table.
+    pub id: &'a TableId,
+    /// The warehouse's object store.
+    pub store: Arc<dyn ObjectStore>,
+    /// Where progress is recorded.
+    pub checkpoints: &'a CheckpointStore,
+    /// Candidates per batch (at least 1).
+    pub batch_size: usize,
+    /// Reload metadata and re-check candidates before each batch.
+    pub revalidate: bool,
+    /// Counters.
+    pub metrics: &'a Metrics,
+    /// Time for checkpoint rows.
+    pub clock: &'a dyn Clock,
+    /// Stop between batches when it fires.
+    pub cancel: &'a CancellationToken,
+}
+
+impl Batches<'_> {
+    /// Deletes `candidates` (sorted by path) batch by batch; `checkpoint` carries the run's
+    /// identity and earlier totals and is saved after each batch. Returns what was done and
+    /// the error that stopped the run early, if any.
+    pub async fn run(
+        &self,
+        refs: &mut ReferenceSet,
+        candidates: &[Candidate],
+        mut checkpoint: Checkpoint,
+    ) -> (Progress, Option<OrphanError>) {
+        let mut progress = Progress::default();
+        let labels = table_labels(self.id);
+        for batch in candidates.chunks(self.batch_size.max(1)) {
+            if self.cancel.is_cancelled() {
+                progress.stopped_early = true;
+                info!(target: "compactor::orphan", table = %self.id, "Orphan cleanup stopping at a batch boundary (shutting down); the checkpoint resumes it");
+                break;
+            }
+            if self.revalidate
+                && let Err(e) = self.revalidate(refs).await
+            {
+                progress.stopped_early = true;
+                return (progress, Some(e));
+            }
+            let before = progress.clone();
+            let mut deletable = Vec::with_capacity(batch.len());
+            for c in batch {
+                if refs.contains(&c.location) {
+                    info!(
+                        target: "compactor::orphan",
+                        tenant = %self.id.tenant, dataset = %self.id.dataset, table = %self.id.signal,
+                        "Revalidation: file now referenced, keeping {}", c.location
+                    );
+                    progress.kept_by_revalidation += 1;
+                } else {
+                    deletable.push(c);
+                }
+            }
+            let deletions: Vec<_> = deletable
+                .iter()
+                .map(|c| {
+                    let (store, path) = (Arc::clone(&self.store), c.path.clone());
+                    async move { store.delete(&path).await }
+                })
+                .collect();
+            let outcomes: Vec<_> =
+                futures::stream::iter(deletions).buffered(DELETE_CONCURRENCY).collect().await;
+            let results = deletable.into_iter().zip(outcomes);
+            for (c, result) in results {
+                match result {
+                    Ok(()) => {
+                        progress.files_deleted += 1;
+                        progress.bytes_freed += c.size;
+                        debug!(target: "compactor::orphan", table = %self.id, size = c.size, "Deleted orphan file {}", c.location);
+                    }
+                    Err(object_store::Error::NotFound { .. }) => progress.already_gone += 1,
+                    Err(e) => {
+                        progress.deletion_failures += 1;
+                        warn!(
+                            target: "compactor::orphan",
+                            tenant = %self.id.tenant, dataset = %self.id.dataset, table = %self.id.signal,
+                            error = %e, "Failed to delete file {}", c.location
+                        );
+                        if progress.failures.len() < FAILURE_EXAMPLES {
+                            progress.failures.push(format!("{}: {e}", c.location));
+                        }
+                    }
+                }
+            }
+            let deleted = progress.files_deleted - before.files_deleted;
+            let failed = progress.deletion_failures - before.deletion_failures;
+            let freed = progress.bytes_freed - before.bytes_freed;
+            self.metrics.files_deleted.with_label_values(&labels).inc_by(deleted);
+            self.metrics.deletion_failures.with_label_values(&labels).inc_by(failed);
+            self.metrics.bytes_freed.with_label_values(&labels).inc_by(freed);
+            progress.batches += 1;
+
+            let last = batch.last().expect("chunks are never empty");
+            checkpoint.last_path = last.path.to_string();
+            checkpoint.files_deleted += deleted;
+            checkpoint.deletion_failures += failed;
+            checkpoint.bytes_freed += freed;
+            checkpoint.updated_at = self.clock.now();
+            if let Err(e) = self.checkpoints.save(&self.id.ident(), &checkpoint).await {
+                progress.stopped_early = true;
+                return (progress, Some(e.into()));
+            }
+        }
+        (progress, None)
+    }
+
+    /// Reloads the table and extends `refs` if its metadata moved.
+    async fn revalidate(&self, refs: &mut ReferenceSet) -> Result<(), OrphanError> {
+        let table = self
+            .catalog
+            .catalog()
+            .load_table(&self.id.ident())
+            .await
+            .map_err(|e| OrphanError::metadata("reload table metadata before a batch", e))?;
+        let moved = refs
+            .extend(&table)
+            .await
+            .map_err(|e| OrphanError::metadata("read the new metadata's manifests", e))?;
+        if moved {
+            info!(
+                target: "compactor::orphan",
+                table = %self.id,
+                metadata = table.metadata_location().unwrap_or_default(),
+                "Table metadata changed during cleanup; reference set extended"
+            );
+        }
+        Ok(())
+    }
+}

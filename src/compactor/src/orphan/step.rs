@@ -1,0 +1,255 @@
+//! The orphan-cleanup job's work on one table: plan (reference set, scan, candidates), then
+//! either report the plan (dry run) or execute it (batched deletion with checkpoints).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use common::catalog::SignalCatalog;
+use common::clock::Clock;
+use object_store::path::Path;
+use tracing::{info, warn};
+
+use super::candidates::{Candidate, Selector, age_label};
+use super::checkpoint::{Checkpoint, CheckpointStore};
+use super::delete::Batches;
+use super::reference::ReferenceSet;
+use super::report::{OrphanReport, Resumed};
+use super::safety::{LocationIndex, ident_name};
+use super::scan::scan;
+use super::{OrphanError, OrphanSettings};
+use crate::job::JobKind;
+use crate::metrics::{Metrics, table_labels};
+use crate::tables::{StepError, StepOutcome, TableContext, TableStep};
+
+/// What planning found: the reference set, the candidates in path order and the run's
+/// checkpoint (new, or the one being resumed).
+#[derive(Debug)]
+pub struct Plan {
+    /// Every file the metadata reached when planning.
+    pub refs: ReferenceSet,
+    /// The orphan candidates, sorted by object path.
+    pub candidates: Vec<Candidate>,
+    /// The run's identity and totals so far.
+    pub checkpoint: Checkpoint,
+}
+
+/// Orphan cleanup of one table at a time, for one pass.
+#[derive(Debug)]
+pub struct OrphanCleanupStep {
+    settings: OrphanSettings,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+    index: LocationIndex,
+    checkpoints: Option<CheckpointStore>,
+}
+
+impl OrphanCleanupStep {
+    /// A step for one pass over `catalog`'s tables: reads every table's location once and,
+    /// unless `dry_run`, opens the checkpoint store.
+    pub async fn prepare(
+        catalog: &SignalCatalog,
+        settings: OrphanSettings,
+        metrics: Arc<Metrics>,
+        clock: Arc<dyn Clock>,
+        dry_run: bool,
+    ) -> Result<Self, OrphanError> {
+        let index = LocationIndex::load(catalog).await?;
+        let checkpoints = if dry_run { None } else { Some(CheckpointStore::of(catalog).await?) };
+        Ok(Self { settings, metrics, clock, index, checkpoints })
+    }
+
+    /// Builds the reference set, scans the table's location and selects the candidates,
+    /// filling `report` as it goes.
+    pub async fn plan(
+        &self,
+        cx: &TableContext<'_>,
+        report: &mut OrphanReport,
+    ) -> Result<Plan, OrphanError> {
+        let (id, md) = (cx.id, cx.table.metadata());
+        report.dry_run = cx.scope.dry_run;
+        report.table_location = md.location().to_string();
+        let location = self.index.check(&ident_name(&id.ident()), md.location())?;
+        let now = self.clock.now();
+        let resume = match (&self.checkpoints, cx.scope.dry_run) {
+            (Some(store), false) => self.resumable(store, cx, now).await?,
+            _ => None,
+        };
+
+        let refs = ReferenceSet::of(cx.table, location.clone())
+            .await
+            .map_err(|e| OrphanError::metadata("read manifests for the reference set", e))?;
+        let oldest_allowed = (now - self.settings.max_snapshot_age).timestamp_millis();
+        report.snapshots = md.snapshots().len() as u64;
+        report.snapshots_past_max_age =
+            md.snapshots().filter(|s| s.timestamp_ms() < oldest_allowed).count() as u64;
+        if report.snapshots_past_max_age > 0 {
+            warn!(
+                target: "compactor::orphan", table = %id,
+                snapshots = report.snapshots_past_max_age,
+                "Table keeps snapshots older than max_snapshot_age_hours; their files stay \
+                 referenced until snapshot expiration removes them"
+            );
+        }
+        report.metadata_location = refs.metadata_location().map(str::to_string);
+        report.reference_set_size = refs.len() as u64;
+        report.manifests_read = refs.manifests_read();
+        report.unresolved_references = refs.unresolved().clone();
+        if report.unresolved_references != Default::default() {
+            warn!(
+                target: "compactor::orphan", table = %id,
+                examples = ?report.unresolved_references.examples,
+                "References outside the table location or not normalisable: every listed file \
+                 with one of their names is kept"
+            );
+        }
+
+        let mut selector = Selector::new(&refs, &location, now - self.settings.grace_period);
+        let after = resume.as_ref().map(|(_, path)| path);
+        scan(cx.catalog.warehouse(), md.location(), after, &mut selector).await?;
+        let (counts, candidates) = selector.finish();
+        let labels = table_labels(id);
+        self.metrics.files_scanned.with_label_values(&labels).inc_by(counts.scanned);
+        self.metrics.orphans_identified.with_label_values(&labels).inc_by(counts.orphans);
+        report.scan = counts;
+        report.list_candidates(candidates.iter().map(|c| c.location.to_string()));
+
+        let checkpoint = match resume {
+            Some((previous, _)) => {
+                report.resumed_from_checkpoint = Some(Resumed {
+                    run_id: previous.run_id.clone(),
+                    after_path: previous.last_path.clone(),
+                    metadata_location: previous.metadata_location.clone(),
+                    files_deleted_before: previous.files_deleted,
+                    bytes_freed_before: previous.bytes_freed,
+                });
+                previous
+            }
+            None => Checkpoint {
+                run_id: uuid::Uuid::new_v4().to_string(),
+                metadata_location: report.metadata_location.clone().unwrap_or_default(),
+                last_path: String::new(),
+                files_deleted: 0,
+                deletion_failures: 0,
+                bytes_freed: 0,
+                started_at: now,
+                updated_at: now,
+            },
+        };
+        Ok(Plan { refs, candidates, checkpoint })
+    }
+
+    /// The table's checkpoint if it is recent enough to resume, with its path.
+    async fn resumable(
+        &self,
+        store: &CheckpointStore,
+        cx: &TableContext<'_>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<(Checkpoint, Path)>, OrphanError> {
+        let Some(previous) = store.load(&cx.id.ident()).await? else { return Ok(None) };
+        let age = now - previous.updated_at;
+        match Path::parse(&previous.last_path) {
+            Ok(path)
+                if age <= self.settings.checkpoint_max_age && !previous.last_path.is_empty() =>
+            {
+                info!(
+                    target: "compactor::orphan", table = %cx.id, run_id = %previous.run_id,
+                    after = %previous.last_path, "Resuming orphan cleanup from its checkpoint"
+                );
+                Ok(Some((previous, path)))
+            }
+            _ => {
+                info!(
+                    target: "compactor::orphan", table = %cx.id, run_id = %previous.run_id,
+                    updated_at = %previous.updated_at,
+                    "Ignoring a stale or unusable orphan cleanup checkpoint; starting over"
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    /// Deletes the planned candidates and clears the checkpoint when the run completes.
+    pub async fn execute(
+        &self,
+        cx: &TableContext<'_>,
+        plan: Plan,
+        report: &mut OrphanReport,
+    ) -> Result<(), OrphanError> {
+        let Plan { mut refs, candidates, checkpoint } = plan;
+        let Some(store) = &self.checkpoints else {
+            return Err(OrphanError::PreparedAsDryRun);
+        };
+        let batches = Batches {
+            catalog: cx.catalog,
+            id: cx.id,
+            store: cx.catalog.warehouse().object_store(),
+            checkpoints: store,
+            batch_size: self.settings.batch_size,
+            revalidate: self.settings.revalidate_before_delete,
+            metrics: &self.metrics,
+            clock: self.clock.as_ref(),
+            cancel: cx.cancel,
+        };
+        let (progress, error) = batches.run(&mut refs, &candidates, checkpoint).await;
+        report.metadata_location = refs.metadata_location().map(str::to_string);
+        let finished = !progress.stopped_early;
+        report.deletion = progress;
+        if let Some(e) = error {
+            return Err(e);
+        }
+        if finished {
+            store.clear(&cx.id.ident()).await?;
+        }
+        Ok(())
+    }
+
+    /// Plans, then logs the plan (dry run) or executes it.
+    pub async fn clean(
+        &self,
+        cx: &TableContext<'_>,
+        report: &mut OrphanReport,
+    ) -> Result<(), OrphanError> {
+        let plan = self.plan(cx, report).await?;
+        let id = cx.id;
+        let n = plan.candidates.len();
+        let (tenant, dataset, table) = (&id.tenant, &id.dataset, id.signal);
+        if !cx.scope.dry_run {
+            info!(target: "compactor::orphan", %tenant, %dataset, %table, "Identified {n} orphan files for tenant={tenant} dataset={dataset} table={table}");
+            return self.execute(cx, plan, report).await;
+        }
+        info!(target: "compactor::orphan", %tenant, %dataset, %table, "[DRY-RUN] Identified {n} orphan files for tenant={tenant} dataset={dataset} table={table}");
+        let now = self.clock.now();
+        for c in &plan.candidates {
+            let age = age_label(now, c.last_modified);
+            info!(target: "compactor::orphan", %tenant, %dataset, %table, size = c.size, "[DRY-RUN] Would delete: {} (age={age})", c.location);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl TableStep for OrphanCleanupStep {
+    fn kind(&self) -> JobKind {
+        JobKind::OrphanCleanup
+    }
+
+    async fn run_table(&self, cx: TableContext<'_>) -> Result<StepOutcome, StepError> {
+        let started = Instant::now();
+        let labels = table_labels(cx.id);
+        self.metrics.orphan_cleanup_runs.with_label_values(&labels).inc();
+        let mut report = OrphanReport::default();
+        let result = self.clean(&cx, &mut report).await;
+        let elapsed = started.elapsed().as_secs_f64();
+        self.metrics.orphan_cleanup_duration.with_label_values(&labels).observe(elapsed);
+        let details = serde_json::to_value(&report).unwrap_or_default();
+        Ok(match result {
+            Ok(()) => StepOutcome::ok(report.summary(), details),
+            Err(e) => StepOutcome {
+                summary: format!("stopped: {e} ({})", report.summary()),
+                details,
+                error: Some(e.to_string()),
+            },
+        })
+    }
+}

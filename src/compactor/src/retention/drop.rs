@@ -1,0 +1,93 @@
+//! Dropping a table's expired partitions: one metadata-only `delete` snapshot that marks every
+//! data file of those partitions DELETED, committed through the shared snapshot path.
+//!
+//! The change is rebuilt on freshly loaded metadata at every commit attempt, so a partition is
+//! dropped only if it is expired in the snapshot the delete is staged on, and files another
+//! writer appended meanwhile are carried over untouched. What each manifest lists is
+//! remembered across attempts, so an attempt after a conflict reads only the manifests added
+//! since.
+
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use common::catalog::SignalCatalog;
+use common::clock::Clock;
+use common::tables::TableId;
+use iceberg::table::Table;
+
+use super::error::RetentionError;
+use super::partitions::{Evaluation, evaluate};
+use crate::manifests::{LiveFileCache, live_files_cached};
+use crate::snapshot::{
+    ManifestCache, Retried, RetryPolicy, SnapshotChange, commit_with_retry_cached,
+};
+
+/// What a drop did.
+#[derive(Debug, Clone, Default)]
+pub struct DropOutcome {
+    /// The evaluation the committed change (or the decision to change nothing) was built on.
+    pub evaluation: Evaluation,
+    /// The `delete` snapshot, when one was committed.
+    pub snapshot_id: Option<i64>,
+    /// Commit attempts lost to another writer.
+    pub conflicts: u32,
+}
+
+/// Why the builder declined to produce a change.
+#[derive(Debug)]
+enum Declined {
+    /// No partition is expired (or every expired one is skipped).
+    NothingExpired,
+    /// The manifests could not be read.
+    Read(iceberg::Error),
+}
+
+/// Drops every partition of `id` whose hour ends at or before `cutoff`, in one `delete`
+/// snapshot; commits nothing when none is expired.
+pub async fn drop_expired(
+    catalog: &SignalCatalog,
+    id: &TableId,
+    clock: &dyn Clock,
+    retry: RetryPolicy,
+    cutoff: DateTime<Utc>,
+) -> Result<DropOutcome, RetentionError> {
+    let last = Mutex::new(Evaluation::default());
+    let (live, manifests) = (LiveFileCache::default(), ManifestCache::new());
+    let build = |table: Table| {
+        let (last, live) = (&last, &live);
+        async move {
+            let files = live_files_cached(&table, live).await.map_err(Declined::Read)?;
+            let evaluation = evaluate(&files, cutoff);
+            let paths = evaluation.paths_to_drop();
+            *last.lock().expect("evaluation lock") = evaluation;
+            if paths.is_empty() {
+                return Err(Declined::NothingExpired);
+            }
+            Ok(SnapshotChange::delete(paths))
+        }
+    };
+    let mut conflicts = 0;
+    // A file to remove can vanish only if the manifests change between the evaluation and the
+    // staging of one attempt; starting over re-evaluates on the new snapshot.
+    for _ in 0..retry.max_attempts.max(1) {
+        let outcome = commit_with_retry_cached(catalog, id, clock, retry, &manifests, &build)
+            .await
+            .map_err(RetentionError::Drop)?;
+        conflicts += outcome.conflicts;
+        let evaluation = std::mem::take(&mut *last.lock().expect("evaluation lock"));
+        match outcome.result {
+            Retried::Committed(commit) => {
+                let snapshot_id = Some(commit.snapshot_id);
+                return Ok(DropOutcome { evaluation, snapshot_id, conflicts });
+            }
+            Retried::Abandoned(Declined::NothingExpired) => {
+                return Ok(DropOutcome { evaluation, snapshot_id: None, conflicts });
+            }
+            Retried::Abandoned(Declined::Read(e)) => {
+                return Err(RetentionError::iceberg("read manifests")(e));
+            }
+            Retried::FilesNoLongerLive { .. } => continue,
+        }
+    }
+    Err(RetentionError::DropUnstable { attempts: retry.max_attempts.max(1) })
+}

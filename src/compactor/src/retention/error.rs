@@ -1,0 +1,55 @@
+//! Why part of a retention pass over one table failed.
+
+use common::catalog::CatalogError;
+
+use crate::snapshot::{RetryError, RetryFailure};
+
+/// A failed partition drop or snapshot expiration; the table is left as the catalog points at
+/// it (a losing or failed attempt's metadata file is removed).
+#[derive(Debug, thiserror::Error)]
+pub enum RetentionError {
+    /// Reading the table's manifests or metadata failed.
+    #[error("{action}: {source}")]
+    Iceberg {
+        /// What was being done.
+        action: &'static str,
+        /// The underlying error.
+        source: Box<iceberg::Error>,
+    },
+    /// The `delete` snapshot dropping the expired partitions was not committed.
+    #[error("dropping expired partitions: {0}")]
+    Drop(#[source] RetryError),
+    /// The files of the expired partitions kept changing between evaluation and staging.
+    #[error("dropping expired partitions: their files changed during each of {attempts} attempts")]
+    DropUnstable {
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The catalog's compare-and-swap of an expiration failed.
+    #[error("expiring snapshots: {0}")]
+    Catalog(#[source] CatalogError),
+    /// Every expiration attempt allowed lost to another writer.
+    #[error("expiring snapshots: gave up after {attempts} conflicting commit attempts")]
+    ExpireConflicts {
+        /// Attempts made.
+        attempts: u32,
+    },
+}
+
+impl RetentionError {
+    /// Whether every commit attempt lost to other writers: the table is as it was, and the
+    /// next pass tries again. Not a failure, as for compaction: contention is expected on
+    /// tables being written to.
+    pub fn is_contention(&self) -> bool {
+        match self {
+            Self::Drop(e) => matches!(e.source, RetryFailure::ConflictsExhausted { .. }),
+            Self::ExpireConflicts { .. } | Self::DropUnstable { .. } => true,
+            Self::Iceberg { .. } | Self::Catalog(_) => false,
+        }
+    }
+
+    /// Maps an iceberg error to [`RetentionError::Iceberg`] for `action`.
+    pub fn iceberg(action: &'static str) -> impl Fn(iceberg::Error) -> Self {
+        move |source| Self::Iceberg { action, source: Box::new(source) }
+    }
+}

@@ -1,0 +1,224 @@
+//! Snapshot expiration: remove all but the `snapshots_to_keep` most recent snapshots from a
+//! table's metadata, never the current one and never one a branch or tag points to.
+//!
+//! iceberg-rust's `ExpireSnapshotsAction` is not used: it reads the system clock, applies
+//! Java's per-branch age rules (a 5-day default age cutoff), ages out refs on its own, and
+//! commits through the catalog client rather than our compare-and-swap. Instead the new
+//! metadata is built with `TableMetadataBuilder::remove_snapshots`, written to the next
+//! metadata location and swapped in with [`SignalCatalog::swap_metadata_location`]; a lost
+//! swap removes the written file and starts over on reloaded metadata. No data, manifest or
+//! manifest-list file is deleted here: orphan cleanup does that.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use common::catalog::SignalCatalog;
+use common::tables::TableId;
+use iceberg::spec::{MAIN_BRANCH, SnapshotReference, TableMetadata, TableMetadataBuilder};
+use iceberg::{Catalog, MetadataLocation};
+use serde::{Deserialize, Serialize};
+use tracing::{debug, warn};
+
+use super::error::RetentionError;
+use super::policy::format_utc;
+use crate::snapshot::RetryPolicy;
+
+/// Milliseconds in one day.
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// One snapshot as expiration sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    /// Its id.
+    pub snapshot_id: i64,
+    /// Its sequence number.
+    pub sequence_number: i64,
+    /// When it was committed, in milliseconds since the epoch.
+    pub timestamp_ms: i64,
+}
+
+/// A snapshot removed (or, in a dry run, to be removed) from a table's metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiredSnapshot {
+    /// Its id.
+    pub snapshot_id: i64,
+    /// Its sequence number.
+    pub sequence_number: i64,
+    /// When it was committed (UTC).
+    pub committed_at: String,
+    /// Whole days between its commit and the pass (0 for a snapshot younger than a day).
+    pub age_days: i64,
+}
+
+impl ExpiredSnapshot {
+    /// `info` seen at `now`.
+    pub fn new(info: SnapshotInfo, now: DateTime<Utc>) -> Self {
+        let committed = DateTime::from_timestamp_millis(info.timestamp_ms).unwrap_or_default();
+        Self {
+            snapshot_id: info.snapshot_id,
+            sequence_number: info.sequence_number,
+            committed_at: format_utc(committed),
+            age_days: (now.timestamp_millis() - info.timestamp_ms).div_euclid(MS_PER_DAY).max(0),
+        }
+    }
+}
+
+/// The snapshots to expire, oldest first: every snapshot except the `keep` most recent (by
+/// sequence number, then timestamp, then id; never by position in the metadata) and except
+/// those in `protected`.
+pub fn select(
+    snapshots: &[SnapshotInfo],
+    protected: &BTreeSet<i64>,
+    keep: usize,
+) -> Vec<SnapshotInfo> {
+    let mut newest_first = snapshots.to_vec();
+    newest_first
+        .sort_by_key(|s| std::cmp::Reverse((s.sequence_number, s.timestamp_ms, s.snapshot_id)));
+    let mut out: Vec<SnapshotInfo> = newest_first
+        .into_iter()
+        .skip(keep)
+        .filter(|s| !protected.contains(&s.snapshot_id))
+        .collect();
+    out.reverse();
+    out
+}
+
+/// Every branch and tag of `md` (name → snapshot id), `main` included.
+///
+/// The metadata type keeps its refs private; its serialized form (what is written to the
+/// metadata file) carries them.
+pub fn refs(md: &TableMetadata) -> Result<BTreeMap<String, i64>, RetentionError> {
+    #[derive(Deserialize)]
+    struct Refs {
+        #[serde(default)]
+        refs: BTreeMap<String, SnapshotReference>,
+    }
+    let invalid = |e: serde_json::Error| RetentionError::Iceberg {
+        action: "read the table's refs",
+        source: Box::new(iceberg::Error::new(iceberg::ErrorKind::DataInvalid, e.to_string())),
+    };
+    let value = serde_json::to_value(md).map_err(invalid)?;
+    let parsed: Refs = serde_json::from_value(value).map_err(invalid)?;
+    Ok(parsed.refs.into_iter().map(|(name, r)| (name, r.snapshot_id)).collect())
+}
+
+/// The snapshots of `md` to expire keeping `keep` (at least one).
+///
+/// With `pending_snapshot`, the plan is made as if one more snapshot (a partition drop not yet
+/// committed) became current first: it takes one of the kept places, `main` points at it, and
+/// the present current snapshot is kept only if it is among the most recent or another ref
+/// points to it. A dry run uses this to report what the real pass would expire.
+pub fn plan(
+    md: &TableMetadata,
+    keep: usize,
+    pending_snapshot: bool,
+) -> Result<Vec<SnapshotInfo>, RetentionError> {
+    let keep = keep.max(1);
+    let snapshots: Vec<SnapshotInfo> = md
+        .snapshots()
+        .map(|s| SnapshotInfo {
+            snapshot_id: s.snapshot_id(),
+            sequence_number: s.sequence_number(),
+            timestamp_ms: s.timestamp_ms(),
+        })
+        .collect();
+    let mut protected: BTreeSet<i64> = refs(md)?
+        .into_iter()
+        .filter(|(name, _)| !(pending_snapshot && name == MAIN_BRANCH))
+        .map(|(_, id)| id)
+        .collect();
+    if pending_snapshot {
+        return Ok(select(&snapshots, &protected, keep - 1));
+    }
+    protected.extend(md.current_snapshot_id());
+    Ok(select(&snapshots, &protected, keep))
+}
+
+/// What an expiration did.
+#[derive(Debug, Clone, Default)]
+pub struct ExpireOutcome {
+    /// The expired snapshots, oldest first.
+    pub expired: Vec<SnapshotInfo>,
+    /// Snapshots left in the metadata.
+    pub kept: usize,
+    /// Commit attempts lost to another writer.
+    pub conflicts: u32,
+}
+
+/// Expires the snapshots of `id` beyond the `keep` most recent, committing the new metadata
+/// with the catalog's compare-and-swap and starting over on fresh metadata after a lost swap.
+pub async fn expire(
+    catalog: &SignalCatalog,
+    id: &TableId,
+    keep: usize,
+    retry: RetryPolicy,
+) -> Result<ExpireOutcome, RetentionError> {
+    let ident = id.ident();
+    let attempts = retry.max_attempts.max(1);
+    let mut conflicts = 0;
+    for attempt in 1..=attempts {
+        let table = catalog
+            .catalog()
+            .load_table(&ident)
+            .await
+            .map_err(RetentionError::iceberg("load table"))?;
+        let md = table.metadata();
+        let expired = plan(md, keep, false)?;
+        let kept = md.snapshots().len() - expired.len();
+        if expired.is_empty() {
+            return Ok(ExpireOutcome { expired, kept, conflicts });
+        }
+        let ids: Vec<i64> = expired.iter().map(|s| s.snapshot_id).collect();
+        let old = table
+            .metadata_location_result()
+            .map_err(RetentionError::iceberg("read metadata location"))?
+            .to_string();
+        let new_md = TableMetadataBuilder::new_from_metadata(md.clone(), Some(old.clone()))
+            .remove_snapshots(&ids)
+            .build()
+            .map_err(RetentionError::iceberg("build metadata without expired snapshots"))?
+            .metadata;
+        let new_location = MetadataLocation::from_str(&old)
+            .map_err(RetentionError::iceberg("parse metadata location"))?
+            .with_next_version()
+            .with_new_metadata(&new_md);
+        new_md
+            .write_to(table.file_io(), &new_location)
+            .await
+            .map_err(RetentionError::iceberg("write metadata"))?;
+        let new = new_location.to_string();
+        let discard = || async {
+            if let Err(error) = table.file_io().delete(&new).await {
+                warn!(target: "compactor::retention", table = %id, location = %new, %error, "could not remove the metadata file of an expiration that was not committed");
+            }
+        };
+        match catalog.swap_metadata_location(&ident, &old, &new).await {
+            Ok(true) => {
+                debug!(target: "compactor::retention", table = %id, metadata = %new, expired = ids.len(), "Committed snapshot expiration");
+                return Ok(ExpireOutcome { expired, kept, conflicts });
+            }
+            Ok(false) => {
+                discard().await;
+                conflicts += 1;
+                if attempt < attempts {
+                    let wait = retry.backoff(attempt);
+                    debug!(target: "compactor::retention", table = %id, attempt, ?wait, "expiration lost a commit race, retrying on fresh metadata");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            Err(source) => {
+                // The database may have applied the swap before failing to answer.
+                match catalog.catalog().load_table(&ident).await {
+                    Ok(t) if t.metadata_location() == Some(new.as_str()) => {
+                        return Ok(ExpireOutcome { expired, kept, conflicts });
+                    }
+                    Ok(_) => discard().await,
+                    Err(_) => {}
+                }
+                return Err(RetentionError::Catalog(source));
+            }
+        }
+    }
+    Err(RetentionError::ExpireConflicts { attempts })
+}

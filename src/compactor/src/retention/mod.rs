@@ -1,0 +1,292 @@
+//! Retention: resolve each table's policy and cutoff, drop expired `hour` partitions in one
+//! metadata-only `delete` snapshot, then expire old snapshots.
+//!
+//! The pass over one table is [`RetentionStep`]: [`policy`] resolves the period (dataset →
+//! tenant → global) and the cutoff `now − period − grace` from the injected clock;
+//! [`partitions`] decides which hours of the current snapshot are expired; [`drop`] commits
+//! them away through the shared snapshot path; [`expire`] then trims the snapshot list. A dry
+//! run evaluates the same and logs what it would do. [`RetentionJob`] wraps the per-table pass
+//! to time each dataset. Files are never deleted here: orphan cleanup reclaims them.
+
+pub mod drop;
+pub mod error;
+pub mod expire;
+pub mod partitions;
+pub mod policy;
+pub mod report;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use common::clock::Clock;
+use common::config::{CompactorConfig, RetentionConfig};
+use common::tables::TableId;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+pub use error::RetentionError;
+pub use policy::{Explanation, TablePolicy, explain, format_utc};
+pub use report::RetentionDetails;
+
+use self::expire::ExpiredSnapshot;
+use self::partitions::{Evaluation, SkipReason, evaluate};
+use crate::job::{Job, JobKind, JobReport, Scope};
+use crate::manifests::live_files;
+use crate::metrics::{Metrics, table_labels};
+use crate::snapshot::RetryPolicy;
+use crate::tables::{StepError, StepOutcome, TableContext, TablePass, TableStep};
+
+/// The log target of everything retention logs.
+pub const TARGET: &str = "compactor::retention";
+
+/// Everything a retention pass needs, from `[compactor.retention]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionSettings {
+    /// Periods, grace, timezone and snapshots to keep.
+    pub config: RetentionConfig,
+    /// How commits that lose a race are retried.
+    pub retry: RetryPolicy,
+}
+
+impl From<&CompactorConfig> for RetentionSettings {
+    fn from(c: &CompactorConfig) -> Self {
+        Self { config: c.retention.clone(), retry: RetryPolicy::default() }
+    }
+}
+
+/// The retention job's work on one table.
+#[derive(Debug, Clone)]
+pub struct RetentionStep {
+    settings: RetentionSettings,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+}
+
+impl RetentionStep {
+    /// A step applying `settings`, counting in `metrics`, at the time `clock` tells.
+    pub fn new(settings: RetentionSettings, metrics: Arc<Metrics>, clock: Arc<dyn Clock>) -> Self {
+        Self { settings, metrics, clock }
+    }
+
+    /// Counts and reports the evaluation, warning about what is skipped.
+    fn record_evaluation(
+        &self,
+        cx: &TableContext<'_>,
+        eval: &Evaluation,
+        d: &mut RetentionDetails,
+    ) {
+        let id = cx.id;
+        let evaluated = eval.partitions.len() as u64;
+        self.metrics.partitions_evaluated.with_label_values(&table_labels(id)).inc_by(evaluated);
+        for s in &eval.skipped {
+            let (tenant, dataset, table) = (&id.tenant, &id.dataset, id.signal.as_str());
+            match s.reason {
+                SkipReason::Uninterpretable => warn!(
+                    target: TARGET, %tenant, %dataset, %table, files = s.files, spec_ids = ?s.spec_ids,
+                    "Skipping files of table {id} whose partition is not an hour value this compactor can interpret; they are never dropped"
+                ),
+                SkipReason::HasDeleteFiles => warn!(
+                    target: TARGET, %tenant, %dataset, %table, hour = s.hour_label.as_deref().unwrap_or_default(),
+                    "Skipping expired partition of table {id}: it holds delete files, which retention does not remove"
+                ),
+            }
+        }
+        d.partitions_evaluated = eval.partitions.len();
+        d.evaluated_hours = eval.partitions.iter().map(|p| p.hour_label.clone()).collect();
+        d.skipped = eval.skipped.clone();
+    }
+
+    /// Evaluates the table as loaded and logs what a real pass would do.
+    async fn dry_run(
+        &self,
+        cx: &TableContext<'_>,
+        d: &mut RetentionDetails,
+    ) -> Result<(), RetentionError> {
+        let (id, now) = (cx.id, self.clock.now());
+        let files =
+            live_files(cx.table).await.map_err(RetentionError::iceberg("read manifests"))?;
+        let eval = evaluate(&files, d.policy.cutoff);
+        self.record_evaluation(cx, &eval, d);
+        for p in &eval.expired {
+            info!(
+                target: TARGET,
+                "[DRY-RUN] Would drop partition: tenant={} dataset={} table={} hour={}",
+                id.tenant, id.dataset, id.signal, p.hour_label
+            );
+        }
+        let md = cx.table.metadata();
+        let expiring =
+            expire::plan(md, self.settings.config.snapshots_to_keep, !eval.expired.is_empty())?;
+        d.snapshots_expired = expiring.iter().map(|s| ExpiredSnapshot::new(*s, now)).collect();
+        for s in &d.snapshots_expired {
+            info!(
+                target: TARGET, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+                "[DRY-RUN] Would expire snapshot: snapshot_id={} age={}days", s.snapshot_id, s.age_days
+            );
+        }
+        let pending = usize::from(!eval.expired.is_empty());
+        d.snapshots_kept = md.snapshots().len() + pending - expiring.len();
+        d.set_dropped(eval.expired);
+        Ok(())
+    }
+
+    /// Drops the expired partitions, then expires snapshots; both are attempted, and every
+    /// failure is returned.
+    async fn enforce(
+        &self,
+        cx: &TableContext<'_>,
+        d: &mut RetentionDetails,
+    ) -> Vec<RetentionError> {
+        let (id, labels) = (cx.id, table_labels(cx.id));
+        let mut errors = Vec::new();
+        let (clock, retry) = (self.clock.as_ref(), self.settings.retry);
+        match drop::drop_expired(cx.catalog, id, clock, retry, d.policy.cutoff).await {
+            Ok(outcome) => {
+                self.record_evaluation(cx, &outcome.evaluation, d);
+                d.conflicts += outcome.conflicts;
+                if let Some(snapshot_id) = outcome.snapshot_id {
+                    let dropped = outcome.evaluation.expired;
+                    for p in &dropped {
+                        info!(
+                            target: TARGET, snapshot_id,
+                            "Dropped partition: tenant={} dataset={} table={} hour={} files={} rows={}",
+                            id.tenant, id.dataset, id.signal, p.hour_label, p.data_files, p.rows
+                        );
+                    }
+                    self.metrics
+                        .partitions_dropped
+                        .with_label_values(&labels)
+                        .inc_by(dropped.len() as u64);
+                    d.drop_snapshot_id = Some(snapshot_id);
+                    d.set_dropped(dropped);
+                }
+            }
+            Err(e) => self.fail_or_defer(id, "partition drop", e, d, &mut errors),
+        }
+        if cx.cancel.is_cancelled() {
+            d.deferred.push("snapshot expiration (shutting down)".into());
+            return errors;
+        }
+        let keep = self.settings.config.snapshots_to_keep;
+        match expire::expire(cx.catalog, id, keep, retry).await {
+            Ok(outcome) => {
+                let now = self.clock.now();
+                d.conflicts += outcome.conflicts;
+                d.snapshots_kept = outcome.kept;
+                d.snapshots_expired =
+                    outcome.expired.iter().map(|s| ExpiredSnapshot::new(*s, now)).collect();
+                for s in &d.snapshots_expired {
+                    info!(
+                        target: TARGET, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+                        "Expired snapshot: snapshot_id={} age={}days", s.snapshot_id, s.age_days
+                    );
+                }
+                self.metrics
+                    .snapshots_expired
+                    .with_label_values(&labels)
+                    .inc_by(outcome.expired.len() as u64);
+            }
+            Err(e) => self.fail_or_defer(id, "snapshot expiration", e, d, &mut errors),
+        }
+        errors
+    }
+
+    /// Records `e` as deferred work when it is contention, as a failure otherwise.
+    fn fail_or_defer(
+        &self,
+        id: &TableId,
+        what: &str,
+        e: RetentionError,
+        d: &mut RetentionDetails,
+        errors: &mut Vec<RetentionError>,
+    ) {
+        if !e.is_contention() {
+            errors.push(e);
+            return;
+        }
+        warn!(
+            target: TARGET, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, error = %e,
+            "Retention {what} deferred: every commit attempt lost to other writers; the next pass retries"
+        );
+        d.conflicts += match &e {
+            RetentionError::Drop(retry) => retry.conflicts,
+            RetentionError::ExpireConflicts { attempts } => *attempts,
+            _ => 0,
+        };
+        d.deferred.push(what.to_string());
+    }
+}
+
+#[async_trait]
+impl TableStep for RetentionStep {
+    fn kind(&self) -> JobKind {
+        JobKind::Retention
+    }
+
+    async fn run_table(&self, cx: TableContext<'_>) -> Result<StepOutcome, StepError> {
+        let started = Instant::now();
+        let id = cx.id;
+        let policy = TablePolicy::resolve(&self.settings.config, id, self.clock.now());
+        debug!(
+            target: TARGET, cutoff_local = %policy.cutoff_local, timezone = %policy.timezone,
+            "Computed retention cutoff: tenant={} dataset={} signal={} cutoff={}",
+            id.tenant, id.dataset, id.signal, format_utc(policy.cutoff)
+        );
+        self.metrics.retention_cutoffs_computed.with_label_values(&table_labels(id)).inc();
+        let mut details = RetentionDetails::new(policy, cx.scope.dry_run);
+        let errors = if cx.scope.dry_run {
+            self.dry_run(&cx, &mut details).await.err().into_iter().collect()
+        } else {
+            self.enforce(&cx, &mut details).await
+        };
+        details.duration_secs = started.elapsed().as_secs_f64();
+        let error = (!errors.is_empty())
+            .then(|| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
+        Ok(StepOutcome {
+            summary: details.summary(),
+            details: serde_json::to_value(&details).unwrap_or_default(),
+            error,
+        })
+    }
+}
+
+/// The retention job: [`RetentionStep`] over every table in scope, then one
+/// `compactor_retention_enforcement_duration_seconds{tenant,dataset}` observation per dataset:
+/// the time its tables' passes took, summed.
+pub struct RetentionJob {
+    pass: TablePass<RetentionStep>,
+    metrics: Arc<Metrics>,
+}
+
+impl RetentionJob {
+    /// Wraps `pass`, observing dataset durations in `metrics`.
+    pub fn new(pass: TablePass<RetentionStep>, metrics: Arc<Metrics>) -> Self {
+        Self { pass, metrics }
+    }
+}
+
+#[async_trait]
+impl Job for RetentionJob {
+    fn kind(&self) -> JobKind {
+        JobKind::Retention
+    }
+
+    async fn run(&self, scope: &Scope, cancel: &CancellationToken) -> JobReport {
+        let report = self.pass.run(scope, cancel).await;
+        let mut per_dataset: BTreeMap<(&str, &str), f64> = BTreeMap::new();
+        for t in &report.tables {
+            if let Some(secs) = t.details.get("duration_secs").and_then(|v| v.as_f64()) {
+                *per_dataset.entry((&t.tenant, &t.dataset)).or_default() += secs;
+            }
+        }
+        for ((tenant, dataset), secs) in per_dataset {
+            self.metrics.retention_duration.with_label_values(&[tenant, dataset]).observe(secs);
+        }
+        report
+    }
+}

@@ -1,0 +1,139 @@
+//! Which `hour` partitions of a table's current snapshot are expired.
+//!
+//! A partition is expired when its whole hour ends at or before the cutoff. Files whose
+//! partition cannot be read as an hour (another partition spec, no `hour` field, no value) are
+//! never dropped; nor are partitions holding delete files, which the snapshot producer does
+//! not remove (dropping only their data files would leave the deletes behind).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use common::partition::hour_label;
+use iceberg::spec::DataContentType;
+use serde::{Deserialize, Serialize};
+
+use crate::manifests::LiveFile;
+
+/// Whether the hour `hour` (since the epoch) ends at or before `cutoff`.
+pub fn is_expired(hour: i64, cutoff: DateTime<Utc>) -> bool {
+    match hour.checked_add(1).and_then(|end| end.checked_mul(3_600)) {
+        Some(end) => DateTime::from_timestamp(end, 0).is_some_and(|end| end <= cutoff),
+        None => false,
+    }
+}
+
+/// One `hour` partition of the current snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partition {
+    /// Hours since the epoch.
+    pub hour: i64,
+    /// `YYYY-MM-DD-HH` (UTC).
+    pub hour_label: String,
+    /// Live data files.
+    pub data_files: u64,
+    /// Live delete files.
+    pub delete_files: u64,
+    /// Rows of its data files.
+    pub rows: u64,
+    /// Bytes of all its files.
+    pub bytes: u64,
+    /// Locations of its data files.
+    #[serde(skip)]
+    pub paths: Vec<String>,
+}
+
+/// Why files were left out of the evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// The files' partition is not an `hour` value this code can interpret.
+    Uninterpretable,
+    /// The partition is expired but holds delete files.
+    HasDeleteFiles,
+}
+
+/// Files left out of the evaluation, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// Why.
+    pub reason: SkipReason,
+    /// The partition, when it has an hour.
+    pub hour_label: Option<String>,
+    /// The partition spec ids of the files.
+    pub spec_ids: Vec<i32>,
+    /// How many files.
+    pub files: u64,
+}
+
+/// Every partition of the current snapshot sorted by the cutoff.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluation {
+    /// Every interpretable partition, oldest first.
+    pub partitions: Vec<Partition>,
+    /// The expired partitions that can be dropped, oldest first.
+    pub expired: Vec<Partition>,
+    /// Files and partitions left alone.
+    pub skipped: Vec<Skipped>,
+}
+
+impl Evaluation {
+    /// Paths of every data file of the expired partitions.
+    pub fn paths_to_drop(&self) -> Vec<String> {
+        self.expired.iter().flat_map(|p| p.paths.iter().cloned()).collect()
+    }
+}
+
+/// Groups `files` (the live files of the current snapshot) by hour and decides which partitions
+/// are expired at `cutoff`.
+pub fn evaluate(files: &[LiveFile], cutoff: DateTime<Utc>) -> Evaluation {
+    let mut by_hour: BTreeMap<i64, Partition> = BTreeMap::new();
+    let mut uninterpretable: BTreeMap<i32, u64> = BTreeMap::new();
+    for file in files {
+        let Some(hour) = file.hour else {
+            *uninterpretable.entry(file.spec_id).or_default() += 1;
+            continue;
+        };
+        let p = by_hour.entry(hour).or_insert_with(|| Partition {
+            hour,
+            hour_label: hour_label(hour),
+            data_files: 0,
+            delete_files: 0,
+            rows: 0,
+            bytes: 0,
+            paths: Vec::new(),
+        });
+        p.bytes += file.size;
+        if file.content == DataContentType::Data {
+            p.data_files += 1;
+            p.rows += file.records;
+            p.paths.push(file.path.clone());
+        } else {
+            p.delete_files += 1;
+        }
+    }
+    let mut out = Evaluation::default();
+    if !uninterpretable.is_empty() {
+        out.skipped.push(Skipped {
+            reason: SkipReason::Uninterpretable,
+            hour_label: None,
+            spec_ids: uninterpretable.keys().copied().collect(),
+            files: uninterpretable.values().sum(),
+        });
+    }
+    for p in by_hour.into_values() {
+        if is_expired(p.hour, cutoff) {
+            if p.delete_files > 0 {
+                out.skipped.push(Skipped {
+                    reason: SkipReason::HasDeleteFiles,
+                    hour_label: Some(p.hour_label.clone()),
+                    spec_ids: Vec::new(),
+                    files: p.data_files + p.delete_files,
+                });
+            } else {
+                out.expired.push(p.clone());
+            }
+        }
+        out.partitions.push(p);
+    }
+    out
+}

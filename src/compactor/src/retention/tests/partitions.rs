@@ -1,0 +1,58 @@
+//! Which partitions are expired: exactly at the cutoff, one second later, and files that are
+//! never dropped.
+
+use iceberg::spec::DataContentType;
+
+use super::{at, hour_start};
+use crate::manifests::LiveFile;
+use crate::retention::partitions::{SkipReason, evaluate, is_expired};
+
+fn file(path: &str, hour: Option<i64>, content: DataContentType, spec_id: i32) -> LiveFile {
+    LiveFile { path: path.into(), content, spec_id, hour, size: 100, records: 10 }
+}
+
+#[test]
+fn an_hour_ending_exactly_at_the_cutoff_is_expired_one_second_later_is_not() {
+    let hour = 473_352;
+    let end = hour_start(hour + 1);
+    assert!(is_expired(hour, end));
+    assert!(!is_expired(hour, end - chrono::Duration::seconds(1)));
+    assert!(!is_expired(hour + 1, end));
+    assert!(is_expired(hour, end + chrono::Duration::milliseconds(1)));
+    assert!(!is_expired(i64::MAX, at("2026-01-01T00:00:00Z")));
+}
+
+#[test]
+fn evaluation_groups_by_hour_and_never_drops_what_it_cannot_interpret() {
+    let base = 473_352;
+    let files = [
+        file("a1", Some(base), DataContentType::Data, 0),
+        file("a2", Some(base), DataContentType::Data, 0),
+        file("b1", Some(base + 1), DataContentType::Data, 0),
+        file("b-del", Some(base + 1), DataContentType::PositionDeletes, 0),
+        file("c1", Some(base + 2), DataContentType::Data, 0),
+        file("other-spec", None, DataContentType::Data, 3),
+        file("no-hour", None, DataContentType::Data, 0),
+    ];
+    // Hours base and base+1 are expired, base+2 is not.
+    let eval = evaluate(&files, hour_start(base + 2));
+    let hours: Vec<i64> = eval.partitions.iter().map(|p| p.hour).collect();
+    assert_eq!(hours, [base, base + 1, base + 2]);
+    let expired: Vec<&str> = eval.expired.iter().map(|p| p.hour_label.as_str()).collect();
+    assert_eq!(expired, ["2024-01-01-00"], "base+1 holds a delete file");
+    assert_eq!(eval.paths_to_drop(), ["a1", "a2"]);
+    let p = &eval.expired[0];
+    assert_eq!((p.data_files, p.rows, p.bytes), (2, 20, 200));
+
+    assert_eq!(eval.skipped.len(), 2, "{:?}", eval.skipped);
+    let uninterpretable = &eval.skipped[0];
+    assert_eq!(uninterpretable.reason, SkipReason::Uninterpretable);
+    assert_eq!((uninterpretable.files, uninterpretable.spec_ids.clone()), (2, vec![0, 3]));
+    let deletes = &eval.skipped[1];
+    assert_eq!(deletes.reason, SkipReason::HasDeleteFiles);
+    assert_eq!(deletes.hour_label.as_deref(), Some("2024-01-01-01"));
+
+    // Nothing is expired before the first hour ends.
+    let eval = evaluate(&files, hour_start(base + 1) - chrono::Duration::seconds(1));
+    assert!(eval.expired.is_empty() && eval.paths_to_drop().is_empty());
+}
