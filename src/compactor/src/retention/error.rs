@@ -1,8 +1,6 @@
 //! Why part of a retention pass over one table failed.
 
-use common::catalog::CatalogError;
-
-use crate::snapshot::{RetryError, RetryFailure};
+use crate::snapshot::{CommitError, RetryError, RetryFailure};
 
 /// A failed partition drop or snapshot expiration; the table is left as the catalog points at
 /// it (a losing or failed attempt's metadata file is removed).
@@ -25,9 +23,9 @@ pub enum RetentionError {
         /// Attempts made.
         attempts: u32,
     },
-    /// The catalog's compare-and-swap of an expiration failed.
+    /// The catalog's compare-and-swap of an expiration failed (not a lost race).
     #[error("expiring snapshots: {0}")]
-    Catalog(#[source] CatalogError),
+    Expire(#[source] CommitError),
     /// Every expiration attempt allowed lost to another writer.
     #[error("expiring snapshots: gave up after {attempts} conflicting commit attempts")]
     ExpireConflicts {
@@ -44,7 +42,7 @@ impl RetentionError {
         match self {
             Self::Drop(e) => matches!(e.source, RetryFailure::ConflictsExhausted { .. }),
             Self::ExpireConflicts { .. } | Self::DropUnstable { .. } => true,
-            Self::Iceberg { .. } | Self::Catalog(_) => false,
+            Self::Iceberg { .. } | Self::Expire(_) => false,
         }
     }
 

@@ -5,9 +5,10 @@
 //! Java's per-branch age rules (a 5-day default age cutoff), ages out refs on its own, and
 //! commits through the catalog client rather than our compare-and-swap. Instead the new
 //! metadata is built with `TableMetadataBuilder::remove_snapshots`, written to the next
-//! metadata location and swapped in with [`SignalCatalog::swap_metadata_location`]; a lost
-//! swap removes the written file and starts over on reloaded metadata. No data, manifest or
-//! manifest-list file is deleted here: orphan cleanup does that.
+//! metadata location and swapped in with the snapshot module's [`swap_metadata`], the same
+//! compare-and-swap snapshots are committed with; a lost swap removes the written file and
+//! starts over on reloaded metadata. No data, manifest or manifest-list file is deleted here:
+//! orphan cleanup does that.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
@@ -18,11 +19,11 @@ use common::tables::TableId;
 use iceberg::spec::{MAIN_BRANCH, SnapshotReference, TableMetadata, TableMetadataBuilder};
 use iceberg::{Catalog, MetadataLocation};
 use serde::{Deserialize, Serialize};
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::error::RetentionError;
 use super::policy::format_utc;
-use crate::snapshot::RetryPolicy;
+use crate::snapshot::{CommitError, RetryPolicy, swap_metadata};
 
 /// Milliseconds in one day.
 const MS_PER_DAY: i64 = 86_400_000;
@@ -188,18 +189,13 @@ pub async fn expire(
             .await
             .map_err(RetentionError::iceberg("write metadata"))?;
         let new = new_location.to_string();
-        let discard = || async {
-            if let Err(error) = table.file_io().delete(&new).await {
-                warn!(target: "compactor::retention", table = %id, location = %new, %error, "could not remove the metadata file of an expiration that was not committed");
-            }
-        };
-        match catalog.swap_metadata_location(&ident, &old, &new).await {
-            Ok(true) => {
+        let written = [new.clone()];
+        match swap_metadata(catalog, id, &old, &new, &written, table.file_io()).await {
+            Ok(()) => {
                 debug!(target: "compactor::retention", table = %id, metadata = %new, expired = ids.len(), "Committed snapshot expiration");
                 return Ok(ExpireOutcome { expired, kept, conflicts });
             }
-            Ok(false) => {
-                discard().await;
+            Err(CommitError::Conflict { .. }) => {
                 conflicts += 1;
                 if attempt < attempts {
                     let wait = retry.backoff(attempt);
@@ -207,17 +203,7 @@ pub async fn expire(
                     tokio::time::sleep(wait).await;
                 }
             }
-            Err(source) => {
-                // The database may have applied the swap before failing to answer.
-                match catalog.catalog().load_table(&ident).await {
-                    Ok(t) if t.metadata_location() == Some(new.as_str()) => {
-                        return Ok(ExpireOutcome { expired, kept, conflicts });
-                    }
-                    Ok(_) => discard().await,
-                    Err(_) => {}
-                }
-                return Err(RetentionError::Catalog(source));
-            }
+            Err(e) => return Err(RetentionError::Expire(e)),
         }
     }
     Err(RetentionError::ExpireConflicts { attempts })

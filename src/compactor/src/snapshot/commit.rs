@@ -8,13 +8,14 @@ use common::catalog::{CatalogError, SignalCatalog};
 use common::clock::Clock;
 use common::tables::TableId;
 use iceberg::Catalog;
+use iceberg::io::FileIO;
 use iceberg::spec::Summary;
 use iceberg::table::Table;
 use tracing::{debug, warn};
 
 use super::SnapshotChange;
 use super::cache::ManifestCache;
-use super::producer::{SnapshotError, Staged, stage_cached};
+use super::producer::{SnapshotError, Staged, remove_files, stage_cached};
 
 /// A snapshot made current by [`commit`].
 #[derive(Debug, Clone)]
@@ -83,31 +84,44 @@ pub async fn commit(
     id: &TableId,
     staged: Staged,
 ) -> Result<CommitOutcome, CommitError> {
+    let (old, new) = (&staged.old_location, &staged.new_location);
+    swap_metadata(catalog, id, old, new, &staged.written, &staged.file_io).await?;
+    tracing::info!(
+        target: "compactor::iceberg",
+        table = %id,
+        snapshot_id = staged.snapshot_id,
+        operation = staged.summary.operation.as_str(),
+        metadata = %staged.new_location,
+        "Committed snapshot"
+    );
+    Ok(outcome(staged))
+}
+
+/// Points `id` at the metadata file `new` if, and only if, it still points at `old`: the one
+/// compare-and-swap every change of ours goes through, snapshots and metadata-only changes
+/// (snapshot expiration) alike. When the swap loses ([`CommitError::Conflict`]) or fails and
+/// a reload shows the table elsewhere ([`CommitError::Failed`]), the files in `written` (the
+/// attempt's metadata, manifests and lists; never data files) are removed; when the outcome
+/// cannot be checked ([`CommitError::Unknown`]) they are kept, as they may be referenced.
+pub async fn swap_metadata(
+    catalog: &SignalCatalog,
+    id: &TableId,
+    old: &str,
+    new: &str,
+    written: &[String],
+    file_io: &FileIO,
+) -> Result<(), CommitError> {
     let ident = id.ident();
-    let swapped =
-        catalog.swap_metadata_location(&ident, &staged.old_location, &staged.new_location).await;
-    match swapped {
-        Ok(true) => {
-            tracing::info!(
-                target: "compactor::iceberg",
-                table = %id,
-                snapshot_id = staged.snapshot_id,
-                operation = staged.summary.operation.as_str(),
-                metadata = %staged.new_location,
-                "Committed snapshot"
-            );
-            Ok(outcome(staged))
-        }
+    match catalog.swap_metadata_location(&ident, old, new).await {
+        Ok(true) => Ok(()),
         Ok(false) => {
-            staged.discard().await;
-            Err(CommitError::Conflict { table: id.to_string(), expected: staged.old_location })
+            remove_files(file_io, written).await;
+            Err(CommitError::Conflict { table: id.to_string(), expected: old.to_string() })
         }
         Err(source) => match catalog.catalog().load_table(&ident).await {
-            Ok(table) if table.metadata_location() == Some(staged.new_location.as_str()) => {
-                Ok(outcome(staged))
-            }
+            Ok(table) if table.metadata_location() == Some(new) => Ok(()),
             Ok(_) => {
-                staged.discard().await;
+                remove_files(file_io, written).await;
                 Err(CommitError::Failed { table: id.to_string(), source })
             }
             Err(reload) => Err(CommitError::Unknown {

@@ -31,7 +31,7 @@ use iceberg::spec::DataFile;
 pub use cache::ManifestCache;
 pub use commit::{
     CommitError, CommitOutcome, Retried, RetryError, RetryFailure, RetryOutcome, RetryPolicy,
-    commit, commit_with_retry, commit_with_retry_cached,
+    commit, commit_with_retry, commit_with_retry_cached, swap_metadata,
 };
 pub use producer::{SnapshotError, Staged, stage, stage_cached};
 
