@@ -325,12 +325,19 @@ impl GroupRun<'_, '_> {
                 ),
                 Retried::Abandoned(reason) => ("declined", reason, done.conflicts),
             },
-            Err(e) if matches!(e.source, RetryFailure::Commit(CommitError::Unknown { .. })) => {
+            // The swap errored: the snapshot may be live (applied, then superseded), so the
+            // group's new files are kept; unreferenced, orphan cleanup reclaims them.
+            Err(e)
+                if matches!(
+                    e.source,
+                    RetryFailure::Commit(CommitError::Unknown { .. } | CommitError::Failed { .. })
+                ) =>
+            {
                 error!(
                     target: "compactor",
                     tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
                     hour = %partition.hour_label, error = %e,
-                    "compaction commit outcome unknown; keeping the group's new files"
+                    "compaction commit outcome not proven; keeping the group's new files"
                 );
                 return GroupResult {
                     status: GroupStatus::Unknown { reason: e.to_string() },

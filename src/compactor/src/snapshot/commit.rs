@@ -42,8 +42,10 @@ pub enum CommitError {
         /// The metadata location the snapshot was built on.
         expected: String,
     },
-    /// The swap failed and the table is known not to point at the staged metadata; the staged
-    /// files were removed.
+    /// The swap returned an error and the reloaded table neither points at the staged metadata
+    /// nor lists it in its metadata log, so the change almost certainly did not apply. The
+    /// staged files are kept all the same (an applied swap superseded by more commits than the
+    /// log holds cannot be ruled out); unreferenced, they are orphan cleanup's to reclaim.
     #[error("table {table}: commit failed: {source}")]
     Failed {
         /// The table.
@@ -99,10 +101,13 @@ pub async fn commit(
 
 /// Points `id` at the metadata file `new` if, and only if, it still points at `old`: the one
 /// compare-and-swap every change of ours goes through, snapshots and metadata-only changes
-/// (snapshot expiration) alike. When the swap loses ([`CommitError::Conflict`]) or fails and
-/// a reload shows the table elsewhere ([`CommitError::Failed`]), the files in `written` (the
-/// attempt's metadata, manifests and lists; never data files) are removed; when the outcome
-/// cannot be checked ([`CommitError::Unknown`]) they are kept, as they may be referenced.
+/// (snapshot expiration) alike. Only when the swap is known to have lost
+/// ([`CommitError::Conflict`]: the row no longer held `old`) are the files in `written` (the
+/// attempt's metadata, manifests and lists; never data files) removed. A swap that returned an
+/// error counts as committed when the reloaded table points at `new` or lists it in its
+/// metadata log (applied, then superseded by another writer); otherwise it is
+/// [`CommitError::Failed`] or, when the reload fails too, [`CommitError::Unknown`], and the
+/// files are kept, since they may be referenced.
 pub async fn swap_metadata(
     catalog: &SignalCatalog,
     id: &TableId,
@@ -118,12 +123,12 @@ pub async fn swap_metadata(
             remove_files(file_io, written).await;
             Err(CommitError::Conflict { table: id.to_string(), expected: old.to_string() })
         }
+        // The database may have applied the swap before the error reached us, and other
+        // writers may have committed on top since: nothing written is removed unless the swap
+        // is known to have lost (above).
         Err(source) => match catalog.catalog().load_table(&ident).await {
-            Ok(table) if table.metadata_location() == Some(new) => Ok(()),
-            Ok(_) => {
-                remove_files(file_io, written).await;
-                Err(CommitError::Failed { table: id.to_string(), source })
-            }
+            Ok(table) if reaches(&table, new) => Ok(()),
+            Ok(_) => Err(CommitError::Failed { table: id.to_string(), source }),
             Err(reload) => Err(CommitError::Unknown {
                 table: id.to_string(),
                 source,
@@ -131,6 +136,12 @@ pub async fn swap_metadata(
             }),
         },
     }
+}
+
+/// Whether `table`'s metadata is `location` or descends from it (its metadata log lists it).
+pub(super) fn reaches(table: &Table, location: &str) -> bool {
+    table.metadata_location() == Some(location)
+        || table.metadata().metadata_log().iter().any(|entry| entry.metadata_file == location)
 }
 
 fn outcome(staged: Staged) -> CommitOutcome {

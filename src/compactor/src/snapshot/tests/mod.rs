@@ -336,3 +336,22 @@ async fn a_chain_of_commits_keeps_totals_equal_to_a_manifest_walk() {
         snapshots.iter().map(|s| s.summary().operation.as_str().to_string()).collect();
     assert_eq!(ops[4..], ["replace", "delete", "replace"]);
 }
+
+#[tokio::test]
+async fn a_commit_superseded_by_other_writers_is_still_recognised_as_applied() {
+    let fx = Fixture::new().await;
+    fx.fill(&HOURS, 2, ROWS).await;
+    let table = fx.load().await;
+    let drop = SnapshotChange::delete(paths_of_hour(&table, HOURS[0]).await);
+    let ours = commit(&fx.catalog, &fx.id, stage(&table, &drop, now_ms()).await.unwrap())
+        .await
+        .unwrap()
+        .metadata_location;
+    // Another writer commits on top: the table no longer points at our metadata...
+    fx.fill(&HOURS[1..], 1, ROWS).await;
+    let after = fx.load().await;
+    assert_ne!(after.metadata_location(), Some(ours.as_str()));
+    // ...but descends from it, which is how an errored swap is recognised as applied.
+    assert!(commit::reaches(&after, &ours));
+    assert!(!commit::reaches(&after, &ours.replace(".metadata.json", "-other.metadata.json")));
+}
