@@ -3,6 +3,7 @@
 //!
 //! Schedulers decide when a job runs, one-shot commands run it once; neither knows what it does.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
@@ -56,6 +57,10 @@ pub struct Scope {
     pub signal: Option<Signal>,
     /// Report what would be done and change nothing.
     pub dry_run: bool,
+    /// Only these tables, when set (the orphan cleanup that follows retention covers the
+    /// tables retention changed).
+    #[serde(skip)]
+    pub tables: Option<BTreeSet<TableId>>,
 }
 
 impl Scope {
@@ -64,6 +69,7 @@ impl Scope {
         self.tenant.as_deref().is_none_or(|t| table.tenant == t)
             && self.dataset.as_deref().is_none_or(|d| table.dataset == d)
             && self.signal.is_none_or(|s| table.signal == s)
+            && self.tables.as_ref().is_none_or(|tables| tables.contains(table))
     }
 }
 
@@ -202,6 +208,10 @@ mod tests {
         assert!(!Scope { tenant: Some("other".into()), ..Default::default() }.contains(&t));
         assert!(!Scope { dataset: Some("dev".into()), ..Default::default() }.contains(&t));
         assert!(!Scope { signal: Some(Signal::Traces), ..Default::default() }.contains(&t));
+        let other = TableId::new("acme", "prod", Signal::Traces).unwrap();
+        let only = Scope { tables: Some(BTreeSet::from([other])), ..Default::default() };
+        assert!(!only.contains(&t));
+        assert!(Scope { tables: Some(BTreeSet::from([t.clone()])), ..only }.contains(&t));
     }
 
     #[test]

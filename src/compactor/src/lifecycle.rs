@@ -1,16 +1,18 @@
 //! The coordinated lifecycle: a retention pass (partition drops, then snapshot expiration) is
-//! followed, when orphan cleanup is enabled, by an orphan-cleanup pass over the same tables
-//! after a short pause, so the storage retention released is reclaimed in the same cycle
+//! followed, when orphan cleanup is enabled, by an orphan-cleanup pass over the tables it
+//! changed after a short pause, so the storage retention released is reclaimed in the same cycle
 //! instead of at the orphan scheduler's next tick.
 //!
 //! The pause gives writers that loaded the table just before expiration a moment to finish
 //! with the old snapshots; it ends early, and the cleanup is skipped, when the service shuts
 //! down. The orphan scheduler still runs on its own interval.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use common::tables::TableId;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -29,12 +31,13 @@ pub struct FollowUp {
     pub dry_run: bool,
 }
 
-/// Retention, then (optionally) orphan cleanup of the same scope.
+/// Retention, then (optionally) orphan cleanup.
 ///
 /// As a [`Job`] (the daemon's retention scheduler) it reports the retention pass; the
-/// follow-up is run, logged and counted as an orphan-cleanup pass of its own. The retention
-/// cycle's duration therefore includes the pause and the follow-up, and the retention
-/// scheduler does not start again before the cleanup is done.
+/// follow-up covers the tables retention changed and is run, logged and counted as an
+/// orphan-cleanup pass of its own. The retention cycle's duration therefore includes the pause
+/// and the follow-up, and the retention scheduler does not start again before the cleanup is
+/// done.
 pub struct RetentionLifecycle {
     retention: Arc<dyn Job>,
     follow_up: Option<FollowUp>,
@@ -51,17 +54,31 @@ impl RetentionLifecycle {
         Self { retention, follow_up, metrics }
     }
 
-    /// Runs the follow-up of a retention pass over `scope`: `None` when there is none or the
-    /// service shut down before it started.
-    pub async fn follow_up(&self, scope: &Scope, cancel: &CancellationToken) -> Option<JobReport> {
+    /// Runs the follow-up of a retention pass over `scope`: orphan cleanup of `only` those
+    /// tables when given, else of the whole scope. `None` when there is no follow-up, `only` is
+    /// empty (retention changed nothing), or the service shut down before it started.
+    pub async fn follow_up(
+        &self,
+        scope: &Scope,
+        only: Option<BTreeSet<TableId>>,
+        cancel: &CancellationToken,
+    ) -> Option<JobReport> {
         let FollowUp { job, pause, dry_run } = self.follow_up.as_ref()?;
         if cancel.is_cancelled() {
+            return None;
+        }
+        if only.as_ref().is_some_and(BTreeSet::is_empty) {
+            info!(
+                target: "compactor",
+                "Retention released nothing; no orphan cleanup follows (its own schedule still runs)"
+            );
             return None;
         }
         info!(
             target: "compactor",
             pause_secs = pause.as_secs_f64(),
-            "Retention finished; orphan cleanup of the same tables follows"
+            tables = only.as_ref().map(BTreeSet::len),
+            "Retention finished; orphan cleanup follows"
         );
         tokio::select! {
             _ = tokio::time::sleep(*pause) => {}
@@ -70,18 +87,38 @@ impl RetentionLifecycle {
                 return None;
             }
         }
-        let scope = Scope { dry_run: *dry_run, ..scope.clone() };
+        // Either the caller's or orphan cleanup's own dry run makes the cleanup a dry run.
+        let scope = Scope { dry_run: scope.dry_run || *dry_run, tables: only, ..scope.clone() };
         Some(run_pass(job.as_ref(), &scope, &self.metrics, cancel).await)
     }
 
-    /// One retention pass and its follow-up, each run, logged and counted as its own pass;
-    /// the reports in that order.
+    /// `compactor run --once`: one retention pass, then orphan cleanup of the whole scope (the
+    /// operator asked for one pass of every enabled job), each run, logged and counted as its
+    /// own pass; the reports in that order.
     pub async fn run_all(&self, scope: &Scope, cancel: &CancellationToken) -> Vec<JobReport> {
-        let mut reports =
-            vec![run_pass(self.retention.as_ref(), scope, &self.metrics, cancel).await];
-        reports.extend(self.follow_up(scope, cancel).await);
-        reports
+        let retention = run_pass(self.retention.as_ref(), scope, &self.metrics, cancel).await;
+        let follow_up = self.follow_up(scope, None, cancel).await;
+        std::iter::once(retention).chain(follow_up).collect()
     }
+}
+
+/// The tables a retention pass changed: those whose report names a drop snapshot or expired
+/// snapshots (a dry run changes none).
+pub fn changed_tables(retention: &JobReport) -> BTreeSet<TableId> {
+    retention
+        .tables
+        .iter()
+        .filter(|t| {
+            let d = &t.details;
+            let dropped = d.get("drop_snapshot_id").is_some_and(|v| !v.is_null());
+            let expired = d
+                .get("snapshots_expired")
+                .and_then(|v| v.as_array())
+                .is_some_and(|a| !a.is_empty());
+            !retention.dry_run && (dropped || expired)
+        })
+        .filter_map(|t| TableId::new(&t.tenant, &t.dataset, t.table).ok())
+        .collect()
 }
 
 #[async_trait]
@@ -92,7 +129,9 @@ impl Job for RetentionLifecycle {
 
     async fn run(&self, scope: &Scope, cancel: &CancellationToken) -> JobReport {
         let report = self.retention.run(scope, cancel).await;
-        self.follow_up(scope, cancel).await;
+        // The daemon's orphan scheduler covers every table on its own interval; after
+        // retention only the tables it changed need cleaning now.
+        self.follow_up(scope, Some(changed_tables(&report)), cancel).await;
         report
     }
 }

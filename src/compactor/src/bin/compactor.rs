@@ -89,7 +89,7 @@ struct TableFilter {
 impl TableFilter {
     fn scope(self, dry_run: bool) -> Scope {
         let TableFilter { tenant, dataset, signal } = self;
-        Scope { tenant, dataset, signal, dry_run }
+        Scope { tenant, dataset, signal, dry_run, tables: None }
     }
 }
 

@@ -4,12 +4,19 @@ use common::Signal;
 use tokio::time::Instant;
 
 use super::*;
+use crate::job::TableReport;
 use crate::metrics::OUTCOME_SUCCESS;
 
-/// A job that records when it ran and with which scope.
+/// A job that records when it ran and with which scope; as retention, it reports a dropped
+/// partition in `acme.prod.logs` when `changes` is set.
 struct Recorder {
     kind: JobKind,
     log: Arc<Mutex<Vec<(JobKind, Scope, Instant)>>>,
+    changes: bool,
+}
+
+fn logs_table() -> TableId {
+    TableId::new("acme", "prod", Signal::Logs).unwrap()
 }
 
 #[async_trait]
@@ -20,15 +27,36 @@ impl Job for Recorder {
 
     async fn run(&self, scope: &Scope, _cancel: &CancellationToken) -> JobReport {
         self.log.lock().unwrap().push((self.kind, scope.clone(), Instant::now()));
-        JobReport::new(self.kind, scope.dry_run, chrono::Utc::now())
+        let mut report = JobReport::new(self.kind, scope.dry_run, chrono::Utc::now());
+        if self.kind == JobKind::Retention {
+            let details = serde_json::json!({
+                "drop_snapshot_id": self.changes.then_some(7),
+                "snapshots_expired": [],
+            });
+            let traces = TableId::new("acme", "prod", Signal::Traces).unwrap();
+            report.tables.push(TableReport::ok(&logs_table(), String::new(), details));
+            let unchanged =
+                serde_json::json!({ "drop_snapshot_id": null, "snapshots_expired": [] });
+            report.tables.push(TableReport::ok(&traces, String::new(), unchanged));
+        }
+        report
     }
 }
 
 type Log = Arc<Mutex<Vec<(JobKind, Scope, Instant)>>>;
 
 fn lifecycle(pause: Duration, with_follow_up: bool) -> (RetentionLifecycle, Log, Arc<Metrics>) {
+    lifecycle_changing(pause, with_follow_up, true)
+}
+
+fn lifecycle_changing(
+    pause: Duration,
+    with_follow_up: bool,
+    changes: bool,
+) -> (RetentionLifecycle, Log, Arc<Metrics>) {
     let log: Log = Arc::default();
-    let job = |kind| -> Arc<dyn Job> { Arc::new(Recorder { kind, log: Arc::clone(&log) }) };
+    let job =
+        |kind| -> Arc<dyn Job> { Arc::new(Recorder { kind, log: Arc::clone(&log), changes }) };
     let follow_up =
         with_follow_up.then(|| FollowUp { job: job(JobKind::OrphanCleanup), pause, dry_run: true });
     let metrics = Arc::new(Metrics::new());
@@ -56,7 +84,7 @@ async fn retention_is_followed_by_cleanup_of_the_same_scope_after_the_pause() {
     assert_eq!((*first, *second), (JobKind::Retention, JobKind::OrphanCleanup));
     assert_eq!(*t1 - *t0, Duration::from_secs(5));
     assert_eq!(retention_scope, &scope());
-    // Same tables, the cleanup's own dry run.
+    // `run --once`: the whole scope, with the cleanup's own dry run.
     assert_eq!(orphan_scope, &Scope { dry_run: true, ..scope() });
     for job in [JobKind::Retention, JobKind::OrphanCleanup] {
         let cycles = metrics.scheduler_cycles.with_label_values(&[job.as_str(), OUTCOME_SUCCESS]);
@@ -93,4 +121,27 @@ async fn as_a_job_it_reports_retention_and_still_runs_the_cleanup() {
     let (lc, log, _) = lifecycle(Duration::ZERO, false);
     assert_eq!(lc.run_all(&scope(), &CancellationToken::new()).await.len(), 1);
     assert_eq!(log.lock().unwrap().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn as_a_job_it_cleans_only_the_tables_retention_changed() {
+    let (lc, log, _) = lifecycle(Duration::from_secs(5), true);
+    lc.run(&scope(), &CancellationToken::new()).await;
+    let log = log.lock().unwrap();
+    let [_, (second, orphan_scope, _)] = log.as_slice() else { panic!("{log:?}") };
+    assert_eq!(*second, JobKind::OrphanCleanup);
+    // acme.prod.logs had a partition dropped; acme.prod.traces was unchanged.
+    let changed = Some(BTreeSet::from([logs_table()]));
+    assert_eq!(orphan_scope, &Scope { dry_run: true, tables: changed, ..scope() });
+}
+
+#[tokio::test(start_paused = true)]
+async fn as_a_job_no_cleanup_follows_a_retention_pass_that_changed_nothing() {
+    let (lc, log, _) = lifecycle_changing(Duration::from_secs(5), true, false);
+    let started = Instant::now();
+    lc.run(&scope(), &CancellationToken::new()).await;
+    assert_eq!(log.lock().unwrap().len(), 1);
+    assert_eq!(started.elapsed(), Duration::ZERO, "no pause either");
+    // run --once still cleans the whole scope.
+    assert_eq!(lc.run_all(&scope(), &CancellationToken::new()).await.len(), 2);
 }

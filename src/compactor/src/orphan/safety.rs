@@ -3,7 +3,9 @@
 //! own metadata does not reference), or lies outside the configured warehouse.
 //!
 //! The check is made against every table of the catalog, not only those in the pass's scope,
-//! and by whole path segments (`…/traces_old` is not inside `…/traces`). It never guesses: a
+//! and against every root another table's files may lie under (its location, and the
+//! `write.data.path`-style properties that move its data or metadata elsewhere), by whole path
+//! segments (`…/traces_old` is not inside `…/traces`). It never guesses: a
 //! table whose metadata cannot be read is placed where its recorded metadata path implies
 //! (`<location>/metadata/…`); when even that is not possible, every cleanup refuses, since the
 //! table could be anywhere.
@@ -74,8 +76,17 @@ pub enum Refusal {
 #[derive(Debug, Clone)]
 pub struct LocationIndex {
     warehouse: String,
-    tables: Vec<(String, Result<String, String>)>,
+    tables: Vec<(String, Result<Vec<String>, String>)>,
 }
+
+/// Table properties with which Iceberg writers (iceberg-rust, pyiceberg, Java) put a table's
+/// files outside its location; a table's files can lie under any of them.
+pub const WRITE_ROOT_PROPERTIES: [&str; 4] = [
+    "write.data.path",
+    "write.folder-storage.path",
+    "write.object-storage.path",
+    "write.metadata.path",
+];
 
 /// `ns.name` of an Iceberg identifier.
 pub fn ident_name(ident: &TableIdent) -> String {
@@ -83,19 +94,30 @@ pub fn ident_name(ident: &TableIdent) -> String {
 }
 
 impl LocationIndex {
-    /// An index of the given tables (`name`, location or why it is unknown).
-    pub fn new(warehouse: &str, tables: Vec<(String, Result<String, String>)>) -> Self {
+    /// An index of the given tables: `name`, and every root its files may lie under (its
+    /// location first, then the roots of [`WRITE_ROOT_PROPERTIES`]) or why they are unknown.
+    pub fn new(warehouse: &str, tables: Vec<(String, Result<Vec<String>, String>)>) -> Self {
         Self { warehouse: warehouse.to_string(), tables }
     }
 
-    /// Reads the location of every table registered in `catalog`.
+    /// Reads the location and write roots of every table registered in `catalog`.
     pub async fn load(catalog: &SignalCatalog) -> Result<Self, CatalogError> {
         let idents = catalog.list_table_idents().await?;
         let tables = futures::stream::iter(idents)
             .map(|ident| async move {
                 let location = match catalog.catalog().load_table(&ident).await {
-                    Ok(table) => Ok(table.metadata().location().to_string()),
-                    Err(e) => implied_location(catalog, &ident, e.to_string()).await,
+                    Ok(table) => {
+                        let md = table.metadata();
+                        let props = md.properties();
+                        let roots = WRITE_ROOT_PROPERTIES.iter().filter_map(|k| props.get(*k));
+                        Ok(std::iter::once(md.location())
+                            .chain(roots.map(String::as_str))
+                            .map(str::to_string)
+                            .collect())
+                    }
+                    Err(e) => {
+                        implied_location(catalog, &ident, e.to_string()).await.map(|l| vec![l])
+                    }
                 };
                 (ident_name(&ident), location)
             })
@@ -118,40 +140,30 @@ impl LocationIndex {
         if !mine.is_within(&warehouse) || mine == warehouse {
             return Err(outside());
         }
-        for (other, other_location) in self.tables.iter().filter(|(name, _)| name != table) {
-            let other_location = match other_location {
-                Ok(l) => l,
-                Err(reason) => {
-                    return Err(Refusal::UnknownOther {
-                        table: table.to_string(),
-                        other: other.clone(),
-                        reason: reason.clone(),
-                    });
-                }
-            };
-            let theirs = match NormalPath::parse(other_location) {
-                Ok(theirs) => theirs,
-                Err(e) => {
-                    return Err(Refusal::UnknownOther {
-                        table: table.to_string(),
-                        other: other.clone(),
-                        reason: e.to_string(),
-                    });
-                }
-            };
-            let relation = match (mine.is_within(&theirs), theirs.is_within(&mine)) {
-                (true, true) => "is the same as",
-                (false, true) => "contains",
-                (true, false) => "lies inside",
-                (false, false) => continue,
-            };
-            return Err(Refusal::Shared {
+        for (other, roots) in self.tables.iter().filter(|(name, _)| name != table) {
+            let unknown = |reason: String| Refusal::UnknownOther {
                 table: table.to_string(),
-                location: location.to_string(),
-                relation,
                 other: other.clone(),
-                other_location: other_location.clone(),
-            });
+                reason,
+            };
+            let roots = roots.as_ref().map_err(|reason| unknown(reason.clone()))?;
+            for other_location in roots {
+                let theirs =
+                    NormalPath::parse(other_location).map_err(|e| unknown(e.to_string()))?;
+                let relation = match (mine.is_within(&theirs), theirs.is_within(&mine)) {
+                    (true, true) => "is the same as",
+                    (false, true) => "contains",
+                    (true, false) => "lies inside",
+                    (false, false) => continue,
+                };
+                return Err(Refusal::Shared {
+                    table: table.to_string(),
+                    location: location.to_string(),
+                    relation,
+                    other: other.clone(),
+                    other_location: other_location.clone(),
+                });
+            }
         }
         Ok(mine)
     }
@@ -202,7 +214,7 @@ mod tests {
     fn index(tables: &[(&str, Result<&str, &str>)]) -> LocationIndex {
         let tables = tables
             .iter()
-            .map(|(n, l)| (n.to_string(), l.map(str::to_string).map_err(str::to_string)))
+            .map(|(n, l)| (n.to_string(), l.map(|l| vec![l.to_string()]).map_err(str::to_string)))
             .collect();
         LocationIndex::new("file:///w", tables)
     }
@@ -218,6 +230,27 @@ mod tests {
         );
         assert_eq!(location_of_metadata("s3://b/w/acme/prod/logs/metadata/x.json"), None);
         assert_eq!(location_of_metadata("/metadata/00001-x.metadata.json"), None);
+    }
+
+    #[test]
+    fn another_tables_write_path_inside_this_location_is_refused() {
+        let roots = |v: &[&str]| Ok(v.iter().map(|s| s.to_string()).collect());
+        let idx = LocationIndex::new(
+            "file:///w",
+            vec![
+                ("acme.prod.traces".into(), roots(&["file:///w/acme/prod/traces"])),
+                (
+                    "acme.prod.logs".into(),
+                    roots(&["file:///w/acme/prod/logs", "file:///w/acme/prod/traces/data/logs"]),
+                ),
+            ],
+        );
+        let err = idx.check("acme.prod.traces", "file:///w/acme/prod/traces").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("contains") && text.contains("acme.prod.logs"), "{text}");
+        assert!(text.contains("traces/data/logs"), "{text}");
+        // The other way round nothing overlaps: logs' own location is apart from traces.
+        idx.check("acme.prod.logs", "file:///w/acme/prod/logs").unwrap();
     }
 
     #[test]

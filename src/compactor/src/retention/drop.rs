@@ -66,28 +66,21 @@ pub async fn drop_expired(
             Ok(SnapshotChange::delete(paths))
         }
     };
-    let mut conflicts = 0;
-    // A file to remove can vanish only if the manifests change between the evaluation and the
-    // staging of one attempt; starting over re-evaluates on the new snapshot.
-    for _ in 0..retry.max_attempts.max(1) {
-        let outcome = commit_with_retry_cached(catalog, id, clock, retry, &manifests, &build)
-            .await
-            .map_err(RetentionError::Drop)?;
-        conflicts += outcome.conflicts;
-        let evaluation = std::mem::take(&mut *last.lock().expect("evaluation lock"));
-        match outcome.result {
-            Retried::Committed(commit) => {
-                let snapshot_id = Some(commit.snapshot_id);
-                return Ok(DropOutcome { evaluation, snapshot_id, conflicts });
-            }
-            Retried::Abandoned(Declined::NothingExpired) => {
-                return Ok(DropOutcome { evaluation, snapshot_id: None, conflicts });
-            }
-            Retried::Abandoned(Declined::Read(e)) => {
-                return Err(RetentionError::iceberg("read manifests")(e));
-            }
-            Retried::FilesNoLongerLive { .. } => continue,
+    let outcome = commit_with_retry_cached(catalog, id, clock, retry, &manifests, &build)
+        .await
+        .map_err(RetentionError::Drop)?;
+    let conflicts = outcome.conflicts;
+    let evaluation = std::mem::take(&mut *last.lock().expect("evaluation lock"));
+    match outcome.result {
+        Retried::Committed(commit) => {
+            Ok(DropOutcome { evaluation, snapshot_id: Some(commit.snapshot_id), conflicts })
         }
+        Retried::Abandoned(Declined::NothingExpired) => {
+            Ok(DropOutcome { evaluation, snapshot_id: None, conflicts })
+        }
+        Retried::Abandoned(Declined::Read(e)) => Err(RetentionError::iceberg("read manifests")(e)),
+        // Each attempt evaluates and stages on the same loaded metadata, so the files it
+        // removes are live in it; reaching this means the manifests disagree with themselves.
+        Retried::FilesNoLongerLive { missing } => Err(RetentionError::DropUnstable { missing }),
     }
-    Err(RetentionError::DropUnstable { attempts: retry.max_attempts.max(1) })
 }

@@ -17,11 +17,16 @@ pub enum RetentionError {
     /// The `delete` snapshot dropping the expired partitions was not committed.
     #[error("dropping expired partitions: {0}")]
     Drop(#[source] RetryError),
-    /// The files of the expired partitions kept changing between evaluation and staging.
-    #[error("dropping expired partitions: their files changed during each of {attempts} attempts")]
+    /// Files the evaluation found live were not live when the drop was staged on the same
+    /// metadata (the manifests disagree with themselves); nothing was committed.
+    #[error(
+        "dropping expired partitions: {} file(s) found live were not live when staging, first: {}",
+        missing.len(),
+        missing.first().map_or("", String::as_str)
+    )]
     DropUnstable {
-        /// Attempts made.
-        attempts: u32,
+        /// The paths.
+        missing: Vec<String>,
     },
     /// The catalog's compare-and-swap of an expiration failed (not a lost race).
     #[error("expiring snapshots: {0}")]
@@ -41,8 +46,8 @@ impl RetentionError {
     pub fn is_contention(&self) -> bool {
         match self {
             Self::Drop(e) => matches!(e.source, RetryFailure::ConflictsExhausted { .. }),
-            Self::ExpireConflicts { .. } | Self::DropUnstable { .. } => true,
-            Self::Iceberg { .. } | Self::Expire(_) => false,
+            Self::ExpireConflicts { .. } => true,
+            Self::Iceberg { .. } | Self::Expire(_) | Self::DropUnstable { .. } => false,
         }
     }
 

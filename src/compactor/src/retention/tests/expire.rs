@@ -87,7 +87,8 @@ fn losing_every_attempt_is_contention_and_other_failures_are_not() {
     use crate::retention::RetentionError;
 
     assert!(RetentionError::ExpireConflicts { attempts: 5 }.is_contention());
-    assert!(RetentionError::DropUnstable { attempts: 5 }.is_contention());
+    let unstable = RetentionError::DropUnstable { missing: vec!["a.parquet".into()] };
+    assert!(!unstable.is_contention(), "{unstable}");
     let broken = iceberg::Error::new(iceberg::ErrorKind::DataInvalid, "bad manifest");
     assert!(!RetentionError::iceberg("read manifests")(broken).is_contention());
 }
