@@ -90,10 +90,6 @@ impl RetentionStep {
                     target: TARGET, %tenant, %dataset, %table, files = s.files, spec_ids = ?s.spec_ids,
                     "Skipping files of table {id} whose partition is not an hour value this compactor can interpret; they are never dropped"
                 ),
-                SkipReason::HasDeleteFiles => warn!(
-                    target: TARGET, %tenant, %dataset, %table, hour = s.hour_label.as_deref().unwrap_or_default(),
-                    "Skipping expired partition of table {id}: it holds delete files, which retention does not remove"
-                ),
             }
         }
         d.partitions_evaluated = eval.partitions.len();

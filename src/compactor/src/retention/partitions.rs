@@ -1,9 +1,8 @@
 //! Which `hour` partitions of a table's current snapshot are expired.
 //!
-//! A partition is expired when its whole hour ends at or before the cutoff. Files whose
-//! partition cannot be read as an hour (another partition spec, no `hour` field, no value) are
-//! never dropped; nor are partitions holding delete files, which the snapshot producer does
-//! not remove (dropping only their data files would leave the deletes behind).
+//! A partition is expired when its whole hour ends at or before the cutoff; all its files go,
+//! data and delete files alike. Files whose partition cannot be read as an hour (another
+//! partition spec, no `hour` field, no value) are never dropped.
 
 use std::collections::BTreeMap;
 
@@ -37,7 +36,7 @@ pub struct Partition {
     pub rows: u64,
     /// Bytes of all its files.
     pub bytes: u64,
-    /// Locations of its data files.
+    /// Locations of its files (data and delete).
     #[serde(skip)]
     pub paths: Vec<String>,
 }
@@ -48,8 +47,6 @@ pub struct Partition {
 pub enum SkipReason {
     /// The files' partition is not an `hour` value this code can interpret.
     Uninterpretable,
-    /// The partition is expired but holds delete files.
-    HasDeleteFiles,
 }
 
 /// Files left out of the evaluation, with the reason.
@@ -77,7 +74,7 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
-    /// Paths of every data file of the expired partitions.
+    /// Paths of every file (data and delete) of the expired partitions.
     pub fn paths_to_drop(&self) -> Vec<String> {
         self.expired.iter().flat_map(|p| p.paths.iter().cloned()).collect()
     }
@@ -103,10 +100,10 @@ pub fn evaluate(files: &[LiveFile], cutoff: DateTime<Utc>) -> Evaluation {
             paths: Vec::new(),
         });
         p.bytes += file.size;
+        p.paths.push(file.path.clone());
         if file.content == DataContentType::Data {
             p.data_files += 1;
             p.rows += file.records;
-            p.paths.push(file.path.clone());
         } else {
             p.delete_files += 1;
         }
@@ -122,16 +119,7 @@ pub fn evaluate(files: &[LiveFile], cutoff: DateTime<Utc>) -> Evaluation {
     }
     for p in by_hour.into_values() {
         if is_expired(p.hour, cutoff) {
-            if p.delete_files > 0 {
-                out.skipped.push(Skipped {
-                    reason: SkipReason::HasDeleteFiles,
-                    hour_label: Some(p.hour_label.clone()),
-                    spec_ids: Vec::new(),
-                    files: p.data_files + p.delete_files,
-                });
-            } else {
-                out.expired.push(p.clone());
-            }
+            out.expired.push(p.clone());
         }
         out.partitions.push(p);
     }

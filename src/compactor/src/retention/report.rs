@@ -27,7 +27,7 @@ pub struct RetentionDetails {
     pub rows_removed: u64,
     /// Bytes of the files removed from the live table by the drop.
     pub bytes_removed: u64,
-    /// Data files removed from the live table by the drop.
+    /// Files (data and delete) removed from the live table by the drop.
     pub files_removed: u64,
     /// The `delete` snapshot of the drop, when one was committed.
     pub drop_snapshot_id: Option<i64>,
@@ -72,7 +72,7 @@ impl RetentionDetails {
     pub fn set_dropped(&mut self, partitions: Vec<Partition>) {
         self.rows_removed = partitions.iter().map(|p| p.rows).sum();
         self.bytes_removed = partitions.iter().map(|p| p.bytes).sum();
-        self.files_removed = partitions.iter().map(|p| p.data_files).sum();
+        self.files_removed = partitions.iter().map(|p| p.data_files + p.delete_files).sum();
         self.partitions_dropped = partitions;
     }
 

@@ -93,14 +93,17 @@ pub(super) struct ParentManifests {
 }
 
 /// Reads the manifests of `table`'s current snapshot and checks that every path in `remove`
-/// is live in it, before anything is written.
+/// is live in it, before anything is written. Paths are looked for in data manifests and,
+/// with `delete_files`, in delete manifests too (a `delete` drops a partition's delete files
+/// with its data files; a `replace` never removes delete files).
 ///
 /// Manifests without live entries (only DELETED entries of older snapshots) are dropped, as
-/// Java and pyiceberg do: they describe earlier changes, not this snapshot's files. A data
-/// manifest whose live paths are in `cache` is not read again unless it holds a removed file.
+/// Java and pyiceberg do: they describe earlier changes, not this snapshot's files. A manifest
+/// whose live paths are in `cache` is not read again unless it holds a removed file.
 pub(super) async fn read_parent(
     table: &Table,
     remove: &BTreeSet<String>,
+    delete_files: bool,
     cache: &ManifestCache,
 ) -> Result<ParentManifests, SnapshotError> {
     let mut out = ParentManifests { reused: Vec::new(), touched: Vec::new() };
@@ -122,7 +125,7 @@ pub(super) async fn read_parent(
         if !file.has_added_files() && !file.has_existing_files() {
             continue;
         }
-        if file.content == ManifestContentType::Deletes || remove.is_empty() {
+        if remove.is_empty() || (file.content == ManifestContentType::Deletes && !delete_files) {
             out.reused.push(file);
             continue;
         }
@@ -165,9 +168,10 @@ async fn load(table: &Table, file: &ManifestFile) -> Result<Manifest, SnapshotEr
         .map_err(iceberg_err("read a manifest of the current snapshot"))
 }
 
-/// Rewrites one touched data manifest with its own partition spec: removed files become
-/// DELETED, survivors EXISTING, both keeping their snapshot id and sequence numbers; entries
-/// already DELETED are left out. Removed files are counted in `summary`.
+/// Rewrites one touched manifest (data or delete) with its own partition spec and content:
+/// removed files become DELETED, survivors EXISTING, both keeping their snapshot id and
+/// sequence numbers; entries already DELETED are left out. Removed files are counted in
+/// `summary`.
 pub(super) async fn rewrite_touched(
     (file, manifest): (ManifestFile, Manifest),
     remove: &BTreeSet<String>,
@@ -182,7 +186,7 @@ pub(super) async fn rewrite_touched(
         }
     })?;
     let schema = metadata.current_schema().clone();
-    let mut writer = files.manifest_writer(&spec, ManifestContentType::Data)?;
+    let mut writer = files.manifest_writer(&spec, file.content)?;
     for entry in manifest.entries().iter().filter(|e| e.is_alive()) {
         let data_file = entry.data_file().clone();
         let missing_inherited = || SnapshotError::IncompleteEntry {

@@ -59,7 +59,8 @@ impl ChangeKind {
 pub struct SnapshotChange {
     /// The snapshot operation.
     pub operation: ChangeKind,
-    /// Paths of data files to remove; each must be live in the snapshot the change is staged on.
+    /// Paths of files to remove; each must be live in the snapshot the change is staged on.
+    /// Data files for every kind; a `delete` may also name delete files.
     pub remove: BTreeSet<String>,
     /// New data files, written with the table's default partition spec.
     pub add: Vec<DataFile>,

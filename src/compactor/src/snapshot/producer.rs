@@ -109,7 +109,8 @@ impl Staged {
 ///
 /// Untouched manifests are reused verbatim; manifests holding removed files are rewritten
 /// with their own partition spec; manifests holding only DELETED entries are dropped; delete
-/// manifests are carried over; added files go into one new manifest. The summary carries the
+/// manifests are carried over, except that a `delete` may remove delete files too (the
+/// partition's, when retention drops it); added files go into one new manifest. The summary carries the
 /// collector's added/removed counts and totals as the parent's plus added minus removed.
 /// `now_ms` becomes the snapshot's timestamp (never earlier than the table's last update).
 pub async fn stage(
@@ -129,7 +130,8 @@ pub async fn stage_cached(
     cache: &ManifestCache,
 ) -> Result<Staged, SnapshotError> {
     validate(table.metadata(), change)?;
-    let parent_manifests = read_parent(table, &change.remove, cache).await?;
+    let delete_files = change.operation == ChangeKind::Delete;
+    let parent_manifests = read_parent(table, &change.remove, delete_files, cache).await?;
     let metadata = table.metadata();
     let snapshot_id = new_snapshot_id(metadata);
     let mut files = NewFiles::new(metadata, table.file_io(), snapshot_id);

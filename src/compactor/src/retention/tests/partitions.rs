@@ -39,18 +39,18 @@ fn evaluation_groups_by_hour_and_never_drops_what_it_cannot_interpret() {
     let hours: Vec<i64> = eval.partitions.iter().map(|p| p.hour).collect();
     assert_eq!(hours, [base, base + 1, base + 2]);
     let expired: Vec<&str> = eval.expired.iter().map(|p| p.hour_label.as_str()).collect();
-    assert_eq!(expired, ["2024-01-01-00"], "base+1 holds a delete file");
-    assert_eq!(eval.paths_to_drop(), ["a1", "a2"]);
+    assert_eq!(expired, ["2024-01-01-00", "2024-01-01-01"]);
+    // An expired hour goes whole: its delete file with its data files.
+    assert_eq!(eval.paths_to_drop(), ["a1", "a2", "b1", "b-del"]);
     let p = &eval.expired[0];
     assert_eq!((p.data_files, p.rows, p.bytes), (2, 20, 200));
+    let p = &eval.expired[1];
+    assert_eq!((p.data_files, p.delete_files, p.rows), (1, 1, 10));
 
-    assert_eq!(eval.skipped.len(), 2, "{:?}", eval.skipped);
+    assert_eq!(eval.skipped.len(), 1, "{:?}", eval.skipped);
     let uninterpretable = &eval.skipped[0];
     assert_eq!(uninterpretable.reason, SkipReason::Uninterpretable);
     assert_eq!((uninterpretable.files, uninterpretable.spec_ids.clone()), (2, vec![0, 3]));
-    let deletes = &eval.skipped[1];
-    assert_eq!(deletes.reason, SkipReason::HasDeleteFiles);
-    assert_eq!(deletes.hour_label.as_deref(), Some("2024-01-01-01"));
 
     // Nothing is expired before the first hour ends.
     let eval = evaluate(&files, hour_start(base + 1) - chrono::Duration::seconds(1));

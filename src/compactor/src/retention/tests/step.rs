@@ -237,3 +237,20 @@ async fn the_job_observes_one_duration_per_dataset() {
         metrics.retention_cutoffs_computed.with_label_values(&["acme", "prod", "traces"]).get();
     assert_eq!(cutoffs, 1);
 }
+
+#[tokio::test]
+async fn an_expired_hour_goes_with_its_delete_files() {
+    let h = Harness::new(5, 1).await;
+    let delete_file = h.fx.add_position_delete(HOURS[0]).await;
+    let (outcome, d) = h.run(false).await;
+    assert_eq!(outcome.error, None, "{}", outcome.summary);
+    assert_eq!(labels(&d), ["2024-01-01-00", "2024-01-01-01"]);
+    assert_eq!(d.files_removed, 3, "two data files and the delete file");
+    assert!(d.skipped.is_empty(), "{:?}", d.skipped);
+    let after = h.fx.load().await;
+    assert!(live(&after).await.iter().all(|e| e.path != delete_file));
+    assert_eq!(summary(&after, "removed-delete-files"), 1);
+    assert_totals_match_walk(&after).await;
+    let hours: Vec<i64> = rows_per_hour(&after, None).await.into_keys().collect();
+    assert_eq!(hours, HOURS[2..]);
+}

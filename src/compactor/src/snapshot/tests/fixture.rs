@@ -2,6 +2,7 @@
 //! through iceberg's Parquet writers and fast appends, and readers of what a snapshot holds.
 
 use std::collections::BTreeMap;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use arrow_array::{
@@ -14,8 +15,11 @@ use common::partition::{HourDirectory, MICROS_PER_HOUR, hour_partition};
 use common::storage::Warehouse;
 use common::tables::{TableId, ensure_table};
 use futures::TryStreamExt;
-use iceberg::Catalog;
-use iceberg::spec::{DataFile, DataFileFormat, ManifestStatus, PartitionKey, PrimitiveLiteral};
+use iceberg::spec::{
+    DataContentType, DataFile, DataFileBuilder, DataFileFormat, MAIN_BRANCH, ManifestListWriter,
+    ManifestStatus, ManifestWriterBuilder, Operation, PartitionKey, PrimitiveLiteral, Snapshot,
+    Summary, TableMetadataBuilder,
+};
 use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
@@ -23,6 +27,7 @@ use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::file_writer::location_generator::DefaultFileNameGenerator;
 use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
 use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
+use iceberg::{Catalog, MetadataLocation};
 use parquet::file::properties::WriterProperties;
 
 /// 2024-01-01T00:00Z in hours since the epoch.
@@ -76,6 +81,84 @@ impl Fixture {
             self.append(files).await;
         }
         written
+    }
+
+    /// Commits a snapshot adding one position-delete file to `hour` (a manifest entry only: no
+    /// file is written, so scan the table only after the entry is removed) and returns its path.
+    /// iceberg-rust 0.10 cannot commit delete files, so this builds the snapshot by hand.
+    pub async fn add_position_delete(&self, hour: i64) -> String {
+        let table = self.load().await;
+        let (md, io) = (table.metadata(), table.file_io());
+        let parent = md.current_snapshot().unwrap();
+        let (snapshot_id, seq) = (parent.snapshot_id() + 1, md.next_sequence_number());
+        let spec = md.default_partition_spec().clone();
+        let tag = uuid::Uuid::new_v4();
+        let path =
+            format!("{}/delete-{tag}.parquet", HourDirectory::new(md.location(), hour).dir());
+        let delete = DataFileBuilder::default()
+            .content(DataContentType::PositionDeletes)
+            .file_path(path.clone())
+            .file_format(DataFileFormat::Parquet)
+            .partition(hour_partition(hour).unwrap())
+            .partition_spec_id(spec.spec_id())
+            .record_count(1)
+            .file_size_in_bytes(64)
+            .build()
+            .unwrap();
+        let manifest_path = format!("{}/metadata/{tag}-m0.avro", md.location());
+        let schema = md.current_schema().clone();
+        let mut writer = ManifestWriterBuilder::new(
+            io.new_output(&manifest_path).unwrap(),
+            Some(snapshot_id),
+            schema,
+            spec.as_ref().clone(),
+        )
+        .build_v2_deletes();
+        writer.add_file(delete, seq).unwrap();
+        let list = table.manifest_list_reader(parent).load().await.unwrap();
+        let mut manifests: Vec<_> = list.consume_entries().into_iter().collect();
+        manifests.push(writer.write_manifest_file().await.unwrap());
+        let list_path = format!("{}/metadata/snap-{snapshot_id}-0-{tag}.avro", md.location());
+        let sink = io.new_output(&list_path).unwrap().writer().await.unwrap();
+        let mut list = ManifestListWriter::v2(sink, snapshot_id, Some(parent.snapshot_id()), seq);
+        list.add_manifests(manifests.into_iter()).unwrap();
+        list.close().await.unwrap();
+
+        let mut props = parent.summary().additional_properties.clone();
+        for (key, by) in
+            [("total-delete-files", 1), ("total-position-deletes", 1), ("total-files-size", 64)]
+        {
+            let total: i64 = props.get(key).map_or(0, |v| v.parse().unwrap());
+            props.insert(key.to_string(), (total + by).to_string());
+        }
+        let snapshot = Snapshot::builder()
+            .with_snapshot_id(snapshot_id)
+            .with_parent_snapshot_id(Some(parent.snapshot_id()))
+            .with_sequence_number(seq)
+            .with_timestamp_ms(md.last_updated_ms() + 1)
+            .with_manifest_list(list_path)
+            .with_summary(Summary { operation: Operation::Delete, additional_properties: props })
+            .with_schema_id(md.current_schema_id())
+            .build();
+        let old = table.metadata_location().unwrap().to_string();
+        let new_md = TableMetadataBuilder::new_from_metadata(md.clone(), Some(old.clone()))
+            .set_branch_snapshot(snapshot, MAIN_BRANCH)
+            .unwrap()
+            .build()
+            .unwrap()
+            .metadata;
+        let new = MetadataLocation::from_str(&old)
+            .unwrap()
+            .with_next_version()
+            .with_new_metadata(&new_md);
+        new_md.write_to(io, &new).await.unwrap();
+        assert!(
+            self.catalog
+                .swap_metadata_location(&self.id.ident(), &old, &new.to_string())
+                .await
+                .unwrap()
+        );
+        path
     }
 
     /// Commits `files` with one fast append.

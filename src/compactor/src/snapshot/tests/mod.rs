@@ -140,6 +140,36 @@ async fn a_shared_manifest_cache_reads_only_new_manifests_and_still_rewrites_cac
 }
 
 #[tokio::test]
+async fn delete_drops_an_hours_delete_files_with_its_data_files() {
+    let fx = Fixture::new().await;
+    let mut expected = fx.fill(&HOURS, 2, ROWS).await;
+    let delete_file = fx.add_position_delete(HOURS[1]).await;
+    let before = fx.load().await;
+    assert_eq!(summary(&before, "total-delete-files"), 1);
+    let victims = paths_of_hour(&before, HOURS[1]).await;
+    assert_eq!(victims.len(), 3, "two data files and the delete file");
+    assert!(victims.contains(&delete_file));
+
+    // A replace never removes delete files: to it the path is not a live data file.
+    let replace = SnapshotChange::replace([delete_file.clone()], Vec::new(), None);
+    let err = stage(&before, &replace, now_ms()).await.unwrap_err();
+    assert!(matches!(err, SnapshotError::FilesNoLongerLive { .. }), "{err}");
+
+    let staged = stage(&before, &SnapshotChange::delete(victims), now_ms()).await.unwrap();
+    commit(&fx.catalog, &fx.id, staged).await.unwrap();
+    let after = fx.load().await;
+    expected.remove(&HOURS[1]);
+    assert_eq!(rows_per_hour(&after, None).await, expected);
+    assert_eq!(summary(&after, "deleted-data-files"), 2);
+    assert_eq!(summary(&after, "removed-delete-files"), 1);
+    assert_eq!(summary(&after, "removed-position-deletes"), 1);
+    assert_eq!(summary(&after, "total-position-deletes"), 0);
+    assert_totals_match_walk(&after).await;
+    let gone = entries(&after).await.into_iter().find(|e| e.path == delete_file).unwrap();
+    assert_eq!(gone.status, ManifestStatus::Deleted);
+}
+
+#[tokio::test]
 async fn delete_drops_one_hour_from_the_live_table_only() {
     let fx = Fixture::new().await;
     let mut expected = fx.fill(&HOURS, 2, ROWS).await;
