@@ -27,3 +27,6 @@ pub mod scheduler;
 pub mod service;
 pub mod snapshot;
 pub mod tables;
+
+#[cfg(test)]
+pub(crate) mod test_support;

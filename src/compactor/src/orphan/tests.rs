@@ -8,9 +8,7 @@ use chrono::Duration;
 use common::Signal;
 use common::catalog::SignalCatalog;
 use common::clock::{Clock, ManualClock};
-use common::config::{SchemaConfig, StorageConfig};
 use common::partition::hour_partition;
-use common::storage::Warehouse;
 use common::tables::{TableId, ensure_table};
 use iceberg::Catalog;
 use iceberg::spec::{DataContentType, DataFile, DataFileBuilder, DataFileFormat};
@@ -26,6 +24,7 @@ use super::*;
 use crate::job::Scope;
 use crate::metrics::{Metrics, table_labels};
 use crate::tables::{TableContext, TableStats};
+use crate::test_support::TempCatalog;
 
 const HOUR: i64 = 473_352;
 
@@ -39,17 +38,7 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let storage = StorageConfig {
-            dsn: format!("file://{}/wh", dir.path().display()),
-            ..Default::default()
-        };
-        let schema = SchemaConfig {
-            catalog_uri: format!("sqlite://{}/catalog.db", dir.path().display()),
-            ..Default::default()
-        };
-        let warehouse = Warehouse::open(&storage).unwrap();
-        let catalog = SignalCatalog::connect(&schema, &warehouse).await.unwrap();
+        let TempCatalog { catalog, dir, .. } = TempCatalog::new().await;
         let id = TableId::new("acme", "prod", Signal::Logs).unwrap();
         ensure_table(&catalog, &id).await.unwrap();
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));

@@ -1,7 +1,4 @@
-// The snapshot tests' fixture (a SQLite catalog and a `logs` table filled by fast appends),
-// compiled here too: that module is private to `snapshot`.
-#[allow(dead_code, clippy::duplicate_mod)]
-#[path = "../../snapshot/tests/fixture.rs"]
-mod fixture;
+// A SQLite catalog and a `logs` table filled by fast appends, shared by the crate's tests.
+use crate::test_support as fixture;
 
 mod execute;

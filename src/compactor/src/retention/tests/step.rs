@@ -5,10 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::Signal;
-use common::catalog::SignalCatalog;
 use common::clock::ManualClock;
-use common::config::{RetentionConfig, SchemaConfig, StorageConfig};
-use common::storage::Warehouse;
+use common::config::RetentionConfig;
 use common::tables::{TableId, ensure_table};
 use iceberg::table::Table;
 use tokio_util::sync::CancellationToken;
@@ -22,6 +20,7 @@ use crate::retention::{
 };
 use crate::snapshot::RetryPolicy;
 use crate::tables::{CatalogHandle, StepOutcome, TableContext, TablePass, TableStats, TableStep};
+use crate::test_support::TempCatalog;
 
 const HOURS: [i64; 4] = [BASE_HOUR, BASE_HOUR + 1, BASE_HOUR + 2, BASE_HOUR + 3];
 const ROWS: usize = 25;
@@ -203,17 +202,7 @@ async fn expiration_after_a_drop_keeps_the_drop_and_every_referenced_snapshot() 
 
 #[tokio::test]
 async fn the_job_observes_one_duration_per_dataset() {
-    let dir = tempfile::tempdir().unwrap();
-    let storage = StorageConfig {
-        dsn: format!("file://{}/storage", dir.path().display()),
-        ..Default::default()
-    };
-    let schema = SchemaConfig {
-        catalog_uri: format!("sqlite://{}/catalog.db", dir.path().display()),
-        ..Default::default()
-    };
-    let warehouse = Warehouse::open(&storage).unwrap();
-    let catalog = SignalCatalog::connect(&schema, &warehouse).await.unwrap();
+    let TempCatalog { catalog, schema, warehouse, dir: _dir } = TempCatalog::new().await;
     for (tenant, signal) in
         [("acme", Signal::Logs), ("acme", Signal::Traces), ("other", Signal::Logs)]
     {

@@ -1,5 +1,3 @@
-mod fixture;
-
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -7,11 +5,11 @@ use common::clock::SystemClock;
 use iceberg::spec::{DataFile, ManifestStatus};
 use iceberg::table::Table;
 
-use self::fixture::{
+use super::*;
+use crate::test_support::{
     BASE_HOUR, Fixture, assert_totals_match_walk, batch, entries, live, paths_of_hour,
     rows_per_hour, summary, write,
 };
-use super::*;
 
 const HOURS: [i64; 3] = [BASE_HOUR, BASE_HOUR + 1, BASE_HOUR + 2];
 const ROWS: usize = 25;

@@ -42,8 +42,21 @@ pub struct Fixture {
     _dir: tempfile::TempDir,
 }
 
-impl Fixture {
-    /// An empty table in a fresh catalog and warehouse.
+/// A fresh SQLite catalog and local warehouse in a temporary directory (removed on drop of
+/// the returned `TempDir`), with the configuration they were opened from.
+pub struct TempCatalog {
+    /// The connected catalog.
+    pub catalog: SignalCatalog,
+    /// Its `[schema]` section.
+    pub schema: SchemaConfig,
+    /// Its warehouse.
+    pub warehouse: Warehouse,
+    /// The directory holding both.
+    pub dir: tempfile::TempDir,
+}
+
+impl TempCatalog {
+    /// Creates and connects it.
     pub async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let storage = StorageConfig {
@@ -56,6 +69,14 @@ impl Fixture {
         };
         let warehouse = Warehouse::open(&storage).unwrap();
         let catalog = SignalCatalog::connect(&schema, &warehouse).await.unwrap();
+        Self { catalog, schema, warehouse, dir }
+    }
+}
+
+impl Fixture {
+    /// An empty table in a fresh catalog and warehouse.
+    pub async fn new() -> Self {
+        let TempCatalog { catalog, dir, .. } = TempCatalog::new().await;
         let id = TableId::new("acme", "prod", Signal::Logs).unwrap();
         ensure_table(&catalog, &id).await.unwrap();
         Self { catalog, id, _dir: dir }
