@@ -31,11 +31,25 @@ const DAY: Duration = Duration::from_secs(86_400);
 const TRACES: Load =
     Load { signals: &[Signal::Traces], hours: 2, files_per_hour: 2, rows_per_file: 50 };
 
-fn traces() -> TableId {
+/// Ten hours of `acme.prod.traces` ending 20 hours ago, two files each: with one day of
+/// retention and one hour of grace, the older ones are expired.
+pub fn load_hours_around_a_one_day_cutoff(env: &TestEnv) {
+    let end = (chrono::Utc::now() - chrono::Duration::hours(20)).to_rfc3339();
+    let out = BinCommand::new(LOADGEN)
+        .config_flag(env)
+        .args(["--tenants", TENANT, "--datasets", DATASET, "--signals", "traces"])
+        .args(["--hours", "10", "--files-per-hour", "2", "--rows-per-file", "20", "--seed", "3"])
+        .args(["--end-time", end.as_str()])
+        .test_env(env)
+        .run();
+    out.assert_success();
+}
+
+pub fn traces() -> TableId {
     TableId::new(TENANT, DATASET, Signal::Traces).unwrap()
 }
 
-async fn location(env: &TestEnv, id: &TableId) -> String {
+pub async fn location(env: &TestEnv, id: &TableId) -> String {
     let catalog = env.catalog().await;
     let table = catalog.catalog().load_table(&id.ident()).await.unwrap();
     table.metadata().location().to_string()
@@ -312,16 +326,7 @@ async fn after_the_whole_lifecycle_storage_holds_exactly_what_the_metadata_reach
          [compactor.retention]\nenabled = true\ntraces_retention_days = 1\nsnapshots_to_keep = 1\n\
          [compactor.orphan_cleanup]\nenabled = true\ngrace_period_hours = 1\nlifecycle_pause_secs = 0",
     );
-    // Ten hours ending 20 hours ago: the older ones are past the 1-day (+1 hour grace) cutoff.
-    let end = (chrono::Utc::now() - chrono::Duration::hours(20)).to_rfc3339();
-    let out = BinCommand::new(LOADGEN)
-        .config_flag(&env)
-        .args(["--tenants", TENANT, "--datasets", DATASET, "--signals", "traces"])
-        .args(["--hours", "10", "--files-per-hour", "2", "--rows-per-file", "20", "--seed", "3"])
-        .args(["--end-time", end.as_str()])
-        .test_env(&env)
-        .run();
-    out.assert_success();
+    load_hours_around_a_one_day_cutoff(&env);
     let id = traces();
     let before = read_by_hour(&env, &[&id]).remove(&id.to_string()).unwrap();
     json_ok(&compactor(&env, &["compact", "--json"]));
