@@ -99,6 +99,20 @@ pub struct TableContext<'a> {
     pub stats: TableStats,
 }
 
+impl<'a> TableContext<'a> {
+    /// The context of a step on `table` (loaded as `id` from `catalog`), its stats read from
+    /// the table's current snapshot.
+    pub fn new(
+        id: &'a TableId,
+        table: &'a Table,
+        catalog: &'a SignalCatalog,
+        scope: &'a Scope,
+        cancel: &'a CancellationToken,
+    ) -> Self {
+        Self { id, table, catalog, scope, cancel, stats: TableStats::of(table) }
+    }
+}
+
 /// What a step did to one table.
 #[derive(Debug, Clone)]
 pub struct StepOutcome {
@@ -186,14 +200,14 @@ impl<S: TableStep> TablePass<S> {
                 source: Box::new(source),
             }),
             Ok(table) => {
-                let stats = TableStats::of(&table);
+                let cx = TableContext::new(id, &table, catalog, scope, cancel);
+                let stats = cx.stats;
                 self.metrics.set_table_stats(
                     id,
                     stats.data_files,
                     stats.data_bytes,
                     stats.snapshots,
                 );
-                let cx = TableContext { id, table: &table, catalog, scope, cancel, stats };
                 self.step.run_table(cx).await
             }
         };

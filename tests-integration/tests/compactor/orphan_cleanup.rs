@@ -15,7 +15,7 @@ use compactor::metrics::Metrics;
 use compactor::orphan::checkpoint::CheckpointStore;
 use compactor::orphan::report::OrphanReport;
 use compactor::orphan::{OrphanCleanupJob, OrphanCleanupStep, OrphanSettings};
-use compactor::tables::{CatalogHandle, TableContext, TableStats};
+use compactor::tables::{CatalogHandle, TableContext};
 use iceberg::Catalog;
 use iceberg::spec::{DataContentType, DataFileBuilder, DataFileFormat};
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
@@ -173,15 +173,7 @@ async fn a_file_committed_between_scan_and_delete_survives_on_postgres_s3() {
             .await
             .unwrap();
     let (scope, cancel) = (Scope::default(), CancellationToken::new());
-    let stats = TableStats::default();
-    let cx = TableContext {
-        id: &id,
-        table: &table,
-        catalog: &catalog,
-        scope: &scope,
-        cancel: &cancel,
-        stats,
-    };
+    let cx = TableContext::new(&id, &table, &catalog, &scope, &cancel);
     let mut report = OrphanReport::default();
     let plan = step.plan(&cx, &mut report).await.unwrap();
     assert_eq!(plan.candidates.len(), 2, "{report:?}");

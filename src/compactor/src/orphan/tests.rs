@@ -23,7 +23,7 @@ use super::report::OrphanReport;
 use super::*;
 use crate::job::Scope;
 use crate::metrics::{Metrics, table_labels};
-use crate::tables::{TableContext, TableStats};
+use crate::tables::TableContext;
 use crate::test_support::TempCatalog;
 
 const HOUR: i64 = 473_352;
@@ -106,14 +106,7 @@ impl Fixture {
     async fn clean(&self, step: &OrphanCleanupStep, dry_run: bool) -> OrphanReport {
         let table = self.load().await;
         let (scope, cancel) = (Scope { dry_run, ..Default::default() }, CancellationToken::new());
-        let cx = TableContext {
-            id: &self.id,
-            table: &table,
-            catalog: &self.catalog,
-            scope: &scope,
-            cancel: &cancel,
-            stats: TableStats::default(),
-        };
+        let cx = TableContext::new(&self.id, &table, &self.catalog, &scope, &cancel);
         let mut report = OrphanReport::default();
         step.clean(&cx, &mut report).await.unwrap();
         report
@@ -170,14 +163,7 @@ async fn a_candidate_committed_between_scan_and_delete_survives() {
     let step = f.step(1000, false).await;
     let table = f.load().await;
     let (scope, cancel) = (Scope::default(), CancellationToken::new());
-    let cx = TableContext {
-        id: &f.id,
-        table: &table,
-        catalog: &f.catalog,
-        scope: &scope,
-        cancel: &cancel,
-        stats: TableStats::default(),
-    };
+    let cx = TableContext::new(&f.id, &table, &f.catalog, &scope, &cancel);
     let mut report = OrphanReport::default();
     let plan = step.plan(&cx, &mut report).await.unwrap();
     assert_eq!(plan.candidates.len(), 2);

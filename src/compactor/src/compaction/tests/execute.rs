@@ -28,7 +28,7 @@ use crate::compaction::{
 use crate::job::Scope;
 use crate::metrics::{Metrics, table_labels};
 use crate::snapshot::{RetryPolicy, SnapshotChange, commit, stage};
-use crate::tables::{TableContext, TableStats, TableStep};
+use crate::tables::{TableContext, TableStep};
 
 const HOURS: [i64; 3] = [BASE_HOUR, BASE_HOUR + 1, BASE_HOUR + 2];
 const ROWS: usize = 25;
@@ -63,8 +63,7 @@ async fn compact(
     cancel: &CancellationToken,
 ) -> (TablePlan, TableExecution) {
     let scope = Scope::default();
-    let stats = TableStats::of(table);
-    let cx = TableContext { id: &fx.id, table, catalog: &fx.catalog, scope: &scope, cancel, stats };
+    let cx = TableContext::new(&fx.id, table, &fx.catalog, &scope, cancel);
     step.compact(&cx).await.unwrap()
 }
 
@@ -191,14 +190,7 @@ async fn a_corrupt_input_fails_its_group_only_and_leaves_no_new_file() {
     let plan = {
         let scope = Scope::default();
         let cancel = CancellationToken::new();
-        let cx = TableContext {
-            id: &fx.id,
-            table: &before,
-            catalog: &fx.catalog,
-            scope: &scope,
-            cancel: &cancel,
-            stats: TableStats::of(&before),
-        };
+        let cx = TableContext::new(&fx.id, &before, &fx.catalog, &scope, &cancel);
         step.plan(&cx).await.unwrap()
     };
     // The last input read, so that the group has written output before it fails.
@@ -332,14 +324,7 @@ async fn a_dry_run_or_a_cancelled_pass_changes_nothing() {
 
     let scope = Scope { dry_run: true, ..Default::default() };
     let cancel = CancellationToken::new();
-    let cx = TableContext {
-        id: &fx.id,
-        table: &table,
-        catalog: &fx.catalog,
-        scope: &scope,
-        cancel: &cancel,
-        stats: TableStats::of(&table),
-    };
+    let cx = TableContext::new(&fx.id, &table, &fx.catalog, &scope, &cancel);
     let outcome = step.run_table(cx).await.unwrap();
     assert!(outcome.summary.starts_with("would compact 3 of 3 partitions"), "{}", outcome.summary);
     let plan: TablePlan = serde_json::from_value(outcome.details.clone()).unwrap();
@@ -367,14 +352,7 @@ async fn an_executed_pass_reports_plan_and_execution() {
     let (step, _) = step(Arc::new(SystemClock));
     let scope = Scope::default();
     let cancel = CancellationToken::new();
-    let cx = TableContext {
-        id: &fx.id,
-        table: &table,
-        catalog: &fx.catalog,
-        scope: &scope,
-        cancel: &cancel,
-        stats: TableStats::of(&table),
-    };
+    let cx = TableContext::new(&fx.id, &table, &fx.catalog, &scope, &cancel);
     let outcome = step.run_table(cx).await.unwrap();
     assert!(
         outcome.summary.starts_with(

@@ -19,7 +19,7 @@ use crate::retention::{
     RetentionDetails, RetentionJob, RetentionSettings, RetentionStep, format_utc,
 };
 use crate::snapshot::RetryPolicy;
-use crate::tables::{CatalogHandle, StepOutcome, TableContext, TablePass, TableStats, TableStep};
+use crate::tables::{CatalogHandle, StepOutcome, TableContext, TablePass, TableStep};
 use crate::test_support::TempCatalog;
 
 const HOURS: [i64; 4] = [BASE_HOUR, BASE_HOUR + 1, BASE_HOUR + 2, BASE_HOUR + 3];
@@ -63,15 +63,7 @@ impl Harness {
         let table = self.fx.load().await;
         let scope = Scope { dry_run, ..Default::default() };
         let cancel = CancellationToken::new();
-        let stats = TableStats::of(&table);
-        let cx = TableContext {
-            id: &self.fx.id,
-            table: &table,
-            catalog: &self.fx.catalog,
-            scope: &scope,
-            cancel: &cancel,
-            stats,
-        };
+        let cx = TableContext::new(&self.fx.id, &table, &self.fx.catalog, &scope, &cancel);
         let outcome = self.step.run_table(cx).await.unwrap();
         let details = serde_json::from_value(outcome.details.clone()).unwrap();
         (outcome, details)
