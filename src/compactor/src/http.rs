@@ -18,6 +18,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::LOG_TARGET;
 use crate::health::Health;
 use crate::metrics::Metrics;
 
@@ -81,7 +82,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), HttpError> {
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(target: "compactor", %addr, "serving /metrics, /healthz and /readyz");
+        tracing::info!(target: LOG_TARGET, %addr, "serving /metrics, /healthz and /readyz");
     }
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })

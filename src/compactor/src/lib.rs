@@ -5,28 +5,37 @@
 //!
 //! ```text
 //! signaldb.toml + SIGNALDB_* env ──► common::config::Config (validated once)
-//!   ──► service (the one place that opens the catalog and object store and builds the jobs)
+//!   ──► assembly (the only place that turns the config into jobs, specs and schedules)
 //!   ──► scheduler (knows WHEN a job runs)  /  one-shot commands (run a job now)
-//!   ──► jobs (know WHAT a pass does: compaction, retention, orphan cleanup)
-//!   ──► Iceberg SQL catalog + object store
+//!   ──► pass (a pass over the tables in scope: load, gauges, step, per-table report)
+//!   ──► steps (know WHAT a job does to one table: compaction, retention, orphan cleanup),
+//!       each wrapped in its metrics (metered)
+//!   ──► snapshot (the one commit path) ──► Iceberg SQL catalog + object store
 //! ```
 //!
-//! Metrics, health and the HTTP endpoints are assembled in the service, around the jobs.
+//! `docs/architecture.md` has the module map and what each module may not touch.
 
+pub mod assembly;
 pub mod compaction;
 pub mod health;
 pub mod http;
 pub mod job;
-pub mod jobs;
-pub mod lifecycle;
 pub mod manifests;
+pub mod metered;
 pub mod metrics;
 pub mod orphan;
+pub mod pass;
+pub mod render;
+pub mod report;
 pub mod retention;
+pub mod retention_cycle;
 pub mod scheduler;
 pub mod service;
 pub mod snapshot;
-pub mod tables;
+pub mod step;
 
 #[cfg(test)]
 pub(crate) mod test_support;
+
+/// Log target of the service, schedulers, passes and compaction.
+pub const LOG_TARGET: &str = "compactor";

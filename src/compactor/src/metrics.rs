@@ -2,16 +2,25 @@
 //! metric family, so that `/metrics` serves exactly what this crate defines and tests can build
 //! as many independent instances as they like.
 //!
+//! Families are grouped by who records them ([`groups`]): one group per job, recorded from the
+//! job step's typed outcome by the metrics wrapper assembled around the step
+//! (`crate::metered`), one for the schedulers and one for the table pass. No job's logic
+//! touches a metric.
+//!
 //! Family names and labels are part of the operator-facing contract (dashboards and alerts
 //! query them): `docs/metrics.md` lists each one. Per-table families use the table's signal as
 //! the value of both the `signal` and the `table` label, because the table is named after its
 //! signal.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod groups;
 
 use common::tables::TableId;
 use prometheus::{
-    GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+pub use groups::{
+    CompactionMetrics, OrphanMetrics, RetentionMetrics, SchedulerMetrics, TableMetrics,
 };
 
 use crate::job::JobKind;
@@ -73,66 +82,20 @@ pub fn table_labels(table: &TableId) -> [&str; 3] {
     [&table.tenant, &table.dataset, table.signal.as_str()]
 }
 
-/// Every compactor metric family, registered in one private registry.
+/// Every compactor metric family, registered in one private registry, in one group per
+/// recorder.
 pub struct Metrics {
     registry: Registry,
-
-    /// `compactor_compaction_runs_total{tenant,dataset,signal}`: compaction passes over a table.
-    pub compaction_runs: IntCounterVec,
-    /// `compactor_files_compacted_total{tenant,dataset,signal}`: input files rewritten.
-    pub files_compacted: IntCounterVec,
-    /// `compactor_bytes_compacted_total{tenant,dataset,signal}`: input bytes rewritten.
-    pub bytes_compacted: IntCounterVec,
-    /// `compactor_compaction_duration_seconds{tenant,dataset,signal}`: time per table pass.
-    pub compaction_duration: HistogramVec,
-    /// `compactor_compaction_conflicts_total{tenant,dataset,signal}`: commits that lost a race.
-    pub compaction_conflicts: IntCounterVec,
-    /// `compactor_compaction_groups_abandoned_total{tenant,dataset,signal}`: groups given up.
-    pub compaction_groups_abandoned: IntCounterVec,
-
-    /// `compactor_retention_cutoffs_computed{tenant,dataset,signal}`: cutoffs computed.
-    pub retention_cutoffs_computed: IntCounterVec,
-    /// `compactor_partitions_evaluated_total{tenant,dataset,signal}`: partitions checked.
-    pub partitions_evaluated: IntCounterVec,
-    /// `compactor_partitions_dropped_total{tenant,dataset,signal}`: partitions dropped.
-    pub partitions_dropped: IntCounterVec,
-    /// `compactor_snapshots_expired_total{tenant,dataset,table}`: snapshots expired.
-    pub snapshots_expired: IntCounterVec,
-    /// `compactor_retention_enforcement_duration_seconds{tenant,dataset}`: time per dataset.
-    pub retention_duration: HistogramVec,
-
-    /// `compactor_orphan_cleanup_runs_total{tenant,dataset,table}`: cleanup passes.
-    pub orphan_cleanup_runs: IntCounterVec,
-    /// `compactor_files_scanned_total{tenant,dataset,table}`: files listed in storage.
-    pub files_scanned: IntCounterVec,
-    /// `compactor_orphans_identified_total{tenant,dataset,table}`: orphans found.
-    pub orphans_identified: IntCounterVec,
-    /// `compactor_files_deleted_total{tenant,dataset,table}`: orphans deleted.
-    pub files_deleted: IntCounterVec,
-    /// `compactor_deletion_failures_total{tenant,dataset,table}`: deletions that failed.
-    pub deletion_failures: IntCounterVec,
-    /// `compactor_bytes_freed_total{tenant,dataset,table}`: bytes reclaimed.
-    pub bytes_freed: IntCounterVec,
-    /// `compactor_orphan_cleanup_duration_seconds{tenant,dataset,table}`: time per table pass.
-    pub orphan_cleanup_duration: HistogramVec,
-
-    /// `compactor_scheduler_cycles_total{job,outcome}`: finished scheduler cycles.
-    pub scheduler_cycles: IntCounterVec,
-    /// `compactor_scheduler_skipped_ticks_total{job}`: ticks skipped because a cycle was running.
-    pub scheduler_skipped_ticks: IntCounterVec,
-    /// `compactor_scheduler_cycle_duration_seconds{job}`: time per scheduler cycle.
-    pub scheduler_cycle_duration: HistogramVec,
-    /// `compactor_scheduler_last_success_timestamp_seconds{job}`: Unix time of the last success.
-    pub scheduler_last_success: GaugeVec,
-
-    /// `compactor_table_data_files{tenant,dataset,table}`: data files in the current snapshot.
-    pub table_data_files: IntGaugeVec,
-    /// `compactor_table_data_bytes{tenant,dataset,table}`: data bytes in the current snapshot.
-    pub table_data_bytes: IntGaugeVec,
-    /// `compactor_table_snapshots{tenant,dataset,table}`: snapshots kept in table metadata.
-    pub table_snapshots: IntGaugeVec,
-    /// `compactor_table_failures_total{tenant,dataset,table,job}`: tables a job failed on.
-    pub table_failures: IntCounterVec,
+    /// The compaction job's families.
+    pub compaction: CompactionMetrics,
+    /// The retention job's families.
+    pub retention: RetentionMetrics,
+    /// The orphan-cleanup job's families.
+    pub orphan: OrphanMetrics,
+    /// The schedulers' families.
+    pub scheduler: SchedulerMetrics,
+    /// The per-table gauges and failures, recorded by the table pass.
+    pub tables: TableMetrics,
 }
 
 impl Metrics {
@@ -140,166 +103,11 @@ impl Metrics {
     pub fn new() -> Self {
         let r = Registry::new();
         Self {
-            compaction_runs: counter(
-                &r,
-                "compactor_compaction_runs_total",
-                "Compaction passes over a table.",
-                SIGNAL_LABELS,
-            ),
-            files_compacted: counter(
-                &r,
-                "compactor_files_compacted_total",
-                "Data files rewritten into larger files by compaction.",
-                SIGNAL_LABELS,
-            ),
-            bytes_compacted: counter(
-                &r,
-                "compactor_bytes_compacted_total",
-                "Bytes of data files rewritten by compaction.",
-                SIGNAL_LABELS,
-            ),
-            compaction_duration: histogram(
-                &r,
-                "compactor_compaction_duration_seconds",
-                "Duration of one compaction pass over a table, in seconds.",
-                SIGNAL_LABELS,
-            ),
-            compaction_conflicts: counter(
-                &r,
-                "compactor_compaction_conflicts_total",
-                "Compaction commits that lost a race with another writer.",
-                SIGNAL_LABELS,
-            ),
-            compaction_groups_abandoned: counter(
-                &r,
-                "compactor_compaction_groups_abandoned_total",
-                "Compaction groups given up after conflicts or errors; their files stay as they were.",
-                SIGNAL_LABELS,
-            ),
-            retention_cutoffs_computed: counter(
-                &r,
-                "compactor_retention_cutoffs_computed",
-                "Retention cutoffs computed for a table.",
-                SIGNAL_LABELS,
-            ),
-            partitions_evaluated: counter(
-                &r,
-                "compactor_partitions_evaluated_total",
-                "Partitions checked against the retention cutoff.",
-                SIGNAL_LABELS,
-            ),
-            partitions_dropped: counter(
-                &r,
-                "compactor_partitions_dropped_total",
-                "Partitions dropped because they were older than the retention cutoff.",
-                SIGNAL_LABELS,
-            ),
-            snapshots_expired: counter(
-                &r,
-                "compactor_snapshots_expired_total",
-                "Snapshots removed from table metadata by snapshot expiration.",
-                TABLE_LABELS,
-            ),
-            retention_duration: histogram(
-                &r,
-                "compactor_retention_enforcement_duration_seconds",
-                "Duration of retention enforcement for one dataset, in seconds.",
-                DATASET_LABELS,
-            ),
-            orphan_cleanup_runs: counter(
-                &r,
-                "compactor_orphan_cleanup_runs_total",
-                "Orphan-file cleanup passes over a table.",
-                TABLE_LABELS,
-            ),
-            files_scanned: counter(
-                &r,
-                "compactor_files_scanned_total",
-                "Files listed in the table's storage location by orphan cleanup.",
-                TABLE_LABELS,
-            ),
-            orphans_identified: counter(
-                &r,
-                "compactor_orphans_identified_total",
-                "Files referenced by no snapshot and older than the grace period.",
-                TABLE_LABELS,
-            ),
-            files_deleted: counter(
-                &r,
-                "compactor_files_deleted_total",
-                "Orphan files deleted.",
-                TABLE_LABELS,
-            ),
-            deletion_failures: counter(
-                &r,
-                "compactor_deletion_failures_total",
-                "Orphan file deletions that failed.",
-                TABLE_LABELS,
-            ),
-            bytes_freed: counter(
-                &r,
-                "compactor_bytes_freed_total",
-                "Bytes of storage reclaimed by deleting orphan files.",
-                TABLE_LABELS,
-            ),
-            orphan_cleanup_duration: histogram(
-                &r,
-                "compactor_orphan_cleanup_duration_seconds",
-                "Duration of one orphan-file cleanup pass over a table, in seconds.",
-                TABLE_LABELS,
-            ),
-            scheduler_cycles: counter(
-                &r,
-                "compactor_scheduler_cycles_total",
-                "Scheduler cycles finished, by job and outcome (success or failure).",
-                JOB_OUTCOME_LABELS,
-            ),
-            scheduler_skipped_ticks: counter(
-                &r,
-                "compactor_scheduler_skipped_ticks_total",
-                "Scheduler ticks skipped because the previous cycle was still running.",
-                JOB_LABELS,
-            ),
-            scheduler_cycle_duration: histogram(
-                &r,
-                "compactor_scheduler_cycle_duration_seconds",
-                "Duration of one scheduler cycle over all tables, in seconds.",
-                JOB_LABELS,
-            ),
-            scheduler_last_success: register(
-                &r,
-                GaugeVec::new(
-                    Opts::new(
-                        "compactor_scheduler_last_success_timestamp_seconds",
-                        "Unix time of the job's last successful cycle; 0 until one succeeds.",
-                    ),
-                    JOB_LABELS,
-                ),
-            ),
-            table_data_files: gauge(
-                &r,
-                "compactor_table_data_files",
-                "Data files in the table's current snapshot.",
-                TABLE_LABELS,
-            ),
-            table_data_bytes: gauge(
-                &r,
-                "compactor_table_data_bytes",
-                "Bytes of data files in the table's current snapshot.",
-                TABLE_LABELS,
-            ),
-            table_snapshots: gauge(
-                &r,
-                "compactor_table_snapshots",
-                "Snapshots kept in the table's metadata.",
-                TABLE_LABELS,
-            ),
-            table_failures: counter(
-                &r,
-                "compactor_table_failures_total",
-                "Times a job failed to load or process a table.",
-                TABLE_JOB_LABELS,
-            ),
+            compaction: CompactionMetrics::new(&r),
+            retention: RetentionMetrics::new(&r),
+            orphan: OrphanMetrics::new(&r),
+            scheduler: SchedulerMetrics::new(&r),
+            tables: TableMetrics::new(&r),
             registry: r,
         }
     }
@@ -316,7 +124,7 @@ impl Metrics {
     pub fn encode(&self) -> String {
         // The registry prunes empty families, the only input the text encoder rejects.
         TextEncoder::new().encode_to_string(&self.registry.gather()).unwrap_or_else(|error| {
-            tracing::error!(target: "compactor", %error, "encoding metrics failed");
+            tracing::error!(target: crate::LOG_TARGET, %error, "encoding metrics failed");
             String::new()
         })
     }
@@ -324,89 +132,15 @@ impl Metrics {
     /// Creates the zero-valued child of every per-table family for `table`, so that each
     /// family is exposed (at zero) as soon as the table is known.
     pub fn touch_table(&self, table: &TableId) {
-        let labels = table_labels(table);
-        for family in [
-            &self.compaction_runs,
-            &self.files_compacted,
-            &self.bytes_compacted,
-            &self.compaction_conflicts,
-            &self.compaction_groups_abandoned,
-            &self.retention_cutoffs_computed,
-            &self.partitions_evaluated,
-            &self.partitions_dropped,
-            &self.snapshots_expired,
-            &self.orphan_cleanup_runs,
-            &self.files_scanned,
-            &self.orphans_identified,
-            &self.files_deleted,
-            &self.deletion_failures,
-            &self.bytes_freed,
-        ] {
-            family.with_label_values(&labels);
-        }
-        for family in [&self.compaction_duration, &self.orphan_cleanup_duration] {
-            family.with_label_values(&labels);
-        }
-        self.retention_duration.with_label_values(&labels[..2]);
-        for family in [&self.table_data_files, &self.table_data_bytes, &self.table_snapshots] {
-            family.with_label_values(&labels);
-        }
-        for job in JobKind::ALL {
-            self.table_failures.with_label_values(&table_job_labels(table, job));
-        }
+        self.compaction.touch(table);
+        self.retention.touch(table);
+        self.orphan.touch(table);
+        self.tables.touch(table);
     }
 
     /// Creates the zero-valued child of every scheduler family for `job`, both outcomes.
     pub fn touch_job(&self, job: JobKind) {
-        let name = job.as_str();
-        for outcome in [OUTCOME_SUCCESS, OUTCOME_FAILURE] {
-            self.scheduler_cycles.with_label_values(&[name, outcome]);
-        }
-        self.scheduler_skipped_ticks.with_label_values(&[name]);
-        self.scheduler_cycle_duration.with_label_values(&[name]);
-        self.scheduler_last_success.with_label_values(&[name]);
-    }
-
-    /// Sets the storage gauges of `table` from its current snapshot and metadata.
-    pub fn set_table_stats(
-        &self,
-        table: &TableId,
-        data_files: u64,
-        data_bytes: u64,
-        snapshots: u64,
-    ) {
-        let labels = table_labels(table);
-        self.table_data_files.with_label_values(&labels).set(saturating_i64(data_files));
-        self.table_data_bytes.with_label_values(&labels).set(saturating_i64(data_bytes));
-        self.table_snapshots.with_label_values(&labels).set(saturating_i64(snapshots));
-    }
-
-    /// Records one finished scheduler cycle of `job`, stamping the last-success gauge with the
-    /// current wall-clock time when it succeeded.
-    pub fn record_cycle(&self, job: JobKind, success: bool, elapsed: Duration) {
-        self.record_cycle_at(job, success, elapsed, SystemTime::now());
-    }
-
-    /// [`Metrics::record_cycle`] with the wall-clock time of the cycle's end passed in.
-    pub fn record_cycle_at(&self, job: JobKind, success: bool, elapsed: Duration, now: SystemTime) {
-        let name = job.as_str();
-        let outcome = if success { OUTCOME_SUCCESS } else { OUTCOME_FAILURE };
-        self.scheduler_cycles.with_label_values(&[name, outcome]).inc();
-        self.scheduler_cycle_duration.with_label_values(&[name]).observe(elapsed.as_secs_f64());
-        if success {
-            let unix = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
-            self.scheduler_last_success.with_label_values(&[name]).set(unix);
-        }
-    }
-
-    /// Counts one tick of `job`'s scheduler skipped because its previous cycle was running.
-    pub fn record_skipped_tick(&self, job: JobKind) {
-        self.scheduler_skipped_ticks.with_label_values(&[job.as_str()]).inc();
-    }
-
-    /// Counts one failure of `job` to load or process `table`.
-    pub fn record_table_failure(&self, table: &TableId, job: JobKind) {
-        self.table_failures.with_label_values(&table_job_labels(table, job)).inc();
+        self.scheduler.touch(job);
     }
 }
 
@@ -420,16 +154,6 @@ impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Metrics").finish_non_exhaustive()
     }
-}
-
-/// Label values of a `{tenant,dataset,table,job}` family.
-fn table_job_labels(table: &TableId, job: JobKind) -> [&str; 4] {
-    [&table.tenant, &table.dataset, table.signal.as_str(), job.as_str()]
-}
-
-/// Clamps a count into an integer gauge's range.
-fn saturating_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 /// Creates and registers an integer counter family.
@@ -448,7 +172,7 @@ fn histogram(r: &Registry, name: &str, help: &str, labels: &[&str]) -> Histogram
     register(r, HistogramVec::new(opts, labels))
 }
 
-/// Registers a freshly built family; the definitions above are static, so a failure here is a
+/// Registers a freshly built family; the definitions are static, so a failure here is a
 /// programming error (an invalid or duplicate name) that every test run would catch.
 fn register<C>(r: &Registry, family: prometheus::Result<C>) -> C
 where

@@ -13,8 +13,11 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::job::{Job, JobKind, JobReport, Scope};
+use crate::LOG_TARGET;
+use crate::job::{JobKind, Scope};
 use crate::metrics::Metrics;
+use crate::pass::Job;
+use crate::report::JobReport;
 
 /// A job and how often to run it.
 pub struct Schedule {
@@ -35,13 +38,13 @@ pub async fn run_pass(
 ) -> JobReport {
     let kind = job.kind();
     let started = Instant::now();
-    info!(target: "compactor", job = %kind, dry_run = scope.dry_run, "Starting {kind} pass");
+    info!(target: LOG_TARGET, job = %kind, dry_run = scope.dry_run, "Starting {kind} pass");
     let report = job.run(scope, cancel).await;
     let elapsed = started.elapsed();
-    metrics.record_cycle(kind, report.succeeded(), elapsed);
+    metrics.scheduler.record_cycle(kind, report.succeeded(), elapsed);
     if report.succeeded() {
         info!(
-            target: "compactor",
+            target: LOG_TARGET,
             job = %kind,
             tables = report.tables.len(),
             elapsed_secs = elapsed.as_secs_f64(),
@@ -49,10 +52,10 @@ pub async fn run_pass(
         );
     } else {
         for e in &report.errors {
-            error!(target: "compactor", job = %kind, error = %e, "{kind} pass failed");
+            error!(target: LOG_TARGET, job = %kind, error = %e, "{kind} pass failed");
         }
         warn!(
-            target: "compactor",
+            target: LOG_TARGET,
             job = %kind,
             tables = report.tables.len(),
             failures = report.failures(),
@@ -81,9 +84,9 @@ pub async fn run_periodic(schedule: Schedule, metrics: Arc<Metrics>, shutdown: C
             reap(handle, kind, &metrics).await;
         }
         if in_flight.is_some() {
-            metrics.record_skipped_tick(kind);
+            metrics.scheduler.record_skipped_tick(kind);
             warn!(
-                target: "compactor",
+                target: LOG_TARGET,
                 job = %kind,
                 interval_secs = interval.as_secs(),
                 "Previous {kind} pass still running; skipping this tick"
@@ -98,7 +101,7 @@ pub async fn run_periodic(schedule: Schedule, metrics: Arc<Metrics>, shutdown: C
     }
     if let Some(handle) = in_flight {
         if !handle.is_finished() {
-            info!(target: "compactor", job = %kind, "Waiting for the {kind} pass in flight to stop");
+            info!(target: LOG_TARGET, job = %kind, "Waiting for the {kind} pass in flight to stop");
         }
         reap(handle, kind, &metrics).await;
     }
@@ -107,8 +110,8 @@ pub async fn run_periodic(schedule: Schedule, metrics: Arc<Metrics>, shutdown: C
 /// Collects a finished pass; a pass that panicked counts as a failed cycle.
 async fn reap(handle: JoinHandle<()>, kind: JobKind, metrics: &Metrics) {
     if let Err(e) = handle.await {
-        metrics.record_cycle(kind, false, Duration::ZERO);
-        error!(target: "compactor", job = %kind, error = %e, "{kind} pass panicked");
+        metrics.scheduler.record_cycle(kind, false, Duration::ZERO);
+        error!(target: LOG_TARGET, job = %kind, error = %e, "{kind} pass panicked");
     }
 }
 

@@ -10,12 +10,15 @@ use std::time::{Duration, Instant};
 use common::Signal;
 use common::clock::{Clock, ManualClock};
 use common::tables::TableId;
-use compactor::job::{Job, Scope};
+use compactor::assembly::orphan_cleanup_job;
+use compactor::job::Scope;
 use compactor::metrics::Metrics;
 use compactor::orphan::checkpoint::CheckpointStore;
 use compactor::orphan::report::OrphanReport;
-use compactor::orphan::{OrphanCleanupJob, OrphanCleanupStep, OrphanSettings};
-use compactor::tables::{CatalogHandle, TableContext};
+use compactor::orphan::{OrphanCleanupStep, OrphanSettings};
+use compactor::pass::{CatalogHandle, Job};
+use compactor::report::TableOutcome;
+use compactor::step::TableContext;
 use iceberg::Catalog;
 use iceberg::spec::{DataContentType, DataFileBuilder, DataFileFormat};
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
@@ -133,10 +136,13 @@ async fn files_of_every_live_snapshot_survive_however_old() {
     let config = env.load_config();
     let handle = Arc::new(CatalogHandle::new(config.schema.clone(), warehouse.clone()));
     let settings = OrphanSettings::from(&config.compactor.orphan_cleanup);
-    let job = OrphanCleanupJob::new(settings, handle, Arc::new(Metrics::new()), clock, 1);
+    let job = orphan_cleanup_job(settings, handle, Arc::new(Metrics::new()), clock, 1);
     let report = job.run(&Scope::default(), &CancellationToken::new()).await;
     assert!(report.succeeded(), "{report:?}");
-    let d = &report.tables.iter().find(|t| t.table == Signal::Traces).unwrap().details;
+    let traces = report.tables.iter().find(|t| t.table == Signal::Traces).unwrap();
+    assert!(matches!(traces.details, Some(TableOutcome::OrphanCleanup(_))), "{traces:?}");
+    // The `--json` form of the table's outcome.
+    let d = &serde_json::to_value(&traces.details).unwrap();
     assert_eq!(d["snapshots_past_max_age"], d["snapshots"], "{d}");
     assert_eq!([&d["orphans"], &d["files_deleted"]], [0, 0], "{d}");
     assert_eq!(stored(&warehouse, &root).await, referenced);
@@ -168,10 +174,8 @@ async fn a_file_committed_between_scan_and_delete_survives_on_postgres_s3() {
     let clock = Arc::new(ManualClock::new(chrono::Utc::now() + chrono::Duration::hours(25)));
     let config = env.load_config();
     let settings = OrphanSettings::from(&config.compactor.orphan_cleanup);
-    let step =
-        OrphanCleanupStep::prepare(&catalog, settings, Arc::new(Metrics::new()), clock, false)
-            .await
-            .unwrap();
+    let step = OrphanCleanupStep::new(settings, clock);
+    step.prepare(&catalog, false).await.unwrap();
     let (scope, cancel) = (Scope::default(), CancellationToken::new());
     let cx = TableContext::new(&id, &table, &catalog, &scope, &cancel);
     let mut report = OrphanReport::default();

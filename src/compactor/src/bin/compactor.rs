@@ -10,10 +10,10 @@ use common::Signal;
 use common::config::{Config, ConfigError, load, render_effective};
 use common::ids::validate_id;
 use common::telemetry::{self, LogFormat};
-use compactor::compaction::report::render_plans;
-use compactor::job::{JobKind, JobReport, Scope};
-use compactor::retention;
+use compactor::job::{JobKind, Scope};
+use compactor::report::JobReport;
 use compactor::service::{Service, ServiceError, shutdown_signal};
+use compactor::{render, retention};
 use tokio_util::sync::CancellationToken;
 
 /// Exit status for a configuration that was refused or a service that could not start.
@@ -150,7 +150,7 @@ fn main() -> anyhow::Result<ExitCode> {
     };
     telemetry::init(log_format);
     if let Some(file) = &loaded.file {
-        tracing::info!(target: "compactor", file = %file.display(), "Loaded configuration");
+        tracing::info!(target: compactor::LOG_TARGET, file = %file.display(), "Loaded configuration");
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     runtime.block_on(run(loaded.config, command))
@@ -184,7 +184,7 @@ async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
             let scope = filter.scope(true);
             let report = service.run_once(JobKind::Compaction, scope, &cancel).await;
             if !json {
-                print!("{}", render_plans(&report));
+                print!("{}", render::plans(&report));
                 let code = if report.succeeded() {
                     ExitCode::SUCCESS
                 } else {
@@ -199,9 +199,7 @@ async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
             let (reports, json) = one_shot(&service, JobKind::Retention, pass, &cancel).await;
             if !json {
                 let mut out = std::io::stdout().lock();
-                reports
-                    .iter()
-                    .try_for_each(|r| out.write_all(retention::report::render(r).as_bytes()))?;
+                reports.iter().try_for_each(|r| out.write_all(render::retention(r).as_bytes()))?;
                 let failures: usize = reports.iter().map(JobReport::failures).sum();
                 return Ok(if failures == 0 {
                     ExitCode::SUCCESS
@@ -234,7 +232,7 @@ async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
 /// Reports a service that could not start (busy port, unusable warehouse) and gives the exit
 /// status of a refused configuration: nothing ran.
 fn startup_error(e: &ServiceError) -> ExitCode {
-    tracing::error!(target: "compactor", error = %e, "Compactor could not start");
+    tracing::error!(target: compactor::LOG_TARGET, error = %e, "Compactor could not start");
     eprintln!("error: {e}");
     ExitCode::from(EXIT_INVALID_CONFIG)
 }

@@ -15,7 +15,6 @@ use std::collections::HashMap;
 
 use common::clock::Clock;
 use common::partition::hour_label;
-use common::tables::TableId;
 use futures::StreamExt;
 use iceberg::scan::FileScanTask;
 use iceberg::spec::DataContentType;
@@ -28,13 +27,13 @@ use super::plan::{FileGroup, PartitionPlan, TablePlan};
 use super::rewrite::{
     RewriteOutput, RewriteSettings, delete_files, rewrite_tasks, scan_tasks, take_group_tasks,
 };
+use crate::LOG_TARGET;
 use crate::manifests::live_delete_files;
-use crate::metrics::{Metrics, table_labels};
 use crate::snapshot::{
     CommitError, ManifestCache, Retried, RetryFailure, RetryPolicy, SnapshotChange,
     commit_with_retry_cached,
 };
-use crate::tables::TableContext;
+use crate::step::TableContext;
 
 /// How a plan is executed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +131,6 @@ pub async fn execute(
     cx: &TableContext<'_>,
     plan: &TablePlan,
     settings: &ExecuteSettings,
-    metrics: &Metrics,
     clock: &dyn Clock,
 ) -> TableExecution {
     let work: Vec<(&PartitionPlan, &FileGroup)> =
@@ -157,13 +155,13 @@ pub async fn execute(
             let reason = e.to_string();
             let id = cx.id;
             warn!(
-                target: "compactor",
+                target: LOG_TARGET,
                 tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, error = %reason,
                 "Abandoned all {total} compaction group(s) of {id}: {reason}"
             );
             for (p, g) in work {
                 let result = abandoned(p, g, None, 0, "scan", reason.clone());
-                out.record(cx.id, metrics, result);
+                out.record(result);
             }
             return out;
         }
@@ -196,7 +194,7 @@ pub async fn execute(
         .await;
     out.groups_not_started = total - results.len();
     for result in results {
-        out.record(cx.id, metrics, result);
+        out.record(result);
     }
     out.groups.sort_by_key(|g| g.hour);
     out
@@ -222,10 +220,8 @@ impl TableExecution {
             .collect()
     }
 
-    fn record(&mut self, id: &TableId, metrics: &Metrics, result: GroupResult) {
-        let labels = table_labels(id);
+    fn record(&mut self, result: GroupResult) {
         self.conflicts += result.conflicts;
-        metrics.compaction_conflicts.with_label_values(&labels).inc_by(u64::from(result.conflicts));
         if result.committed() {
             self.groups_committed += 1;
             self.files_removed += result.files_in;
@@ -233,11 +229,8 @@ impl TableExecution {
             self.bytes_rewritten += result.bytes_in;
             self.bytes_written += result.bytes_out;
             self.rows += result.rows;
-            metrics.files_compacted.with_label_values(&labels).inc_by(result.files_in as u64);
-            metrics.bytes_compacted.with_label_values(&labels).inc_by(result.bytes_in);
         } else {
             self.groups_abandoned += 1;
-            metrics.compaction_groups_abandoned.with_label_values(&labels).inc();
         }
         self.groups.push(result);
     }
@@ -303,7 +296,7 @@ impl GroupRun<'_, '_> {
                         ..sizes(partition, group, Some(&output))
                     };
                     info!(
-                        target: "compactor",
+                        target: LOG_TARGET,
                         tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
                         hour = %partition.hour_label, files_in = result.files_in,
                         files_out = result.files_out, rows = result.rows,
@@ -334,7 +327,7 @@ impl GroupRun<'_, '_> {
                 ) =>
             {
                 error!(
-                    target: "compactor",
+                    target: LOG_TARGET,
                     tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
                     hour = %partition.hour_label, error = %e,
                     "compaction commit outcome not proven; keeping the group's new files"
@@ -366,7 +359,7 @@ impl GroupRun<'_, '_> {
             delete_files(self.cx.table.file_io(), &paths).await;
         }
         warn!(
-            target: "compactor",
+            target: LOG_TARGET,
             tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
             hour = %partition.hour_label, files = group.files.len(), kind, reason = %reason,
             "Abandoned compaction group: tenant={} dataset={} table={} hour={}: {reason}",

@@ -3,18 +3,16 @@
 //! A pass over a table reads its live files from the manifests and [`plan`]s the rewrite
 //! groups (a dry run stops there and reports the plan); it then [`execute`]s the plan: each
 //! group is [`rewrite`]n into new files and committed as its own atomic `replace` snapshot.
-//! The step is the compaction job's [`TableStep`].
+//! The step is the compaction job's [`TableStep`]; its typed outcome is [`CompactionOutcome`].
 
 pub mod execute;
 pub mod plan;
-pub mod report;
 pub mod rewrite;
 
 #[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use async_trait::async_trait;
 use common::clock::Clock;
@@ -26,11 +24,11 @@ pub use execute::{ExecuteSettings, GroupResult, GroupStatus, TableExecution};
 pub use plan::{PlanSettings, TablePlan};
 pub use rewrite::{RewriteError, RewriteOutput, RewriteSettings, rewrite_group};
 
+use crate::LOG_TARGET;
 use crate::job::JobKind;
 use crate::manifests::live_files;
-use crate::metrics::{Metrics, table_labels};
 use crate::snapshot::RetryPolicy;
-use crate::tables::{StepError, StepOutcome, TableContext, TableStep};
+use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 
 /// Everything a compaction pass needs to know, from `[compactor]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,75 +52,55 @@ impl From<&CompactorConfig> for CompactionSettings {
     }
 }
 
-/// The `details` of a compaction pass's table report: the plan's fields, and what executing
-/// it did (absent in a dry run).
-#[derive(Debug, Clone, Serialize)]
-pub struct CompactionDetails<'a> {
+/// What compaction did to one table: the plan and, unless a dry run, what executing it did.
+///
+/// Its `--json` form is the plan's fields, plus `execution` when the plan was executed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CompactionOutcome {
     /// The plan.
     #[serde(flatten)]
-    pub plan: &'a TablePlan,
+    pub plan: TablePlan,
     /// The execution of the plan.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub execution: Option<&'a TableExecution>,
+    pub execution: Option<TableExecution>,
 }
 
 /// The compaction job's work on one table.
 #[derive(Debug, Clone)]
 pub struct CompactionStep {
     settings: CompactionSettings,
-    metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
 }
 
 impl CompactionStep {
-    /// A step working with `settings`, counting in `metrics`, at the time `clock` tells.
-    pub fn new(settings: CompactionSettings, metrics: Arc<Metrics>, clock: Arc<dyn Clock>) -> Self {
-        Self { settings, metrics, clock }
+    /// A step working with `settings`, at the time `clock` tells.
+    pub fn new(settings: CompactionSettings, clock: Arc<dyn Clock>) -> Self {
+        Self { settings, clock }
     }
 
     /// Plans the compaction of the table in `cx`.
     pub async fn plan(&self, cx: &TableContext<'_>) -> Result<TablePlan, StepError> {
-        let files = live_files(cx.table).await.map_err(|e| StepError::Iceberg {
-            action: "read manifests".into(),
-            source: Box::new(e),
-        })?;
+        let files = live_files(cx.table).await.map_err(StepError::iceberg("read manifests"))?;
         let default_spec = cx.table.metadata().default_partition_spec_id();
         Ok(plan::plan(&files, default_spec, &self.settings.plan, self.clock.now()))
     }
 
-    /// Plans and executes the compaction of the table in `cx`, counting the pass in the
-    /// compaction metrics.
+    /// Plans and executes the compaction of the table in `cx`.
     pub async fn compact(
         &self,
         cx: &TableContext<'_>,
     ) -> Result<(TablePlan, TableExecution), StepError> {
-        let started = Instant::now();
-        let labels = table_labels(cx.id);
-        self.metrics.compaction_runs.with_label_values(&labels).inc();
-        let result = match self.plan(cx).await {
-            Ok(plan) => {
-                let execution = execute::execute(
-                    cx,
-                    &plan,
-                    &self.settings.execute,
-                    &self.metrics,
-                    self.clock.as_ref(),
-                )
-                .await;
-                Ok((plan, execution))
-            }
-            Err(e) => Err(e),
-        };
-        let elapsed = started.elapsed().as_secs_f64();
-        self.metrics.compaction_duration.with_label_values(&labels).observe(elapsed);
-        result
+        let plan = self.plan(cx).await?;
+        let execution =
+            execute::execute(cx, &plan, &self.settings.execute, self.clock.as_ref()).await;
+        Ok((plan, execution))
     }
 
-    fn dry_run(&self, cx: &TableContext<'_>, plan: &TablePlan) -> StepOutcome {
+    fn dry_run(&self, cx: &TableContext<'_>, plan: TablePlan) -> StepOutcome<CompactionOutcome> {
         let id = cx.id;
         for c in &plan.candidates {
             info!(
-                target: "compactor",
+                target: LOG_TARGET,
                 tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, hour = %c.hour_label,
                 files_before = c.files_before, files_after = c.files_after, bytes = c.bytes,
                 "[DRY-RUN] Compaction candidate"
@@ -136,11 +114,9 @@ impl CompactionStep {
             plan.files_after,
             plan.bytes_to_rewrite
         );
-        let details = CompactionDetails { plan, execution: None };
-        StepOutcome::ok(summary, serde_json::to_value(details).unwrap_or_default())
+        StepOutcome::ok(summary, CompactionOutcome { plan, execution: None })
     }
 }
-
 /// The one-line summary of an executed plan.
 fn summarize(plan: &TablePlan, execution: &TableExecution) -> String {
     let TableExecution {
@@ -179,24 +155,25 @@ fn summarize(plan: &TablePlan, execution: &TableExecution) -> String {
 
 #[async_trait]
 impl TableStep for CompactionStep {
+    type Outcome = CompactionOutcome;
+
     fn kind(&self) -> JobKind {
         JobKind::Compaction
     }
 
-    async fn run_table(&self, cx: TableContext<'_>) -> Result<StepOutcome, StepError> {
+    async fn run_table(
+        &self,
+        cx: TableContext<'_>,
+    ) -> Result<StepOutcome<CompactionOutcome>, StepError> {
         if cx.scope.dry_run {
             let plan = self.plan(&cx).await?;
-            return Ok(self.dry_run(&cx, &plan));
+            return Ok(self.dry_run(&cx, plan));
         }
         let (plan, execution) = self.compact(&cx).await?;
         let summary = summarize(&plan, &execution);
-        let details = CompactionDetails { plan: &plan, execution: Some(&execution) };
         let failures = execution.failures();
         let error = (!failures.is_empty()).then(|| failures.join("; "));
-        Ok(StepOutcome {
-            summary,
-            details: serde_json::to_value(details).unwrap_or_default(),
-            error,
-        })
+        let details = CompactionOutcome { plan, execution: Some(execution) };
+        Ok(StepOutcome { summary, details, error })
     }
 }

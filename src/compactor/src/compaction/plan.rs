@@ -89,6 +89,19 @@ pub enum SkipReason {
     UninterpretablePartition,
 }
 
+impl SkipReason {
+    /// The reason's name, as reports and `--json` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ActiveHour => "active_hour",
+            Self::TooFewSmallFiles => "too_few_small_files",
+            Self::HasDeleteFiles => "has_delete_files",
+            Self::OtherPartitionSpec => "other_partition_spec",
+            Self::UninterpretablePartition => "uninterpretable_partition",
+        }
+    }
+}
+
 /// A partition left alone, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SkippedPartition {

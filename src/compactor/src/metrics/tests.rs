@@ -169,8 +169,8 @@ fn untouched_registry_exposes_nothing() {
 fn histograms_expose_buckets_sum_and_count() {
     let m = touched();
     let t = table("acme", Signal::Traces);
-    m.compaction_duration.with_label_values(&table_labels(&t)).observe(42.0);
-    m.retention_duration.with_label_values(&["acme", "prod"]).observe(0.3);
+    m.compaction.duration.with_label_values(&table_labels(&t)).observe(42.0);
+    m.retention.duration.with_label_values(&["acme", "prod"]).observe(0.3);
     let text = m.encode();
     validate_exposition(&text);
     for (name, ..) in EXPECTED.iter().filter(|(_, ty, _)| *ty == "histogram") {
@@ -209,22 +209,22 @@ fn counters_and_gauges_move() {
     let m = touched();
     let t = table("acme", Signal::Traces);
     let labels = table_labels(&t);
-    m.bytes_freed.with_label_values(&labels).inc_by(1024);
-    m.bytes_freed.with_label_values(&labels).inc_by(1);
-    m.retention_cutoffs_computed.with_label_values(&labels).inc();
-    m.record_table_failure(&t, JobKind::Retention);
-    m.record_skipped_tick(JobKind::Compaction);
-    m.record_skipped_tick(JobKind::Compaction);
-    m.set_table_stats(&t, 12, 3_000_000, 4);
+    m.orphan.bytes_freed.with_label_values(&labels).inc_by(1024);
+    m.orphan.bytes_freed.with_label_values(&labels).inc_by(1);
+    m.retention.cutoffs_computed.with_label_values(&labels).inc();
+    m.tables.record_failure(&t, JobKind::Retention);
+    m.scheduler.record_skipped_tick(JobKind::Compaction);
+    m.scheduler.record_skipped_tick(JobKind::Compaction);
+    m.tables.set_stats(&t, 12, 3_000_000, 4);
     let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    m.record_cycle_at(JobKind::OrphanCleanup, true, Duration::from_secs(2), at);
-    m.record_cycle_at(
+    m.scheduler.record_cycle_at(JobKind::OrphanCleanup, true, Duration::from_secs(2), at);
+    m.scheduler.record_cycle_at(
         JobKind::OrphanCleanup,
         false,
         Duration::from_secs(1),
         at + Duration::from_secs(60),
     );
-    m.record_cycle(JobKind::Retention, false, Duration::from_millis(5));
+    m.scheduler.record_cycle(JobKind::Retention, false, Duration::from_millis(5));
 
     let scrape = parse(&m.encode());
     let tbl = [("tenant", "acme"), ("dataset", "prod"), ("table", "traces")];
@@ -277,7 +277,7 @@ fn tables_are_separate_series_and_touch_is_idempotent() {
     let logs = table("globex", Signal::Logs);
     m.touch_table(&logs);
     m.touch_table(&logs);
-    m.files_deleted.with_label_values(&table_labels(&logs)).inc();
+    m.orphan.files_deleted.with_label_values(&table_labels(&logs)).inc();
     let scrape = parse(&m.encode());
     let runs: Vec<_> =
         scrape.samples.iter().filter(|s| s.metric == "compactor_compaction_runs_total").collect();
@@ -292,15 +292,15 @@ fn tables_are_separate_series_and_touch_is_idempotent() {
 fn gauges_saturate_instead_of_wrapping() {
     let m = Metrics::new();
     let t = table("acme", Signal::Metrics);
-    m.set_table_stats(&t, u64::MAX, 0, 0);
-    assert_eq!(m.table_data_files.with_label_values(&table_labels(&t)).get(), i64::MAX);
+    m.tables.set_stats(&t, u64::MAX, 0, 0);
+    assert_eq!(m.tables.data_files.with_label_values(&table_labels(&t)).get(), i64::MAX);
 }
 
 #[test]
 fn instances_do_not_share_a_registry() {
     let a = touched();
     let b = Metrics::new();
-    a.record_skipped_tick(JobKind::Retention);
+    a.scheduler.record_skipped_tick(JobKind::Retention);
     assert!(!a.encode().is_empty());
     assert_eq!(b.encode(), "");
 }

@@ -9,6 +9,7 @@ use object_store::ObjectMeta;
 use object_store::path::Path;
 use serde::Serialize;
 
+use super::LOG_TARGET;
 use super::paths::NormalPath;
 use super::reference::ReferenceSet;
 
@@ -70,7 +71,7 @@ impl<'a> Selector<'a> {
             _ => {
                 self.counts.unrecognised += 1;
                 tracing::warn!(
-                    target: "compactor::orphan",
+                    target: LOG_TARGET,
                     location,
                     "Keeping a listed file whose location cannot be recognised"
                 );

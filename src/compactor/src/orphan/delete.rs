@@ -18,11 +18,10 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::OrphanError;
 use super::candidates::Candidate;
 use super::checkpoint::{Checkpoint, CheckpointStore};
 use super::reference::ReferenceSet;
-use crate::metrics::{Metrics, table_labels};
+use super::{LOG_TARGET, OrphanError};
 
 /// Deletions in flight at once within a batch.
 const DELETE_CONCURRENCY: usize = 8;
@@ -64,8 +63,6 @@ pub struct Batches<'a> {
     pub batch_size: usize,
     /// Reload metadata and re-check candidates before each batch.
     pub revalidate: bool,
-    /// Counters.
-    pub metrics: &'a Metrics,
     /// Time for checkpoint rows.
     pub clock: &'a dyn Clock,
     /// Stop between batches when it fires.
@@ -83,11 +80,10 @@ impl Batches<'_> {
         mut checkpoint: Checkpoint,
     ) -> (Progress, Option<OrphanError>) {
         let mut progress = Progress::default();
-        let labels = table_labels(self.id);
         for batch in candidates.chunks(self.batch_size.max(1)) {
             if self.cancel.is_cancelled() {
                 progress.stopped_early = true;
-                info!(target: "compactor::orphan", table = %self.id, "Orphan cleanup stopping at a batch boundary (shutting down); the checkpoint resumes it");
+                info!(target: LOG_TARGET, table = %self.id, "Orphan cleanup stopping at a batch boundary (shutting down); the checkpoint resumes it");
                 break;
             }
             if self.revalidate
@@ -101,7 +97,7 @@ impl Batches<'_> {
             for c in batch {
                 if refs.contains(&c.location) {
                     info!(
-                        target: "compactor::orphan",
+                        target: LOG_TARGET,
                         tenant = %self.id.tenant, dataset = %self.id.dataset, table = %self.id.signal,
                         "Revalidation: file now referenced, keeping {}", c.location
                     );
@@ -125,13 +121,13 @@ impl Batches<'_> {
                     Ok(()) => {
                         progress.files_deleted += 1;
                         progress.bytes_freed += c.size;
-                        debug!(target: "compactor::orphan", table = %self.id, size = c.size, "Deleted orphan file {}", c.location);
+                        debug!(target: LOG_TARGET, table = %self.id, size = c.size, "Deleted orphan file {}", c.location);
                     }
                     Err(object_store::Error::NotFound { .. }) => progress.already_gone += 1,
                     Err(e) => {
                         progress.deletion_failures += 1;
                         warn!(
-                            target: "compactor::orphan",
+                            target: LOG_TARGET,
                             tenant = %self.id.tenant, dataset = %self.id.dataset, table = %self.id.signal,
                             error = %e, "Failed to delete file {}", c.location
                         );
@@ -144,9 +140,6 @@ impl Batches<'_> {
             let deleted = progress.files_deleted - before.files_deleted;
             let failed = progress.deletion_failures - before.deletion_failures;
             let freed = progress.bytes_freed - before.bytes_freed;
-            self.metrics.files_deleted.with_label_values(&labels).inc_by(deleted);
-            self.metrics.deletion_failures.with_label_values(&labels).inc_by(failed);
-            self.metrics.bytes_freed.with_label_values(&labels).inc_by(freed);
             progress.batches += 1;
 
             let last = batch.last().expect("chunks are never empty");
@@ -177,7 +170,7 @@ impl Batches<'_> {
             .map_err(|e| OrphanError::metadata("read the new metadata's manifests", e))?;
         if moved {
             info!(
-                target: "compactor::orphan",
+                target: LOG_TARGET,
                 table = %self.id,
                 metadata = table.metadata_location().unwrap_or_default(),
                 "Table metadata changed during cleanup; reference set extended"

@@ -39,6 +39,9 @@ pub enum OrphanError {
     /// The catalog's tables could not be listed.
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    /// The step was asked to work on a table before a pass prepared it.
+    #[error("orphan cleanup was not prepared for this pass")]
+    NotPrepared,
     /// A pass prepared as a dry run was asked to delete.
     #[error("this orphan cleanup pass was prepared as a dry run and deletes nothing")]
     PreparedAsDryRun,

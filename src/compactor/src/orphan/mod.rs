@@ -11,13 +11,13 @@
 //!    [`checkpoint`] in the catalog database.
 //!
 //! [`safety`] refuses tables whose location overlaps another table's or leaves the warehouse.
-//! [`OrphanCleanupJob`] is the job; [`OrphanCleanupStep`] its work on one table.
+//! [`OrphanCleanupStep`] is the job's work on one table; its typed outcome is
+//! [`report::OrphanReport`].
 
 pub mod candidates;
 pub mod checkpoint;
 pub mod delete;
 mod error;
-mod job;
 pub mod paths;
 pub mod reference;
 pub mod report;
@@ -31,7 +31,6 @@ mod tests;
 use common::config::OrphanCleanupConfig;
 
 pub use error::OrphanError;
-pub use job::OrphanCleanupJob;
 pub use step::{OrphanCleanupStep, Plan};
 
 /// Log target of everything orphan cleanup logs.

@@ -1,8 +1,10 @@
 //! The orphan-cleanup job's work on one table: plan (reference set, scan, candidates), then
 //! either report the plan (dry run) or execute it (batched deletion with checkpoints).
+//!
+//! Before each pass the step reads the location of every table of the catalog (for the
+//! shared-location check) and, unless a dry run, opens the checkpoint store.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use common::catalog::SignalCatalog;
@@ -17,10 +19,9 @@ use super::reference::ReferenceSet;
 use super::report::{OrphanReport, Resumed};
 use super::safety::{LocationIndex, ident_name};
 use super::scan::scan;
-use super::{OrphanError, OrphanSettings};
-use crate::job::JobKind;
-use crate::metrics::{Metrics, table_labels};
-use crate::tables::{StepError, StepOutcome, TableContext, TableStep};
+use super::{LOG_TARGET, OrphanError, OrphanSettings};
+use crate::job::{JobKind, Scope};
+use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 
 /// What planning found: the reference set, the candidates in path order and the run's
 /// checkpoint (new, or the one being resumed).
@@ -34,29 +35,42 @@ pub struct Plan {
     pub checkpoint: Checkpoint,
 }
 
-/// Orphan cleanup of one table at a time, for one pass.
+/// Orphan cleanup of one table at a time.
 #[derive(Debug)]
 pub struct OrphanCleanupStep {
     settings: OrphanSettings,
-    metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
+    pass: RwLock<Option<Arc<PassState>>>,
+}
+
+/// What one pass reads before its first table.
+#[derive(Debug)]
+struct PassState {
     index: LocationIndex,
     checkpoints: Option<CheckpointStore>,
 }
 
 impl OrphanCleanupStep {
-    /// A step for one pass over `catalog`'s tables: reads every table's location once and,
-    /// unless `dry_run`, opens the checkpoint store.
-    pub async fn prepare(
-        catalog: &SignalCatalog,
-        settings: OrphanSettings,
-        metrics: Arc<Metrics>,
-        clock: Arc<dyn Clock>,
-        dry_run: bool,
-    ) -> Result<Self, OrphanError> {
+    /// A step applying `settings` at the time `clock` tells; [`OrphanCleanupStep::prepare`]
+    /// readies it for a pass.
+    pub fn new(settings: OrphanSettings, clock: Arc<dyn Clock>) -> Self {
+        Self { settings, clock, pass: RwLock::new(None) }
+    }
+
+    /// Readies the step for a pass over `catalog`'s tables: reads every table's location once
+    /// and, unless `dry_run`, opens the checkpoint store.
+    pub async fn prepare(&self, catalog: &SignalCatalog, dry_run: bool) -> Result<(), OrphanError> {
         let index = LocationIndex::load(catalog).await?;
         let checkpoints = if dry_run { None } else { Some(CheckpointStore::of(catalog).await?) };
-        Ok(Self { settings, metrics, clock, index, checkpoints })
+        let state = Arc::new(PassState { index, checkpoints });
+        *self.pass.write().unwrap_or_else(|p| p.into_inner()) = Some(state);
+        Ok(())
+    }
+
+    /// The state of the pass being run.
+    fn pass(&self) -> Result<Arc<PassState>, OrphanError> {
+        let state = self.pass.read().unwrap_or_else(|p| p.into_inner()).clone();
+        state.ok_or(OrphanError::NotPrepared)
     }
 
     /// Builds the reference set, scans the table's location and selects the candidates,
@@ -69,9 +83,10 @@ impl OrphanCleanupStep {
         let (id, md) = (cx.id, cx.table.metadata());
         report.dry_run = cx.scope.dry_run;
         report.table_location = md.location().to_string();
-        let location = self.index.check(&ident_name(&id.ident()), md.location())?;
+        let pass = self.pass()?;
+        let location = pass.index.check(&ident_name(&id.ident()), md.location())?;
         let now = self.clock.now();
-        let resume = match (&self.checkpoints, cx.scope.dry_run) {
+        let resume = match (&pass.checkpoints, cx.scope.dry_run) {
             (Some(store), false) => self.resumable(store, cx, now).await?,
             _ => None,
         };
@@ -85,7 +100,7 @@ impl OrphanCleanupStep {
             md.snapshots().filter(|s| s.timestamp_ms() < oldest_allowed).count() as u64;
         if report.snapshots_past_max_age > 0 {
             warn!(
-                target: "compactor::orphan", table = %id,
+                target: LOG_TARGET, table = %id,
                 snapshots = report.snapshots_past_max_age,
                 "Table keeps snapshots older than max_snapshot_age_hours; their files stay \
                  referenced until snapshot expiration removes them"
@@ -97,7 +112,7 @@ impl OrphanCleanupStep {
         report.unresolved_references = refs.unresolved().clone();
         if report.unresolved_references != Default::default() {
             warn!(
-                target: "compactor::orphan", table = %id,
+                target: LOG_TARGET, table = %id,
                 examples = ?report.unresolved_references.examples,
                 "References outside the table location or not normalisable: every listed file \
                  with one of their names is kept"
@@ -108,9 +123,6 @@ impl OrphanCleanupStep {
         let after = resume.as_ref().map(|(_, path)| path);
         scan(cx.catalog.warehouse(), md.location(), after, &mut selector).await?;
         let (counts, candidates) = selector.finish();
-        let labels = table_labels(id);
-        self.metrics.files_scanned.with_label_values(&labels).inc_by(counts.scanned);
-        self.metrics.orphans_identified.with_label_values(&labels).inc_by(counts.orphans);
         report.scan = counts;
         report.list_candidates(candidates.iter().map(|c| c.location.to_string()));
 
@@ -153,14 +165,14 @@ impl OrphanCleanupStep {
                 if age <= self.settings.checkpoint_max_age && !previous.last_path.is_empty() =>
             {
                 info!(
-                    target: "compactor::orphan", table = %cx.id, run_id = %previous.run_id,
+                    target: LOG_TARGET, table = %cx.id, run_id = %previous.run_id,
                     after = %previous.last_path, "Resuming orphan cleanup from its checkpoint"
                 );
                 Ok(Some((previous, path)))
             }
             _ => {
                 info!(
-                    target: "compactor::orphan", table = %cx.id, run_id = %previous.run_id,
+                    target: LOG_TARGET, table = %cx.id, run_id = %previous.run_id,
                     updated_at = %previous.updated_at,
                     "Ignoring a stale or unusable orphan cleanup checkpoint; starting over"
                 );
@@ -177,7 +189,8 @@ impl OrphanCleanupStep {
         report: &mut OrphanReport,
     ) -> Result<(), OrphanError> {
         let Plan { mut refs, candidates, checkpoint } = plan;
-        let Some(store) = &self.checkpoints else {
+        let pass = self.pass()?;
+        let Some(store) = &pass.checkpoints else {
             return Err(OrphanError::PreparedAsDryRun);
         };
         let batches = Batches {
@@ -187,7 +200,6 @@ impl OrphanCleanupStep {
             checkpoints: store,
             batch_size: self.settings.batch_size,
             revalidate: self.settings.revalidate_before_delete,
-            metrics: &self.metrics,
             clock: self.clock.as_ref(),
             cancel: cx.cancel,
         };
@@ -215,14 +227,14 @@ impl OrphanCleanupStep {
         let n = plan.candidates.len();
         let (tenant, dataset, table) = (&id.tenant, &id.dataset, id.signal);
         if !cx.scope.dry_run {
-            info!(target: "compactor::orphan", %tenant, %dataset, %table, "Identified {n} orphan files for tenant={tenant} dataset={dataset} table={table}");
+            info!(target: LOG_TARGET, %tenant, %dataset, %table, "Identified {n} orphan files for tenant={tenant} dataset={dataset} table={table}");
             return self.execute(cx, plan, report).await;
         }
-        info!(target: "compactor::orphan", %tenant, %dataset, %table, "[DRY-RUN] Identified {n} orphan files for tenant={tenant} dataset={dataset} table={table}");
+        info!(target: LOG_TARGET, %tenant, %dataset, %table, "[DRY-RUN] Identified {n} orphan files for tenant={tenant} dataset={dataset} table={table}");
         let now = self.clock.now();
         for c in &plan.candidates {
             let age = age_label(now, c.last_modified);
-            info!(target: "compactor::orphan", %tenant, %dataset, %table, size = c.size, "[DRY-RUN] Would delete: {} (age={age})", c.location);
+            info!(target: LOG_TARGET, %tenant, %dataset, %table, size = c.size, "[DRY-RUN] Would delete: {} (age={age})", c.location);
         }
         Ok(())
     }
@@ -230,24 +242,29 @@ impl OrphanCleanupStep {
 
 #[async_trait]
 impl TableStep for OrphanCleanupStep {
+    type Outcome = OrphanReport;
+
     fn kind(&self) -> JobKind {
         JobKind::OrphanCleanup
     }
 
-    async fn run_table(&self, cx: TableContext<'_>) -> Result<StepOutcome, StepError> {
-        let started = Instant::now();
-        let labels = table_labels(cx.id);
-        self.metrics.orphan_cleanup_runs.with_label_values(&labels).inc();
+    async fn begin_pass(&self, catalog: &SignalCatalog, scope: &Scope) -> Result<(), String> {
+        self.prepare(catalog, scope.dry_run)
+            .await
+            .map_err(|e| format!("preparing orphan cleanup: {e}"))
+    }
+
+    async fn run_table(
+        &self,
+        cx: TableContext<'_>,
+    ) -> Result<StepOutcome<OrphanReport>, StepError> {
         let mut report = OrphanReport::default();
         let result = self.clean(&cx, &mut report).await;
-        let elapsed = started.elapsed().as_secs_f64();
-        self.metrics.orphan_cleanup_duration.with_label_values(&labels).observe(elapsed);
-        let details = serde_json::to_value(&report).unwrap_or_default();
         Ok(match result {
-            Ok(()) => StepOutcome::ok(report.summary(), details),
+            Ok(()) => StepOutcome::ok(report.summary(), report),
             Err(e) => StepOutcome {
                 summary: format!("stopped: {e} ({})", report.summary()),
-                details,
+                details: report,
                 error: Some(e.to_string()),
             },
         })

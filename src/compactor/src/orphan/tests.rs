@@ -22,8 +22,9 @@ use super::checkpoint::{Checkpoint, CheckpointStore};
 use super::report::OrphanReport;
 use super::*;
 use crate::job::Scope;
+use crate::metered::Metered;
 use crate::metrics::{Metrics, table_labels};
-use crate::tables::TableContext;
+use crate::step::{TableContext, TableStep};
 use crate::test_support::TempCatalog;
 
 const HOUR: i64 = 473_352;
@@ -96,20 +97,22 @@ impl Fixture {
         }
     }
 
-    async fn step(&self, batch_size: usize, dry_run: bool) -> OrphanCleanupStep {
+    /// The cleanup step, wrapped in its metrics as the assembly does, prepared for a pass.
+    async fn step(&self, batch_size: usize, dry_run: bool) -> Metered<OrphanCleanupStep> {
         let clock: Arc<dyn Clock> = self.clock.clone();
-        let (settings, metrics) = (self.settings(batch_size), Arc::clone(&self.metrics));
-        OrphanCleanupStep::prepare(&self.catalog, settings, metrics, clock, dry_run).await.unwrap()
+        let step = OrphanCleanupStep::new(self.settings(batch_size), clock);
+        step.prepare(&self.catalog, dry_run).await.unwrap();
+        Metered::new(step, Arc::clone(&self.metrics))
     }
 
-    /// One cleanup of the table by `step`, with an optional hook between plan and execute.
-    async fn clean(&self, step: &OrphanCleanupStep, dry_run: bool) -> OrphanReport {
+    /// One cleanup of the table by `step`.
+    async fn clean(&self, step: &Metered<OrphanCleanupStep>, dry_run: bool) -> OrphanReport {
         let table = self.load().await;
         let (scope, cancel) = (Scope { dry_run, ..Default::default() }, CancellationToken::new());
         let cx = TableContext::new(&self.id, &table, &self.catalog, &scope, &cancel);
-        let mut report = OrphanReport::default();
-        step.clean(&cx, &mut report).await.unwrap();
-        report
+        let outcome = step.run_table(cx).await.unwrap();
+        assert_eq!(outcome.error, None, "{}", outcome.summary);
+        outcome.details
     }
 }
 
@@ -147,9 +150,9 @@ async fn orphans_go_only_after_the_grace_period_and_referenced_files_never() {
     assert!(f.exists(md.metadata_location().unwrap()).await);
     assert_eq!(report.scan.referenced, report.scan.scanned - 1, "{report:?}");
     let labels = table_labels(&f.id);
-    assert_eq!(f.metrics.files_deleted.with_label_values(&labels).get(), 1);
+    assert_eq!(f.metrics.orphan.files_deleted.with_label_values(&labels).get(), 1);
     // Identified by the dry run and by the real run; deleted once.
-    assert_eq!(f.metrics.orphans_identified.with_label_values(&labels).get(), 2);
+    assert_eq!(f.metrics.orphan.orphans_identified.with_label_values(&labels).get(), 2);
 }
 
 #[tokio::test]
@@ -165,11 +168,11 @@ async fn a_candidate_committed_between_scan_and_delete_survives() {
     let (scope, cancel) = (Scope::default(), CancellationToken::new());
     let cx = TableContext::new(&f.id, &table, &f.catalog, &scope, &cancel);
     let mut report = OrphanReport::default();
-    let plan = step.plan(&cx, &mut report).await.unwrap();
+    let plan = step.inner().plan(&cx, &mut report).await.unwrap();
     assert_eq!(plan.candidates.len(), 2);
     // A writer commits one of the candidates before the batch runs.
     f.append(std::slice::from_ref(&late)).await;
-    step.execute(&cx, plan, &mut report).await.unwrap();
+    step.inner().execute(&cx, plan, &mut report).await.unwrap();
     assert_eq!(report.deletion.kept_by_revalidation, 1, "{report:?}");
     assert_eq!(report.deletion.files_deleted, 1, "{report:?}");
     assert!(f.exists(&late).await);

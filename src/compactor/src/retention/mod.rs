@@ -5,8 +5,8 @@
 //! tenant → global) and the cutoff `now − period − grace` from the injected clock;
 //! [`partitions`] decides which hours of the current snapshot are expired; [`drop`] commits
 //! them away through the shared snapshot path; [`expire`] then trims the snapshot list. A dry
-//! run evaluates the same and logs what it would do. [`RetentionJob`] wraps the per-table pass
-//! to time each dataset. Files are never deleted here: orphan cleanup reclaims them.
+//! run evaluates the same and logs what it would do. The step's typed outcome is
+//! [`RetentionDetails`]. Files are never deleted here: orphan cleanup reclaims them.
 
 pub mod drop;
 pub mod error;
@@ -18,7 +18,6 @@ pub mod report;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -26,7 +25,6 @@ use async_trait::async_trait;
 use common::clock::Clock;
 use common::config::{CompactorConfig, RetentionConfig};
 use common::tables::TableId;
-use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 pub use error::RetentionError;
@@ -35,14 +33,13 @@ pub use report::RetentionDetails;
 
 use self::expire::ExpiredSnapshot;
 use self::partitions::{Evaluation, SkipReason, evaluate};
-use crate::job::{Job, JobKind, JobReport, Scope};
+use crate::job::JobKind;
 use crate::manifests::live_files;
-use crate::metrics::{Metrics, table_labels};
 use crate::snapshot::RetryPolicy;
-use crate::tables::{StepError, StepOutcome, TableContext, TablePass, TableStep};
+use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 
 /// The log target of everything retention logs.
-pub const TARGET: &str = "compactor::retention";
+pub const LOG_TARGET: &str = "compactor::retention";
 
 /// Everything a retention pass needs, from `[compactor.retention]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,17 +60,16 @@ impl From<&CompactorConfig> for RetentionSettings {
 #[derive(Debug, Clone)]
 pub struct RetentionStep {
     settings: RetentionSettings,
-    metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
 }
 
 impl RetentionStep {
-    /// A step applying `settings`, counting in `metrics`, at the time `clock` tells.
-    pub fn new(settings: RetentionSettings, metrics: Arc<Metrics>, clock: Arc<dyn Clock>) -> Self {
-        Self { settings, metrics, clock }
+    /// A step applying `settings`, at the time `clock` tells.
+    pub fn new(settings: RetentionSettings, clock: Arc<dyn Clock>) -> Self {
+        Self { settings, clock }
     }
 
-    /// Counts and reports the evaluation, warning about what is skipped.
+    /// Reports the evaluation, warning about what is skipped.
     fn record_evaluation(
         &self,
         cx: &TableContext<'_>,
@@ -81,13 +77,11 @@ impl RetentionStep {
         d: &mut RetentionDetails,
     ) {
         let id = cx.id;
-        let evaluated = eval.partitions.len() as u64;
-        self.metrics.partitions_evaluated.with_label_values(&table_labels(id)).inc_by(evaluated);
         for s in &eval.skipped {
             let (tenant, dataset, table) = (&id.tenant, &id.dataset, id.signal.as_str());
             match s.reason {
                 SkipReason::Uninterpretable => warn!(
-                    target: TARGET, %tenant, %dataset, %table, files = s.files, spec_ids = ?s.spec_ids,
+                    target: LOG_TARGET, %tenant, %dataset, %table, files = s.files, spec_ids = ?s.spec_ids,
                     "Skipping files of table {id} whose partition is not an hour value this compactor can interpret; they are never dropped"
                 ),
             }
@@ -110,7 +104,7 @@ impl RetentionStep {
         self.record_evaluation(cx, &eval, d);
         for p in &eval.expired {
             info!(
-                target: TARGET,
+                target: LOG_TARGET,
                 "[DRY-RUN] Would drop partition: tenant={} dataset={} table={} hour={}",
                 id.tenant, id.dataset, id.signal, p.hour_label
             );
@@ -121,7 +115,7 @@ impl RetentionStep {
         d.snapshots_expired = expiring.iter().map(|s| ExpiredSnapshot::new(*s, now)).collect();
         for s in &d.snapshots_expired {
             info!(
-                target: TARGET, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+                target: LOG_TARGET, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
                 "[DRY-RUN] Would expire snapshot: snapshot_id={} age={}days", s.snapshot_id, s.age_days
             );
         }
@@ -138,7 +132,7 @@ impl RetentionStep {
         cx: &TableContext<'_>,
         d: &mut RetentionDetails,
     ) -> Vec<RetentionError> {
-        let (id, labels) = (cx.id, table_labels(cx.id));
+        let id = cx.id;
         let mut errors = Vec::new();
         let (clock, retry) = (self.clock.as_ref(), self.settings.retry);
         match drop::drop_expired(cx.catalog, id, clock, retry, d.policy.cutoff).await {
@@ -149,15 +143,11 @@ impl RetentionStep {
                     let dropped = outcome.evaluation.expired;
                     for p in &dropped {
                         info!(
-                            target: TARGET, snapshot_id,
+                            target: LOG_TARGET, snapshot_id,
                             "Dropped partition: tenant={} dataset={} table={} hour={} files={} rows={}",
                             id.tenant, id.dataset, id.signal, p.hour_label, p.data_files, p.rows
                         );
                     }
-                    self.metrics
-                        .partitions_dropped
-                        .with_label_values(&labels)
-                        .inc_by(dropped.len() as u64);
                     d.drop_snapshot_id = Some(snapshot_id);
                     d.set_dropped(dropped);
                 }
@@ -178,14 +168,10 @@ impl RetentionStep {
                     outcome.expired.iter().map(|s| ExpiredSnapshot::new(*s, now)).collect();
                 for s in &d.snapshots_expired {
                     info!(
-                        target: TARGET, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+                        target: LOG_TARGET, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
                         "Expired snapshot: snapshot_id={} age={}days", s.snapshot_id, s.age_days
                     );
                 }
-                self.metrics
-                    .snapshots_expired
-                    .with_label_values(&labels)
-                    .inc_by(outcome.expired.len() as u64);
             }
             Err(e) => self.fail_or_defer(id, "snapshot expiration", e, d, &mut errors),
         }
@@ -206,7 +192,7 @@ impl RetentionStep {
             return;
         }
         warn!(
-            target: TARGET, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, error = %e,
+            target: LOG_TARGET, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, error = %e,
             "Retention {what} deferred: every commit attempt lost to other writers; the next pass retries"
         );
         d.conflicts += match &e {
@@ -220,20 +206,24 @@ impl RetentionStep {
 
 #[async_trait]
 impl TableStep for RetentionStep {
+    type Outcome = RetentionDetails;
+
     fn kind(&self) -> JobKind {
         JobKind::Retention
     }
 
-    async fn run_table(&self, cx: TableContext<'_>) -> Result<StepOutcome, StepError> {
+    async fn run_table(
+        &self,
+        cx: TableContext<'_>,
+    ) -> Result<StepOutcome<RetentionDetails>, StepError> {
         let started = Instant::now();
         let id = cx.id;
         let policy = TablePolicy::resolve(&self.settings.config, id, self.clock.now());
         debug!(
-            target: TARGET, cutoff_local = %policy.cutoff_local, timezone = %policy.timezone,
+            target: LOG_TARGET, cutoff_local = %policy.cutoff_local, timezone = %policy.timezone,
             "Computed retention cutoff: tenant={} dataset={} signal={} cutoff={}",
             id.tenant, id.dataset, id.signal, format_utc(policy.cutoff)
         );
-        self.metrics.retention_cutoffs_computed.with_label_values(&table_labels(id)).inc();
         let mut details = RetentionDetails::new(policy, cx.scope.dry_run);
         let errors = if cx.scope.dry_run {
             self.dry_run(&cx, &mut details).await.err().into_iter().collect()
@@ -243,46 +233,6 @@ impl TableStep for RetentionStep {
         details.duration_secs = started.elapsed().as_secs_f64();
         let error = (!errors.is_empty())
             .then(|| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
-        Ok(StepOutcome {
-            summary: details.summary(),
-            details: serde_json::to_value(&details).unwrap_or_default(),
-            error,
-        })
-    }
-}
-
-/// The retention job: [`RetentionStep`] over every table in scope, then one
-/// `compactor_retention_enforcement_duration_seconds{tenant,dataset}` observation per dataset:
-/// the time its tables' passes took, summed.
-pub struct RetentionJob {
-    pass: TablePass<RetentionStep>,
-    metrics: Arc<Metrics>,
-}
-
-impl RetentionJob {
-    /// Wraps `pass`, observing dataset durations in `metrics`.
-    pub fn new(pass: TablePass<RetentionStep>, metrics: Arc<Metrics>) -> Self {
-        Self { pass, metrics }
-    }
-}
-
-#[async_trait]
-impl Job for RetentionJob {
-    fn kind(&self) -> JobKind {
-        JobKind::Retention
-    }
-
-    async fn run(&self, scope: &Scope, cancel: &CancellationToken) -> JobReport {
-        let report = self.pass.run(scope, cancel).await;
-        let mut per_dataset: BTreeMap<(&str, &str), f64> = BTreeMap::new();
-        for t in &report.tables {
-            if let Some(secs) = t.details.get("duration_secs").and_then(|v| v.as_f64()) {
-                *per_dataset.entry((&t.tenant, &t.dataset)).or_default() += secs;
-            }
-        }
-        for ((tenant, dataset), secs) in per_dataset {
-            self.metrics.retention_duration.with_label_values(&[tenant, dataset]).observe(secs);
-        }
-        report
+        Ok(StepOutcome { summary: details.summary(), details, error })
     }
 }

@@ -49,6 +49,15 @@ pub enum SkipReason {
     Uninterpretable,
 }
 
+impl SkipReason {
+    /// The reason's name, as reports and `--json` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Uninterpretable => "uninterpretable",
+        }
+    }
+}
+
 /// Files left out of the evaluation, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {

@@ -1,5 +1,6 @@
-//! What a retention pass reports per table: the `details` of its table report (the `--json`
-//! form), its one-line summary, and the text report of `compactor retention`.
+//! What a retention pass reports per table: its typed outcome ([`RetentionDetails`], the
+//! `details` of its table report in `--json` form), its one-line summary, and the lines the
+//! text report of `compactor retention` prints for it.
 
 use std::fmt::Write;
 
@@ -8,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use super::expire::ExpiredSnapshot;
 use super::partitions::{Partition, Skipped};
 use super::policy::{TablePolicy, format_utc};
-use crate::job::JobReport;
 
 /// The `details` of a retention pass's table report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,6 +76,11 @@ impl RetentionDetails {
         self.partitions_dropped = partitions;
     }
 
+    /// Whether the pass changed the table: a partition drop or expired snapshots committed.
+    pub fn changed_table(&self) -> bool {
+        !self.dry_run && (self.drop_snapshot_id.is_some() || !self.snapshots_expired.is_empty())
+    }
+
     /// The one-line summary of the table's pass.
     pub fn summary(&self) -> String {
         let (drop, expire) =
@@ -109,7 +114,7 @@ impl RetentionDetails {
     }
 
     /// The indented lines the text report prints under the table's summary.
-    fn render_lines(&self, out: &mut String) {
+    pub fn render_lines(&self, out: &mut String) {
         let p = &self.policy;
         let verb = if self.dry_run { "to drop" } else { "dropped" };
         let _ = writeln!(
@@ -147,8 +152,7 @@ impl RetentionDetails {
                 Some(label) => format!("partition {label}"),
                 None => format!("partition spec(s) {:?}", s.spec_ids),
             };
-            let reason = serde_json::to_value(s.reason).unwrap_or_default();
-            let reason = reason.as_str().unwrap_or_default();
+            let reason = s.reason.as_str();
             let _ = writeln!(out, "      skipped {} file(s) of {what}: {reason}", s.files);
         }
         let ids: Vec<String> =
@@ -162,25 +166,4 @@ impl RetentionDetails {
             self.snapshots_kept
         );
     }
-}
-
-/// The text report of a retention pass: the job's header line, then per table its summary line
-/// and the policy, cutoff (configured timezone and UTC), partitions, rows and bytes removed and
-/// snapshots expired.
-pub fn render(report: &JobReport) -> String {
-    let text = report.render_text();
-    let mut out = text.lines().next().map(|l| format!("{l}\n")).unwrap_or_default();
-    for t in &report.tables {
-        let _ = writeln!(out, "  {}.{}.{}: {}", t.tenant, t.dataset, t.table, t.summary);
-        if let Ok(details) = serde_json::from_value::<RetentionDetails>(t.details.clone()) {
-            details.render_lines(&mut out);
-        }
-        if let (Some(e), false) = (&t.error, t.summary.starts_with("failed")) {
-            let _ = writeln!(out, "      error: {e}");
-        }
-    }
-    for e in &report.errors {
-        let _ = writeln!(out, "  error: {e}");
-    }
-    out
 }

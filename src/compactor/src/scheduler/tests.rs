@@ -49,11 +49,11 @@ impl Job for FakeJob {
 }
 
 fn cycles(metrics: &Metrics, kind: JobKind, outcome: &str) -> u64 {
-    metrics.scheduler_cycles.with_label_values(&[kind.as_str(), outcome]).get()
+    metrics.scheduler.cycles.with_label_values(&[kind.as_str(), outcome]).get()
 }
 
 fn skipped(metrics: &Metrics, kind: JobKind) -> u64 {
-    metrics.scheduler_skipped_ticks.with_label_values(&[kind.as_str()]).get()
+    metrics.scheduler.skipped_ticks.with_label_values(&[kind.as_str()]).get()
 }
 
 fn start(

@@ -22,13 +22,14 @@ use super::fixture::{
 use crate::compaction::plan::FileGroup;
 use crate::compaction::rewrite::{rewrite_tasks, scan_tasks, take_group_tasks};
 use crate::compaction::{
-    CompactionSettings, CompactionStep, ExecuteSettings, GroupStatus, PlanSettings, RewriteError,
-    RewriteSettings, TableExecution, TablePlan, rewrite_group,
+    CompactionOutcome, CompactionSettings, CompactionStep, ExecuteSettings, GroupStatus,
+    PlanSettings, RewriteError, RewriteSettings, TableExecution, TablePlan, rewrite_group,
 };
 use crate::job::Scope;
+use crate::metered::Metered;
 use crate::metrics::{Metrics, table_labels};
 use crate::snapshot::{RetryPolicy, SnapshotChange, commit, stage};
-use crate::tables::{TableContext, TableStep};
+use crate::step::{TableContext, TableStep};
 
 const HOURS: [i64; 3] = [BASE_HOUR, BASE_HOUR + 1, BASE_HOUR + 2];
 const ROWS: usize = 25;
@@ -50,21 +51,24 @@ fn settings(target: u64) -> CompactionSettings {
     }
 }
 
-fn step(clock: Arc<dyn Clock>) -> (CompactionStep, Arc<Metrics>) {
+/// The compaction step with its metrics, as the assembly wraps it.
+fn step(clock: Arc<dyn Clock>) -> (Metered<CompactionStep>, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::new());
-    (CompactionStep::new(settings(128 * MIB), Arc::clone(&metrics), clock), metrics)
+    let step = CompactionStep::new(settings(128 * MIB), clock);
+    (Metered::new(step, Arc::clone(&metrics)), metrics)
 }
 
 /// Plans `table` and executes the plan, as a pass does.
 async fn compact(
     fx: &Fixture,
-    step: &CompactionStep,
+    step: &Metered<CompactionStep>,
     table: &Table,
     cancel: &CancellationToken,
 ) -> (TablePlan, TableExecution) {
     let scope = Scope::default();
     let cx = TableContext::new(&fx.id, table, &fx.catalog, &scope, cancel);
-    step.compact(&cx).await.unwrap()
+    let CompactionOutcome { plan, execution } = step.run_table(cx).await.unwrap().details;
+    (plan, execution.expect("a pass that is not a dry run executes its plan"))
 }
 
 fn counter(
@@ -166,12 +170,12 @@ async fn quiet_hours_compact_into_one_file_each_with_the_same_rows() {
         .unwrap();
     assert_eq!(old_rows, 18 * ROWS);
 
-    assert_eq!(counter(&metrics, &fx, |m| &m.compaction_runs), 1);
-    assert_eq!(counter(&metrics, &fx, |m| &m.files_compacted), 18);
+    assert_eq!(counter(&metrics, &fx, |m| &m.compaction.runs), 1);
+    assert_eq!(counter(&metrics, &fx, |m| &m.compaction.files_compacted), 18);
     let bytes: u64 = plan.candidates.iter().flat_map(|c| &c.groups).map(|g| g.bytes).sum();
-    assert_eq!(counter(&metrics, &fx, |m| &m.bytes_compacted), bytes);
-    assert_eq!(counter(&metrics, &fx, |m| &m.compaction_groups_abandoned), 0);
-    let duration = metrics.compaction_duration.with_label_values(&table_labels(&fx.id));
+    assert_eq!(counter(&metrics, &fx, |m| &m.compaction.bytes_compacted), bytes);
+    assert_eq!(counter(&metrics, &fx, |m| &m.compaction.groups_abandoned), 0);
+    let duration = metrics.compaction.duration.with_label_values(&table_labels(&fx.id));
     assert_eq!(duration.get_sample_count(), 1);
 
     // Nothing is left to compact.
@@ -191,7 +195,7 @@ async fn a_corrupt_input_fails_its_group_only_and_leaves_no_new_file() {
         let scope = Scope::default();
         let cancel = CancellationToken::new();
         let cx = TableContext::new(&fx.id, &before, &fx.catalog, &scope, &cancel);
-        step.plan(&cx).await.unwrap()
+        step.inner().plan(&cx).await.unwrap()
     };
     // The last input read, so that the group has written output before it fails.
     let victim = plan.candidates[1].groups[0].files.last().unwrap().clone();
@@ -220,8 +224,8 @@ async fn a_corrupt_input_fails_its_group_only_and_leaves_no_new_file() {
     // With the file repaired, every row is still there.
     std::fs::write(local, original).unwrap();
     assert_eq!(rows_by_hour(&after).await, rows_before);
-    assert_eq!(counter(&metrics, &fx, |m| &m.compaction_groups_abandoned), 1);
-    assert_eq!(counter(&metrics, &fx, |m| &m.files_compacted), 12);
+    assert_eq!(counter(&metrics, &fx, |m| &m.compaction.groups_abandoned), 1);
+    assert_eq!(counter(&metrics, &fx, |m| &m.compaction.files_compacted), 12);
 }
 
 /// The system clock, running `hook` (on a blocking section) the `at`-th time it is read.
@@ -267,7 +271,7 @@ async fn an_append_racing_the_commit_is_kept_after_a_retry() {
     let (_, execution) = compact(&fx, &step, &before, &CancellationToken::new()).await;
     assert_eq!(execution.groups_committed, 1, "{execution:?}");
     assert_eq!(execution.conflicts, 1);
-    assert_eq!(counter(&metrics, &fx, |m| &m.compaction_conflicts), 1);
+    assert_eq!(counter(&metrics, &fx, |m| &m.compaction.conflicts), 1);
 
     let after = fx.load().await;
     let current = after.metadata().current_snapshot().unwrap();
@@ -310,7 +314,7 @@ async fn a_group_whose_input_was_replaced_first_is_abandoned_and_cleaned_up() {
     assert_eq!(paths_of_hour(&after, HOURS[0]).await.len(), 6);
     assert_eq!(paths_of_hour(&after, HOURS[1]).await.len(), 1);
     assert_eq!(rows_by_hour(&after).await, rows_raced);
-    assert_eq!(counter(&metrics, &fx, |m| &m.compaction_groups_abandoned), 1);
+    assert_eq!(counter(&metrics, &fx, |m| &m.compaction.groups_abandoned), 1);
     assert_totals_match_walk(&after).await;
 }
 
@@ -327,11 +331,12 @@ async fn a_dry_run_or_a_cancelled_pass_changes_nothing() {
     let cx = TableContext::new(&fx.id, &table, &fx.catalog, &scope, &cancel);
     let outcome = step.run_table(cx).await.unwrap();
     assert!(outcome.summary.starts_with("would compact 3 of 3 partitions"), "{}", outcome.summary);
-    let plan: TablePlan = serde_json::from_value(outcome.details.clone()).unwrap();
+    let plan = &outcome.details.plan;
     assert_eq!(plan.files_after, 3);
-    assert!(outcome.details.get("execution").is_none());
+    let details = serde_json::to_value(&outcome.details).unwrap();
+    assert!(details.get("execution").is_none());
     assert_eq!(fx.load().await.metadata_location(), Some(location.as_str()));
-    assert_eq!(counter(&metrics, &fx, |m| &m.compaction_runs), 0);
+    assert_eq!(counter(&metrics, &fx, |m| &m.compaction.runs), 0);
 
     let cancel = CancellationToken::new();
     cancel.cancel();
@@ -362,9 +367,10 @@ async fn an_executed_pass_reports_plan_and_execution() {
         outcome.summary
     );
     assert!(!outcome.summary.contains("not executed"));
-    let plan: TablePlan = serde_json::from_value(outcome.details.clone()).unwrap();
+    let plan = &outcome.details.plan;
     assert_eq!(plan.files_before, 5);
-    let execution = &outcome.details["execution"];
+    let details = serde_json::to_value(&outcome.details).unwrap();
+    let execution = &details["execution"];
     assert_eq!(execution["groups_committed"], 1);
     assert_eq!(execution["groups"][0]["status"], "committed");
     assert_eq!(execution["groups"][0]["hour_label"], "2024-01-01-00");

@@ -13,13 +13,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::fixture::{BASE_HOUR, Fixture, assert_totals_match_walk, live, rows_per_hour, summary};
 use super::{add_ref, hour_start, snapshot_ids};
-use crate::job::{Job, Scope};
+use crate::job::Scope;
+use crate::metered::Metered;
 use crate::metrics::{Metrics, table_labels};
-use crate::retention::{
-    RetentionDetails, RetentionJob, RetentionSettings, RetentionStep, format_utc,
-};
+use crate::pass::{CatalogHandle, Job, TablePass};
+use crate::retention::{RetentionDetails, RetentionSettings, RetentionStep, format_utc};
 use crate::snapshot::RetryPolicy;
-use crate::tables::{CatalogHandle, StepOutcome, TableContext, TablePass, TableStep};
+use crate::step::{StepOutcome, TableContext, TableStep};
 use crate::test_support::TempCatalog;
 
 const HOURS: [i64; 4] = [BASE_HOUR, BASE_HOUR + 1, BASE_HOUR + 2, BASE_HOUR + 3];
@@ -46,7 +46,7 @@ struct Harness {
     fx: Fixture,
     clock: Arc<ManualClock>,
     metrics: Arc<Metrics>,
-    step: RetentionStep,
+    step: Metered<RetentionStep>,
 }
 
 impl Harness {
@@ -55,17 +55,18 @@ impl Harness {
         fx.fill(&HOURS, appends, ROWS).await;
         let clock = Arc::new(ManualClock::new(now_with_cutoff_at_end_of(BASE_HOUR + 1)));
         let metrics = Arc::new(Metrics::new());
-        let step = RetentionStep::new(settings(keep), Arc::clone(&metrics), clock.clone());
+        let step = RetentionStep::new(settings(keep), clock.clone());
+        let step = Metered::new(step, Arc::clone(&metrics));
         Self { fx, clock, metrics, step }
     }
 
-    async fn run(&self, dry_run: bool) -> (StepOutcome, RetentionDetails) {
+    async fn run(&self, dry_run: bool) -> (StepOutcome<RetentionDetails>, RetentionDetails) {
         let table = self.fx.load().await;
         let scope = Scope { dry_run, ..Default::default() };
         let cancel = CancellationToken::new();
         let cx = TableContext::new(&self.fx.id, &table, &self.fx.catalog, &scope, &cancel);
         let outcome = self.step.run_table(cx).await.unwrap();
-        let details = serde_json::from_value(outcome.details.clone()).unwrap();
+        let details = outcome.details.clone();
         (outcome, details)
     }
 
@@ -106,10 +107,10 @@ async fn a_dry_run_reports_the_drop_and_changes_nothing() {
         "{}",
         outcome.summary
     );
-    assert_eq!(h.count(|m| &m.retention_cutoffs_computed), 1);
-    assert_eq!(h.count(|m| &m.partitions_evaluated), 4);
-    assert_eq!(h.count(|m| &m.partitions_dropped), 0);
-    assert_eq!(h.count(|m| &m.snapshots_expired), 0);
+    assert_eq!(h.count(|m| &m.retention.cutoffs_computed), 1);
+    assert_eq!(h.count(|m| &m.retention.partitions_evaluated), 4);
+    assert_eq!(h.count(|m| &m.retention.partitions_dropped), 0);
+    assert_eq!(h.count(|m| &m.retention.snapshots_expired), 0);
 }
 
 #[tokio::test]
@@ -143,9 +144,9 @@ async fn a_pass_drops_expired_hours_in_one_delete_snapshot_then_expires_snapshot
     assert_eq!(d.snapshots_expired.len(), 1);
     assert_eq!(d.snapshots_expired[0].snapshot_id, snapshot_ids(&before)[0]);
     assert_eq!(d.snapshots_kept, 2);
-    assert_eq!(h.count(|m| &m.partitions_evaluated), 4);
-    assert_eq!(h.count(|m| &m.partitions_dropped), 2);
-    assert_eq!(h.count(|m| &m.snapshots_expired), 1);
+    assert_eq!(h.count(|m| &m.retention.partitions_evaluated), 4);
+    assert_eq!(h.count(|m| &m.retention.partitions_dropped), 2);
+    assert_eq!(h.count(|m| &m.retention.snapshots_expired), 1);
 
     // A second pass finds nothing to do and commits nothing.
     let location = h.location().await;
@@ -154,7 +155,7 @@ async fn a_pass_drops_expired_hours_in_one_delete_snapshot_then_expires_snapshot
     assert!(d.partitions_dropped.is_empty() && d.snapshots_expired.is_empty(), "{d:?}");
     assert_eq!(d.partitions_evaluated, 2);
     assert_eq!(h.location().await, location);
-    assert_eq!(h.count(|m| &m.partitions_dropped), 2);
+    assert_eq!(h.count(|m| &m.retention.partitions_dropped), 2);
 }
 
 #[tokio::test]
@@ -188,7 +189,7 @@ async fn expiration_after_a_drop_keeps_the_drop_and_every_referenced_snapshot() 
     assert_eq!(expired, appends[1..], "all but the tagged append");
     assert_eq!(snapshot_ids(&after), [appends[0], d.drop_snapshot_id.unwrap()]);
     assert_eq!(d.snapshots_expired[0].age_days, 0, "committed moments ago");
-    assert_eq!(h.count(|m| &m.snapshots_expired), 2);
+    assert_eq!(h.count(|m| &m.retention.snapshots_expired), 2);
     assert_eq!(rows_per_hour(&after, Some(appends[0])).await.len(), 4, "the tag still reads");
 }
 
@@ -202,20 +203,17 @@ async fn the_job_observes_one_duration_per_dataset() {
     }
     let metrics = Arc::new(Metrics::new());
     let clock = Arc::new(ManualClock::new(hour_start(BASE_HOUR)));
-    let step = RetentionStep::new(settings(5), Arc::clone(&metrics), clock);
+    let step = Metered::new(RetentionStep::new(settings(5), clock), Arc::clone(&metrics));
     let handle = Arc::new(CatalogHandle::new(schema, warehouse));
-    let job = RetentionJob::new(
-        TablePass::new(step, handle, Arc::clone(&metrics), 2),
-        Arc::clone(&metrics),
-    );
+    let job = TablePass::new(step, handle, Arc::clone(&metrics), 2);
     let report = job.run(&Scope::default(), &CancellationToken::new()).await;
     assert!(report.succeeded(), "{}", report.render_text());
     assert_eq!(report.tables.len(), 3);
     let samples =
-        |tenant| metrics.retention_duration.with_label_values(&[tenant, "prod"]).get_sample_count();
+        |tenant| metrics.retention.duration.with_label_values(&[tenant, "prod"]).get_sample_count();
     assert_eq!((samples("acme"), samples("other")), (1, 1));
     let cutoffs =
-        metrics.retention_cutoffs_computed.with_label_values(&["acme", "prod", "traces"]).get();
+        metrics.retention.cutoffs_computed.with_label_values(&["acme", "prod", "traces"]).get();
     assert_eq!(cutoffs, 1);
 }
 

@@ -1,4 +1,4 @@
-//! The coordinated lifecycle: a retention pass (partition drops, then snapshot expiration) is
+//! The retention cycle: a retention pass (partition drops, then snapshot expiration) is
 //! followed, when orphan cleanup is enabled, by an orphan-cleanup pass over the tables it
 //! changed after a short pause, so the storage retention released is reclaimed in the same cycle
 //! instead of at the orphan scheduler's next tick.
@@ -16,8 +16,11 @@ use common::tables::TableId;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::job::{Job, JobKind, JobReport, Scope};
+use crate::LOG_TARGET;
+use crate::job::{JobKind, Scope};
 use crate::metrics::Metrics;
+use crate::pass::Job;
+use crate::report::{JobReport, TableOutcome};
 use crate::scheduler::run_pass;
 
 /// The orphan-cleanup pass that follows retention.
@@ -38,13 +41,13 @@ pub struct FollowUp {
 /// orphan-cleanup pass of its own. The retention cycle's duration therefore includes the pause
 /// and the follow-up, and the retention scheduler does not start again before the cleanup is
 /// done.
-pub struct RetentionLifecycle {
+pub struct RetentionCycle {
     retention: Arc<dyn Job>,
     follow_up: Option<FollowUp>,
     metrics: Arc<Metrics>,
 }
 
-impl RetentionLifecycle {
+impl RetentionCycle {
     /// `retention`, followed by `follow_up` when there is one.
     pub fn new(
         retention: Arc<dyn Job>,
@@ -69,13 +72,13 @@ impl RetentionLifecycle {
         }
         if only.as_ref().is_some_and(BTreeSet::is_empty) {
             info!(
-                target: "compactor",
+                target: LOG_TARGET,
                 "Retention released nothing; no orphan cleanup follows (its own schedule still runs)"
             );
             return None;
         }
         info!(
-            target: "compactor",
+            target: LOG_TARGET,
             pause_secs = pause.as_secs_f64(),
             tables = only.as_ref().map(BTreeSet::len),
             "Retention finished; orphan cleanup follows"
@@ -83,12 +86,11 @@ impl RetentionLifecycle {
         tokio::select! {
             _ = tokio::time::sleep(*pause) => {}
             _ = cancel.cancelled() => {
-                info!(target: "compactor", "Shutting down; orphan cleanup after retention skipped");
+                info!(target: LOG_TARGET, "Shutting down; orphan cleanup after retention skipped");
                 return None;
             }
         }
-        // Either the caller's or orphan cleanup's own dry run makes the cleanup a dry run.
-        let scope = Scope { dry_run: scope.dry_run || *dry_run, tables: only, ..scope.clone() };
+        let scope = Scope { tables: only, ..scope.or_dry_run(*dry_run) };
         Some(run_pass(job.as_ref(), &scope, &self.metrics, cancel).await)
     }
 
@@ -109,20 +111,15 @@ pub fn changed_tables(retention: &JobReport) -> BTreeSet<TableId> {
         .tables
         .iter()
         .filter(|t| {
-            let d = &t.details;
-            let dropped = d.get("drop_snapshot_id").is_some_and(|v| !v.is_null());
-            let expired = d
-                .get("snapshots_expired")
-                .and_then(|v| v.as_array())
-                .is_some_and(|a| !a.is_empty());
-            !retention.dry_run && (dropped || expired)
+            let details = t.details.as_ref().and_then(TableOutcome::retention);
+            !retention.dry_run && details.is_some_and(|d| d.changed_table())
         })
-        .filter_map(|t| TableId::new(&t.tenant, &t.dataset, t.table).ok())
+        .filter_map(|t| t.id())
         .collect()
 }
 
 #[async_trait]
-impl Job for RetentionLifecycle {
+impl Job for RetentionCycle {
     fn kind(&self) -> JobKind {
         JobKind::Retention
     }

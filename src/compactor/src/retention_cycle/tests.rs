@@ -4,8 +4,9 @@ use common::Signal;
 use tokio::time::Instant;
 
 use super::*;
-use crate::job::TableReport;
 use crate::metrics::OUTCOME_SUCCESS;
+use crate::report::TableReport;
+use crate::retention::{RetentionDetails, TablePolicy};
 
 /// A job that records when it ran and with which scope; as retention, it reports a dropped
 /// partition in `acme.prod.logs` when `changes` is set.
@@ -29,15 +30,18 @@ impl Job for Recorder {
         self.log.lock().unwrap().push((self.kind, scope.clone(), Instant::now()));
         let mut report = JobReport::new(self.kind, scope.dry_run, chrono::Utc::now());
         if self.kind == JobKind::Retention {
-            let details = serde_json::json!({
-                "drop_snapshot_id": self.changes.then_some(7),
-                "snapshots_expired": [],
-            });
             let traces = TableId::new("acme", "prod", Signal::Traces).unwrap();
-            report.tables.push(TableReport::ok(&logs_table(), String::new(), details));
-            let unchanged =
-                serde_json::json!({ "drop_snapshot_id": null, "snapshots_expired": [] });
-            report.tables.push(TableReport::ok(&traces, String::new(), unchanged));
+            let details = |id: &TableId| {
+                let policy = TablePolicy::resolve(&Default::default(), id, chrono::Utc::now());
+                RetentionDetails::new(policy, false)
+            };
+            let dropped = RetentionDetails {
+                drop_snapshot_id: self.changes.then_some(7),
+                ..details(&logs_table())
+            };
+            report.tables.push(TableReport::ok(&logs_table(), String::new(), dropped.into()));
+            let unchanged = details(&traces);
+            report.tables.push(TableReport::ok(&traces, String::new(), unchanged.into()));
         }
         report
     }
@@ -45,7 +49,7 @@ impl Job for Recorder {
 
 type Log = Arc<Mutex<Vec<(JobKind, Scope, Instant)>>>;
 
-fn lifecycle(pause: Duration, with_follow_up: bool) -> (RetentionLifecycle, Log, Arc<Metrics>) {
+fn lifecycle(pause: Duration, with_follow_up: bool) -> (RetentionCycle, Log, Arc<Metrics>) {
     lifecycle_changing(pause, with_follow_up, true)
 }
 
@@ -53,18 +57,14 @@ fn lifecycle_changing(
     pause: Duration,
     with_follow_up: bool,
     changes: bool,
-) -> (RetentionLifecycle, Log, Arc<Metrics>) {
+) -> (RetentionCycle, Log, Arc<Metrics>) {
     let log: Log = Arc::default();
     let job =
         |kind| -> Arc<dyn Job> { Arc::new(Recorder { kind, log: Arc::clone(&log), changes }) };
     let follow_up =
         with_follow_up.then(|| FollowUp { job: job(JobKind::OrphanCleanup), pause, dry_run: true });
     let metrics = Arc::new(Metrics::new());
-    (
-        RetentionLifecycle::new(job(JobKind::Retention), follow_up, Arc::clone(&metrics)),
-        log,
-        metrics,
-    )
+    (RetentionCycle::new(job(JobKind::Retention), follow_up, Arc::clone(&metrics)), log, metrics)
 }
 
 fn scope() -> Scope {
@@ -87,7 +87,7 @@ async fn retention_is_followed_by_cleanup_of_the_same_scope_after_the_pause() {
     // `run --once`: the whole scope, with the cleanup's own dry run.
     assert_eq!(orphan_scope, &Scope { dry_run: true, ..scope() });
     for job in [JobKind::Retention, JobKind::OrphanCleanup] {
-        let cycles = metrics.scheduler_cycles.with_label_values(&[job.as_str(), OUTCOME_SUCCESS]);
+        let cycles = metrics.scheduler.cycles.with_label_values(&[job.as_str(), OUTCOME_SUCCESS]);
         assert_eq!(cycles.get(), 1, "{job}");
     }
 }
@@ -115,7 +115,7 @@ async fn as_a_job_it_reports_retention_and_still_runs_the_cleanup() {
     let report = lc.run(&scope(), &CancellationToken::new()).await;
     assert_eq!(report.job, JobKind::Retention);
     assert_eq!(log.lock().unwrap().len(), 2);
-    let orphan = metrics.scheduler_cycles.with_label_values(&["orphan_cleanup", OUTCOME_SUCCESS]);
+    let orphan = metrics.scheduler.cycles.with_label_values(&["orphan_cleanup", OUTCOME_SUCCESS]);
     assert_eq!(orphan.get(), 1);
 
     let (lc, log, _) = lifecycle(Duration::ZERO, false);

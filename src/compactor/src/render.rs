@@ -1,24 +1,25 @@
-//! The human form of a compaction plan: one table per Iceberg table, a row per candidate
-//! partition, and the reasons other partitions were skipped.
+//! The human forms of pass reports that say more than [`JobReport::render_text`]: the
+//! compaction plan (`compactor plan`) and the retention report (`compactor retention`).
+//!
+//! Both read the typed outcomes of the report's tables.
 
 use std::fmt::Write;
 
-use crate::compaction::TablePlan;
-use crate::job::JobReport;
+use crate::report::{JobReport, TableOutcome};
 
 /// Renders the plans held in a compaction pass's report.
-pub fn render_plans(report: &JobReport) -> String {
+pub fn plans(report: &JobReport) -> String {
     let mut out = String::new();
     let (mut before, mut after, mut bytes, mut candidates) = (0, 0, 0, 0);
     for t in &report.tables {
         let name = format!("{}.{}.{}", t.tenant, t.dataset, t.table);
-        let plan = match (&t.error, serde_json::from_value::<TablePlan>(t.details.clone())) {
+        let plan = match (&t.error, t.details.as_ref().and_then(TableOutcome::compaction)) {
             (Some(e), _) => {
                 let _ = writeln!(out, "{name}: FAILED: {e}\n");
                 continue;
             }
-            (None, Ok(plan)) => plan,
-            (None, Err(_)) => {
+            (None, Some(outcome)) => &outcome.plan,
+            (None, None) => {
                 let _ = writeln!(out, "{name}: {}\n", t.summary);
                 continue;
             }
@@ -53,11 +54,7 @@ pub fn render_plans(report: &JobReport) -> String {
             }
         }
         for (reason, count) in plan.skipped_by_reason() {
-            let reason = serde_json::to_value(reason)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default();
-            let _ = writeln!(out, "  skipped {count} partition(s): {reason}");
+            let _ = writeln!(out, "  skipped {count} partition(s): {}", reason.as_str());
         }
         out.push('\n');
         before += plan.files_before;
@@ -74,6 +71,27 @@ pub fn render_plans(report: &JobReport) -> String {
     );
     for e in &report.errors {
         let _ = writeln!(out, "error: {e}");
+    }
+    out
+}
+
+/// The text report of a retention pass: the job's header line, then per table its summary line
+/// and the policy, cutoff (configured timezone and UTC), partitions, rows and bytes removed and
+/// snapshots expired.
+pub fn retention(report: &JobReport) -> String {
+    let text = report.render_text();
+    let mut out = text.lines().next().map(|l| format!("{l}\n")).unwrap_or_default();
+    for t in &report.tables {
+        let _ = writeln!(out, "  {}.{}.{}: {}", t.tenant, t.dataset, t.table, t.summary);
+        if let Some(details) = t.details.as_ref().and_then(TableOutcome::retention) {
+            details.render_lines(&mut out);
+        }
+        if let (Some(e), false) = (&t.error, t.summary.starts_with("failed")) {
+            let _ = writeln!(out, "      error: {e}");
+        }
+    }
+    for e in &report.errors {
+        let _ = writeln!(out, "  error: {e}");
     }
     out
 }

@@ -1,0 +1,258 @@
+//! Assembly: the one place that turns the configuration into what the process runs.
+//!
+//! Per job kind, [`JobSpec`] says whether the daemon schedules it, its configured dry run and
+//! its interval; the `*_job` functions build each job from its settings: the job's step,
+//! wrapped in its metrics ([`Metered`]), run over the tables by a [`TablePass`]. On top of
+//! those, [`Assembly`] hands out the runnable set:
+//!
+//! - the daemon's [`Schedule`]s: one per enabled job; retention runs as a [`RetentionCycle`]
+//!   followed by orphan cleanup of the tables it changed, sharing the one orphan-cleanup job
+//!   with its own scheduler so two cleanups never overlap;
+//! - `run --once`: one pass of every enabled job in lifecycle order (compaction, then the
+//!   retention cycle, whose cleanup covers the whole scope; orphan cleanup alone only when
+//!   retention is disabled);
+//! - one-shot commands: the job of one kind, whether or not its scheduler is enabled.
+//!
+//! A configured dry run always applies: a requested scope is combined with it
+//! ([`Scope::or_dry_run`]) wherever a job of the runnable set is started.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::clock::{Clock, SystemClock};
+use common::config::{CompactorConfig, Config};
+use common::storage::{StorageError, Warehouse};
+use tokio_util::sync::CancellationToken;
+
+use crate::compaction::{CompactionSettings, CompactionStep};
+use crate::job::{JobKind, Scope};
+use crate::metered::Metered;
+use crate::metrics::Metrics;
+use crate::orphan::{OrphanCleanupStep, OrphanSettings};
+use crate::pass::{CatalogHandle, Job, TablePass};
+use crate::report::JobReport;
+use crate::retention::{RetentionSettings, RetentionStep};
+use crate::retention_cycle::{FollowUp, RetentionCycle};
+use crate::scheduler::{Schedule, run_pass};
+
+/// What the configuration says about running one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobSpec {
+    /// Which job.
+    pub kind: JobKind,
+    /// Whether the daemon schedules it (`enabled` of its section).
+    pub enabled: bool,
+    /// Its configured `dry_run`: every pass of it only reports.
+    pub dry_run: bool,
+    /// Time between the starts of two scheduled passes.
+    pub interval: Duration,
+}
+
+impl JobSpec {
+    /// The spec of `kind` in `config`.
+    pub fn of(config: &CompactorConfig, kind: JobKind) -> Self {
+        let (enabled, dry_run, interval) = match kind {
+            JobKind::Compaction => (config.enabled, config.dry_run, config.compaction_interval()),
+            JobKind::Retention => {
+                let r = &config.retention;
+                (r.enabled, r.dry_run, r.check_interval())
+            }
+            JobKind::OrphanCleanup => {
+                let o = &config.orphan_cleanup;
+                (o.enabled, o.dry_run, o.cleanup_interval())
+            }
+        };
+        Self { kind, enabled, dry_run, interval }
+    }
+
+    /// The log line of a job whose scheduler is disabled.
+    pub fn disabled_message(&self) -> &'static str {
+        match self.kind {
+            JobKind::Compaction => "Compaction disabled",
+            JobKind::Retention => "Retention enforcement disabled",
+            JobKind::OrphanCleanup => "Orphan cleanup disabled",
+        }
+    }
+}
+
+/// The compaction job: [`CompactionStep`] over every table, one table at a time
+/// (`max_concurrent_jobs` bounds the groups rewritten at once, inside the step).
+pub fn compaction_job(
+    config: &CompactorConfig,
+    catalog: Arc<CatalogHandle>,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+) -> TablePass<Metered<CompactionStep>> {
+    let step = CompactionStep::new(CompactionSettings::from(config), clock);
+    TablePass::new(Metered::new(step, Arc::clone(&metrics)), catalog, metrics, 1)
+}
+
+/// The retention job: [`RetentionStep`] over up to `max_concurrent_jobs` tables at a time.
+pub fn retention_job(
+    config: &CompactorConfig,
+    catalog: Arc<CatalogHandle>,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+) -> TablePass<Metered<RetentionStep>> {
+    let step = RetentionStep::new(RetentionSettings::from(config), clock);
+    let concurrency = config.max_concurrent_jobs;
+    TablePass::new(Metered::new(step, Arc::clone(&metrics)), catalog, metrics, concurrency)
+}
+
+/// The orphan-cleanup job: [`OrphanCleanupStep`] over up to `concurrency` tables at a time.
+pub fn orphan_cleanup_job(
+    settings: OrphanSettings,
+    catalog: Arc<CatalogHandle>,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+    concurrency: usize,
+) -> TablePass<Metered<OrphanCleanupStep>> {
+    let step = OrphanCleanupStep::new(settings, clock);
+    TablePass::new(Metered::new(step, Arc::clone(&metrics)), catalog, metrics, concurrency)
+}
+
+/// One entry of the runnable set: a job (or the retention cycle) and its spec.
+pub struct Runnable {
+    /// What the configuration says about it.
+    pub spec: JobSpec,
+    work: Work,
+    metrics: Arc<Metrics>,
+}
+
+/// What a [`Runnable`] runs.
+enum Work {
+    /// One pass of a job.
+    Pass(Arc<dyn Job>),
+    /// A retention pass, then orphan cleanup of the whole scope.
+    RetentionCycle(RetentionCycle),
+}
+
+impl Runnable {
+    /// Runs it over `scope` (combined with the configured dry run), each pass logged and
+    /// counted; the reports in the order the passes ran.
+    pub async fn run(&self, scope: &Scope, cancel: &CancellationToken) -> Vec<JobReport> {
+        let scope = scope.or_dry_run(self.spec.dry_run);
+        match &self.work {
+            Work::Pass(job) => vec![run_pass(job.as_ref(), &scope, &self.metrics, cancel).await],
+            Work::RetentionCycle(cycle) => cycle.run_all(&scope, cancel).await,
+        }
+    }
+}
+
+/// The process's shared handles and configuration, and the runnable set built from them.
+pub struct Assembly {
+    config: CompactorConfig,
+    catalog: Arc<CatalogHandle>,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Assembly {
+    /// Opens the warehouse and prepares the catalog handle (which connects on first use, so a
+    /// database that is down only fails passes until it is back) and the metrics registry.
+    pub fn new(config: &Config) -> Result<Self, StorageError> {
+        let warehouse = Warehouse::open(&config.storage)?;
+        Ok(Self {
+            config: config.compactor.clone(),
+            catalog: Arc::new(CatalogHandle::new(config.schema.clone(), warehouse)),
+            metrics: Arc::new(Metrics::new()),
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// The catalog every job works on.
+    pub fn catalog(&self) -> &Arc<CatalogHandle> {
+        &self.catalog
+    }
+
+    /// The metrics registry every job reports to.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The spec of every job, in lifecycle order.
+    pub fn specs(&self) -> [JobSpec; 3] {
+        JobKind::ALL.map(|kind| JobSpec::of(&self.config, kind))
+    }
+
+    /// The job of `kind`, alone.
+    pub fn job(&self, kind: JobKind) -> Arc<dyn Job> {
+        let (config, catalog, metrics, clock) = (
+            &self.config,
+            Arc::clone(&self.catalog),
+            Arc::clone(&self.metrics),
+            Arc::clone(&self.clock),
+        );
+        match kind {
+            JobKind::Compaction => Arc::new(compaction_job(config, catalog, metrics, clock)),
+            JobKind::Retention => Arc::new(retention_job(config, catalog, metrics, clock)),
+            JobKind::OrphanCleanup => Arc::new(orphan_cleanup_job(
+                OrphanSettings::from(&config.orphan_cleanup),
+                catalog,
+                metrics,
+                clock,
+                config.max_concurrent_jobs,
+            )),
+        }
+    }
+
+    /// Retention followed, when orphan cleanup is enabled, by `orphans` over what it changed,
+    /// after `lifecycle_pause_secs`, with orphan cleanup's own dry run.
+    fn retention_cycle(&self, orphans: Arc<dyn Job>) -> RetentionCycle {
+        let cleanup = JobSpec::of(&self.config, JobKind::OrphanCleanup);
+        let follow_up = cleanup.enabled.then(|| FollowUp {
+            job: orphans,
+            pause: self.config.orphan_cleanup.lifecycle_pause(),
+            dry_run: cleanup.dry_run,
+        });
+        RetentionCycle::new(self.job(JobKind::Retention), follow_up, Arc::clone(&self.metrics))
+    }
+
+    /// One pass of the job of `kind`, whether or not its scheduler is enabled (the one-shot
+    /// commands).
+    pub fn one_shot(&self, kind: JobKind) -> Runnable {
+        self.runnable(JobSpec::of(&self.config, kind), Work::Pass(self.job(kind)))
+    }
+
+    /// `run --once`: every enabled job in lifecycle order. Retention runs as its cycle, whose
+    /// cleanup then stands for orphan cleanup's own pass.
+    pub fn once(&self) -> Vec<Runnable> {
+        let [compaction, retention, cleanup] = self.specs();
+        let mut out = Vec::new();
+        if compaction.enabled {
+            out.push(self.one_shot(JobKind::Compaction));
+        }
+        if retention.enabled {
+            let cycle = self.retention_cycle(self.job(JobKind::OrphanCleanup));
+            out.push(self.runnable(retention, Work::RetentionCycle(cycle)));
+        } else if cleanup.enabled {
+            out.push(self.one_shot(JobKind::OrphanCleanup));
+        }
+        out
+    }
+
+    /// The daemon's runnable set: per job in lifecycle order its spec and, when enabled, its
+    /// schedule, each pass with the job's configured dry run. One orphan-cleanup job serves
+    /// its own scheduler and the cleanup after each retention pass, so two cleanup passes
+    /// never overlap.
+    pub fn schedules(&self) -> Vec<(JobSpec, Option<Schedule>)> {
+        let orphans = self.job(JobKind::OrphanCleanup);
+        let schedule = |spec: JobSpec| {
+            let job = match spec.kind {
+                JobKind::Compaction => self.job(spec.kind),
+                JobKind::Retention => Arc::new(self.retention_cycle(Arc::clone(&orphans))),
+                JobKind::OrphanCleanup => Arc::clone(&orphans),
+            };
+            let scope = Scope::default().or_dry_run(spec.dry_run);
+            Schedule { job, interval: spec.interval, scope }
+        };
+        self.specs().into_iter().map(|spec| (spec, spec.enabled.then(|| schedule(spec)))).collect()
+    }
+
+    fn runnable(&self, spec: JobSpec, work: Work) -> Runnable {
+        Runnable { spec, work, metrics: Arc::clone(&self.metrics) }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,403 @@
+//! The metric families, one group per recorder: each job's group (recorded from its step's
+//! typed outcome), the schedulers' and the table pass's.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::tables::TableId;
+use prometheus::{GaugeVec, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+
+use super::{
+    DATASET_LABELS, JOB_LABELS, JOB_OUTCOME_LABELS, OUTCOME_FAILURE, OUTCOME_SUCCESS,
+    SIGNAL_LABELS, TABLE_JOB_LABELS, TABLE_LABELS, counter, gauge, histogram, register,
+    table_labels,
+};
+use crate::job::JobKind;
+
+/// The compaction job's families, all `{tenant,dataset,signal}`.
+pub struct CompactionMetrics {
+    /// `compactor_compaction_runs_total`: compaction passes over a table.
+    pub runs: IntCounterVec,
+    /// `compactor_files_compacted_total`: input files rewritten.
+    pub files_compacted: IntCounterVec,
+    /// `compactor_bytes_compacted_total`: input bytes rewritten.
+    pub bytes_compacted: IntCounterVec,
+    /// `compactor_compaction_duration_seconds`: time per table pass.
+    pub duration: HistogramVec,
+    /// `compactor_compaction_conflicts_total`: commits that lost a race.
+    pub conflicts: IntCounterVec,
+    /// `compactor_compaction_groups_abandoned_total`: groups given up.
+    pub groups_abandoned: IntCounterVec,
+}
+
+impl CompactionMetrics {
+    /// Creates the group's families in `r`.
+    pub fn new(r: &Registry) -> Self {
+        Self {
+            runs: counter(
+                r,
+                "compactor_compaction_runs_total",
+                "Compaction passes over a table.",
+                SIGNAL_LABELS,
+            ),
+            files_compacted: counter(
+                r,
+                "compactor_files_compacted_total",
+                "Data files rewritten into larger files by compaction.",
+                SIGNAL_LABELS,
+            ),
+            bytes_compacted: counter(
+                r,
+                "compactor_bytes_compacted_total",
+                "Bytes of data files rewritten by compaction.",
+                SIGNAL_LABELS,
+            ),
+            duration: histogram(
+                r,
+                "compactor_compaction_duration_seconds",
+                "Duration of one compaction pass over a table, in seconds.",
+                SIGNAL_LABELS,
+            ),
+            conflicts: counter(
+                r,
+                "compactor_compaction_conflicts_total",
+                "Compaction commits that lost a race with another writer.",
+                SIGNAL_LABELS,
+            ),
+            groups_abandoned: counter(
+                r,
+                "compactor_compaction_groups_abandoned_total",
+                "Compaction groups given up after conflicts or errors; their files stay as they were.",
+                SIGNAL_LABELS,
+            ),
+        }
+    }
+
+    /// Creates the zero-valued children of `table`.
+    pub fn touch(&self, table: &TableId) {
+        let labels = table_labels(table);
+        let Self { runs, files_compacted, bytes_compacted, duration, conflicts, groups_abandoned } =
+            self;
+        for family in [runs, files_compacted, bytes_compacted, conflicts, groups_abandoned] {
+            family.with_label_values(&labels);
+        }
+        duration.with_label_values(&labels);
+    }
+}
+
+/// The retention job's families.
+pub struct RetentionMetrics {
+    /// `compactor_retention_cutoffs_computed{tenant,dataset,signal}`: cutoffs computed.
+    pub cutoffs_computed: IntCounterVec,
+    /// `compactor_partitions_evaluated_total{tenant,dataset,signal}`: partitions checked.
+    pub partitions_evaluated: IntCounterVec,
+    /// `compactor_partitions_dropped_total{tenant,dataset,signal}`: partitions dropped.
+    pub partitions_dropped: IntCounterVec,
+    /// `compactor_snapshots_expired_total{tenant,dataset,table}`: snapshots expired.
+    pub snapshots_expired: IntCounterVec,
+    /// `compactor_retention_enforcement_duration_seconds{tenant,dataset}`: time per dataset.
+    pub duration: HistogramVec,
+}
+
+impl RetentionMetrics {
+    /// Creates the group's families in `r`.
+    pub fn new(r: &Registry) -> Self {
+        Self {
+            cutoffs_computed: counter(
+                r,
+                "compactor_retention_cutoffs_computed",
+                "Retention cutoffs computed for a table.",
+                SIGNAL_LABELS,
+            ),
+            partitions_evaluated: counter(
+                r,
+                "compactor_partitions_evaluated_total",
+                "Partitions checked against the retention cutoff.",
+                SIGNAL_LABELS,
+            ),
+            partitions_dropped: counter(
+                r,
+                "compactor_partitions_dropped_total",
+                "Partitions dropped because they were older than the retention cutoff.",
+                SIGNAL_LABELS,
+            ),
+            snapshots_expired: counter(
+                r,
+                "compactor_snapshots_expired_total",
+                "Snapshots removed from table metadata by snapshot expiration.",
+                TABLE_LABELS,
+            ),
+            duration: histogram(
+                r,
+                "compactor_retention_enforcement_duration_seconds",
+                "Duration of retention enforcement for one dataset, in seconds.",
+                DATASET_LABELS,
+            ),
+        }
+    }
+
+    /// Creates the zero-valued children of `table` (and of its dataset).
+    pub fn touch(&self, table: &TableId) {
+        let labels = table_labels(table);
+        let Self {
+            cutoffs_computed,
+            partitions_evaluated,
+            partitions_dropped,
+            snapshots_expired,
+            duration,
+        } = self;
+        for family in
+            [cutoffs_computed, partitions_evaluated, partitions_dropped, snapshots_expired]
+        {
+            family.with_label_values(&labels);
+        }
+        duration.with_label_values(&labels[..2]);
+    }
+}
+
+/// The orphan-cleanup job's families, all `{tenant,dataset,table}`.
+pub struct OrphanMetrics {
+    /// `compactor_orphan_cleanup_runs_total`: cleanup passes.
+    pub runs: IntCounterVec,
+    /// `compactor_files_scanned_total`: files listed in storage.
+    pub files_scanned: IntCounterVec,
+    /// `compactor_orphans_identified_total`: orphans found.
+    pub orphans_identified: IntCounterVec,
+    /// `compactor_files_deleted_total`: orphans deleted.
+    pub files_deleted: IntCounterVec,
+    /// `compactor_deletion_failures_total`: deletions that failed.
+    pub deletion_failures: IntCounterVec,
+    /// `compactor_bytes_freed_total`: bytes reclaimed.
+    pub bytes_freed: IntCounterVec,
+    /// `compactor_orphan_cleanup_duration_seconds`: time per table pass.
+    pub duration: HistogramVec,
+}
+
+impl OrphanMetrics {
+    /// Creates the group's families in `r`.
+    pub fn new(r: &Registry) -> Self {
+        Self {
+            runs: counter(
+                r,
+                "compactor_orphan_cleanup_runs_total",
+                "Orphan-file cleanup passes over a table.",
+                TABLE_LABELS,
+            ),
+            files_scanned: counter(
+                r,
+                "compactor_files_scanned_total",
+                "Files listed in the table's storage location by orphan cleanup.",
+                TABLE_LABELS,
+            ),
+            orphans_identified: counter(
+                r,
+                "compactor_orphans_identified_total",
+                "Files referenced by no snapshot and older than the grace period.",
+                TABLE_LABELS,
+            ),
+            files_deleted: counter(
+                r,
+                "compactor_files_deleted_total",
+                "Orphan files deleted.",
+                TABLE_LABELS,
+            ),
+            deletion_failures: counter(
+                r,
+                "compactor_deletion_failures_total",
+                "Orphan file deletions that failed.",
+                TABLE_LABELS,
+            ),
+            bytes_freed: counter(
+                r,
+                "compactor_bytes_freed_total",
+                "Bytes of storage reclaimed by deleting orphan files.",
+                TABLE_LABELS,
+            ),
+            duration: histogram(
+                r,
+                "compactor_orphan_cleanup_duration_seconds",
+                "Duration of one orphan-file cleanup pass over a table, in seconds.",
+                TABLE_LABELS,
+            ),
+        }
+    }
+
+    /// Creates the zero-valued children of `table`.
+    pub fn touch(&self, table: &TableId) {
+        let labels = table_labels(table);
+        let Self {
+            runs,
+            files_scanned,
+            orphans_identified,
+            files_deleted,
+            deletion_failures,
+            bytes_freed,
+            duration,
+        } = self;
+        for family in
+            [runs, files_scanned, orphans_identified, files_deleted, deletion_failures, bytes_freed]
+        {
+            family.with_label_values(&labels);
+        }
+        duration.with_label_values(&labels);
+    }
+}
+
+/// The schedulers' families, all labelled by `job`.
+pub struct SchedulerMetrics {
+    /// `compactor_scheduler_cycles_total{job,outcome}`: finished scheduler cycles.
+    pub cycles: IntCounterVec,
+    /// `compactor_scheduler_skipped_ticks_total{job}`: ticks skipped because a cycle was running.
+    pub skipped_ticks: IntCounterVec,
+    /// `compactor_scheduler_cycle_duration_seconds{job}`: time per scheduler cycle.
+    pub cycle_duration: HistogramVec,
+    /// `compactor_scheduler_last_success_timestamp_seconds{job}`: Unix time of the last success.
+    pub last_success: GaugeVec,
+}
+
+impl SchedulerMetrics {
+    /// Creates the group's families in `r`.
+    pub fn new(r: &Registry) -> Self {
+        Self {
+            cycles: counter(
+                r,
+                "compactor_scheduler_cycles_total",
+                "Scheduler cycles finished, by job and outcome (success or failure).",
+                JOB_OUTCOME_LABELS,
+            ),
+            skipped_ticks: counter(
+                r,
+                "compactor_scheduler_skipped_ticks_total",
+                "Scheduler ticks skipped because the previous cycle was still running.",
+                JOB_LABELS,
+            ),
+            cycle_duration: histogram(
+                r,
+                "compactor_scheduler_cycle_duration_seconds",
+                "Duration of one scheduler cycle over all tables, in seconds.",
+                JOB_LABELS,
+            ),
+            last_success: register(
+                r,
+                GaugeVec::new(
+                    Opts::new(
+                        "compactor_scheduler_last_success_timestamp_seconds",
+                        "Unix time of the job's last successful cycle; 0 until one succeeds.",
+                    ),
+                    JOB_LABELS,
+                ),
+            ),
+        }
+    }
+
+    /// Creates the zero-valued child of every family for `job`, both outcomes.
+    pub fn touch(&self, job: JobKind) {
+        let name = job.as_str();
+        for outcome in [OUTCOME_SUCCESS, OUTCOME_FAILURE] {
+            self.cycles.with_label_values(&[name, outcome]);
+        }
+        self.skipped_ticks.with_label_values(&[name]);
+        self.cycle_duration.with_label_values(&[name]);
+        self.last_success.with_label_values(&[name]);
+    }
+
+    /// Records one finished cycle of `job`, stamping the last-success gauge with the current
+    /// wall-clock time when it succeeded.
+    pub fn record_cycle(&self, job: JobKind, success: bool, elapsed: Duration) {
+        self.record_cycle_at(job, success, elapsed, SystemTime::now());
+    }
+
+    /// [`SchedulerMetrics::record_cycle`] with the wall-clock time of the cycle's end passed in.
+    pub fn record_cycle_at(&self, job: JobKind, success: bool, elapsed: Duration, now: SystemTime) {
+        let name = job.as_str();
+        let outcome = if success { OUTCOME_SUCCESS } else { OUTCOME_FAILURE };
+        self.cycles.with_label_values(&[name, outcome]).inc();
+        self.cycle_duration.with_label_values(&[name]).observe(elapsed.as_secs_f64());
+        if success {
+            let unix = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+            self.last_success.with_label_values(&[name]).set(unix);
+        }
+    }
+
+    /// Counts one tick of `job`'s scheduler skipped because its previous cycle was running.
+    pub fn record_skipped_tick(&self, job: JobKind) {
+        self.skipped_ticks.with_label_values(&[job.as_str()]).inc();
+    }
+}
+
+/// The table pass's families: storage gauges and failures, all `{tenant,dataset,table}`.
+pub struct TableMetrics {
+    /// `compactor_table_data_files`: data files in the current snapshot.
+    pub data_files: IntGaugeVec,
+    /// `compactor_table_data_bytes`: data bytes in the current snapshot.
+    pub data_bytes: IntGaugeVec,
+    /// `compactor_table_snapshots`: snapshots kept in table metadata.
+    pub snapshots: IntGaugeVec,
+    /// `compactor_table_failures_total{tenant,dataset,table,job}`: tables a job failed on.
+    pub failures: IntCounterVec,
+}
+
+impl TableMetrics {
+    /// Creates the group's families in `r`.
+    pub fn new(r: &Registry) -> Self {
+        Self {
+            data_files: gauge(
+                r,
+                "compactor_table_data_files",
+                "Data files in the table's current snapshot.",
+                TABLE_LABELS,
+            ),
+            data_bytes: gauge(
+                r,
+                "compactor_table_data_bytes",
+                "Bytes of data files in the table's current snapshot.",
+                TABLE_LABELS,
+            ),
+            snapshots: gauge(
+                r,
+                "compactor_table_snapshots",
+                "Snapshots kept in the table's metadata.",
+                TABLE_LABELS,
+            ),
+            failures: counter(
+                r,
+                "compactor_table_failures_total",
+                "Times a job failed to load or process a table.",
+                TABLE_JOB_LABELS,
+            ),
+        }
+    }
+
+    /// Creates the zero-valued children of `table`, for every job.
+    pub fn touch(&self, table: &TableId) {
+        let labels = table_labels(table);
+        for family in [&self.data_files, &self.data_bytes, &self.snapshots] {
+            family.with_label_values(&labels);
+        }
+        for job in JobKind::ALL {
+            self.failures.with_label_values(&table_job_labels(table, job));
+        }
+    }
+
+    /// Sets the storage gauges of `table` from its current snapshot and metadata.
+    pub fn set_stats(&self, table: &TableId, data_files: u64, data_bytes: u64, snapshots: u64) {
+        let labels = table_labels(table);
+        self.data_files.with_label_values(&labels).set(saturating_i64(data_files));
+        self.data_bytes.with_label_values(&labels).set(saturating_i64(data_bytes));
+        self.snapshots.with_label_values(&labels).set(saturating_i64(snapshots));
+    }
+
+    /// Counts one failure of `job` to load or process `table`.
+    pub fn record_failure(&self, table: &TableId, job: JobKind) {
+        self.failures.with_label_values(&table_job_labels(table, job)).inc();
+    }
+}
+
+/// Label values of a `{tenant,dataset,table,job}` family.
+fn table_job_labels(table: &TableId, job: JobKind) -> [&str; 4] {
+    [&table.tenant, &table.dataset, table.signal.as_str(), job.as_str()]
+}
+
+/// Clamps a count into an integer gauge's range.
+fn saturating_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}

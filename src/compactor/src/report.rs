@@ -1,0 +1,235 @@
+//! What a pass reports: per table, the typed outcome of the job's step ([`TableOutcome`]), and
+//! per pass, the tables and the failures not tied to one table ([`JobReport`]).
+//!
+//! Outcomes stay typed everywhere inside the program (the lifecycle, the metrics and the text
+//! reports read their fields); they become JSON only at the edge, in `--json` output.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::Signal;
+use common::tables::TableId;
+use serde::Serialize;
+
+use crate::compaction::CompactionOutcome;
+use crate::job::JobKind;
+use crate::orphan::report::OrphanReport;
+use crate::retention::RetentionDetails;
+
+/// What one job's step found and did on one table.
+///
+/// Serialised without a tag: the `details` of a table report are the step's own fields, as
+/// each job documents them.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum TableOutcome {
+    /// A compaction plan and, unless a dry run, what executing it did.
+    Compaction(CompactionOutcome),
+    /// A retention pass: policy, partitions dropped, snapshots expired.
+    Retention(RetentionDetails),
+    /// An orphan-file cleanup: reference set, scan, deletions.
+    OrphanCleanup(OrphanReport),
+}
+
+impl From<CompactionOutcome> for TableOutcome {
+    fn from(outcome: CompactionOutcome) -> Self {
+        Self::Compaction(outcome)
+    }
+}
+
+impl From<RetentionDetails> for TableOutcome {
+    fn from(outcome: RetentionDetails) -> Self {
+        Self::Retention(outcome)
+    }
+}
+
+impl From<OrphanReport> for TableOutcome {
+    fn from(outcome: OrphanReport) -> Self {
+        Self::OrphanCleanup(outcome)
+    }
+}
+
+impl TableOutcome {
+    /// The compaction outcome, if this is one.
+    pub fn compaction(&self) -> Option<&CompactionOutcome> {
+        match self {
+            Self::Compaction(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The retention outcome, if this is one.
+    pub fn retention(&self) -> Option<&RetentionDetails> {
+        match self {
+            Self::Retention(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The orphan-cleanup outcome, if this is one.
+    pub fn orphan_cleanup(&self) -> Option<&OrphanReport> {
+        match self {
+            Self::OrphanCleanup(o) => Some(o),
+            _ => None,
+        }
+    }
+}
+
+/// The result of one pass of a job over one table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableReport {
+    /// Tenant id.
+    pub tenant: String,
+    /// Dataset id.
+    pub dataset: String,
+    /// Table (signal) name.
+    pub table: Signal,
+    /// `None` when the pass succeeded for this table; the error otherwise.
+    pub error: Option<String>,
+    /// One-line human summary of what was done (or would be done).
+    pub summary: String,
+    /// What the step found and did; `None` when it failed before producing anything.
+    pub details: Option<TableOutcome>,
+}
+
+impl TableReport {
+    /// A successful pass over `table`.
+    pub fn ok(table: &TableId, summary: String, details: TableOutcome) -> Self {
+        Self {
+            tenant: table.tenant.clone(),
+            dataset: table.dataset.clone(),
+            table: table.signal,
+            error: None,
+            summary,
+            details: Some(details),
+        }
+    }
+
+    /// The report of a step on `table` that ended with `summary` and, when part of the work
+    /// failed, `error`; its details are added by the pass.
+    pub fn of(table: &TableId, summary: String, error: Option<String>) -> Self {
+        Self {
+            tenant: table.tenant.clone(),
+            dataset: table.dataset.clone(),
+            table: table.signal,
+            error,
+            summary,
+            details: None,
+        }
+    }
+
+    /// A failed pass over `table`.
+    pub fn failed(table: &TableId, error: String) -> Self {
+        Self {
+            tenant: table.tenant.clone(),
+            dataset: table.dataset.clone(),
+            table: table.signal,
+            summary: format!("failed: {error}"),
+            error: Some(error),
+            details: None,
+        }
+    }
+
+    /// The table this report is about.
+    pub fn id(&self) -> Option<TableId> {
+        TableId::new(&self.tenant, &self.dataset, self.table).ok()
+    }
+}
+
+/// The result of one pass of one job.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobReport {
+    /// Which job ran.
+    pub job: JobKind,
+    /// Whether it ran in dry-run mode.
+    pub dry_run: bool,
+    /// When the pass started.
+    pub started_at: DateTime<Utc>,
+    /// How long it took, in seconds.
+    pub duration_secs: f64,
+    /// Per-table results, sorted by table.
+    pub tables: Vec<TableReport>,
+    /// Failures not tied to one table (catalog unreachable, listing failed).
+    pub errors: Vec<String>,
+}
+
+impl JobReport {
+    /// An empty report for a pass of `job` starting at `started_at`.
+    pub fn new(job: JobKind, dry_run: bool, started_at: DateTime<Utc>) -> Self {
+        Self {
+            job,
+            dry_run,
+            started_at,
+            duration_secs: 0.0,
+            tables: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Records the pass's duration.
+    pub fn finish(mut self, elapsed: Duration) -> Self {
+        self.duration_secs = elapsed.as_secs_f64();
+        self
+    }
+
+    /// How many failures the pass had (per table and overall).
+    pub fn failures(&self) -> usize {
+        self.errors.len() + self.tables.iter().filter(|t| t.error.is_some()).count()
+    }
+
+    /// Whether everything in the pass succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.failures() == 0
+    }
+
+    /// A short human summary: one line for the job, one per table, one per error.
+    pub fn render_text(&self) -> String {
+        let mode = if self.dry_run { " [DRY-RUN]" } else { "" };
+        let mut out = format!(
+            "{}{mode}: {} table(s), {} failure(s), {:.2}s\n",
+            self.job,
+            self.tables.len(),
+            self.failures(),
+            self.duration_secs
+        );
+        for t in &self.tables {
+            out.push_str(&format!("  {}.{}.{}: {}\n", t.tenant, t.dataset, t.table, t.summary));
+        }
+        for e in &self.errors {
+            out.push_str(&format!("  error: {e}\n"));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::orphan::report::OrphanReport;
+
+    #[test]
+    fn report_counts_table_and_global_failures() {
+        let t = TableId::new("acme", "prod", Signal::Logs).unwrap();
+        let mut r = JobReport::new(JobKind::Retention, true, Utc::now());
+        let nothing = TableOutcome::OrphanCleanup(OrphanReport::default());
+        r.tables.push(TableReport::ok(&t, "nothing to do".into(), nothing));
+        assert!(r.succeeded());
+        r.tables.push(TableReport::failed(&t, "metadata unreadable".into()));
+        r.errors.push("catalog unreachable".into());
+        assert_eq!(r.failures(), 2);
+        let text = r.render_text();
+        assert!(text.starts_with("retention [DRY-RUN]: 2 table(s), 2 failure(s)"), "{text}");
+        assert!(text.contains("acme.prod.logs: failed: metadata unreadable"), "{text}");
+    }
+
+    #[test]
+    fn a_failed_table_serialises_null_details_and_an_outcome_its_own_fields() {
+        let t = TableId::new("acme", "prod", Signal::Logs).unwrap();
+        let failed = serde_json::to_value(TableReport::failed(&t, "boom".into())).unwrap();
+        assert!(failed["details"].is_null(), "{failed}");
+        let ok =
+            TableReport::ok(&t, String::new(), TableOutcome::OrphanCleanup(Default::default()));
+        let ok = serde_json::to_value(ok).unwrap();
+        assert_eq!(ok["details"]["dry_run"], serde_json::Value::Bool(false), "{ok}");
+    }
+}

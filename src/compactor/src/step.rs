@@ -1,0 +1,139 @@
+//! A job's work on one table: the [`TableStep`] trait, what a step may use
+//! ([`TableContext`]), and what it returns ([`StepOutcome`] with the job's own typed outcome).
+//!
+//! A step knows nothing of passes, reports or metrics: the pass runs it on every table in scope
+//! and wrappers (metrics) are assembled around it.
+
+use async_trait::async_trait;
+use common::catalog::{CatalogError, SignalCatalog};
+use common::tables::TableId;
+use iceberg::table::Table;
+use tokio_util::sync::CancellationToken;
+
+use crate::job::{JobKind, Scope};
+
+/// Size of a table as its current metadata states it (no file is listed or opened).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TableStats {
+    /// Live data files in the current snapshot.
+    pub data_files: u64,
+    /// Bytes of those files.
+    pub data_bytes: u64,
+    /// Snapshots kept in the metadata.
+    pub snapshots: u64,
+}
+
+impl TableStats {
+    /// Reads the totals from the current snapshot's summary.
+    pub fn of(table: &Table) -> Self {
+        let md = table.metadata();
+        let total = |key: &str| {
+            md.current_snapshot()
+                .and_then(|s| s.summary().additional_properties.get(key))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Self {
+            data_files: total("total-data-files"),
+            data_bytes: total("total-files-size"),
+            snapshots: md.snapshots().len() as u64,
+        }
+    }
+}
+
+/// Everything a step may use while working on one table.
+pub struct TableContext<'a> {
+    /// Which table.
+    pub id: &'a TableId,
+    /// The table as loaded at the start of the step.
+    pub table: &'a Table,
+    /// The catalog, to reload or commit.
+    pub catalog: &'a SignalCatalog,
+    /// The pass's scope (dry run included).
+    pub scope: &'a Scope,
+    /// Fires when the service shuts down: stop at the next safe point.
+    pub cancel: &'a CancellationToken,
+    /// The table's size before the step.
+    pub stats: TableStats,
+}
+
+impl<'a> TableContext<'a> {
+    /// The context of a step on `table` (loaded as `id` from `catalog`), its stats read from
+    /// the table's current snapshot.
+    pub fn new(
+        id: &'a TableId,
+        table: &'a Table,
+        catalog: &'a SignalCatalog,
+        scope: &'a Scope,
+        cancel: &'a CancellationToken,
+    ) -> Self {
+        Self { id, table, catalog, scope, cancel, stats: TableStats::of(table) }
+    }
+}
+
+/// What a step did to one table: a summary line and the job's typed outcome `O`.
+#[derive(Debug, Clone)]
+pub struct StepOutcome<O> {
+    /// One-line human summary.
+    pub summary: String,
+    /// What the step found and did.
+    pub details: O,
+    /// Set when part of the work failed (the table counts as failed, with these details).
+    pub error: Option<String>,
+}
+
+impl<O> StepOutcome<O> {
+    /// Work that fully succeeded.
+    pub fn ok(summary: String, details: O) -> Self {
+        Self { summary, details, error: None }
+    }
+}
+
+/// A step's failure on one table, before it produced an outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// The Iceberg library or catalog refused an operation.
+    #[error("{action}: {source}")]
+    Iceberg {
+        /// What was being done.
+        action: String,
+        /// The underlying error.
+        source: Box<iceberg::Error>,
+    },
+    /// The catalog database failed.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+}
+
+impl StepError {
+    /// An [`StepError::Iceberg`] error while doing `action`.
+    pub fn iceberg(action: &str) -> impl FnOnce(iceberg::Error) -> Self + '_ {
+        move |source| Self::Iceberg { action: action.to_string(), source: Box::new(source) }
+    }
+}
+
+/// The job-specific work on one table.
+#[async_trait]
+pub trait TableStep: Send + Sync + 'static {
+    /// The step's typed outcome on one table.
+    type Outcome: Send + 'static;
+
+    /// Which job this step belongs to.
+    fn kind(&self) -> JobKind;
+
+    /// Prepares a pass over the tables of `catalog` before any table is worked on (orphan
+    /// cleanup reads every table's location); an error fails the whole pass.
+    async fn begin_pass(&self, _catalog: &SignalCatalog, _scope: &Scope) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Works on one table.
+    async fn run_table(
+        &self,
+        cx: TableContext<'_>,
+    ) -> Result<StepOutcome<Self::Outcome>, StepError>;
+
+    /// Sees the outcome of every table the pass worked on (metrics summarise them per
+    /// dataset).
+    fn finish_pass(&self, _outcomes: &[(&TableId, &Self::Outcome)]) {}
+}
