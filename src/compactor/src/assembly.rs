@@ -26,14 +26,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::compaction::{CompactionSettings, CompactionStep};
 use crate::job::{JobKind, Scope};
-use crate::metered::Metered;
+use crate::metered::{Metered, Recorded};
 use crate::metrics::Metrics;
 use crate::orphan::{OrphanCleanupStep, OrphanSettings};
 use crate::pass::{CatalogHandle, Job, TablePass};
-use crate::report::JobReport;
+use crate::report::{JobReport, TableOutcome};
 use crate::retention::{RetentionSettings, RetentionStep};
 use crate::retention_cycle::{FollowUp, RetentionCycle};
 use crate::scheduler::{Schedule, run_pass};
+use crate::step::TableStep;
 
 /// What the configuration says about running one job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +85,7 @@ pub fn compaction_job(
     clock: Arc<dyn Clock>,
 ) -> TablePass<Metered<CompactionStep>> {
     let step = CompactionStep::new(CompactionSettings::from(config), clock);
-    TablePass::new(Metered::new(step, Arc::clone(&metrics)), catalog, metrics, 1)
+    metered_pass(step, catalog, metrics, 1)
 }
 
 /// The retention job: [`RetentionStep`] over up to `max_concurrent_jobs` tables at a time.
@@ -95,8 +96,7 @@ pub fn retention_job(
     clock: Arc<dyn Clock>,
 ) -> TablePass<Metered<RetentionStep>> {
     let step = RetentionStep::new(RetentionSettings::from(config), clock);
-    let concurrency = config.max_concurrent_jobs;
-    TablePass::new(Metered::new(step, Arc::clone(&metrics)), catalog, metrics, concurrency)
+    metered_pass(step, catalog, metrics, config.max_concurrent_jobs)
 }
 
 /// The orphan-cleanup job: [`OrphanCleanupStep`] over up to `concurrency` tables at a time.
@@ -107,7 +107,21 @@ pub fn orphan_cleanup_job(
     clock: Arc<dyn Clock>,
     concurrency: usize,
 ) -> TablePass<Metered<OrphanCleanupStep>> {
-    let step = OrphanCleanupStep::new(settings, clock);
+    metered_pass(OrphanCleanupStep::new(settings, clock), catalog, metrics, concurrency)
+}
+
+/// `step` wrapped in its metrics and run over up to `concurrency` tables at a time: how every
+/// job is made.
+fn metered_pass<S>(
+    step: S,
+    catalog: Arc<CatalogHandle>,
+    metrics: Arc<Metrics>,
+    concurrency: usize,
+) -> TablePass<Metered<S>>
+where
+    S: TableStep,
+    S::Outcome: Recorded + Into<TableOutcome>,
+{
     TablePass::new(Metered::new(step, Arc::clone(&metrics)), catalog, metrics, concurrency)
 }
 
