@@ -19,7 +19,7 @@ pub mod http;
 pub mod job;
 pub mod jobs;
 pub mod lifecycle;
-pub mod manifests;
+pub mod live_files;
 pub mod metrics;
 pub mod orphan;
 pub mod retention;

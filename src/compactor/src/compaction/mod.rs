@@ -27,7 +27,7 @@ pub use plan::{PlanSettings, TablePlan};
 pub use rewrite::{RewriteError, RewriteOutput, RewriteSettings, rewrite_group};
 
 use crate::job::JobKind;
-use crate::manifests::live_files;
+use crate::live_files::live_files;
 use crate::metrics::{Metrics, table_labels};
 use crate::snapshot::RetryPolicy;
 use crate::tables::{StepError, StepOutcome, TableContext, TableStep};

@@ -36,7 +36,7 @@ pub use report::RetentionDetails;
 use self::expire::ExpiredSnapshot;
 use self::partitions::{Evaluation, SkipReason, evaluate};
 use crate::job::{Job, JobKind, JobReport, Scope};
-use crate::manifests::live_files;
+use crate::live_files::live_files;
 use crate::metrics::{Metrics, table_labels};
 use crate::snapshot::RetryPolicy;
 use crate::tables::{StepError, StepOutcome, TableContext, TablePass, TableStep};

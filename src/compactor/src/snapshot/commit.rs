@@ -13,9 +13,10 @@ use iceberg::spec::Summary;
 use iceberg::table::Table;
 use tracing::{debug, warn};
 
-use super::SnapshotChange;
-use super::cache::ManifestCache;
-use super::producer::{SnapshotError, Staged, remove_files, stage_cached};
+use super::change::SnapshotChange;
+use super::error::SnapshotError;
+use super::producer::{Staged, remove_files, stage_cached};
+use crate::live_files::ManifestCache;
 
 /// A snapshot made current by [`commit`].
 #[derive(Debug, Clone)]

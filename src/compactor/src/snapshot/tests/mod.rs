@@ -6,6 +6,7 @@ use iceberg::spec::{DataFile, ManifestStatus};
 use iceberg::table::Table;
 
 use super::*;
+use crate::live_files::ManifestCache;
 use crate::test_support::{
     BASE_HOUR, Fixture, assert_totals_match_walk, batch, entries, live, paths_of_hour,
     rows_per_hour, summary, write,
