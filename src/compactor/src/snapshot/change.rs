@@ -1,4 +1,5 @@
-//! The changes a job asks of a table: a new snapshot replacing or deleting live files.
+//! The changes a job asks of a table: a new snapshot replacing or deleting live files, or a
+//! metadata-only removal of old snapshots.
 
 use std::collections::BTreeSet;
 
@@ -65,4 +66,13 @@ impl SnapshotChange {
             added_sequence_number: None,
         }
     }
+}
+
+/// A metadata-only change: snapshots removed from the table's metadata (snapshot expiration).
+/// No snapshot is added and the live files are unchanged; refs to a removed snapshot go too,
+/// so the caller names only snapshots no branch or tag points to, never the current one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoveSnapshots {
+    /// The ids of the snapshots to remove.
+    pub snapshot_ids: Vec<i64>,
 }

@@ -1,13 +1,15 @@
-//! The one path through which SignalDB jobs change a table: `replace` snapshots (compaction)
-//! and `delete` snapshots (retention), committed with the SQL catalog's compare-and-swap.
+//! The one path through which SignalDB jobs change a table: `replace` snapshots (compaction),
+//! `delete` snapshots (retention's partition drop) and metadata-only removal of snapshots
+//! (retention's expiration), committed with the SQL catalog's compare-and-swap.
 //!
 //! iceberg-rust has no rewrite or delete-files action, so this module builds the snapshot
 //! itself from the public `spec` API:
 //!
 //! 1. [`stage`] writes, on the table's current metadata, the rewritten manifests, the manifest
-//!    for added files, the manifest list and the new metadata JSON. Nothing is visible yet.
-//! 2. [`commit`] swaps the catalog's `metadata_location` from the staged snapshot's parent
-//!    metadata to the new one, and removes the staged files when the swap loses.
+//!    for added files, the manifest list and the new metadata JSON; [`stage_removal`] writes
+//!    only the new metadata JSON. Nothing is visible yet: a [`Staged`] change of either kind.
+//! 2. [`commit`] swaps the catalog's `metadata_location` from the metadata the change was
+//!    staged on to the new one, and removes the staged files when the swap loses.
 //! 3. [`commit_with_retry`] reloads, rebuilds the change on the fresh metadata and stages again
 //!    after a lost swap, with bounded attempts and exponential backoff.
 //!
@@ -19,16 +21,22 @@ mod change;
 mod commit;
 mod error;
 mod manifests;
+mod metadata;
 mod producer;
+mod retry;
+mod staged;
 mod summary;
 
 #[cfg(test)]
 mod tests;
 
-pub use change::{ChangeKind, SnapshotChange};
-pub use commit::{
-    CommitError, CommitOutcome, Retried, RetryError, RetryFailure, RetryOutcome, RetryPolicy,
-    commit, commit_with_retry, commit_with_retry_cached, swap_metadata,
-};
+pub use change::{ChangeKind, RemoveSnapshots, SnapshotChange};
+pub use commit::{CommitError, commit, swap_metadata};
 pub use error::SnapshotError;
-pub use producer::{Staged, stage, stage_cached};
+pub use metadata::stage_removal;
+pub use producer::{stage, stage_cached};
+pub use retry::{
+    Outcome, Retried, RetryError, RetryFailure, RetryOutcome, RetryPolicy, commit_with_retry,
+    commit_with_retry_cached,
+};
+pub use staged::{Change, CommitOutcome, Effect, NewSnapshot, SnapshotsRemoved, Staged};

@@ -1,52 +1,22 @@
-//! Staging a snapshot: every file of the new snapshot written, nothing visible until commit.
+//! Staging a snapshot change: every file of the new snapshot written, nothing visible until
+//! commit.
 
-use std::str::FromStr;
-
-use iceberg::MetadataLocation;
-use iceberg::io::FileIO;
 use iceberg::spec::{
     FormatVersion, MAIN_BRANCH, ManifestListWriter, Snapshot, SnapshotSummaryCollector, Summary,
     TableMetadata, TableMetadataBuilder,
 };
 use iceberg::table::Table;
-use tracing::warn;
 
 use super::change::{ChangeKind, SnapshotChange};
 use super::error::{SnapshotError, iceberg_err};
 use super::manifests::{NewFiles, read_parent, rewrite_touched, write_added};
+use super::metadata::write_next_metadata;
+use super::staged::{Change, NewSnapshot, Staged, remove_files};
 use super::summary::add_totals;
 use crate::live_files::ManifestCache;
 
 /// Table property limiting how many changed partitions get their own summary entry (Java's).
 const PARTITION_SUMMARY_LIMIT: &str = "write.summary.partition-limit";
-
-/// A snapshot whose files are all written but which no reader can see until [`super::commit`]
-/// swaps the catalog pointer from `old_location` to `new_location`.
-#[derive(Debug)]
-pub struct Staged {
-    /// Metadata location the snapshot was built on (the compare-and-swap's expected value).
-    pub old_location: String,
-    /// Location of the new metadata JSON.
-    pub new_location: String,
-    /// The new snapshot's id.
-    pub snapshot_id: i64,
-    /// The new snapshot's sequence number.
-    pub sequence_number: i64,
-    /// The new snapshot's summary.
-    pub summary: Summary,
-    /// Every file written for it: manifests, manifest list, metadata JSON (never data files).
-    pub written: Vec<String>,
-    /// The I/O the files were written with, to remove them if the commit loses.
-    pub(super) file_io: FileIO,
-}
-
-impl Staged {
-    /// Removes every file this attempt wrote (best effort: failures are logged, and what is
-    /// left is unreferenced and found by orphan cleanup).
-    pub async fn discard(&self) {
-        remove_files(&self.file_io, &self.written).await;
-    }
-}
 
 /// Builds `change` as a new snapshot on `table`'s current metadata and writes all its files.
 ///
@@ -60,7 +30,7 @@ pub async fn stage(
     table: &Table,
     change: &SnapshotChange,
     now_ms: i64,
-) -> Result<Staged, SnapshotError> {
+) -> Result<Staged<NewSnapshot>, SnapshotError> {
     stage_cached(table, change, now_ms, &ManifestCache::new()).await
 }
 
@@ -71,7 +41,7 @@ pub async fn stage_cached(
     change: &SnapshotChange,
     now_ms: i64,
     cache: &ManifestCache,
-) -> Result<Staged, SnapshotError> {
+) -> Result<Staged<NewSnapshot>, SnapshotError> {
     validate(table.metadata(), change)?;
     let delete_files = change.operation == ChangeKind::Delete;
     let parent_manifests = read_parent(table, &change.remove, delete_files, cache).await?;
@@ -108,7 +78,7 @@ async fn write_snapshot(
     parent_manifests: super::manifests::ParentManifests,
     files: &mut NewFiles<'_>,
     now_ms: i64,
-) -> Result<Staged, SnapshotError> {
+) -> Result<Staged<NewSnapshot>, SnapshotError> {
     let metadata = table.metadata();
     let parent = metadata.current_snapshot();
     let snapshot_id = files.snapshot_id();
@@ -152,33 +122,14 @@ async fn write_snapshot(
         .with_schema_id(metadata.current_schema_id())
         .build();
 
-    let old_location = table
-        .metadata_location_result()
-        .map_err(iceberg_err("read metadata location"))?
-        .to_string();
-    let new_metadata =
-        TableMetadataBuilder::new_from_metadata(metadata.clone(), Some(old_location.clone()))
-            .set_branch_snapshot(snapshot, MAIN_BRANCH)
-            .and_then(|b| b.build())
-            .map_err(iceberg_err("build new table metadata"))?
-            .metadata;
-    let new_location = MetadataLocation::from_str(&old_location)
-        .map_err(iceberg_err("parse metadata location"))?
-        .with_next_version()
-        .with_new_metadata(&new_metadata);
-    files.written.push(new_location.to_string());
-    new_metadata
-        .write_to(table.file_io(), &new_location)
-        .await
-        .map_err(iceberg_err("write new table metadata"))?;
-
+    let update = |b: TableMetadataBuilder| b.set_branch_snapshot(snapshot, MAIN_BRANCH);
+    let (old_location, new_location) =
+        write_next_metadata(table, update, &mut files.written).await?;
     Ok(Staged {
         old_location,
-        new_location: new_location.to_string(),
-        snapshot_id,
-        sequence_number,
-        summary,
+        new_location,
         written: Vec::new(),
+        effect: NewSnapshot { snapshot_id, sequence_number, summary },
         file_io: table.file_io().clone(),
     })
 }
@@ -194,11 +145,15 @@ fn new_snapshot_id(metadata: &TableMetadata) -> i64 {
     }
 }
 
-/// Deletes `locations`, logging (not failing on) each file that cannot be deleted.
-pub(super) async fn remove_files(file_io: &FileIO, locations: &[String]) {
-    for location in locations {
-        if let Err(error) = file_io.delete(location).await {
-            warn!(target: "compactor::iceberg", %location, %error, "could not remove a file of an abandoned snapshot attempt");
-        }
+impl Change for SnapshotChange {
+    type Effect = NewSnapshot;
+
+    async fn stage(
+        &self,
+        table: &Table,
+        now_ms: i64,
+        cache: &ManifestCache,
+    ) -> Result<Staged<NewSnapshot>, SnapshotError> {
+        stage_cached(table, self, now_ms, cache).await
     }
 }

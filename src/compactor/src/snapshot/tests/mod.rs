@@ -12,6 +12,8 @@ use crate::test_support::{
     rows_per_hour, summary, write,
 };
 
+mod removal;
+
 const HOURS: [i64; 3] = [BASE_HOUR, BASE_HOUR + 1, BASE_HOUR + 2];
 const ROWS: usize = 25;
 
