@@ -5,10 +5,10 @@
 //! Java's per-branch age rules (a 5-day default age cutoff), ages out refs on its own, and
 //! commits through the catalog client rather than our compare-and-swap. Instead expiration is
 //! a metadata-only [`RemoveSnapshots`] committed through the snapshot module's
-//! [`commit_with_retry`], the same path and compare-and-swap snapshots are committed
-//! with: the new metadata is built with `TableMetadataBuilder::remove_snapshots`, a lost swap
-//! removes the written file, and the plan is made again on reloaded metadata. No data,
-//! manifest or manifest-list file is deleted here: orphan cleanup does that.
+//! [`commit_with_retry`], the path and compare-and-swap snapshots are committed with: the new
+//! metadata is built with `TableMetadataBuilder::remove_snapshots`, a lost swap removes the
+//! written file, and the plan is made again on reloaded metadata. No data, manifest or
+//! manifest-list file is deleted here: orphan cleanup does that.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -161,8 +161,8 @@ enum Declined {
 }
 
 /// Expires the snapshots of `id` beyond the `keep` most recent: a metadata-only change
-/// committed through the snapshot module's [`commit_with_retry`], planned again on fresh metadata at each
-/// attempt; commits nothing when nothing is to expire.
+/// committed through the snapshot module's [`commit_with_retry`], planned again on fresh
+/// metadata at each attempt; commits nothing when nothing is to expire.
 pub async fn expire(
     catalog: &SignalCatalog,
     id: &TableId,

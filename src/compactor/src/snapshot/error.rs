@@ -4,7 +4,7 @@ use iceberg::spec::FormatVersion;
 
 use super::change::ChangeKind;
 
-/// Why a snapshot could not be staged. Nothing written by the attempt is left behind.
+/// Why a change could not be staged. Nothing written by the attempt is left behind.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     /// Files to remove are not live in the current snapshot: another commit removed them, so

@@ -23,8 +23,9 @@ const PARTITION_SUMMARY_LIMIT: &str = "write.summary.partition-limit";
 /// Untouched manifests are reused verbatim; manifests holding removed files are rewritten
 /// with their own partition spec; manifests holding only DELETED entries are dropped; delete
 /// manifests are carried over, except that a `delete` may remove delete files too (the
-/// partition's, when retention drops it); added files go into one new manifest. The summary carries the
-/// collector's added/removed counts and totals as the parent's plus added minus removed.
+/// partition's, when retention drops it); added files go into one new manifest. The summary
+/// carries the collector's added/removed counts and totals as the parent's plus added minus
+/// removed.
 /// `now_ms` becomes the snapshot's timestamp (never earlier than the table's last update).
 pub async fn stage(
     table: &Table,

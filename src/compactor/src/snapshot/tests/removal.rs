@@ -28,7 +28,7 @@ async fn a_lost_removal_is_cleaned_up_and_retried_on_fresh_metadata() {
     let all = oldest_first(&stale);
     let change = RemoveSnapshots { snapshot_ids: vec![all[0]] };
     let staged = stage_removal(&stale, &change).await.unwrap();
-    assert_eq!(staged.written, [staged.new_location.clone()], "only the metadata file");
+    assert_eq!(staged.written, std::slice::from_ref(&staged.new_location), "only the metadata");
 
     // Another writer commits first: the swap loses and the staged file is removed.
     let late = write(&stale, HOURS[0], vec![batch(&stale, HOURS[0], 5, 555)]).await;
