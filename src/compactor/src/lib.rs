@@ -20,7 +20,7 @@ pub mod compaction;
 pub mod health;
 pub mod http;
 pub mod job;
-pub mod manifests;
+pub mod live_files;
 pub mod metered;
 pub mod metrics;
 pub mod orphan;

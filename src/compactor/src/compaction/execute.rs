@@ -28,10 +28,9 @@ use super::rewrite::{
     RewriteOutput, RewriteSettings, delete_files, rewrite_tasks, scan_tasks, take_group_tasks,
 };
 use crate::LOG_TARGET;
-use crate::manifests::live_delete_files;
+use crate::live_files::{ManifestCache, live_delete_files};
 use crate::snapshot::{
-    CommitError, ManifestCache, Retried, RetryFailure, RetryPolicy, SnapshotChange,
-    commit_with_retry_cached,
+    CommitError, Retried, RetryFailure, RetryPolicy, SnapshotChange, commit_with_retry_cached,
 };
 use crate::step::TableContext;
 

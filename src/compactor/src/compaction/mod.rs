@@ -26,7 +26,7 @@ pub use rewrite::{RewriteError, RewriteOutput, RewriteSettings, rewrite_group};
 
 use crate::LOG_TARGET;
 use crate::job::JobKind;
-use crate::manifests::live_files;
+use crate::live_files::live_files;
 use crate::snapshot::RetryPolicy;
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 

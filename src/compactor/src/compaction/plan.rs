@@ -11,7 +11,7 @@ use common::partition::hour_label;
 use iceberg::spec::DataContentType;
 use serde::{Deserialize, Serialize};
 
-use crate::manifests::LiveFile;
+use crate::live_files::LiveFile;
 
 /// The knobs planning uses, from `[compactor]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,10 +17,8 @@ use iceberg::table::Table;
 
 use super::error::RetentionError;
 use super::partitions::{Evaluation, evaluate};
-use crate::manifests::{LiveFileCache, live_files_cached};
-use crate::snapshot::{
-    ManifestCache, Retried, RetryPolicy, SnapshotChange, commit_with_retry_cached,
-};
+use crate::live_files::{ManifestCache, live_files_cached};
+use crate::snapshot::{Retried, RetryPolicy, SnapshotChange, commit_with_retry_cached};
 
 /// What a drop did.
 #[derive(Debug, Clone, Default)]
@@ -52,11 +50,11 @@ pub async fn drop_expired(
     cutoff: DateTime<Utc>,
 ) -> Result<DropOutcome, RetentionError> {
     let last = Mutex::new(Evaluation::default());
-    let (live, manifests) = (LiveFileCache::default(), ManifestCache::new());
+    let manifests = ManifestCache::new();
     let build = |table: Table| {
-        let (last, live) = (&last, &live);
+        let (last, manifests) = (&last, &manifests);
         async move {
-            let files = live_files_cached(&table, live).await.map_err(Declined::Read)?;
+            let files = live_files_cached(&table, manifests).await.map_err(Declined::Read)?;
             let evaluation = evaluate(&files, cutoff);
             let paths = evaluation.paths_to_drop();
             *last.lock().expect("evaluation lock") = evaluation;

@@ -1,9 +1,9 @@
 //! Why part of a retention pass over one table failed.
 
-use crate::snapshot::{CommitError, RetryError, RetryFailure};
+use crate::snapshot::{CommitError, RetryError, RetryFailure, SnapshotError};
 
 /// A failed partition drop or snapshot expiration; the table is left as the catalog points at
-/// it (a losing or failed attempt's metadata file is removed).
+/// it (a losing attempt's files are removed).
 #[derive(Debug, thiserror::Error)]
 pub enum RetentionError {
     /// Reading the table's manifests or metadata failed.
@@ -31,6 +31,9 @@ pub enum RetentionError {
     /// The catalog's compare-and-swap of an expiration failed (not a lost race).
     #[error("expiring snapshots: {0}")]
     Expire(#[source] CommitError),
+    /// The metadata without the expired snapshots could not be written.
+    #[error("expiring snapshots: {0}")]
+    ExpireStage(#[source] SnapshotError),
     /// Every expiration attempt allowed lost to another writer.
     #[error("expiring snapshots: gave up after {attempts} conflicting commit attempts")]
     ExpireConflicts {
@@ -47,7 +50,10 @@ impl RetentionError {
         match self {
             Self::Drop(e) => matches!(e.source, RetryFailure::ConflictsExhausted { .. }),
             Self::ExpireConflicts { .. } => true,
-            Self::Iceberg { .. } | Self::Expire(_) | Self::DropUnstable { .. } => false,
+            Self::Iceberg { .. }
+            | Self::Expire(_)
+            | Self::ExpireStage(_)
+            | Self::DropUnstable { .. } => false,
         }
     }
 

@@ -3,27 +3,31 @@
 //!
 //! iceberg-rust's `ExpireSnapshotsAction` is not used: it reads the system clock, applies
 //! Java's per-branch age rules (a 5-day default age cutoff), ages out refs on its own, and
-//! commits through the catalog client rather than our compare-and-swap. Instead the new
-//! metadata is built with `TableMetadataBuilder::remove_snapshots`, written to the next
-//! metadata location and swapped in with the snapshot module's [`swap_metadata`], the same
-//! compare-and-swap snapshots are committed with; a lost swap removes the written file and
-//! starts over on reloaded metadata. No data, manifest or manifest-list file is deleted here:
-//! orphan cleanup does that.
+//! commits through the catalog client rather than our compare-and-swap. Instead expiration is
+//! a metadata-only [`RemoveSnapshots`] committed through the snapshot module's
+//! [`commit_with_retry`], the path and compare-and-swap snapshots are committed with: the new
+//! metadata is built with `TableMetadataBuilder::remove_snapshots`, a lost swap removes the
+//! written file, and the plan is made again on reloaded metadata. No data, manifest or
+//! manifest-list file is deleted here: orphan cleanup does that.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::str::FromStr;
+use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use common::catalog::SignalCatalog;
+use common::clock::SystemClock;
 use common::tables::TableId;
-use iceberg::spec::{MAIN_BRANCH, SnapshotReference, TableMetadata, TableMetadataBuilder};
-use iceberg::{Catalog, MetadataLocation};
+use iceberg::spec::{MAIN_BRANCH, SnapshotReference, TableMetadata};
+use iceberg::table::Table;
 use serde::{Deserialize, Serialize};
 use tracing::debug;
 
 use super::error::RetentionError;
 use super::policy::format_utc;
-use crate::snapshot::{CommitError, RetryPolicy, swap_metadata};
+use crate::snapshot::{
+    RemoveSnapshots, Retried, RetryError, RetryFailure, RetryPolicy, SnapshotError,
+    commit_with_retry,
+};
 
 /// Milliseconds in one day.
 const MS_PER_DAY: i64 = 86_400_000;
@@ -147,64 +151,70 @@ pub struct ExpireOutcome {
     pub conflicts: u32,
 }
 
-/// Expires the snapshots of `id` beyond the `keep` most recent, committing the new metadata
-/// with the catalog's compare-and-swap and starting over on fresh metadata after a lost swap.
+/// Why the expiration's builder declined to produce a change.
+#[derive(Debug)]
+enum Declined {
+    /// Every snapshot is kept.
+    NothingToExpire,
+    /// The plan could not be made.
+    Plan(RetentionError),
+}
+
+/// Expires the snapshots of `id` beyond the `keep` most recent: a metadata-only change
+/// committed through the snapshot module's [`commit_with_retry`], planned again on fresh
+/// metadata at each attempt; commits nothing when nothing is to expire.
 pub async fn expire(
     catalog: &SignalCatalog,
     id: &TableId,
     keep: usize,
     retry: RetryPolicy,
 ) -> Result<ExpireOutcome, RetentionError> {
-    let ident = id.ident();
-    let attempts = retry.max_attempts.max(1);
-    let mut conflicts = 0;
-    for attempt in 1..=attempts {
-        let table = catalog
-            .catalog()
-            .load_table(&ident)
-            .await
-            .map_err(RetentionError::iceberg("load table"))?;
-        let md = table.metadata();
-        let expired = plan(md, keep, false)?;
-        let kept = md.snapshots().len() - expired.len();
-        if expired.is_empty() {
-            return Ok(ExpireOutcome { expired, kept, conflicts });
+    let last = Mutex::new((Vec::new(), 0));
+    let build = |table: Table| {
+        let last = &last;
+        async move {
+            let md = table.metadata();
+            let expired = plan(md, keep, false).map_err(Declined::Plan)?;
+            let kept = md.snapshots().len() - expired.len();
+            let snapshot_ids: Vec<i64> = expired.iter().map(|s| s.snapshot_id).collect();
+            *last.lock().expect("plan lock") = (expired, kept);
+            if snapshot_ids.is_empty() {
+                return Err(Declined::NothingToExpire);
+            }
+            Ok(RemoveSnapshots { snapshot_ids })
         }
-        let ids: Vec<i64> = expired.iter().map(|s| s.snapshot_id).collect();
-        let old = table
-            .metadata_location_result()
-            .map_err(RetentionError::iceberg("read metadata location"))?
-            .to_string();
-        let new_md = TableMetadataBuilder::new_from_metadata(md.clone(), Some(old.clone()))
-            .remove_snapshots(&ids)
-            .build()
-            .map_err(RetentionError::iceberg("build metadata without expired snapshots"))?
-            .metadata;
-        let new_location = MetadataLocation::from_str(&old)
-            .map_err(RetentionError::iceberg("parse metadata location"))?
-            .with_next_version()
-            .with_new_metadata(&new_md);
-        new_md
-            .write_to(table.file_io(), &new_location)
-            .await
-            .map_err(RetentionError::iceberg("write metadata"))?;
-        let new = new_location.to_string();
-        let written = [new.clone()];
-        match swap_metadata(catalog, id, &old, &new, &written, table.file_io()).await {
-            Ok(()) => {
-                debug!(target: "compactor::retention", table = %id, metadata = %new, expired = ids.len(), "Committed snapshot expiration");
-                return Ok(ExpireOutcome { expired, kept, conflicts });
-            }
-            Err(CommitError::Conflict { .. }) => {
-                conflicts += 1;
-                if attempt < attempts {
-                    let wait = retry.backoff(attempt);
-                    debug!(target: "compactor::retention", table = %id, attempt, ?wait, "expiration lost a commit race, retrying on fresh metadata");
-                    tokio::time::sleep(wait).await;
-                }
-            }
-            Err(e) => return Err(RetentionError::Expire(e)),
+    };
+    // The clock dates new snapshots only, and a removal adds none.
+    let outcome =
+        commit_with_retry(catalog, id, &SystemClock, retry, &build).await.map_err(expire_error)?;
+    let conflicts = outcome.conflicts;
+    let (expired, kept) = std::mem::take(&mut *last.lock().expect("plan lock"));
+    match outcome.result {
+        Retried::Committed(removed) => {
+            debug!(target: "compactor::retention", table = %id, metadata = %removed.metadata_location, expired = removed.snapshot_ids.len(), "Committed snapshot expiration");
+            Ok(ExpireOutcome { expired, kept, conflicts })
+        }
+        Retried::Abandoned(Declined::NothingToExpire) => {
+            Ok(ExpireOutcome { expired, kept, conflicts })
+        }
+        Retried::Abandoned(Declined::Plan(e)) => Err(e),
+        // A metadata-only change removes no file, so staging never finds one gone.
+        Retried::FilesNoLongerLive { missing } => {
+            Err(RetentionError::ExpireStage(SnapshotError::FilesNoLongerLive { missing }))
         }
     }
-    Err(RetentionError::ExpireConflicts { attempts })
+}
+
+/// The retention error of a failed expiration commit.
+fn expire_error(e: RetryError) -> RetentionError {
+    match e.source {
+        RetryFailure::ConflictsExhausted { attempts, .. } => {
+            RetentionError::ExpireConflicts { attempts }
+        }
+        RetryFailure::Load { source, .. } => {
+            RetentionError::Iceberg { action: "load table", source }
+        }
+        RetryFailure::Stage { source, .. } => RetentionError::ExpireStage(source),
+        RetryFailure::Commit(e) => RetentionError::Expire(e),
+    }
 }

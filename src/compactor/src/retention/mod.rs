@@ -34,7 +34,7 @@ pub use report::RetentionDetails;
 use self::expire::ExpiredSnapshot;
 use self::partitions::{Evaluation, SkipReason, evaluate};
 use crate::job::JobKind;
-use crate::manifests::live_files;
+use crate::live_files::live_files;
 use crate::snapshot::RetryPolicy;
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 

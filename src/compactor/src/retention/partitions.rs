@@ -11,7 +11,7 @@ use common::partition::hour_label;
 use iceberg::spec::DataContentType;
 use serde::{Deserialize, Serialize};
 
-use crate::manifests::LiveFile;
+use crate::live_files::LiveFile;
 
 /// Whether the hour `hour` (since the epoch) ends at or before `cutoff`.
 pub fn is_expired(hour: i64, cutoff: DateTime<Utc>) -> bool {

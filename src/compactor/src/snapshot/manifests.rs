@@ -2,7 +2,6 @@
 //! dropped, and the manifest written for added files.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use iceberg::io::FileIO;
 use iceberg::spec::{
@@ -12,8 +11,9 @@ use iceberg::spec::{
 use iceberg::table::Table;
 use uuid::Uuid;
 
-use super::cache::ManifestCache;
-use super::producer::{SnapshotError, iceberg_err};
+use crate::live_files::{ManifestCache, ManifestEntries};
+
+use super::error::{SnapshotError, iceberg_err};
 
 /// Names and remembers every file one staging attempt writes, so that a failed or losing
 /// attempt can remove exactly those.
@@ -99,7 +99,7 @@ pub(super) struct ParentManifests {
 ///
 /// Manifests without live entries (only DELETED entries of older snapshots) are dropped, as
 /// Java and pyiceberg do: they describe earlier changes, not this snapshot's files. A manifest
-/// whose live paths are in `cache` is not read again unless it holds a removed file.
+/// whose live entries are in `cache` is not read again unless it holds a removed file.
 pub(super) async fn read_parent(
     table: &Table,
     remove: &BTreeSet<String>,
@@ -129,22 +129,12 @@ pub(super) async fn read_parent(
             out.reused.push(file);
             continue;
         }
-        let (live, loaded) = match cache.get(&file.manifest_path) {
-            Some(live) => (live, None),
-            None => {
-                let manifest = load(table, &file).await?;
-                let live: Arc<[String]> = manifest
-                    .entries()
-                    .iter()
-                    .filter(|e| e.is_alive())
-                    .map(|e| e.file_path().to_string())
-                    .collect();
-                cache.insert(&file.manifest_path, Arc::clone(&live));
-                (live, Some(manifest))
-            }
-        };
+        let ManifestEntries { live, loaded } = cache
+            .read(table, &file)
+            .await
+            .map_err(iceberg_err("read a manifest of the current snapshot"))?;
         let before = found.len();
-        found.extend(live.iter().filter(|path| remove.contains(*path)).cloned());
+        found.extend(live.iter().filter(|f| remove.contains(&f.path)).map(|f| f.path.clone()));
         if found.len() == before {
             out.reused.push(file);
         } else {

@@ -1,123 +1,37 @@
-//! Staging a snapshot: every file of the new snapshot written, nothing visible until commit.
+//! Staging a snapshot change: every file of the new snapshot written, nothing visible until
+//! commit.
 
-use std::str::FromStr;
-
-use iceberg::MetadataLocation;
-use iceberg::io::FileIO;
 use iceberg::spec::{
     FormatVersion, MAIN_BRANCH, ManifestListWriter, Snapshot, SnapshotSummaryCollector, Summary,
     TableMetadata, TableMetadataBuilder,
 };
 use iceberg::table::Table;
-use tracing::warn;
 
-use super::cache::ManifestCache;
+use super::change::{ChangeKind, SnapshotChange};
+use super::error::{SnapshotError, iceberg_err};
 use super::manifests::{NewFiles, read_parent, rewrite_touched, write_added};
+use super::metadata::write_next_metadata;
+use super::staged::{Change, NewSnapshot, Staged, remove_files};
 use super::summary::add_totals;
-use super::{ChangeKind, SnapshotChange};
+use crate::live_files::ManifestCache;
 
 /// Table property limiting how many changed partitions get their own summary entry (Java's).
 const PARTITION_SUMMARY_LIMIT: &str = "write.summary.partition-limit";
-
-/// Why a snapshot could not be staged. Nothing written by the attempt is left behind.
-#[derive(Debug, thiserror::Error)]
-pub enum SnapshotError {
-    /// Files to remove are not live in the current snapshot: another commit removed them, so
-    /// the change was planned on a view that no longer holds. The caller abandons it.
-    #[error("{} file(s) to remove are no longer live, first: {}", missing.len(), missing.first().map_or("", String::as_str))]
-    FilesNoLongerLive {
-        /// The paths that are not live.
-        missing: Vec<String>,
-    },
-    /// The change is not a valid snapshot of its kind (names what is wrong).
-    #[error("invalid {kind:?} change: {reason}")]
-    InvalidChange {
-        /// The change's kind.
-        kind: ChangeKind,
-        /// What is wrong.
-        reason: &'static str,
-    },
-    /// Only format version 2 tables are written by this producer.
-    #[error("table format version {0} is not supported (only v2)")]
-    UnsupportedFormatVersion(FormatVersion),
-    /// A manifest names a partition spec the table metadata does not define.
-    #[error("manifest {manifest} uses partition spec {spec_id}, unknown to the table metadata")]
-    UnknownPartitionSpec {
-        /// The manifest.
-        manifest: String,
-        /// Its spec id.
-        spec_id: i32,
-    },
-    /// A live manifest entry lacks the snapshot id or sequence number it must carry over.
-    #[error("manifest {manifest}: entry {path} has no snapshot id or sequence number")]
-    IncompleteEntry {
-        /// The manifest.
-        manifest: String,
-        /// The entry's data file.
-        path: String,
-    },
-    /// An added file's partition does not fit the table's default partition spec.
-    #[error("added file {path} does not match the table's default partition spec")]
-    AddedFileSpec {
-        /// The added file.
-        path: String,
-    },
-    /// Reading or writing table metadata failed.
-    #[error("{action}: {source}")]
-    Iceberg {
-        /// What was being done.
-        action: &'static str,
-        /// The underlying error.
-        source: Box<iceberg::Error>,
-    },
-}
-
-/// Maps an iceberg error to [`SnapshotError::Iceberg`] for `action`.
-pub(super) fn iceberg_err(action: &'static str) -> impl Fn(iceberg::Error) -> SnapshotError {
-    move |source| SnapshotError::Iceberg { action, source: Box::new(source) }
-}
-
-/// A snapshot whose files are all written but which no reader can see until [`super::commit`]
-/// swaps the catalog pointer from `old_location` to `new_location`.
-#[derive(Debug)]
-pub struct Staged {
-    /// Metadata location the snapshot was built on (the compare-and-swap's expected value).
-    pub old_location: String,
-    /// Location of the new metadata JSON.
-    pub new_location: String,
-    /// The new snapshot's id.
-    pub snapshot_id: i64,
-    /// The new snapshot's sequence number.
-    pub sequence_number: i64,
-    /// The new snapshot's summary.
-    pub summary: Summary,
-    /// Every file written for it: manifests, manifest list, metadata JSON (never data files).
-    pub written: Vec<String>,
-    /// The I/O the files were written with, to remove them if the commit loses.
-    pub(super) file_io: FileIO,
-}
-
-impl Staged {
-    /// Removes every file this attempt wrote (best effort: failures are logged, and what is
-    /// left is unreferenced and found by orphan cleanup).
-    pub async fn discard(&self) {
-        remove_files(&self.file_io, &self.written).await;
-    }
-}
 
 /// Builds `change` as a new snapshot on `table`'s current metadata and writes all its files.
 ///
 /// Untouched manifests are reused verbatim; manifests holding removed files are rewritten
 /// with their own partition spec; manifests holding only DELETED entries are dropped; delete
 /// manifests are carried over, except that a `delete` may remove delete files too (the
-/// partition's, when retention drops it); added files go into one new manifest. The summary carries the
-/// collector's added/removed counts and totals as the parent's plus added minus removed.
+/// partition's, when retention drops it); added files go into one new manifest. The summary
+/// carries the collector's added/removed counts and totals as the parent's plus added minus
+/// removed.
 /// `now_ms` becomes the snapshot's timestamp (never earlier than the table's last update).
 pub async fn stage(
     table: &Table,
     change: &SnapshotChange,
     now_ms: i64,
-) -> Result<Staged, SnapshotError> {
+) -> Result<Staged<NewSnapshot>, SnapshotError> {
     stage_cached(table, change, now_ms, &ManifestCache::new()).await
 }
 
@@ -128,7 +42,7 @@ pub async fn stage_cached(
     change: &SnapshotChange,
     now_ms: i64,
     cache: &ManifestCache,
-) -> Result<Staged, SnapshotError> {
+) -> Result<Staged<NewSnapshot>, SnapshotError> {
     validate(table.metadata(), change)?;
     let delete_files = change.operation == ChangeKind::Delete;
     let parent_manifests = read_parent(table, &change.remove, delete_files, cache).await?;
@@ -165,7 +79,7 @@ async fn write_snapshot(
     parent_manifests: super::manifests::ParentManifests,
     files: &mut NewFiles<'_>,
     now_ms: i64,
-) -> Result<Staged, SnapshotError> {
+) -> Result<Staged<NewSnapshot>, SnapshotError> {
     let metadata = table.metadata();
     let parent = metadata.current_snapshot();
     let snapshot_id = files.snapshot_id();
@@ -209,33 +123,14 @@ async fn write_snapshot(
         .with_schema_id(metadata.current_schema_id())
         .build();
 
-    let old_location = table
-        .metadata_location_result()
-        .map_err(iceberg_err("read metadata location"))?
-        .to_string();
-    let new_metadata =
-        TableMetadataBuilder::new_from_metadata(metadata.clone(), Some(old_location.clone()))
-            .set_branch_snapshot(snapshot, MAIN_BRANCH)
-            .and_then(|b| b.build())
-            .map_err(iceberg_err("build new table metadata"))?
-            .metadata;
-    let new_location = MetadataLocation::from_str(&old_location)
-        .map_err(iceberg_err("parse metadata location"))?
-        .with_next_version()
-        .with_new_metadata(&new_metadata);
-    files.written.push(new_location.to_string());
-    new_metadata
-        .write_to(table.file_io(), &new_location)
-        .await
-        .map_err(iceberg_err("write new table metadata"))?;
-
+    let update = |b: TableMetadataBuilder| b.set_branch_snapshot(snapshot, MAIN_BRANCH);
+    let (old_location, new_location) =
+        write_next_metadata(table, update, &mut files.written).await?;
     Ok(Staged {
         old_location,
-        new_location: new_location.to_string(),
-        snapshot_id,
-        sequence_number,
-        summary,
+        new_location,
         written: Vec::new(),
+        effect: NewSnapshot { snapshot_id, sequence_number, summary },
         file_io: table.file_io().clone(),
     })
 }
@@ -251,11 +146,15 @@ fn new_snapshot_id(metadata: &TableMetadata) -> i64 {
     }
 }
 
-/// Deletes `locations`, logging (not failing on) each file that cannot be deleted.
-pub(super) async fn remove_files(file_io: &FileIO, locations: &[String]) {
-    for location in locations {
-        if let Err(error) = file_io.delete(location).await {
-            warn!(target: "compactor::iceberg", %location, %error, "could not remove a file of an abandoned snapshot attempt");
-        }
+impl Change for SnapshotChange {
+    type Effect = NewSnapshot;
+
+    async fn stage(
+        &self,
+        table: &Table,
+        now_ms: i64,
+        cache: &ManifestCache,
+    ) -> Result<Staged<NewSnapshot>, SnapshotError> {
+        stage_cached(table, self, now_ms, cache).await
     }
 }

@@ -4,7 +4,7 @@
 use iceberg::spec::DataContentType;
 
 use super::{at, hour_start};
-use crate::manifests::LiveFile;
+use crate::live_files::LiveFile;
 use crate::retention::partitions::{SkipReason, evaluate, is_expired};
 
 fn file(path: &str, hour: Option<i64>, content: DataContentType, spec_id: i32) -> LiveFile {

@@ -6,10 +6,13 @@ use iceberg::spec::{DataFile, ManifestStatus};
 use iceberg::table::Table;
 
 use super::*;
+use crate::live_files::ManifestCache;
 use crate::test_support::{
     BASE_HOUR, Fixture, assert_totals_match_walk, batch, entries, live, paths_of_hour,
     rows_per_hour, summary, write,
 };
+
+mod removal;
 
 const HOURS: [i64; 3] = [BASE_HOUR, BASE_HOUR + 1, BASE_HOUR + 2];
 const ROWS: usize = 25;

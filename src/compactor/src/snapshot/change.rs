@@ -1,0 +1,78 @@
+//! The changes a job asks of a table: a new snapshot replacing or deleting live files, or a
+//! metadata-only removal of old snapshots.
+
+use std::collections::BTreeSet;
+
+use iceberg::spec::DataFile;
+
+/// What a snapshot does, as the Iceberg snapshot summary's `operation` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// Files rewritten without changing the table's rows (compaction).
+    Replace,
+    /// Files removed together with their rows (retention); adds nothing.
+    Delete,
+}
+
+impl ChangeKind {
+    /// The Iceberg operation of a snapshot of this kind.
+    pub fn operation(self) -> iceberg::spec::Operation {
+        match self {
+            Self::Replace => iceberg::spec::Operation::Replace,
+            Self::Delete => iceberg::spec::Operation::Delete,
+        }
+    }
+}
+
+/// One change to a table's live data files, applied atomically as one snapshot.
+#[derive(Debug, Clone)]
+pub struct SnapshotChange {
+    /// The snapshot operation.
+    pub operation: ChangeKind,
+    /// Paths of files to remove; each must be live in the snapshot the change is staged on.
+    /// Data files for every kind; a `delete` may also name delete files.
+    pub remove: BTreeSet<String>,
+    /// New data files, written with the table's default partition spec.
+    pub add: Vec<DataFile>,
+    /// Data sequence number of the added files; `None` inherits the new snapshot's.
+    ///
+    /// A compaction passes the sequence number of the snapshot it read its input from (as
+    /// Java's `RewriteFiles` does), so that delete files committed after that snapshot still
+    /// apply to the rewritten rows.
+    pub added_sequence_number: Option<i64>,
+}
+
+impl SnapshotChange {
+    /// A `replace` of `remove` by `add`, the added files carrying `added_sequence_number`.
+    pub fn replace(
+        remove: impl IntoIterator<Item = String>,
+        add: Vec<DataFile>,
+        added_sequence_number: Option<i64>,
+    ) -> Self {
+        Self {
+            operation: ChangeKind::Replace,
+            remove: remove.into_iter().collect(),
+            add,
+            added_sequence_number,
+        }
+    }
+
+    /// A metadata-only `delete` of `remove`.
+    pub fn delete(remove: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            operation: ChangeKind::Delete,
+            remove: remove.into_iter().collect(),
+            add: Vec::new(),
+            added_sequence_number: None,
+        }
+    }
+}
+
+/// A metadata-only change: snapshots removed from the table's metadata (snapshot expiration).
+/// No snapshot is added and the live files are unchanged; refs to a removed snapshot go too,
+/// so the caller names only snapshots no branch or tag points to, never the current one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoveSnapshots {
+    /// The ids of the snapshots to remove.
+    pub snapshot_ids: Vec<i64>,
+}

@@ -1,0 +1,81 @@
+//! Writing a table's next metadata file, for a new snapshot and for a metadata-only change
+//! alike; and staging the metadata-only removal of snapshots.
+
+use std::str::FromStr;
+
+use iceberg::MetadataLocation;
+use iceberg::spec::TableMetadataBuilder;
+use iceberg::table::Table;
+
+use super::change::RemoveSnapshots;
+use super::error::{SnapshotError, iceberg_err};
+use super::staged::{Change, Staged, remove_files};
+use crate::live_files::ManifestCache;
+
+/// Writes `update` applied to `table`'s current metadata as the next metadata file
+/// (`NNNNN-<uuid>.metadata.json`, the current one kept in its metadata log), recording its
+/// location in `written` before writing; returns the current and the new location.
+pub(super) async fn write_next_metadata(
+    table: &Table,
+    update: impl FnOnce(TableMetadataBuilder) -> iceberg::Result<TableMetadataBuilder>,
+    written: &mut Vec<String>,
+) -> Result<(String, String), SnapshotError> {
+    let old_location = table
+        .metadata_location_result()
+        .map_err(iceberg_err("read metadata location"))?
+        .to_string();
+    let builder = TableMetadataBuilder::new_from_metadata(
+        table.metadata().clone(),
+        Some(old_location.clone()),
+    );
+    let new_metadata = update(builder)
+        .and_then(|b| b.build())
+        .map_err(iceberg_err("build new table metadata"))?
+        .metadata;
+    let new_location = MetadataLocation::from_str(&old_location)
+        .map_err(iceberg_err("parse metadata location"))?
+        .with_next_version()
+        .with_new_metadata(&new_metadata);
+    written.push(new_location.to_string());
+    new_metadata
+        .write_to(table.file_io(), &new_location)
+        .await
+        .map_err(iceberg_err("write new table metadata"))?;
+    Ok((old_location, new_location.to_string()))
+}
+
+/// Stages `change` on `table`'s current metadata: the snapshots it names removed, with every
+/// ref pointing to one of them; no data, manifest or manifest-list file is written or deleted.
+pub async fn stage_removal(
+    table: &Table,
+    change: &RemoveSnapshots,
+) -> Result<Staged<RemoveSnapshots>, SnapshotError> {
+    let mut written = Vec::new();
+    let update = |b: TableMetadataBuilder| Ok(b.remove_snapshots(&change.snapshot_ids));
+    match write_next_metadata(table, update, &mut written).await {
+        Ok((old_location, new_location)) => Ok(Staged {
+            old_location,
+            new_location,
+            written,
+            effect: change.clone(),
+            file_io: table.file_io().clone(),
+        }),
+        Err(e) => {
+            remove_files(table.file_io(), &written).await;
+            Err(e)
+        }
+    }
+}
+
+impl Change for RemoveSnapshots {
+    type Effect = RemoveSnapshots;
+
+    async fn stage(
+        &self,
+        table: &Table,
+        _now_ms: i64,
+        _cache: &ManifestCache,
+    ) -> Result<Staged<RemoveSnapshots>, SnapshotError> {
+        stage_removal(table, self).await
+    }
+}
