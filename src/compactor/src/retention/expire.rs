@@ -15,7 +15,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use common::catalog::SignalCatalog;
-use common::clock::SystemClock;
+use common::clock::Clock;
 use common::tables::TableId;
 use iceberg::spec::{MAIN_BRANCH, SnapshotReference, TableMetadata};
 use iceberg::table::Table;
@@ -166,6 +166,7 @@ enum Declined {
 pub async fn expire(
     catalog: &SignalCatalog,
     id: &TableId,
+    clock: &dyn Clock,
     keep: usize,
     retry: RetryPolicy,
 ) -> Result<ExpireOutcome, RetentionError> {
@@ -184,14 +185,13 @@ pub async fn expire(
             Ok(RemoveSnapshots { snapshot_ids })
         }
     };
-    // The clock dates new snapshots only, and a removal adds none.
     let outcome =
-        commit_with_retry(catalog, id, &SystemClock, retry, &build).await.map_err(expire_error)?;
+        commit_with_retry(catalog, id, clock, retry, &build).await.map_err(expire_error)?;
     let conflicts = outcome.conflicts;
     let (expired, kept) = std::mem::take(&mut *last.lock().expect("plan lock"));
     match outcome.result {
         Retried::Committed(removed) => {
-            debug!(target: "compactor::retention", table = %id, metadata = %removed.metadata_location, expired = removed.snapshot_ids.len(), "Committed snapshot expiration");
+            debug!(target: super::LOG_TARGET, table = %id, metadata = %removed.metadata_location, expired = removed.snapshot_ids.len(), "Committed snapshot expiration");
             Ok(ExpireOutcome { expired, kept, conflicts })
         }
         Retried::Abandoned(Declined::NothingToExpire) => {

@@ -159,7 +159,7 @@ impl RetentionStep {
             return errors;
         }
         let keep = self.settings.config.snapshots_to_keep;
-        match expire::expire(cx.catalog, id, keep, retry).await {
+        match expire::expire(cx.catalog, id, clock, keep, retry).await {
             Ok(outcome) => {
                 let now = self.clock.now();
                 d.conflicts += outcome.conflicts;

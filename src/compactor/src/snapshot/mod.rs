@@ -30,6 +30,9 @@ mod summary;
 #[cfg(test)]
 mod tests;
 
+/// Log target of manifest writing and catalog commits.
+pub const LOG_TARGET: &str = "compactor::iceberg";
+
 pub use change::{ChangeKind, RemoveSnapshots, SnapshotChange};
 pub use commit::{CommitError, commit, swap_metadata};
 pub use error::SnapshotError;

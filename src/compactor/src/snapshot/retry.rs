@@ -11,6 +11,7 @@ use iceberg::Catalog;
 use iceberg::table::Table;
 use tracing::{debug, warn};
 
+use super::LOG_TARGET;
 use super::commit::{CommitError, commit};
 use super::error::SnapshotError;
 use super::staged::{Change, CommitOutcome, Effect};
@@ -201,13 +202,13 @@ where
                 conflicts += 1;
                 if attempt < attempts {
                     let wait = policy.backoff(attempt);
-                    debug!(target: "compactor::iceberg", table = %id, attempt, ?wait, "commit conflict, retrying on fresh metadata");
+                    debug!(target: LOG_TARGET, table = %id, attempt, ?wait, "commit conflict, retrying on fresh metadata");
                     tokio::time::sleep(wait).await;
                 }
             }
             Err(e) => return Err(fail(conflicts, RetryFailure::Commit(e))),
         }
     }
-    warn!(target: "compactor::iceberg", table = %id, attempts, "commit gave up after repeated conflicts");
+    warn!(target: LOG_TARGET, table = %id, attempts, "commit gave up after repeated conflicts");
     Err(fail(conflicts, RetryFailure::ConflictsExhausted { table: table_name(), attempts }))
 }

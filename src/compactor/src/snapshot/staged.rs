@@ -9,6 +9,7 @@ use iceberg::spec::Summary;
 use iceberg::table::Table;
 use tracing::{debug, info, warn};
 
+use super::LOG_TARGET;
 use super::change::RemoveSnapshots;
 use super::error::SnapshotError;
 use crate::live_files::ManifestCache;
@@ -92,7 +93,7 @@ impl Effect for NewSnapshot {
     fn committed(self, id: &TableId, metadata_location: String) -> CommitOutcome {
         let Self { snapshot_id, sequence_number, summary } = self;
         info!(
-            target: "compactor::iceberg",
+            target: LOG_TARGET,
             table = %id,
             snapshot_id,
             operation = summary.operation.as_str(),
@@ -118,7 +119,7 @@ impl Effect for RemoveSnapshots {
 
     fn committed(self, id: &TableId, metadata_location: String) -> SnapshotsRemoved {
         debug!(
-            target: "compactor::iceberg",
+            target: LOG_TARGET,
             table = %id,
             removed = self.snapshot_ids.len(),
             metadata = %metadata_location,
@@ -132,7 +133,7 @@ impl Effect for RemoveSnapshots {
 pub(super) async fn remove_files(file_io: &FileIO, locations: &[String]) {
     for location in locations {
         if let Err(error) = file_io.delete(location).await {
-            warn!(target: "compactor::iceberg", %location, %error, "could not remove a file of an abandoned snapshot attempt");
+            warn!(target: LOG_TARGET, %location, %error, "could not remove a file of an abandoned snapshot attempt");
         }
     }
 }
