@@ -1,17 +1,20 @@
-//! Connecting the Iceberg SQL catalog (SQLite embedded, PostgreSQL in production).
+//! The Iceberg SQL catalog (SQLite embedded, PostgreSQL in production) and the signal tables in it.
 //!
 //! The catalog stores one row per table in `iceberg_tables`, keyed by `catalog_name`
 //! (`[schema] catalog_name`), namespace (dotted, `acme.prod`) and table name. Any client that
 //! opens the same database with the same catalog name — pyiceberg's `SqlCatalog`, Java's
 //! `JdbcCatalog` — sees the same tables. All table files go through the warehouse's object store.
 //!
-//! [`SignalCatalog`] is the connection. Every statement we run on the catalog database ourselves
-//! is written once with `?` placeholders and rendered by the catalog's [`SqlDialect`].
+//! [`SignalCatalog`] is the connection; [`ensure_table`] and [`list_signal_tables`] create and
+//! find the tables of the [`crate::tables`] model in it. Every statement we run on the catalog
+//! database ourselves is written once with `?` placeholders and rendered by the catalog's
+//! [`SqlDialect`].
 
 mod connection;
 mod dialect;
 mod error;
 mod iceberg_tables;
+mod signal_tables;
 
 #[cfg(test)]
 mod tests;
@@ -19,3 +22,4 @@ mod tests;
 pub use connection::SignalCatalog;
 pub use dialect::{SqlDialect, bind_style};
 pub use error::CatalogError;
+pub use signal_tables::{ensure_table, list_signal_tables};

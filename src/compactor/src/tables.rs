@@ -7,10 +7,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use common::catalog::{CatalogError, SignalCatalog};
+use common::catalog::{CatalogError, SignalCatalog, list_signal_tables};
 use common::config::SchemaConfig;
 use common::storage::Warehouse;
-use common::tables::{TableId, list_signal_tables};
+use common::tables::TableId;
 use futures::StreamExt;
 use iceberg::Catalog;
 use iceberg::table::Table;

@@ -1,11 +1,11 @@
 use iceberg::Catalog;
 
-use super::SignalCatalog;
 use super::connection::sqlite_uri;
+use super::{SignalCatalog, ensure_table, list_signal_tables};
 use crate::config::{SchemaConfig, StorageConfig};
 use crate::signal::Signal;
 use crate::storage::Warehouse;
-use crate::tables::{TableId, ensure_table, list_signal_tables};
+use crate::tables::TableId;
 
 #[test]
 fn sqlite_uris_get_create_mode_and_a_directory() {

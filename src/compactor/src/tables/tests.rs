@@ -1,6 +1,6 @@
 use common::Signal;
+use common::catalog::ensure_table;
 use common::config::{SchemaConfig, StorageConfig};
-use common::tables::ensure_table;
 
 use super::*;
 use crate::jobs::Survey;

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::Signal;
+use common::catalog::ensure_table;
 use common::clock::ManualClock;
 use common::config::RetentionConfig;
-use common::tables::{TableId, ensure_table};
+use common::tables::TableId;
 use iceberg::table::Table;
 use tokio_util::sync::CancellationToken;
 
