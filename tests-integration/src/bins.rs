@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::env::TestEnv;
-use crate::workspace_root;
+use crate::workspace::workspace_root;
 
 /// How long a binary may run before the test gives up on it.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);

@@ -10,7 +10,7 @@ use futures::TryStreamExt;
 use iceberg::table::Table;
 use object_store::ObjectStore;
 
-use crate::hour_label_of_micros;
+use crate::hours::hour_label_of_micros;
 
 /// Row counts of `table`'s current snapshot per UTC hour of its `timestamp` column
 /// (`YYYY-MM-DD-HH` → rows), from a full scan.

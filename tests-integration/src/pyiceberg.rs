@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::env::TestEnv;
 use crate::require::require_python;
-use crate::workspace_root;
+use crate::workspace::workspace_root;
 
 /// Reads the given tables (`tenant.dataset.table`) of `env` with pyiceberg and returns the
 /// script's whole JSON output: `{"catalog_name", "namespaces", "tables": {ident: {...}}}`.

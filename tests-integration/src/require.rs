@@ -18,7 +18,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::workspace_root;
+use crate::workspace::workspace_root;
 
 /// Admin URL used when `SIGNALDB_TEST_PG_URL` is unset and a server answers there.
 pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";

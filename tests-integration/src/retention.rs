@@ -12,8 +12,9 @@ use serde_json::Value;
 
 use crate::bins::BinCommand;
 use crate::env::TestEnv;
+use crate::hours::hour_label;
 use crate::require::require_python;
-use crate::{hour_label, workspace_root};
+use crate::workspace::workspace_root;
 
 /// The hour (since the epoch) that contains `now`.
 pub fn hour_of(now: DateTime<Utc>) -> i64 {

@@ -2,8 +2,9 @@
 //!
 //! Data flows one way: [`config`] loads and validates `signaldb.toml` and `SIGNALDB_*`
 //! variables into plain data; [`storage`] opens the one object-store handle every Iceberg and
-//! maintenance I/O goes through; [`catalog`] connects the Iceberg SQL catalog on top of it;
-//! [`tables`] describes the per-tenant, per-dataset signal tables.
+//! maintenance I/O goes through; [`catalog`] connects the Iceberg SQL catalog on top of it and
+//! creates and finds the signal tables there; [`tables`] describes those per-tenant,
+//! per-dataset tables.
 
 pub mod catalog;
 pub mod clock;

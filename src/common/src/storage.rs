@@ -3,10 +3,11 @@
 //!
 //! [`Warehouse::open`] turns `[storage]` into a handle rooted at the filesystem root or at the
 //! bucket, and a warehouse location URI (`file:///abs/path` or `s3://bucket/prefix`).
-//! [`ObjectStoreStorageFactory`] plugs that same handle into iceberg-rust's `FileIO`, so the
-//! files Iceberg writes are exactly the files a later orphan scan lists.
+//! [`iceberg_io`] plugs that same handle into iceberg-rust's `FileIO`
+//! ([`Warehouse::storage_factory`], [`Warehouse::file_io`]), so the files Iceberg writes are
+//! exactly the files a later orphan scan lists.
 
-mod iceberg_io;
+pub mod iceberg_io;
 
 use std::path::{Component, PathBuf};
 use std::sync::Arc;
@@ -17,8 +18,6 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 
 use crate::config::{InvalidUri, StorageConfig, StorageLocation};
-
-pub use iceberg_io::{ObjectStoreStorage, ObjectStoreStorageFactory};
 
 /// Errors from opening the warehouse or mapping a location onto it.
 #[derive(Debug, thiserror::Error)]
@@ -205,16 +204,6 @@ impl Warehouse {
             Root::Local => format!("file:///{path}"),
             Root::S3 { bucket } => format!("s3://{bucket}/{path}"),
         }
-    }
-
-    /// The iceberg `StorageFactory` that performs all Iceberg I/O through this warehouse.
-    pub fn storage_factory(&self) -> Arc<ObjectStoreStorageFactory> {
-        Arc::new(ObjectStoreStorageFactory::new(self.clone()))
-    }
-
-    /// An iceberg `FileIO` over this warehouse.
-    pub fn file_io(&self) -> iceberg::io::FileIO {
-        iceberg::io::FileIOBuilder::new(self.storage_factory()).build()
     }
 }
 

@@ -29,12 +29,13 @@ use crate::job::{JobKind, Scope};
 use crate::metered::{Metered, Recorded};
 use crate::metrics::Metrics;
 use crate::orphan::{OrphanCleanupStep, OrphanSettings};
-use crate::pass::{CatalogHandle, Job, TablePass};
+use crate::pass::{Job, TablePass};
 use crate::report::{JobReport, TableOutcome};
 use crate::retention::{RetentionSettings, RetentionStep};
 use crate::retention_cycle::{FollowUp, RetentionCycle};
 use crate::scheduler::{Schedule, run_pass};
 use crate::step::TableStep;
+use common::catalog::CatalogHandle;
 
 /// What the configuration says about running one job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,10 +10,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use common::catalog::{CatalogError, SignalCatalog};
-use common::config::SchemaConfig;
-use common::storage::Warehouse;
-use common::tables::{TableId, list_signal_tables};
+use common::catalog::{CatalogHandle, SignalCatalog, list_signal_tables};
+use common::tables::TableId;
 use futures::StreamExt;
 use iceberg::Catalog;
 use tokio::sync::Mutex;
@@ -39,38 +37,6 @@ pub trait Job: Send + Sync + 'static {
 
     /// Runs one pass over the tables in `scope`.
     async fn run(&self, scope: &Scope, cancel: &CancellationToken) -> JobReport;
-}
-
-/// The Iceberg catalog, connected on first use and reconnected after a failure, so that a
-/// catalog that is down at start-up only fails passes until it comes back.
-#[derive(Debug)]
-pub struct CatalogHandle {
-    schema: SchemaConfig,
-    warehouse: Warehouse,
-    connected: Mutex<Option<Arc<SignalCatalog>>>,
-}
-
-impl CatalogHandle {
-    /// A handle for the catalog in `schema`, storing tables in `warehouse`; nothing connects yet.
-    pub fn new(schema: SchemaConfig, warehouse: Warehouse) -> Self {
-        Self { schema, warehouse, connected: Mutex::new(None) }
-    }
-
-    /// The connected catalog, connecting now if needed.
-    pub async fn get(&self) -> Result<Arc<SignalCatalog>, CatalogError> {
-        let mut slot = self.connected.lock().await;
-        if let Some(catalog) = slot.as_ref() {
-            return Ok(Arc::clone(catalog));
-        }
-        let catalog = Arc::new(SignalCatalog::connect(&self.schema, &self.warehouse).await?);
-        *slot = Some(Arc::clone(&catalog));
-        Ok(catalog)
-    }
-
-    /// The warehouse the catalog's tables live in.
-    pub fn warehouse(&self) -> &Warehouse {
-        &self.warehouse
-    }
 }
 
 /// A [`Job`] that runs a [`TableStep`] on every table in scope, at most `concurrency` tables

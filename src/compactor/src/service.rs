@@ -18,9 +18,9 @@ use crate::health::{Component, Health};
 use crate::http::{self, HttpError};
 use crate::job::{JobKind, Scope};
 use crate::metrics::Metrics;
-use crate::pass::CatalogHandle;
 use crate::report::JobReport;
 use crate::scheduler::run_periodic;
+use common::catalog::CatalogHandle;
 
 /// How often `/readyz`'s view of the catalog and object store is refreshed.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(15);

@@ -9,11 +9,11 @@ use arrow_array::{
     Array, ArrayRef, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use common::Signal;
-use common::catalog::SignalCatalog;
+use common::catalog::{SignalCatalog, ensure_table};
 use common::config::{SchemaConfig, StorageConfig};
 use common::partition::{HourDirectory, MICROS_PER_HOUR, hour_partition};
 use common::storage::Warehouse;
-use common::tables::{TableId, ensure_table};
+use common::tables::TableId;
 use futures::TryStreamExt;
 use iceberg::spec::{
     DataContentType, DataFile, DataFileBuilder, DataFileFormat, MAIN_BRANCH, ManifestListWriter,

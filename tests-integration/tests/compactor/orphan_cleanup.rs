@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::Signal;
+use common::catalog::CatalogHandle;
 use common::clock::{Clock, ManualClock};
 use common::tables::TableId;
 use compactor::assembly::orphan_cleanup_job;
@@ -16,7 +17,7 @@ use compactor::metrics::Metrics;
 use compactor::orphan::checkpoint::CheckpointStore;
 use compactor::orphan::report::OrphanReport;
 use compactor::orphan::{OrphanCleanupStep, OrphanSettings};
-use compactor::pass::{CatalogHandle, Job};
+use compactor::pass::Job;
 use compactor::report::TableOutcome;
 use compactor::step::TableContext;
 use iceberg::Catalog;

@@ -2,7 +2,8 @@
 //! listed by iceberg-rust and opened by pyiceberg under the same catalog name.
 
 use common::Signal;
-use common::tables::{HOUR_PARTITION_FIELD, TIMESTAMP_COLUMN, TableId, ensure_table};
+use common::catalog::ensure_table;
+use common::tables::{HOUR_PARTITION_FIELD, TIMESTAMP_COLUMN, TableId};
 use iceberg::{Catalog, NamespaceIdent};
 use serde_json::json;
 use sqlx::Connection;

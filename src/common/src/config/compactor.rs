@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::durations::hours;
 use super::retention::RetentionConfig;
 
 /// `[compactor]`: file compaction, plus the retention and orphan-cleanup sub-sections.
@@ -155,9 +156,4 @@ impl OrphanCleanupConfig {
     pub fn lifecycle_pause(&self) -> Duration {
         Duration::from_secs(self.lifecycle_pause_secs)
     }
-}
-
-/// `n` hours as a duration.
-pub(crate) fn hours(n: u32) -> Duration {
-    Duration::from_secs(u64::from(n) * 3600)
 }

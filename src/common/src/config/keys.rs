@@ -8,8 +8,8 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use super::Config;
 use super::retention::{DatasetOverride, TenantOverride};
+use super::root::Config;
 use super::secret::Secret;
 use super::storage::S3Config;
 

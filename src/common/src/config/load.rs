@@ -6,12 +6,12 @@ use figment::error::Kind;
 use figment::providers::Serialized;
 use figment::{Figment, Profile};
 
-use super::Config;
 use super::env::{ENV_SOURCE_NAME, EnvLayer};
 use super::error::{ConfigError, Origin, Problem, ProblemKind};
 use super::file::{FileSource, unknown_key_hint};
 use super::keys::{CONFIG_FILE_VAR, KeyPath};
 use super::provenance::Provenance;
+use super::root::Config;
 use super::validate::validate;
 
 /// Name of the file looked for in the working directory when no file is named.

@@ -12,6 +12,7 @@
 //! output or in [`render_effective`].
 
 mod compactor;
+mod durations;
 mod env;
 mod error;
 mod file;
@@ -20,6 +21,7 @@ mod load;
 mod provenance;
 mod render;
 mod retention;
+mod root;
 mod schema;
 mod secret;
 mod storage;
@@ -27,8 +29,6 @@ mod validate;
 
 #[cfg(test)]
 mod tests;
-
-use serde::{Deserialize, Serialize};
 
 pub use compactor::{CompactorConfig, OrphanCleanupConfig};
 pub use error::{ConfigError, Origin, Problem, ProblemKind};
@@ -39,18 +39,7 @@ pub use render::render_effective;
 pub use retention::{
     DatasetOverride, ResolvedRetention, RetentionConfig, RetentionTier, TenantOverride,
 };
+pub use root::Config;
 pub use schema::{CatalogBackend, SchemaConfig};
 pub use secret::{REDACTED, Secret, redact_uri};
 pub use storage::{InvalidUri, S3Config, StorageConfig, StorageLocation};
-
-/// The whole configuration file: `[compactor]`, `[storage]` and `[schema]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Config {
-    /// `[compactor]`: compaction, retention and orphan cleanup.
-    pub compactor: CompactorConfig,
-    /// `[storage]`: the object store holding the warehouse.
-    pub storage: StorageConfig,
-    /// `[schema]`: the Iceberg SQL catalog.
-    pub schema: SchemaConfig,
-}

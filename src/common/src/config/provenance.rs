@@ -1,10 +1,10 @@
 //! Where every effective value came from: built-in default, a file line, or a variable.
 
-use super::Config;
 use super::env::EnvLayer;
 use super::error::Origin;
 use super::file::FileSource;
 use super::keys::{KeyPath, Seg, Shape, schema};
+use super::root::Config;
 
 /// The origin of every key of a loaded configuration, in schema order.
 ///

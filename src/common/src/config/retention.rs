@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::durations::hours;
 use crate::signal::Signal;
 
 /// `[compactor.retention]`: dropping expired partitions and expiring old snapshots.
@@ -176,7 +177,7 @@ impl RetentionConfig {
 
     /// `grace_period_hours` as a duration.
     pub fn grace_period(&self) -> Duration {
-        super::compactor::hours(self.grace_period_hours)
+        hours(self.grace_period_hours)
     }
 
     /// `timezone` parsed; `None` only for a configuration that was never validated.

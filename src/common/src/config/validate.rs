@@ -4,11 +4,11 @@ use std::collections::HashMap;
 
 use crate::ids::validate_id;
 
-use super::Config;
 use super::compactor::{CompactorConfig, OrphanCleanupConfig};
 use super::error::ProblemKind;
 use super::keys::KeyPath;
 use super::retention::RetentionConfig;
+use super::root::Config;
 use super::schema::{CatalogBackend, SchemaConfig};
 use super::storage::{StorageConfig, StorageLocation, check_endpoint};
 

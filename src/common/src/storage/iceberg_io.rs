@@ -1,4 +1,5 @@
-//! iceberg-rust's `Storage` and `StorageFactory` implemented over the warehouse's object store.
+//! iceberg-rust's `Storage` and `StorageFactory` implemented over the warehouse's object store, and
+//! the [`Warehouse`] methods that hand them to iceberg-rust.
 //!
 //! Small writes are buffered and stored with one `put`; a write that grows past
 //! [`MULTIPART_THRESHOLD`] switches to a streaming multipart upload, so memory per open file
@@ -40,6 +41,18 @@ pub struct ObjectStoreStorage {
 pub struct ObjectStoreStorageFactory {
     #[serde(skip)]
     warehouse: Option<Warehouse>,
+}
+
+impl Warehouse {
+    /// The iceberg `StorageFactory` that performs all Iceberg I/O through this warehouse.
+    pub fn storage_factory(&self) -> Arc<ObjectStoreStorageFactory> {
+        Arc::new(ObjectStoreStorageFactory::new(self.clone()))
+    }
+
+    /// An iceberg `FileIO` over this warehouse.
+    pub fn file_io(&self) -> iceberg::io::FileIO {
+        iceberg::io::FileIOBuilder::new(self.storage_factory()).build()
+    }
 }
 
 impl ObjectStoreStorageFactory {

@@ -11,8 +11,7 @@
 //! staleness bound is ignored, so a run abandoned long ago starts over.
 
 use chrono::{DateTime, Utc};
-use common::catalog::SignalCatalog;
-use common::config::CatalogBackend;
+use common::catalog::{SignalCatalog, SqlDialect};
 use iceberg::TableIdent;
 use sqlx::{AnyPool, Row};
 
@@ -54,20 +53,20 @@ pub struct Checkpoint {
 #[derive(Debug, Clone)]
 pub struct CheckpointStore {
     pool: AnyPool,
-    backend: CatalogBackend,
+    dialect: SqlDialect,
     catalog_name: String,
 }
 
 impl CheckpointStore {
-    /// A store on `pool` (a `backend` database) for tables of catalog `catalog_name`, creating
-    /// the checkpoint table if it does not exist.
+    /// A store on `pool` (a database speaking `dialect`) for tables of catalog `catalog_name`,
+    /// creating the checkpoint table if it does not exist.
     pub async fn open(
         pool: AnyPool,
-        backend: CatalogBackend,
+        dialect: SqlDialect,
         catalog_name: &str,
     ) -> Result<Self, CheckpointError> {
-        let store = Self { pool, backend, catalog_name: catalog_name.to_string() };
-        let ddl = format!(
+        let store = Self { pool, dialect, catalog_name: catalog_name.to_string() };
+        let ddl = dialect.sql(&format!(
             "CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (\
              catalog_name VARCHAR(255) NOT NULL, table_namespace VARCHAR(255) NOT NULL, \
              table_name VARCHAR(255) NOT NULL, run_id VARCHAR(64) NOT NULL, \
@@ -76,7 +75,7 @@ impl CheckpointStore {
              bytes_freed BIGINT NOT NULL, started_at_ms BIGINT NOT NULL, \
              updated_at_ms BIGINT NOT NULL, \
              PRIMARY KEY (catalog_name, table_namespace, table_name))"
-        );
+        ));
         sqlx::query(&ddl)
             .execute(&store.pool)
             .await
@@ -86,29 +85,12 @@ impl CheckpointStore {
 
     /// The store of `catalog`'s database.
     pub async fn of(catalog: &SignalCatalog) -> Result<Self, CheckpointError> {
-        Self::open(catalog.pool().clone(), catalog.backend(), catalog.name()).await
-    }
-
-    /// `sql` written with `?` placeholders, in this database's placeholder style.
-    fn sql(&self, sql: &str) -> String {
-        match self.backend {
-            CatalogBackend::Sqlite => sql.to_string(),
-            CatalogBackend::Postgres => {
-                let mut out = String::with_capacity(sql.len() + 8);
-                for (n, part) in sql.split('?').enumerate() {
-                    if n > 0 {
-                        out.push_str(&format!("${n}"));
-                    }
-                    out.push_str(part);
-                }
-                out
-            }
-        }
+        Self::open(catalog.pool().clone(), catalog.dialect(), catalog.name()).await
     }
 
     /// The checkpoint of `table`, if a run left one.
     pub async fn load(&self, table: &TableIdent) -> Result<Option<Checkpoint>, CheckpointError> {
-        let sql = self.sql(&format!(
+        let sql = self.dialect.sql(&format!(
             "SELECT run_id, metadata_location, last_path, files_deleted, deletion_failures, \
              bytes_freed, started_at_ms, updated_at_ms FROM {CHECKPOINT_TABLE} \
              WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?"
@@ -145,7 +127,7 @@ impl CheckpointStore {
         table: &TableIdent,
         checkpoint: &Checkpoint,
     ) -> Result<(), CheckpointError> {
-        let sql = self.sql(&format!(
+        let sql = self.dialect.sql(&format!(
             "INSERT INTO {CHECKPOINT_TABLE} (catalog_name, table_namespace, table_name, run_id, \
              metadata_location, last_path, files_deleted, deletion_failures, bytes_freed, \
              started_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
@@ -177,7 +159,7 @@ impl CheckpointStore {
 
     /// Removes `table`'s checkpoint (its run finished).
     pub async fn clear(&self, table: &TableIdent) -> Result<(), CheckpointError> {
-        let sql = self.sql(&format!(
+        let sql = self.dialect.sql(&format!(
             "DELETE FROM {CHECKPOINT_TABLE} \
              WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?"
         ));

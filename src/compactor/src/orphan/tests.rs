@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use common::Signal;
-use common::catalog::SignalCatalog;
+use common::catalog::{SignalCatalog, ensure_table};
 use common::clock::{Clock, ManualClock};
 use common::partition::hour_partition;
-use common::tables::{TableId, ensure_table};
+use common::tables::TableId;
 use iceberg::Catalog;
 use iceberg::spec::{DataContentType, DataFile, DataFileBuilder, DataFileFormat};
 use iceberg::table::Table;

@@ -1,6 +1,7 @@
 use common::Signal;
+use common::catalog::ensure_table;
 use common::config::{SchemaConfig, StorageConfig};
-use common::tables::ensure_table;
+use common::storage::Warehouse;
 
 use super::*;
 use crate::compaction::CompactionOutcome;

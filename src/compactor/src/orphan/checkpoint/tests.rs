@@ -3,6 +3,8 @@ use std::io::Write;
 use iceberg::NamespaceIdent;
 use sqlx::any::AnyPoolOptions;
 
+use common::config::CatalogBackend;
+
 use super::*;
 
 fn ident(ns: &str, name: &str) -> TableIdent {
@@ -30,10 +32,11 @@ async fn pool(url: &str) -> AnyPool {
 
 /// Saves, replaces, isolates and clears checkpoints under catalog `catalog` of `pool`.
 async fn round_trip(pool: AnyPool, backend: CatalogBackend, catalog: &str) {
-    let store = CheckpointStore::open(pool.clone(), backend, catalog).await.unwrap();
+    let dialect = SqlDialect::new(backend);
+    let store = CheckpointStore::open(pool.clone(), dialect, catalog).await.unwrap();
     // Opening again finds the table in place.
     let other_catalog =
-        CheckpointStore::open(pool, backend, &format!("{catalog}-other")).await.unwrap();
+        CheckpointStore::open(pool, dialect, &format!("{catalog}-other")).await.unwrap();
     let traces = ident("acme.prod", "traces");
     let logs = ident("acme.prod", "logs");
     assert_eq!(store.load(&traces).await.unwrap(), None);
@@ -83,13 +86,16 @@ async fn checkpoints_round_trip_on_postgres() {
 
 #[tokio::test]
 async fn postgres_placeholders_are_numbered() {
-    let store = |backend| CheckpointStore {
-        pool: AnyPoolOptions::new().connect_lazy("sqlite::memory:").unwrap(),
-        backend,
-        catalog_name: "c".into(),
+    // The store renders its statements in the dialect it was opened with (its DDL has no
+    // placeholders, so an SQLite pool serves both).
+    let store = async |backend| {
+        let pool = pool("sqlite::memory:").await;
+        CheckpointStore::open(pool, SqlDialect::new(backend), "c").await.unwrap()
     };
-    sqlx::any::install_default_drivers();
     let sql = "SELECT a FROM t WHERE x = ? AND y = ?";
-    assert_eq!(store(CatalogBackend::Sqlite).sql(sql), sql);
-    assert_eq!(store(CatalogBackend::Postgres).sql(sql), "SELECT a FROM t WHERE x = $1 AND y = $2");
+    assert_eq!(store(CatalogBackend::Sqlite).await.dialect.sql(sql), sql);
+    assert_eq!(
+        store(CatalogBackend::Postgres).await.dialect.sql(sql),
+        "SELECT a FROM t WHERE x = $1 AND y = $2"
+    );
 }

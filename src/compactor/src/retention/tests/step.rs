@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::Signal;
+use common::catalog::ensure_table;
 use common::clock::ManualClock;
 use common::config::RetentionConfig;
-use common::tables::{TableId, ensure_table};
+use common::tables::TableId;
 use iceberg::table::Table;
 use tokio_util::sync::CancellationToken;
 
@@ -16,11 +17,12 @@ use super::{add_ref, hour_start, snapshot_ids};
 use crate::job::Scope;
 use crate::metered::Metered;
 use crate::metrics::{Metrics, table_labels};
-use crate::pass::{CatalogHandle, Job, TablePass};
+use crate::pass::{Job, TablePass};
 use crate::retention::{RetentionDetails, RetentionSettings, RetentionStep, format_utc};
 use crate::snapshot::RetryPolicy;
 use crate::step::{StepOutcome, TableContext, TableStep};
 use crate::test_support::TempCatalog;
+use common::catalog::CatalogHandle;
 
 const HOURS: [i64; 4] = [BASE_HOUR, BASE_HOUR + 1, BASE_HOUR + 2, BASE_HOUR + 3];
 const ROWS: usize = 25;

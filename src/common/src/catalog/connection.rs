@@ -1,0 +1,141 @@
+//! Connecting the catalog: the iceberg client and our own pool on the same database.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use iceberg::CatalogBuilder;
+use iceberg_catalog_sql::{SqlCatalog, SqlCatalogBuilder};
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+
+use super::dialect::{SqlDialect, bind_style};
+use super::error::CatalogError;
+use crate::config::{CatalogBackend, InvalidUri, SchemaConfig};
+use crate::storage::Warehouse;
+
+/// A connected Iceberg SQL catalog and the warehouse its tables live in.
+#[derive(Debug)]
+pub struct SignalCatalog {
+    catalog: SqlCatalog,
+    pool: AnyPool,
+    name: String,
+    uri: String,
+    dialect: SqlDialect,
+    warehouse: Warehouse,
+}
+
+impl SignalCatalog {
+    /// Connects the catalog described by `[schema]`, creating its tables if this is a new
+    /// database (and, for SQLite, the database file and its directory).
+    pub async fn connect(
+        schema: &SchemaConfig,
+        warehouse: &Warehouse,
+    ) -> Result<Self, CatalogError> {
+        let redacted = crate::config::redact_uri(&schema.catalog_uri);
+        let backend =
+            schema.backend().map_err(|InvalidUri(reason)| CatalogError::InvalidUri { reason })?;
+        let uri = match backend {
+            CatalogBackend::Sqlite => sqlite_uri(&schema.catalog_uri)?,
+            CatalogBackend::Postgres => schema.catalog_uri.clone(),
+        };
+        let catalog = SqlCatalogBuilder::default()
+            .uri(uri.clone())
+            .warehouse_location(warehouse.location())
+            .sql_bind_style(bind_style(backend))
+            .with_storage_factory(warehouse.storage_factory())
+            .load(schema.catalog_name.clone(), HashMap::new())
+            .await
+            .map_err(|source| CatalogError::Connect {
+                name: schema.catalog_name.clone(),
+                uri: redacted,
+                source: Box::new(source),
+            })?;
+        // Our own pool on the same database serves queries the iceberg client has no API for.
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new().max_connections(4).connect(&uri).await.map_err(|e| {
+            CatalogError::Connect {
+                name: schema.catalog_name.clone(),
+                uri: crate::config::redact_uri(&uri),
+                source: Box::new(iceberg::Error::new(
+                    iceberg::ErrorKind::Unexpected,
+                    e.to_string(),
+                )),
+            }
+        })?;
+        Ok(Self {
+            catalog,
+            pool,
+            name: schema.catalog_name.clone(),
+            uri,
+            dialect: SqlDialect::new(backend),
+            warehouse: warehouse.clone(),
+        })
+    }
+
+    /// The iceberg catalog client.
+    pub fn catalog(&self) -> &SqlCatalog {
+        &self.catalog
+    }
+
+    /// The catalog name (the `catalog_name` column other clients must use).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The database URI in the form sqlx accepts (may contain a password: never log it).
+    pub fn database_uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// The sqlx pool on the catalog database, for bookkeeping tables of our own (never for
+    /// `iceberg_tables`, which only the commit path changes).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Which database engine holds the catalog.
+    pub fn backend(&self) -> CatalogBackend {
+        self.dialect.backend()
+    }
+
+    /// The SQL dialect of the catalog database, for every statement run on [`Self::pool`].
+    pub fn dialect(&self) -> SqlDialect {
+        self.dialect
+    }
+
+    /// The warehouse all tables of this catalog are stored in.
+    pub fn warehouse(&self) -> &Warehouse {
+        &self.warehouse
+    }
+
+    /// The warehouse location URI, the default root of new tables.
+    pub fn warehouse_location(&self) -> &str {
+        self.warehouse.location()
+    }
+}
+
+/// Turns `sqlite://path` into the form sqlx needs to create a missing file (`?mode=rwc`), and
+/// creates the file's directory.
+pub(super) fn sqlite_uri(uri: &str) -> Result<String, CatalogError> {
+    if uri.starts_with("sqlite::memory:") || uri.contains("mode=memory") {
+        return Ok(uri.to_string());
+    }
+    let rest = uri.strip_prefix("sqlite://").ok_or_else(|| CatalogError::InvalidUri {
+        reason: "expected sqlite://<path> or sqlite::memory:".into(),
+    })?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() {
+        return Err(CatalogError::InvalidUri { reason: "the database path is empty".into() });
+    }
+    if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| CatalogError::SqliteDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(match query {
+        "" => format!("sqlite://{path}?mode=rwc"),
+        q if q.contains("mode=") => uri.to_string(),
+        q => format!("sqlite://{path}?{q}&mode=rwc"),
+    })
+}

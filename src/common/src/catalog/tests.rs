@@ -1,0 +1,65 @@
+use iceberg::Catalog;
+
+use super::connection::sqlite_uri;
+use super::{SignalCatalog, ensure_table, list_signal_tables};
+use crate::config::{SchemaConfig, StorageConfig};
+use crate::signal::Signal;
+use crate::storage::Warehouse;
+use crate::tables::TableId;
+
+#[test]
+fn sqlite_uris_get_create_mode_and_a_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("nested/dir/catalog.db");
+    let uri = sqlite_uri(&format!("sqlite://{}", db.display())).unwrap();
+    assert_eq!(uri, format!("sqlite://{}?mode=rwc", db.display()));
+    assert!(db.parent().unwrap().is_dir());
+    assert_eq!(sqlite_uri("sqlite::memory:").unwrap(), "sqlite::memory:");
+    assert!(sqlite_uri("sqlite://").is_err());
+}
+
+#[tokio::test]
+async fn sqlite_catalog_creates_lists_and_reopens_signal_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = StorageConfig {
+        dsn: format!("file://{}/storage", tmp.path().display()),
+        ..Default::default()
+    };
+    let schema = SchemaConfig {
+        catalog_uri: format!("sqlite://{}/catalog.db", tmp.path().display()),
+        ..Default::default()
+    };
+    let warehouse = Warehouse::open(&storage).unwrap();
+    let catalog = SignalCatalog::connect(&schema, &warehouse).await.unwrap();
+    for signal in Signal::ALL {
+        let id = TableId::new("acme", "prod", signal).unwrap();
+        let table = ensure_table(&catalog, &id).await.unwrap();
+        assert_eq!(table.metadata().location(), id.location(warehouse.location()));
+        // A second call loads rather than fails.
+        ensure_table(&catalog, &id).await.unwrap();
+    }
+    ensure_table(&catalog, &TableId::new("other", "dev", Signal::Logs).unwrap()).await.unwrap();
+
+    let reopened = SignalCatalog::connect(&schema, &warehouse).await.unwrap();
+    let all = list_signal_tables(&reopened, None, None).await.unwrap();
+    assert_eq!(all.len(), 4);
+    let acme = list_signal_tables(&reopened, Some("acme"), Some("prod")).await.unwrap();
+    assert_eq!(acme.iter().map(|t| t.signal).collect::<Vec<_>>(), Signal::ALL);
+    let table = reopened.catalog().load_table(&acme[0].ident()).await.unwrap();
+    assert_eq!(table.metadata().default_partition_spec().fields()[0].name, "hour");
+}
+
+#[tokio::test]
+async fn unsupported_uri_names_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let storage =
+        StorageConfig { dsn: format!("file://{}", tmp.path().display()), ..Default::default() };
+    let schema = SchemaConfig {
+        catalog_uri: "mysql://root:hunter2@127.0.0.1/db".into(),
+        ..Default::default()
+    };
+    let warehouse = Warehouse::open(&storage).unwrap();
+    let err = SignalCatalog::connect(&schema, &warehouse).await.unwrap_err().to_string();
+    assert!(err.contains("schema.catalog_uri"), "{err}");
+    assert!(!err.contains("hunter2"), "password leaked: {err}");
+}
