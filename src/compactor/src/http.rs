@@ -18,8 +18,8 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::LOG_TARGET;
 use crate::health::Health;
+use crate::log_target;
 use crate::metrics::Metrics;
 
 /// `Content-Type` of `/metrics`: the Prometheus text exposition format.
@@ -82,7 +82,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), HttpError> {
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(target: LOG_TARGET, %addr, "serving /metrics, /healthz and /readyz");
+        tracing::info!(target: log_target::SERVICE, %addr, "serving /metrics, /healthz and /readyz");
     }
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })

@@ -21,6 +21,7 @@ pub mod health;
 pub mod http;
 pub mod job;
 pub mod live_files;
+pub mod log_target;
 pub mod metered;
 pub mod metrics;
 pub mod orphan;
@@ -36,6 +37,3 @@ pub mod step;
 
 #[cfg(test)]
 pub(crate) mod test_support;
-
-/// Log target of the service, schedulers, passes and compaction.
-pub const LOG_TARGET: &str = "compactor";

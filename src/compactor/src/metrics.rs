@@ -12,18 +12,19 @@
 //! the value of both the `signal` and the `table` label, because the table is named after its
 //! signal.
 
+mod families;
 mod groups;
 
 use common::tables::TableId;
-use prometheus::{
-    HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
-};
+use prometheus::{Registry, TextEncoder};
 
+pub use families::{DURATION_BUCKETS, OUTCOME_FAILURE, OUTCOME_SUCCESS, table_labels};
 pub use groups::{
     CompactionMetrics, OrphanMetrics, RetentionMetrics, SchedulerMetrics, TableMetrics,
 };
 
 use crate::job::JobKind;
+use crate::log_target;
 
 #[cfg(test)]
 mod tests;
@@ -52,35 +53,6 @@ pub const SPEC_FAMILIES: &[&str] = &[
     "compactor_table_data_bytes",
     "compactor_table_snapshots",
 ];
-
-/// Histogram buckets for job and cycle durations, in seconds: from an empty pass (well under a
-/// second) to a multi-hour rewrite of a large table.
-pub const DURATION_BUCKETS: &[f64] =
-    &[0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0];
-
-/// Label names of families keyed by a table's signal.
-const SIGNAL_LABELS: &[&str] = &["tenant", "dataset", "signal"];
-/// Label names of families keyed by a table.
-const TABLE_LABELS: &[&str] = &["tenant", "dataset", "table"];
-/// Label names of families keyed by a dataset.
-const DATASET_LABELS: &[&str] = &["tenant", "dataset"];
-/// Label names of per-table, per-job families.
-const TABLE_JOB_LABELS: &[&str] = &["tenant", "dataset", "table", "job"];
-/// Label name of per-scheduler families.
-const JOB_LABELS: &[&str] = &["job"];
-/// Label names of per-scheduler cycle outcomes.
-const JOB_OUTCOME_LABELS: &[&str] = &["job", "outcome"];
-
-/// `outcome` label value of a cycle that succeeded.
-pub const OUTCOME_SUCCESS: &str = "success";
-/// `outcome` label value of a cycle that failed.
-pub const OUTCOME_FAILURE: &str = "failure";
-
-/// The label values identifying `table` in every per-table family, in label order: they serve
-/// both `{tenant, dataset, signal}` and `{tenant, dataset, table}` families.
-pub fn table_labels(table: &TableId) -> [&str; 3] {
-    [&table.tenant, &table.dataset, table.signal.as_str()]
-}
 
 /// Every compactor metric family, registered in one private registry, in one group per
 /// recorder.
@@ -124,7 +96,7 @@ impl Metrics {
     pub fn encode(&self) -> String {
         // The registry prunes empty families, the only input the text encoder rejects.
         TextEncoder::new().encode_to_string(&self.registry.gather()).unwrap_or_else(|error| {
-            tracing::error!(target: crate::LOG_TARGET, %error, "encoding metrics failed");
+            tracing::error!(target: log_target::SERVICE, %error, "encoding metrics failed");
             String::new()
         })
     }
@@ -154,31 +126,4 @@ impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Metrics").finish_non_exhaustive()
     }
-}
-
-/// Creates and registers an integer counter family.
-fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    register(r, IntCounterVec::new(Opts::new(name, help), labels))
-}
-
-/// Creates and registers an integer gauge family.
-fn gauge(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
-    register(r, IntGaugeVec::new(Opts::new(name, help), labels))
-}
-
-/// Creates and registers a duration histogram family with [`DURATION_BUCKETS`].
-fn histogram(r: &Registry, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
-    let opts = HistogramOpts::new(name, help).buckets(DURATION_BUCKETS.to_vec());
-    register(r, HistogramVec::new(opts, labels))
-}
-
-/// Registers a freshly built family; the definitions are static, so a failure here is a
-/// programming error (an invalid or duplicate name) that every test run would catch.
-fn register<C>(r: &Registry, family: prometheus::Result<C>) -> C
-where
-    C: prometheus::core::Collector + Clone + 'static,
-{
-    let family = family.expect("metric definition is valid");
-    r.register(Box::new(family.clone())).expect("metric family is registered once");
-    family
 }

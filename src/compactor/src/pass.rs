@@ -19,8 +19,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::error;
 
-use crate::LOG_TARGET;
 use crate::job::{JobKind, Scope};
+use crate::log_target;
 use crate::metrics::Metrics;
 use crate::report::{JobReport, TableOutcome, TableReport};
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
@@ -103,7 +103,7 @@ where
         if let Some(error) = &error {
             self.metrics.tables.record_failure(id, kind);
             error!(
-                target: LOG_TARGET,
+                target: log_target::SERVICE,
                 job = %kind,
                 tenant = %id.tenant,
                 dataset = %id.dataset,

@@ -16,8 +16,8 @@ use common::tables::TableId;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::LOG_TARGET;
 use crate::job::{JobKind, Scope};
+use crate::log_target;
 use crate::metrics::Metrics;
 use crate::pass::Job;
 use crate::report::{JobReport, TableOutcome};
@@ -72,13 +72,13 @@ impl RetentionCycle {
         }
         if only.as_ref().is_some_and(BTreeSet::is_empty) {
             info!(
-                target: LOG_TARGET,
+                target: log_target::SERVICE,
                 "Retention released nothing; no orphan cleanup follows (its own schedule still runs)"
             );
             return None;
         }
         info!(
-            target: LOG_TARGET,
+            target: log_target::SERVICE,
             pause_secs = pause.as_secs_f64(),
             tables = only.as_ref().map(BTreeSet::len),
             "Retention finished; orphan cleanup follows"
@@ -86,7 +86,7 @@ impl RetentionCycle {
         tokio::select! {
             _ = tokio::time::sleep(*pause) => {}
             _ = cancel.cancelled() => {
-                info!(target: LOG_TARGET, "Shutting down; orphan cleanup after retention skipped");
+                info!(target: log_target::SERVICE, "Shutting down; orphan cleanup after retention skipped");
                 return None;
             }
         }

@@ -13,8 +13,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::LOG_TARGET;
 use crate::job::{JobKind, Scope};
+use crate::log_target;
 use crate::metrics::Metrics;
 use crate::pass::Job;
 use crate::report::JobReport;
@@ -38,13 +38,13 @@ pub async fn run_pass(
 ) -> JobReport {
     let kind = job.kind();
     let started = Instant::now();
-    info!(target: LOG_TARGET, job = %kind, dry_run = scope.dry_run, "Starting {kind} pass");
+    info!(target: log_target::SERVICE, job = %kind, dry_run = scope.dry_run, "Starting {kind} pass");
     let report = job.run(scope, cancel).await;
     let elapsed = started.elapsed();
     metrics.scheduler.record_cycle(kind, report.succeeded(), elapsed);
     if report.succeeded() {
         info!(
-            target: LOG_TARGET,
+            target: log_target::SERVICE,
             job = %kind,
             tables = report.tables.len(),
             elapsed_secs = elapsed.as_secs_f64(),
@@ -52,10 +52,10 @@ pub async fn run_pass(
         );
     } else {
         for e in &report.errors {
-            error!(target: LOG_TARGET, job = %kind, error = %e, "{kind} pass failed");
+            error!(target: log_target::SERVICE, job = %kind, error = %e, "{kind} pass failed");
         }
         warn!(
-            target: LOG_TARGET,
+            target: log_target::SERVICE,
             job = %kind,
             tables = report.tables.len(),
             failures = report.failures(),
@@ -86,7 +86,7 @@ pub async fn run_periodic(schedule: Schedule, metrics: Arc<Metrics>, shutdown: C
         if in_flight.is_some() {
             metrics.scheduler.record_skipped_tick(kind);
             warn!(
-                target: LOG_TARGET,
+                target: log_target::SERVICE,
                 job = %kind,
                 interval_secs = interval.as_secs(),
                 "Previous {kind} pass still running; skipping this tick"
@@ -101,7 +101,7 @@ pub async fn run_periodic(schedule: Schedule, metrics: Arc<Metrics>, shutdown: C
     }
     if let Some(handle) = in_flight {
         if !handle.is_finished() {
-            info!(target: LOG_TARGET, job = %kind, "Waiting for the {kind} pass in flight to stop");
+            info!(target: log_target::SERVICE, job = %kind, "Waiting for the {kind} pass in flight to stop");
         }
         reap(handle, kind, &metrics).await;
     }
@@ -111,7 +111,7 @@ pub async fn run_periodic(schedule: Schedule, metrics: Arc<Metrics>, shutdown: C
 async fn reap(handle: JoinHandle<()>, kind: JobKind, metrics: &Metrics) {
     if let Err(e) = handle.await {
         metrics.scheduler.record_cycle(kind, false, Duration::ZERO);
-        error!(target: LOG_TARGET, job = %kind, error = %e, "{kind} pass panicked");
+        error!(target: log_target::SERVICE, job = %kind, error = %e, "{kind} pass panicked");
     }
 }
 

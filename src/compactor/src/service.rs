@@ -12,11 +12,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::LOG_TARGET;
 use crate::assembly::Assembly;
 use crate::health::{Component, Health};
 use crate::http::{self, HttpError};
 use crate::job::{JobKind, Scope};
+use crate::log_target;
 use crate::metrics::Metrics;
 use crate::report::JobReport;
 use crate::scheduler::run_periodic;
@@ -111,11 +111,11 @@ impl Service {
         for (spec, schedule) in self.assembly.schedules() {
             let kind = spec.kind;
             let Some(schedule) = schedule else {
-                info!(target: LOG_TARGET, job = %kind, "{}", spec.disabled_message());
+                info!(target: log_target::SERVICE, job = %kind, "{}", spec.disabled_message());
                 continue;
             };
             info!(
-                target: LOG_TARGET,
+                target: log_target::SERVICE,
                 job = %kind,
                 interval_secs = schedule.interval.as_secs(),
                 dry_run = schedule.scope.dry_run,
@@ -126,13 +126,13 @@ impl Service {
 
         shutdown.cancelled().await;
         let timeout = self.shutdown_timeout;
-        info!(target: LOG_TARGET, timeout_secs = timeout.as_secs(), "Shutting down");
+        info!(target: log_target::SERVICE, timeout_secs = timeout.as_secs(), "Shutting down");
         if tokio::time::timeout(timeout, async { while tasks.join_next().await.is_some() {} })
             .await
             .is_err()
         {
             warn!(
-                target: LOG_TARGET,
+                target: log_target::SERVICE,
                 timeout_secs = timeout.as_secs(),
                 "Passes still running after the shutdown timeout are abandoned; \
                  no snapshot is half-committed (commits are atomic)"
@@ -141,9 +141,9 @@ impl Service {
         }
         http_shutdown.cancel();
         if let Ok(Err(e)) = http_task.await {
-            warn!(target: LOG_TARGET, error = %e, "HTTP endpoint stopped with an error");
+            warn!(target: log_target::SERVICE, error = %e, "HTTP endpoint stopped with an error");
         }
-        info!(target: LOG_TARGET, "Compactor stopped");
+        info!(target: log_target::SERVICE, "Compactor stopped");
         Ok(())
     }
 }

@@ -150,7 +150,7 @@ fn main() -> anyhow::Result<ExitCode> {
     };
     telemetry::init(log_format);
     if let Some(file) = &loaded.file {
-        tracing::info!(target: compactor::LOG_TARGET, file = %file.display(), "Loaded configuration");
+        tracing::info!(target: compactor::log_target::SERVICE, file = %file.display(), "Loaded configuration");
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     runtime.block_on(run(loaded.config, command))
@@ -232,7 +232,7 @@ async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
 /// Reports a service that could not start (busy port, unusable warehouse) and gives the exit
 /// status of a refused configuration: nothing ran.
 fn startup_error(e: &ServiceError) -> ExitCode {
-    tracing::error!(target: compactor::LOG_TARGET, error = %e, "Compactor could not start");
+    tracing::error!(target: compactor::log_target::SERVICE, error = %e, "Compactor could not start");
     eprintln!("error: {e}");
     ExitCode::from(EXIT_INVALID_CONFIG)
 }

@@ -27,8 +27,8 @@ use super::plan::{FileGroup, PartitionPlan, TablePlan};
 use super::rewrite::{
     RewriteOutput, RewriteSettings, delete_files, rewrite_tasks, scan_tasks, take_group_tasks,
 };
-use crate::LOG_TARGET;
 use crate::live_files::{ManifestCache, live_delete_files};
+use crate::log_target;
 use crate::snapshot::{
     CommitError, Retried, RetryFailure, RetryPolicy, SnapshotChange, commit_with_retry_cached,
 };
@@ -154,7 +154,7 @@ pub async fn execute(
             let reason = e.to_string();
             let id = cx.id;
             warn!(
-                target: LOG_TARGET,
+                target: log_target::SERVICE,
                 tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, error = %reason,
                 "Abandoned all {total} compaction group(s) of {id}: {reason}"
             );
@@ -295,7 +295,7 @@ impl GroupRun<'_, '_> {
                         ..sizes(partition, group, Some(&output))
                     };
                     info!(
-                        target: LOG_TARGET,
+                        target: log_target::SERVICE,
                         tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
                         hour = %partition.hour_label, files_in = result.files_in,
                         files_out = result.files_out, rows = result.rows,
@@ -326,7 +326,7 @@ impl GroupRun<'_, '_> {
                 ) =>
             {
                 error!(
-                    target: LOG_TARGET,
+                    target: log_target::SERVICE,
                     tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
                     hour = %partition.hour_label, error = %e,
                     "compaction commit outcome not proven; keeping the group's new files"
@@ -358,7 +358,7 @@ impl GroupRun<'_, '_> {
             delete_files(self.cx.table.file_io(), &paths).await;
         }
         warn!(
-            target: LOG_TARGET,
+            target: log_target::SERVICE,
             tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
             hour = %partition.hour_label, files = group.files.len(), kind, reason = %reason,
             "Abandoned compaction group: tenant={} dataset={} table={} hour={}: {reason}",

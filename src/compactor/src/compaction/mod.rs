@@ -24,9 +24,9 @@ pub use execute::{ExecuteSettings, GroupResult, GroupStatus, TableExecution};
 pub use plan::{PlanSettings, TablePlan};
 pub use rewrite::{RewriteError, RewriteOutput, RewriteSettings, rewrite_group};
 
-use crate::LOG_TARGET;
 use crate::job::JobKind;
 use crate::live_files::live_files;
+use crate::log_target;
 use crate::snapshot::RetryPolicy;
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 
@@ -100,7 +100,7 @@ impl CompactionStep {
         let id = cx.id;
         for c in &plan.candidates {
             info!(
-                target: LOG_TARGET,
+                target: log_target::SERVICE,
                 tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, hour = %c.hour_label,
                 files_before = c.files_before, files_after = c.files_after, bytes = c.bytes,
                 "[DRY-RUN] Compaction candidate"

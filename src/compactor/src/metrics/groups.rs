@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use common::tables::TableId;
 use prometheus::{GaugeVec, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
-use super::{
+use super::families::{
     DATASET_LABELS, JOB_LABELS, JOB_OUTCOME_LABELS, OUTCOME_FAILURE, OUTCOME_SUCCESS,
     SIGNAL_LABELS, TABLE_JOB_LABELS, TABLE_LABELS, counter, gauge, histogram, register,
     table_labels,

@@ -9,9 +9,9 @@ use object_store::ObjectMeta;
 use object_store::path::Path;
 use serde::Serialize;
 
-use super::LOG_TARGET;
 use super::paths::NormalPath;
 use super::reference::ReferenceSet;
+use crate::log_target;
 
 /// A file that no snapshot reaches and that is older than the grace period.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +71,7 @@ impl<'a> Selector<'a> {
             _ => {
                 self.counts.unrecognised += 1;
                 tracing::warn!(
-                    target: LOG_TARGET,
+                    target: log_target::ORPHAN,
                     location,
                     "Keeping a listed file whose location cannot be recognised"
                 );

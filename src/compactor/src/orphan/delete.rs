@@ -20,8 +20,9 @@ use tracing::{debug, info, warn};
 
 use super::candidates::Candidate;
 use super::checkpoint::{Checkpoint, CheckpointStore};
+use super::error::OrphanError;
 use super::reference::ReferenceSet;
-use super::{LOG_TARGET, OrphanError};
+use crate::log_target;
 
 /// Deletions in flight at once within a batch.
 const DELETE_CONCURRENCY: usize = 8;
@@ -83,7 +84,7 @@ impl Batches<'_> {
         for batch in candidates.chunks(self.batch_size.max(1)) {
             if self.cancel.is_cancelled() {
                 progress.stopped_early = true;
-                info!(target: LOG_TARGET, table = %self.id, "Orphan cleanup stopping at a batch boundary (shutting down); the checkpoint resumes it");
+                info!(target: log_target::ORPHAN, table = %self.id, "Orphan cleanup stopping at a batch boundary (shutting down); the checkpoint resumes it");
                 break;
             }
             if self.revalidate
@@ -97,7 +98,7 @@ impl Batches<'_> {
             for c in batch {
                 if refs.contains(&c.location) {
                     info!(
-                        target: LOG_TARGET,
+                        target: log_target::ORPHAN,
                         tenant = %self.id.tenant, dataset = %self.id.dataset, table = %self.id.signal,
                         "Revalidation: file now referenced, keeping {}", c.location
                     );
@@ -121,13 +122,13 @@ impl Batches<'_> {
                     Ok(()) => {
                         progress.files_deleted += 1;
                         progress.bytes_freed += c.size;
-                        debug!(target: LOG_TARGET, table = %self.id, size = c.size, "Deleted orphan file {}", c.location);
+                        debug!(target: log_target::ORPHAN, table = %self.id, size = c.size, "Deleted orphan file {}", c.location);
                     }
                     Err(object_store::Error::NotFound { .. }) => progress.already_gone += 1,
                     Err(e) => {
                         progress.deletion_failures += 1;
                         warn!(
-                            target: LOG_TARGET,
+                            target: log_target::ORPHAN,
                             tenant = %self.id.tenant, dataset = %self.id.dataset, table = %self.id.signal,
                             error = %e, "Failed to delete file {}", c.location
                         );
@@ -170,7 +171,7 @@ impl Batches<'_> {
             .map_err(|e| OrphanError::metadata("read the new metadata's manifests", e))?;
         if moved {
             info!(
-                target: LOG_TARGET,
+                target: log_target::ORPHAN,
                 table = %self.id,
                 metadata = table.metadata_location().unwrap_or_default(),
                 "Table metadata changed during cleanup; reference set extended"

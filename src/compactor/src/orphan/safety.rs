@@ -14,8 +14,8 @@ use common::catalog::{CatalogError, SignalCatalog};
 use futures::StreamExt;
 use iceberg::{Catalog, TableIdent};
 
-use super::LOG_TARGET;
 use super::paths::{NormalPath, PathError};
+use crate::log_target;
 
 /// Why cleanup of one table was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -187,7 +187,7 @@ async fn implied_location(
     match location_of_metadata(&recorded) {
         Some(location) => {
             tracing::warn!(
-                target: LOG_TARGET, table = %ident_name(ident), error = %load_error,
+                target: log_target::ORPHAN, table = %ident_name(ident), error = %load_error,
                 implied = location,
                 "Table metadata unreadable; checking overlap against the location its metadata \
                  path implies"

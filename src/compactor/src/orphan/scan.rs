@@ -7,8 +7,8 @@ use common::storage::Warehouse;
 use futures::StreamExt;
 use object_store::path::Path;
 
-use super::OrphanError;
 use super::candidates::Selector;
+use super::error::OrphanError;
 
 /// Lists every file under `table_location` (after `after`, exclusive, when resuming) into
 /// `selector`.

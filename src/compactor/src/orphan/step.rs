@@ -15,12 +15,14 @@ use tracing::{info, warn};
 use super::candidates::{Candidate, Selector, age_label};
 use super::checkpoint::{Checkpoint, CheckpointStore};
 use super::delete::Batches;
+use super::error::OrphanError;
 use super::reference::ReferenceSet;
 use super::report::{OrphanReport, Resumed};
 use super::safety::{LocationIndex, ident_name};
 use super::scan::scan;
-use super::{LOG_TARGET, OrphanError, OrphanSettings};
+use super::settings::OrphanSettings;
 use crate::job::{JobKind, Scope};
+use crate::log_target;
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 
 /// What planning found: the reference set, the candidates in path order and the run's
@@ -100,7 +102,7 @@ impl OrphanCleanupStep {
             md.snapshots().filter(|s| s.timestamp_ms() < oldest_allowed).count() as u64;
         if report.snapshots_past_max_age > 0 {
             warn!(
-                target: LOG_TARGET, table = %id,
+                target: log_target::ORPHAN, table = %id,
                 snapshots = report.snapshots_past_max_age,
                 "Table keeps snapshots older than max_snapshot_age_hours; their files stay \
                  referenced until snapshot expiration removes them"
@@ -112,7 +114,7 @@ impl OrphanCleanupStep {
         report.unresolved_references = refs.unresolved().clone();
         if report.unresolved_references != Default::default() {
             warn!(
-                target: LOG_TARGET, table = %id,
+                target: log_target::ORPHAN, table = %id,
                 examples = ?report.unresolved_references.examples,
                 "References outside the table location or not normalisable: every listed file \
                  with one of their names is kept"
@@ -165,14 +167,14 @@ impl OrphanCleanupStep {
                 if age <= self.settings.checkpoint_max_age && !previous.last_path.is_empty() =>
             {
                 info!(
-                    target: LOG_TARGET, table = %cx.id, run_id = %previous.run_id,
+                    target: log_target::ORPHAN, table = %cx.id, run_id = %previous.run_id,
                     after = %previous.last_path, "Resuming orphan cleanup from its checkpoint"
                 );
                 Ok(Some((previous, path)))
             }
             _ => {
                 info!(
-                    target: LOG_TARGET, table = %cx.id, run_id = %previous.run_id,
+                    target: log_target::ORPHAN, table = %cx.id, run_id = %previous.run_id,
                     updated_at = %previous.updated_at,
                     "Ignoring a stale or unusable orphan cleanup checkpoint; starting over"
                 );
@@ -227,14 +229,14 @@ impl OrphanCleanupStep {
         let n = plan.candidates.len();
         let (tenant, dataset, table) = (&id.tenant, &id.dataset, id.signal);
         if !cx.scope.dry_run {
-            info!(target: LOG_TARGET, %tenant, %dataset, %table, "Identified {n} orphan files for tenant={tenant} dataset={dataset} table={table}");
+            info!(target: log_target::ORPHAN, %tenant, %dataset, %table, "Identified {n} orphan files for tenant={tenant} dataset={dataset} table={table}");
             return self.execute(cx, plan, report).await;
         }
-        info!(target: LOG_TARGET, %tenant, %dataset, %table, "[DRY-RUN] Identified {n} orphan files for tenant={tenant} dataset={dataset} table={table}");
+        info!(target: log_target::ORPHAN, %tenant, %dataset, %table, "[DRY-RUN] Identified {n} orphan files for tenant={tenant} dataset={dataset} table={table}");
         let now = self.clock.now();
         for c in &plan.candidates {
             let age = age_label(now, c.last_modified);
-            info!(target: LOG_TARGET, %tenant, %dataset, %table, size = c.size, "[DRY-RUN] Would delete: {} (age={age})", c.location);
+            info!(target: log_target::ORPHAN, %tenant, %dataset, %table, size = c.size, "[DRY-RUN] Would delete: {} (age={age})", c.location);
         }
         Ok(())
     }

@@ -24,6 +24,7 @@ use tracing::debug;
 
 use super::error::RetentionError;
 use super::policy::format_utc;
+use crate::log_target;
 use crate::snapshot::{
     RemoveSnapshots, Retried, RetryError, RetryFailure, RetryPolicy, SnapshotError,
     commit_with_retry,
@@ -191,7 +192,7 @@ pub async fn expire(
     let (expired, kept) = std::mem::take(&mut *last.lock().expect("plan lock"));
     match outcome.result {
         Retried::Committed(removed) => {
-            debug!(target: super::LOG_TARGET, table = %id, metadata = %removed.metadata_location, expired = removed.snapshot_ids.len(), "Committed snapshot expiration");
+            debug!(target: log_target::RETENTION, table = %id, metadata = %removed.metadata_location, expired = removed.snapshot_ids.len(), "Committed snapshot expiration");
             Ok(ExpireOutcome { expired, kept, conflicts })
         }
         Retried::Abandoned(Declined::NothingToExpire) => {

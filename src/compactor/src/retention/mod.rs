@@ -35,11 +35,9 @@ use self::expire::ExpiredSnapshot;
 use self::partitions::{Evaluation, SkipReason, evaluate};
 use crate::job::JobKind;
 use crate::live_files::live_files;
+use crate::log_target;
 use crate::snapshot::RetryPolicy;
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
-
-/// The log target of everything retention logs.
-pub const LOG_TARGET: &str = "compactor::retention";
 
 /// Everything a retention pass needs, from `[compactor.retention]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +79,7 @@ impl RetentionStep {
             let (tenant, dataset, table) = (&id.tenant, &id.dataset, id.signal.as_str());
             match s.reason {
                 SkipReason::Uninterpretable => warn!(
-                    target: LOG_TARGET, %tenant, %dataset, %table, files = s.files, spec_ids = ?s.spec_ids,
+                    target: log_target::RETENTION, %tenant, %dataset, %table, files = s.files, spec_ids = ?s.spec_ids,
                     "Skipping files of table {id} whose partition is not an hour value this compactor can interpret; they are never dropped"
                 ),
             }
@@ -104,7 +102,7 @@ impl RetentionStep {
         self.record_evaluation(cx, &eval, d);
         for p in &eval.expired {
             info!(
-                target: LOG_TARGET,
+                target: log_target::RETENTION,
                 "[DRY-RUN] Would drop partition: tenant={} dataset={} table={} hour={}",
                 id.tenant, id.dataset, id.signal, p.hour_label
             );
@@ -115,7 +113,7 @@ impl RetentionStep {
         d.snapshots_expired = expiring.iter().map(|s| ExpiredSnapshot::new(*s, now)).collect();
         for s in &d.snapshots_expired {
             info!(
-                target: LOG_TARGET, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+                target: log_target::RETENTION, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
                 "[DRY-RUN] Would expire snapshot: snapshot_id={} age={}days", s.snapshot_id, s.age_days
             );
         }
@@ -143,7 +141,7 @@ impl RetentionStep {
                     let dropped = outcome.evaluation.expired;
                     for p in &dropped {
                         info!(
-                            target: LOG_TARGET, snapshot_id,
+                            target: log_target::RETENTION, snapshot_id,
                             "Dropped partition: tenant={} dataset={} table={} hour={} files={} rows={}",
                             id.tenant, id.dataset, id.signal, p.hour_label, p.data_files, p.rows
                         );
@@ -168,7 +166,7 @@ impl RetentionStep {
                     outcome.expired.iter().map(|s| ExpiredSnapshot::new(*s, now)).collect();
                 for s in &d.snapshots_expired {
                     info!(
-                        target: LOG_TARGET, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+                        target: log_target::RETENTION, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
                         "Expired snapshot: snapshot_id={} age={}days", s.snapshot_id, s.age_days
                     );
                 }
@@ -192,7 +190,7 @@ impl RetentionStep {
             return;
         }
         warn!(
-            target: LOG_TARGET, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, error = %e,
+            target: log_target::RETENTION, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, error = %e,
             "Retention {what} deferred: every commit attempt lost to other writers; the next pass retries"
         );
         d.conflicts += match &e {
@@ -220,7 +218,7 @@ impl TableStep for RetentionStep {
         let id = cx.id;
         let policy = TablePolicy::resolve(&self.settings.config, id, self.clock.now());
         debug!(
-            target: LOG_TARGET, cutoff_local = %policy.cutoff_local, timezone = %policy.timezone,
+            target: log_target::RETENTION, cutoff_local = %policy.cutoff_local, timezone = %policy.timezone,
             "Computed retention cutoff: tenant={} dataset={} signal={} cutoff={}",
             id.tenant, id.dataset, id.signal, format_utc(policy.cutoff)
         );

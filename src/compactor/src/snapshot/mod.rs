@@ -30,9 +30,6 @@ mod summary;
 #[cfg(test)]
 mod tests;
 
-/// Log target of manifest writing and catalog commits.
-pub const LOG_TARGET: &str = "compactor::iceberg";
-
 pub use change::{ChangeKind, RemoveSnapshots, SnapshotChange};
 pub use commit::{CommitError, commit, swap_metadata};
 pub use error::SnapshotError;

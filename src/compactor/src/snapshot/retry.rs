@@ -11,11 +11,11 @@ use iceberg::Catalog;
 use iceberg::table::Table;
 use tracing::{debug, warn};
 
-use super::LOG_TARGET;
 use super::commit::{CommitError, commit};
 use super::error::SnapshotError;
 use super::staged::{Change, CommitOutcome, Effect};
 use crate::live_files::ManifestCache;
+use crate::log_target;
 
 /// How often and how patiently [`commit_with_retry`] retries after conflicts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,13 +202,13 @@ where
                 conflicts += 1;
                 if attempt < attempts {
                     let wait = policy.backoff(attempt);
-                    debug!(target: LOG_TARGET, table = %id, attempt, ?wait, "commit conflict, retrying on fresh metadata");
+                    debug!(target: log_target::ICEBERG, table = %id, attempt, ?wait, "commit conflict, retrying on fresh metadata");
                     tokio::time::sleep(wait).await;
                 }
             }
             Err(e) => return Err(fail(conflicts, RetryFailure::Commit(e))),
         }
     }
-    warn!(target: LOG_TARGET, table = %id, attempts, "commit gave up after repeated conflicts");
+    warn!(target: log_target::ICEBERG, table = %id, attempts, "commit gave up after repeated conflicts");
     Err(fail(conflicts, RetryFailure::ConflictsExhausted { table: table_name(), attempts }))
 }

@@ -9,10 +9,10 @@ use iceberg::spec::Summary;
 use iceberg::table::Table;
 use tracing::{debug, info, warn};
 
-use super::LOG_TARGET;
 use super::change::RemoveSnapshots;
 use super::error::SnapshotError;
 use crate::live_files::ManifestCache;
+use crate::log_target;
 
 /// A change [`super::commit_with_retry`] stages on fresh metadata and commits: a new snapshot
 /// ([`super::SnapshotChange`]) or a metadata-only change ([`RemoveSnapshots`]).
@@ -93,7 +93,7 @@ impl Effect for NewSnapshot {
     fn committed(self, id: &TableId, metadata_location: String) -> CommitOutcome {
         let Self { snapshot_id, sequence_number, summary } = self;
         info!(
-            target: LOG_TARGET,
+            target: log_target::ICEBERG,
             table = %id,
             snapshot_id,
             operation = summary.operation.as_str(),
@@ -119,7 +119,7 @@ impl Effect for RemoveSnapshots {
 
     fn committed(self, id: &TableId, metadata_location: String) -> SnapshotsRemoved {
         debug!(
-            target: LOG_TARGET,
+            target: log_target::ICEBERG,
             table = %id,
             removed = self.snapshot_ids.len(),
             metadata = %metadata_location,
@@ -133,7 +133,7 @@ impl Effect for RemoveSnapshots {
 pub(super) async fn remove_files(file_io: &FileIO, locations: &[String]) {
     for location in locations {
         if let Err(error) = file_io.delete(location).await {
-            warn!(target: LOG_TARGET, %location, %error, "could not remove a file of an abandoned snapshot attempt");
+            warn!(target: log_target::ICEBERG, %location, %error, "could not remove a file of an abandoned snapshot attempt");
         }
     }
 }
