@@ -19,6 +19,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::catalog::CatalogHandle;
 use common::clock::{Clock, SystemClock};
 use common::config::{CompactorConfig, Config};
 use common::storage::{StorageError, Warehouse};
@@ -35,7 +36,6 @@ use crate::retention::{RetentionSettings, RetentionStep};
 use crate::retention_cycle::{FollowUp, RetentionCycle};
 use crate::scheduler::{Schedule, run_pass};
 use crate::step::TableStep;
-use common::catalog::CatalogHandle;
 
 /// What the configuration says about running one job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -68,11 +68,6 @@ where
         Self { step, catalog, metrics, concurrency, running: Mutex::new(()) }
     }
 
-    /// The step this pass runs.
-    pub fn step(&self) -> &S {
-        &self.step
-    }
-
     async fn run_on(
         &self,
         catalog: &SignalCatalog,

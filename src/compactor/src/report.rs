@@ -65,14 +65,6 @@ impl TableOutcome {
             _ => None,
         }
     }
-
-    /// The orphan-cleanup outcome, if this is one.
-    pub fn orphan_cleanup(&self) -> Option<&OrphanReport> {
-        match self {
-            Self::OrphanCleanup(o) => Some(o),
-            _ => None,
-        }
-    }
 }
 
 /// The result of one pass of a job over one table.

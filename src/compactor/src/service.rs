@@ -5,6 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::catalog::CatalogHandle;
 use common::config::Config;
 use common::storage::StorageError;
 use futures::StreamExt;
@@ -20,7 +21,6 @@ use crate::log_target;
 use crate::metrics::Metrics;
 use crate::report::JobReport;
 use crate::scheduler::run_periodic;
-use common::catalog::CatalogHandle;
 
 /// How often `/readyz`'s view of the catalog and object store is refreshed.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(15);

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::Signal;
+use common::catalog::CatalogHandle;
 use common::catalog::ensure_table;
 use common::clock::ManualClock;
 use common::config::RetentionConfig;
@@ -22,7 +23,6 @@ use crate::retention::{RetentionDetails, RetentionSettings, RetentionStep, forma
 use crate::snapshot::RetryPolicy;
 use crate::step::{StepOutcome, TableContext, TableStep};
 use crate::test_support::TempCatalog;
-use common::catalog::CatalogHandle;
 
 const HOURS: [i64; 4] = [BASE_HOUR, BASE_HOUR + 1, BASE_HOUR + 2, BASE_HOUR + 3];
 const ROWS: usize = 25;
