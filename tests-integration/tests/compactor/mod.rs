@@ -3,6 +3,7 @@
 //! implementation that is not ours) and with iceberg-rust.
 
 mod compaction;
+mod file_sizes;
 mod lifecycle;
 mod orphan_cleanup;
 mod partition_drop;

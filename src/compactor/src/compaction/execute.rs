@@ -254,7 +254,15 @@ impl GroupRun<'_, '_> {
         let tasks = take_group_tasks(&mut *self.tasks.lock().await, group);
         let rewritten = match tasks {
             Ok(tasks) => {
-                rewrite_tasks(self.cx.table, tasks, group.rows, hour, &self.settings.rewrite).await
+                rewrite_tasks(
+                    self.cx.table,
+                    tasks,
+                    group.rows,
+                    group.expected_output_files,
+                    hour,
+                    &self.settings.rewrite,
+                )
+                .await
             }
             Err(e) => Err(e),
         };

@@ -8,6 +8,7 @@
 pub mod execute;
 pub mod plan;
 pub mod rewrite;
+pub mod roll;
 
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,8 @@
 //! Rewriting one group of small files of an `hour` partition into target-size files.
 //!
-//! Record batches stream from the inputs, one input file at a time, into iceberg's rolling
-//! Parquet writer, which starts a new file once the current one exceeds the target size.
-//! Memory is bounded by a few batches and one row group, never by the size of the partition.
+//! Record batches stream from the inputs, one input file at a time, into Parquet files that
+//! are closed once they reach the target size as written ([`super::roll`]). Memory is bounded
+//! by a few batches and one row group, never by the size of the partition.
 //!
 //! Invariants: the output holds exactly the rows of the inputs (checked against the rows read
 //! and the record counts the manifests state), and a rewrite that fails leaves no file behind.
@@ -23,13 +23,13 @@ use iceberg::writer::file_writer::location_generator::{
     DefaultFileNameGenerator, LocationGenerator,
 };
 use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
-use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
 use iceberg::{Error as IcebergError, ErrorKind};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use tracing::warn;
 
 use super::plan::FileGroup;
+use super::roll::{self, SizedFiles};
 
 /// Prefix of every file compaction writes; the rest of the name is a UUID and a counter.
 pub const COMPACTED_FILE_PREFIX: &str = "compacted";
@@ -37,7 +37,7 @@ pub const COMPACTED_FILE_PREFIX: &str = "compacted";
 /// How a group is rewritten.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RewriteSettings {
-    /// An output file is closed and the next one started once it exceeds this size.
+    /// An output file is closed and the next one started once it reaches this size.
     pub target_file_size_bytes: u64,
     /// Rows per record batch read from an input file.
     pub batch_rows: usize,
@@ -49,13 +49,14 @@ pub struct RewriteSettings {
 
 impl RewriteSettings {
     /// Settings writing files of `target_file_size_bytes`, with 8192-row batches and row
-    /// groups of at most 128 Ki rows or 64 MiB.
+    /// groups of at most 128 Ki rows or the target's size before compression (64 KiB to
+    /// 64 MiB).
     pub fn new(target_file_size_bytes: u64) -> Self {
         Self {
             target_file_size_bytes,
             batch_rows: 8192,
             row_group_rows: 128 * 1024,
-            row_group_bytes: 64 * 1024 * 1024,
+            row_group_bytes: roll::row_group_bytes(target_file_size_bytes, 64 * 1024 * 1024),
         }
     }
 }
@@ -151,7 +152,7 @@ pub async fn rewrite_group(
 ) -> Result<RewriteOutput, RewriteError> {
     let mut tasks = scan_tasks(table, group.files.iter().map(String::as_str)).await?;
     let tasks = take_group_tasks(&mut tasks, group)?;
-    rewrite_tasks(table, tasks, group.rows, hour, settings).await
+    rewrite_tasks(table, tasks, group.rows, group.expected_output_files, hour, settings).await
 }
 
 /// The scan tasks of the files of `paths` in `table`'s current snapshot, by path, from one
@@ -186,16 +187,19 @@ pub fn take_group_tasks(
 }
 
 /// Rewrites the files of `tasks`, which the manifests say hold `expected_rows` rows, into new
-/// files of partition `hour`. On any error every file written so far is deleted.
+/// files of partition `hour`, `planned_files` of them expected. On any error every file
+/// written so far is deleted.
 pub async fn rewrite_tasks(
     table: &Table,
     tasks: Vec<FileScanTask>,
     expected_rows: u64,
+    planned_files: usize,
     hour: i64,
     settings: &RewriteSettings,
 ) -> Result<RewriteOutput, RewriteError> {
     let written = Arc::new(Mutex::new(Vec::new()));
-    let result = write_all(table, tasks, hour, settings, &written).await.and_then(|out| {
+    let result = write_all(table, tasks, planned_files, hour, settings, &written);
+    let result = result.await.and_then(|out| {
         if out.rows_read == expected_rows && out.rows_written == expected_rows {
             Ok(out)
         } else {
@@ -216,6 +220,7 @@ pub async fn rewrite_tasks(
 async fn write_all(
     table: &Table,
     tasks: Vec<FileScanTask>,
+    planned_files: usize,
     hour: i64,
     settings: &RewriteSettings,
     written: &Arc<Mutex<Vec<String>>>,
@@ -241,16 +246,25 @@ async fn write_all(
         DataFileFormat::Parquet,
     );
     let locations = TrackedLocations { directory, written: Arc::clone(written) };
-    let target = usize::try_from(settings.target_file_size_bytes).unwrap_or(usize::MAX);
-    let rolling =
-        RollingFileWriterBuilder::new(parquet, target, table.file_io().clone(), locations, names);
+    // Files are rolled by `SizedFiles`, never by iceberg's writer.
+    let rolling = RollingFileWriterBuilder::new(
+        parquet,
+        usize::MAX,
+        table.file_io().clone(),
+        locations,
+        names,
+    );
     let key = PartitionKey::new(
         md.default_partition_spec().as_ref().clone(),
         schema,
         hour_partition(hour)?,
     );
-    let mut writer =
-        DataFileWriterBuilder::new(rolling).build(Some(key)).await.map_err(write_err)?;
+    let target = settings.target_file_size_bytes;
+    let input = tasks.iter().fold((0, 0), |(bytes, rows), t| {
+        (bytes + t.file_size_in_bytes, rows + t.record_count.unwrap_or(0))
+    });
+    let builder = DataFileWriterBuilder::new(rolling);
+    let mut writer = SizedFiles::new(builder, key, target, planned_files, input);
 
     let (mut rows_read, mut bytes_read) = (0u64, 0u64);
     for task in tasks {
@@ -277,7 +291,9 @@ async fn write_all(
                     .with_source(e),
                 )
             })?;
-            writer.write(batch).await.map_err(write_err)?;
+            let rows_per_write =
+                roll::rows_per_write(target, writer.bytes_per_row(), settings.batch_rows);
+            writer.write(&batch, rows_per_write).await.map_err(write_err)?;
         }
     }
     let files = writer.close().await.map_err(write_err)?;

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use common::clock::{Clock, SystemClock};
 use common::partition::{HourDirectory, MICROS_PER_HOUR};
 use futures::TryStreamExt;
-use iceberg::spec::ManifestStatus;
+use iceberg::spec::{DataFile, ManifestStatus};
 use iceberg::table::Table;
 use tokio_util::sync::CancellationToken;
 
@@ -20,7 +20,7 @@ use super::fixture::{
     BASE_HOUR, Fixture, assert_totals_match_walk, batch, entries, live, paths_of_hour, write,
 };
 use crate::compaction::plan::FileGroup;
-use crate::compaction::rewrite::{rewrite_tasks, scan_tasks, take_group_tasks};
+use crate::compaction::rewrite::{delete_files, rewrite_tasks, scan_tasks, take_group_tasks};
 use crate::compaction::{
     CompactionOutcome, CompactionSettings, CompactionStep, ExecuteSettings, GroupStatus,
     PlanSettings, RewriteError, RewriteSettings, TableExecution, TablePlan, rewrite_group,
@@ -420,7 +420,7 @@ async fn a_row_count_that_does_not_match_the_manifests_abandons_the_rewrite() {
         FileGroup { files: paths, bytes: 0, rows: 3 * ROWS as u64 + 1, expected_output_files: 1 };
     let mut tasks = scan_tasks(&table, group.files.iter().map(String::as_str)).await.unwrap();
     let tasks = take_group_tasks(&mut tasks, &group).unwrap();
-    let err = rewrite_tasks(&table, tasks, group.rows, HOURS[0], &RewriteSettings::new(MIB))
+    let err = rewrite_tasks(&table, tasks, group.rows, 1, HOURS[0], &RewriteSettings::new(MIB))
         .await
         .unwrap_err();
     assert!(
@@ -435,4 +435,34 @@ async fn a_row_count_that_does_not_match_the_manifests_abandons_the_rewrite() {
     assert!(err.to_string().contains("file:///nowhere.parquet"), "{err}");
     let statuses: Vec<_> = entries(&table).await.into_iter().map(|e| e.status).collect();
     assert!(statuses.iter().all(|s| *s != ManifestStatus::Deleted));
+}
+
+#[tokio::test]
+async fn every_output_but_the_last_lands_near_the_target() {
+    let fx = Fixture::new().await;
+    fx.fill(&HOURS[..1], 6, 4000).await;
+    let table = fx.load().await;
+    let files = live(&table).await;
+    for target in [64 * 1024, 256 * 1024] {
+        // More files planned than the data fills: no file is the planned last one. The first
+        // file is sized from the inputs' bytes per row (these fixture files are uncompressed,
+        // so it closes early and never late); every later one from the files already written.
+        let group = FileGroup {
+            files: files.iter().map(|e| e.path.clone()).collect(),
+            bytes: files.iter().map(|e| e.size).sum(),
+            rows: files.iter().map(|e| e.records).sum(),
+            expected_output_files: 1000,
+        };
+        let settings = RewriteSettings::new(target);
+        let out = rewrite_group(&table, &group, HOURS[0], &settings).await.unwrap();
+        let sizes: Vec<u64> = out.files.iter().map(DataFile::file_size_in_bytes).collect();
+        assert!(sizes.len() >= 3, "target {target}: {sizes:?}");
+        assert!(sizes[0] as f64 <= target as f64 * 1.1, "target {target}: {sizes:?}");
+        for size in &sizes[1..sizes.len() - 1] {
+            let ratio = *size as f64 / target as f64;
+            assert!((0.75..=1.1).contains(&ratio), "target {target}: {ratio:.2} in {sizes:?}");
+        }
+        let paths: Vec<String> = out.files.iter().map(|f| f.file_path().to_string()).collect();
+        delete_files(table.file_io(), &paths).await;
+    }
 }

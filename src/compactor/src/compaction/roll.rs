@@ -1,0 +1,167 @@
+//! Rolling output files on the bytes actually written.
+//!
+//! iceberg's rolling writer closes a file once "bytes written + estimated size of the buffered
+//! row group" passes the target. The buffered estimate is of encoded but not yet compressed
+//! data, so a file was closed when its compressed size was about half the target, and the next
+//! pass rewrote the half-size files again. Small row groups would make the estimate closer but
+//! cost compression and footer space, which matters most for small targets.
+//!
+//! Here the size of the file being written is estimated from its rows and the bytes a row
+//! takes once written: at first the inputs' (their file sizes over their row counts, from the
+//! manifests), then, once a file of the group is closed, that file's own (real size, footer
+//! included, over its rows). Rows are handed to the writer in slices of a thirty-second of the
+//! target, so one write cannot overshoot it; a file is closed once its estimate reaches the
+//! target, except the last one the plan expects, which may grow to 1.1 times the target so
+//! that output compressing a little worse than its input does not end in a sliver of a file.
+
+use arrow_array::RecordBatch;
+use iceberg::spec::{DataFile, PartitionKey};
+use iceberg::writer::base_writer::data_file_writer::{DataFileWriter, DataFileWriterBuilder};
+use iceberg::writer::file_writer::ParquetWriterBuilder;
+use iceberg::writer::file_writer::location_generator::{FileNameGenerator, LocationGenerator};
+use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
+
+/// Smallest buffered row group, in estimated bytes, whatever the target.
+const MIN_ROW_GROUP_BYTES: u64 = 64 * 1024;
+
+/// The row-group byte limit (encoded, before compression) for files of `target` bytes: the
+/// target itself, so a file holds a few row groups once compressed, between 64 KiB and `max`
+/// (which bounds the memory one buffered row group takes).
+pub fn row_group_bytes(target: u64, max: u64) -> usize {
+    let bytes = target.clamp(MIN_ROW_GROUP_BYTES, max.max(MIN_ROW_GROUP_BYTES));
+    usize::try_from(bytes).unwrap_or(usize::MAX)
+}
+
+/// Rows per write for rows of `bytes_per_row` bytes: a thirty-second of the target, at least
+/// one row and at most `max_rows`.
+pub fn rows_per_write(target: u64, bytes_per_row: f64, max_rows: usize) -> usize {
+    let rows = (target as f64 / 32.0) / bytes_per_row.max(1.0);
+    (rows as usize).clamp(1, max_rows.max(1))
+}
+
+/// `bytes` over `rows`, at least one byte a row.
+fn bytes_per_row(bytes: u64, rows: u64) -> f64 {
+    (bytes as f64 / rows.max(1) as f64).max(1.0)
+}
+
+/// Writes data files of one partition, starting a new file when the current one is full.
+pub struct SizedFiles<L: LocationGenerator, F: FileNameGenerator> {
+    builder: DataFileWriterBuilder<ParquetWriterBuilder, L, F>,
+    key: PartitionKey,
+    target: u64,
+    planned_files: usize,
+    bytes_per_row: f64,
+    current: Option<DataFileWriter<ParquetWriterBuilder, L, F>>,
+    current_rows: u64,
+    closed: Vec<DataFile>,
+}
+
+impl<L: LocationGenerator, F: FileNameGenerator> SizedFiles<L, F> {
+    /// Files of `key` of about `target` bytes each, `planned_files` of them expected, from
+    /// inputs of `input_bytes` holding `input_rows`; `builder` must not roll on its own (its
+    /// rolling target is never reached).
+    pub fn new(
+        builder: DataFileWriterBuilder<ParquetWriterBuilder, L, F>,
+        key: PartitionKey,
+        target: u64,
+        planned_files: usize,
+        (input_bytes, input_rows): (u64, u64),
+    ) -> Self {
+        Self {
+            builder,
+            key,
+            target,
+            planned_files,
+            bytes_per_row: bytes_per_row(input_bytes, input_rows),
+            current: None,
+            current_rows: 0,
+            closed: Vec::new(),
+        }
+    }
+
+    /// Bytes a row takes once written, as estimated now.
+    pub fn bytes_per_row(&self) -> f64 {
+        self.bytes_per_row
+    }
+
+    /// The size at which the file being written is closed.
+    fn limit(&self) -> u64 {
+        if self.closed.len() + 1 >= self.planned_files.max(1) {
+            self.target.saturating_add(self.target / 10)
+        } else {
+            self.target
+        }
+    }
+
+    /// Writes `batch`, in slices of `rows_per_write` rows, starting new files as they fill.
+    pub async fn write(
+        &mut self,
+        batch: &RecordBatch,
+        rows_per_write: usize,
+    ) -> iceberg::Result<()> {
+        let step = rows_per_write.max(1);
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let len = step.min(batch.num_rows() - offset);
+            self.write_slice(batch.slice(offset, len)).await?;
+            offset += len;
+        }
+        Ok(())
+    }
+
+    async fn write_slice(&mut self, slice: RecordBatch) -> iceberg::Result<()> {
+        let estimate = self.current_rows as f64 * self.bytes_per_row;
+        if self.current.is_some() && estimate >= self.limit() as f64 {
+            self.close_current().await?;
+        }
+        self.current_rows += slice.num_rows() as u64;
+        let writer = match &mut self.current {
+            Some(writer) => writer,
+            empty => empty.insert(self.builder.build(Some(self.key.clone())).await?),
+        };
+        writer.write(slice).await
+    }
+
+    async fn close_current(&mut self) -> iceberg::Result<()> {
+        self.current_rows = 0;
+        if let Some(mut writer) = self.current.take() {
+            let files = writer.close().await?;
+            let (bytes, rows) = files
+                .iter()
+                .fold((0, 0), |(b, r), f| (b + f.file_size_in_bytes(), r + f.record_count()));
+            if rows > 0 {
+                self.bytes_per_row = bytes_per_row(bytes, rows);
+            }
+            self.closed.extend(files);
+        }
+        Ok(())
+    }
+
+    /// Closes the last file and returns every file written.
+    pub async fn close(mut self) -> iceberg::Result<Vec<DataFile>> {
+        self.close_current().await?;
+        Ok(self.closed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_groups_are_the_target_within_bounds() {
+        let max = 64 * 1024 * 1024;
+        assert_eq!(row_group_bytes(4 * 1024 * 1024, max), 4 * 1024 * 1024);
+        assert_eq!(row_group_bytes(16 * 1024, max), 64 * 1024, "never below 64 KiB");
+        assert_eq!(row_group_bytes(1 << 30, max), 64 * 1024 * 1024, "never above the maximum");
+    }
+
+    #[test]
+    fn writes_are_a_thirty_second_of_the_target() {
+        assert_eq!(rows_per_write(256 * 1024, 64.0, 8192), 128);
+        assert_eq!(rows_per_write(128 << 20, 64.0, 8192), 8192, "capped at the batch size");
+        assert_eq!(rows_per_write(1024, 1e6, 8192), 1, "at least one row");
+        assert_eq!(rows_per_write(1024, 0.0, 8192), 32, "a row counts as at least 1 byte");
+        assert_eq!(bytes_per_row(1000, 0), 1000.0, "no rows counts as one");
+    }
+}
