@@ -199,19 +199,25 @@ pub async fn execute(
     out
 }
 
-/// Abandonment causes that are contention with other writers, not failures: the table is
-/// unchanged and the next pass plans again.
-const CONTENTION: [&str; 2] = ["files_no_longer_live", "conflicts_exhausted"];
+/// Abandonment causes that are not failures: contention with other writers (the table is
+/// unchanged and the next pass plans again) and a rewrite that would not reduce the file count.
+const NOT_FAILURES: [&str; 3] = ["files_no_longer_live", "conflicts_exhausted", NO_GAIN];
+
+/// The abandonment cause of a group whose rewrite would leave at least as many files.
+pub const NO_GAIN: &str = "no_gain";
 
 impl TableExecution {
     /// The groups that failed (unreadable input, write or commit errors, unknown commit
-    /// outcome), each described with its hour and reason; contention is not a failure.
+    /// outcome), each described with its hour and reason; contention and a rewrite without
+    /// gain are not failures.
     pub fn failures(&self) -> Vec<String> {
         self.groups
             .iter()
             .filter_map(|g| match &g.status {
                 GroupStatus::Committed { .. } => None,
-                GroupStatus::Abandoned { kind, .. } if CONTENTION.contains(&kind.as_str()) => None,
+                GroupStatus::Abandoned { kind, .. } if NOT_FAILURES.contains(&kind.as_str()) => {
+                    None
+                }
                 GroupStatus::Abandoned { reason, .. } | GroupStatus::Unknown { reason } => {
                     Some(format!("hour={}: {reason}", g.hour_label))
                 }
@@ -272,6 +278,14 @@ impl GroupRun<'_, '_> {
                 return self.abandon(partition, group, None, 0, e.kind(), e.to_string()).await;
             }
         };
+        if output.files.len() >= group.files.len() {
+            let reason = format!(
+                "the rewrite would not reduce the file count ({} -> {})",
+                group.files.len(),
+                output.files.len()
+            );
+            return self.abandon(partition, group, Some(&output), 0, NO_GAIN, reason).await;
+        }
         let _serialised = self.commit_lock.lock().await;
         let change = SnapshotChange::replace(
             group.files.iter().cloned(),

@@ -466,3 +466,40 @@ async fn every_output_but_the_last_lands_near_the_target() {
         delete_files(table.file_io(), &paths).await;
     }
 }
+
+#[tokio::test]
+async fn a_group_whose_rewrite_would_not_reduce_the_file_count_is_not_committed() {
+    let fx = Fixture::new().await;
+    fx.fill(&HOURS[..1], 2, 2000).await;
+    let table = fx.load().await;
+    let location = table.metadata_location().unwrap().to_string();
+    let files = live(&table).await;
+    let group = FileGroup {
+        files: files.iter().map(|e| e.path.clone()).collect(),
+        bytes: files.iter().map(|e| e.size).sum(),
+        rows: files.iter().map(|e| e.records).sum(),
+        expected_output_files: 1,
+    };
+    let partition = crate::compaction::plan::PartitionPlan {
+        hour: HOURS[0],
+        hour_label: "2024-01-01-00".into(),
+        spec_id: table.metadata().default_partition_spec_id(),
+        files_before: 2,
+        files_after: 1,
+        bytes: group.bytes,
+        rows: group.rows,
+        small_files: 2,
+        groups: vec![group],
+    };
+    let plan = TablePlan { partitions: 1, candidates: vec![partition], ..Default::default() };
+    // A target far below the files' size: the two inputs would become many outputs.
+    let settings = settings(4 * 1024).execute;
+    let (scope, cancel) = (Scope::default(), CancellationToken::new());
+    let cx = TableContext::new(&fx.id, &table, &fx.catalog, &scope, &cancel);
+    let execution = crate::compaction::execute::execute(&cx, &plan, &settings, &SystemClock).await;
+    assert_eq!((execution.groups_committed, execution.groups_abandoned), (0, 1));
+    assert_eq!(status_kind(&execution.groups[0].status), "no_gain");
+    assert!(execution.failures().is_empty(), "no gain is not a failure");
+    assert_eq!(fx.load().await.metadata_location(), Some(location.as_str()));
+    assert!(compacted_files_on_disk(&table, HOURS[0]).is_empty(), "its files are deleted");
+}
