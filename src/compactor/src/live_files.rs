@@ -36,13 +36,6 @@ pub async fn live_files(table: &Table) -> iceberg::Result<Vec<LiveFile>> {
     read_live_files(table, |_| true, &ManifestCache::new()).await
 }
 
-/// The live delete files of `table`'s current snapshot; only delete manifests are read, so
-/// this stays cheap on tables with many data manifests.
-pub async fn live_delete_files(table: &Table) -> iceberg::Result<Vec<LiveFile>> {
-    let deletes = |content: &ManifestContentType| *content == ManifestContentType::Deletes;
-    read_live_files(table, deletes, &ManifestCache::new()).await
-}
-
 /// [`live_files`], reading only the manifests `cache` does not hold yet.
 ///
 /// A manifest is immutable once written, so after a lost commit the next attempt reads only

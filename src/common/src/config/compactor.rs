@@ -42,6 +42,11 @@ pub struct CompactorConfig {
     /// Seconds a shutdown waits for running jobs before abandoning them.
     /// Env `SIGNALDB_COMPACTOR_SHUTDOWN_TIMEOUT_SECS`, default `30`.
     pub shutdown_timeout_secs: u64,
+    /// Compaction groups committed together in one `replace` snapshot; `0` commits every group
+    /// of a table's pass at once (one commit per table), a positive number commits as groups
+    /// finish, so a long pass keeps its progress (Spark's `partial-progress.max-commits`).
+    /// Env `SIGNALDB_COMPACTOR_GROUPS_PER_COMMIT`, default `0`.
+    pub groups_per_commit: usize,
     /// `[compactor.retention]`: partition drops and snapshot expiry.
     pub retention: RetentionConfig,
     /// `[compactor.orphan_cleanup]`: deletion of files no snapshot references.
@@ -61,6 +66,7 @@ impl Default for CompactorConfig {
             max_concurrent_jobs: 2,
             quiet_period_secs: 3600,
             shutdown_timeout_secs: 30,
+            groups_per_commit: 0,
             retention: RetentionConfig::default(),
             orphan_cleanup: OrphanCleanupConfig::default(),
         }

@@ -71,6 +71,7 @@ fn check_compactor(c: &CompactorConfig, check: &mut Checker<'_>) {
         max_concurrent_jobs,
         quiet_period_secs: _,
         shutdown_timeout_secs: _,
+        groups_per_commit: _,
         retention: _,
         orphan_cleanup: _,
     } = c;

@@ -17,21 +17,17 @@ use common::clock::Clock;
 use common::partition::hour_label;
 use futures::StreamExt;
 use iceberg::scan::FileScanTask;
-use iceberg::spec::DataContentType;
-use iceberg::table::Table;
 use serde::Serialize;
 use tokio::sync::Mutex;
-use tracing::{error, info, warn};
+use tracing::warn;
 
 use super::plan::{FileGroup, PartitionPlan, TablePlan};
 use super::rewrite::{
     RewriteOutput, RewriteSettings, delete_files, rewrite_tasks, scan_tasks, take_group_tasks,
 };
-use crate::live_files::{ManifestCache, live_delete_files};
+use crate::live_files::ManifestCache;
 use crate::log_target;
-use crate::snapshot::{
-    CommitError, Retried, RetryFailure, RetryPolicy, SnapshotChange, commit_with_retry_cached,
-};
+use crate::snapshot::RetryPolicy;
 use crate::step::TableContext;
 
 /// How a plan is executed.
@@ -43,6 +39,9 @@ pub struct ExecuteSettings {
     pub max_concurrent_groups: usize,
     /// Retries of a commit that lost a race with another writer.
     pub retry: RetryPolicy,
+    /// Groups committed together in one `replace` snapshot; 0 commits every group of the
+    /// table's pass at once.
+    pub groups_per_commit: usize,
 }
 
 /// What became of one group.
@@ -171,7 +170,6 @@ pub async fn execute(
         clock,
         start_sequence,
         tasks: &tasks,
-        commit_lock: Mutex::new(()),
         manifests: ManifestCache::new(),
     };
     let group = &group;
@@ -182,19 +180,40 @@ pub async fn execute(
         .enumerate()
         .flat_map(|(p, c)| (0..c.groups.len()).map(move |g| (p, g)))
         .collect::<Vec<_>>();
-    let results: Vec<GroupResult> = futures::stream::iter(indices)
+    let mut rewrites = futures::stream::iter(indices)
         .take_while(|_| std::future::ready(!cx.cancel.is_cancelled()))
         .map(|(p, g)| {
             let partition = &plan.candidates[p];
-            async move { group.run(partition, &partition.groups[g]).await }
+            async move { (p, g, group.rewrite(partition, &partition.groups[g]).await) }
         })
-        .buffer_unordered(settings.max_concurrent_groups.max(1))
-        .collect()
-        .await;
-    out.groups_not_started = total - results.len();
-    for result in results {
-        out.record(result);
+        .buffer_unordered(settings.max_concurrent_groups.max(1));
+    let batch_size = match settings.groups_per_commit {
+        0 => usize::MAX,
+        n => n,
+    };
+    let (mut started, mut pending) = (0, Vec::new());
+    while let Some((p, g, rewritten)) = rewrites.next().await {
+        started += 1;
+        match rewritten {
+            Ok(output) => pending.push(Rewritten {
+                partition: &plan.candidates[p],
+                group: &plan.candidates[p].groups[g],
+                output,
+            }),
+            Err(result) => out.record(result),
+        }
+        if pending.len() >= batch_size {
+            for result in group.commit(std::mem::take(&mut pending)).await {
+                out.record(result);
+            }
+        }
     }
+    if !pending.is_empty() {
+        for result in group.commit(pending).await {
+            out.record(result);
+        }
+    }
+    out.groups_not_started = total - started;
     out.groups.sort_by_key(|g| g.hour);
     out
 }
@@ -242,20 +261,35 @@ impl TableExecution {
 }
 
 /// What every group of one table's execution shares.
-struct GroupRun<'a, 'b> {
-    cx: &'a TableContext<'b>,
-    settings: &'a ExecuteSettings,
-    clock: &'a dyn Clock,
-    start_sequence: i64,
+pub(super) struct GroupRun<'a, 'b> {
+    pub(super) cx: &'a TableContext<'b>,
+    pub(super) settings: &'a ExecuteSettings,
+    pub(super) clock: &'a dyn Clock,
+    /// Sequence number of the snapshot the plan was read from: the added files carry it.
+    pub(super) start_sequence: i64,
     tasks: &'a Mutex<HashMap<String, FileScanTask>>,
-    commit_lock: Mutex<()>,
     /// What each manifest lists, shared by the commits of every group of the table.
-    manifests: ManifestCache,
+    pub(super) manifests: ManifestCache,
+}
+
+/// A group rewritten and waiting for its commit.
+pub(super) struct Rewritten<'p> {
+    /// Its partition.
+    pub(super) partition: &'p PartitionPlan,
+    /// The group.
+    pub(super) group: &'p FileGroup,
+    /// What the rewrite wrote.
+    pub(super) output: RewriteOutput,
 }
 
 impl GroupRun<'_, '_> {
-    async fn run(&self, partition: &PartitionPlan, group: &FileGroup) -> GroupResult {
-        let id = self.cx.id;
+    /// Rewrites `group`; a group that cannot be rewritten, or would gain nothing, is returned
+    /// abandoned.
+    async fn rewrite(
+        &self,
+        partition: &PartitionPlan,
+        group: &FileGroup,
+    ) -> Result<RewriteOutput, GroupResult> {
         let hour = partition.hour;
         let tasks = take_group_tasks(&mut *self.tasks.lock().await, group);
         let rewritten = match tasks {
@@ -275,7 +309,7 @@ impl GroupRun<'_, '_> {
         let output = match rewritten {
             Ok(output) => output,
             Err(e) => {
-                return self.abandon(partition, group, None, 0, e.kind(), e.to_string()).await;
+                return Err(self.abandon(partition, group, None, 0, e.kind(), e.to_string()).await);
             }
         };
         if output.files.len() >= group.files.len() {
@@ -284,87 +318,13 @@ impl GroupRun<'_, '_> {
                 group.files.len(),
                 output.files.len()
             );
-            return self.abandon(partition, group, Some(&output), 0, NO_GAIN, reason).await;
+            return Err(self.abandon(partition, group, Some(&output), 0, NO_GAIN, reason).await);
         }
-        let _serialised = self.commit_lock.lock().await;
-        let change = SnapshotChange::replace(
-            group.files.iter().cloned(),
-            output.files.clone(),
-            Some(self.start_sequence),
-        );
-        let change = &change;
-        let retried = commit_with_retry_cached(
-            self.cx.catalog,
-            id,
-            self.clock,
-            self.settings.retry,
-            &self.manifests,
-            |fresh: Table| async move {
-                match deletes_in_hour(&fresh, hour).await {
-                    Ok(false) => Ok(change.clone()),
-                    Ok(true) => Err("delete files were added to the partition".to_string()),
-                    Err(e) => Err(format!("reading the manifests: {e}")),
-                }
-            },
-        )
-        .await;
-        let (kind, reason, conflicts) = match retried {
-            Ok(done) => match done.result {
-                Retried::Committed(commit) => {
-                    let result = GroupResult {
-                        status: GroupStatus::Committed { snapshot_id: commit.snapshot_id },
-                        conflicts: done.conflicts,
-                        ..sizes(partition, group, Some(&output))
-                    };
-                    info!(
-                        target: log_target::SERVICE,
-                        tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
-                        hour = %partition.hour_label, files_in = result.files_in,
-                        files_out = result.files_out, rows = result.rows,
-                        snapshot_id = commit.snapshot_id, conflicts = done.conflicts,
-                        "Compacted partition: tenant={} dataset={} table={} hour={} files={}->{} rows={}",
-                        id.tenant, id.dataset, id.signal, partition.hour_label,
-                        result.files_in, result.files_out, result.rows
-                    );
-                    return result;
-                }
-                Retried::FilesNoLongerLive { missing } => (
-                    "files_no_longer_live",
-                    format!(
-                        "{} input file(s) were removed by another commit, first: {}",
-                        missing.len(),
-                        missing.first().map_or("", String::as_str)
-                    ),
-                    done.conflicts,
-                ),
-                Retried::Abandoned(reason) => ("declined", reason, done.conflicts),
-            },
-            // The swap errored: the snapshot may be live (applied, then superseded), so the
-            // group's new files are kept; unreferenced, orphan cleanup reclaims them.
-            Err(e)
-                if matches!(
-                    e.source,
-                    RetryFailure::Commit(CommitError::Unknown { .. } | CommitError::Failed { .. })
-                ) =>
-            {
-                error!(
-                    target: log_target::SERVICE,
-                    tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
-                    hour = %partition.hour_label, error = %e,
-                    "compaction commit outcome not proven; keeping the group's new files"
-                );
-                return GroupResult {
-                    status: GroupStatus::Unknown { reason: e.to_string() },
-                    conflicts: e.conflicts,
-                    ..sizes(partition, group, Some(&output))
-                };
-            }
-            Err(e) => (e.source.kind(), e.to_string(), e.conflicts),
-        };
-        self.abandon(partition, group, Some(&output), conflicts, kind, reason).await
+        Ok(output)
     }
 
-    async fn abandon(
+    /// Gives `group` up for `reason`, deleting the files it wrote.
+    pub(super) async fn abandon(
         &self,
         partition: &PartitionPlan,
         group: &FileGroup,
@@ -391,7 +351,7 @@ impl GroupRun<'_, '_> {
 }
 
 /// The result of a group given up for `reason`; `output` fills the written side.
-fn abandoned(
+pub(super) fn abandoned(
     partition: &PartitionPlan,
     group: &FileGroup,
     output: Option<&RewriteOutput>,
@@ -407,7 +367,7 @@ fn abandoned(
 }
 
 /// A group's sizes; `output` fills the written side.
-fn sizes(
+pub(super) fn sizes(
     partition: &PartitionPlan,
     group: &FileGroup,
     output: Option<&RewriteOutput>,
@@ -423,11 +383,4 @@ fn sizes(
         conflicts: 0,
         status: GroupStatus::Abandoned { kind: String::new(), reason: String::new() },
     }
-}
-
-/// Whether the current snapshot of `table` has live delete files in partition `hour`: a
-/// rewrite planned without them would resurrect the rows they delete.
-async fn deletes_in_hour(table: &Table, hour: i64) -> iceberg::Result<bool> {
-    let files = live_delete_files(table).await?;
-    Ok(files.iter().any(|f| f.content != DataContentType::Data && f.hour == Some(hour)))
 }

@@ -5,6 +5,7 @@
 //! group is [`rewrite`]n into new files and committed as its own atomic `replace` snapshot.
 //! The step is the compaction job's [`TableStep`]; its typed outcome is [`CompactionOutcome`].
 
+mod batch;
 pub mod execute;
 pub mod plan;
 pub mod rewrite;
@@ -48,6 +49,7 @@ impl From<&CompactorConfig> for CompactionSettings {
                 rewrite: RewriteSettings::new(c.target_file_size_bytes),
                 max_concurrent_groups: c.max_concurrent_jobs,
                 retry: RetryPolicy::default(),
+                groups_per_commit: c.groups_per_commit,
             },
         }
     }

@@ -47,6 +47,7 @@ fn settings(target: u64) -> CompactionSettings {
             rewrite: RewriteSettings::new(target),
             max_concurrent_groups: 2,
             retry: RetryPolicy { initial_backoff: Duration::from_millis(1), ..Default::default() },
+            groups_per_commit: 0,
         },
     }
 }
@@ -156,7 +157,7 @@ async fn quiet_hours_compact_into_one_file_each_with_the_same_rows() {
     let mut snapshots: Vec<_> = after.metadata().snapshots().collect();
     snapshots.sort_by_key(|s| s.sequence_number());
     let ops: Vec<&str> = snapshots.iter().map(|s| s.summary().operation.as_str()).collect();
-    assert_eq!(ops[6..], ["replace", "replace", "replace"], "one snapshot per group");
+    assert_eq!(ops[6..], ["replace"], "one snapshot for the table's pass");
     assert_totals_match_walk(&after).await;
     // Readers of the snapshot the plan read still find every input file.
     let old = before.metadata().current_snapshot().unwrap().snapshot_id();
@@ -502,4 +503,29 @@ async fn a_group_whose_rewrite_would_not_reduce_the_file_count_is_not_committed(
     assert!(execution.failures().is_empty(), "no gain is not a failure");
     assert_eq!(fx.load().await.metadata_location(), Some(location.as_str()));
     assert!(compacted_files_on_disk(&table, HOURS[0]).is_empty(), "its files are deleted");
+}
+
+#[tokio::test]
+async fn partial_progress_commits_every_n_groups() {
+    let fx = Fixture::new().await;
+    fx.fill(&HOURS, 6, ROWS).await;
+    let before = fx.load().await;
+    let rows_before = rows_by_hour(&before).await;
+    let mut settings = settings(128 * MIB);
+    settings.execute.groups_per_commit = 2;
+    let step = Metered::new(CompactionStep::new(settings, Arc::new(SystemClock)), Arc::default());
+    let (_, execution) = compact(&fx, &step, &before, &CancellationToken::new()).await;
+    assert_eq!(execution.groups_committed, 3);
+    let snapshots: BTreeMap<i64, usize> =
+        execution.groups.iter().fold(BTreeMap::new(), |mut by, g| {
+            let GroupStatus::Committed { snapshot_id } = g.status else { panic!("{g:?}") };
+            *by.entry(snapshot_id).or_default() += 1;
+            by
+        });
+    let mut per_commit: Vec<usize> = snapshots.into_values().collect();
+    per_commit.sort_unstable();
+    assert_eq!(per_commit, [1, 2], "two groups, then the last one");
+    let after = fx.load().await;
+    assert_eq!(rows_by_hour(&after).await, rows_before);
+    assert_totals_match_walk(&after).await;
 }

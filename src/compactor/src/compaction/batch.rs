@@ -1,0 +1,206 @@
+//! Committing rewritten groups together: one `replace` snapshot for every group of a batch
+//! (by default every group of the table's pass), so a pass costs one commit per table instead
+//! of one per partition.
+//!
+//! The snapshot is rebuilt on the table's fresh metadata at every attempt. Groups whose input
+//! files are no longer all live (another compaction or retention removed one), or whose
+//! partition gained delete files, are left out of that attempt and abandoned, their new files
+//! deleted; every other group of the batch is committed. When the commit's outcome is not
+//! known, no file of the batch is deleted.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Mutex;
+
+use iceberg::spec::DataContentType;
+use iceberg::table::Table;
+use tracing::{error, info};
+
+use super::execute::{GroupResult, GroupRun, GroupStatus, Rewritten, sizes};
+use crate::live_files::live_files_cached;
+use crate::log_target;
+use crate::snapshot::{
+    CommitError, Retried, RetryFailure, SnapshotChange, commit_with_retry_cached,
+};
+
+/// Why a batch commit attempt built no change.
+#[derive(Debug)]
+enum Declined {
+    /// Every group of the batch lost an input or gained delete files.
+    NothingLeft,
+    /// The manifests could not be read.
+    Read(String),
+}
+
+/// What keeps a group out of a commit attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Left {
+    /// An input file is no longer live.
+    InputsGone { missing: usize, first: String },
+    /// Delete files appeared in its partition.
+    Deletes,
+}
+
+impl GroupRun<'_, '_> {
+    /// Commits `batch` as one `replace` snapshot, keeping on each attempt the groups whose
+    /// inputs are still live; returns the result of every group of the batch.
+    pub(super) async fn commit(&self, batch: Vec<Rewritten<'_>>) -> Vec<GroupResult> {
+        let id = self.cx.id;
+        let left_out: Mutex<Vec<Option<Left>>> = Mutex::new(vec![None; batch.len()]);
+        let batch_ref = &batch;
+        let build = |fresh: Table| {
+            let left_out = &left_out;
+            async move {
+                let live = live_files_cached(&fresh, &self.manifests)
+                    .await
+                    .map_err(|e| Declined::Read(format!("reading the manifests: {e}")))?;
+                let paths: HashSet<&str> = live.iter().map(|f| f.path.as_str()).collect();
+                let delete_hours: BTreeSet<i64> = live
+                    .iter()
+                    .filter(|f| f.content != DataContentType::Data)
+                    .filter_map(|f| f.hour)
+                    .collect();
+                let mut left = left_out.lock().unwrap_or_else(|e| e.into_inner());
+                let (mut remove, mut add) = (Vec::new(), Vec::new());
+                for (i, r) in batch_ref.iter().enumerate() {
+                    let missing: Vec<&String> =
+                        r.group.files.iter().filter(|p| !paths.contains(p.as_str())).collect();
+                    left[i] = if let Some(first) = missing.first() {
+                        Some(Left::InputsGone { missing: missing.len(), first: (*first).clone() })
+                    } else if delete_hours.contains(&r.partition.hour) {
+                        Some(Left::Deletes)
+                    } else {
+                        remove.extend(r.group.files.iter().cloned());
+                        add.extend(r.output.files.iter().cloned());
+                        None
+                    };
+                }
+                if add.is_empty() && remove.is_empty() {
+                    return Err(Declined::NothingLeft);
+                }
+                Ok(SnapshotChange::replace(remove, add, Some(self.start_sequence)))
+            }
+        };
+        let retried = commit_with_retry_cached(
+            self.cx.catalog,
+            id,
+            self.clock,
+            self.settings.retry,
+            &self.manifests,
+            &build,
+        )
+        .await;
+        let left = left_out.into_inner().unwrap_or_else(|e| e.into_inner());
+        // The batch's conflicts are counted once, on its first group.
+        let mut conflicts_of = {
+            let mut first = true;
+            move |conflicts: u32| if std::mem::take(&mut first) { conflicts } else { 0 }
+        };
+        let mut out = Vec::with_capacity(batch.len());
+        match retried {
+            Ok(done) => {
+                let snapshot_id = match &done.result {
+                    Retried::Committed(commit) => Some(commit.snapshot_id),
+                    _ => None,
+                };
+                for (r, left) in batch.iter().zip(left) {
+                    let conflicts = conflicts_of(done.conflicts);
+                    let result = match (&done.result, left, snapshot_id) {
+                        (_, Some(Left::InputsGone { missing, first }), _) => {
+                            let reason = format!(
+                                "{missing} input file(s) were removed by another commit, first: {first}"
+                            );
+                            self.abandon_rewritten(r, conflicts, "files_no_longer_live", reason)
+                                .await
+                        }
+                        (_, Some(Left::Deletes), _) => {
+                            let reason = "delete files were added to the partition".to_string();
+                            self.abandon_rewritten(r, conflicts, "declined", reason).await
+                        }
+                        (Retried::Committed(_), None, Some(snapshot_id)) => {
+                            self.committed(r, snapshot_id, conflicts)
+                        }
+                        (Retried::FilesNoLongerLive { missing }, None, _) => {
+                            let reason = format!(
+                                "{} input file(s) were removed by another commit, first: {}",
+                                missing.len(),
+                                missing.first().map_or("", String::as_str)
+                            );
+                            self.abandon_rewritten(r, conflicts, "files_no_longer_live", reason)
+                                .await
+                        }
+                        (Retried::Abandoned(Declined::Read(reason)), None, _) => {
+                            self.abandon_rewritten(r, conflicts, "declined", reason.clone()).await
+                        }
+                        (_, None, _) => {
+                            let reason = "no group of the batch could be committed".to_string();
+                            self.abandon_rewritten(r, conflicts, "declined", reason).await
+                        }
+                    };
+                    out.push(result);
+                }
+            }
+            // The swap errored: the snapshot may be live (applied, then superseded), so the
+            // batch's new files are kept; unreferenced, orphan cleanup reclaims them.
+            Err(e)
+                if matches!(
+                    e.source,
+                    RetryFailure::Commit(CommitError::Unknown { .. } | CommitError::Failed { .. })
+                ) =>
+            {
+                error!(
+                    target: log_target::SERVICE,
+                    tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+                    groups = batch.len(), error = %e,
+                    "compaction commit outcome not proven; keeping the new files of its groups"
+                );
+                for r in &batch {
+                    out.push(GroupResult {
+                        status: GroupStatus::Unknown { reason: e.to_string() },
+                        conflicts: conflicts_of(e.conflicts),
+                        ..sizes(r.partition, r.group, Some(&r.output))
+                    });
+                }
+            }
+            Err(e) => {
+                for r in &batch {
+                    let conflicts = conflicts_of(e.conflicts);
+                    let result =
+                        self.abandon_rewritten(r, conflicts, e.source.kind(), e.to_string()).await;
+                    out.push(result);
+                }
+            }
+        }
+        out
+    }
+
+    /// The result of `r`, committed in `snapshot_id`, logged.
+    fn committed(&self, r: &Rewritten<'_>, snapshot_id: i64, conflicts: u32) -> GroupResult {
+        let id = self.cx.id;
+        let result = GroupResult {
+            status: GroupStatus::Committed { snapshot_id },
+            conflicts,
+            ..sizes(r.partition, r.group, Some(&r.output))
+        };
+        info!(
+            target: log_target::SERVICE,
+            tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+            hour = %r.partition.hour_label, files_in = result.files_in,
+            files_out = result.files_out, rows = result.rows,
+            snapshot_id, conflicts,
+            "Compacted partition: tenant={} dataset={} table={} hour={} files={}->{} rows={}",
+            id.tenant, id.dataset, id.signal, r.partition.hour_label,
+            result.files_in, result.files_out, result.rows
+        );
+        result
+    }
+
+    async fn abandon_rewritten(
+        &self,
+        r: &Rewritten<'_>,
+        conflicts: u32,
+        kind: &str,
+        reason: String,
+    ) -> GroupResult {
+        self.abandon(r.partition, r.group, Some(&r.output), conflicts, kind, reason).await
+    }
+}
