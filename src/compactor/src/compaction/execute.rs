@@ -23,7 +23,8 @@ use tracing::warn;
 
 use super::plan::{FileGroup, PartitionPlan, TablePlan};
 use super::rewrite::{
-    RewriteOutput, RewriteSettings, delete_files, rewrite_tasks, scan_tasks, take_group_tasks,
+    RewriteError, RewriteOutput, RewriteSettings, delete_files, rewrite_tasks, scan_tasks,
+    take_group_tasks,
 };
 use crate::live_files::ManifestCache;
 use crate::log_target;
@@ -294,15 +295,14 @@ impl GroupRun<'_, '_> {
         let tasks = take_group_tasks(&mut *self.tasks.lock().await, group);
         let rewritten = match tasks {
             Ok(tasks) => {
-                rewrite_tasks(
-                    self.cx.table,
-                    tasks,
-                    group.rows,
-                    group.expected_output_files,
-                    hour,
-                    &self.settings.rewrite,
-                )
-                .await
+                // A task of its own, so that the groups in flight decode and encode on every
+                // core rather than all on the pass's.
+                let (table, settings) = (self.cx.table.clone(), self.settings.rewrite);
+                let (rows, planned) = (group.rows, group.expected_output_files);
+                let rewrite = tokio::spawn(async move {
+                    rewrite_tasks(&table, tasks, rows, planned, hour, &settings).await
+                });
+                rewrite.await.unwrap_or_else(|e| Err(RewriteError::Task(e.to_string())))
             }
             Err(e) => Err(e),
         };

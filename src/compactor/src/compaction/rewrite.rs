@@ -111,6 +111,10 @@ pub enum RewriteError {
         #[source]
         source: Box<IcebergError>,
     },
+    /// The rewrite's task ended without a result (it panicked); files it wrote may remain,
+    /// referenced by no snapshot, for orphan cleanup.
+    #[error("the rewrite task failed: {0}")]
+    Task(String),
     /// The partition value does not fit the table's `hour` partition.
     #[error(transparent)]
     Partition(#[from] HourOutOfRange),
@@ -136,6 +140,7 @@ impl RewriteError {
             Self::MissingInput { .. } => "missing_input",
             Self::Read { .. } => "read",
             Self::Write { .. } => "write",
+            Self::Task(_) => "task",
             Self::Partition(_) => "partition",
             Self::RowCountMismatch { .. } => "row_count_mismatch",
         }
