@@ -58,7 +58,8 @@ impl CommitError {
 /// Makes `staged` the current metadata of `id` if the table still points at the metadata it
 /// was built on, returning what the change did. Only on [`CommitError::Conflict`] are the
 /// staged files removed (never data files); a failed swap is checked by reloading the table,
-/// since the database may have applied it before the error reached us.
+/// since the database may have applied it before the error reached us. Once committed, the
+/// metadata files the change dropped from the log are deleted when the table asks for it.
 pub async fn commit<E: Effect>(
     catalog: &SignalCatalog,
     id: &TableId,
@@ -66,6 +67,8 @@ pub async fn commit<E: Effect>(
 ) -> Result<E::Outcome, CommitError> {
     let (old, new) = (&staged.old_location, &staged.new_location);
     swap_metadata(catalog, id, old, new, &staged.written, &staged.file_io).await?;
+    // Committed: the metadata files it dropped from the log are no longer reachable from it.
+    remove_files(&staged.file_io, &staged.superseded).await;
     Ok(staged.effect.committed(id, staged.new_location))
 }
 

@@ -12,14 +12,30 @@ use super::error::{SnapshotError, iceberg_err};
 use super::staged::{Change, Staged, remove_files};
 use crate::live_files::ManifestCache;
 
+/// Table property: delete the metadata files a commit drops from the metadata log (Java's).
+pub const DELETE_AFTER_COMMIT: &str = "write.metadata.delete-after-commit.enabled";
+
+/// Where the next metadata file goes, and what committing it supersedes.
+pub(super) struct NextMetadata {
+    /// The current metadata location (the compare-and-swap's expected value).
+    pub(super) old_location: String,
+    /// The new metadata location.
+    pub(super) new_location: String,
+    /// Metadata files dropped from the log (beyond `write.metadata.previous-versions-max`,
+    /// default 100) that are to be deleted once committed: only when the table sets
+    /// [`DELETE_AFTER_COMMIT`]; otherwise they stay for orphan cleanup.
+    pub(super) superseded: Vec<String>,
+}
+
 /// Writes `update` applied to `table`'s current metadata as the next metadata file
-/// (`NNNNN-<uuid>.metadata.json`, the current one kept in its metadata log), recording its
-/// location in `written` before writing; returns the current and the new location.
+/// (`NNNNN-<uuid>.metadata.json`, the current one kept in its metadata log, which the builder
+/// trims to `write.metadata.previous-versions-max`), recording its location in `written`
+/// before writing.
 pub(super) async fn write_next_metadata(
     table: &Table,
     update: impl FnOnce(TableMetadataBuilder) -> iceberg::Result<TableMetadataBuilder>,
     written: &mut Vec<String>,
-) -> Result<(String, String), SnapshotError> {
+) -> Result<NextMetadata, SnapshotError> {
     let old_location = table
         .metadata_location_result()
         .map_err(iceberg_err("read metadata location"))?
@@ -28,10 +44,16 @@ pub(super) async fn write_next_metadata(
         table.metadata().clone(),
         Some(old_location.clone()),
     );
-    let new_metadata = update(builder)
-        .and_then(|b| b.build())
-        .map_err(iceberg_err("build new table metadata"))?
-        .metadata;
+    let built =
+        update(builder).and_then(|b| b.build()).map_err(iceberg_err("build new table metadata"))?;
+    let new_metadata = built.metadata;
+    let delete_superseded =
+        table.metadata().properties().get(DELETE_AFTER_COMMIT).is_some_and(|v| v == "true");
+    let superseded = if delete_superseded {
+        built.expired_metadata_logs.into_iter().map(|log| log.metadata_file).collect()
+    } else {
+        Vec::new()
+    };
     let new_location = MetadataLocation::from_str(&old_location)
         .map_err(iceberg_err("parse metadata location"))?
         .with_next_version()
@@ -41,7 +63,7 @@ pub(super) async fn write_next_metadata(
         .write_to(table.file_io(), &new_location)
         .await
         .map_err(iceberg_err("write new table metadata"))?;
-    Ok((old_location, new_location.to_string()))
+    Ok(NextMetadata { old_location, new_location: new_location.to_string(), superseded })
 }
 
 /// Stages `change` on `table`'s current metadata: the snapshots it names removed, with every
@@ -53,10 +75,11 @@ pub async fn stage_removal(
     let mut written = Vec::new();
     let update = |b: TableMetadataBuilder| Ok(b.remove_snapshots(&change.snapshot_ids));
     match write_next_metadata(table, update, &mut written).await {
-        Ok((old_location, new_location)) => Ok(Staged {
+        Ok(NextMetadata { old_location, new_location, superseded }) => Ok(Staged {
             old_location,
             new_location,
             written,
+            superseded,
             effect: change.clone(),
             file_io: table.file_io().clone(),
         }),

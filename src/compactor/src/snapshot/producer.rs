@@ -10,7 +10,7 @@ use iceberg::table::Table;
 use super::change::{ChangeKind, SnapshotChange};
 use super::error::{SnapshotError, iceberg_err};
 use super::manifests::{NewFiles, read_parent, rewrite_touched, write_added};
-use super::metadata::write_next_metadata;
+use super::metadata::{NextMetadata, write_next_metadata};
 use super::staged::{Change, NewSnapshot, Staged, remove_files};
 use super::summary::add_totals;
 use crate::live_files::ManifestCache;
@@ -124,12 +124,13 @@ async fn write_snapshot(
         .build();
 
     let update = |b: TableMetadataBuilder| b.set_branch_snapshot(snapshot, MAIN_BRANCH);
-    let (old_location, new_location) =
+    let NextMetadata { old_location, new_location, superseded } =
         write_next_metadata(table, update, &mut files.written).await?;
     Ok(Staged {
         old_location,
         new_location,
         written: Vec::new(),
+        superseded,
         effect: NewSnapshot { snapshot_id, sequence_number, summary },
         file_io: table.file_io().clone(),
     })

@@ -49,6 +49,9 @@ pub struct Staged<E> {
     pub new_location: String,
     /// Every file written for it: manifests, manifest list, metadata JSON (never data files).
     pub written: Vec<String>,
+    /// Metadata files the new metadata drops from its log, deleted once the change is
+    /// committed (only when the table sets `write.metadata.delete-after-commit.enabled`).
+    pub superseded: Vec<String>,
     /// What the new metadata changes.
     pub effect: E,
     /// The I/O the files were written with, to remove them if the commit loses.

@@ -12,6 +12,7 @@ use crate::test_support::{
     rows_per_hour, summary, write,
 };
 
+mod metadata_log;
 mod removal;
 
 const HOURS: [i64; 3] = [BASE_HOUR, BASE_HOUR + 1, BASE_HOUR + 2];
