@@ -1,5 +1,6 @@
 //! The manifests of a new snapshot: which of the parent's manifests are reused, rewritten or
-//! dropped, and the manifest written for added files.
+//! dropped, the one manifest (per spec and content) of the entries it removes, and the
+//! manifest written for added files.
 
 use std::collections::BTreeSet;
 
@@ -158,16 +159,40 @@ async fn load(table: &Table, file: &ManifestFile) -> Result<Manifest, SnapshotEr
         .map_err(iceberg_err("read a manifest of the current snapshot"))
 }
 
-/// Rewrites one touched manifest (data or delete) with its own partition spec and content:
-/// removed files become DELETED, survivors EXISTING, both keeping their snapshot id and
-/// sequence numbers; entries already DELETED are left out. Removed files are counted in
-/// `summary`.
-pub(super) async fn rewrite_touched(
+/// Entries a snapshot removes, gathered from every touched manifest and written once, as
+/// DELETED entries in one manifest per partition spec and content.
+#[derive(Default)]
+pub(super) struct Removed {
+    /// By (spec id, content).
+    by_spec: std::collections::BTreeMap<(i32, u8), Vec<RemovedEntry>>,
+}
+
+/// One removed entry: the file with the sequence numbers it keeps.
+struct RemovedEntry {
+    file: DataFile,
+    sequence_number: i64,
+    file_sequence_number: Option<i64>,
+}
+
+/// A stable ordering key of a manifest content type.
+fn content_key(content: ManifestContentType) -> u8 {
+    match content {
+        ManifestContentType::Data => 0,
+        ManifestContentType::Deletes => 1,
+    }
+}
+
+/// Splits one touched manifest (data or delete): its surviving live entries are written to a
+/// new manifest of its own partition spec and content as EXISTING, keeping their snapshot id
+/// and sequence numbers (no manifest is written when none survives); its removed entries go to
+/// `removed` and are counted in `summary`. Entries already DELETED are left out.
+pub(super) async fn split_touched(
     (file, manifest): (ManifestFile, Manifest),
     remove: &BTreeSet<String>,
     files: &mut NewFiles<'_>,
     summary: &mut SnapshotSummaryCollector,
-) -> Result<ManifestFile, SnapshotError> {
+    removed: &mut Removed,
+) -> Result<Option<ManifestFile>, SnapshotError> {
     let metadata = files.metadata;
     let spec = metadata.partition_spec_by_id(file.partition_spec_id).cloned().ok_or_else(|| {
         SnapshotError::UnknownPartitionSpec {
@@ -176,7 +201,7 @@ pub(super) async fn rewrite_touched(
         }
     })?;
     let schema = metadata.current_schema().clone();
-    let mut writer = files.manifest_writer(&spec, file.content)?;
+    let mut survivors = Vec::new();
     for entry in manifest.entries().iter().filter(|e| e.is_alive()) {
         let data_file = entry.data_file().clone();
         let missing_inherited = || SnapshotError::IncompleteEntry {
@@ -187,14 +212,53 @@ pub(super) async fn rewrite_touched(
         let file_sequence_number = entry.file_sequence_number;
         if remove.contains(entry.file_path()) {
             summary.remove_file(&data_file, schema.clone(), spec.clone());
-            writer.add_delete_file(data_file, sequence_number, file_sequence_number)
+            let key = (file.partition_spec_id, content_key(file.content));
+            let of_spec = removed.by_spec.entry(key).or_default();
+            of_spec.push(RemovedEntry { file: data_file, sequence_number, file_sequence_number });
         } else {
             let snapshot_id = entry.snapshot_id().ok_or_else(missing_inherited)?;
-            writer.add_existing_file(data_file, snapshot_id, sequence_number, file_sequence_number)
+            survivors.push((data_file, snapshot_id, sequence_number, file_sequence_number));
         }
-        .map_err(iceberg_err("add an entry to a rewritten manifest"))?;
     }
-    writer.write_manifest_file().await.map_err(iceberg_err("write a rewritten manifest"))
+    if survivors.is_empty() {
+        return Ok(None);
+    }
+    let mut writer = files.manifest_writer(&spec, file.content)?;
+    for (data_file, snapshot_id, sequence_number, file_sequence_number) in survivors {
+        writer
+            .add_existing_file(data_file, snapshot_id, sequence_number, file_sequence_number)
+            .map_err(iceberg_err("add an entry to a rewritten manifest"))?;
+    }
+    let written =
+        writer.write_manifest_file().await.map_err(iceberg_err("write a rewritten manifest"))?;
+    Ok(Some(written))
+}
+
+/// Writes the removed entries, DELETED, in one manifest per partition spec and content.
+pub(super) async fn write_removed(
+    removed: Removed,
+    files: &mut NewFiles<'_>,
+) -> Result<Vec<ManifestFile>, SnapshotError> {
+    let mut out = Vec::new();
+    for ((spec_id, content), entries) in removed.by_spec {
+        let spec = files.metadata.partition_spec_by_id(spec_id).cloned().ok_or_else(|| {
+            SnapshotError::UnknownPartitionSpec { manifest: "(removed entries)".into(), spec_id }
+        })?;
+        let content =
+            if content == 0 { ManifestContentType::Data } else { ManifestContentType::Deletes };
+        let mut writer = files.manifest_writer(&spec, content)?;
+        for RemovedEntry { file, sequence_number, file_sequence_number } in entries {
+            writer
+                .add_delete_file(file, sequence_number, file_sequence_number)
+                .map_err(iceberg_err("add an entry to the manifest of removed files"))?;
+        }
+        let written = writer
+            .write_manifest_file()
+            .await
+            .map_err(iceberg_err("write the manifest of removed files"))?;
+        out.push(written);
+    }
+    Ok(out)
 }
 
 /// Writes the manifest of the added files (the table's default spec), each ADDED with

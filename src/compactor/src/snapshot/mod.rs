@@ -5,8 +5,9 @@
 //! iceberg-rust has no rewrite or delete-files action, so this module builds the snapshot
 //! itself from the public `spec` API:
 //!
-//! 1. [`stage`] writes, on the table's current metadata, the rewritten manifests, the manifest
-//!    for added files, the manifest list and the new metadata JSON; [`stage_removal`] writes
+//! 1. [`stage`] writes, on the table's current metadata, the touched manifests' survivors, one
+//!    manifest of the removed entries, the manifest for added files, the manifest list and the
+//!    new metadata JSON; [`stage_removal`] writes
 //!    only the new metadata JSON. Nothing is visible yet: a [`Staged`] change of either kind.
 //! 2. [`commit`] swaps the catalog's `metadata_location` from the metadata the change was
 //!    staged on to the new one, and removes the staged files when the swap loses.

@@ -9,7 +9,7 @@ use iceberg::table::Table;
 
 use super::change::{ChangeKind, SnapshotChange};
 use super::error::{SnapshotError, iceberg_err};
-use super::manifests::{NewFiles, read_parent, rewrite_touched, write_added};
+use super::manifests::{NewFiles, Removed, read_parent, split_touched, write_added, write_removed};
 use super::metadata::{NextMetadata, write_next_metadata};
 use super::staged::{Change, NewSnapshot, Staged, remove_files};
 use super::summary::add_totals;
@@ -20,8 +20,10 @@ const PARTITION_SUMMARY_LIMIT: &str = "write.summary.partition-limit";
 
 /// Builds `change` as a new snapshot on `table`'s current metadata and writes all its files.
 ///
-/// Untouched manifests are reused verbatim; manifests holding removed files are rewritten
-/// with their own partition spec; manifests holding only DELETED entries are dropped; delete
+/// Untouched manifests are reused verbatim; a manifest holding removed files is rewritten
+/// with its surviving entries only (none written when nothing survives), and the removed
+/// entries are written once, DELETED, in one manifest per partition spec and content;
+/// manifests holding only DELETED entries are dropped; delete
 /// manifests are carried over, except that a `delete` may remove delete files too (the
 /// partition's, when retention drops it); added files go into one new manifest. The summary
 /// carries the collector's added/removed counts and totals as the parent's plus added minus
@@ -90,9 +92,13 @@ async fn write_snapshot(
     collector.set_partition_summary_limit(limit.unwrap_or(0));
 
     let mut manifests = parent_manifests.reused;
+    let mut removed = Removed::default();
     for touched in parent_manifests.touched {
-        manifests.push(rewrite_touched(touched, &change.remove, files, &mut collector).await?);
+        let survivors =
+            split_touched(touched, &change.remove, files, &mut collector, &mut removed).await?;
+        manifests.extend(survivors);
     }
+    manifests.extend(write_removed(removed, files).await?);
     if !change.add.is_empty() {
         let added =
             write_added(&change.add, change.added_sequence_number, files, &mut collector).await?;

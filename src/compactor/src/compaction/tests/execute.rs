@@ -529,3 +529,43 @@ async fn partial_progress_commits_every_n_groups() {
     assert_eq!(rows_by_hour(&after).await, rows_before);
     assert_totals_match_walk(&after).await;
 }
+
+/// The manifests of `table`'s current snapshot.
+async fn manifest_count(table: &Table) -> usize {
+    let snapshot = table.metadata().current_snapshot().unwrap();
+    table.manifest_list_reader(snapshot).load().await.unwrap().entries().len()
+}
+
+#[tokio::test]
+async fn a_streaming_hour_ends_with_few_manifests_after_one_pass() {
+    // A writer committing every flush: one manifest per append.
+    let fx = Fixture::new().await;
+    fx.fill(&HOURS[..1], 60, 20).await;
+    let before = fx.load().await;
+    assert_eq!(manifest_count(&before).await, 60);
+    let rows_before = rows_by_hour(&before).await;
+    let (step, _) = step(Arc::new(SystemClock));
+    let (_, execution) = compact(&fx, &step, &before, &CancellationToken::new()).await;
+    assert_eq!(execution.groups_committed, 1, "{execution:?}");
+    let after = fx.load().await;
+    // The removed entries are written once, in one manifest, beside the added file's: no
+    // manifest is rewritten to hold only DELETED entries.
+    assert_eq!(manifest_count(&after).await, 2);
+    assert_eq!(rows_by_hour(&after).await, rows_before);
+    assert_totals_match_walk(&after).await;
+    let deleted =
+        entries(&after).await.iter().filter(|e| e.status == ManifestStatus::Deleted).count();
+    assert_eq!(deleted, 60, "every removed file is recorded as DELETED once");
+    // Our next commit drops the manifest of removed entries; the next hour's removals get a
+    // manifest of their own.
+    fx.fill(&HOURS[1..2], 6, 20).await;
+    let next = fx.load().await;
+    let (_, execution) = compact(&fx, &step, &next, &CancellationToken::new()).await;
+    assert_eq!(execution.groups_committed, 1, "{execution:?}");
+    let last = fx.load().await;
+    assert_eq!(manifest_count(&last).await, 3, "hour 0's file, hour 1's removals and its file");
+    let deleted =
+        entries(&last).await.iter().filter(|e| e.status == ManifestStatus::Deleted).count();
+    assert_eq!(deleted, 6, "only this snapshot's removals are listed");
+    assert_totals_match_walk(&last).await;
+}
