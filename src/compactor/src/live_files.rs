@@ -33,7 +33,7 @@ pub struct LiveFile {
 
 /// Every live file (data and delete) of `table`'s current snapshot; empty without a snapshot.
 pub async fn live_files(table: &Table) -> iceberg::Result<Vec<LiveFile>> {
-    read_live_files(table, |_| true, &ManifestCache::new()).await
+    live_files_cached(table, &ManifestCache::new()).await
 }
 
 /// [`live_files`], reading only the manifests `cache` does not hold yet.
@@ -45,7 +45,15 @@ pub async fn live_files_cached(
     table: &Table,
     cache: &ManifestCache,
 ) -> iceberg::Result<Vec<LiveFile>> {
-    read_live_files(table, |_| true, cache).await
+    let Some(snapshot) = table.metadata().current_snapshot() else {
+        return Ok(Vec::new());
+    };
+    let list = table.manifest_list_reader(snapshot).load().await?;
+    let mut out = Vec::new();
+    for manifest_file in list.entries() {
+        out.extend(cache.read(table, manifest_file).await?.live.iter().cloned());
+    }
+    Ok(out)
 }
 
 /// The live entries of every manifest read so far, by manifest path, for the readers of one
@@ -105,22 +113,6 @@ impl ManifestCache {
         // Single inserts cannot leave the map inconsistent, so a poisoned lock is still usable.
         self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-}
-
-async fn read_live_files(
-    table: &Table,
-    wanted: impl Fn(&ManifestContentType) -> bool,
-    cache: &ManifestCache,
-) -> iceberg::Result<Vec<LiveFile>> {
-    let Some(snapshot) = table.metadata().current_snapshot() else {
-        return Ok(Vec::new());
-    };
-    let list = table.manifest_list_reader(snapshot).load().await?;
-    let mut out = Vec::new();
-    for manifest_file in list.entries().iter().filter(|m| wanted(&m.content)) {
-        out.extend(cache.read(table, manifest_file).await?.live.iter().cloned());
-    }
-    Ok(out)
 }
 
 /// The live entries of `manifest` (listed as `manifest_file` in a snapshot of `md`).
