@@ -40,6 +40,11 @@ enum Left {
     Deletes,
 }
 
+/// The reason of a group that lost `missing` inputs to another commit, `first` among them.
+fn inputs_gone(missing: usize, first: &str) -> String {
+    format!("{missing} input file(s) were removed by another commit, first: {first}")
+}
+
 impl GroupRun<'_, '_> {
     /// Commits `batch` as one `replace` snapshot, keeping on each attempt the groups whose
     /// inputs are still live; returns the result of every group of the batch.
@@ -98,40 +103,31 @@ impl GroupRun<'_, '_> {
         let mut out = Vec::with_capacity(batch.len());
         match retried {
             Ok(done) => {
-                let snapshot_id = match &done.result {
-                    Retried::Committed(commit) => Some(commit.snapshot_id),
-                    _ => None,
-                };
                 for (r, left) in batch.iter().zip(left) {
                     let conflicts = conflicts_of(done.conflicts);
-                    let result = match (&done.result, left, snapshot_id) {
-                        (_, Some(Left::InputsGone { missing, first }), _) => {
-                            let reason = format!(
-                                "{missing} input file(s) were removed by another commit, first: {first}"
-                            );
+                    let result = match (&done.result, left) {
+                        (_, Some(Left::InputsGone { missing, first })) => {
+                            let reason = inputs_gone(missing, &first);
                             self.abandon_rewritten(r, conflicts, "files_no_longer_live", reason)
                                 .await
                         }
-                        (_, Some(Left::Deletes), _) => {
+                        (_, Some(Left::Deletes)) => {
                             let reason = "delete files were added to the partition".to_string();
                             self.abandon_rewritten(r, conflicts, "declined", reason).await
                         }
-                        (Retried::Committed(_), None, Some(snapshot_id)) => {
-                            self.committed(r, snapshot_id, conflicts)
+                        (Retried::Committed(commit), None) => {
+                            self.committed(r, commit.snapshot_id, conflicts)
                         }
-                        (Retried::FilesNoLongerLive { missing }, None, _) => {
-                            let reason = format!(
-                                "{} input file(s) were removed by another commit, first: {}",
-                                missing.len(),
-                                missing.first().map_or("", String::as_str)
-                            );
+                        (Retried::FilesNoLongerLive { missing }, None) => {
+                            let first = missing.first().map_or("", String::as_str);
+                            let reason = inputs_gone(missing.len(), first);
                             self.abandon_rewritten(r, conflicts, "files_no_longer_live", reason)
                                 .await
                         }
-                        (Retried::Abandoned(Declined::Read(reason)), None, _) => {
+                        (Retried::Abandoned(Declined::Read(reason)), None) => {
                             self.abandon_rewritten(r, conflicts, "declined", reason.clone()).await
                         }
-                        (_, None, _) => {
+                        (_, None) => {
                             let reason = "no group of the batch could be committed".to_string();
                             self.abandon_rewritten(r, conflicts, "declined", reason).await
                         }
