@@ -17,7 +17,7 @@ use iceberg::table::Table;
 use tokio_util::sync::CancellationToken;
 
 use super::fixture::{
-    BASE_HOUR, Fixture, assert_totals_match_walk, batch, entries, live, paths_of_hour, write,
+    BASE_HOUR, Entry, Fixture, assert_totals_match_walk, batch, entries, live, paths_of_hour, write,
 };
 use crate::compaction::plan::FileGroup;
 use crate::compaction::rewrite::{delete_files, rewrite_tasks, scan_tasks, take_group_tasks};
@@ -107,6 +107,16 @@ async fn rows_by_hour_at(table: &Table, snapshot: Option<i64>) -> BTreeMap<i64, 
 }
 
 /// Names of the compacted files in `hour`'s data directory.
+/// One group of every file in `files`, planned as `expected_output_files` outputs.
+fn group_of(files: &[Entry], expected_output_files: usize) -> FileGroup {
+    FileGroup {
+        files: files.iter().map(|e| e.path.clone()).collect(),
+        bytes: files.iter().map(|e| e.size).sum(),
+        rows: files.iter().map(|e| e.records).sum(),
+        expected_output_files,
+    }
+}
+
 fn compacted_files_on_disk(table: &Table, hour: i64) -> Vec<String> {
     let dir = HourDirectory::new(table.metadata().location(), hour);
     let dir = dir.dir().strip_prefix("file://").unwrap();
@@ -383,12 +393,7 @@ async fn a_small_target_rolls_into_several_files_of_about_the_target_size() {
     fx.fill(&HOURS[..1], 6, 2000).await;
     let table = fx.load().await;
     let files = live(&table).await;
-    let group = FileGroup {
-        files: files.iter().map(|e| e.path.clone()).collect(),
-        bytes: files.iter().map(|e| e.size).sum(),
-        rows: files.iter().map(|e| e.records).sum(),
-        expected_output_files: 1,
-    };
+    let group = group_of(&files, 1);
     let target = 64 * 1024;
     let settings = RewriteSettings { batch_rows: 1024, ..RewriteSettings::new(target) };
     let out = rewrite_group(&table, &group, HOURS[0], &settings).await.unwrap();
@@ -448,12 +453,7 @@ async fn every_output_but_the_last_lands_near_the_target() {
         // More files planned than the data fills: no file is the planned last one. The first
         // file is sized from the inputs' bytes per row (these fixture files are uncompressed,
         // so it closes early and never late); every later one from the files already written.
-        let group = FileGroup {
-            files: files.iter().map(|e| e.path.clone()).collect(),
-            bytes: files.iter().map(|e| e.size).sum(),
-            rows: files.iter().map(|e| e.records).sum(),
-            expected_output_files: 1000,
-        };
+        let group = group_of(&files, 1000);
         let settings = RewriteSettings::new(target);
         let out = rewrite_group(&table, &group, HOURS[0], &settings).await.unwrap();
         let sizes: Vec<u64> = out.files.iter().map(DataFile::file_size_in_bytes).collect();
@@ -475,12 +475,7 @@ async fn a_group_whose_rewrite_would_not_reduce_the_file_count_is_not_committed(
     let table = fx.load().await;
     let location = table.metadata_location().unwrap().to_string();
     let files = live(&table).await;
-    let group = FileGroup {
-        files: files.iter().map(|e| e.path.clone()).collect(),
-        bytes: files.iter().map(|e| e.size).sum(),
-        rows: files.iter().map(|e| e.records).sum(),
-        expected_output_files: 1,
-    };
+    let group = group_of(&files, 1);
     let partition = crate::compaction::plan::PartitionPlan {
         hour: HOURS[0],
         hour_label: "2024-01-01-00".into(),
