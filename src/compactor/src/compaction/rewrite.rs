@@ -296,9 +296,7 @@ async fn write_all(
                     .with_source(e),
                 )
             })?;
-            let rows_per_write =
-                roll::rows_per_write(target, writer.bytes_per_row(), settings.batch_rows);
-            writer.write(&batch, rows_per_write).await.map_err(write_err)?;
+            writer.write(&batch).await.map_err(write_err)?;
         }
     }
     let files = writer.close().await.map_err(write_err)?;

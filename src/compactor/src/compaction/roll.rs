@@ -34,7 +34,7 @@ pub fn row_group_bytes(target: u64, max: u64) -> usize {
 
 /// Rows per write for rows of `bytes_per_row` bytes: a thirty-second of the target, at least
 /// one row and at most `max_rows`.
-pub fn rows_per_write(target: u64, bytes_per_row: f64, max_rows: usize) -> usize {
+fn rows_per_write(target: u64, bytes_per_row: f64, max_rows: usize) -> usize {
     let rows = (target as f64 / 32.0) / bytes_per_row.max(1.0);
     (rows as usize).clamp(1, max_rows.max(1))
 }
@@ -79,11 +79,6 @@ impl<L: LocationGenerator, F: FileNameGenerator> SizedFiles<L, F> {
         }
     }
 
-    /// Bytes a row takes once written, as estimated now.
-    pub fn bytes_per_row(&self) -> f64 {
-        self.bytes_per_row
-    }
-
     /// The size at which the file being written is closed.
     fn limit(&self) -> u64 {
         if self.closed.len() + 1 >= self.planned_files.max(1) {
@@ -93,13 +88,10 @@ impl<L: LocationGenerator, F: FileNameGenerator> SizedFiles<L, F> {
         }
     }
 
-    /// Writes `batch`, in slices of `rows_per_write` rows, starting new files as they fill.
-    pub async fn write(
-        &mut self,
-        batch: &RecordBatch,
-        rows_per_write: usize,
-    ) -> iceberg::Result<()> {
-        let step = rows_per_write.max(1);
+    /// Writes `batch` in slices of a thirty-second of the target (at the bytes a row takes as
+    /// estimated now), starting new files as they fill.
+    pub async fn write(&mut self, batch: &RecordBatch) -> iceberg::Result<()> {
+        let step = rows_per_write(self.target, self.bytes_per_row, batch.num_rows());
         let mut offset = 0;
         while offset < batch.num_rows() {
             let len = step.min(batch.num_rows() - offset);
