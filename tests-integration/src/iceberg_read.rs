@@ -15,11 +15,25 @@ use crate::hours::hour_label_of_micros;
 /// Row counts of `table`'s current snapshot per UTC hour of its `timestamp` column
 /// (`YYYY-MM-DD-HH` → rows), from a full scan.
 pub async fn rows_per_hour(table: &Table) -> anyhow::Result<BTreeMap<String, usize>> {
+    rows_per_hour_at(table, None).await
+}
+
+/// [`rows_per_hour`] of snapshot `snapshot_id` (the current one when `None`), as a reader
+/// pinned to it sees the table.
+pub async fn rows_per_hour_at(
+    table: &Table,
+    snapshot_id: Option<i64>,
+) -> anyhow::Result<BTreeMap<String, usize>> {
     let mut counts = BTreeMap::new();
     if table.metadata().current_snapshot().is_none() {
         return Ok(counts);
     }
-    let mut batches = table.scan().select_all().build()?.to_arrow().await?;
+    let scan = table.scan().select_all();
+    let scan = match snapshot_id {
+        Some(id) => scan.snapshot_id(id),
+        None => scan,
+    };
+    let mut batches = scan.build()?.to_arrow().await?;
     while let Some(batch) = batches.try_next().await? {
         let column = batch
             .column_by_name(common::tables::TIMESTAMP_COLUMN)

@@ -77,8 +77,9 @@ impl JobSpec {
     }
 }
 
-/// The compaction job: [`CompactionStep`] over every table, one table at a time
-/// (`max_concurrent_jobs` bounds the groups rewritten at once, inside the step).
+/// The compaction job: [`CompactionStep`] over up to `max_concurrent_jobs` tables at a time,
+/// their groups sharing `max_concurrent_jobs` rewrites in flight (inside the step), so one
+/// table's plan and commit overlap another's rewrites.
 pub fn compaction_job(
     config: &CompactorConfig,
     catalog: Arc<CatalogHandle>,
@@ -86,7 +87,7 @@ pub fn compaction_job(
     clock: Arc<dyn Clock>,
 ) -> TablePass<Metered<CompactionStep>> {
     let step = CompactionStep::new(CompactionSettings::from(config), clock);
-    metered_pass(step, catalog, metrics, 1)
+    metered_pass(step, catalog, metrics, config.max_concurrent_jobs)
 }
 
 /// The retention job: [`RetentionStep`] over up to `max_concurrent_jobs` tables at a time.

@@ -45,15 +45,20 @@ pub async fn live_files_cached(
     table: &Table,
     cache: &ManifestCache,
 ) -> iceberg::Result<Vec<LiveFile>> {
+    let mut out = Vec::new();
+    for manifest_file in &manifest_list(table).await? {
+        out.extend(cache.read(table, manifest_file).await?.live.iter().cloned());
+    }
+    Ok(out)
+}
+
+/// The manifests `table`'s current snapshot lists; empty without a snapshot.
+pub async fn manifest_list(table: &Table) -> iceberg::Result<Vec<ManifestFile>> {
     let Some(snapshot) = table.metadata().current_snapshot() else {
         return Ok(Vec::new());
     };
     let list = table.manifest_list_reader(snapshot).load().await?;
-    let mut out = Vec::new();
-    for manifest_file in list.entries() {
-        out.extend(cache.read(table, manifest_file).await?.live.iter().cloned());
-    }
-    Ok(out)
+    Ok(list.consume_entries().into_iter().collect())
 }
 
 /// The live entries of every manifest read so far, by manifest path, for the readers of one
@@ -160,7 +165,8 @@ pub fn is_hour_spec(md: &TableMetadata, spec_id: i32) -> bool {
     }
 }
 
-fn hour_value(partition: &iceberg::spec::Struct) -> Option<i64> {
+/// The first field of `partition` when it is an integer: the `hour` of an hour-partitioned file.
+pub fn hour_value(partition: &iceberg::spec::Struct) -> Option<i64> {
     match partition.fields().first()?.as_ref()?.as_primitive_literal()? {
         PrimitiveLiteral::Int(h) => Some(i64::from(h)),
         PrimitiveLiteral::Long(h) => Some(h),

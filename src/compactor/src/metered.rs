@@ -95,11 +95,17 @@ impl Recorded for CompactionOutcome {
         elapsed: Duration,
         outcome: Option<&Self>,
     ) {
+        if let Some(manifests) = outcome.and_then(|o| o.manifests.as_ref()) {
+            metrics.tables.set_manifests(id, manifests.after);
+        }
         if dry_run {
             return;
         }
         let (m, labels) = (&metrics.compaction, table_labels(id));
         m.runs.with_label_values(&labels).inc();
+        if let Some(manifests) = outcome.and_then(|o| o.manifests.as_ref()) {
+            m.manifests_rewritten.with_label_values(&labels).inc_by(manifests.rewritten as u64);
+        }
         m.duration.with_label_values(&labels).observe(elapsed.as_secs_f64());
         let groups = outcome.and_then(|o| o.execution.as_ref()).map(|e| e.groups.as_slice());
         for group in groups.unwrap_or_default() {

@@ -5,6 +5,7 @@
 mod compaction;
 mod file_sizes;
 mod lifecycle;
+mod manifest_merge;
 mod orphan_cleanup;
 mod partition_drop;
 mod retention_cutoff;

@@ -32,8 +32,8 @@ pub struct CompactorConfig {
     /// A partition is compacted only when it holds at least this many small files; at least 2.
     /// Env `SIGNALDB_COMPACTOR_MIN_INPUT_FILES`, default `5`.
     pub min_input_files: usize,
-    /// Most compaction groups rewritten at the same time (and tables worked on at once by the
-    /// other jobs); at least 1.
+    /// Most compaction groups rewritten at the same time, over all tables, and tables worked on
+    /// at once by every job; at least 1.
     /// Env `SIGNALDB_COMPACTOR_MAX_CONCURRENT_JOBS`, default `2`.
     pub max_concurrent_jobs: usize,
     /// Partitions holding data younger than this many seconds are left to writers.
@@ -47,6 +47,15 @@ pub struct CompactorConfig {
     /// finish, so a long pass keeps its progress (Spark's `partial-progress.max-commits`).
     /// Env `SIGNALDB_COMPACTOR_GROUPS_PER_COMMIT`, default `0`.
     pub groups_per_commit: usize,
+    /// A table's data manifests are merged once its current snapshot has more than this many
+    /// (Java's `commit.manifest.min-count-to-merge`); `0` never merges. A table's own
+    /// `commit.manifest.min-count-to-merge` and `commit.manifest-merge.enabled` properties
+    /// take precedence. Env `SIGNALDB_COMPACTOR_MANIFEST_MERGE_MIN_COUNT`, default `100`.
+    pub manifest_merge_min_count: usize,
+    /// Size merged manifests aim for (Java's `commit.manifest.target-size-bytes`, which a table
+    /// may set to override it); manifests this large are never merged; at least 1024.
+    /// Env `SIGNALDB_COMPACTOR_MANIFEST_TARGET_SIZE_BYTES`, default `8388608` (8 MiB).
+    pub manifest_target_size_bytes: u64,
     /// `[compactor.retention]`: partition drops and snapshot expiry.
     pub retention: RetentionConfig,
     /// `[compactor.orphan_cleanup]`: deletion of files no snapshot references.
@@ -67,6 +76,8 @@ impl Default for CompactorConfig {
             quiet_period_secs: 3600,
             shutdown_timeout_secs: 30,
             groups_per_commit: 0,
+            manifest_merge_min_count: 100,
+            manifest_target_size_bytes: 8 * 1024 * 1024,
             retention: RetentionConfig::default(),
             orphan_cleanup: OrphanCleanupConfig::default(),
         }

@@ -15,7 +15,7 @@ use iceberg::spec::DataContentType;
 use iceberg::table::Table;
 use tracing::{error, info};
 
-use super::execute::{GroupResult, GroupRun, GroupStatus, Rewritten, sizes};
+use super::execute::{BatchResult, GroupResult, GroupRun, GroupStatus, Rewritten, sizes};
 use crate::live_files::live_files_cached;
 use crate::log_target;
 use crate::snapshot::{
@@ -47,8 +47,9 @@ fn inputs_gone(missing: usize, first: &str) -> String {
 
 impl GroupRun<'_, '_> {
     /// Commits `batch` as one `replace` snapshot, keeping on each attempt the groups whose
-    /// inputs are still live; returns the result of every group of the batch.
-    pub(super) async fn commit(&self, batch: Vec<Rewritten<'_>>) -> Vec<GroupResult> {
+    /// inputs are still live (merging the table's small manifests when it has too many);
+    /// returns the result of every group of the batch and the snapshot, when committed.
+    pub(super) async fn commit(&self, batch: Vec<Rewritten<'_>>) -> BatchResult {
         let id = self.cx.id;
         let left_out: Mutex<Vec<Option<Left>>> = Mutex::new(vec![None; batch.len()]);
         let batch_ref = &batch;
@@ -82,7 +83,8 @@ impl GroupRun<'_, '_> {
                 if add.is_empty() && remove.is_empty() {
                     return Err(Declined::NothingLeft);
                 }
-                Ok(SnapshotChange::replace(remove, add, Some(self.start_sequence)))
+                let change = SnapshotChange::replace(remove, add, Some(self.start_sequence));
+                Ok(change.with_manifest_merge(self.settings.merge))
             }
         };
         let retried = commit_with_retry_cached(
@@ -101,6 +103,7 @@ impl GroupRun<'_, '_> {
             move |conflicts: u32| if std::mem::take(&mut first) { conflicts } else { 0 }
         };
         let mut out = Vec::with_capacity(batch.len());
+        let mut commit = None;
         match retried {
             Ok(done) => {
                 for (r, left) in batch.iter().zip(left) {
@@ -134,6 +137,9 @@ impl GroupRun<'_, '_> {
                     };
                     out.push(result);
                 }
+                if let Retried::Committed(done) = done.result {
+                    commit = Some(done);
+                }
             }
             // The swap errored: the snapshot may be live (applied, then superseded), so the
             // batch's new files are kept; unreferenced, orphan cleanup reclaims them.
@@ -166,7 +172,7 @@ impl GroupRun<'_, '_> {
                 }
             }
         }
-        out
+        BatchResult { groups: out, commit }
     }
 
     /// The result of `r`, committed in `snapshot_id`, logged.

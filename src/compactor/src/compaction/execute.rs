@@ -8,8 +8,9 @@
 //! - Input files are never deleted: readers of older snapshots keep working until snapshot
 //!   expiration and orphan cleanup. The new files of an abandoned group are deleted, unless the
 //!   commit's outcome is unknown (they may be referenced).
-//! - Groups are rewritten at most `max_concurrent_groups` at a time; commits of one table are
-//!   made one after the other, so the groups of a pass never conflict with each other.
+//! - Groups are rewritten at most `max_concurrent_groups` at a time, over every table of the
+//!   pass; commits of one table are made one after the other, so the groups of a pass never
+//!   conflict with each other.
 
 use std::collections::HashMap;
 
@@ -18,7 +19,7 @@ use common::partition::hour_label;
 use futures::StreamExt;
 use iceberg::scan::FileScanTask;
 use serde::Serialize;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 use tracing::warn;
 
 use super::plan::{FileGroup, PartitionPlan, TablePlan};
@@ -28,7 +29,7 @@ use super::rewrite::{
 };
 use crate::live_files::ManifestCache;
 use crate::log_target;
-use crate::snapshot::RetryPolicy;
+use crate::snapshot::{CommitOutcome, ManifestMerge, MergePolicy, RetryPolicy};
 use crate::step::TableContext;
 
 /// How a plan is executed.
@@ -43,6 +44,9 @@ pub struct ExecuteSettings {
     /// Groups committed together in one `replace` snapshot; 0 commits every group of the
     /// table's pass at once.
     pub groups_per_commit: usize,
+    /// When the pass's commits merge the table's small manifests (before its own properties
+    /// override it).
+    pub merge: MergePolicy,
 }
 
 /// What became of one group.
@@ -121,16 +125,24 @@ pub struct TableExecution {
     pub rows: u64,
     /// Commit attempts lost to other writers, over all groups.
     pub conflicts: u32,
+    /// What the pass's commits merged of the table's small manifests.
+    pub manifest_merge: ManifestMerge,
+    /// Manifests the table's current snapshot lists after the pass's last commit; `None`
+    /// when the pass committed nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifests_after: Option<usize>,
     /// Every group started, oldest partition first.
     pub groups: Vec<GroupResult>,
 }
 
-/// Executes `plan`, made from `cx.table`, on the table of `cx`.
+/// Executes `plan`, made from `cx.table`, on the table of `cx`; each group rewrites only while
+/// it holds one of `rewrites`' permits (shared with the other tables of the pass).
 pub async fn execute(
     cx: &TableContext<'_>,
     plan: &TablePlan,
     settings: &ExecuteSettings,
     clock: &dyn Clock,
+    rewrites: &Semaphore,
 ) -> TableExecution {
     let work: Vec<(&PartitionPlan, &FileGroup)> =
         plan.candidates.iter().flat_map(|p| p.groups.iter().map(move |g| (p, g))).collect();
@@ -172,6 +184,7 @@ pub async fn execute(
         start_sequence,
         tasks: &tasks,
         manifests: ManifestCache::new(),
+        rewrites,
     };
     let group = &group;
     // Indices, not references, cross the stream: its closures must be general over lifetimes.
@@ -204,15 +217,11 @@ pub async fn execute(
             Err(result) => out.record(result),
         }
         if pending.len() >= batch_size {
-            for result in group.commit(std::mem::take(&mut pending)).await {
-                out.record(result);
-            }
+            out.record_batch(group.commit(std::mem::take(&mut pending)).await);
         }
     }
     if !pending.is_empty() {
-        for result in group.commit(pending).await {
-            out.record(result);
-        }
+        out.record_batch(group.commit(pending).await);
     }
     out.groups_not_started = total - started;
     out.groups.sort_by_key(|g| g.hour);
@@ -245,6 +254,16 @@ impl TableExecution {
             .collect()
     }
 
+    fn record_batch(&mut self, batch: BatchResult) {
+        if let Some(commit) = batch.commit {
+            self.manifests_after = Some(commit.manifests);
+            self.manifest_merge.add(commit.merge.unwrap_or_default());
+        }
+        for result in batch.groups {
+            self.record(result);
+        }
+    }
+
     fn record(&mut self, result: GroupResult) {
         self.conflicts += result.conflicts;
         if result.committed() {
@@ -271,6 +290,16 @@ pub(super) struct GroupRun<'a, 'b> {
     tasks: &'a Mutex<HashMap<String, FileScanTask>>,
     /// What each manifest lists, shared by the commits of every group of the table.
     pub(super) manifests: ManifestCache,
+    /// Permits to rewrite, shared by every table of the pass.
+    rewrites: &'a Semaphore,
+}
+
+/// What committing one batch of groups did.
+pub(super) struct BatchResult {
+    /// The result of every group of the batch.
+    pub(super) groups: Vec<GroupResult>,
+    /// The batch's snapshot, when it was committed.
+    pub(super) commit: Option<CommitOutcome>,
 }
 
 /// A group rewritten and waiting for its commit.
@@ -292,6 +321,8 @@ impl GroupRun<'_, '_> {
         group: &FileGroup,
     ) -> Result<RewriteOutput, GroupResult> {
         let hour = partition.hour;
+        // Closed only when the pass's step is dropped, which cannot happen while it runs.
+        let _permit = self.rewrites.acquire().await;
         let tasks = take_group_tasks(&mut *self.tasks.lock().await, group);
         let rewritten = match tasks {
             Ok(tasks) => {

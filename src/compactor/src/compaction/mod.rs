@@ -7,6 +7,7 @@
 
 mod batch;
 pub mod execute;
+pub mod manifests;
 pub mod plan;
 pub mod rewrite;
 pub mod roll;
@@ -20,16 +21,18 @@ use async_trait::async_trait;
 use common::clock::Clock;
 use common::config::CompactorConfig;
 use serde::Serialize;
+use tokio::sync::Semaphore;
 use tracing::info;
 
 pub use execute::{ExecuteSettings, GroupResult, GroupStatus, TableExecution};
+pub use manifests::ManifestsReport;
 pub use plan::{PlanSettings, TablePlan};
 pub use rewrite::{RewriteError, RewriteOutput, RewriteSettings, rewrite_group};
 
 use crate::job::JobKind;
 use crate::live_files::live_files;
 use crate::log_target;
-use crate::snapshot::RetryPolicy;
+use crate::snapshot::{MergePolicy, RetryPolicy};
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 
 /// Everything a compaction pass needs to know, from `[compactor]`.
@@ -50,6 +53,10 @@ impl From<&CompactorConfig> for CompactionSettings {
                 max_concurrent_groups: c.max_concurrent_jobs,
                 retry: RetryPolicy::default(),
                 groups_per_commit: c.groups_per_commit,
+                merge: MergePolicy {
+                    min_count: c.manifest_merge_min_count,
+                    target_size_bytes: c.manifest_target_size_bytes,
+                },
             },
         }
     }
@@ -66,6 +73,9 @@ pub struct CompactionOutcome {
     /// The execution of the plan.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub execution: Option<TableExecution>,
+    /// What the pass did (or, in a dry run, would do) to the table's manifests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifests: Option<ManifestsReport>,
 }
 
 /// The compaction job's work on one table.
@@ -73,12 +83,16 @@ pub struct CompactionOutcome {
 pub struct CompactionStep {
     settings: CompactionSettings,
     clock: Arc<dyn Clock>,
+    /// Shared by every table of a pass: groups of all tables in flight rewrite at most
+    /// `max_concurrent_groups` at a time, so tables worked on together share the cores.
+    rewrites: Arc<Semaphore>,
 }
 
 impl CompactionStep {
     /// A step working with `settings`, at the time `clock` tells.
     pub fn new(settings: CompactionSettings, clock: Arc<dyn Clock>) -> Self {
-        Self { settings, clock }
+        let rewrites = Arc::new(Semaphore::new(settings.execute.max_concurrent_groups.max(1)));
+        Self { settings, clock, rewrites }
     }
 
     /// Plans the compaction of the table in `cx`.
@@ -88,18 +102,28 @@ impl CompactionStep {
         Ok(plan::plan(&files, default_spec, &self.settings.plan, self.clock.now()))
     }
 
-    /// Plans and executes the compaction of the table in `cx`.
+    /// Plans and executes the compaction of the table in `cx`, then merges its small
+    /// manifests when its commits left too many.
     pub async fn compact(
         &self,
         cx: &TableContext<'_>,
-    ) -> Result<(TablePlan, TableExecution), StepError> {
+    ) -> Result<(TablePlan, TableExecution, ManifestsReport), StepError> {
+        let settings = &self.settings.execute;
+        let found = manifests::before(cx, settings.merge).await?;
         let plan = self.plan(cx).await?;
-        let execution =
-            execute::execute(cx, &plan, &self.settings.execute, self.clock.as_ref()).await;
-        Ok((plan, execution))
+        let clock = self.clock.as_ref();
+        let execution = execute::execute(cx, &plan, settings, clock, &self.rewrites).await;
+        let manifests =
+            manifests::upkeep(cx, settings.merge, settings.retry, clock, found, &execution).await;
+        Ok((plan, execution, manifests))
     }
 
-    fn dry_run(&self, cx: &TableContext<'_>, plan: TablePlan) -> StepOutcome<CompactionOutcome> {
+    fn dry_run(
+        &self,
+        cx: &TableContext<'_>,
+        plan: TablePlan,
+        found: manifests::Found,
+    ) -> StepOutcome<CompactionOutcome> {
         let id = cx.id;
         for c in &plan.candidates {
             info!(
@@ -109,19 +133,27 @@ impl CompactionStep {
                 "[DRY-RUN] Compaction candidate"
             );
         }
+        let manifests = ManifestsReport {
+            before: found.count,
+            after: found.count,
+            would_merge: found.would_merge,
+            ..ManifestsReport::default()
+        };
         let summary = format!(
-            "would compact {} of {} partitions: {} -> {} files ({} bytes)",
+            "would compact {} of {} partitions: {} -> {} files ({} bytes){}",
             plan.candidates.len(),
             plan.partitions,
             plan.files_before,
             plan.files_after,
-            plan.bytes_to_rewrite
+            plan.bytes_to_rewrite,
+            manifests.summary()
         );
-        StepOutcome::ok(summary, CompactionOutcome { plan, execution: None })
+        let details = CompactionOutcome { plan, execution: None, manifests: Some(manifests) };
+        StepOutcome::ok(summary, details)
     }
 }
 /// The one-line summary of an executed plan.
-fn summarize(plan: &TablePlan, execution: &TableExecution) -> String {
+fn summarize(plan: &TablePlan, execution: &TableExecution, manifests: &ManifestsReport) -> String {
     let TableExecution {
         groups_committed,
         groups_abandoned,
@@ -132,6 +164,8 @@ fn summarize(plan: &TablePlan, execution: &TableExecution) -> String {
         bytes_written: _,
         rows,
         conflicts,
+        manifest_merge: _,
+        manifests_after: _,
         groups: _,
     } = execution;
     let after = (plan.files_before + files_added).saturating_sub(*files_removed);
@@ -153,6 +187,7 @@ fn summarize(plan: &TablePlan, execution: &TableExecution) -> String {
     if *groups_not_started > 0 {
         summary.push_str(&format!("; {groups_not_started} group(s) not started (shutting down)"));
     }
+    summary.push_str(&manifests.summary());
     summary
 }
 
@@ -169,14 +204,17 @@ impl TableStep for CompactionStep {
         cx: TableContext<'_>,
     ) -> Result<StepOutcome<CompactionOutcome>, StepError> {
         if cx.scope.dry_run {
+            let found = manifests::before(&cx, self.settings.execute.merge).await?;
             let plan = self.plan(&cx).await?;
-            return Ok(self.dry_run(&cx, plan));
+            return Ok(self.dry_run(&cx, plan, found));
         }
-        let (plan, execution) = self.compact(&cx).await?;
-        let summary = summarize(&plan, &execution);
-        let failures = execution.failures();
+        let (plan, execution, manifests) = self.compact(&cx).await?;
+        let summary = summarize(&plan, &execution, &manifests);
+        let mut failures = execution.failures();
+        failures.extend(manifests.error.iter().map(|e| format!("manifest merge: {e}")));
         let error = (!failures.is_empty()).then(|| failures.join("; "));
-        let details = CompactionOutcome { plan, execution: Some(execution) };
+        let details =
+            CompactionOutcome { plan, execution: Some(execution), manifests: Some(manifests) };
         Ok(StepOutcome { summary, details, error })
     }
 }

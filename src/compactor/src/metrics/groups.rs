@@ -27,6 +27,8 @@ pub struct CompactionMetrics {
     pub conflicts: IntCounterVec,
     /// `compactor_compaction_groups_abandoned_total`: groups given up.
     pub groups_abandoned: IntCounterVec,
+    /// `compactor_manifests_rewritten_total`: small manifests merged into larger ones.
+    pub manifests_rewritten: IntCounterVec,
 }
 
 impl CompactionMetrics {
@@ -69,15 +71,35 @@ impl CompactionMetrics {
                 "Compaction groups given up after conflicts or errors; their files stay as they were.",
                 SIGNAL_LABELS,
             ),
+            manifests_rewritten: counter(
+                r,
+                "compactor_manifests_rewritten_total",
+                "Small manifests whose entries compaction merged into larger manifests.",
+                SIGNAL_LABELS,
+            ),
         }
     }
 
     /// Creates the zero-valued children of `table`.
     pub fn touch(&self, table: &TableId) {
         let labels = table_labels(table);
-        let Self { runs, files_compacted, bytes_compacted, duration, conflicts, groups_abandoned } =
-            self;
-        for family in [runs, files_compacted, bytes_compacted, conflicts, groups_abandoned] {
+        let Self {
+            runs,
+            files_compacted,
+            bytes_compacted,
+            duration,
+            conflicts,
+            groups_abandoned,
+            manifests_rewritten,
+        } = self;
+        for family in [
+            runs,
+            files_compacted,
+            bytes_compacted,
+            conflicts,
+            groups_abandoned,
+            manifests_rewritten,
+        ] {
             family.with_label_values(&labels);
         }
         duration.with_label_values(&labels);
@@ -332,6 +354,8 @@ pub struct TableMetrics {
     pub data_bytes: IntGaugeVec,
     /// `compactor_table_snapshots`: snapshots kept in table metadata.
     pub snapshots: IntGaugeVec,
+    /// `compactor_table_manifests`: manifests the current snapshot lists.
+    pub manifests: IntGaugeVec,
     /// `compactor_table_failures_total{tenant,dataset,table,job}`: tables a job failed on.
     pub failures: IntCounterVec,
 }
@@ -358,6 +382,12 @@ impl TableMetrics {
                 "Snapshots kept in the table's metadata.",
                 TABLE_LABELS,
             ),
+            manifests: gauge(
+                r,
+                "compactor_table_manifests",
+                "Manifests the table's current snapshot lists, as the last compaction pass left it.",
+                TABLE_LABELS,
+            ),
             failures: counter(
                 r,
                 "compactor_table_failures_total",
@@ -370,7 +400,7 @@ impl TableMetrics {
     /// Creates the zero-valued children of `table`, for every job.
     pub fn touch(&self, table: &TableId) {
         let labels = table_labels(table);
-        for family in [&self.data_files, &self.data_bytes, &self.snapshots] {
+        for family in [&self.data_files, &self.data_bytes, &self.snapshots, &self.manifests] {
             family.with_label_values(&labels);
         }
         for job in JobKind::ALL {
@@ -384,6 +414,12 @@ impl TableMetrics {
         self.data_files.with_label_values(&labels).set(saturating_i64(data_files));
         self.data_bytes.with_label_values(&labels).set(saturating_i64(data_bytes));
         self.snapshots.with_label_values(&labels).set(saturating_i64(snapshots));
+    }
+
+    /// Sets the manifest gauge of `table`.
+    pub fn set_manifests(&self, table: &TableId, manifests: usize) {
+        let value = saturating_i64(u64::try_from(manifests).unwrap_or(u64::MAX));
+        self.manifests.with_label_values(&table_labels(table)).set(value);
     }
 
     /// Counts one failure of `job` to load or process `table`.

@@ -31,9 +31,11 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("compactor_table_data_files", "gauge", &["tenant", "dataset", "table"]),
     ("compactor_table_data_bytes", "gauge", &["tenant", "dataset", "table"]),
     ("compactor_table_snapshots", "gauge", &["tenant", "dataset", "table"]),
+    ("compactor_table_manifests", "gauge", &["tenant", "dataset", "table"]),
     // Named by the service requirements without an exact spelling.
     ("compactor_compaction_conflicts_total", "counter", &["tenant", "dataset", "signal"]),
     ("compactor_compaction_groups_abandoned_total", "counter", &["tenant", "dataset", "signal"]),
+    ("compactor_manifests_rewritten_total", "counter", &["tenant", "dataset", "signal"]),
     ("compactor_scheduler_skipped_ticks_total", "counter", &["job"]),
     ("compactor_scheduler_cycle_duration_seconds", "histogram", &["job"]),
     ("compactor_scheduler_last_success_timestamp_seconds", "gauge", &["job"]),

@@ -5,6 +5,8 @@ use std::collections::BTreeSet;
 
 use iceberg::spec::DataFile;
 
+use super::merge::MergePolicy;
+
 /// What a snapshot does, as the Iceberg snapshot summary's `operation` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeKind {
@@ -40,6 +42,9 @@ pub struct SnapshotChange {
     /// Java's `RewriteFiles` does), so that delete files committed after that snapshot still
     /// apply to the rewritten rows.
     pub added_sequence_number: Option<i64>,
+    /// Whether and how the snapshot merges small data manifests (as the table's properties
+    /// override it); `None` never merges.
+    pub merge: Option<MergePolicy>,
 }
 
 impl SnapshotChange {
@@ -54,6 +59,7 @@ impl SnapshotChange {
             remove: remove.into_iter().collect(),
             add,
             added_sequence_number,
+            merge: None,
         }
     }
 
@@ -64,7 +70,31 @@ impl SnapshotChange {
             remove: remove.into_iter().collect(),
             add: Vec::new(),
             added_sequence_number: None,
+            merge: None,
         }
+    }
+
+    /// A metadata-only `replace` that merges the table's small data manifests under `policy`;
+    /// the live files are unchanged.
+    pub fn merge_manifests(policy: MergePolicy) -> Self {
+        Self {
+            operation: ChangeKind::Replace,
+            remove: BTreeSet::new(),
+            add: Vec::new(),
+            added_sequence_number: None,
+            merge: Some(policy),
+        }
+    }
+
+    /// This change, merging small data manifests under `policy` when its snapshot would list
+    /// more manifests than the policy allows.
+    pub fn with_manifest_merge(self, policy: MergePolicy) -> Self {
+        Self { merge: Some(policy), ..self }
+    }
+
+    /// Whether the change only merges manifests.
+    pub fn is_manifest_merge(&self) -> bool {
+        self.remove.is_empty() && self.add.is_empty() && self.merge.is_some()
     }
 }
 

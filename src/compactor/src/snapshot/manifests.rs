@@ -19,7 +19,8 @@ use super::error::{SnapshotError, iceberg_err};
 /// Names and remembers every file one staging attempt writes, so that a failed or losing
 /// attempt can remove exactly those.
 pub(super) struct NewFiles<'a> {
-    metadata: &'a TableMetadata,
+    /// The metadata the snapshot is staged on.
+    pub(super) metadata: &'a TableMetadata,
     file_io: &'a FileIO,
     snapshot_id: i64,
     attempt: Uuid,
@@ -64,7 +65,7 @@ impl<'a> NewFiles<'a> {
     }
 
     /// A v2 manifest writer of `content` for files of `spec`, recording its location.
-    fn manifest_writer(
+    pub(super) fn manifest_writer(
         &mut self,
         spec: &PartitionSpecRef,
         content: ManifestContentType,
@@ -153,10 +154,23 @@ pub(super) async fn read_parent(
     Ok(out)
 }
 
-async fn load(table: &Table, file: &ManifestFile) -> Result<Manifest, SnapshotError> {
+pub(super) async fn load(table: &Table, file: &ManifestFile) -> Result<Manifest, SnapshotError> {
     file.load_manifest(table.file_io())
         .await
         .map_err(iceberg_err("read a manifest of the current snapshot"))
+}
+
+/// One manifest entry carried into a new manifest: the file with the snapshot id and sequence
+/// numbers it keeps.
+pub(super) struct Entry {
+    /// The file.
+    pub(super) file: DataFile,
+    /// The snapshot that added it.
+    pub(super) snapshot_id: i64,
+    /// Its data sequence number.
+    pub(super) sequence_number: i64,
+    /// Its file sequence number.
+    pub(super) file_sequence_number: Option<i64>,
 }
 
 /// Entries a snapshot removes, gathered from every touched manifest and written once, as
@@ -164,14 +178,7 @@ async fn load(table: &Table, file: &ManifestFile) -> Result<Manifest, SnapshotEr
 #[derive(Default)]
 pub(super) struct Removed {
     /// By (spec id, content).
-    by_spec: std::collections::BTreeMap<(i32, u8), Vec<RemovedEntry>>,
-}
-
-/// One removed entry: the file with the sequence numbers it keeps.
-struct RemovedEntry {
-    file: DataFile,
-    sequence_number: i64,
-    file_sequence_number: Option<i64>,
+    by_spec: std::collections::BTreeMap<(i32, u8), Vec<Entry>>,
 }
 
 /// A stable ordering key of a manifest content type.
@@ -182,51 +189,95 @@ fn content_key(content: ManifestContentType) -> u8 {
     }
 }
 
-/// Splits one touched manifest (data or delete): its surviving live entries are written to a
-/// new manifest of its own partition spec and content as EXISTING, keeping their snapshot id
-/// and sequence numbers (no manifest is written when none survives); its removed entries go to
-/// `removed` and are counted in `summary`. Entries already DELETED are left out.
-pub(super) async fn split_touched(
+/// The live entries of a touched manifest that the new snapshot keeps.
+pub(super) struct Survivors {
+    /// The touched manifest.
+    pub(super) file: ManifestFile,
+    /// Entries it held, DELETED ones included (a measure of its size per entry).
+    pub(super) entries_read: usize,
+    /// Its live entries that are not removed.
+    pub(super) entries: Vec<Entry>,
+}
+
+/// Splits one touched manifest (data or delete): its removed entries go to `removed` and are
+/// counted in `summary`; its other live entries are returned, to be written as EXISTING
+/// (keeping their snapshot id and sequence numbers) in a manifest of their own or merged with
+/// others. Entries already DELETED are left out.
+pub(super) fn split_touched(
     (file, manifest): (ManifestFile, Manifest),
     remove: &BTreeSet<String>,
-    files: &mut NewFiles<'_>,
+    metadata: &TableMetadata,
     summary: &mut SnapshotSummaryCollector,
     removed: &mut Removed,
-) -> Result<Option<ManifestFile>, SnapshotError> {
-    let metadata = files.metadata;
-    let spec = metadata.partition_spec_by_id(file.partition_spec_id).cloned().ok_or_else(|| {
+) -> Result<Survivors, SnapshotError> {
+    let spec = spec_of(metadata, &file)?;
+    let schema = metadata.current_schema().clone();
+    let mut survivors =
+        Survivors { entries_read: manifest.entries().len(), entries: Vec::new(), file };
+    for entry in live_entries(&survivors.file, &manifest)? {
+        if remove.contains(entry.file.file_path()) {
+            summary.remove_file(&entry.file, schema.clone(), spec.clone());
+            let key = (survivors.file.partition_spec_id, content_key(survivors.file.content));
+            removed.by_spec.entry(key).or_default().push(entry);
+        } else {
+            survivors.entries.push(entry);
+        }
+    }
+    Ok(survivors)
+}
+
+/// The live (ADDED or EXISTING) entries of `manifest`, listed as `file`.
+pub(super) fn live_entries(
+    file: &ManifestFile,
+    manifest: &Manifest,
+) -> Result<Vec<Entry>, SnapshotError> {
+    manifest
+        .entries()
+        .iter()
+        .filter(|e| e.is_alive())
+        .map(|entry| {
+            let missing_inherited = || SnapshotError::IncompleteEntry {
+                manifest: file.manifest_path.clone(),
+                path: entry.file_path().to_string(),
+            };
+            Ok(Entry {
+                file: entry.data_file().clone(),
+                snapshot_id: entry.snapshot_id().ok_or_else(missing_inherited)?,
+                sequence_number: entry.sequence_number().ok_or_else(missing_inherited)?,
+                file_sequence_number: entry.file_sequence_number,
+            })
+        })
+        .collect()
+}
+
+/// The partition spec of the files `file` lists.
+pub(super) fn spec_of(
+    metadata: &TableMetadata,
+    file: &ManifestFile,
+) -> Result<PartitionSpecRef, SnapshotError> {
+    metadata.partition_spec_by_id(file.partition_spec_id).cloned().ok_or_else(|| {
         SnapshotError::UnknownPartitionSpec {
             manifest: file.manifest_path.clone(),
             spec_id: file.partition_spec_id,
         }
-    })?;
-    let schema = metadata.current_schema().clone();
-    let mut survivors = Vec::new();
-    for entry in manifest.entries().iter().filter(|e| e.is_alive()) {
-        let data_file = entry.data_file().clone();
-        let missing_inherited = || SnapshotError::IncompleteEntry {
-            manifest: file.manifest_path.clone(),
-            path: entry.file_path().to_string(),
-        };
-        let sequence_number = entry.sequence_number().ok_or_else(missing_inherited)?;
-        let file_sequence_number = entry.file_sequence_number;
-        if remove.contains(entry.file_path()) {
-            summary.remove_file(&data_file, schema.clone(), spec.clone());
-            let key = (file.partition_spec_id, content_key(file.content));
-            let of_spec = removed.by_spec.entry(key).or_default();
-            of_spec.push(RemovedEntry { file: data_file, sequence_number, file_sequence_number });
-        } else {
-            let snapshot_id = entry.snapshot_id().ok_or_else(missing_inherited)?;
-            survivors.push((data_file, snapshot_id, sequence_number, file_sequence_number));
-        }
-    }
-    if survivors.is_empty() {
+    })
+}
+
+/// Writes `entries` as EXISTING in one new manifest of `content` for files of `spec`; `None`
+/// when there are none.
+pub(super) async fn write_existing(
+    spec: &PartitionSpecRef,
+    content: ManifestContentType,
+    entries: Vec<Entry>,
+    files: &mut NewFiles<'_>,
+) -> Result<Option<ManifestFile>, SnapshotError> {
+    if entries.is_empty() {
         return Ok(None);
     }
-    let mut writer = files.manifest_writer(&spec, file.content)?;
-    for (data_file, snapshot_id, sequence_number, file_sequence_number) in survivors {
+    let mut writer = files.manifest_writer(spec, content)?;
+    for Entry { file, snapshot_id, sequence_number, file_sequence_number } in entries {
         writer
-            .add_existing_file(data_file, snapshot_id, sequence_number, file_sequence_number)
+            .add_existing_file(file, snapshot_id, sequence_number, file_sequence_number)
             .map_err(iceberg_err("add an entry to a rewritten manifest"))?;
     }
     let written =
@@ -247,7 +298,7 @@ pub(super) async fn write_removed(
         let content =
             if content == 0 { ManifestContentType::Data } else { ManifestContentType::Deletes };
         let mut writer = files.manifest_writer(&spec, content)?;
-        for RemovedEntry { file, sequence_number, file_sequence_number } in entries {
+        for Entry { file, sequence_number, file_sequence_number, .. } in entries {
             writer
                 .add_delete_file(file, sequence_number, file_sequence_number)
                 .map_err(iceberg_err("add an entry to the manifest of removed files"))?;
@@ -259,6 +310,13 @@ pub(super) async fn write_removed(
         out.push(written);
     }
     Ok(out)
+}
+
+impl Removed {
+    /// The number of manifests [`write_removed`] writes for these entries.
+    pub(super) fn manifests(&self) -> usize {
+        self.by_spec.len()
+    }
 }
 
 /// Writes the manifest of the added files (the table's default spec), each ADDED with

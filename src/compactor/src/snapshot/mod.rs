@@ -6,8 +6,9 @@
 //! itself from the public `spec` API:
 //!
 //! 1. [`stage`] writes, on the table's current metadata, the touched manifests' survivors, one
-//!    manifest of the removed entries, the manifest for added files, the manifest list and the
-//!    new metadata JSON; [`stage_removal`] writes
+//!    manifest of the removed entries, the manifest for added files, merged manifests when
+//!    the table has too many small ones (`merge`), the manifest list and the new metadata
+//!    JSON; [`stage_removal`] writes
 //!    only the new metadata JSON. Nothing is visible yet: a [`Staged`] change of either kind.
 //! 2. [`commit`] swaps the catalog's `metadata_location` from the metadata the change was
 //!    staged on to the new one, and removes the staged files when the swap loses.
@@ -22,6 +23,7 @@ mod change;
 mod commit;
 mod error;
 mod manifests;
+mod merge;
 mod metadata;
 mod producer;
 mod retry;
@@ -34,6 +36,7 @@ mod tests;
 pub use change::{ChangeKind, RemoveSnapshots, SnapshotChange};
 pub use commit::{CommitError, commit, swap_metadata};
 pub use error::SnapshotError;
+pub use merge::{MERGE_ENABLED, MIN_COUNT_TO_MERGE, ManifestMerge, MergePolicy, TARGET_SIZE_BYTES};
 pub use metadata::stage_removal;
 pub use producer::{stage, stage_cached};
 pub use retry::{

@@ -2,14 +2,18 @@
 //! commit.
 
 use iceberg::spec::{
-    FormatVersion, MAIN_BRANCH, ManifestListWriter, Snapshot, SnapshotSummaryCollector, Summary,
-    TableMetadata, TableMetadataBuilder,
+    FormatVersion, MAIN_BRANCH, ManifestContentType, ManifestFile, ManifestListWriter, Snapshot,
+    SnapshotSummaryCollector, Summary, TableMetadata, TableMetadataBuilder,
 };
 use iceberg::table::Table;
 
 use super::change::{ChangeKind, SnapshotChange};
 use super::error::{SnapshotError, iceberg_err};
-use super::manifests::{NewFiles, Removed, read_parent, split_touched, write_added, write_removed};
+use super::manifests::{
+    NewFiles, ParentManifests, Removed, live_entries, load, read_parent, spec_of, split_touched,
+    write_added, write_existing, write_removed,
+};
+use super::merge::{ManifestMerge, MergePool};
 use super::metadata::{NextMetadata, write_next_metadata};
 use super::staged::{Change, NewSnapshot, Staged, remove_files};
 use super::summary::add_totals;
@@ -70,7 +74,9 @@ fn validate(metadata: &TableMetadata, change: &SnapshotChange) -> Result<(), Sna
     }
     match change.operation {
         ChangeKind::Delete if !change.add.is_empty() => invalid("a delete adds no files"),
-        _ if change.remove.is_empty() => invalid("the change removes no file"),
+        _ if change.remove.is_empty() && !change.is_manifest_merge() => {
+            invalid("the change removes no file")
+        }
         _ => Ok(()),
     }
 }
@@ -78,7 +84,7 @@ fn validate(metadata: &TableMetadata, change: &SnapshotChange) -> Result<(), Sna
 async fn write_snapshot(
     table: &Table,
     change: &SnapshotChange,
-    parent_manifests: super::manifests::ParentManifests,
+    parent_manifests: ParentManifests,
     files: &mut NewFiles<'_>,
     now_ms: i64,
 ) -> Result<Staged<NewSnapshot>, SnapshotError> {
@@ -91,19 +97,9 @@ async fn write_snapshot(
     let limit = metadata.properties().get(PARTITION_SUMMARY_LIMIT).and_then(|v| v.parse().ok());
     collector.set_partition_summary_limit(limit.unwrap_or(0));
 
-    let mut manifests = parent_manifests.reused;
-    let mut removed = Removed::default();
-    for touched in parent_manifests.touched {
-        let survivors =
-            split_touched(touched, &change.remove, files, &mut collector, &mut removed).await?;
-        manifests.extend(survivors);
-    }
-    manifests.extend(write_removed(removed, files).await?);
-    if !change.add.is_empty() {
-        let added =
-            write_added(&change.add, change.added_sequence_number, files, &mut collector).await?;
-        manifests.push(added);
-    }
+    let (manifests, merge) =
+        write_manifests(table, change, parent_manifests, files, &mut collector).await?;
+    let manifest_count = manifests.len();
 
     let list_location = files.manifest_list_location();
     let output =
@@ -117,6 +113,17 @@ async fn write_snapshot(
 
     let mut properties = collector.build();
     add_totals(&mut properties, parent.map(|p| &p.summary().additional_properties));
+    if let Some(merge) = &merge {
+        let kept = manifest_count - merge.created;
+        for (key, value) in [
+            ("manifests-created", merge.created),
+            ("manifests-replaced", merge.replaced),
+            ("manifests-kept", kept),
+            ("entries-processed", merge.entries),
+        ] {
+            properties.insert(key.to_string(), value.to_string());
+        }
+    }
     let summary =
         Summary { operation: change.operation.operation(), additional_properties: properties };
     let snapshot = Snapshot::builder()
@@ -137,9 +144,90 @@ async fn write_snapshot(
         new_location,
         written: Vec::new(),
         superseded,
-        effect: NewSnapshot { snapshot_id, sequence_number, summary },
+        effect: NewSnapshot {
+            snapshot_id,
+            sequence_number,
+            summary,
+            manifests: manifest_count,
+            merge,
+        },
         file_io: table.file_io().clone(),
     })
+}
+
+/// Writes the manifests of the new snapshot and returns its manifest list, with what merging
+/// did when it merged: the touched manifests' survivors, the removed entries, the added
+/// files; when the list would be longer than the change's merge policy allows, the survivors
+/// of touched data manifests and the reused small data manifests are merged instead of being
+/// listed as they are.
+async fn write_manifests(
+    table: &Table,
+    change: &SnapshotChange,
+    parent: ParentManifests,
+    files: &mut NewFiles<'_>,
+    collector: &mut SnapshotSummaryCollector,
+) -> Result<(Vec<ManifestFile>, Option<ManifestMerge>), SnapshotError> {
+    let metadata = table.metadata();
+    let mut removed = Removed::default();
+    let mut survivors = Vec::new();
+    for touched in parent.touched {
+        let kept = split_touched(touched, &change.remove, metadata, collector, &mut removed)?;
+        if !kept.entries.is_empty() {
+            survivors.push(kept);
+        }
+    }
+    let listed = parent.reused.len()
+        + survivors.len()
+        + removed.manifests()
+        + usize::from(!change.add.is_empty());
+    let policy = change.merge.map(|p| p.for_table(metadata.properties()));
+    let merging = policy.filter(|p| {
+        let candidates = parent.reused.iter().filter(|m| p.mergeable(m)).count()
+            + survivors.iter().filter(|s| s.file.content == ManifestContentType::Data).count();
+        p.due(listed) && candidates >= 2
+    });
+
+    let mut manifests = Vec::new();
+    let mut pool = MergePool::default();
+    for file in parent.reused {
+        match merging {
+            Some(p) if p.mergeable(&file) => {
+                let manifest = load(table, &file).await?;
+                let entries = live_entries(&file, &manifest)?;
+                pool.add(metadata, &file, manifest.entries().len(), entries)?;
+            }
+            _ => manifests.push(file),
+        }
+    }
+    for kept in survivors {
+        if merging.is_some() && kept.file.content == ManifestContentType::Data {
+            pool.add_survivors(metadata, kept)?;
+        } else {
+            let spec = spec_of(metadata, &kept.file)?;
+            manifests.extend(write_existing(&spec, kept.file.content, kept.entries, files).await?);
+        }
+    }
+    let merge = match merging {
+        Some(p) if pool.len() > 0 => {
+            let (merged, merge) = pool.write(p.target_size_bytes, files).await?;
+            manifests.extend(merged);
+            Some(merge)
+        }
+        _ => None,
+    };
+    if change.is_manifest_merge() && merge.is_none() {
+        return Err(SnapshotError::InvalidChange {
+            kind: change.operation,
+            reason: "the table has no manifests to merge",
+        });
+    }
+    manifests.extend(write_removed(removed, files).await?);
+    if !change.add.is_empty() {
+        let added =
+            write_added(&change.add, change.added_sequence_number, files, collector).await?;
+        manifests.push(added);
+    }
+    Ok((manifests, merge))
 }
 
 /// A positive snapshot id not used by any snapshot of `metadata`.

@@ -11,6 +11,7 @@ use tracing::{debug, info, warn};
 
 use super::change::RemoveSnapshots;
 use super::error::SnapshotError;
+use super::merge::ManifestMerge;
 use crate::live_files::ManifestCache;
 use crate::log_target;
 
@@ -75,6 +76,10 @@ pub struct NewSnapshot {
     pub sequence_number: i64,
     /// Its summary.
     pub summary: Summary,
+    /// Manifests its manifest list holds.
+    pub manifests: usize,
+    /// What merging small manifests did, when the snapshot merged them.
+    pub merge: Option<ManifestMerge>,
 }
 
 /// A snapshot made current by [`super::commit`].
@@ -88,22 +93,28 @@ pub struct CommitOutcome {
     pub metadata_location: String,
     /// The snapshot's summary.
     pub summary: Summary,
+    /// Manifests its manifest list holds.
+    pub manifests: usize,
+    /// What merging small manifests did, when the snapshot merged them.
+    pub merge: Option<ManifestMerge>,
 }
 
 impl Effect for NewSnapshot {
     type Outcome = CommitOutcome;
 
     fn committed(self, id: &TableId, metadata_location: String) -> CommitOutcome {
-        let Self { snapshot_id, sequence_number, summary } = self;
+        let Self { snapshot_id, sequence_number, summary, manifests, merge } = self;
         info!(
             target: log_target::ICEBERG,
             table = %id,
             snapshot_id,
             operation = summary.operation.as_str(),
+            manifests,
+            manifests_merged = merge.map_or(0, |m| m.replaced),
             metadata = %metadata_location,
             "Committed snapshot"
         );
-        CommitOutcome { snapshot_id, sequence_number, metadata_location, summary }
+        CommitOutcome { snapshot_id, sequence_number, metadata_location, summary, manifests, merge }
     }
 }
 

@@ -28,14 +28,14 @@ use crate::compaction::{
 use crate::job::Scope;
 use crate::metered::Metered;
 use crate::metrics::{Metrics, table_labels};
-use crate::snapshot::{RetryPolicy, SnapshotChange, commit, stage};
+use crate::snapshot::{MergePolicy, RetryPolicy, SnapshotChange, commit, stage};
 use crate::step::{TableContext, TableStep};
 
 const HOURS: [i64; 3] = [BASE_HOUR, BASE_HOUR + 1, BASE_HOUR + 2];
 const ROWS: usize = 25;
-const MIB: u64 = 1024 * 1024;
+pub(super) const MIB: u64 = 1024 * 1024;
 
-fn settings(target: u64) -> CompactionSettings {
+pub(super) fn settings(target: u64) -> CompactionSettings {
     CompactionSettings {
         plan: PlanSettings {
             target_file_size_bytes: target,
@@ -48,14 +48,23 @@ fn settings(target: u64) -> CompactionSettings {
             max_concurrent_groups: 2,
             retry: RetryPolicy { initial_backoff: Duration::from_millis(1), ..Default::default() },
             groups_per_commit: 0,
+            merge: MergePolicy { min_count: 100, target_size_bytes: 8 * MIB },
         },
     }
 }
 
 /// The compaction step with its metrics, as the assembly wraps it.
-fn step(clock: Arc<dyn Clock>) -> (Metered<CompactionStep>, Arc<Metrics>) {
+pub(super) fn step(clock: Arc<dyn Clock>) -> (Metered<CompactionStep>, Arc<Metrics>) {
+    step_with(settings(128 * MIB), clock)
+}
+
+/// The compaction step with `settings` and its metrics.
+pub(super) fn step_with(
+    settings: CompactionSettings,
+    clock: Arc<dyn Clock>,
+) -> (Metered<CompactionStep>, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::new());
-    let step = CompactionStep::new(settings(128 * MIB), clock);
+    let step = CompactionStep::new(settings, clock);
     (Metered::new(step, Arc::clone(&metrics)), metrics)
 }
 
@@ -68,7 +77,8 @@ async fn compact(
 ) -> (TablePlan, TableExecution) {
     let scope = Scope::default();
     let cx = TableContext::new(&fx.id, table, &fx.catalog, &scope, cancel);
-    let CompactionOutcome { plan, execution } = step.run_table(cx).await.unwrap().details;
+    let CompactionOutcome { plan, execution, manifests: _ } =
+        step.run_table(cx).await.unwrap().details;
     (plan, execution.expect("a pass that is not a dry run executes its plan"))
 }
 
@@ -106,7 +116,6 @@ async fn rows_by_hour_at(table: &Table, snapshot: Option<i64>) -> BTreeMap<i64, 
     out
 }
 
-/// Names of the compacted files in `hour`'s data directory.
 /// One group of every file in `files`, planned as `expected_output_files` outputs.
 fn group_of(files: &[Entry], expected_output_files: usize) -> FileGroup {
     FileGroup {
@@ -117,6 +126,7 @@ fn group_of(files: &[Entry], expected_output_files: usize) -> FileGroup {
     }
 }
 
+/// Names of the compacted files in `hour`'s data directory.
 fn compacted_files_on_disk(table: &Table, hour: i64) -> Vec<String> {
     let dir = HourDirectory::new(table.metadata().location(), hour);
     let dir = dir.dir().strip_prefix("file://").unwrap();
@@ -492,7 +502,14 @@ async fn a_group_whose_rewrite_would_not_reduce_the_file_count_is_not_committed(
     let settings = settings(4 * 1024).execute;
     let (scope, cancel) = (Scope::default(), CancellationToken::new());
     let cx = TableContext::new(&fx.id, &table, &fx.catalog, &scope, &cancel);
-    let execution = crate::compaction::execute::execute(&cx, &plan, &settings, &SystemClock).await;
+    let execution = crate::compaction::execute::execute(
+        &cx,
+        &plan,
+        &settings,
+        &SystemClock,
+        &tokio::sync::Semaphore::new(2),
+    )
+    .await;
     assert_eq!((execution.groups_committed, execution.groups_abandoned), (0, 1));
     assert_eq!(status_kind(&execution.groups[0].status), "no_gain");
     assert!(execution.failures().is_empty(), "no gain is not a failure");

@@ -2,3 +2,4 @@
 use crate::test_support as fixture;
 
 mod execute;
+mod manifests;

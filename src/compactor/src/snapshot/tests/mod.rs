@@ -12,6 +12,7 @@ use crate::test_support::{
     rows_per_hour, summary, write,
 };
 
+mod merge;
 mod metadata_log;
 mod removal;
 

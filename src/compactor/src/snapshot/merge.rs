@@ -1,0 +1,244 @@
+//! Merging small data manifests: once a snapshot would list more manifests than a table
+//! allows (Java's `commit.manifest.min-count-to-merge`), the live entries of its small data
+//! manifests are rewritten, clustered by `hour`, into manifests near a target size (Java's
+//! `commit.manifest.target-size-bytes`).
+//!
+//! A streaming writer commits one manifest per append, so without merging every query plan
+//! (ours and every reader's) reads one manifest per commit ever made. Merged entries stay
+//! EXISTING with the snapshot id and sequence numbers they had, so readers see the same files
+//! with the same sequence semantics; DELETED entries of older snapshots are dropped, as any
+//! manifest rewrite does. Delete manifests are never merged.
+
+use std::collections::{BTreeMap, HashMap};
+
+use iceberg::spec::{ManifestContentType, ManifestFile, TableMetadata};
+use serde::Serialize;
+
+use super::error::SnapshotError;
+use super::manifests::{Entry, NewFiles, Survivors, spec_of, write_existing};
+use crate::live_files::hour_value;
+
+/// Table property turning merging off (`false`) for one table.
+pub const MERGE_ENABLED: &str = "commit.manifest-merge.enabled";
+/// Table property: merge once a snapshot lists more manifests than this.
+pub const MIN_COUNT_TO_MERGE: &str = "commit.manifest.min-count-to-merge";
+/// Table property: the size merged manifests aim for, in bytes.
+pub const TARGET_SIZE_BYTES: &str = "commit.manifest.target-size-bytes";
+
+/// When and into what size a table's manifests are merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MergePolicy {
+    /// Merge once a snapshot would list more manifests than this; `0` never merges.
+    pub min_count: usize,
+    /// Size merged manifests aim for; data manifests this large are kept as they are.
+    pub target_size_bytes: u64,
+}
+
+impl MergePolicy {
+    /// This policy as a table's `properties` override it: `commit.manifest-merge.enabled =
+    /// false` turns merging off, the other two properties replace the count and the size.
+    /// Values that do not parse are ignored.
+    pub fn for_table(self, properties: &HashMap<String, String>) -> Self {
+        let number = |key: &str| properties.get(key).and_then(|v| v.trim().parse::<u64>().ok());
+        let disabled =
+            properties.get(MERGE_ENABLED).is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
+        let min_count = match number(MIN_COUNT_TO_MERGE) {
+            _ if disabled => 0,
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            None => self.min_count,
+        };
+        let target_size_bytes =
+            number(TARGET_SIZE_BYTES).filter(|n| *n > 0).unwrap_or(self.target_size_bytes);
+        Self { min_count, target_size_bytes }
+    }
+
+    /// Whether a snapshot listing `manifests` manifests merges.
+    pub fn due(&self, manifests: usize) -> bool {
+        self.min_count > 0 && manifests > self.min_count
+    }
+
+    /// Whether `file` may be merged: a data manifest with live entries, below the target size.
+    pub fn mergeable(&self, file: &ManifestFile) -> bool {
+        file.content == ManifestContentType::Data
+            && (file.has_added_files() || file.has_existing_files())
+            && u64::try_from(file.manifest_length).unwrap_or(0) < self.target_size_bytes
+    }
+
+    /// Whether merging `manifests` (a snapshot's whole list) would rewrite anything: the list
+    /// is longer than allowed and at least two of its manifests may be merged.
+    pub fn would_merge(&self, manifests: &[ManifestFile]) -> bool {
+        self.due(manifests.len()) && manifests.iter().filter(|m| self.mergeable(m)).count() >= 2
+    }
+}
+
+/// What one snapshot's merge did, for its summary and the compaction report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ManifestMerge {
+    /// Manifests whose entries were rewritten (dropped from the new list).
+    pub replaced: usize,
+    /// Merged manifests written.
+    pub created: usize,
+    /// Live entries carried into the merged manifests.
+    pub entries: usize,
+}
+
+impl ManifestMerge {
+    /// Adds what `other` merged to this.
+    pub fn add(&mut self, other: ManifestMerge) {
+        self.replaced += other.replaced;
+        self.created += other.created;
+        self.entries += other.entries;
+    }
+}
+
+/// The entries of the manifests being merged, by partition spec.
+#[derive(Default)]
+pub(super) struct MergePool {
+    by_spec: BTreeMap<i32, Vec<Entry>>,
+    /// Bytes of the manifests merged.
+    bytes: u64,
+    /// Entries those manifests held, DELETED ones included.
+    entries_read: usize,
+    /// Manifests merged.
+    replaced: usize,
+}
+
+impl MergePool {
+    /// Adds the live `entries` of `file` (which held `entries_read` entries) to the pool.
+    pub(super) fn add(
+        &mut self,
+        metadata: &TableMetadata,
+        file: &ManifestFile,
+        entries_read: usize,
+        entries: Vec<Entry>,
+    ) -> Result<(), SnapshotError> {
+        spec_of(metadata, file)?;
+        self.bytes += u64::try_from(file.manifest_length).unwrap_or(0);
+        self.entries_read += entries_read;
+        self.replaced += 1;
+        self.by_spec.entry(file.partition_spec_id).or_default().extend(entries);
+        Ok(())
+    }
+
+    /// Adds the survivors of a touched data manifest.
+    pub(super) fn add_survivors(
+        &mut self,
+        metadata: &TableMetadata,
+        survivors: Survivors,
+    ) -> Result<(), SnapshotError> {
+        let Survivors { file, entries_read, entries } = survivors;
+        self.add(metadata, &file, entries_read, entries)
+    }
+
+    /// How many manifests are in the pool.
+    pub(super) fn len(&self) -> usize {
+        self.replaced
+    }
+
+    /// Writes the pool's entries into merged manifests of about `target_size_bytes`, each
+    /// holding consecutive hours of one partition spec (an hour larger than the target is
+    /// split); sizes are estimated from the merged manifests' bytes per entry.
+    pub(super) async fn write(
+        self,
+        target_size_bytes: u64,
+        files: &mut NewFiles<'_>,
+    ) -> Result<(Vec<ManifestFile>, ManifestMerge), SnapshotError> {
+        let per_entry = (self.bytes / self.entries_read.max(1) as u64).max(1);
+        let capacity = usize::try_from(target_size_bytes / per_entry).unwrap_or(usize::MAX).max(1);
+        let mut merge = ManifestMerge { replaced: self.replaced, ..ManifestMerge::default() };
+        let mut written = Vec::new();
+        for (spec_id, mut entries) in self.by_spec {
+            let spec = files.metadata.partition_spec_by_id(spec_id).cloned().ok_or_else(|| {
+                SnapshotError::UnknownPartitionSpec { manifest: "(merged entries)".into(), spec_id }
+            })?;
+            merge.entries += entries.len();
+            entries.sort_by(|a, b| {
+                (hour_value(a.file.partition()), a.file.file_path())
+                    .cmp(&(hour_value(b.file.partition()), b.file.file_path()))
+            });
+            for bin in bins(&entries, capacity) {
+                let bin: Vec<Entry> = entries.drain(..bin).collect();
+                let manifest = write_existing(&spec, ManifestContentType::Data, bin, files).await?;
+                written.extend(manifest);
+            }
+        }
+        merge.created = written.len();
+        Ok((written, merge))
+    }
+}
+
+/// The sizes of consecutive bins of `entries` (sorted by hour): a bin is closed before
+/// an hour that would overflow `capacity`, and an hour larger than `capacity` is split.
+fn bins(entries: &[Entry], capacity: usize) -> Vec<usize> {
+    let mut hours: Vec<usize> = Vec::new();
+    let mut previous = None;
+    for entry in entries {
+        let key = hour_value(entry.file.partition());
+        match hours.last_mut() {
+            Some(n) if previous == Some(key) => *n += 1,
+            _ => hours.push(1),
+        }
+        previous = Some(key);
+    }
+    pack(&hours, capacity)
+}
+
+/// Packs runs of `lengths` (consecutive hours' entry counts) into bins of at most `capacity`
+/// entries without splitting a run, except a run longer than `capacity`.
+fn pack(lengths: &[usize], capacity: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut open = 0;
+    for &run in lengths {
+        if open > 0 && open + run > capacity {
+            out.push(std::mem::take(&mut open));
+        }
+        let mut run = run;
+        while run > capacity {
+            out.push(capacity);
+            run -= capacity;
+        }
+        open += run;
+    }
+    if open > 0 {
+        out.push(open);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    const DEFAULT: MergePolicy = MergePolicy { min_count: 100, target_size_bytes: 8 << 20 };
+
+    #[test]
+    fn table_properties_override_the_configured_policy() {
+        assert_eq!(DEFAULT.for_table(&props(&[])), DEFAULT);
+        let set = props(&[(MIN_COUNT_TO_MERGE, "10"), (TARGET_SIZE_BYTES, "4096")]);
+        assert_eq!(DEFAULT.for_table(&set), MergePolicy { min_count: 10, target_size_bytes: 4096 });
+        let off = props(&[(MERGE_ENABLED, "FALSE"), (MIN_COUNT_TO_MERGE, "10")]);
+        assert_eq!(DEFAULT.for_table(&off).min_count, 0);
+        let junk = props(&[(MIN_COUNT_TO_MERGE, "many"), (TARGET_SIZE_BYTES, "0")]);
+        assert_eq!(DEFAULT.for_table(&junk), DEFAULT);
+    }
+
+    #[test]
+    fn merging_is_due_only_above_the_count_and_never_at_zero() {
+        assert!(!DEFAULT.due(100));
+        assert!(DEFAULT.due(101));
+        assert!(!MergePolicy { min_count: 0, ..DEFAULT }.due(10_000));
+    }
+
+    #[test]
+    fn hours_are_packed_whole_and_oversized_hours_split() {
+        assert_eq!(pack(&[3, 3, 3], 10), vec![9]);
+        assert_eq!(pack(&[6, 6, 6], 10), vec![6, 6, 6]);
+        assert_eq!(pack(&[4, 25, 2], 10), vec![4, 10, 10, 7]);
+        assert_eq!(pack(&[], 10), Vec::<usize>::new());
+        assert_eq!(pack(&[1, 1, 1], 1), vec![1, 1, 1]);
+    }
+}
