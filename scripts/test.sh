@@ -5,9 +5,10 @@
 #   scripts/test.sh -p tests-integration --test main -- foundation::catalog_backends
 #                                        # any arguments replace --workspace and go to cargo test
 #
-# It prepares .venv-test/ (moto, pyiceberg, psycopg2, boto3 from scripts/requirements-test.txt),
-# starts moto's S3 server on 127.0.0.1 with a bucket, checks PostgreSQL at 127.0.0.1:5432, exports
-# the SIGNALDB_TEST_* variables the integration tests read, builds the binaries and runs the tests.
+# It prepares .venv-test/ (moto, pyiceberg, psycopg2, boto3, DuckDB and its extensions from
+# scripts/requirements-test.txt), starts moto's S3 server on 127.0.0.1 with a bucket, checks
+# PostgreSQL at 127.0.0.1:5432, exports the SIGNALDB_TEST_* variables the integration tests read,
+# builds the binaries and runs the tests.
 # See docs/testing.md.
 set -euo pipefail
 

@@ -13,11 +13,14 @@
 //! - [`pyiceberg`]: reads tables back with pyiceberg, an Iceberg reader that is not ours.
 //! - [`pyiceberg_hours`]: the same, hour partition by hour partition (rows, digest, files).
 //! - [`iceberg_read`]: reads them with iceberg-rust through the `common` crate.
+//! - [`duckdb_read`]: reads a table's metadata file with DuckDB's iceberg extension, at the
+//!   current snapshot or an older one.
 //! - [`http`]: a loopback `GET` and free ports, for the services' HTTP endpoints.
 //! - [`metrics_text`]: a strict reader of Prometheus `/metrics` pages.
 //! - [`hours`]: hour labels; [`workspace_root`]: where the workspace is.
 
 pub mod bins;
+pub mod duckdb_read;
 pub mod env;
 pub mod hours;
 pub mod http;

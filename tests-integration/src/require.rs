@@ -7,7 +7,7 @@
 //! | `SIGNALDB_TEST_PG_URL`       | admin URL of a PostgreSQL server (`.../test`)        |
 //! | `SIGNALDB_TEST_S3_ENDPOINT`  | `http://127.0.0.1:PORT` of moto's S3 server          |
 //! | `SIGNALDB_TEST_S3_BUCKET`    | bucket that exists on it (default `signaldb-test`)   |
-//! | `SIGNALDB_TEST_PYTHON`       | Python with pyiceberg, moto, psycopg2 installed      |
+//! | `SIGNALDB_TEST_PYTHON`       | Python with pyiceberg, moto, psycopg2, duckdb        |
 //!
 //! Each `require_*` returns `None` when its service is missing, after printing a loud
 //! `SKIPPED:` line; the test then returns early. Under `CI=true` a missing service is a test

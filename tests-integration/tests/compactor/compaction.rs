@@ -11,6 +11,7 @@ use common::tables::TableId;
 use iceberg::Catalog;
 use object_store::{ObjectStoreExt, PutPayload};
 use serde_json::{Value, json};
+use tests_integration::duckdb_read::duckdb_scans;
 use tests_integration::iceberg_read::{list_locations, rows_per_hour};
 use tests_integration::pyiceberg_hours::read_by_hour;
 use tests_integration::{Backend, BinCommand, TestEnv, require_python};
@@ -48,8 +49,8 @@ async fn compaction_keeps_every_row_on_s3() {
 }
 
 /// 18 small files per table become the 3 the plan announced in one `replace` snapshot,
-/// with the same rows in every hour for pyiceberg and iceberg-rust; a second pass has nothing
-/// to do.
+/// with the same rows in every hour for pyiceberg, iceberg-rust and DuckDB, which also still
+/// reads the snapshot before the pass from its input files; a second pass has nothing to do.
 async fn compaction_keeps_every_row(backend: Backend) {
     let Some(env) = TestEnv::new(backend).await else { return };
     let Some(_python) = require_python() else { return };
@@ -66,7 +67,18 @@ async fn compaction_keeps_every_row(backend: Backend) {
     let doc = json_ok(&compactor(&env, &["compact", "--json"]));
     let after = read_by_hour(&env, &ids);
     let catalog = env.catalog().await;
-    for id in &ids {
+    // DuckDB reads each table's new metadata file at its current snapshot and at the one that
+    // was current before the pass, all in one process.
+    let scans: Vec<(&str, Option<i64>)> = ids
+        .iter()
+        .flat_map(|id| {
+            let (b, a) = (&before[&id.to_string()], &after[&id.to_string()]);
+            let pinned = b.snapshots.last().expect("the loadgen's appends").snapshot_id;
+            [(a.metadata_location(), None), (a.metadata_location(), Some(pinned))]
+        })
+        .collect();
+    let duck = duckdb_scans(&env, &scans);
+    for (id, duck) in ids.iter().zip(duck.chunks(2)) {
         let key = id.to_string();
         let (b, a) = (&before[&key], &after[&key]);
         let entry = table_entry(&doc, id);
@@ -114,6 +126,16 @@ async fn compaction_keeps_every_row(backend: Backend) {
         let table = catalog.catalog().load_table(&id.ident()).await.unwrap();
         assert_eq!(table.metadata_location(), Some(a.metadata_location()), "{key}");
         assert_eq!(rows_per_hour(&table).await.unwrap(), b.rows_per_hour(), "{key}");
+
+        // So does DuckDB, from the compacted files; at the snapshot before the pass it reads
+        // the same rows from the input files, which are still there.
+        let (now, then) = (&duck[0], &duck[1]);
+        assert_eq!(now.rows_per_hour, a.rows_per_hour(), "{key}: DuckDB now");
+        assert_eq!([now.total_rows, now.rows_read()], [a.total_rows(); 2], "{key}: DuckDB now");
+        assert_eq!(now.files_per_hour, a.files, "{key}: DuckDB reads the compacted files");
+        assert_eq!(then.rows_per_hour, b.rows_per_hour(), "{key}: DuckDB then");
+        assert_eq!([then.total_rows, then.rows_read()], [b.total_rows(); 2], "{key}: DuckDB then");
+        assert_eq!(then.files_per_hour, b.files, "{key}: DuckDB reads the inputs");
     }
 
     // A second pass finds nothing to do and commits nothing.
