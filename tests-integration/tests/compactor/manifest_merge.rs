@@ -1,8 +1,8 @@
 //! Manifest merging end to end: a table whose hours are each their own fast append (as the
 //! load generator and streaming writers commit) and that has nothing to compact gets one
 //! metadata-only `replace` merging its manifests; the live files, their snapshot ids and
-//! sequence numbers, the rows (for pyiceberg and iceberg-rust) and an older snapshot's rows
-//! stay the same, and each merged manifest's partition summary covers its entries.
+//! sequence numbers, the rows (for pyiceberg, iceberg-rust and DuckDB) and an older
+//! snapshot's rows stay the same, and each merged manifest's partition summary covers its entries.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +10,7 @@ use common::Signal;
 use iceberg::Catalog;
 use iceberg::spec::{ManifestStatus, PrimitiveLiteral};
 use iceberg::table::Table;
+use tests_integration::duckdb_read::duckdb_scans;
 use tests_integration::iceberg_read::rows_per_hour_at;
 use tests_integration::pyiceberg_hours::read_by_hour;
 use tests_integration::{Backend, TestEnv, require_python};
@@ -127,6 +128,18 @@ async fn manifests_are_merged(backend: Backend) {
     let pinned = rows_per_hour_at(&after, Some(old_snapshot)).await.unwrap();
     assert_eq!(now, read_before[&key].rows_per_hour());
     assert_eq!(pinned, now, "a reader pinned to the snapshot before the merge");
+    // DuckDB reads the merged table, and the snapshot before the merge, from the same files.
+    let location = after.metadata_location().unwrap();
+    let duck = duckdb_scans(&env, &[(location, None), (location, Some(old_snapshot))]);
+    for scan in &duck {
+        assert_eq!(scan.rows_per_hour, now, "DuckDB at {:?}", scan.snapshot_id);
+        assert_eq!(scan.total_rows, scan.rows_read(), "DuckDB at {:?}", scan.snapshot_id);
+        assert_eq!(
+            scan.files_per_hour, read_before[&key].files,
+            "DuckDB at {:?}",
+            scan.snapshot_id
+        );
+    }
 
     // Below the count again: a second pass leaves the manifests alone.
     let again = json_ok(&compactor(&env, &["compact", "--json"]));
