@@ -8,11 +8,12 @@
 //! downloads one. Gate a test with [`require_python`] as for pyiceberg.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
 use crate::env::TestEnv;
+use crate::pyiceberg::json_of;
 use crate::require::require_python;
 use crate::workspace::workspace_root;
 
@@ -78,20 +79,7 @@ pub fn duckdb_scans(env: &TestEnv, scans: &[(&str, Option<i64>)]) -> Vec<DuckSca
             .env("AWS_ACCESS_KEY_ID", &s3.access_key_id)
             .env("AWS_SECRET_ACCESS_KEY", &s3.secret_access_key);
     }
-    let output = cmd
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", python.display()));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "{SCRIPT} failed ({}) on {} env\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        output.status,
-        env.backend()
-    );
-    let doc: Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("{SCRIPT} printed no JSON ({e})\n{stdout}\n{stderr}"));
+    let doc = json_of(cmd, SCRIPT, env);
     let read = doc["scans"].as_array().unwrap_or_else(|| panic!("no scans in {doc}"));
     assert_eq!(read.len(), scans.len(), "{SCRIPT}: one scan per --scan: {doc}");
     read.iter()

@@ -42,10 +42,15 @@ pub fn run_pyiceberg_script(env: &TestEnv, script: &str, tables: &[String]) -> V
     for table in tables {
         cmd.args(["--table", table]);
     }
-    let output = cmd
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", python.display()));
+    json_of(cmd, script, env)
+}
+
+/// Runs `cmd` (the Python `script` of `env`'s test) with no stdin and returns the one JSON
+/// document it prints; panics, with both of its streams, when it fails or prints no JSON.
+#[track_caller]
+pub(crate) fn json_of(mut cmd: Command, script: &str, env: &TestEnv) -> Value {
+    let output =
+        cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("running {script}: {e}"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
