@@ -129,7 +129,7 @@ pub async fn upkeep(
             }
         }
     }
-    let ManifestMerge { replaced, created, entries: _ } = merge;
+    let ManifestMerge { replaced, created, .. } = merge;
     report.rewritten = replaced;
     report.written = created;
     report

@@ -80,10 +80,13 @@ pub struct ManifestMerge {
     pub created: usize,
     /// Live entries carried into the merged manifests.
     pub entries: usize,
+    /// Manifests of the parent listed again as they are.
+    pub kept: usize,
 }
 
 impl ManifestMerge {
-    /// Adds what `other` merged to this.
+    /// Adds what `other` replaced, created and carried to this (what one snapshot kept does
+    /// not add up over several).
     pub fn add(&mut self, other: ManifestMerge) {
         self.replaced += other.replaced;
         self.created += other.created;

@@ -114,11 +114,10 @@ async fn write_snapshot(
     let mut properties = collector.build();
     add_totals(&mut properties, parent.map(|p| &p.summary().additional_properties));
     if let Some(merge) = &merge {
-        let kept = manifest_count - merge.created;
         for (key, value) in [
             ("manifests-created", merge.created),
             ("manifests-replaced", merge.replaced),
-            ("manifests-kept", kept),
+            ("manifests-kept", merge.kept),
             ("entries-processed", merge.entries),
         ] {
             properties.insert(key.to_string(), value.to_string());
@@ -171,9 +170,9 @@ async fn write_manifests(
     let mut removed = Removed::default();
     let mut survivors = Vec::new();
     for touched in parent.touched {
-        let kept = split_touched(touched, &change.remove, metadata, collector, &mut removed)?;
-        if !kept.entries.is_empty() {
-            survivors.push(kept);
+        let split = split_touched(touched, &change.remove, metadata, collector, &mut removed)?;
+        if !split.entries.is_empty() {
+            survivors.push(split);
         }
     }
     let listed = parent.reused.len()
@@ -199,19 +198,20 @@ async fn write_manifests(
             _ => manifests.push(file),
         }
     }
-    for kept in survivors {
-        if merging.is_some() && kept.file.content == ManifestContentType::Data {
-            pool.add_survivors(metadata, kept)?;
+    let kept = manifests.len();
+    for survivor in survivors {
+        if merging.is_some() && survivor.file.content == ManifestContentType::Data {
+            pool.add_survivors(metadata, survivor)?;
         } else {
-            let spec = spec_of(metadata, &kept.file)?;
-            manifests.extend(write_existing(&spec, kept.file.content, kept.entries, files).await?);
+            let (spec, content) = (spec_of(metadata, &survivor.file)?, survivor.file.content);
+            manifests.extend(write_existing(&spec, content, survivor.entries, files).await?);
         }
     }
     let merge = match merging {
         Some(p) if pool.len() > 0 => {
             let (merged, merge) = pool.write(p.target_size_bytes, files).await?;
             manifests.extend(merged);
-            Some(merge)
+            Some(ManifestMerge { kept, ..merge })
         }
         _ => None,
     };

@@ -74,6 +74,7 @@ async fn a_metadata_only_merge_keeps_every_entry_and_clusters_by_hour() {
     assert_eq!(summary(&after, "manifests-replaced"), 8);
     assert_eq!(summary(&after, "manifests-created"), merge.created as i64);
     assert_eq!(summary(&after, "entries-processed"), 24);
+    assert_eq!(summary(&after, "manifests-kept"), 0);
     assert_eq!(summary(&after, "added-data-files"), 0);
     assert_totals_match_walk(&after).await;
     assert_eq!(rows_per_hour(&after, None).await, expected);
@@ -113,6 +114,7 @@ async fn a_replace_merges_when_its_snapshot_would_list_too_many_manifests() {
     assert_eq!(paths_of_hour(&after, HOURS[0]).await, vec![added]);
     assert_eq!(live(&after).await.len(), 1 + 2 * 4);
     assert_eq!(summary(&after, "deleted-data-files"), 4);
+    assert_eq!(summary(&after, "manifests-kept"), 0);
     assert_totals_match_walk(&after).await;
     assert_eq!(rows_per_hour(&after, None).await, expected);
 }
