@@ -47,8 +47,9 @@ pub(super) async fn write_next_metadata(
     let built =
         update(builder).and_then(|b| b.build()).map_err(iceberg_err("build new table metadata"))?;
     let new_metadata = built.metadata;
-    let delete_superseded =
-        table.metadata().properties().get(DELETE_AFTER_COMMIT).is_some_and(|v| v == "true");
+    // Java reads the property with `Boolean.parseBoolean`: any case of `true`.
+    let delete_superseded = (table.metadata().properties().get(DELETE_AFTER_COMMIT))
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     let superseded = if delete_superseded {
         built.expired_metadata_logs.into_iter().map(|log| log.metadata_file).collect()
     } else {
