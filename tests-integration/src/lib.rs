@@ -12,6 +12,8 @@
 //! - [`bins`]: runs the workspace's real binaries against a [`TestEnv`].
 //! - [`pyiceberg`]: reads tables back with pyiceberg, an Iceberg reader that is not ours.
 //! - [`pyiceberg_hours`]: the same, hour partition by hour partition (rows, digest, files).
+//! - [`pyiceberg_snapshots`]: the same, snapshot by snapshot (rows read by snapshot id, summaries,
+//!   every metadata file of the metadata log).
 //! - [`iceberg_read`]: reads them with iceberg-rust through the `common` crate.
 //! - [`http`]: a loopback `GET` and free ports, for the services' HTTP endpoints.
 //! - [`metrics_text`]: a strict reader of Prometheus `/metrics` pages.
@@ -26,6 +28,7 @@ pub mod metrics_text;
 pub mod orphans;
 pub mod pyiceberg;
 pub mod pyiceberg_hours;
+pub mod pyiceberg_snapshots;
 pub mod require;
 pub mod retention;
 pub mod workspace;
