@@ -30,7 +30,7 @@ use tests_integration::pyiceberg_snapshots::read_tables;
 use tests_integration::{Backend, BinCommand, TestEnv, require_python};
 use tokio_util::sync::CancellationToken;
 
-use super::{DATASET, LOADGEN, TENANT, compactor, json_ok, table_entry};
+use super::{DATASET, LOADGEN, Load, TENANT, compactor, json_ok, table_entry};
 
 /// Compaction in commits of four groups; retention of one day with an hour of grace, keeping
 /// three snapshots; orphan cleanup with an hour of grace.
@@ -329,4 +329,21 @@ async fn cleanup_a_day_later(env: &TestEnv) -> Value {
     assert!(report.succeeded(), "{report:?}");
     let failures = report.failures();
     serde_json::json!({ "reports": [report], "failures": failures })
+}
+
+/// Java and pyiceberg read `write.metadata.delete-after-commit.enabled` as a boolean whatever
+/// its case (`Boolean.parseBoolean`, `strtobool`), as Spark SQL users may write it: a table
+/// that sets it to `TRUE` has the metadata files our commits drop from its log deleted too.
+#[tokio::test]
+async fn delete_after_commit_is_read_whatever_its_case_on_sqlite_local() {
+    let Some(env) = TestEnv::new(Backend::SqliteLocal).await else { return };
+    let Some(_python) = require_python() else { return };
+    env.append_config("[compactor]\nmin_input_files = 2");
+    let load = Load { signals: &[Signal::Traces], hours: 3, files_per_hour: 2, rows_per_file: 20 };
+    let id = load.run(&env).remove(0);
+    set_properties(&env, &id, &[(PREVIOUS_VERSIONS_MAX, "2"), (DELETE_AFTER_COMMIT, "TRUE")]).await;
+    let mut tracked = vec![Tracked::new(&env, id, true).await];
+    observe(&env, &mut tracked, "setting the properties", false).await;
+    json_ok(&compactor(&env, &["compact", "--json"]));
+    after_commits(&env, &mut tracked, "compaction").await;
 }
