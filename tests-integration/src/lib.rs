@@ -12,6 +12,8 @@
 //! - [`bins`]: runs the workspace's real binaries against a [`TestEnv`].
 //! - [`pyiceberg`]: reads tables back with pyiceberg, an Iceberg reader that is not ours.
 //! - [`pyiceberg_hours`]: the same, hour partition by hour partition (rows, digest, files).
+//! - [`pyiceberg_snapshots`]: the same, snapshot by snapshot (rows read by snapshot id, summaries,
+//!   every metadata file of the metadata log).
 //! - [`iceberg_read`]: reads them with iceberg-rust through the `common` crate.
 //! - [`duckdb_read`]: reads a table's metadata file with DuckDB's iceberg extension, at the
 //!   current snapshot or an older one.
@@ -29,6 +31,7 @@ pub mod metrics_text;
 pub mod orphans;
 pub mod pyiceberg;
 pub mod pyiceberg_hours;
+pub mod pyiceberg_snapshots;
 pub mod require;
 pub mod retention;
 pub mod workspace;

@@ -29,6 +29,19 @@ pub fn run_pyiceberg(env: &TestEnv, tables: &[String]) -> Value {
 /// Call [`require_python`] first so a run without Python skips rather than fails here.
 #[track_caller]
 pub fn run_pyiceberg_script(env: &TestEnv, script: &str, tables: &[String]) -> Value {
+    run_pyiceberg_script_with(env, script, tables, &[])
+}
+
+/// [`run_pyiceberg_script`] with `args` after the connection and table arguments.
+///
+/// Call [`require_python`] first so a run without Python skips rather than fails here.
+#[track_caller]
+pub fn run_pyiceberg_script_with(
+    env: &TestEnv,
+    script: &str,
+    tables: &[String],
+    args: &[String],
+) -> Value {
     let python = require_python()
         .expect("pyiceberg needs Python: gate the test with require_python() first");
     let conn = env.pyiceberg();
@@ -42,6 +55,7 @@ pub fn run_pyiceberg_script(env: &TestEnv, script: &str, tables: &[String]) -> V
     for table in tables {
         cmd.args(["--table", table]);
     }
+    cmd.args(args);
     json_of(cmd, script, env)
 }
 

@@ -4,7 +4,7 @@
 //! nothing; a writer appending meanwhile loses nothing; a corrupt input fails its group alone.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::Signal;
 use common::tables::TableId;
@@ -18,7 +18,7 @@ use tests_integration::{Backend, BinCommand, TestEnv, require_python};
 
 use super::{
     COMPACTOR, DATASET, Executed, LOADGEN, Load, TENANT, assert_linear_history, candidates,
-    compacted_on_storage, compactor, executed, file_name, json_ok, table_entry,
+    compacted_on_storage, compactor, executed, file_name, json_ok, table_entry, wait_for_appends,
 };
 
 /// Lets partitions of 3 or more small files be compacted (the default needs 5).
@@ -206,22 +206,6 @@ async fn plan_and_dry_runs_change_nothing() {
             assert!(details.get("execution").is_none(), "{what}: {details}");
         }
         assert_eq!(warehouse_state(&env, &ids).await, before, "after {what}");
-    }
-}
-
-/// Waits until every table in `ids` has more than `snapshots[id]` snapshots.
-async fn wait_for_appends(env: &TestEnv, ids: &[TableId], snapshots: &BTreeMap<String, usize>) {
-    let catalog = env.catalog().await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    for id in ids {
-        loop {
-            let table = catalog.catalog().load_table(&id.ident()).await.unwrap();
-            if table.metadata().snapshots().count() > snapshots[&id.to_string()] {
-                break;
-            }
-            assert!(Instant::now() < deadline, "the writer appended nothing to {id} in 30 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
     }
 }
 

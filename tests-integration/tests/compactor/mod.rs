@@ -2,20 +2,24 @@
 //! `signaldb-loadgen` binaries, checked by reading the tables back with pyiceberg (an Iceberg
 //! implementation that is not ours) and with iceberg-rust.
 
+mod batch_commit;
 mod compaction;
 mod file_sizes;
 mod lifecycle;
 mod manifest_merge;
+mod metadata_log;
 mod orphan_cleanup;
 mod partition_drop;
 mod retention_cutoff;
 mod snapshot_expiration;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 use common::Signal;
 use common::partition::HourDirectory;
 use common::tables::TableId;
+use futures::TryStreamExt;
 use iceberg::Catalog;
 use serde_json::Value;
 use tests_integration::iceberg_read::list_locations;
@@ -60,6 +64,12 @@ impl Load {
     /// Runs the load generator against `env`, checks its summary and returns the tables.
     #[track_caller]
     pub fn run(&self, env: &TestEnv) -> Vec<TableId> {
+        self.run_ending_at(env, END_TIME, 42)
+    }
+
+    /// [`Load::run`] with the hours ending with the hour of `end_time` (RFC 3339), and `seed`.
+    #[track_caller]
+    pub fn run_ending_at(&self, env: &TestEnv, end_time: &str, seed: u64) -> Vec<TableId> {
         let signals: Vec<&str> = self.signals.iter().map(|s| s.as_str()).collect();
         let out = BinCommand::new(LOADGEN)
             .config_flag(env)
@@ -67,7 +77,7 @@ impl Load {
             .args(["--hours", &self.hours.to_string()])
             .args(["--files-per-hour", &self.files_per_hour.to_string()])
             .args(["--rows-per-file", &self.rows_per_file.to_string()])
-            .args(["--seed", "42", "--end-time", END_TIME, "--json"])
+            .args(["--seed", &seed.to_string(), "--end-time", end_time, "--json"])
             .test_env(env)
             .run();
         out.assert_success();
@@ -148,6 +158,10 @@ pub struct Executed {
     pub label: String,
     pub files_in: usize,
     pub files_out: usize,
+    /// Rows of the inputs, bytes of the inputs and bytes written.
+    pub rows: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
     /// `committed`, `abandoned` or `unknown`.
     pub status: String,
     /// Why an abandoned group was given up: a stable kind and a message.
@@ -174,6 +188,9 @@ pub fn executed(details: &Value) -> Vec<Executed> {
             label: text(g, "hour_label"),
             files_in: g["files_in"].as_u64().unwrap() as usize,
             files_out: g["files_out"].as_u64().unwrap() as usize,
+            rows: g["rows"].as_u64().unwrap(),
+            bytes_in: g["bytes_in"].as_u64().unwrap(),
+            bytes_out: g["bytes_out"].as_u64().unwrap(),
             status: text(g, "status"),
             kind: text(g, "kind"),
             reason: text(g, "reason"),
@@ -204,4 +221,31 @@ pub fn assert_linear_history(key: &str, table: &PyTableByHour) {
     for pair in table.snapshots.windows(2) {
         assert_eq!(pair[1].parent_id, Some(pair[0].snapshot_id), "{key}: {:?}", table.snapshots);
     }
+}
+
+/// Waits until every table in `ids` has more than `snapshots[id]` snapshots.
+pub async fn wait_for_appends(env: &TestEnv, ids: &[TableId], snapshots: &BTreeMap<String, usize>) {
+    let catalog = env.catalog().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for id in ids {
+        loop {
+            let table = catalog.catalog().load_table(&id.ident()).await.unwrap();
+            if table.metadata().snapshots().count() > snapshots[&id.to_string()] {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the writer appended nothing to {id} in 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Sizes of the live data files of table `id`, smallest first (planned with iceberg-rust).
+pub async fn live_file_sizes(env: &TestEnv, id: &TableId) -> Vec<u64> {
+    let catalog = env.catalog().await;
+    let table = catalog.catalog().load_table(&id.ident()).await.unwrap();
+    let scan = table.scan().build().unwrap();
+    let tasks: Vec<_> = scan.plan_files().await.unwrap().try_collect().await.unwrap();
+    let mut sizes: Vec<u64> = tasks.iter().map(|t| t.file_size_in_bytes).collect();
+    sizes.sort_unstable();
+    sizes
 }
