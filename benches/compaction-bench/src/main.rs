@@ -7,11 +7,13 @@
 //!   file fully into memory with arrow-rs and write one file with the compactor's writer
 //!   settings, committing nothing;
 //! - `report` reads every measurement of a run, prints the table with the ratios and whether
-//!   each target is met, and writes them as one JSON document.
+//!   each target is met (`targets`), and writes them as one JSON document.
 
 mod baseline;
 mod measure;
+mod render;
 mod report;
+mod targets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -94,7 +96,7 @@ fn main() -> anyhow::Result<ExitCode> {
         }
         Command::Report { results, out } => {
             let doc = report::collect(&results)?;
-            print!("{}", report::render(&doc));
+            print!("{}", render::render(&doc));
             if let Some(dir) = out.parent() {
                 std::fs::create_dir_all(dir)?;
             }
