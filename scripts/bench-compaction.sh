@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The compaction benchmark: our compactor against (a) a bare arrow-rs read-all-then-write-one-file
-# of the same input and (b) pyiceberg's per-partition overwrite, on two loadgen workloads whose
-# hour partitions differ 4x in size. See docs/benchmarks.md.
+# The compaction benchmark: our compactor (with one job and with the default jobs) against (a) a
+# bare arrow-rs read-all-then-write-one-file of the same input and (b) pyiceberg's per-partition
+# overwrite, on four workloads: small and large (loadgen, hour partitions 4x apart in size), the
+# ingestion shape (loadgen, many hours of small files) and the streaming shape (hundreds of
+# pyiceberg appends into one hour). See docs/benchmarks.md.
 #
-#   scripts/bench-compaction.sh            # full run (about 5 minutes on 2 cores)
-#   scripts/bench-compaction.sh --quick    # smaller workloads (about 1 minute)
+#   scripts/bench-compaction.sh            # full run (about 5 minutes on 2 cores once built)
+#   scripts/bench-compaction.sh --quick    # smaller workloads (about 2 minutes)
 #   scripts/bench-compaction.sh --keep     # keep the temporary directory and print where it is
+#   scripts/bench-compaction.sh --only=ingestion,streaming   # only these workloads
 #
 # Prints the results table and writes it to target/bench/compaction.json; the raw measurements
 # of the run are in target/bench/compaction-run/. Exits non-zero when a contender fails or
@@ -16,32 +19,45 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # shellcheck source=scripts/lib/services.sh
 source scripts/lib/services.sh
+# shellcheck source=scripts/lib/bench.sh
+source scripts/lib/bench.sh
 log() { printf '[bench] %s\n' "$*" >&2; }
 
 QUICK=0
 KEEP=0
+ONLY=""
 for arg in "$@"; do
     case "$arg" in
         --quick) QUICK=1 ;;
         --keep) KEEP=1 ;;
-        -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --only=*) ONLY="${arg#--only=}" ;;
+        -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $arg (try --help)" ;;
     esac
 done
 
-# The workload: one table, quiet hours (the end time is long past), fixed seed. The large
-# workload has 4x the files per hour of the small one, so its partitions are 4x larger.
+# The workloads, each one table, quiet hours (the end time is long past), fixed seed:
+#   small, large  loadgen; large has 4x the files per hour of small, so 4x larger partitions;
+#   ingestion     loadgen, the ingestion shape: many closed hours of 20 files of 1,000 rows;
+#   streaming     pyiceberg, the streaming shape: one closed hour of many one-file appends,
+#                 each its own fast-append commit (one manifest each).
 TENANT=acme
 DATASET=prod
 SIGNAL=traces
 SEED=42
 END_TIME=2024-03-05T14:20:00Z
 if [[ $QUICK -eq 1 ]]; then
-    HOURS=2 ROWS_PER_FILE=2000 SMALL_FILES=10
+    HOURS=2 ROWS_PER_FILE=2000 SMALL_FILES=10 INGEST_HOURS=6 STREAM_APPENDS=60 PLAN_RUNS=3
 else
-    HOURS=4 ROWS_PER_FILE=5000 SMALL_FILES=40
+    HOURS=4 ROWS_PER_FILE=5000 SMALL_FILES=40 INGEST_HOURS=48 STREAM_APPENDS=300 PLAN_RUNS=5
 fi
-WORKLOADS=("small:$SMALL_FILES" "large:$((SMALL_FILES * 4))")
+# name:how loaded:hours:files (or appends) per hour:rows per file (or append)
+WORKLOADS=(
+    "small:loadgen:$HOURS:$SMALL_FILES:$ROWS_PER_FILE"
+    "large:loadgen:$HOURS:$((SMALL_FILES * 4)):$ROWS_PER_FILE"
+    "ingestion:loadgen:$INGEST_HOURS:20:1000"
+    "streaming:streaming:1:$STREAM_APPENDS:1000"
+)
 # pyiceberg 0.12 declares pyiceberg-core>=0.10.1,<0.11.0; it is needed to write into hour()
 # partitions and is installed here rather than in the test requirements.
 PYICEBERG_CORE=pyiceberg-core==0.10.1
@@ -73,27 +89,13 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # Every contender starts from a copy of the same pristine state, restored at the same absolute
-# path: Iceberg metadata holds absolute file locations.
+# path: Iceberg metadata holds absolute file locations. Ours runs twice: with one group at a
+# time (like the single-threaded arrow-rs baseline) and with the default max_concurrent_jobs.
 STATE="$WORK/state"
-CONF="$WORK/signaldb.toml"
-cat > "$CONF" <<EOF
-[compactor]
-metrics_port = 0
-# One output file per hour partition: the target is far above a partition's size.
-target_file_size_bytes = 4294967296
-small_file_threshold_bytes = 1073741824
-min_input_files = 2
-# One group at a time, like the single-threaded arrow-rs baseline.
-max_concurrent_jobs = 1
-quiet_period_secs = 3600
-
-[storage]
-dsn = "file://$STATE/warehouse"
-
-[schema]
-catalog_uri = "sqlite://$STATE/catalog.db"
-catalog_name = "signaldb"
-EOF
+CONF_1JOB="$WORK/signaldb-1job.toml"
+CONF_DEFAULT="$WORK/signaldb.toml"
+write_config "$CONF_1JOB" "$STATE" "max_concurrent_jobs = 1"
+write_config "$CONF_DEFAULT" "$STATE"
 PY_CATALOG=(--uri "sqlite:///$STATE/catalog.db" --warehouse "file://$STATE/warehouse"
             --table "$TENANT.$DATASET.$SIGNAL")
 
@@ -108,76 +110,28 @@ json.dump({"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timesp
            "kernel": platform.release()}, open(path, "w"), indent=2)
 PY
 
-restore() {
-    rm -rf "$STATE"
-    cp -a "$1" "$STATE"
-}
-
-# measure NAME DIR -- COMMAND...: runs COMMAND under compaction-bench measure; its stdout goes to
-# DIR/NAME.out.json, its stderr to DIR/NAME.log.
-measure() {
-    local name="$1" dir="$2"
-    shift 3
-    if ! "$BIN/compaction-bench" measure --out "$dir/$name.measure.json" \
-        --stdout "$dir/$name.out.json" -- "$@" 2>"$dir/$name.log"; then
-        tail -n 30 "$dir/$name.log" >&2
-        die "$name failed on this workload (log: $dir/$name.log)"
-    fi
-}
-
-# verify_table NAME DIR ROWS [MAX_FILES_PER_HOUR]: counts the table's rows with pyiceberg.
-verify_table() {
-    local name="$1" dir="$2" rows="$3" extra=()
-    [[ $# -ge 4 ]] && extra=(--max-files-per-hour "$4")
-    "$VENV_PYTHON" scripts/bench_pyiceberg_compact.py verify "${PY_CATALOG[@]}" \
-        --expect-rows "$rows" "${extra[@]}" >"$dir/$name.verify.json" \
-        || die "$name changed the table's rows: see $dir/$name.verify.json"
-}
-
+order=0
 for spec in "${WORKLOADS[@]}"; do
-    name="${spec%%:*}" files="${spec#*:}"
+    IFS=: read -r name how hours files rows_per_file <<<"$spec"
+    order=$((order + 1))
+    [[ -n "$ONLY" && ",$ONLY," != *",$name,"* ]] && continue
     dir="$RESULTS/$name"
+    pristine="$WORK/pristine" fresh=""
     mkdir -p "$dir"
-    pristine="$WORK/pristine"
-    rm -rf "$STATE" "$pristine"
+    rm -rf "$STATE" "$pristine" "$WORK/fresh"
     mkdir -p "$STATE"
-    log "$name: loadgen $HOURS hours x $files files x $ROWS_PER_FILE rows of $TENANT.$DATASET.$SIGNAL"
-    "$BIN/signaldb-loadgen" --config "$CONF" --tenants "$TENANT" --datasets "$DATASET" \
-        --signals "$SIGNAL" --hours "$HOURS" --files-per-hour "$files" \
-        --rows-per-file "$ROWS_PER_FILE" --seed "$SEED" --end-time "$END_TIME" --json \
-        >"$dir/loadgen.json" 2>"$dir/loadgen.log" || die "loadgen failed (log: $dir/loadgen.log)"
-    rows="$("$VENV_PYTHON" - "$dir" "$HOURS" "$files" "$ROWS_PER_FILE" <<'PY'
-import json, sys
-d, hours, files, rows_per_file = sys.argv[1], *map(int, sys.argv[2:])
-w = json.load(open(f"{d}/loadgen.json"))
-w.update(hours=hours, files_per_hour=files, rows_per_file=rows_per_file)
-json.dump(w, open(f"{d}/workload.json", "w"), indent=2)
-print(w["total_rows"])
-PY
-)"
+    if [[ $how == loadgen ]]; then
+        log "$name: loadgen $hours hours x $files files x $rows_per_file rows of $TENANT.$DATASET.$SIGNAL"
+        rows="$(load_loadgen "$dir" "$order" "$hours" "$files" "$rows_per_file")"
+    else
+        fresh="$WORK/fresh"
+        log "$name: $files pyiceberg appends x $rows_per_file rows into one hour of $TENANT.$DATASET.$SIGNAL"
+        rows="$(load_streaming "$dir" "$order" "$files" "$rows_per_file" "$fresh")"
+    fi
     log "$name: $rows rows in $(du -sh "$STATE/warehouse" | cut -f1)"
     mv "$STATE" "$pristine"
-
-    restore "$pristine"
-    log "$name: arrow-baseline"
-    measure arrow-baseline "$dir" -- "$BIN/compaction-bench" arrow-baseline \
-        --warehouse "$STATE/warehouse" --out-dir "$WORK/arrow-out" --expect-rows "$rows"
-    rm -rf "$WORK/arrow-out"
-
-    restore "$pristine"
-    log "$name: ours (compactor compact)"
-    measure ours "$dir" -- "$BIN/compactor" --config "$CONF" compact --json
-    if grep -q 'not executed\|nothing was executed' "$dir/ours.out.json"; then
-        die "compactor compact did not execute the plan: see $dir/ours.out.json"
-    fi
-    verify_table ours "$dir" "$rows" 1
-
-    restore "$pristine"
-    log "$name: pyiceberg overwrite per partition"
-    measure pyiceberg "$dir" -- "$VENV_PYTHON" scripts/bench_pyiceberg_compact.py compact \
-        "${PY_CATALOG[@]}" --expect-rows "$rows"
-    verify_table pyiceberg "$dir" "$rows"
-    rm -rf "$pristine"
+    run_contenders "$dir" "$rows" "$pristine" "$fresh"
+    rm -rf "$pristine" "$fresh"
 done
 
 "$BIN/compaction-bench" report --results "$RESULTS" --out "$OUT_JSON"

@@ -10,12 +10,18 @@ hour()-partitioned table.
     python scripts/bench_pyiceberg_compact.py compact --uri sqlite:////abs/catalog.db \
         --warehouse file:///abs/warehouse --table acme.prod.traces --expect-rows 800000
     python scripts/bench_pyiceberg_compact.py verify  ... --expect-rows 800000 [--max-files-per-hour 1]
+    python scripts/bench_pyiceberg_compact.py stats   ...
 
-Both print one JSON object on stdout and exit 1 when the row count is not the expected one.
+Each prints one JSON object on stdout; `compact` and `verify` exit 1 when the row count is not
+the expected one.
 `compact` reports: rows, bytes_in (size of the input files), partitions, files_before,
 files_after, seconds (the overwrite loop only: no interpreter start, imports or catalog load),
 per_partition_secs and peak_rss_bytes (ru_maxrss of this process).
-`verify` counts the rows of the table by streaming a scan per hour partition.
+`verify` counts the rows of the table by streaming a scan per hour partition, and reports the
+table's metadata as `stats` does.
+`stats` reads only metadata: snapshots (in the table's metadata), manifests (in the current
+snapshot), partitions and manifests_per_hour (manifests holding an entry of the hour, deleted
+entries included: a planner reads them all).
 """
 
 import argparse
@@ -33,12 +39,12 @@ SECONDS_PER_HOUR = 3600
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("mode", choices=["compact", "verify"])
+    p.add_argument("mode", choices=["compact", "verify", "stats"])
     p.add_argument("--catalog-name", default="signaldb")
     p.add_argument("--uri", required=True, help="SQLAlchemy URI, e.g. sqlite:////abs/catalog.db")
     p.add_argument("--warehouse", required=True, help="warehouse URI, e.g. file:///abs/warehouse")
     p.add_argument("--table", required=True, metavar="TENANT.DATASET.TABLE")
-    p.add_argument("--expect-rows", type=int, required=True)
+    p.add_argument("--expect-rows", type=int, help="compact, verify: the rows the table holds")
     p.add_argument("--max-files-per-hour", type=int, default=None,
                    help="verify: fail when an hour partition holds more live files")
     return p.parse_args()
@@ -104,6 +110,20 @@ def compact(table, expect_rows: int) -> dict:
     }
 
 
+def metadata_stats(table) -> dict:
+    """Snapshots in the metadata, manifests in the current snapshot and per hour partition."""
+    snapshot = table.current_snapshot()
+    manifests = snapshot.manifests(table.io) if snapshot is not None else []
+    per_hour = {}
+    for manifest in manifests:
+        hours = {e.data_file.partition[0]
+                 for e in manifest.fetch_manifest_entry(table.io, discard_deleted=False)}
+        for hour in hours:
+            per_hour[str(hour)] = per_hour.get(str(hour), 0) + 1
+    return {"snapshots": len(table.metadata.snapshots), "manifests": len(manifests),
+            "partitions": len(per_hour), "manifests_per_hour": per_hour}
+
+
 def verify(table, expect_rows: int, max_files_per_hour) -> dict:
     files = live_files(table)
     per_hour = {str(h): count_rows(table, h) for h in sorted(files)}
@@ -117,14 +137,19 @@ def verify(table, expect_rows: int, max_files_per_hour) -> dict:
         if max_files_per_hour is not None and n > max_files_per_hour:
             problems.append(f"hour {h}: {n} live files, expected at most {max_files_per_hour}")
     return {"rows": rows, "rows_per_hour": per_hour,
-            "files": sum(n for n, _, _ in files.values()), "problems": problems}
+            "files": sum(n for n, _, _ in files.values()), "problems": problems,
+            **metadata_stats(table)}
 
 
 def main():
     args = parse_args()
     catalog = SqlCatalog(args.catalog_name, uri=args.uri, warehouse=args.warehouse)
     table = catalog.load_table(tuple(args.table.split(".")))
-    if args.mode == "compact":
+    if args.mode != "stats" and args.expect_rows is None:
+        sys.exit(f"{args.mode} needs --expect-rows")
+    if args.mode == "stats":
+        result, ok = metadata_stats(table), True
+    elif args.mode == "compact":
         result = compact(table, args.expect_rows)
         ok = result["rows"] == args.expect_rows == result["rows_after"]
     else:

@@ -1,16 +1,19 @@
 //! `compaction-bench`: the pieces of the compaction benchmark that `scripts/bench-compaction.sh`
 //! drives (see docs/benchmarks.md).
 //!
-//! - `measure` runs one contender as a child process and records its wall time and peak RSS;
+//! - `measure` runs one contender (or, repeated, one `compactor plan`) as a child process and
+//!   records its wall time and peak RSS;
 //! - `arrow-baseline` is contender (a), the floor: per hour directory, read every input Parquet
 //!   file fully into memory with arrow-rs and write one file with the compactor's writer
 //!   settings, committing nothing;
 //! - `report` reads every measurement of a run, prints the table with the ratios and whether
-//!   each target is met, and writes them as one JSON document.
+//!   each target is met (`targets`), and writes them as one JSON document.
 
 mod baseline;
 mod measure;
+mod render;
 mod report;
+mod targets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,7 +32,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a command, write its stdout to --stdout and its wall time and peak RSS as JSON to
-    /// --out; exit with the command's status.
+    /// --out; exit with the command's status. With --repeat N, run it N times in a row and
+    /// record the median wall time (and every run's).
     Measure {
         /// Where the measurement JSON goes.
         #[arg(long)]
@@ -37,6 +41,9 @@ enum Command {
         /// Where the command's standard output goes.
         #[arg(long)]
         stdout: PathBuf,
+        /// How many times to run the command.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+        repeat: u16,
         /// The command and its arguments.
         #[arg(required = true, last = true)]
         command: Vec<String>,
@@ -67,8 +74,8 @@ enum Command {
 
 fn main() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
-        Command::Measure { out, stdout, command } => {
-            let m = measure::run(&command, &stdout)?;
+        Command::Measure { out, stdout, repeat, command } => {
+            let m = measure::run_repeated(&command, &stdout, usize::from(repeat))?;
             let json = serde_json::to_vec_pretty(&m)?;
             std::fs::write(&out, json).with_context(|| format!("writing {}", out.display()))?;
             Ok(if m.exit_code == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -89,7 +96,7 @@ fn main() -> anyhow::Result<ExitCode> {
         }
         Command::Report { results, out } => {
             let doc = report::collect(&results)?;
-            print!("{}", report::render(&doc));
+            print!("{}", render::render(&doc));
             if let Some(dir) = out.parent() {
                 std::fs::create_dir_all(dir)?;
             }

@@ -28,6 +28,47 @@ pub struct Measurement {
     pub rss_method: String,
     /// The child's exit status (-1 when killed by a signal).
     pub exit_code: i32,
+    /// With `--repeat N`: the wall time of each of the N runs (`wall_secs` is their median,
+    /// `peak_rss_bytes` their maximum).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs_wall_secs: Vec<f64>,
+}
+
+/// Runs `command` `times` times, one after the other, stopping at the first failure; the
+/// result has the median wall time, the largest peak RSS and the stdout of the last run.
+pub fn run_repeated(
+    command: &[String],
+    stdout: &Path,
+    times: usize,
+) -> anyhow::Result<Measurement> {
+    let mut runs: Vec<Measurement> = Vec::with_capacity(times);
+    for _ in 0..times.max(1) {
+        let m = run(command, stdout)?;
+        let failed = m.exit_code != 0;
+        runs.push(m);
+        if failed {
+            break;
+        }
+    }
+    let walls: Vec<f64> = runs.iter().map(|m| m.wall_secs).collect();
+    let mut last = runs.pop().context("no run")?;
+    last.peak_rss_bytes = runs.iter().map(|m| m.peak_rss_bytes).fold(last.peak_rss_bytes, u64::max);
+    if times > 1 {
+        let mut sorted = walls.clone();
+        sorted.sort_by(f64::total_cmp);
+        last.wall_secs = median(&sorted);
+        last.runs_wall_secs = walls;
+    }
+    Ok(last)
+}
+
+/// The median of sorted `values` (0 for none).
+fn median(sorted: &[f64]) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
 }
 
 /// Runs `command` with its stdout to `stdout` (stderr inherited) and measures it.
@@ -72,6 +113,7 @@ pub fn run(command: &[String], stdout: &Path) -> anyhow::Result<Measurement> {
         peak_rss_bytes,
         rss_method: rss_method.into(),
         exit_code: status.code().unwrap_or(-1),
+        runs_wall_secs: Vec::new(),
     })
 }
 
@@ -116,5 +158,33 @@ mod tests {
         if Path::new(GNU_TIME).is_file() {
             assert!(m.peak_rss_bytes > 0, "{m:?}");
         }
+    }
+
+    #[test]
+    fn repeated_runs_report_every_wall_time_and_their_median() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.txt");
+        let cmd = ["sh", "-c", "echo again"].map(String::from);
+        let m = run_repeated(&cmd, &out, 3).unwrap();
+        assert_eq!(m.runs_wall_secs.len(), 3);
+        let mut sorted = m.runs_wall_secs.clone();
+        sorted.sort_by(f64::total_cmp);
+        assert_eq!(m.wall_secs, sorted[1]);
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "again\n");
+    }
+
+    #[test]
+    fn repeated_runs_stop_at_the_first_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let cmd = ["sh", "-c", "exit 4"].map(String::from);
+        let m = run_repeated(&cmd, &dir.path().join("out.txt"), 5).unwrap();
+        assert_eq!((m.exit_code, m.runs_wall_secs.len()), (4, 1));
+    }
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[1.0, 2.0, 9.0]), 2.0);
+        assert_eq!(median(&[1.0, 2.0, 4.0, 9.0]), 3.0);
+        assert_eq!(median(&[]), 0.0);
     }
 }

@@ -1,13 +1,19 @@
-//! The results of one benchmark run: every contender on every workload, the ratios the targets
-//! are stated in, and whether each target is met. Everything comes from the files the run
-//! wrote; nothing is carried over from earlier runs.
+//! The results of one benchmark run: every contender on every workload, what each pass did to
+//! the table's metadata, the planning times, the ratios the targets are stated in, and whether
+//! each target is met. Everything comes from the files the run wrote; nothing is carried over
+//! from earlier runs.
 //!
-//! A results directory holds `meta.json` and, per workload, `<workload>/workload.json` (the
-//! loadgen's summary plus the workload's shape) and, per contender that ran,
-//! `<workload>/<contender>.measure.json` (wall time and peak RSS of the process) and
-//! `<workload>/<contender>.out.json` (what the contender printed).
+//! A results directory holds `meta.json` and, per workload:
+//! - `workload.json`: the loadgen's summary (or the streaming load's) plus the shape;
+//! - per contender that ran, `<contender>.measure.json` (wall time and peak RSS of the
+//!   process), `<contender>.out.json` (what it printed) and, for those that change the table,
+//!   `<contender>.verify.json` (rows checked, and the table's metadata afterwards);
+//! - `before.stats.json` (the loaded table's metadata) and, for the streaming shape,
+//!   `fresh.stats.json` (the same rows loaded in one commit);
+//! - `plan-before.measure.json`, `plan-after.measure.json` and `plan-fresh.measure.json`:
+//!   repeated `compactor plan` runs on the loaded table, after ours with the default
+//!   settings, and on the freshly loaded table.
 
-use std::fmt::Write;
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -15,42 +21,44 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::measure::Measurement;
+use crate::targets::{Check, checks};
 
-/// Our compactor (`compactor compact --json`).
-pub const OURS: &str = "ours";
+/// Our compactor with `max_concurrent_jobs = 1`.
+pub const OURS_1JOB: &str = "ours-1job";
+/// Our compactor with the default `max_concurrent_jobs`.
+pub const OURS_DEFAULT: &str = "ours-default";
 /// Contender (a): arrow-rs read-all-then-write-one-file.
 pub const ARROW: &str = "arrow-baseline";
 /// Contender (b): pyiceberg's per-partition overwrite.
 pub const PYICEBERG: &str = "pyiceberg";
-const CONTENDERS: [&str; 3] = [OURS, ARROW, PYICEBERG];
+const CONTENDERS: [&str; 4] = [OURS_1JOB, OURS_DEFAULT, ARROW, PYICEBERG];
 
-/// Ours may take at most this many times the arrow-rs floor's time.
-pub const MAX_OURS_OVER_ARROW: f64 = 1.2;
-/// pyiceberg must take at least this many times our time.
-pub const MIN_PYICEBERG_OVER_OURS: f64 = 10.0;
-/// Our peak RSS on the large workload may be at most this many times that on the small one
-/// (the partitions are several times larger: RSS that followed them would grow as much).
-pub const MAX_RSS_GROWTH: f64 = 1.25;
-
-const MIB: f64 = 1024.0 * 1024.0;
+/// Bytes in a MiB.
+pub const MIB: f64 = 1024.0 * 1024.0;
 
 /// A workload as generated.
 #[derive(Debug, Clone, Serialize)]
 pub struct Workload {
-    /// `small`, `large`, …
+    /// `small`, `large`, `ingestion`, `streaming`.
     pub name: String,
+    /// How the table was written: `loadgen` or `pyiceberg appends`.
+    pub loaded_by: String,
     /// Hour partitions.
     pub hours: u64,
-    /// Files per hour partition.
+    /// Files per hour partition (for the streaming shape: appends into its one hour).
     pub files_per_hour: u64,
     /// Rows per file.
     pub rows_per_file: u64,
-    /// Rows written by the loadgen.
+    /// Rows written.
     pub rows: u64,
-    /// Files written by the loadgen.
+    /// Data files written.
     pub files: u64,
-    /// The loadgen's checksum of the rows.
+    /// Snapshots the load committed.
+    pub commits: u64,
+    /// The loadgen's checksum of the rows (for the streaming shape: of its source rows).
     pub checksum: String,
+    /// Position in the script's list of workloads.
+    pub order: u64,
 }
 
 /// One contender on one workload.
@@ -80,21 +88,39 @@ pub struct ContenderResult {
     pub peak_rss_bytes: u64,
     /// How the peak RSS was measured.
     pub rss_method: String,
+    /// Snapshots the pass added to the table (none for contenders that commit nothing).
+    pub commits: Option<u64>,
+    /// Manifests in the table's current snapshot after the pass.
+    pub manifests_after: Option<u64>,
+    /// The most manifests any one hour partition has entries in after the pass.
+    pub max_manifests_per_hour_after: Option<u64>,
 }
 
-/// A target and whether this run met it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    /// What is compared.
-    pub name: String,
-    /// The workload, or `all`.
+/// The table's metadata of one workload and its planning times.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Metadata {
+    /// Which workload.
     pub workload: String,
-    /// The measured ratio.
-    pub value: f64,
-    /// The target, as text.
-    pub target: String,
-    /// `PASS` or `MISS`.
-    pub verdict: &'static str,
+    /// Hour partitions of the loaded table.
+    pub partitions: u64,
+    /// Manifests in the loaded table's current snapshot.
+    pub manifests_before: u64,
+    /// The most manifests any one hour partition had entries in, as loaded.
+    pub max_manifests_per_hour_before: u64,
+    /// Manifests after ours with the default settings.
+    pub manifests_after: Option<u64>,
+    /// The most manifests per hour partition after ours with the default settings.
+    pub max_manifests_per_hour_after: Option<u64>,
+    /// Manifests of the same rows loaded in one commit (streaming shape).
+    pub manifests_fresh: Option<u64>,
+    /// Median seconds of `compactor plan` on the loaded table.
+    pub plan_secs_before: Option<f64>,
+    /// Median seconds of `compactor plan` after ours with the default settings.
+    pub plan_secs_after: Option<f64>,
+    /// Median seconds of `compactor plan` on the same rows loaded in one commit.
+    pub plan_secs_fresh: Option<f64>,
+    /// How many `compactor plan` runs each median is taken over.
+    pub plan_runs: usize,
 }
 
 /// The whole run.
@@ -102,10 +128,12 @@ pub struct Check {
 pub struct Document {
     /// Date, machine and settings of the run, as the script recorded them.
     pub meta: Value,
-    /// The workloads, smallest first.
+    /// The workloads, in the script's order.
     pub workloads: Vec<Workload>,
     /// Every contender that ran, per workload.
     pub results: Vec<ContenderResult>,
+    /// Per workload, the table's metadata and planning times.
+    pub metadata: Vec<Metadata>,
     /// The targets.
     pub checks: Vec<Check>,
 }
@@ -116,8 +144,30 @@ fn read_json(path: &Path) -> anyhow::Result<Value> {
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
+/// `path` parsed when it exists, `None` when it does not.
+fn read_optional(path: &Path) -> anyhow::Result<Option<Value>> {
+    if path.is_file() { read_json(path).map(Some) } else { Ok(None) }
+}
+
+fn read_measurement(path: &Path) -> anyhow::Result<Option<Measurement>> {
+    read_optional(path)?
+        .map(|v| serde_json::from_value(v).with_context(|| format!("parsing {}", path.display())))
+        .transpose()
+}
+
 fn u64_at(v: &Value, key: &str) -> u64 {
     v.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// The largest value of a `manifests_per_hour` object (0 when empty).
+fn max_per_hour(stats: &Value) -> u64 {
+    stats["manifests_per_hour"]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+        .filter_map(Value::as_u64)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Reads a run's results directory.
@@ -125,39 +175,85 @@ pub fn collect(dir: &Path) -> anyhow::Result<Document> {
     let meta = read_json(&dir.join("meta.json")).unwrap_or(Value::Null);
     let mut workloads = Vec::new();
     let mut results = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
+    let mut metadata = Vec::new();
+    let entries: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("listing {}", dir.display()))?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.join("workload.json").is_file())
         .collect();
-    entries.sort();
     for wdir in entries {
         let name = wdir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
         let w = read_json(&wdir.join("workload.json"))?;
         workloads.push(Workload {
             name: name.clone(),
+            loaded_by: w["loaded_by"].as_str().unwrap_or("loadgen").into(),
             hours: u64_at(&w, "hours"),
             files_per_hour: u64_at(&w, "files_per_hour"),
             rows_per_file: u64_at(&w, "rows_per_file"),
             rows: u64_at(&w, "total_rows"),
             files: u64_at(&w, "total_files"),
+            commits: u64_at(&w, "total_snapshots"),
             checksum: w.get("checksum").and_then(Value::as_str).unwrap_or_default().into(),
+            order: u64_at(&w, "order"),
         });
+        let before = read_optional(&wdir.join("before.stats.json"))?;
         for contender in CONTENDERS {
-            let measure = wdir.join(format!("{contender}.measure.json"));
-            if !measure.is_file() {
+            let Some(m) = read_measurement(&wdir.join(format!("{contender}.measure.json")))? else {
                 continue;
-            }
-            let m: Measurement = serde_json::from_value(read_json(&measure)?)
-                .with_context(|| format!("parsing {}", measure.display()))?;
+            };
             let out = read_json(&wdir.join(format!("{contender}.out.json")))?;
-            results.push(contender_result(contender, &name, &m, &out)?);
+            let after = read_optional(&wdir.join(format!("{contender}.verify.json")))?;
+            let mut r = contender_result(contender, &name, &m, &out)?;
+            if let Some(after) = &after {
+                r.commits = before
+                    .as_ref()
+                    .map(|b| u64_at(after, "snapshots").saturating_sub(u64_at(b, "snapshots")));
+                r.manifests_after = Some(u64_at(after, "manifests"));
+                r.max_manifests_per_hour_after = Some(max_per_hour(after));
+            }
+            results.push(r);
         }
+        metadata.push(collect_metadata(&wdir, &name, before.as_ref(), &results)?);
     }
-    workloads.sort_by_key(|w| w.rows);
-    let checks = checks(&workloads, &results);
-    Ok(Document { meta, workloads, results, checks })
+    workloads.sort_by_key(|w| (w.order, w.name.clone()));
+    let position = |name: &str| workloads.iter().position(|w| w.name == name);
+    results.sort_by_key(|r| position(&r.workload));
+    metadata.sort_by_key(|m| position(&m.workload));
+    let checks = checks(&workloads, &results, &metadata);
+    Ok(Document { meta, workloads, results, metadata, checks })
+}
+
+fn collect_metadata(
+    wdir: &Path,
+    name: &str,
+    before: Option<&Value>,
+    results: &[ContenderResult],
+) -> anyhow::Result<Metadata> {
+    let fresh = read_optional(&wdir.join("fresh.stats.json"))?;
+    let ours = find(results, OURS_DEFAULT, name);
+    let plan = |phase: &str| read_measurement(&wdir.join(format!("plan-{phase}.measure.json")));
+    let (plan_before, plan_after, plan_fresh) = (plan("before")?, plan("after")?, plan("fresh")?);
+    let plan_runs = [&plan_before, &plan_after, &plan_fresh]
+        .into_iter()
+        .flatten()
+        .map(|m| m.runs_wall_secs.len().max(1))
+        .max()
+        .unwrap_or(0);
+    let secs = |m: Option<Measurement>| m.map(|m| m.wall_secs);
+    Ok(Metadata {
+        workload: name.into(),
+        partitions: before.map_or(0, |b| u64_at(b, "partitions")),
+        manifests_before: before.map_or(0, |b| u64_at(b, "manifests")),
+        max_manifests_per_hour_before: before.map_or(0, max_per_hour),
+        manifests_after: ours.and_then(|o| o.manifests_after),
+        max_manifests_per_hour_after: ours.and_then(|o| o.max_manifests_per_hour_after),
+        manifests_fresh: fresh.map(|f| u64_at(&f, "manifests")),
+        plan_secs_before: secs(plan_before),
+        plan_secs_after: secs(plan_after),
+        plan_secs_fresh: secs(plan_fresh),
+        plan_runs,
+    })
 }
 
 fn contender_result(
@@ -167,7 +263,7 @@ fn contender_result(
     out: &Value,
 ) -> anyhow::Result<ContenderResult> {
     let (rows, bytes_in, bytes_out, seconds, time_source) = match contender {
-        OURS => {
+        OURS_1JOB | OURS_DEFAULT => {
             let (mut rows, mut bytes, mut written) = (0, 0, 0);
             for table in out["reports"]
                 .as_array()
@@ -177,7 +273,7 @@ fn contender_result(
             {
                 let Some(exec) = table["details"].get("execution") else {
                     bail!(
-                        "ours on {workload}: the compactor did not execute the plan ({})",
+                        "{contender} on {workload}: the compactor did not execute the plan ({})",
                         table["summary"]
                     );
                 };
@@ -215,189 +311,71 @@ fn contender_result(
         mib_per_sec: per_sec(bytes_in as f64 / MIB),
         peak_rss_bytes: m.peak_rss_bytes,
         rss_method: m.rss_method.clone(),
+        commits: None,
+        manifests_after: None,
+        max_manifests_per_hour_after: None,
     })
 }
 
-fn find<'a>(results: &'a [ContenderResult], c: &str, w: &str) -> Option<&'a ContenderResult> {
+/// The result of contender `c` on workload `w`, if it ran.
+pub fn find<'a>(results: &'a [ContenderResult], c: &str, w: &str) -> Option<&'a ContenderResult> {
     results.iter().find(|r| r.contender == c && r.workload == w)
-}
-
-fn verdict(pass: bool) -> &'static str {
-    if pass { "PASS" } else { "MISS" }
-}
-
-/// The targets, for every workload (and pair of workloads) where the contenders ran.
-pub fn checks(workloads: &[Workload], results: &[ContenderResult]) -> Vec<Check> {
-    let mut out = Vec::new();
-    for w in workloads {
-        let ours = find(results, OURS, &w.name);
-        if let (Some(o), Some(a)) = (ours, find(results, ARROW, &w.name)) {
-            let value = o.seconds / a.seconds;
-            out.push(Check {
-                name: "time ours / arrow-baseline".into(),
-                workload: w.name.clone(),
-                value,
-                target: format!("<= {MAX_OURS_OVER_ARROW}"),
-                verdict: verdict(value <= MAX_OURS_OVER_ARROW),
-            });
-        }
-        if let (Some(o), Some(p)) = (ours, find(results, PYICEBERG, &w.name)) {
-            let value = p.seconds / o.seconds;
-            out.push(Check {
-                name: "time pyiceberg / ours".into(),
-                workload: w.name.clone(),
-                value,
-                target: format!(">= {MIN_PYICEBERG_OVER_OURS}"),
-                verdict: verdict(value >= MIN_PYICEBERG_OVER_OURS),
-            });
-        }
-    }
-    if let (Some(small), Some(large)) = (workloads.first(), workloads.last())
-        && small.name != large.name
-        && let (Some(s), Some(l)) =
-            (find(results, OURS, &small.name), find(results, OURS, &large.name))
-        && s.peak_rss_bytes > 0
-    {
-        let value = l.peak_rss_bytes as f64 / s.peak_rss_bytes as f64;
-        out.push(Check {
-            name: format!(
-                "peak RSS ours {} / {} (partitions {:.1}x larger)",
-                large.name,
-                small.name,
-                partition_rows(large) as f64 / partition_rows(small).max(1) as f64
-            ),
-            workload: "all".into(),
-            value,
-            target: format!("<= {MAX_RSS_GROWTH}"),
-            verdict: verdict(value <= MAX_RSS_GROWTH),
-        });
-    }
-    out
-}
-
-fn partition_rows(w: &Workload) -> u64 {
-    w.files_per_hour * w.rows_per_file
-}
-
-/// The human table.
-pub fn render(doc: &Document) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "workloads:");
-    for w in &doc.workloads {
-        let _ = writeln!(
-            s,
-            "  {:<6} {} hour partitions x {} files x {} rows = {} rows in {} files (checksum {})",
-            w.name, w.hours, w.files_per_hour, w.rows_per_file, w.rows, w.files, w.checksum
-        );
-    }
-    let _ = writeln!(
-        s,
-        "\n{:<15} {:<8} {:>10} {:>8} {:>8} {:>8} {:>10} {:>7} {:>13}",
-        "contender",
-        "workload",
-        "rows",
-        "MiB in",
-        "MiB out",
-        "seconds",
-        "rows/s",
-        "MiB/s",
-        "peak RSS MiB"
-    );
-    for w in &doc.workloads {
-        for r in doc.results.iter().filter(|r| r.workload == w.name) {
-            let _ = writeln!(
-                s,
-                "{:<15} {:<8} {:>10} {:>8.1} {:>8.1} {:>8.2} {:>10.0} {:>7.1} {:>13.1}",
-                r.contender,
-                r.workload,
-                r.rows,
-                r.bytes_in as f64 / MIB,
-                r.bytes_out as f64 / MIB,
-                r.seconds,
-                r.rows_per_sec,
-                r.mib_per_sec,
-                r.peak_rss_bytes as f64 / MIB
-            );
-        }
-    }
-    let _ = writeln!(s, "\ntargets:");
-    if doc.checks.is_empty() {
-        let _ = writeln!(s, "  none could be checked: ours did not run");
-    }
-    for c in &doc.checks {
-        let _ = writeln!(
-            s,
-            "  {:<4} {:<58} {:<6} {:>7.2} (target {})",
-            c.verdict, c.name, c.workload, c.value, c.target
-        );
-    }
-    s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn result(c: &str, w: &str, seconds: f64, rss: u64) -> ContenderResult {
-        ContenderResult {
-            contender: c.into(),
-            workload: w.into(),
-            rows: 100,
-            bytes_in: 1 << 20,
-            bytes_out: 1 << 20,
-            seconds,
-            time_source: String::new(),
-            process_wall_secs: seconds,
-            rows_per_sec: 100.0 / seconds,
-            mib_per_sec: 1.0 / seconds,
-            peak_rss_bytes: rss,
-            rss_method: "gnu-time".into(),
-        }
+    fn write(path: &Path, v: &Value) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, serde_json::to_vec(v).unwrap()).unwrap();
     }
 
-    fn workload(name: &str, files_per_hour: u64) -> Workload {
-        Workload {
-            name: name.into(),
-            hours: 4,
-            files_per_hour,
-            rows_per_file: 10,
-            rows: 4 * files_per_hour * 10,
-            files: 4 * files_per_hour,
-            checksum: String::new(),
-        }
+    fn measurement(wall_secs: f64, runs: &[f64]) -> Value {
+        serde_json::json!({"command": ["x"], "wall_secs": wall_secs, "peak_rss_bytes": 1 << 20,
+                           "rss_method": "gnu-time", "exit_code": 0, "runs_wall_secs": runs})
     }
 
     #[test]
-    fn checks_compute_ratios_from_the_measurements_and_say_pass_or_miss() {
-        let ws = [workload("small", 10), workload("large", 40)];
-        let rs = [
-            result(OURS, "small", 1.0, 100 << 20),
-            result(ARROW, "small", 1.0, 50 << 20),
-            result(PYICEBERG, "small", 20.0, 300 << 20),
-            result(OURS, "large", 3.0, 110 << 20),
-            result(ARROW, "large", 2.0, 200 << 20),
-            result(PYICEBERG, "large", 20.0, 900 << 20),
-        ];
-        let cs = checks(&ws, &rs);
-        let got: Vec<_> = cs.iter().map(|c| (c.workload.as_str(), c.verdict)).collect();
-        assert_eq!(
-            got,
-            [
-                ("small", "PASS"),
-                ("small", "PASS"),
-                ("large", "MISS"),
-                ("large", "MISS"),
-                ("all", "PASS")
-            ]
+    fn collects_commits_manifests_and_plan_times_of_a_workload() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = dir.path().join("streaming");
+        write(
+            &w.join("workload.json"),
+            &serde_json::json!({"loaded_by": "pyiceberg appends", "hours": 1,
+                "files_per_hour": 3, "rows_per_file": 10, "total_rows": 30, "total_files": 3,
+                "total_snapshots": 3, "order": 3}),
         );
-        assert!((cs[2].value - 1.5).abs() < 1e-9);
-        assert!(cs[4].name.contains("4.0x"), "{}", cs[4].name);
-    }
+        write(
+            &w.join("before.stats.json"),
+            &serde_json::json!({"snapshots": 3, "manifests": 3, "partitions": 1,
+                                "manifests_per_hour": {"473000": 3}}),
+        );
+        write(&w.join("fresh.stats.json"), &serde_json::json!({"manifests": 1}));
+        write(&w.join("ours-default.measure.json"), &measurement(2.0, &[]));
+        write(
+            &w.join("ours-default.out.json"),
+            &serde_json::json!({"reports": [{"tables": [{"details": {"execution":
+                {"rows": 30, "bytes_rewritten": 300, "bytes_written": 200}}}]}]}),
+        );
+        write(
+            &w.join("ours-default.verify.json"),
+            &serde_json::json!({"snapshots": 4, "manifests": 2,
+                                "manifests_per_hour": {"473000": 2}}),
+        );
+        write(&w.join("plan-after.measure.json"), &measurement(0.2, &[0.3, 0.2, 0.1]));
+        write(&w.join("plan-fresh.measure.json"), &measurement(0.1, &[0.1, 0.1, 0.1]));
 
-    #[test]
-    fn without_ours_nothing_is_checked() {
-        let ws = [workload("small", 10)];
-        let rs = [result(ARROW, "small", 1.0, 1), result(PYICEBERG, "small", 9.0, 1)];
-        assert!(checks(&ws, &rs).is_empty());
+        let doc = collect(dir.path()).unwrap();
+        let r = find(&doc.results, OURS_DEFAULT, "streaming").unwrap();
+        assert_eq!((r.rows, r.commits, r.manifests_after), (30, Some(1), Some(2)));
+        let m = &doc.metadata[0];
+        assert_eq!(
+            (m.manifests_before, m.manifests_after, m.manifests_fresh),
+            (3, Some(2), Some(1))
+        );
+        assert_eq!((m.plan_secs_after, m.plan_secs_fresh, m.plan_runs), (Some(0.2), Some(0.1), 3));
+        assert_eq!(m.plan_secs_before, None);
+        assert_eq!(doc.workloads[0].commits, 3);
     }
 }
