@@ -5,8 +5,8 @@
 # ingestion shape (loadgen, many hours of small files) and the streaming shape (hundreds of
 # pyiceberg appends into one hour). See docs/benchmarks.md.
 #
-#   scripts/bench-compaction.sh            # full run (about 5 minutes on 2 cores once built)
-#   scripts/bench-compaction.sh --quick    # smaller workloads (about 2 minutes)
+#   scripts/bench-compaction.sh            # full run (about 9 minutes on 2 cores once built)
+#   scripts/bench-compaction.sh --quick    # smaller workloads (about 1 minute)
 #   scripts/bench-compaction.sh --keep     # keep the temporary directory and print where it is
 #   scripts/bench-compaction.sh --only=ingestion,streaming   # only these workloads
 #
