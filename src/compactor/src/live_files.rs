@@ -46,7 +46,10 @@ pub async fn live_files_cached(
     cache: &ManifestCache,
 ) -> iceberg::Result<Vec<LiveFile>> {
     let mut out = Vec::new();
-    for manifest_file in &manifest_list(table).await? {
+    // A manifest the list records without added or existing files (a snapshot's manifest of
+    // removed entries) has no live entry: it is not read, as readers skip it too.
+    let listed = manifest_list(table).await?;
+    for manifest_file in listed.iter().filter(|m| m.has_added_files() || m.has_existing_files()) {
         out.extend(cache.read(table, manifest_file).await?.live.iter().cloned());
     }
     Ok(out)

@@ -141,3 +141,19 @@ async fn nothing_is_merged_below_the_count_or_when_the_table_turns_merging_off()
     let err = stage(&table, &merge, now_ms()).await.unwrap_err();
     assert!(matches!(err, SnapshotError::InvalidChange { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn live_files_skip_the_manifest_of_removed_entries() {
+    let fx = Fixture::new().await;
+    fx.fill(&HOURS[..1], 4, ROWS).await;
+    let before = fx.load().await;
+    let change = compaction(&before, HOURS[0]).await;
+    commit(&fx.catalog, &fx.id, stage(&before, &change, now_ms()).await.unwrap()).await.unwrap();
+    let after = fx.load().await;
+    // The removed entries' manifest and the added file's.
+    assert_eq!(manifest_list(&after).await.unwrap().len(), 2);
+    let cache = ManifestCache::new();
+    let files = crate::live_files::live_files_cached(&after, &cache).await.unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(cache.len(), 1, "only the manifest with a live entry is read");
+}
