@@ -1,5 +1,6 @@
-//! Executing a table's compaction plan: each group is rewritten into new files and committed
-//! as its own `replace` snapshot; a group that fails is abandoned without touching the table.
+//! Executing a table's compaction plan: each group is rewritten into new files, and finished
+//! groups are committed in batches, each one `replace` snapshot (`batch.rs`); a group that
+//! fails is abandoned without touching the table.
 //!
 //! Invariants:
 //! - A group's commit removes exactly its input files and adds its new files, with the data

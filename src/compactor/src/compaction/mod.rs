@@ -2,8 +2,10 @@
 //!
 //! A pass over a table reads its live files from the manifests and [`plan`]s the rewrite
 //! groups (a dry run stops there and reports the plan); it then [`execute`]s the plan: each
-//! group is [`rewrite`]n into new files and committed as its own atomic `replace` snapshot.
-//! The step is the compaction job's [`TableStep`]; its typed outcome is [`CompactionOutcome`].
+//! group is [`rewrite`]n into new files, and the finished groups are committed together in one
+//! atomic `replace` snapshot (every `groups_per_commit` groups when set), which also merges the
+//! table's small manifests when it has too many; [`manifests`] merges them on its own when
+//! the pass committed nothing. The step is the compaction job's [`TableStep`]; its typed outcome is [`CompactionOutcome`].
 
 mod batch;
 pub mod execute;
