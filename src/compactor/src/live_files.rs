@@ -45,10 +45,19 @@ pub async fn live_files_cached(
     table: &Table,
     cache: &ManifestCache,
 ) -> iceberg::Result<Vec<LiveFile>> {
+    live_files_listed(table, &manifest_list(table).await?, cache).await
+}
+
+/// [`live_files_cached`] of the manifests `listed` (the current snapshot's manifest list, as
+/// [`manifest_list`] read it).
+pub async fn live_files_listed(
+    table: &Table,
+    listed: &[ManifestFile],
+    cache: &ManifestCache,
+) -> iceberg::Result<Vec<LiveFile>> {
     let mut out = Vec::new();
     // A manifest the list records without added or existing files (a snapshot's manifest of
     // removed entries) has no live entry: it is not read, as readers skip it too.
-    let listed = manifest_list(table).await?;
     for manifest_file in listed.iter().filter(|m| m.has_added_files() || m.has_existing_files()) {
         out.extend(cache.read(table, manifest_file).await?.live.iter().cloned());
     }

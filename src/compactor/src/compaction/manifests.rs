@@ -4,6 +4,8 @@
 //! current hour has nothing to rewrite, but one manifest per append).
 
 use common::clock::Clock;
+use iceberg::spec::ManifestFile;
+use iceberg::table::Table;
 use serde::Serialize;
 use tracing::{info, warn};
 
@@ -13,7 +15,7 @@ use crate::log_target;
 use crate::snapshot::{
     ManifestMerge, MergePolicy, Retried, RetryPolicy, SnapshotChange, commit_with_retry,
 };
-use crate::step::{StepError, TableContext};
+use crate::step::TableContext;
 
 /// What a compaction pass did to a table's manifests.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -54,12 +56,12 @@ impl ManifestsReport {
     }
 }
 
-/// The manifests of `cx`'s table as the pass found it, and how many a merge would rewrite.
-pub async fn before(cx: &TableContext<'_>, policy: MergePolicy) -> Result<Found, StepError> {
-    let list = manifest_list(cx.table).await.map_err(StepError::iceberg("read manifest list"))?;
-    let policy = policy.for_table(cx.table.metadata().properties());
+/// What `table`'s manifest list `list` says of its manifests, and how many a merge under
+/// `policy` (as the table's properties override it) would rewrite.
+pub fn found(table: &Table, list: &[ManifestFile], policy: MergePolicy) -> Found {
+    let policy = policy.for_table(table.metadata().properties());
     let mergeable = list.iter().filter(|m| policy.mergeable(m)).count();
-    Ok(Found { count: list.len(), would_merge: policy.would_merge(&list).then_some(mergeable) })
+    Found { count: list.len(), would_merge: policy.would_merge(list).then_some(mergeable) }
 }
 
 /// A table's manifests as a pass found them.
@@ -89,7 +91,7 @@ pub async fn upkeep(
     };
     let table_policy = policy.for_table(cx.table.metadata().properties());
     if table_policy.due(report.after) && !cx.cancel.is_cancelled() {
-        let build = |fresh: iceberg::table::Table| async move {
+        let build = |fresh: Table| async move {
             let list = manifest_list(&fresh).await.map_err(|e| e.to_string())?;
             let fresh_policy = policy.for_table(fresh.metadata().properties());
             if fresh_policy.would_merge(&list) {

@@ -32,7 +32,7 @@ pub use plan::{PlanSettings, TablePlan};
 pub use rewrite::{RewriteError, RewriteOutput, RewriteSettings, rewrite_group};
 
 use crate::job::JobKind;
-use crate::live_files::live_files;
+use crate::live_files::{ManifestCache, live_files_listed, manifest_list};
 use crate::log_target;
 use crate::snapshot::{MergePolicy, RetryPolicy};
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
@@ -99,9 +99,23 @@ impl CompactionStep {
 
     /// Plans the compaction of the table in `cx`.
     pub async fn plan(&self, cx: &TableContext<'_>) -> Result<TablePlan, StepError> {
-        let files = live_files(cx.table).await.map_err(StepError::iceberg("read manifests"))?;
+        Ok(self.survey(cx).await?.0)
+    }
+
+    /// The plan of the table in `cx` and what its manifests are, from one read of its
+    /// manifest list.
+    async fn survey(
+        &self,
+        cx: &TableContext<'_>,
+    ) -> Result<(TablePlan, manifests::Found), StepError> {
+        let list =
+            manifest_list(cx.table).await.map_err(StepError::iceberg("read manifest list"))?;
+        let files = live_files_listed(cx.table, &list, &ManifestCache::new())
+            .await
+            .map_err(StepError::iceberg("read manifests"))?;
         let default_spec = cx.table.metadata().default_partition_spec_id();
-        Ok(plan::plan(&files, default_spec, &self.settings.plan, self.clock.now()))
+        let plan = plan::plan(&files, default_spec, &self.settings.plan, self.clock.now());
+        Ok((plan, manifests::found(cx.table, &list, self.settings.execute.merge)))
     }
 
     /// Plans and executes the compaction of the table in `cx`, then merges its small
@@ -111,8 +125,7 @@ impl CompactionStep {
         cx: &TableContext<'_>,
     ) -> Result<(TablePlan, TableExecution, ManifestsReport), StepError> {
         let settings = &self.settings.execute;
-        let found = manifests::before(cx, settings.merge).await?;
-        let plan = self.plan(cx).await?;
+        let (plan, found) = self.survey(cx).await?;
         let clock = self.clock.as_ref();
         let execution = execute::execute(cx, &plan, settings, clock, &self.rewrites).await;
         let manifests =
@@ -206,8 +219,7 @@ impl TableStep for CompactionStep {
         cx: TableContext<'_>,
     ) -> Result<StepOutcome<CompactionOutcome>, StepError> {
         if cx.scope.dry_run {
-            let found = manifests::before(&cx, self.settings.execute.merge).await?;
-            let plan = self.plan(&cx).await?;
+            let (plan, found) = self.survey(&cx).await?;
             return Ok(self.dry_run(&cx, plan, found));
         }
         let (plan, execution, manifests) = self.compact(&cx).await?;
