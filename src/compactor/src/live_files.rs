@@ -79,10 +79,22 @@ pub async fn manifest_list(table: &Table) -> iceberg::Result<Vec<ManifestFile>> 
 /// A manifest file is immutable once written (a new snapshot writes new manifests, never
 /// edits old ones), so what it lists can be remembered by its path: after a conflict the
 /// next attempt reads only the manifests other writers added, and the groups of one
-/// compaction pass read each manifest once.
+/// compaction pass read each manifest once. A cache made [`ManifestCache::with_manifests`]
+/// also keeps whole manifests, up to a budget of entries, so that a pass's commits and
+/// manifest merges do not decode again what its plan read.
 #[derive(Debug, Default)]
 pub struct ManifestCache {
-    live: Mutex<HashMap<String, Arc<[LiveFile]>>>,
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    /// Live entries, by manifest path.
+    live: HashMap<String, Arc<[LiveFile]>>,
+    /// Whole manifests kept, by manifest path.
+    manifests: HashMap<String, Manifest>,
+    /// Entries that may still be kept in `manifests`.
+    budget: usize,
 }
 
 /// One manifest's live entries, as [`ManifestCache::read`] found them.
@@ -90,14 +102,21 @@ pub struct ManifestCache {
 pub struct ManifestEntries {
     /// The manifest's live (ADDED or EXISTING) entries.
     pub live: Arc<[LiveFile]>,
-    /// The manifest itself when it was read by this call, `None` when cached.
+    /// The whole manifest, when this call read it or the cache kept it; `None` otherwise.
     pub loaded: Option<Manifest>,
 }
 
 impl ManifestCache {
-    /// An empty cache.
+    /// An empty cache keeping only live entries.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty cache that also keeps whole manifests, up to `budget_entries` entries in all
+    /// (about 1 KiB of memory each).
+    pub fn with_manifests(budget_entries: usize) -> Self {
+        let inner = CacheInner { budget: budget_entries, ..CacheInner::default() };
+        Self { inner: Mutex::new(inner) }
     }
 
     /// The live entries of `manifest_file` of `table`, read from storage (and remembered)
@@ -107,18 +126,39 @@ impl ManifestCache {
         table: &Table,
         manifest_file: &ManifestFile,
     ) -> iceberg::Result<ManifestEntries> {
-        if let Some(live) = self.lock().get(&manifest_file.manifest_path).cloned() {
-            return Ok(ManifestEntries { live, loaded: None });
+        let path = &manifest_file.manifest_path;
+        let cached = {
+            let inner = self.lock();
+            inner.live.get(path).map(|live| (Arc::clone(live), inner.manifests.get(path).cloned()))
+        };
+        if let Some((live, loaded)) = cached {
+            return Ok(ManifestEntries { live, loaded });
         }
         let manifest = manifest_file.load_manifest(table.file_io()).await?;
         let live = live_entries(table.metadata(), manifest_file, &manifest);
-        self.lock().insert(manifest_file.manifest_path.clone(), Arc::clone(&live));
+        self.remember(path, Arc::clone(&live), &manifest);
         Ok(ManifestEntries { live, loaded: Some(manifest) })
+    }
+
+    /// The whole manifest `manifest_file` of `table`: kept by the cache, or read from storage.
+    pub async fn manifest(
+        &self,
+        table: &Table,
+        manifest_file: &ManifestFile,
+    ) -> iceberg::Result<Manifest> {
+        let kept = self.lock().manifests.get(&manifest_file.manifest_path).cloned();
+        if let Some(manifest) = kept {
+            return Ok(manifest);
+        }
+        let manifest = manifest_file.load_manifest(table.file_io()).await?;
+        let live = live_entries(table.metadata(), manifest_file, &manifest);
+        self.remember(&manifest_file.manifest_path, live, &manifest);
+        Ok(manifest)
     }
 
     /// How many manifests are remembered.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().live.len()
     }
 
     /// Whether no manifest is remembered.
@@ -126,9 +166,19 @@ impl ManifestCache {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<[LiveFile]>>> {
-        // Single inserts cannot leave the map inconsistent, so a poisoned lock is still usable.
-        self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn remember(&self, path: &str, live: Arc<[LiveFile]>, manifest: &Manifest) {
+        let mut inner = self.lock();
+        let entries = manifest.entries().len();
+        if entries <= inner.budget && !inner.manifests.contains_key(path) {
+            inner.budget -= entries;
+            inner.manifests.insert(path.to_string(), manifest.clone());
+        }
+        inner.live.insert(path.to_string(), live);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        // Single inserts cannot leave the maps inconsistent, so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -183,5 +233,41 @@ pub fn hour_value(partition: &iceberg::spec::Struct) -> Option<i64> {
         PrimitiveLiteral::Int(h) => Some(i64::from(h)),
         PrimitiveLiteral::Long(h) => Some(h),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::Fixture;
+
+    #[tokio::test]
+    async fn whole_manifests_are_kept_within_the_budget_only() {
+        let fx = Fixture::new().await;
+        fx.fill(&[crate::test_support::BASE_HOUR], 3, 10).await;
+        let table = fx.load().await;
+        let list = manifest_list(&table).await.unwrap();
+        assert_eq!(list.len(), 3, "one manifest per append");
+
+        // A budget of two entries keeps two one-entry manifests whole, not the third.
+        let cache = ManifestCache::with_manifests(2);
+        for m in &list {
+            assert!(cache.read(&table, m).await.unwrap().loaded.is_some(), "read now");
+        }
+        let again: Vec<bool> =
+            futures::future::join_all(list.iter().map(|m| cache.read(&table, m)))
+                .await
+                .into_iter()
+                .map(|r| r.unwrap().loaded.is_some())
+                .collect();
+        assert_eq!(again, [true, true, false]);
+        let third = cache.manifest(&table, &list[2]).await.unwrap();
+        assert_eq!(third.entries().len(), 1, "a manifest not kept is read again");
+
+        // A cache without a budget keeps only live entries.
+        let plain = ManifestCache::new();
+        plain.read(&table, &list[0]).await.unwrap();
+        assert!(plain.read(&table, &list[0]).await.unwrap().loaded.is_none());
+        assert_eq!(plain.len(), 1);
     }
 }

@@ -24,10 +24,8 @@ use tokio::sync::{Mutex, Semaphore};
 use tracing::warn;
 
 use super::plan::{FileGroup, PartitionPlan, TablePlan};
-use super::rewrite::{
-    RewriteError, RewriteOutput, RewriteSettings, delete_files, rewrite_tasks, scan_tasks,
-    take_group_tasks,
-};
+use super::rewrite::{RewriteError, RewriteOutput, RewriteSettings, delete_files, rewrite_tasks};
+use super::scan::{scan_tasks, take_group_tasks};
 use crate::live_files::ManifestCache;
 use crate::log_target;
 use crate::snapshot::{CommitOutcome, ManifestMerge, MergePolicy, RetryPolicy};
@@ -137,13 +135,15 @@ pub struct TableExecution {
 }
 
 /// Executes `plan`, made from `cx.table`, on the table of `cx`; each group rewrites only while
-/// it holds one of `rewrites`' permits (shared with the other tables of the pass).
+/// it holds one of `rewrites`' permits (shared with the other tables of the pass). `manifests`
+/// holds what the plan read of the table's manifests.
 pub async fn execute(
     cx: &TableContext<'_>,
     plan: &TablePlan,
     settings: &ExecuteSettings,
     clock: &dyn Clock,
     rewrites: &Semaphore,
+    manifests: &ManifestCache,
 ) -> TableExecution {
     let work: Vec<(&PartitionPlan, &FileGroup)> =
         plan.candidates.iter().flat_map(|p| p.groups.iter().map(move |g| (p, g))).collect();
@@ -157,9 +157,8 @@ pub async fn execute(
         out.groups_not_started = total;
         return out;
     }
-    let scanned =
-        scan_tasks(cx.table, work.iter().flat_map(|(_, g)| g.files.iter().map(String::as_str)))
-            .await;
+    let paths = work.iter().flat_map(|(_, g)| g.files.iter().map(String::as_str));
+    let scanned = scan_tasks(cx.table, paths, manifests).await;
     let tasks = Mutex::new(match scanned {
         Ok(tasks) => tasks,
         Err(e) => {
@@ -178,15 +177,8 @@ pub async fn execute(
             return out;
         }
     });
-    let group = GroupRun {
-        cx,
-        settings,
-        clock,
-        start_sequence,
-        tasks: &tasks,
-        manifests: ManifestCache::new(),
-        rewrites,
-    };
+    let group =
+        GroupRun { cx, settings, clock, start_sequence, tasks: &tasks, manifests, rewrites };
     let group = &group;
     // Indices, not references, cross the stream: its closures must be general over lifetimes.
     let indices = plan
@@ -289,8 +281,8 @@ pub(super) struct GroupRun<'a, 'b> {
     /// Sequence number of the snapshot the plan was read from: the added files carry it.
     pub(super) start_sequence: i64,
     tasks: &'a Mutex<HashMap<String, FileScanTask>>,
-    /// What each manifest lists, shared by the commits of every group of the table.
-    pub(super) manifests: ManifestCache,
+    /// What each manifest lists, shared by the pass's plan, scan and commits of the table.
+    pub(super) manifests: &'a ManifestCache,
     /// Permits to rewrite, shared by every table of the pass.
     rewrites: &'a Semaphore,
 }

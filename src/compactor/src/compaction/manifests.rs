@@ -9,11 +9,11 @@ use iceberg::table::Table;
 use serde::Serialize;
 use tracing::{info, warn};
 
-use super::execute::TableExecution;
-use crate::live_files::manifest_list;
+use super::execute::{ExecuteSettings, TableExecution};
+use crate::live_files::{ManifestCache, manifest_list};
 use crate::log_target;
 use crate::snapshot::{
-    ManifestMerge, MergePolicy, Retried, RetryPolicy, SnapshotChange, commit_with_retry,
+    ManifestMerge, MergePolicy, Retried, SnapshotChange, commit_with_retry_cached,
 };
 use crate::step::TableContext;
 
@@ -75,14 +75,16 @@ pub struct Found {
 
 /// After `execution` (which started from `found`), merges the table's small manifests in a
 /// metadata-only `replace` when it still has too many, and reports the pass's manifests.
+/// `cache` holds what the pass read of the manifests.
 pub async fn upkeep(
     cx: &TableContext<'_>,
-    policy: MergePolicy,
-    retry: RetryPolicy,
+    settings: &ExecuteSettings,
     clock: &dyn Clock,
     found: Found,
     execution: &TableExecution,
+    cache: &ManifestCache,
 ) -> ManifestsReport {
+    let (policy, retry) = (settings.merge, settings.retry);
     let mut merge = execution.manifest_merge;
     let mut report = ManifestsReport {
         before: found.count,
@@ -101,7 +103,7 @@ pub async fn upkeep(
             }
         };
         let id = cx.id;
-        match commit_with_retry(cx.catalog, id, clock, retry, build).await {
+        match commit_with_retry_cached(cx.catalog, id, clock, retry, cache, build).await {
             Ok(done) => match done.result {
                 Retried::Committed(commit) => {
                     let merged = commit.merge.unwrap_or_default();

@@ -11,8 +11,10 @@ mod batch;
 pub mod execute;
 pub mod manifests;
 pub mod plan;
+pub mod read;
 pub mod rewrite;
 pub mod roll;
+pub mod scan;
 
 #[cfg(test)]
 mod tests;
@@ -36,6 +38,10 @@ use crate::live_files::{ManifestCache, live_files_listed, manifest_list};
 use crate::log_target;
 use crate::snapshot::{MergePolicy, RetryPolicy};
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
+
+/// Manifest entries a compaction pass keeps whole in memory (about 1 KiB each), so that its
+/// commits and merges do not decode again the manifests its plan read.
+pub const PASS_MANIFEST_ENTRIES: usize = 10_000;
 
 /// Everything a compaction pass needs to know, from `[compactor]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,18 +105,19 @@ impl CompactionStep {
 
     /// Plans the compaction of the table in `cx`.
     pub async fn plan(&self, cx: &TableContext<'_>) -> Result<TablePlan, StepError> {
-        Ok(self.survey(cx).await?.0)
+        Ok(self.survey(cx, &ManifestCache::new()).await?.0)
     }
 
     /// The plan of the table in `cx` and what its manifests are, from one read of its
-    /// manifest list.
+    /// manifest list; what the manifests list stays in `cache`.
     async fn survey(
         &self,
         cx: &TableContext<'_>,
+        cache: &ManifestCache,
     ) -> Result<(TablePlan, manifests::Found), StepError> {
         let list =
             manifest_list(cx.table).await.map_err(StepError::iceberg("read manifest list"))?;
-        let files = live_files_listed(cx.table, &list, &ManifestCache::new())
+        let files = live_files_listed(cx.table, &list, cache)
             .await
             .map_err(StepError::iceberg("read manifests"))?;
         let default_spec = cx.table.metadata().default_partition_spec_id();
@@ -125,11 +132,13 @@ impl CompactionStep {
         cx: &TableContext<'_>,
     ) -> Result<(TablePlan, TableExecution, ManifestsReport), StepError> {
         let settings = &self.settings.execute;
-        let (plan, found) = self.survey(cx).await?;
+        // One cache for the pass: the scan, the commits and a manifest merge reuse what the
+        // plan read, so each manifest is decoded once per pass.
+        let cache = ManifestCache::with_manifests(PASS_MANIFEST_ENTRIES);
+        let (plan, found) = self.survey(cx, &cache).await?;
         let clock = self.clock.as_ref();
-        let execution = execute::execute(cx, &plan, settings, clock, &self.rewrites).await;
-        let manifests =
-            manifests::upkeep(cx, settings.merge, settings.retry, clock, found, &execution).await;
+        let execution = execute::execute(cx, &plan, settings, clock, &self.rewrites, &cache).await;
+        let manifests = manifests::upkeep(cx, settings, clock, found, &execution, &cache).await;
         Ok((plan, execution, manifests))
     }
 
@@ -219,7 +228,7 @@ impl TableStep for CompactionStep {
         cx: TableContext<'_>,
     ) -> Result<StepOutcome<CompactionOutcome>, StepError> {
         if cx.scope.dry_run {
-            let (plan, found) = self.survey(&cx).await?;
+            let (plan, found) = self.survey(&cx, &ManifestCache::new()).await?;
             return Ok(self.dry_run(&cx, plan, found));
         }
         let (plan, execution, manifests) = self.compact(&cx).await?;

@@ -1,18 +1,18 @@
 //! Rewriting one group of small files of an `hour` partition into target-size files.
 //!
-//! Record batches stream from the inputs, one input file at a time, into Parquet files that
-//! are closed once they reach the target size as written ([`super::roll`]). Memory is bounded
-//! by a few batches and one row group, never by the size of the partition.
+//! Record batches stream from the inputs, one input file at a time ([`super::read`]), into
+//! Parquet files that are closed once they reach the target size as written
+//! ([`super::roll`]). Memory is bounded by a few batches, one small input file and one row
+//! group, never by the size of the partition.
 //!
 //! Invariants: the output holds exactly the rows of the inputs (checked against the rows read
 //! and the record counts the manifests state), and a rewrite that fails leaves no file behind.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use arrow_array::RecordBatch;
 use common::partition::{HourDirectory, HourOutOfRange, hour_partition};
 use futures::TryStreamExt;
+use iceberg::Error as IcebergError;
 use iceberg::io::FileIO;
 use iceberg::scan::FileScanTask;
 use iceberg::spec::{DataFile, DataFileFormat, PartitionKey};
@@ -23,13 +23,15 @@ use iceberg::writer::file_writer::location_generator::{
     DefaultFileNameGenerator, LocationGenerator,
 };
 use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
-use iceberg::{Error as IcebergError, ErrorKind};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use tracing::warn;
 
 use super::plan::FileGroup;
+use super::read;
 use super::roll::{self, SizedFiles};
+use super::scan::{scan_tasks, take_group_tasks};
+use crate::live_files::ManifestCache;
 
 /// Prefix of every file compaction writes; the rest of the name is a UUID and a counter.
 pub const COMPACTED_FILE_PREFIX: &str = "compacted";
@@ -155,40 +157,10 @@ pub async fn rewrite_group(
     hour: i64,
     settings: &RewriteSettings,
 ) -> Result<RewriteOutput, RewriteError> {
-    let mut tasks = scan_tasks(table, group.files.iter().map(String::as_str)).await?;
+    let paths = group.files.iter().map(String::as_str);
+    let mut tasks = scan_tasks(table, paths, &ManifestCache::new()).await?;
     let tasks = take_group_tasks(&mut tasks, group)?;
     rewrite_tasks(table, tasks, group.rows, group.expected_output_files, hour, settings).await
-}
-
-/// The scan tasks of the files of `paths` in `table`'s current snapshot, by path, from one
-/// planning of the scan. Files not in the snapshot are simply absent.
-pub async fn scan_tasks<'a>(
-    table: &Table,
-    paths: impl IntoIterator<Item = &'a str>,
-) -> Result<HashMap<String, FileScanTask>, RewriteError> {
-    let wanted: HashSet<&str> = paths.into_iter().collect();
-    let scan_err = |e| RewriteError::Scan(Box::new(e));
-    let scan = table.scan().select_all().build().map_err(scan_err)?;
-    let mut stream = scan.plan_files().await.map_err(scan_err)?;
-    let mut out = HashMap::new();
-    while let Some(task) = stream.try_next().await.map_err(scan_err)? {
-        if wanted.contains(task.data_file_path.as_str()) {
-            out.insert(task.data_file_path.clone(), task);
-        }
-    }
-    Ok(out)
-}
-
-/// Takes the tasks of `group`'s files out of `tasks`, in the group's order; an error names the
-/// first file without a task.
-pub fn take_group_tasks(
-    tasks: &mut HashMap<String, FileScanTask>,
-    group: &FileGroup,
-) -> Result<Vec<FileScanTask>, RewriteError> {
-    if let Some(path) = group.files.iter().find(|p| !tasks.contains_key(p.as_str())) {
-        return Err(RewriteError::MissingInput { path: path.clone() });
-    }
-    Ok(group.files.iter().filter_map(|p| tasks.remove(p)).collect())
 }
 
 /// Rewrites the files of `tasks`, which the manifests say hold `expected_rows` rows, into new
@@ -276,26 +248,11 @@ async fn write_all(
         let path = task.data_file_path.clone();
         bytes_read += task.file_size_in_bytes;
         let read_err = |e| RewriteError::Read { path: path.clone(), source: Box::new(e) };
-        let reader = table
-            .reader_builder()
-            .with_batch_size(settings.batch_rows.max(1))
-            .with_data_file_concurrency_limit(1)
-            .build();
-        let one = futures::stream::iter([Ok(task)]);
-        let mut batches = reader.read(Box::pin(one)).map_err(read_err)?.stream();
+        let mut batches = read::batches(table, task, &arrow_schema, settings.batch_rows)
+            .await
+            .map_err(read_err)?;
         while let Some(batch) = batches.try_next().await.map_err(read_err)? {
             rows_read += batch.num_rows() as u64;
-            // The reader's schema may lack the field ids the writer matches columns by.
-            let batch = RecordBatch::try_new(Arc::clone(&arrow_schema), batch.columns().to_vec())
-                .map_err(|e| {
-                read_err(
-                    IcebergError::new(
-                        ErrorKind::DataInvalid,
-                        "rows do not fit the table's current schema",
-                    )
-                    .with_source(e),
-                )
-            })?;
             writer.write(&batch).await.map_err(write_err)?;
         }
     }

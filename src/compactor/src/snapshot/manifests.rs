@@ -142,7 +142,7 @@ pub(super) async fn read_parent(
         } else {
             let manifest = match loaded {
                 Some(manifest) => manifest,
-                None => load(table, &file).await?,
+                None => load(table, cache, &file).await?,
             };
             out.touched.push((file, manifest));
         }
@@ -154,8 +154,14 @@ pub(super) async fn read_parent(
     Ok(out)
 }
 
-pub(super) async fn load(table: &Table, file: &ManifestFile) -> Result<Manifest, SnapshotError> {
-    file.load_manifest(table.file_io())
+/// The whole manifest `file` of `table`, from `cache` when it kept it.
+pub(super) async fn load(
+    table: &Table,
+    cache: &ManifestCache,
+    file: &ManifestFile,
+) -> Result<Manifest, SnapshotError> {
+    cache
+        .manifest(table, file)
         .await
         .map_err(iceberg_err("read a manifest of the current snapshot"))
 }

@@ -55,7 +55,7 @@ pub async fn stage_cached(
     let metadata = table.metadata();
     let snapshot_id = new_snapshot_id(metadata);
     let mut files = NewFiles::new(metadata, table.file_io(), snapshot_id);
-    match write_snapshot(table, change, parent_manifests, &mut files, now_ms).await {
+    match write_snapshot(table, change, parent_manifests, &mut files, now_ms, cache).await {
         Ok(staged) => Ok(Staged { written: files.written, ..staged }),
         Err(e) => {
             remove_files(table.file_io(), &files.written).await;
@@ -87,6 +87,7 @@ async fn write_snapshot(
     parent_manifests: ParentManifests,
     files: &mut NewFiles<'_>,
     now_ms: i64,
+    cache: &ManifestCache,
 ) -> Result<Staged<NewSnapshot>, SnapshotError> {
     let metadata = table.metadata();
     let parent = metadata.current_snapshot();
@@ -98,7 +99,7 @@ async fn write_snapshot(
     collector.set_partition_summary_limit(limit.unwrap_or(0));
 
     let (manifests, merge) =
-        write_manifests(table, change, parent_manifests, files, &mut collector).await?;
+        write_manifests(table, change, parent_manifests, files, &mut collector, cache).await?;
     let manifest_count = manifests.len();
 
     let list_location = files.manifest_list_location();
@@ -165,6 +166,7 @@ async fn write_manifests(
     parent: ParentManifests,
     files: &mut NewFiles<'_>,
     collector: &mut SnapshotSummaryCollector,
+    cache: &ManifestCache,
 ) -> Result<(Vec<ManifestFile>, Option<ManifestMerge>), SnapshotError> {
     let metadata = table.metadata();
     let mut removed = Removed::default();
@@ -191,7 +193,7 @@ async fn write_manifests(
     for file in parent.reused {
         match merging {
             Some(p) if p.mergeable(&file) => {
-                let manifest = load(table, &file).await?;
+                let manifest = load(table, cache, &file).await?;
                 let entries = live_entries(&file, &manifest)?;
                 pool.add(metadata, &file, manifest.entries().len(), entries)?;
             }

@@ -20,12 +20,14 @@ use super::fixture::{
     BASE_HOUR, Entry, Fixture, assert_totals_match_walk, batch, entries, live, paths_of_hour, write,
 };
 use crate::compaction::plan::FileGroup;
-use crate::compaction::rewrite::{delete_files, rewrite_tasks, scan_tasks, take_group_tasks};
+use crate::compaction::rewrite::{delete_files, rewrite_tasks};
+use crate::compaction::scan::{scan_tasks, take_group_tasks};
 use crate::compaction::{
     CompactionOutcome, CompactionSettings, CompactionStep, ExecuteSettings, GroupStatus,
     PlanSettings, RewriteError, RewriteSettings, TableExecution, TablePlan, rewrite_group,
 };
 use crate::job::Scope;
+use crate::live_files::ManifestCache;
 use crate::metered::Metered;
 use crate::metrics::{Metrics, table_labels};
 use crate::snapshot::{MergePolicy, RetryPolicy, SnapshotChange, commit, stage};
@@ -434,7 +436,8 @@ async fn a_row_count_that_does_not_match_the_manifests_abandons_the_rewrite() {
     let paths = paths_of_hour(&table, HOURS[0]).await;
     let group =
         FileGroup { files: paths, bytes: 0, rows: 3 * ROWS as u64 + 1, expected_output_files: 1 };
-    let mut tasks = scan_tasks(&table, group.files.iter().map(String::as_str)).await.unwrap();
+    let paths = group.files.iter().map(String::as_str);
+    let mut tasks = scan_tasks(&table, paths, &ManifestCache::new()).await.unwrap();
     let tasks = take_group_tasks(&mut tasks, &group).unwrap();
     let err = rewrite_tasks(&table, tasks, group.rows, 1, HOURS[0], &RewriteSettings::new(MIB))
         .await
@@ -508,6 +511,7 @@ async fn a_group_whose_rewrite_would_not_reduce_the_file_count_is_not_committed(
         &settings,
         &SystemClock,
         &tokio::sync::Semaphore::new(2),
+        &ManifestCache::new(),
     )
     .await;
     assert_eq!((execution.groups_committed, execution.groups_abandoned), (0, 1));
@@ -580,4 +584,32 @@ async fn a_streaming_hour_ends_with_few_manifests_after_one_pass() {
         entries(&last).await.iter().filter(|e| e.status == ManifestStatus::Deleted).count();
     assert_eq!(deleted, 6, "only this snapshot's removals are listed");
     assert_totals_match_walk(&last).await;
+}
+
+#[tokio::test]
+async fn scan_tasks_built_from_the_manifests_equal_the_planners_and_deletes_use_the_planner() {
+    let fx = Fixture::new().await;
+    fx.fill(&HOURS[..2], 3, ROWS).await;
+    let table = fx.load().await;
+    let paths = paths_of_hour(&table, HOURS[0]).await;
+    let planned = |table: Table| async move {
+        let scan = table.scan().select_all().build().unwrap();
+        let tasks: Vec<_> = scan.plan_files().await.unwrap().try_collect().await.unwrap();
+        tasks.into_iter().map(|t| (t.data_file_path.clone(), t)).collect::<BTreeMap<_, _>>()
+    };
+    let cache = ManifestCache::with_manifests(1_000);
+    let built = scan_tasks(&table, paths.iter().map(String::as_str), &cache).await.unwrap();
+    assert_eq!(built.len(), paths.len());
+    let all = planned(table.clone()).await;
+    for (path, task) in &built {
+        assert_eq!(Some(task), all.get(path), "the task of {path}");
+    }
+    assert!(!cache.is_empty(), "the manifests read are remembered");
+
+    // With a delete file in the snapshot the planner matches it to its data files.
+    fx.add_position_delete(HOURS[0]).await;
+    let table = fx.load().await;
+    let tasks = scan_tasks(&table, paths.iter().map(String::as_str), &cache).await.unwrap();
+    assert_eq!(tasks.len(), paths.len());
+    assert!(tasks.values().any(|t| !t.deletes.is_empty()), "the delete file is applied");
 }

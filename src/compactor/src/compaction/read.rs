@@ -1,0 +1,146 @@
+//! Reading one input file of a rewrite as record batches of the table's current schema.
+//!
+//! Most inputs are small files fresh from ingestion, written with the table's current schema
+//! and no delete files. Such a file is fetched with one request and decoded directly by
+//! arrow-rs, which skips the per-file setup of iceberg's reader (projection, schema
+//! reconciliation, ranged footer and column reads); everything else (large files, delete
+//! files, files of an older schema) goes through iceberg's reader, which handles them all.
+
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::{Field, Schema as ArrowSchema, SchemaRef as ArrowSchemaRef};
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use iceberg::scan::FileScanTask;
+use iceberg::table::Table;
+use iceberg::{Error as IcebergError, ErrorKind};
+use parquet::arrow::PARQUET_FIELD_ID_META_KEY;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+/// Largest input read whole into memory and decoded directly; larger ones stream through
+/// iceberg's reader, a row group at a time.
+pub const WHOLE_FILE_MAX_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The batches of `task`'s file, `batch_rows` rows at most each, with `arrow_schema` (the
+/// table's current schema, field ids included) as their schema.
+pub async fn batches(
+    table: &Table,
+    task: FileScanTask,
+    arrow_schema: &ArrowSchemaRef,
+    batch_rows: usize,
+) -> iceberg::Result<BoxStream<'static, iceberg::Result<RecordBatch>>> {
+    let batch_rows = batch_rows.max(1);
+    if task.deletes.is_empty() && task.file_size_in_bytes <= WHOLE_FILE_MAX_BYTES {
+        let bytes = table.file_io().new_input(&task.data_file_path)?.read().await?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(parquet_err)?;
+        if fields_match(builder.schema(), arrow_schema) {
+            let reader = builder.with_batch_size(batch_rows).build().map_err(parquet_err)?;
+            let schema = Arc::clone(arrow_schema);
+            let batches = reader.map(move |batch| {
+                let batch = batch.map_err(|e| arrow_err("decoding", e))?;
+                with_schema(&schema, batch)
+            });
+            return Ok(stream::iter(batches).boxed());
+        }
+    }
+    let reader = table
+        .reader_builder()
+        .with_batch_size(batch_rows)
+        .with_data_file_concurrency_limit(1)
+        .build();
+    let schema = Arc::clone(arrow_schema);
+    let one = stream::iter([Ok(task)]);
+    let batches = reader.read(Box::pin(one))?.stream();
+    // The reader's schema may lack the field ids the writer matches columns by.
+    Ok(batches.and_then(move |batch| std::future::ready(with_schema(&schema, batch))).boxed())
+}
+
+/// `batch`'s columns under `schema`.
+fn with_schema(schema: &ArrowSchemaRef, batch: RecordBatch) -> iceberg::Result<RecordBatch> {
+    RecordBatch::try_new(Arc::clone(schema), batch.columns().to_vec())
+        .map_err(|e| arrow_err("rows do not fit the table's current schema", e))
+}
+
+/// Whether a file whose arrow schema is `file` holds exactly the columns of `table`, in the
+/// same order, with the same types, nullability and field ids: then its batches need no
+/// projection or conversion.
+fn fields_match(file: &ArrowSchema, table: &ArrowSchema) -> bool {
+    let field_id = |f: &Field| f.metadata().get(PARQUET_FIELD_ID_META_KEY).cloned();
+    file.fields().len() == table.fields().len()
+        && file.fields().iter().zip(table.fields().iter()).all(|(f, t)| {
+            f.name() == t.name()
+                && f.data_type() == t.data_type()
+                && f.is_nullable() == t.is_nullable()
+                && field_id(f).is_some()
+                && field_id(f) == field_id(t)
+        })
+}
+
+fn parquet_err(e: parquet::errors::ParquetError) -> IcebergError {
+    IcebergError::new(ErrorKind::DataInvalid, "reading a Parquet file").with_source(e)
+}
+
+fn arrow_err(context: &'static str, e: arrow_schema::ArrowError) -> IcebergError {
+    IcebergError::new(ErrorKind::DataInvalid, context).with_source(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use arrow_schema::DataType;
+
+    use super::*;
+
+    fn field(name: &str, data_type: DataType, id: Option<&str>) -> Field {
+        let metadata = id
+            .map(|id| HashMap::from([(PARQUET_FIELD_ID_META_KEY.to_string(), id.to_string())]))
+            .unwrap_or_default();
+        Field::new(name, data_type, true).with_metadata(metadata)
+    }
+
+    #[test]
+    fn fields_match_by_name_type_and_field_id() {
+        let table = ArrowSchema::new(vec![
+            field("a", DataType::Utf8, Some("1")),
+            field("b", DataType::Int64, Some("2")),
+        ]);
+        assert!(fields_match(&table.clone(), &table));
+        let renamed = ArrowSchema::new(vec![
+            field("a", DataType::Utf8, Some("1")),
+            field("c", DataType::Int64, Some("2")),
+        ]);
+        assert!(!fields_match(&renamed, &table));
+        let retyped = ArrowSchema::new(vec![
+            field("a", DataType::LargeUtf8, Some("1")),
+            field("b", DataType::Int64, Some("2")),
+        ]);
+        assert!(!fields_match(&retyped, &table));
+        let other_ids = ArrowSchema::new(vec![
+            field("a", DataType::Utf8, Some("1")),
+            field("b", DataType::Int64, Some("3")),
+        ]);
+        assert!(!fields_match(&other_ids, &table));
+        let no_ids = ArrowSchema::new(vec![
+            field("a", DataType::Utf8, None),
+            field("b", DataType::Int64, None),
+        ]);
+        assert!(!fields_match(&no_ids, &no_ids));
+        let fewer = ArrowSchema::new(vec![field("a", DataType::Utf8, Some("1"))]);
+        assert!(!fields_match(&fewer, &table));
+    }
+
+    #[tokio::test]
+    async fn files_written_with_the_current_schema_take_the_direct_path() {
+        use crate::test_support::{BASE_HOUR, Fixture, paths_of_hour};
+        let fx = Fixture::new().await;
+        fx.fill(&[BASE_HOUR], 1, 10).await;
+        let table = fx.load().await;
+        let path = paths_of_hour(&table, BASE_HOUR).await.remove(0);
+        let bytes = table.file_io().new_input(&path).unwrap().read().await.unwrap();
+        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap();
+        let schema = table.metadata().current_schema();
+        let arrow = iceberg::arrow::schema_to_arrow_schema(schema).unwrap();
+        assert!(fields_match(builder.schema(), &arrow), "{:?}", builder.schema());
+    }
+}
