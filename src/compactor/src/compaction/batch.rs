@@ -56,7 +56,7 @@ impl GroupRun<'_, '_> {
         let build = |fresh: Table| {
             let left_out = &left_out;
             async move {
-                let live = live_files_cached(&fresh, &self.manifests)
+                let live = live_files_cached(&fresh, self.manifests)
                     .await
                     .map_err(|e| Declined::Read(format!("reading the manifests: {e}")))?;
                 let paths: HashSet<&str> = live.iter().map(|f| f.path.as_str()).collect();
@@ -92,7 +92,7 @@ impl GroupRun<'_, '_> {
             id,
             self.clock,
             self.settings.retry,
-            &self.manifests,
+            self.manifests,
             &build,
         )
         .await;
