@@ -30,7 +30,7 @@ use crate::job::{JobKind, Scope};
 use crate::metered::{Metered, Recorded};
 use crate::metrics::Metrics;
 use crate::orphan::{OrphanCleanupStep, OrphanSettings};
-use crate::pass::{Job, TablePass};
+use crate::pass::{Job, PassSettings, TablePass};
 use crate::report::{JobReport, TableOutcome};
 use crate::retention::{RetentionSettings, RetentionStep};
 use crate::retention_cycle::{FollowUp, RetentionCycle};
@@ -87,7 +87,7 @@ pub fn compaction_job(
     clock: Arc<dyn Clock>,
 ) -> TablePass<Metered<CompactionStep>> {
     let step = CompactionStep::new(CompactionSettings::from(config), clock);
-    metered_pass(step, catalog, metrics, config.max_concurrent_jobs)
+    metered_pass(step, catalog, metrics, PassSettings::from(config))
 }
 
 /// The retention job: [`RetentionStep`] over up to `max_concurrent_jobs` tables at a time.
@@ -98,33 +98,33 @@ pub fn retention_job(
     clock: Arc<dyn Clock>,
 ) -> TablePass<Metered<RetentionStep>> {
     let step = RetentionStep::new(RetentionSettings::from(config), clock);
-    metered_pass(step, catalog, metrics, config.max_concurrent_jobs)
+    metered_pass(step, catalog, metrics, PassSettings::from(config))
 }
 
-/// The orphan-cleanup job: [`OrphanCleanupStep`] over up to `concurrency` tables at a time.
+/// The orphan-cleanup job: [`OrphanCleanupStep`] over up to `pass.concurrency` tables at a time.
 pub fn orphan_cleanup_job(
     settings: OrphanSettings,
     catalog: Arc<CatalogHandle>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
-    concurrency: usize,
+    pass: PassSettings,
 ) -> TablePass<Metered<OrphanCleanupStep>> {
-    metered_pass(OrphanCleanupStep::new(settings, clock), catalog, metrics, concurrency)
+    metered_pass(OrphanCleanupStep::new(settings, clock), catalog, metrics, pass)
 }
 
-/// `step` wrapped in its metrics and run over up to `concurrency` tables at a time: how every
+/// `step` wrapped in its metrics and run over up to `pass.concurrency` tables at a time: how every
 /// job is made.
 fn metered_pass<S>(
     step: S,
     catalog: Arc<CatalogHandle>,
     metrics: Arc<Metrics>,
-    concurrency: usize,
+    pass: PassSettings,
 ) -> TablePass<Metered<S>>
 where
     S: TableStep,
     S::Outcome: Recorded + Into<TableOutcome>,
 {
-    TablePass::new(Metered::new(step, Arc::clone(&metrics)), catalog, metrics, concurrency)
+    TablePass::new(Metered::new(step, Arc::clone(&metrics)), catalog, metrics, pass)
 }
 
 /// One entry of the runnable set: a job (or the retention cycle) and its spec.
@@ -168,10 +168,12 @@ impl Assembly {
     /// database that is down only fails passes until it is back) and the metrics registry.
     pub fn new(config: &Config) -> Result<Self, StorageError> {
         let warehouse = Warehouse::open(&config.storage)?;
+        let metrics = Arc::new(Metrics::new());
+        metrics.tables.set_config_warnings(&crate::warnings::config_warnings(&config.compactor));
         Ok(Self {
             config: config.compactor.clone(),
             catalog: Arc::new(CatalogHandle::new(config.schema.clone(), warehouse)),
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             clock: Arc::new(SystemClock),
         })
     }
@@ -184,6 +186,16 @@ impl Assembly {
     /// The metrics registry every job reports to.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// The `[compactor]` configuration.
+    pub fn config(&self) -> &CompactorConfig {
+        &self.config
+    }
+
+    /// The time every job reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// The spec of every job, in lifecycle order.
@@ -207,7 +219,7 @@ impl Assembly {
                 catalog,
                 metrics,
                 clock,
-                config.max_concurrent_jobs,
+                PassSettings::from(config),
             )),
         }
     }

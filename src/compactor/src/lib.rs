@@ -30,10 +30,14 @@ pub mod render;
 pub mod report;
 pub mod retention;
 pub mod retention_cycle;
+pub mod run_history;
 pub mod scheduler;
 pub mod service;
 pub mod snapshot;
+pub mod status;
 pub mod step;
+pub mod table_state;
+pub mod warnings;
 
 #[cfg(test)]
 pub(crate) mod test_support;

@@ -1,6 +1,6 @@
-//! A pass over tables, the shape every job has: find the tables in scope, load each one,
-//! refresh its storage gauges, run the job's step on it, and keep one table's failure from
-//! stopping the others.
+//! A pass over tables, the shape every job has: find the tables in scope, load each one, run
+//! the job's step on it, refresh its storage gauges from what is committed afterwards, and keep
+//! one table's failure from stopping the others.
 //!
 //! [`Job`] is what schedulers and one-shot commands run; a job supplies only its
 //! [`TableStep`], and [`TablePass`] turns it into a [`Job`]. Passes of one [`TablePass`] never
@@ -10,20 +10,26 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use common::catalog::{CatalogHandle, SignalCatalog, list_signal_tables};
+use common::config::CompactorConfig;
 use common::tables::TableId;
 use futures::StreamExt;
 use iceberg::Catalog;
+use iceberg::table::Table;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::error;
+use tracing::{error, warn};
 
 use crate::job::{JobKind, Scope};
 use crate::log_target;
 use crate::metrics::Metrics;
 use crate::report::{JobReport, TableOutcome, TableReport};
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
+use crate::run_history::{Changes, RunHistory, RunOutcome, RunRecord};
+use crate::table_state::TableState;
+use crate::warnings;
 
 /// One maintenance job: one pass over the tables in a scope.
 ///
@@ -45,12 +51,49 @@ pub struct TablePass<S> {
     step: S,
     catalog: Arc<CatalogHandle>,
     metrics: Arc<Metrics>,
-    concurrency: usize,
+    settings: PassSettings,
     running: Mutex<()>,
+}
+
+/// How a pass goes over its tables, from `[compactor]`.
+#[derive(Debug, Clone)]
+pub struct PassSettings {
+    /// Tables worked on at the same time (at least 1).
+    pub concurrency: usize,
+    /// Data files below this size count as small in the table gauges.
+    pub small_file_bytes: u64,
+    /// How long the run history keeps a pass.
+    pub history_keep: chrono::Duration,
+    /// The configuration the warning signs are checked against; `None` checks none.
+    pub checks: Option<Arc<CompactorConfig>>,
+}
+
+impl From<&CompactorConfig> for PassSettings {
+    fn from(c: &CompactorConfig) -> Self {
+        let days = i64::try_from(c.run_history_days).unwrap_or(i64::MAX / 86_400_000);
+        Self {
+            concurrency: c.max_concurrent_jobs,
+            small_file_bytes: c.small_file_threshold_bytes,
+            history_keep: chrono::Duration::try_days(days).unwrap_or(chrono::Duration::MAX),
+            checks: Some(Arc::new(c.clone())),
+        }
+    }
+}
+
+impl PassSettings {
+    /// `concurrency` tables at a time, data files below `small_file_bytes` counted as small,
+    /// run history kept 30 days, no warning sign checked.
+    pub fn new(concurrency: usize, small_file_bytes: u64) -> Self {
+        let history_keep = chrono::Duration::days(30);
+        Self { concurrency, small_file_bytes, history_keep, checks: None }
+    }
 }
 
 /// One table's report and, when the step produced one, its typed outcome.
 type Worked<O> = (TableReport, Option<O>);
+
+/// A [`Worked`] with the time the table's work started and the table's state after it.
+type Timed<O> = (TableReport, Option<O>, DateTime<Utc>, Option<TableState>);
 
 impl<S> TablePass<S>
 where
@@ -62,10 +105,109 @@ where
         step: S,
         catalog: Arc<CatalogHandle>,
         metrics: Arc<Metrics>,
-        concurrency: usize,
+        settings: PassSettings,
     ) -> Self {
-        let concurrency = concurrency.max(1);
-        Self { step, catalog, metrics, concurrency, running: Mutex::new(()) }
+        let settings = PassSettings { concurrency: settings.concurrency.max(1), ..settings };
+        Self { step, catalog, metrics, settings, running: Mutex::new(()) }
+    }
+
+    /// Sets the gauges of `id` from the table as committed now: reloaded when the step may
+    /// have changed it (`reload`), else `loaded`. A table that cannot be read keeps its gauges.
+    async fn refresh_gauges(
+        &self,
+        catalog: &SignalCatalog,
+        id: &TableId,
+        loaded: &Table,
+        reload: bool,
+    ) -> Option<TableState> {
+        let reloaded;
+        let table = if reload {
+            match catalog.catalog().load_table(&id.ident()).await {
+                Ok(table) => {
+                    reloaded = table;
+                    &reloaded
+                }
+                Err(e) => {
+                    self.gauges_not_refreshed(id, &e);
+                    return None;
+                }
+            }
+        } else {
+            loaded
+        };
+        match TableState::read(table, self.settings.small_file_bytes).await {
+            Ok(state) => {
+                self.metrics.tables.set_state(id, &state);
+                Some(state)
+            }
+            Err(e) => {
+                self.gauges_not_refreshed(id, &e);
+                None
+            }
+        }
+    }
+
+    /// Sets the warning gauges of `id`, in `state` after the pass, from the checks against the
+    /// configuration and the table's run history.
+    async fn check_warnings(&self, history: &RunHistory, id: &TableId, state: &TableState) {
+        let Some(config) = &self.settings.checks else { return };
+        match history.recent(id).await {
+            Ok(runs) => {
+                let firing = warnings::table_warnings(config, id, state, &runs, Utc::now());
+                for w in &firing {
+                    warn!(
+                        target: log_target::SERVICE,
+                        tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+                        check = w.check, "Warning sign: {}", w.message
+                    );
+                }
+                self.metrics.tables.set_warnings(id, &firing);
+            }
+            Err(e) => warn!(
+                target: log_target::SERVICE,
+                tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, error = %e,
+                "Warning signs not checked"
+            ),
+        }
+    }
+
+    /// Records in `history` the pass over `id` that `table` reports, started at `started_at`.
+    async fn record_run(
+        &self,
+        history: &RunHistory,
+        id: &TableId,
+        table: &TableReport,
+        started_at: DateTime<Utc>,
+        dry_run: bool,
+    ) {
+        let outcome = match (&table.error, dry_run) {
+            (Some(_), _) => RunOutcome::Failure,
+            (None, true) => RunOutcome::DryRun,
+            (None, false) => RunOutcome::Success,
+        };
+        let run = RunRecord {
+            job: self.step.kind(),
+            started_at,
+            finished_at: Utc::now(),
+            outcome,
+            changes: table.details.as_ref().map(Changes::of).unwrap_or_default(),
+            error: table.error.clone(),
+        };
+        if let Err(e) = history.record(id, &run).await {
+            warn!(
+                target: log_target::SERVICE,
+                tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, error = %e,
+                "Run history not recorded"
+            );
+        }
+    }
+
+    fn gauges_not_refreshed(&self, id: &TableId, error: &iceberg::Error) {
+        warn!(
+            target: log_target::SERVICE,
+            tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, error = %error,
+            "Table gauges not refreshed"
+        );
     }
 
     async fn run_on(
@@ -74,21 +216,17 @@ where
         id: &TableId,
         scope: &Scope,
         cancel: &CancellationToken,
-    ) -> Worked<S::Outcome> {
+    ) -> (Worked<S::Outcome>, Option<TableState>) {
         let kind = self.step.kind();
         self.metrics.touch_table(id);
+        let mut state = None;
         let result = match catalog.catalog().load_table(&id.ident()).await {
             Err(source) => Err(StepError::iceberg("load table metadata")(source)),
             Ok(table) => {
                 let cx = TableContext::new(id, &table, catalog, scope, cancel);
-                let stats = cx.stats;
-                self.metrics.tables.set_stats(
-                    id,
-                    stats.data_files,
-                    stats.data_bytes,
-                    stats.snapshots,
-                );
-                self.step.run_table(cx).await
+                let result = self.step.run_table(cx).await;
+                state = self.refresh_gauges(catalog, id, &table, !scope.dry_run).await;
+                result
             }
         };
         let error = match &result {
@@ -107,12 +245,13 @@ where
                 "{kind} failed for table {id}"
             );
         }
-        match result {
+        let worked = match result {
             Ok(StepOutcome { summary, details, error }) => {
                 (TableReport::of(id, summary, error), Some(details))
             }
             Err(e) => (TableReport::failed(id, e.to_string()), None),
-        }
+        };
+        (worked, state)
     }
 }
 
@@ -151,24 +290,38 @@ where
             report.errors.push(e);
             return report.finish(started.elapsed());
         }
+        let history = match RunHistory::of(&catalog, self.settings.history_keep).await {
+            Ok(history) => Some(history),
+            Err(e) => {
+                warn!(target: log_target::SERVICE, job = %self.kind(), error = %e, "Run history not recorded");
+                None
+            }
+        };
         let catalog = catalog.as_ref();
-        let mut worked: Vec<(TableId, Worked<S::Outcome>)> = futures::stream::iter(ids)
+        let mut worked: Vec<(TableId, Timed<S::Outcome>)> = futures::stream::iter(ids)
             .take_while(|_| std::future::ready(!cancel.is_cancelled()))
             .map(|id| async move {
-                let worked = self.run_on(catalog, &id, scope, cancel).await;
-                (id, worked)
+                let started_at = chrono::Utc::now();
+                let ((table, outcome), state) = self.run_on(catalog, &id, scope, cancel).await;
+                (id, (table, outcome, started_at, state))
             })
-            .buffer_unordered(self.concurrency)
+            .buffer_unordered(self.settings.concurrency)
             .collect()
             .await;
         worked.sort_by(|a, b| a.0.cmp(&b.0));
         let outcomes: Vec<(&TableId, &S::Outcome)> =
-            worked.iter().filter_map(|(id, (_, o))| o.as_ref().map(|o| (id, o))).collect();
+            worked.iter().filter_map(|(id, (_, o, _, _))| o.as_ref().map(|o| (id, o))).collect();
         self.step.finish_pass(&outcomes);
-        report.tables = worked
-            .into_iter()
-            .map(|(_, (table, outcome))| TableReport { details: outcome.map(Into::into), ..table })
-            .collect();
+        for (id, (table, outcome, started_at, state)) in worked {
+            let table = TableReport { details: outcome.map(Into::into), ..table };
+            if let Some(history) = &history {
+                self.record_run(history, &id, &table, started_at, scope.dry_run).await;
+                if let Some(state) = &state {
+                    self.check_warnings(history, &id, state).await;
+                }
+            }
+            report.tables.push(table);
+        }
         report.finish(started.elapsed())
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::catalog::CatalogHandle;
+use common::clock::Clock;
 use common::config::Config;
 use common::storage::StorageError;
 use futures::StreamExt;
@@ -20,6 +21,7 @@ use crate::job::{JobKind, Scope};
 use crate::log_target;
 use crate::metrics::Metrics;
 use crate::report::JobReport;
+use crate::status::{self, StatusReport};
 use crate::scheduler::run_periodic;
 
 /// How often `/readyz`'s view of the catalog and object store is refreshed.
@@ -72,6 +74,20 @@ impl Service {
     ) -> JobReport {
         let mut reports = self.assembly.one_shot(kind).run(&scope, cancel).await;
         reports.pop().expect("one pass reports once")
+    }
+
+    /// The status of every table in `scope` (its dry run is ignored: status changes nothing).
+    pub async fn status(&self, scope: &Scope) -> StatusReport {
+        let now = self.assembly.clock().now();
+        match self.assembly.catalog().get().await {
+            Ok(catalog) => status::status(&catalog, self.assembly.config(), scope, now).await,
+            Err(e) => StatusReport {
+                generated_at: now,
+                config_warnings: crate::warnings::config_warnings(self.assembly.config()),
+                tables: Vec::new(),
+                errors: vec![e.to_string()],
+            },
+        }
     }
 
     /// Runs one pass of every enabled job in lifecycle order, each with its configured dry

@@ -64,7 +64,18 @@ async fn compaction_keeps_every_row(backend: Backend) {
         }
     }
 
-    let doc = json_ok(&compactor(&env, &["compact", "--json"]));
+    let out = compactor(&env, &["compact", "--json"]);
+    let doc = json_ok(&out);
+    // Each committed partition is logged once, each fact of the line stated once.
+    let lines: Vec<&str> =
+        out.stderr.lines().filter(|l| l.contains("Compacted partition: ")).collect();
+    assert_eq!(lines.len(), ids.len() * hours.len(), "{}", out.stderr);
+    for line in &lines {
+        for key in ["tenant=", "dataset=", "table=", "hour=", "files_in=", "files_out=", "rows="] {
+            assert_eq!(line.matches(key).count(), 1, "{key} in `{line}`");
+        }
+        assert!(line.contains("files_in=6 files_out=1"), "{line}");
+    }
     let after = read_by_hour(&env, &ids);
     let catalog = env.catalog().await;
     // DuckDB reads each table's new metadata file at its current snapshot and at the one that

@@ -145,8 +145,9 @@ async fn busy_metrics_port_is_a_clear_startup_error() {
             .timeout(Duration::from_secs(10))
             .run();
         out.assert_failure();
+        assert_eq!(out.status.code(), Some(2), "{bin}: nothing ran\n{}", out.streams());
         assert!(started.elapsed() < Duration::from_secs(5), "{bin} took {:?}", started.elapsed());
-        let expected = format!("metrics port {port} is already in use");
+        let expected = format!("error: metrics port {port} is already in use");
         assert!(out.stderr.contains(&expected), "{bin}: no `{expected}`\n{}", out.streams());
         assert_eq!(count_log(&out.stderr, "Starting compaction pass"), 0, "{}", out.streams());
     }

@@ -56,6 +56,10 @@ pub struct CompactorConfig {
     /// may set to override it); manifests this large are never merged; at least 1024.
     /// Env `SIGNALDB_COMPACTOR_MANIFEST_TARGET_SIZE_BYTES`, default `8388608` (8 MiB).
     pub manifest_target_size_bytes: u64,
+    /// Days the run history in the catalog database keeps a job's pass over a table (what
+    /// `compactor status` shows as each job's last pass); at least 1.
+    /// Env `SIGNALDB_COMPACTOR_RUN_HISTORY_DAYS`, default `30`.
+    pub run_history_days: u64,
     /// `[compactor.retention]`: partition drops and snapshot expiry.
     pub retention: RetentionConfig,
     /// `[compactor.orphan_cleanup]`: deletion of files no snapshot references.
@@ -78,6 +82,7 @@ impl Default for CompactorConfig {
             groups_per_commit: 0,
             manifest_merge_min_count: 100,
             manifest_target_size_bytes: 8 * 1024 * 1024,
+            run_history_days: 30,
             retention: RetentionConfig::default(),
             orphan_cleanup: OrphanCleanupConfig::default(),
         }

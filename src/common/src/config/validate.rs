@@ -74,6 +74,7 @@ fn check_compactor(c: &CompactorConfig, check: &mut Checker<'_>) {
         groups_per_commit: _,
         manifest_merge_min_count: _,
         manifest_target_size_bytes,
+        run_history_days,
         retention: _,
         orphan_cleanup: _,
     } = c;
@@ -92,6 +93,7 @@ fn check_compactor(c: &CompactorConfig, check: &mut Checker<'_>) {
     check.at_least("min_input_files", *min_input_files as u64, 2, "files");
     check.at_least("max_concurrent_jobs", *max_concurrent_jobs as u64, 1, "");
     check.at_least("manifest_target_size_bytes", *manifest_target_size_bytes, 1024, "byte");
+    check.at_least("run_history_days", *run_history_days, 1, "day");
 }
 
 fn check_retention(r: &RetentionConfig, prefix: &KeyPath, out: &mut Vec<Violation>) {

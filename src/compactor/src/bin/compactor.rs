@@ -57,8 +57,14 @@ enum Command {
     /// enabled = false).
     Orphans(OneShotArgs),
     /// Load and validate the configuration, print it as TOML with the origin of every value,
-    /// and exit 0; exit 2 with every problem on stderr if it is invalid.
+    /// warn on stderr of settings that cannot work together, and exit 0; exit 2 with every
+    /// problem on stderr if it is invalid.
     CheckConfig,
+    /// Print every table's health: files, small files, average size against the target,
+    /// manifests, snapshots, oldest partition against its retention cutoff, each job's last
+    /// pass, warning signs and a health score with its reasons. Changes nothing; exits 1 when
+    /// a table is unhealthy or cannot be read.
+    Status(StatusArgs),
 }
 
 /// Options of `run`.
@@ -99,6 +105,16 @@ struct PlanArgs {
     #[command(flatten)]
     filter: TableFilter,
     /// Print the plan as one JSON document on stdout (logs stay on stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Options of `status`.
+#[derive(Debug, Args)]
+struct StatusArgs {
+    #[command(flatten)]
+    filter: TableFilter,
+    /// Print the status as one JSON document on stdout (logs stay on stderr).
     #[arg(long)]
     json: bool,
 }
@@ -164,6 +180,18 @@ async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
         Ok(service) => service,
         Err(e) => return Ok(startup_error(&e)),
     };
+    if let Command::Status(StatusArgs { filter, json }) = command {
+        let report = service.status(&filter.scope(true)).await;
+        let mut out = std::io::stdout().lock();
+        if json {
+            serde_json::to_writer_pretty(&mut out, &report).context("writing the JSON status")?;
+            writeln!(out)?;
+        } else {
+            out.write_all(compactor::status::render(&report).as_bytes())?;
+        }
+        let bad = report.unhealthy() + report.errors.len();
+        return Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILURES) });
+    }
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
     tokio::spawn(async move {
@@ -211,6 +239,7 @@ async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Orphans(args) => one_shot(&service, JobKind::OrphanCleanup, args, &cancel).await,
         Command::CheckConfig => unreachable!("handled before the runtime starts"),
+        Command::Status(_) => unreachable!("handled above"),
     };
     let failures: usize = reports.iter().map(JobReport::failures).sum();
     let mut out = std::io::stdout().lock();
@@ -279,6 +308,10 @@ fn check_config(
         Ok(loaded) => {
             out.write_all(render_effective(&loaded).as_bytes())
                 .context("writing the configuration")?;
+            // Valid but unwise: said on stderr, and the configuration still loads.
+            for w in compactor::warnings::config_warnings(&loaded.config.compactor) {
+                writeln!(err, "warning: {}: {}", w.check, w.message)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
@@ -361,6 +394,18 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("traces_retention_days = 14"), "{text}");
         assert!(text.contains(&format!("# file {}:2", good.display())), "{text}");
+        assert!(err.is_empty(), "nothing to warn of by default");
+
+        // A configuration that loads but cannot work as meant: warned of, not refused.
+        let unwise = dir.path().join("unwise.toml");
+        let toml = "[compactor.retention]\nenabled = true\ngrace_period_hours = 200\n";
+        std::fs::write(&unwise, toml).unwrap();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = check_config(Some(&unwise), &mut out, &mut err).unwrap();
+        assert_eq!(code, ExitCode::SUCCESS);
+        let text = String::from_utf8(err).unwrap();
+        assert!(text.contains("warning: grace_exceeds_retention: "), "{text}");
+        assert!(text.contains("warning: orphan_cleanup_disabled: "), "{text}");
 
         let bad = dir.path().join("bad.toml");
         std::fs::write(&bad, "[compactor.orphan_cleanup]\nbatch_size = 0\n").unwrap();

@@ -187,11 +187,9 @@ impl GroupRun<'_, '_> {
             target: log_target::SERVICE,
             tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
             hour = %r.partition.hour_label, files_in = result.files_in,
-            files_out = result.files_out, rows = result.rows,
-            snapshot_id, conflicts,
-            "Compacted partition: tenant={} dataset={} table={} hour={} files={}->{} rows={}",
-            id.tenant, id.dataset, id.signal, r.partition.hour_label,
-            result.files_in, result.files_out, result.rows
+            files_out = result.files_out, rows = result.rows, bytes_in = result.bytes_in,
+            bytes_out = result.bytes_out, snapshot_id, conflicts,
+            "Compacted partition"
         );
         result
     }

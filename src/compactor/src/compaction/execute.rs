@@ -167,8 +167,8 @@ pub async fn execute(
             let id = cx.id;
             warn!(
                 target: log_target::SERVICE,
-                tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, error = %reason,
-                "Abandoned all {total} compaction group(s) of {id}: {reason}"
+                tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, groups = total,
+                error = %reason, "Abandoned every compaction group of the table"
             );
             for (p, g) in work {
                 let result = abandoned(p, g, None, 0, "scan", reason.clone());
@@ -367,8 +367,7 @@ impl GroupRun<'_, '_> {
             target: log_target::SERVICE,
             tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
             hour = %partition.hour_label, files = group.files.len(), kind, reason = %reason,
-            "Abandoned compaction group: tenant={} dataset={} table={} hour={}: {reason}",
-            id.tenant, id.dataset, id.signal, partition.hour_label
+            "Abandoned compaction group"
         );
         abandoned(partition, group, output, conflicts, kind, reason)
     }

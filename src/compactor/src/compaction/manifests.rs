@@ -113,8 +113,7 @@ pub async fn upkeep(
                         manifests_before = report.after, manifests_after = commit.manifests,
                         merged = merged.replaced, written = merged.created,
                         snapshot_id = commit.snapshot_id,
-                        "Merged manifests: tenant={} dataset={} table={} manifests={}->{}",
-                        id.tenant, id.dataset, id.signal, report.after, commit.manifests
+                        "Merged manifests"
                     );
                     merge.add(merged);
                     report.after = commit.manifests;
@@ -127,7 +126,7 @@ pub async fn upkeep(
                 warn!(
                     target: log_target::SERVICE,
                     tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, error = %e,
-                    "Manifest merge failed for {id}: {e}"
+                    "Manifest merge failed"
                 );
                 report.error = Some(e.to_string());
             }

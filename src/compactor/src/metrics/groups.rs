@@ -12,6 +12,8 @@ use super::families::{
     table_labels,
 };
 use crate::job::JobKind;
+use crate::table_state::TableState;
+use crate::warnings::{CONFIG_CHECKS, TABLE_CHECKS, Warning};
 
 /// The compaction job's families, all `{tenant,dataset,signal}`.
 pub struct CompactionMetrics {
@@ -356,8 +358,18 @@ pub struct TableMetrics {
     pub snapshots: IntGaugeVec,
     /// `compactor_table_manifests`: manifests the current snapshot lists.
     pub manifests: IntGaugeVec,
+    /// `compactor_table_small_files`: live data files below the small-file threshold.
+    pub small_files: IntGaugeVec,
+    /// `compactor_table_delete_files`: live delete files.
+    pub delete_files: IntGaugeVec,
+    /// `compactor_table_oldest_partition_timestamp_seconds`: start of the oldest partition.
+    pub oldest_partition: IntGaugeVec,
+    /// `compactor_table_metadata_bytes`: size of the current metadata file.
+    pub metadata_bytes: IntGaugeVec,
     /// `compactor_table_failures_total{tenant,dataset,table,job}`: tables a job failed on.
     pub failures: IntCounterVec,
+    /// `compactor_warnings{check,tenant,dataset,table}`: 1 while a warning sign fires.
+    pub warnings: IntGaugeVec,
 }
 
 impl TableMetrics {
@@ -385,7 +397,31 @@ impl TableMetrics {
             manifests: gauge(
                 r,
                 "compactor_table_manifests",
-                "Manifests the table's current snapshot lists, as the last compaction pass left it.",
+                "Manifests the table's current snapshot lists.",
+                TABLE_LABELS,
+            ),
+            small_files: gauge(
+                r,
+                "compactor_table_small_files",
+                "Live data files smaller than small_file_threshold_bytes.",
+                TABLE_LABELS,
+            ),
+            delete_files: gauge(
+                r,
+                "compactor_table_delete_files",
+                "Live delete files (position and equality) in the table's current snapshot.",
+                TABLE_LABELS,
+            ),
+            oldest_partition: gauge(
+                r,
+                "compactor_table_oldest_partition_timestamp_seconds",
+                "Start of the table's oldest hour partition holding data, in Unix seconds (0 when empty).",
+                TABLE_LABELS,
+            ),
+            metadata_bytes: gauge(
+                r,
+                "compactor_table_metadata_bytes",
+                "Size of the table's current metadata file.",
                 TABLE_LABELS,
             ),
             failures: counter(
@@ -394,13 +430,20 @@ impl TableMetrics {
                 "Times a job failed to load or process a table.",
                 TABLE_JOB_LABELS,
             ),
+            warnings: gauge(
+                r,
+                "compactor_warnings",
+                "1 while the named warning sign fires for the table (empty tenant, dataset and \
+                 table: a configuration check), else 0.",
+                &["check", "tenant", "dataset", "table"],
+            ),
         }
     }
 
     /// Creates the zero-valued children of `table`, for every job.
     pub fn touch(&self, table: &TableId) {
         let labels = table_labels(table);
-        for family in [&self.data_files, &self.data_bytes, &self.snapshots, &self.manifests] {
+        for family in self.gauges() {
             family.with_label_values(&labels);
         }
         for job in JobKind::ALL {
@@ -420,6 +463,49 @@ impl TableMetrics {
     pub fn set_manifests(&self, table: &TableId, manifests: usize) {
         let value = saturating_i64(u64::try_from(manifests).unwrap_or(u64::MAX));
         self.manifests.with_label_values(&table_labels(table)).set(value);
+    }
+
+    /// Sets every storage gauge of `table` from `state`, read from its committed metadata.
+    pub fn set_state(&self, table: &TableId, state: &TableState) {
+        self.set_stats(table, state.data_files, state.data_bytes, state.snapshots);
+        let labels = table_labels(table);
+        self.manifests.with_label_values(&labels).set(saturating_i64(state.manifests));
+        self.small_files.with_label_values(&labels).set(saturating_i64(state.small_files));
+        self.delete_files.with_label_values(&labels).set(saturating_i64(state.delete_files));
+        let oldest = state.oldest_partition_seconds().unwrap_or(0);
+        self.oldest_partition.with_label_values(&labels).set(oldest);
+        self.metadata_bytes.with_label_values(&labels).set(saturating_i64(state.metadata_bytes));
+    }
+
+    /// Sets `compactor_warnings` of every table check of `table`: 1 for those in `firing`.
+    pub fn set_warnings(&self, table: &TableId, firing: &[Warning]) {
+        let [tenant, dataset, name] = table_labels(table);
+        for check in TABLE_CHECKS {
+            let on = firing.iter().any(|w| w.check == *check);
+            self.warnings.with_label_values(&[check, tenant, dataset, name]).set(i64::from(on));
+        }
+    }
+
+    /// Sets `compactor_warnings` of every configuration check: 1 for those in `firing`.
+    pub fn set_config_warnings(&self, firing: &[Warning]) {
+        for check in CONFIG_CHECKS {
+            let on = firing.iter().any(|w| w.check == *check);
+            self.warnings.with_label_values(&[check, "", "", ""]).set(i64::from(on));
+        }
+    }
+
+    /// Every per-table gauge family.
+    fn gauges(&self) -> [&IntGaugeVec; 8] {
+        [
+            &self.data_files,
+            &self.data_bytes,
+            &self.snapshots,
+            &self.manifests,
+            &self.small_files,
+            &self.delete_files,
+            &self.oldest_partition,
+            &self.metadata_bytes,
+        ]
     }
 
     /// Counts one failure of `job` to load or process `table`.

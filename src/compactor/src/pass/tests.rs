@@ -68,7 +68,7 @@ fn pass(f: &Fixture) -> TablePass<Survey> {
         Survey::new(JobKind::Compaction),
         Arc::clone(&f.catalog),
         Arc::clone(&f.metrics),
-        2,
+        PassSettings::new(2, 1024),
     )
 }
 
@@ -132,7 +132,7 @@ async fn an_unreachable_catalog_is_a_pass_error_and_is_retried() {
         Survey::new(JobKind::Retention),
         Arc::clone(&catalog),
         Arc::new(Metrics::new()),
-        1,
+        PassSettings::new(1, 1024),
     );
     let report = job.run(&Scope::default(), &CancellationToken::new()).await;
     assert_eq!(report.errors.len(), 1, "{report:?}");
@@ -155,4 +155,53 @@ async fn stats_come_from_the_current_snapshot_summary() {
         .unwrap();
     // A new table has no snapshot yet.
     assert_eq!(TableStats::of(&table), TableStats::default());
+}
+
+/// A step that appends one small data file to each table: a job that changes what it works on.
+struct Appender;
+
+#[async_trait]
+impl TableStep for Appender {
+    type Outcome = CompactionOutcome;
+
+    fn kind(&self) -> JobKind {
+        JobKind::Compaction
+    }
+
+    async fn run_table(
+        &self,
+        cx: TableContext<'_>,
+    ) -> Result<StepOutcome<CompactionOutcome>, StepError> {
+        use crate::test_support::{BASE_HOUR, batch, write};
+        use iceberg::transaction::{ApplyTransactionAction, Transaction};
+        let files = write(cx.table, BASE_HOUR, vec![batch(cx.table, BASE_HOUR, 10, 1)]).await;
+        let tx = Transaction::new(cx.table);
+        let tx = tx.fast_append().add_data_files(files).apply(tx).unwrap();
+        tx.commit(cx.catalog.catalog()).await.unwrap();
+        Ok(StepOutcome::ok("appended one file".into(), CompactionOutcome::default()))
+    }
+}
+
+#[tokio::test]
+async fn the_table_gauges_show_the_table_as_the_pass_left_it() {
+    let f = fixture(&[("acme", "prod", Signal::Logs)]).await;
+    let settings = PassSettings::new(1, 1024 * 1024);
+    let job = TablePass::new(Appender, Arc::clone(&f.catalog), Arc::clone(&f.metrics), settings);
+    let report = job.run(&Scope::default(), &CancellationToken::new()).await;
+    assert!(report.succeeded(), "{report:?}");
+
+    let labels = ["acme", "prod", "logs"];
+    let t = &f.metrics.tables;
+    let get = |family: &prometheus::IntGaugeVec| family.with_label_values(&labels).get();
+    // Taken before the step, these would all still read the empty table.
+    assert_eq!([get(&t.data_files), get(&t.small_files), get(&t.delete_files)], [1, 1, 0]);
+    assert_eq!([get(&t.manifests), get(&t.snapshots)], [1, 1]);
+    assert!(get(&t.data_bytes) > 0);
+    let oldest = crate::test_support::BASE_HOUR * 3600;
+    assert_eq!(get(&t.oldest_partition), oldest);
+    assert!(get(&t.metadata_bytes) > 0);
+
+    // A second pass: two files now, both small.
+    job.run(&Scope::default(), &CancellationToken::new()).await;
+    assert_eq!([get(&t.data_files), get(&t.small_files), get(&t.snapshots)], [2, 2, 2]);
 }

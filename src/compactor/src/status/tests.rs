@@ -1,0 +1,72 @@
+use common::Signal;
+
+use super::*;
+use crate::run_history::{Changes, RunHistory, RunOutcome, RunRecord};
+use crate::test_support::{BASE_HOUR, Fixture};
+use crate::warnings::{JOB_NOT_SUCCEEDING, STORAGE_GROWS_DESPITE_RETENTION};
+
+fn config() -> CompactorConfig {
+    let mut c = CompactorConfig::default();
+    c.retention.enabled = true;
+    c.orphan_cleanup.enabled = true;
+    c
+}
+
+#[tokio::test]
+async fn status_reads_the_state_the_history_and_scores_the_table() {
+    let fx = Fixture::new().await;
+    // Six small files of one hour of 2024: closed, compactable and far past retention.
+    fx.fill(&[BASE_HOUR], 6, 10).await;
+    let now = Utc::now();
+    let report = status(&fx.catalog, &config(), &Scope::default(), now).await;
+    assert!(report.errors.is_empty() && report.config_warnings.is_empty(), "{report:?}");
+    assert_eq!(report.tables.len(), 1);
+    let t = &report.tables[0];
+    let state = t.state.as_ref().unwrap();
+    assert_eq!((state.data_files, state.small_files, state.snapshots), (6, 6, 6));
+    assert_eq!(t.retention.files_past_retention, 6);
+    assert_eq!(t.retention.oldest_hour.as_deref(), Some("2024-01-01-00"));
+    // Retention acts, so old data is its job, not a warning; the backlog costs 40 points.
+    assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+    assert_eq!(t.health.score, 60, "{:?}", t.health);
+    assert!(!t.health.healthy);
+    assert!(t.health.reasons[0].contains("6 small files in closed partitions"), "{:?}", t.health);
+    assert_eq!(report.unhealthy(), 1);
+
+    // With retention off the old data is a warning sign too.
+    let mut off = config();
+    off.retention.enabled = false;
+    off.orphan_cleanup.enabled = false;
+    let report = status(&fx.catalog, &off, &Scope::default(), now).await;
+    let checks: Vec<_> = report.tables[0].warnings.iter().map(|w| w.check).collect();
+    assert!(checks.contains(&STORAGE_GROWS_DESPITE_RETENTION), "{checks:?}");
+
+    // A failing compaction in the history shows as the job's last run and costs its points.
+    let history = RunHistory::of(&fx.catalog, chrono::Duration::days(30)).await.unwrap();
+    let at = now - chrono::Duration::hours(4);
+    let failed = RunRecord {
+        job: JobKind::Compaction,
+        started_at: at,
+        finished_at: at,
+        outcome: RunOutcome::Failure,
+        changes: Changes::default(),
+        error: Some("disk full".into()),
+    };
+    history.record(&fx.id, &failed).await.unwrap();
+    let report = status(&fx.catalog, &config(), &Scope::default(), now).await;
+    let t = &report.tables[0];
+    let compaction = t.jobs.iter().find(|j| j.job == JobKind::Compaction).unwrap();
+    assert_eq!(compaction.last_run.as_ref().unwrap().outcome, RunOutcome::Failure);
+    assert_eq!(compaction.last_success_age_secs, None);
+    let checks: Vec<_> = t.warnings.iter().map(|w| w.check).collect();
+    assert_eq!(checks, [JOB_NOT_SUCCEEDING]);
+    assert!(t.health.reasons.iter().any(|r| r.contains("disk full")), "{:?}", t.health);
+    let text = render(&report);
+    assert!(text.contains("acme.prod.logs"), "{text}");
+    assert!(text.contains("warning job_not_succeeding"), "{text}");
+    assert!(text.contains("1 table(s), 1 unhealthy"), "{text}");
+
+    // A scope without the table reports none.
+    let other = Scope { signal: Some(Signal::Traces), ..Scope::default() };
+    assert!(status(&fx.catalog, &config(), &other, now).await.tables.is_empty());
+}

@@ -1,0 +1,138 @@
+//! What a table's committed metadata says of it: live files (small ones counted apart),
+//! bytes, manifests, snapshots, its oldest partition and the size of its metadata file.
+//!
+//! Read from the manifests (never by listing or opening data files) after every pass, so the
+//! per-table gauges are true after each change, and by `compactor status`.
+
+use std::collections::BTreeMap;
+
+use common::partition::MICROS_PER_HOUR;
+use iceberg::spec::DataContentType;
+use iceberg::table::Table;
+use serde::Serialize;
+
+use crate::live_files::{ManifestCache, live_files_listed, manifest_list};
+
+/// A table as its current metadata and manifests describe it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TableState {
+    /// Live data files.
+    pub data_files: u64,
+    /// Live data files smaller than the small-file threshold.
+    pub small_files: u64,
+    /// Live delete files (position and equality).
+    pub delete_files: u64,
+    /// Bytes of the live data files.
+    pub data_bytes: u64,
+    /// Manifests the current snapshot lists.
+    pub manifests: u64,
+    /// Snapshots kept in the metadata.
+    pub snapshots: u64,
+    /// The oldest `hour` partition holding data (hours since the epoch), if any.
+    pub oldest_hour: Option<i64>,
+    /// Size of the current metadata file.
+    pub metadata_bytes: u64,
+    /// Live data files per `hour` partition; files whose hour cannot be interpreted are not
+    /// in it.
+    #[serde(skip)]
+    pub hours: BTreeMap<i64, HourFiles>,
+}
+
+/// The live data files of one `hour` partition.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HourFiles {
+    /// Data files.
+    pub files: u64,
+    /// Those below the small-file threshold.
+    pub small_files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+impl TableState {
+    /// Reads the state of `table`, counting data files below `small_file_bytes` as small.
+    pub async fn read(table: &Table, small_file_bytes: u64) -> iceberg::Result<Self> {
+        let md = table.metadata();
+        let list = manifest_list(table).await?;
+        let files = live_files_listed(table, &list, &ManifestCache::new()).await?;
+        let mut state = Self {
+            manifests: list.len() as u64,
+            snapshots: md.snapshots().len() as u64,
+            ..Self::default()
+        };
+        for file in &files {
+            if file.content != DataContentType::Data {
+                state.delete_files += 1;
+                continue;
+            }
+            let small = u64::from(file.size < small_file_bytes);
+            state.data_files += 1;
+            state.data_bytes += file.size;
+            state.small_files += small;
+            if let Some(hour) = file.hour {
+                let h = state.hours.entry(hour).or_default();
+                h.files += 1;
+                h.small_files += small;
+                h.bytes += file.size;
+            }
+        }
+        state.oldest_hour = state.hours.keys().next().copied();
+        if let Some(location) = table.metadata_location() {
+            state.metadata_bytes = table.file_io().new_input(location)?.metadata().await?.size;
+        }
+        Ok(state)
+    }
+
+    /// The start of the oldest partition, in seconds since the epoch.
+    pub fn oldest_partition_seconds(&self) -> Option<i64> {
+        self.oldest_hour.map(|h| h * (MICROS_PER_HOUR / 1_000_000))
+    }
+
+    /// The files of the partitions before `hour` (hours since the epoch), summed.
+    pub fn before(&self, hour: i64) -> HourFiles {
+        self.hours.range(..hour).fold(HourFiles::default(), |sum, (_, h)| HourFiles {
+            files: sum.files + h.files,
+            small_files: sum.small_files + h.small_files,
+            bytes: sum.bytes + h.bytes,
+        })
+    }
+
+    /// Average size of a live data file, 0 without files.
+    pub fn average_file_bytes(&self) -> u64 {
+        self.data_bytes.checked_div(self.data_files).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{BASE_HOUR, Fixture};
+
+    #[tokio::test]
+    async fn the_state_counts_live_files_small_files_manifests_and_the_oldest_hour() {
+        let fx = Fixture::new().await;
+        let empty = TableState::read(&fx.load().await, 1).await.unwrap();
+        assert_eq!((empty.data_files, empty.manifests, empty.oldest_hour), (0, 0, None));
+        assert!(empty.metadata_bytes > 0, "a new table has a metadata file");
+
+        fx.fill(&[BASE_HOUR + 1, BASE_HOUR], 2, 10).await;
+        let table = fx.load().await;
+        let all = TableState::read(&table, u64::MAX).await.unwrap();
+        assert_eq!((all.data_files, all.small_files, all.delete_files), (4, 4, 0));
+        assert_eq!((all.manifests, all.snapshots), (2, 2));
+        assert_eq!(all.oldest_hour, Some(BASE_HOUR));
+        assert_eq!(all.oldest_partition_seconds(), Some(BASE_HOUR * 3600));
+        assert_eq!(all.average_file_bytes(), all.data_bytes / 4);
+        assert!(all.metadata_bytes > empty.metadata_bytes, "two snapshots more");
+        let before = all.before(BASE_HOUR + 1);
+        assert_eq!((before.files, before.small_files), (2, 2));
+        assert_eq!(all.before(BASE_HOUR + 2).bytes, all.data_bytes);
+        assert_eq!(all.before(BASE_HOUR), HourFiles::default());
+        let none_small = TableState::read(&table, 1).await.unwrap();
+        assert_eq!(none_small.small_files, 0);
+
+        fx.add_position_delete(BASE_HOUR).await;
+        let with_delete = TableState::read(&fx.load().await, u64::MAX).await.unwrap();
+        assert_eq!((with_delete.data_files, with_delete.delete_files), (4, 1));
+    }
+}
