@@ -446,6 +446,10 @@ impl TableMetrics {
         for family in self.gauges() {
             family.with_label_values(&labels);
         }
+        let [tenant, dataset, name] = labels;
+        for check in TABLE_CHECKS {
+            self.warnings.with_label_values(&[check, tenant, dataset, name]);
+        }
         for job in JobKind::ALL {
             self.failures.with_label_values(&table_job_labels(table, job));
         }

@@ -44,6 +44,7 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("compactor_scheduler_cycle_duration_seconds", "histogram", &["job"]),
     ("compactor_scheduler_last_success_timestamp_seconds", "gauge", &["job"]),
     ("compactor_table_failures_total", "counter", &["tenant", "dataset", "table", "job"]),
+    ("compactor_warnings", "gauge", &["check", "tenant", "dataset", "table"]),
 ];
 
 fn table(tenant: &str, signal: Signal) -> TableId {
