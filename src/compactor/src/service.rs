@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::catalog::CatalogHandle;
-use common::clock::Clock;
 use common::config::Config;
 use common::storage::StorageError;
 use futures::StreamExt;
