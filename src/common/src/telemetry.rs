@@ -63,7 +63,11 @@ pub fn init(format: LogFormat) {
 pub struct MessageThenFields;
 
 impl<'writer> FormatFields<'writer> for MessageThenFields {
-    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'writer>, fields: R) -> fmt::Result {
+    fn format_fields<R: RecordFields>(
+        &self,
+        mut writer: Writer<'writer>,
+        fields: R,
+    ) -> fmt::Result {
         let mut seen = Collected::default();
         fields.record(&mut seen);
         writer.write_str(&seen.line())
@@ -162,7 +166,10 @@ mod tests {
         let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");
-        assert!(lines[0].ends_with("Compacted partition: tenant=acme files_in=6 files_out=1"), "{text}");
+        assert!(
+            lines[0].ends_with("Compacted partition: tenant=acme files_in=6 files_out=1"),
+            "{text}"
+        );
         assert!(lines[1].ends_with("Dropped partition: tenant=acme rows=3"), "{text}");
     }
 

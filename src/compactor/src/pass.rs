@@ -26,8 +26,8 @@ use crate::job::{JobKind, Scope};
 use crate::log_target;
 use crate::metrics::Metrics;
 use crate::report::{JobReport, TableOutcome, TableReport};
-use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 use crate::run_history::{Changes, RunHistory, RunOutcome, RunRecord};
+use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 use crate::table_state::TableState;
 use crate::warnings;
 

@@ -246,24 +246,7 @@ impl RunHistory {
         job: JobKind,
         limit: usize,
     ) -> Result<Vec<RunRecord>, HistoryError> {
-        let sql = self.dialect.sql(&format!(
-            "SELECT started_at_ms, finished_at_ms, outcome, files_removed, files_added, \
-             bytes_removed, bytes_added, partitions, snapshots, error FROM {RUNS_TABLE} \
-             WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? AND job = ? \
-             ORDER BY started_at_ms DESC LIMIT ?"
-        ));
-        let ident = table.ident();
-        let err = |source| HistoryError { action: "read", source };
-        let rows = sqlx::query(&sql)
-            .bind(&self.catalog_name)
-            .bind(ident.namespace().join("."))
-            .bind(ident.name())
-            .bind(job.as_str())
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(err)?;
-        rows.iter().map(|row| record(job, row).map_err(err)).collect()
+        self.select(table, job, None, limit).await
     }
 
     /// What the history says of `table`'s recent passes, for the warning checks and `status`.
@@ -286,24 +269,41 @@ impl RunHistory {
         job: JobKind,
         outcome: RunOutcome,
     ) -> Result<Option<RunRecord>, HistoryError> {
+        Ok(self.select(table, job, Some(outcome), 1).await?.into_iter().next())
+    }
+
+    /// The runs of `job` on `table` (only those that ended in `outcome`, when given), newest
+    /// first, at most `limit`.
+    async fn select(
+        &self,
+        table: &TableId,
+        job: JobKind,
+        outcome: Option<RunOutcome>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>, HistoryError> {
+        let only = if outcome.is_some() { " AND outcome = ?" } else { "" };
         let sql = self.dialect.sql(&format!(
             "SELECT started_at_ms, finished_at_ms, outcome, files_removed, files_added, \
              bytes_removed, bytes_added, partitions, snapshots, error FROM {RUNS_TABLE} \
-             WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? AND job = ? \
-             AND outcome = ? ORDER BY started_at_ms DESC LIMIT 1"
+             WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? AND job = ?{only} \
+             ORDER BY started_at_ms DESC LIMIT ?"
         ));
         let ident = table.ident();
-        let err = |source| HistoryError { action: "read", source };
-        let row = sqlx::query(&sql)
+        let mut query = sqlx::query(&sql)
             .bind(&self.catalog_name)
             .bind(ident.namespace().join("."))
             .bind(ident.name())
-            .bind(job.as_str())
-            .bind(outcome.as_str())
-            .fetch_optional(&self.pool)
+            .bind(job.as_str());
+        if let Some(outcome) = outcome {
+            query = query.bind(outcome.as_str());
+        }
+        let err = |source| HistoryError { action: "read", source };
+        let rows = query
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
             .await
             .map_err(err)?;
-        row.map(|row| record(job, &row).map_err(err)).transpose()
+        rows.iter().map(|row| record(job, row).map_err(err)).collect()
     }
 }
 
@@ -362,7 +362,10 @@ mod tests {
         let new = run(JobKind::Compaction, 5, RunOutcome::Failure, now);
         history.record(&logs, &old).await.unwrap();
         history.record(&logs, &new).await.unwrap();
-        history.record(&traces, &run(JobKind::Retention, 1, RunOutcome::DryRun, now)).await.unwrap();
+        history
+            .record(&traces, &run(JobKind::Retention, 1, RunOutcome::DryRun, now))
+            .await
+            .unwrap();
 
         let runs = history.runs(&logs, JobKind::Compaction, 10).await.unwrap();
         let millis = |r: &RunRecord| r.started_at.timestamp_millis();

@@ -20,8 +20,8 @@ use crate::job::{JobKind, Scope};
 use crate::log_target;
 use crate::metrics::Metrics;
 use crate::report::JobReport;
-use crate::status::{self, StatusReport};
 use crate::scheduler::run_periodic;
+use crate::status::{self, StatusReport};
 
 /// How often `/readyz`'s view of the catalog and object store is refreshed.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(15);

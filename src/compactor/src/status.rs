@@ -19,7 +19,7 @@ use crate::retention::TablePolicy;
 use crate::run_history::{RecentRuns, RunHistory, RunOutcome, RunRecord};
 use crate::table_state::TableState;
 use crate::warnings::{
-    Warning, config_warnings, cutoff_hour, job_interval, table_warnings, UNMERGED_MANIFESTS,
+    UNMERGED_MANIFESTS, Warning, config_warnings, cutoff_hour, job_interval, table_warnings,
 };
 
 /// A table is healthy while its score is at least this.
@@ -197,8 +197,7 @@ async fn table_status(
             last_success_age_secs: success.as_ref().map(|s| (now - s.finished_at).num_seconds()),
         })
         .collect::<Vec<_>>();
-    let warnings =
-        state.as_ref().map(|s| table_warnings(c, id, s, &runs, now)).unwrap_or_default();
+    let warnings = state.as_ref().map(|s| table_warnings(c, id, s, &runs, now)).unwrap_or_default();
     let error = (!errors.is_empty()).then(|| errors.join("; "));
     let health = health(c, state.as_ref(), &jobs, &warnings, error.as_deref(), now);
     TableStatus {
@@ -296,8 +295,18 @@ pub fn render(report: &StatusReport) -> String {
     let _ = writeln!(
         out,
         "{:<28} {:>7} {:>6} {:>9} {:>5} {:>5} {:<13} {:>10} {:<9} {:<9} {:<9} {:>6}",
-        "TABLE", "FILES", "SMALL", "AVG/TGT", "MANIF", "SNAPS", "OLDEST", "PAST-RET", "COMPACT",
-        "RETAIN", "ORPHANS", "HEALTH"
+        "TABLE",
+        "FILES",
+        "SMALL",
+        "AVG/TGT",
+        "MANIF",
+        "SNAPS",
+        "OLDEST",
+        "PAST-RET",
+        "COMPACT",
+        "RETAIN",
+        "ORPHANS",
+        "HEALTH"
     );
     for t in &report.tables {
         let name = format!("{}.{}.{}", t.tenant, t.dataset, t.table);

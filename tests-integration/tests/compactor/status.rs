@@ -9,7 +9,8 @@ use tests_integration::{Backend, TestEnv};
 use super::{Load, compactor, json_ok};
 
 /// 3 closed hours of 6 small files in `logs`, all long past the 3-day log retention.
-const LOAD: Load = Load { signals: &[Signal::Logs], hours: 3, files_per_hour: 6, rows_per_file: 100 };
+const LOAD: Load =
+    Load { signals: &[Signal::Logs], hours: 3, files_per_hour: 6, rows_per_file: 100 };
 
 #[tokio::test]
 async fn status_shows_health_warnings_and_each_jobs_last_pass_on_sqlite_local() {

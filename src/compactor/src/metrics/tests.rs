@@ -34,7 +34,11 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("compactor_table_manifests", "gauge", &["tenant", "dataset", "table"]),
     ("compactor_table_small_files", "gauge", &["tenant", "dataset", "table"]),
     ("compactor_table_delete_files", "gauge", &["tenant", "dataset", "table"]),
-    ("compactor_table_oldest_partition_timestamp_seconds", "gauge", &["tenant", "dataset", "table"]),
+    (
+        "compactor_table_oldest_partition_timestamp_seconds",
+        "gauge",
+        &["tenant", "dataset", "table"],
+    ),
     ("compactor_table_metadata_bytes", "gauge", &["tenant", "dataset", "table"]),
     // Named by the service requirements without an exact spelling.
     ("compactor_compaction_conflicts_total", "counter", &["tenant", "dataset", "signal"]),

@@ -99,7 +99,10 @@ fn metadata_growth_warns_when_expiration_or_merging_is_off() {
     assert_eq!(names(&w), [SNAPSHOTS_UNBOUNDED]);
     // Merging on (100): 150 manifests are tolerated, 250 mean merging fails.
     let lots = state(&[1], 3, 250);
-    assert_eq!(names(&table_warnings(&config(), &logs(), &lots, &runs, now())), [MANIFESTS_UNBOUNDED]);
+    assert_eq!(
+        names(&table_warnings(&config(), &logs(), &lots, &runs, now())),
+        [MANIFESTS_UNBOUNDED]
+    );
     let mut no_merge = config();
     no_merge.manifest_merge_min_count = 0;
     let w = table_warnings(&no_merge, &logs(), &many, &runs, now());

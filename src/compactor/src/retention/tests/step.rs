@@ -207,12 +207,8 @@ async fn the_job_observes_one_duration_per_dataset() {
     let clock = Arc::new(ManualClock::new(hour_start(BASE_HOUR)));
     let step = Metered::new(RetentionStep::new(settings(5), clock), Arc::clone(&metrics));
     let handle = Arc::new(CatalogHandle::new(schema, warehouse));
-    let job = TablePass::new(
-        step,
-        handle,
-        Arc::clone(&metrics),
-        crate::pass::PassSettings::new(2, 1024),
-    );
+    let job =
+        TablePass::new(step, handle, Arc::clone(&metrics), crate::pass::PassSettings::new(2, 1024));
     let report = job.run(&Scope::default(), &CancellationToken::new()).await;
     assert!(report.succeeded(), "{}", report.render_text());
     assert_eq!(report.tables.len(), 3);
