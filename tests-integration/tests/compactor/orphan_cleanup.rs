@@ -137,7 +137,8 @@ async fn files_of_every_live_snapshot_survive_however_old() {
     let config = env.load_config();
     let handle = Arc::new(CatalogHandle::new(config.schema.clone(), warehouse.clone()));
     let settings = OrphanSettings::from(&config.compactor.orphan_cleanup);
-    let job = orphan_cleanup_job(settings, handle, Arc::new(Metrics::new()), clock, 1);
+    let pass = compactor::pass::PassSettings::new(1, 1024);
+    let job = orphan_cleanup_job(settings, handle, Arc::new(Metrics::new()), clock, pass);
     let report = job.run(&Scope::default(), &CancellationToken::new()).await;
     assert!(report.succeeded(), "{report:?}");
     let traces = report.tables.iter().find(|t| t.table == Signal::Traces).unwrap();
