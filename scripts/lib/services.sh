@@ -119,3 +119,22 @@ ensure_postgres() {
     fi
     return 1
 }
+
+# Makes promtool (Debian's `prometheus` package: promtool and the server) available, installing
+# the package when it is missing; sets PROMTOOL. The package's service is not started: a
+# policy-rc.d refusing starts is put in place for the install when none exists.
+ensure_promtool() {
+    if ! command -v promtool >/dev/null 2>&1; then
+        log "installing Debian's prometheus package (promtool)"
+        local policy=/usr/sbin/policy-rc.d placed=0
+        if [[ ! -e "$policy" ]]; then
+            printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && placed=1
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >&2 \
+            || { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >&2; } \
+            || log "WARNING: apt-get install prometheus failed"
+        [[ $placed -eq 1 ]] && rm -f "$policy"
+    fi
+    PROMTOOL="$(command -v promtool || true)"
+    [[ -n "$PROMTOOL" ]]
+}

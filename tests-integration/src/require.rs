@@ -8,6 +8,7 @@
 //! | `SIGNALDB_TEST_S3_ENDPOINT`  | `http://127.0.0.1:PORT` of moto's S3 server          |
 //! | `SIGNALDB_TEST_S3_BUCKET`    | bucket that exists on it (default `signaldb-test`)   |
 //! | `SIGNALDB_TEST_PYTHON`       | Python with pyiceberg, moto, psycopg2, duckdb        |
+//! | `SIGNALDB_TEST_PROMTOOL`     | Prometheus's `promtool` (Debian package `prometheus`) |
 //!
 //! Each `require_*` returns `None` when its service is missing, after printing a loud
 //! `SKIPPED:` line; the test then returns early. Under `CI=true` a missing service is a test
@@ -109,6 +110,18 @@ pub fn require_python() -> Option<PathBuf> {
         return Some(venv);
     }
     skip("Python with pyiceberg", "SIGNALDB_TEST_PYTHON is not set")
+}
+
+/// Prometheus's `promtool`, from `SIGNALDB_TEST_PROMTOOL` (or, outside CI, `PATH`).
+pub fn require_promtool() -> Option<PathBuf> {
+    if let Some(promtool) = non_empty_var("SIGNALDB_TEST_PROMTOOL") {
+        return Some(PathBuf::from(promtool));
+    }
+    let on_path = PathBuf::from("/usr/bin/promtool");
+    if !is_ci() && on_path.exists() {
+        return Some(on_path);
+    }
+    skip("promtool", "SIGNALDB_TEST_PROMTOOL is not set")
 }
 
 fn port_open(addr: &str) -> bool {

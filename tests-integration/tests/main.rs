@@ -6,4 +6,5 @@
 
 mod compactor;
 mod foundation;
+mod monitoring;
 mod service;

@@ -18,7 +18,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::health::Health;
+use crate::health::{Component, Health};
 use crate::log_target;
 use crate::metrics::Metrics;
 
@@ -92,6 +92,11 @@ pub async fn serve(
 
 /// `GET /metrics`.
 async fn metrics_handler(State(state): State<AppState>) -> Response {
+    // Readiness is exported as of the scrape, as /readyz would answer it.
+    let components = state.health.readiness().components;
+    let scheduler = &state.metrics.scheduler;
+    scheduler.set_ready(Component::Catalog.as_str(), components.catalog.ready);
+    scheduler.set_ready(Component::ObjectStore.as_str(), components.object_store.ready);
     ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], state.metrics.encode()).into_response()
 }
 
@@ -170,6 +175,9 @@ mod tests {
             assert!(scrape.samples.iter().any(|s| s.metric == *family), "{family} missing");
             assert!(body.contains(&format!("# TYPE {family} ")), "{family} TYPE missing");
         }
+        // Nothing has answered the probe yet: both components are exported as not ready.
+        assert!(body.contains("compactor_ready{component=\"catalog\"} 0"), "{body}");
+        assert!(body.contains("compactor_ready{component=\"object_store\"} 0"), "{body}");
         server.shutdown.cancel();
     }
 

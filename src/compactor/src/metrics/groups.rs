@@ -11,6 +11,7 @@ use super::families::{
     SIGNAL_LABELS, TABLE_JOB_LABELS, TABLE_LABELS, counter, gauge, histogram, register,
     table_labels,
 };
+use crate::health::Component;
 use crate::job::JobKind;
 use crate::table_state::TableState;
 use crate::warnings::{CONFIG_CHECKS, TABLE_CHECKS, Warning};
@@ -276,6 +277,8 @@ pub struct SchedulerMetrics {
     pub cycle_duration: HistogramVec,
     /// `compactor_scheduler_last_success_timestamp_seconds{job}`: Unix time of the last success.
     pub last_success: GaugeVec,
+    /// `compactor_ready{component}`: 1 while the component answers the readiness probe.
+    pub ready: IntGaugeVec,
 }
 
 impl SchedulerMetrics {
@@ -310,10 +313,22 @@ impl SchedulerMetrics {
                     JOB_LABELS,
                 ),
             ),
+            ready: gauge(
+                r,
+                "compactor_ready",
+                "1 while the component (catalog, object_store) answers the readiness probe, as /readyz reports it, else 0.",
+                &["component"],
+            ),
         }
     }
 
-    /// Creates the zero-valued child of every family for `job`, both outcomes.
+    /// Sets `compactor_ready{component}`.
+    pub fn set_ready(&self, component: &str, ready: bool) {
+        self.ready.with_label_values(&[component]).set(i64::from(ready));
+    }
+
+    /// Creates the zero-valued child of every family for `job`, both outcomes, and of the
+    /// readiness gauge.
     pub fn touch(&self, job: JobKind) {
         let name = job.as_str();
         for outcome in [OUTCOME_SUCCESS, OUTCOME_FAILURE] {
@@ -322,6 +337,10 @@ impl SchedulerMetrics {
         self.skipped_ticks.with_label_values(&[name]);
         self.cycle_duration.with_label_values(&[name]);
         self.last_success.with_label_values(&[name]);
+        // Readiness is not per job, but is exposed (not ready) from the moment jobs are known.
+        for component in [Component::Catalog, Component::ObjectStore] {
+            self.ready.with_label_values(&[component.as_str()]);
+        }
     }
 
     /// Records one finished cycle of `job`, stamping the last-success gauge with the current

@@ -49,6 +49,7 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("compactor_scheduler_last_success_timestamp_seconds", "gauge", &["job"]),
     ("compactor_table_failures_total", "counter", &["tenant", "dataset", "table", "job"]),
     ("compactor_warnings", "gauge", &["check", "tenant", "dataset", "table"]),
+    ("compactor_ready", "gauge", &["component"]),
 ];
 
 fn table(tenant: &str, signal: Signal) -> TableId {
