@@ -26,7 +26,7 @@ use crate::job::{JobKind, Scope};
 use crate::log_target;
 use crate::metrics::Metrics;
 use crate::report::{JobReport, TableOutcome, TableReport};
-use crate::run_history::{Changes, RunHistory, RunOutcome, RunRecord};
+use crate::run_history::{self, Changes, RunHistory, RunOutcome, RunRecord};
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 use crate::table_state::TableState;
 use crate::warnings;
@@ -70,11 +70,10 @@ pub struct PassSettings {
 
 impl From<&CompactorConfig> for PassSettings {
     fn from(c: &CompactorConfig) -> Self {
-        let days = i64::try_from(c.run_history_days).unwrap_or(i64::MAX / 86_400_000);
         Self {
             concurrency: c.max_concurrent_jobs,
             small_file_bytes: c.small_file_threshold_bytes,
-            history_keep: chrono::Duration::try_days(days).unwrap_or(chrono::Duration::MAX),
+            history_keep: run_history::kept(c),
             checks: Some(Arc::new(c.clone())),
         }
     }
@@ -92,8 +91,8 @@ impl PassSettings {
 /// One table's report and, when the step produced one, its typed outcome.
 type Worked<O> = (TableReport, Option<O>);
 
-/// A [`Worked`] with the time the table's work started and the table's state after it.
-type Timed<O> = (TableReport, Option<O>, DateTime<Utc>, Option<TableState>);
+/// A [`Worked`] with when the table's work started and ended, and the table's state after it.
+type Timed<O> = (TableReport, Option<O>, (DateTime<Utc>, DateTime<Utc>), Option<TableState>);
 
 impl<S> TablePass<S>
 where
@@ -171,13 +170,14 @@ where
         }
     }
 
-    /// Records in `history` the pass over `id` that `table` reports, started at `started_at`.
+    /// Records in `history` the pass over `id` that `table` reports, which ran `when`
+    /// (start, end).
     async fn record_run(
         &self,
         history: &RunHistory,
         id: &TableId,
         table: &TableReport,
-        started_at: DateTime<Utc>,
+        (started_at, finished_at): (DateTime<Utc>, DateTime<Utc>),
         dry_run: bool,
     ) {
         let outcome = match (&table.error, dry_run) {
@@ -188,7 +188,7 @@ where
         let run = RunRecord {
             job: self.step.kind(),
             started_at,
-            finished_at: Utc::now(),
+            finished_at,
             outcome,
             changes: table.details.as_ref().map(Changes::of).unwrap_or_default(),
             error: table.error.clone(),
@@ -303,7 +303,7 @@ where
             .map(|id| async move {
                 let started_at = chrono::Utc::now();
                 let ((table, outcome), state) = self.run_on(catalog, &id, scope, cancel).await;
-                (id, (table, outcome, started_at, state))
+                (id, (table, outcome, (started_at, chrono::Utc::now()), state))
             })
             .buffer_unordered(self.settings.concurrency)
             .collect()
@@ -312,10 +312,10 @@ where
         let outcomes: Vec<(&TableId, &S::Outcome)> =
             worked.iter().filter_map(|(id, (_, o, _, _))| o.as_ref().map(|o| (id, o))).collect();
         self.step.finish_pass(&outcomes);
-        for (id, (table, outcome, started_at, state)) in worked {
+        for (id, (table, outcome, when, state)) in worked {
             let table = TableReport { details: outcome.map(Into::into), ..table };
             if let Some(history) = &history {
-                self.record_run(history, &id, &table, started_at, scope.dry_run).await;
+                self.record_run(history, &id, &table, when, scope.dry_run).await;
                 if let Some(state) = &state {
                     self.check_warnings(history, &id, state).await;
                 }

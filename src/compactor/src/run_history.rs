@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use common::catalog::{SignalCatalog, SqlDialect};
+use common::config::CompactorConfig;
 use common::tables::TableId;
 use serde::Serialize;
 use sqlx::{AnyPool, Row};
@@ -19,6 +20,11 @@ const REWRITE_LOOKBACK: usize = 50;
 
 /// Name of the run-history table in the catalog database.
 pub const RUNS_TABLE: &str = "signaldb_compactor_runs";
+
+/// How long the history keeps a pass under `c` (`run_history_days`).
+pub fn kept(c: &CompactorConfig) -> Duration {
+    i64::try_from(c.run_history_days).ok().and_then(Duration::try_days).unwrap_or(Duration::MAX)
+}
 
 /// A failed run-history query.
 #[derive(Debug, thiserror::Error)]
@@ -227,7 +233,11 @@ impl RunHistory {
             "DELETE FROM {RUNS_TABLE} WHERE catalog_name = ? AND table_namespace = ? \
              AND table_name = ? AND started_at_ms < ?"
         ));
-        let oldest = (run.finished_at - self.keep).timestamp_millis();
+        // A kept age past the calendar's start keeps everything.
+        let oldest = run
+            .finished_at
+            .checked_sub_signed(self.keep)
+            .map_or(i64::MIN, |t| t.timestamp_millis());
         sqlx::query(&prune)
             .bind(&self.catalog_name)
             .bind(ident.namespace().join("."))
@@ -351,6 +361,14 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_kept_age_is_the_configured_days_and_saturates() {
+        let mut c = CompactorConfig::default();
+        assert_eq!(kept(&c), Duration::days(30));
+        c.run_history_days = u64::MAX;
+        assert_eq!(kept(&c), Duration::MAX);
+    }
+
     #[tokio::test]
     async fn runs_are_recorded_read_newest_first_and_pruned_by_age() {
         let tmp = TempCatalog::new().await;
@@ -381,5 +399,10 @@ mod tests {
         history.record(&logs, &later).await.unwrap();
         assert_eq!(history.runs(&logs, JobKind::Compaction, 10).await.unwrap().len(), 1);
         assert_eq!(history.runs(&traces, JobKind::Retention, 10).await.unwrap().len(), 1);
+
+        // A history kept "forever" prunes nothing and does not overflow.
+        let forever = RunHistory::of(&tmp.catalog, Duration::MAX).await.unwrap();
+        forever.record(&logs, &new).await.unwrap();
+        assert_eq!(forever.runs(&logs, JobKind::Compaction, 10).await.unwrap().len(), 2);
     }
 }

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::job::{JobKind, Scope};
 use crate::retention::TablePolicy;
-use crate::run_history::{RecentRuns, RunHistory, RunOutcome, RunRecord};
+use crate::run_history::{self, RecentRuns, RunHistory, RunOutcome, RunRecord};
 use crate::table_state::TableState;
 use crate::warnings::{
     UNMERGED_MANIFESTS, Warning, config_warnings, cutoff_hour, job_interval, table_warnings,
@@ -137,8 +137,7 @@ pub async fn status(
             return report;
         }
     };
-    let keep = chrono::Duration::days(i64::try_from(c.run_history_days).unwrap_or(36_500));
-    let history = RunHistory::of(catalog, keep).await.map_err(|e| e.to_string());
+    let history = RunHistory::of(catalog, run_history::kept(c)).await.map_err(|e| e.to_string());
     for id in ids {
         report.tables.push(table_status(catalog, c, &history, &id, now).await);
     }
