@@ -77,8 +77,8 @@ fi
 
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 
-log "cargo build --workspace --bins"
-cargo build --workspace --bins
+log "cargo build --locked --workspace --bins"
+cargo build --locked --workspace --bins
 # The binaries are fresh: the integration fixtures need not build them again.
 export SIGNALDB_TEST_BINS_FRESH=1
 

@@ -5,6 +5,7 @@
 //! Fixtures are in the `tests_integration` library (`tests-integration/src/`).
 
 mod compactor;
+mod deployment;
 mod foundation;
 mod monitoring;
 mod service;

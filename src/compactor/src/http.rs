@@ -65,12 +65,19 @@ struct AppState {
     health: Arc<Health>,
 }
 
+/// Path of the liveness probe.
+pub const HEALTHZ_PATH: &str = "/healthz";
+/// Path of the readiness probe.
+pub const READYZ_PATH: &str = "/readyz";
+/// Path of the Prometheus exposition.
+pub const METRICS_PATH: &str = "/metrics";
+
 /// The routes `/metrics`, `/healthz` and `/readyz`.
 pub fn router(metrics: Arc<Metrics>, health: Arc<Health>) -> Router {
     Router::new()
-        .route("/metrics", get(metrics_handler))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route(METRICS_PATH, get(metrics_handler))
+        .route(HEALTHZ_PATH, get(healthz))
+        .route(READYZ_PATH, get(readyz))
         .with_state(AppState { metrics, health })
 }
 
