@@ -124,6 +124,16 @@ pub fn require_promtool() -> Option<PathBuf> {
     skip("promtool", "SIGNALDB_TEST_PROMTOOL is not set")
 }
 
+/// The Prometheus server, beside `promtool` (Debian's `prometheus` package ships both).
+pub fn require_prometheus() -> Option<PathBuf> {
+    let promtool = require_promtool()?;
+    let server = promtool.with_file_name("prometheus");
+    if server.exists() {
+        return Some(server);
+    }
+    skip("the Prometheus server", &format!("{} does not exist", server.display()))
+}
+
 fn port_open(addr: &str) -> bool {
     let addr: SocketAddr = addr.parse().expect("literal socket address");
     TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
