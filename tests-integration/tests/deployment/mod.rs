@@ -134,3 +134,35 @@ fn the_dockerfile_builds_locked_release_binaries_and_runs_them_unprivileged() {
     let test_sh = std::fs::read_to_string(root.join("scripts/test.sh")).unwrap();
     assert!(test_sh.contains("cargo build --locked --workspace --bins"), "scripts/test.sh");
 }
+
+#[test]
+fn the_demo_compacts_drops_and_reports_each_table_before_and_after() {
+    // Built (or checked fresh) before the script uses them.
+    let bins = tests_integration::bins::bin_path("compactor").parent().unwrap().to_path_buf();
+    tests_integration::bins::bin_path("signaldb-loadgen");
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(workspace_root().join("scripts/demo.sh"))
+        .arg("--dir")
+        .arg(dir.path())
+        .env("SIGNALDB_DEMO_BIN_DIR", &bins)
+        .env_remove("SIGNALDB_CONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // 8 hours x 10 files per table: compaction makes one file per hour, retention drops the
+    // logs (past 3 days) and keeps traces and metrics.
+    let row = |table: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(table) && l.contains(" -> "))
+            .unwrap_or_else(|| panic!("no before/after row of {table}\n{stdout}"))
+    };
+    assert!(row("demo.prod.traces").contains("80 -> 8"), "{stdout}");
+    assert!(row("demo.prod.metrics").contains("80 -> 8"), "{stdout}");
+    assert!(row("demo.prod.logs").contains("80 -> 0"), "{stdout}");
+    assert!(row("demo.prod.logs").contains("(healthy)"), "{stdout}");
+    assert!(stdout.contains("3 table(s), 3 unhealthy"), "before: {stdout}");
+    assert!(stdout.contains("3 table(s), 0 unhealthy"), "after: {stdout}");
+}
