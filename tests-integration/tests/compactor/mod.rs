@@ -13,6 +13,7 @@ mod partition_drop;
 mod retention_cutoff;
 mod snapshot_expiration;
 mod status;
+mod warning_signs;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
