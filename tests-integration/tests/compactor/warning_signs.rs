@@ -13,9 +13,14 @@ use tests_integration::{Backend, BinCommand, TestEnv};
 use super::{COMPACTOR, Load, compactor};
 use crate::service::{Daemon, cycles};
 
-/// The checks `status` reports: the table's (of the only table) and the configuration's.
-fn status_checks(env: &TestEnv) -> (BTreeSet<String>, BTreeSet<String>) {
-    let doc = compactor(env, &["status", "--json"]).json();
+/// The checks `status` reports with the environment `vars`: the table's (of the only table)
+/// and the configuration's.
+fn status_checks(env: &TestEnv, vars: &[(&str, &str)]) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut command = BinCommand::new(COMPACTOR).args(["status", "--json"]).test_env(env);
+    for (k, v) in vars {
+        command = command.env(k, v);
+    }
+    let doc = command.run().json();
     let names = |list: &Value| -> BTreeSet<String> {
         list.as_array().unwrap().iter().map(|w| w["check"].as_str().unwrap().to_string()).collect()
     };
@@ -27,14 +32,21 @@ fn status_checks(env: &TestEnv) -> (BTreeSet<String>, BTreeSet<String>) {
 /// Runs a daemon until, after its first successful compaction pass (and retention pass, with
 /// `retention`), `compactor_warnings` shows exactly `table` firing for the `logs` table and
 /// `config` for the configuration (series with an empty table); fails after 60 s otherwise.
+/// `vars` are set in the daemon's environment.
 fn expect_metrics(
     env: &TestEnv,
+    vars: &[(&str, &str)],
     retention: bool,
     table: &BTreeSet<String>,
     config: &BTreeSet<String>,
 ) {
     let mut daemon = Daemon::start(|| {
-        BinCommand::new(COMPACTOR).args(["run"]).test_env(env).env("RUST_LOG", "info")
+        let mut command =
+            BinCommand::new(COMPACTOR).args(["run"]).test_env(env).env("RUST_LOG", "info");
+        for (k, v) in vars {
+            command = command.env(k, v);
+        }
+        command
     });
     let firing = |m: &Exposition, name: &str| -> BTreeSet<String> {
         let Some(family) = m.family("compactor_warnings") else { return BTreeSet::new() };
@@ -70,23 +82,38 @@ async fn metadata_and_configuration_signs_fire_and_clear_on_sqlite_local() {
     env.append_config("[compactor]\ncompaction_interval_secs = 1\nmanifest_merge_min_count = 0");
     let table =
         set(&["storage_grows_despite_retention", "snapshots_unbounded", "manifests_unbounded"]);
-    assert_eq!(status_checks(&env), (table.clone(), set(&[])));
-    expect_metrics(&env, false, &table, &set(&[]));
+    assert_eq!(status_checks(&env, &[]), (table.clone(), set(&[])));
+    expect_metrics(&env, &[], false, &table, &set(&[]));
 
-    // Retention on, orphan cleanup still off: the table signs clear (retention drops the old
-    // hours and expires snapshots), a configuration sign fires instead.
+    // Retention on, orphan cleanup still off, a grace period of 4 days for 3-day logs and
+    // compaction every 5 days: the table signs clear (retention drops the old hours and
+    // expires snapshots), the configuration signs fire instead.
     env.append_config("[compactor.retention]\nenabled = true\nretention_check_interval_secs = 1");
-    let config = set(&["orphan_cleanup_disabled"]);
-    assert_eq!(status_checks(&env).1, config);
-    let check = compactor(&env, &["check-config"]);
-    assert!(check.stderr.contains("warning: orphan_cleanup_disabled: "), "{}", check.stderr);
-    expect_metrics(&env, true, &set(&[]), &config);
-    assert_eq!(status_checks(&env), (set(&[]), config));
+    let unwise = [
+        ("SIGNALDB_COMPACTOR_RETENTION_GRACE_PERIOD_HOURS", "96"),
+        ("SIGNALDB_COMPACTOR_COMPACTION_INTERVAL_SECS", "432000"),
+    ];
+    let config = set(&[
+        "orphan_cleanup_disabled",
+        "compaction_interval_exceeds_retention",
+        "grace_exceeds_retention",
+    ]);
+    assert_eq!(status_checks(&env, &unwise).1, config);
+    let mut check = BinCommand::new(COMPACTOR).args(["check-config"]).test_env(&env);
+    for (k, v) in unwise {
+        check = check.env(k, v);
+    }
+    let check = check.run();
+    for name in &config {
+        assert!(check.stderr.contains(&format!("warning: {name}: ")), "{}", check.stderr);
+    }
+    expect_metrics(&env, &unwise, true, &set(&[]), &config);
+    assert_eq!(status_checks(&env, &unwise), (set(&[]), config));
 
-    // Orphan cleanup on: nothing fires.
+    // Orphan cleanup on and the defaults for the rest: nothing fires.
     env.append_config("[compactor.orphan_cleanup]\nenabled = true");
-    assert_eq!(status_checks(&env), (set(&[]), set(&[])));
-    expect_metrics(&env, true, &set(&[]), &set(&[]));
+    assert_eq!(status_checks(&env, &[]), (set(&[]), set(&[])));
+    expect_metrics(&env, &[], true, &set(&[]), &set(&[]));
 }
 
 #[tokio::test]
@@ -115,7 +142,7 @@ async fn a_job_that_keeps_failing_is_a_sign_until_it_succeeds_on_sqlite_local() 
     let failed = compactor(&env, &["compact"]);
     assert_eq!(failed.status.code(), Some(1), "{}", failed.streams());
     let sign = set(&["job_not_succeeding"]);
-    assert_eq!(status_checks(&env), (sign.clone(), set(&[])));
+    assert_eq!(status_checks(&env, &[]), (sign.clone(), set(&[])));
     let out = compactor(&env, &["status"]);
     assert!(
         out.stdout.contains("warning job_not_succeeding: compaction has not succeeded"),
@@ -125,6 +152,6 @@ async fn a_job_that_keeps_failing_is_a_sign_until_it_succeeds_on_sqlite_local() 
 
     // Repaired, the next pass succeeds and the sign clears, in status and in /metrics.
     store.put(&path, PutPayload::from(original)).await.unwrap();
-    expect_metrics(&env, false, &set(&[]), &set(&[]));
-    assert_eq!(status_checks(&env), (set(&[]), set(&[])));
+    expect_metrics(&env, &[], false, &set(&[]), &set(&[]));
+    assert_eq!(status_checks(&env, &[]), (set(&[]), set(&[])));
 }
