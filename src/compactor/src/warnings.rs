@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::config::CompactorConfig;
-use common::partition::MICROS_PER_HOUR;
+use common::partition::hour_of_micros;
 use common::tables::TableId;
 use serde::Serialize;
 
@@ -230,7 +230,7 @@ pub fn job_interval(c: &CompactorConfig, job: JobKind) -> Option<Duration> {
 
 /// The first hour partition that is not entirely older than `cutoff`.
 pub fn cutoff_hour(cutoff: DateTime<Utc>) -> i64 {
-    cutoff.timestamp_micros().div_euclid(MICROS_PER_HOUR)
+    hour_of_micros(cutoff.timestamp_micros())
 }
 
 #[cfg(test)]
