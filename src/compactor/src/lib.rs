@@ -20,6 +20,7 @@ pub mod compaction;
 pub mod health;
 pub mod http;
 pub mod job;
+pub mod lease;
 pub mod live_files;
 pub mod log_target;
 pub mod metered;
