@@ -339,3 +339,32 @@ pub async fn assert_totals_match_walk(table: &Table) {
     assert_eq!(summary(table, "total-files-size"), live.iter().map(|e| e.size as i64).sum::<i64>());
     assert_eq!(summary(table, "total-delete-files"), 0);
 }
+
+/// An `AnyPool` of at most 4 connections on the database at `url`.
+pub async fn any_pool(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::any::AnyPoolOptions::new().max_connections(4).connect(url).await.unwrap()
+}
+
+/// The PostgreSQL server the tests may create catalogs on: `SIGNALDB_TEST_PG_URL`, else the
+/// default local one when it answers. Under `CI=true` a missing server fails `test`; otherwise
+/// it prints `SKIPPED:` and returns `None`.
+pub fn postgres_url(test: &str) -> Option<String> {
+    use std::io::Write;
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    match std::env::var("SIGNALDB_TEST_PG_URL").ok().filter(|u| !u.is_empty()) {
+        Some(url) => Some(url),
+        None if ci => panic!("PostgreSQL is required under CI=true; run scripts/test.sh"),
+        None if std::net::TcpStream::connect("127.0.0.1:5432").is_ok() => {
+            Some("postgres://postgres@127.0.0.1:5432/test".to_string())
+        }
+        None => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: {test}: PostgreSQL not available (SIGNALDB_TEST_PG_URL is not set); \
+                 run scripts/test.sh to include it"
+            );
+            None
+        }
+    }
+}

@@ -1,15 +1,8 @@
-use std::io::Write;
-
 use common::Signal;
 use common::config::CatalogBackend;
-use sqlx::any::AnyPoolOptions;
 
 use super::*;
-
-async fn pool(url: &str) -> AnyPool {
-    sqlx::any::install_default_drivers();
-    AnyPoolOptions::new().max_connections(4).connect(url).await.unwrap()
-}
+use crate::test_support::any_pool;
 
 /// Acquisition, exclusion, renewal, takeover after expiry with a larger token, release, and
 /// isolation between catalogs and jobs, under catalog `catalog` of `pool`.
@@ -65,29 +58,17 @@ async fn leases_exclude_and_fence(pool: AnyPool, backend: CatalogBackend, catalo
 async fn leases_exclude_and_fence_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/catalog.db?mode=rwc", dir.path().display());
-    leases_exclude_and_fence(pool(&url).await, CatalogBackend::Sqlite, "signaldb").await;
+    leases_exclude_and_fence(any_pool(&url).await, CatalogBackend::Sqlite, "signaldb").await;
 }
 
 #[tokio::test]
 async fn leases_exclude_and_fence_on_postgres() {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let url = match std::env::var("SIGNALDB_TEST_PG_URL").ok().filter(|u| !u.is_empty()) {
-        Some(url) => url,
-        None if ci => panic!("PostgreSQL is required under CI=true; run scripts/test.sh"),
-        None if std::net::TcpStream::connect("127.0.0.1:5432").is_ok() => {
-            "postgres://postgres@127.0.0.1:5432/test".to_string()
-        }
-        None => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED: leases_exclude_and_fence_on_postgres: PostgreSQL not available \
-                 (SIGNALDB_TEST_PG_URL is not set); run scripts/test.sh to include it"
-            );
-            return;
-        }
+    let Some(url) = crate::test_support::postgres_url("leases_exclude_and_fence_on_postgres")
+    else {
+        return;
     };
     let catalog = format!("test-{}", uuid::Uuid::new_v4().simple());
-    leases_exclude_and_fence(pool(&url).await, CatalogBackend::Postgres, &catalog).await;
+    leases_exclude_and_fence(any_pool(&url).await, CatalogBackend::Postgres, &catalog).await;
 }
 
 #[tokio::test]
@@ -95,7 +76,7 @@ async fn only_one_of_many_racing_instances_acquires() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/catalog.db?mode=rwc", dir.path().display());
     let store =
-        LeaseStore::open(pool(&url).await, SqlDialect::new(CatalogBackend::Sqlite), "signaldb")
+        LeaseStore::open(any_pool(&url).await, SqlDialect::new(CatalogBackend::Sqlite), "signaldb")
             .await
             .unwrap();
     let logs = TableId::new("acme", "prod", Signal::Logs).unwrap();

@@ -1,11 +1,9 @@
-use std::io::Write;
-
 use iceberg::NamespaceIdent;
-use sqlx::any::AnyPoolOptions;
 
 use common::config::CatalogBackend;
 
 use super::*;
+use crate::test_support::any_pool;
 
 fn ident(ns: &str, name: &str) -> TableIdent {
     TableIdent::new(NamespaceIdent::from_strs(ns.split('.')).unwrap(), name.to_string())
@@ -23,11 +21,6 @@ fn sample(last: &str, deleted: u64) -> Checkpoint {
         started_at: at("2026-01-15T10:00:00Z"),
         updated_at: at("2026-01-15T10:05:00.123Z"),
     }
-}
-
-async fn pool(url: &str) -> AnyPool {
-    sqlx::any::install_default_drivers();
-    AnyPoolOptions::new().max_connections(2).connect(url).await.unwrap()
 }
 
 /// Saves, replaces, isolates and clears checkpoints under catalog `catalog` of `pool`.
@@ -59,29 +52,16 @@ async fn round_trip(pool: AnyPool, backend: CatalogBackend, catalog: &str) {
 async fn checkpoints_round_trip_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/catalog.db?mode=rwc", dir.path().display());
-    round_trip(pool(&url).await, CatalogBackend::Sqlite, "signaldb").await;
+    round_trip(any_pool(&url).await, CatalogBackend::Sqlite, "signaldb").await;
 }
 
 #[tokio::test]
 async fn checkpoints_round_trip_on_postgres() {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let url = match std::env::var("SIGNALDB_TEST_PG_URL").ok().filter(|u| !u.is_empty()) {
-        Some(url) => url,
-        None if ci => panic!("PostgreSQL is required under CI=true; run scripts/test.sh"),
-        None if std::net::TcpStream::connect("127.0.0.1:5432").is_ok() => {
-            "postgres://postgres@127.0.0.1:5432/test".to_string()
-        }
-        None => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED: checkpoints_round_trip_on_postgres: PostgreSQL not available \
-                 (SIGNALDB_TEST_PG_URL is not set); run scripts/test.sh to include it"
-            );
-            return;
-        }
+    let Some(url) = crate::test_support::postgres_url("checkpoints_round_trip_on_postgres") else {
+        return;
     };
     let catalog = format!("test-{}", uuid::Uuid::new_v4().simple());
-    round_trip(pool(&url).await, CatalogBackend::Postgres, &catalog).await;
+    round_trip(any_pool(&url).await, CatalogBackend::Postgres, &catalog).await;
 }
 
 #[tokio::test]
@@ -89,7 +69,7 @@ async fn postgres_placeholders_are_numbered() {
     // The store renders its statements in the dialect it was opened with (its DDL has no
     // placeholders, so an SQLite pool serves both).
     let store = async |backend| {
-        let pool = pool("sqlite::memory:").await;
+        let pool = any_pool("sqlite::memory:").await;
         CheckpointStore::open(pool, SqlDialect::new(backend), "c").await.unwrap()
     };
     let sql = "SELECT a FROM t WHERE x = ? AND y = ?";
