@@ -25,4 +25,5 @@ pub use connection::SignalCatalog;
 pub use dialect::{SqlDialect, bind_style};
 pub use error::CatalogError;
 pub use handle::CatalogHandle;
+pub use iceberg_tables::{Fence, LEASES_TABLE, Swap};
 pub use signal_tables::{ensure_table, list_signal_tables};

@@ -26,11 +26,12 @@ use common::storage::{StorageError, Warehouse};
 use tokio_util::sync::CancellationToken;
 
 use crate::compaction::{CompactionSettings, CompactionStep};
+use crate::instance::InstanceId;
 use crate::job::{JobKind, Scope};
 use crate::metered::{Metered, Recorded};
 use crate::metrics::Metrics;
 use crate::orphan::{OrphanCleanupStep, OrphanSettings};
-use crate::pass::{Job, PassSettings, TablePass};
+use crate::pass::{Job, LeaseSettings, PassSettings, TablePass};
 use crate::report::{JobReport, TableOutcome};
 use crate::retention::{RetentionSettings, RetentionStep};
 use crate::retention_cycle::{FollowUp, RetentionCycle};
@@ -77,7 +78,7 @@ impl JobSpec {
     }
 }
 
-/// The compaction job: [`CompactionStep`] over up to `max_concurrent_jobs` tables at a time,
+/// The compaction job: [`CompactionStep`] over up to `pass.concurrency` tables at a time,
 /// their groups sharing `max_concurrent_jobs` rewrites in flight (inside the step), so one
 /// table's plan and commit overlap another's rewrites.
 pub fn compaction_job(
@@ -85,20 +86,22 @@ pub fn compaction_job(
     catalog: Arc<CatalogHandle>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
+    pass: PassSettings,
 ) -> TablePass<Metered<CompactionStep>> {
     let step = CompactionStep::new(CompactionSettings::from(config), clock);
-    metered_pass(step, catalog, metrics, PassSettings::from(config))
+    metered_pass(step, catalog, metrics, pass)
 }
 
-/// The retention job: [`RetentionStep`] over up to `max_concurrent_jobs` tables at a time.
+/// The retention job: [`RetentionStep`] over up to `pass.concurrency` tables at a time.
 pub fn retention_job(
     config: &CompactorConfig,
     catalog: Arc<CatalogHandle>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
+    pass: PassSettings,
 ) -> TablePass<Metered<RetentionStep>> {
     let step = RetentionStep::new(RetentionSettings::from(config), clock);
-    metered_pass(step, catalog, metrics, PassSettings::from(config))
+    metered_pass(step, catalog, metrics, pass)
 }
 
 /// The orphan-cleanup job: [`OrphanCleanupStep`] over up to `pass.concurrency` tables at a time.
@@ -156,11 +159,13 @@ impl Runnable {
 }
 
 /// The process's shared handles and configuration, and the runnable set built from them.
+/// Every pass it builds leases its tables as this process's [`InstanceId`].
 pub struct Assembly {
     config: CompactorConfig,
     catalog: Arc<CatalogHandle>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
+    instance: Arc<InstanceId>,
 }
 
 impl Assembly {
@@ -170,12 +175,31 @@ impl Assembly {
         let warehouse = Warehouse::open(&config.storage)?;
         let metrics = Arc::new(Metrics::new());
         metrics.tables.set_config_warnings(&crate::warnings::config_warnings(&config.compactor));
+        let instance = Arc::new(InstanceId::of_this_process());
+        metrics.leases.set_instance(instance.as_str());
         Ok(Self {
             config: config.compactor.clone(),
             catalog: Arc::new(CatalogHandle::new(config.schema.clone(), warehouse)),
             metrics,
             clock: Arc::new(SystemClock),
+            instance,
         })
+    }
+
+    /// This process's instance id: the owner of its leases, on its log lines and metrics.
+    pub fn instance(&self) -> &Arc<InstanceId> {
+        &self.instance
+    }
+
+    /// How every job's pass goes over its tables: `[compactor]`'s settings, each table
+    /// leased by this instance.
+    fn pass_settings(&self) -> PassSettings {
+        let leases = LeaseSettings {
+            instance: Arc::clone(&self.instance),
+            ttl: self.config.lease_ttl(),
+            renew_interval: self.config.lease_renew_interval(),
+        };
+        PassSettings::from(&self.config).with_leases(leases)
     }
 
     /// The catalog every job works on.
@@ -211,15 +235,16 @@ impl Assembly {
             Arc::clone(&self.metrics),
             Arc::clone(&self.clock),
         );
+        let pass = self.pass_settings();
         match kind {
-            JobKind::Compaction => Arc::new(compaction_job(config, catalog, metrics, clock)),
-            JobKind::Retention => Arc::new(retention_job(config, catalog, metrics, clock)),
+            JobKind::Compaction => Arc::new(compaction_job(config, catalog, metrics, clock, pass)),
+            JobKind::Retention => Arc::new(retention_job(config, catalog, metrics, clock, pass)),
             JobKind::OrphanCleanup => Arc::new(orphan_cleanup_job(
                 OrphanSettings::from(&config.orphan_cleanup),
                 catalog,
                 metrics,
                 clock,
-                PassSettings::from(config),
+                pass,
             )),
         }
     }

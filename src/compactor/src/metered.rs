@@ -68,6 +68,10 @@ where
         self.step.begin_pass(catalog, scope).await
     }
 
+    fn urgency(&self, state: &crate::table_state::TableState) -> i64 {
+        self.step.urgency(state)
+    }
+
     async fn run_table(
         &self,
         cx: TableContext<'_>,

@@ -14,6 +14,7 @@
 
 mod families;
 mod groups;
+mod leases;
 
 use common::tables::TableId;
 use prometheus::{Registry, TextEncoder};
@@ -22,6 +23,7 @@ pub use families::{DURATION_BUCKETS, OUTCOME_FAILURE, OUTCOME_SUCCESS, table_lab
 pub use groups::{
     CompactionMetrics, OrphanMetrics, RetentionMetrics, SchedulerMetrics, TableMetrics,
 };
+pub use leases::LeaseMetrics;
 
 use crate::job::JobKind;
 use crate::log_target;
@@ -68,6 +70,8 @@ pub struct Metrics {
     pub scheduler: SchedulerMetrics,
     /// The per-table gauges and failures, recorded by the table pass.
     pub tables: TableMetrics,
+    /// The table leases and the instance id, recorded by the table pass.
+    pub leases: LeaseMetrics,
 }
 
 impl Metrics {
@@ -80,6 +84,7 @@ impl Metrics {
             orphan: OrphanMetrics::new(&r),
             scheduler: SchedulerMetrics::new(&r),
             tables: TableMetrics::new(&r),
+            leases: LeaseMetrics::new(&r),
             registry: r,
         }
     }
@@ -110,9 +115,11 @@ impl Metrics {
         self.tables.touch(table);
     }
 
-    /// Creates the zero-valued child of every scheduler family for `job`, both outcomes.
+    /// Creates the zero-valued child of every scheduler and lease family for `job`, both
+    /// outcomes.
     pub fn touch_job(&self, job: JobKind) {
         self.scheduler.touch(job);
+        self.leases.touch(job);
     }
 }
 

@@ -7,11 +7,13 @@
 //! overlap: a second pass waits for the first (the daemon shares one orphan-cleanup pass
 //! between its scheduler and the retention cycle).
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use common::catalog::{CatalogHandle, SignalCatalog, list_signal_tables};
+use common::catalog::{CatalogHandle, Fence, SignalCatalog, list_signal_tables};
 use common::config::CompactorConfig;
 use common::tables::TableId;
 use futures::StreamExt;
@@ -20,12 +22,13 @@ use iceberg::table::Table;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, warn};
+use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::job::{JobKind, Scope};
+use crate::lease::LeaseStore;
 use crate::log_target;
 use crate::metrics::Metrics;
-use crate::report::{JobReport, TableOutcome, TableReport};
+use crate::report::{JobReport, Skipped, TableOutcome, TableReport};
 use crate::run_history::{self, Changes, RunHistory, RunOutcome, RunRecord};
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 use crate::table_state::TableState;
@@ -53,6 +56,8 @@ pub struct TablePass<S> {
     metrics: Arc<Metrics>,
     settings: PassSettings,
     running: Mutex<()>,
+    /// Each table's state as this instance last read it: the next pass's order.
+    known: std::sync::Mutex<HashMap<TableId, TableState>>,
 }
 
 /// How a pass goes over its tables, from `[compactor]`.
@@ -66,6 +71,8 @@ pub struct PassSettings {
     pub history_keep: chrono::Duration,
     /// The configuration the warning signs are checked against; `None` checks none.
     pub checks: Option<Arc<CompactorConfig>>,
+    /// How tables are leased; `None` works on every table in scope without a lease.
+    pub leases: Option<LeaseSettings>,
 }
 
 impl From<&CompactorConfig> for PassSettings {
@@ -75,6 +82,7 @@ impl From<&CompactorConfig> for PassSettings {
             small_file_bytes: c.small_file_threshold_bytes,
             history_keep: run_history::kept(c),
             checks: Some(Arc::new(c.clone())),
+            leases: None,
         }
     }
 }
@@ -84,7 +92,12 @@ impl PassSettings {
     /// run history kept 30 days, no warning sign checked.
     pub fn new(concurrency: usize, small_file_bytes: u64) -> Self {
         let history_keep = chrono::Duration::days(30);
-        Self { concurrency, small_file_bytes, history_keep, checks: None }
+        Self { concurrency, small_file_bytes, history_keep, checks: None, leases: None }
+    }
+
+    /// These settings with every table leased as `leases` says.
+    pub fn with_leases(self, leases: LeaseSettings) -> Self {
+        Self { leases: Some(leases), ..self }
     }
 }
 
@@ -107,7 +120,8 @@ where
         settings: PassSettings,
     ) -> Self {
         let settings = PassSettings { concurrency: settings.concurrency.max(1), ..settings };
-        Self { step, catalog, metrics, settings, running: Mutex::new(()) }
+        let known = std::sync::Mutex::new(HashMap::new());
+        Self { step, catalog, metrics, settings, running: Mutex::new(()), known }
     }
 
     /// Sets the gauges of `id` from the table as committed now: reloaded when the step may
@@ -192,6 +206,7 @@ where
             outcome,
             changes: table.details.as_ref().map(Changes::of).unwrap_or_default(),
             error: table.error.clone(),
+            instance: self.instance().to_string(),
         };
         if let Err(e) = history.record(id, &run).await {
             warn!(
@@ -210,12 +225,85 @@ where
         );
     }
 
+    /// This instance's id, when the pass leases its tables.
+    fn instance(&self) -> &str {
+        self.settings.leases.as_ref().map_or("", |l| l.instance.as_str())
+    }
+
+    /// `ids` in the order a pass takes them: tables this instance has not read yet first, then
+    /// the most urgent as the step sees the state the last pass left; ties are spread by
+    /// instance, so instances starting together begin on different tables.
+    fn ordered(&self, mut ids: Vec<TableId>) -> Vec<TableId> {
+        let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let instance = self.instance();
+        ids.sort_by_cached_key(|id| {
+            let urgency = known.get(id).map(|state| self.step.urgency(state));
+            let mut spread = std::hash::DefaultHasher::new();
+            (instance, id).hash(&mut spread);
+            (urgency.is_some(), std::cmp::Reverse(urgency), spread.finish())
+        });
+        ids
+    }
+
+    /// Runs the step on `id` under its lease when `leasing` is set; a table whose lease is
+    /// held elsewhere is skipped (its gauges still refreshed).
+    async fn run_leased(
+        &self,
+        catalog: &SignalCatalog,
+        leasing: Option<&Leasing<'_>>,
+        id: &TableId,
+        scope: &Scope,
+        cancel: &CancellationToken,
+    ) -> (Worked<S::Outcome>, Option<TableState>) {
+        let Some(leasing) = leasing else {
+            return self.run_on(catalog, id, scope, cancel, None).await;
+        };
+        let work = cancel.child_token();
+        match leasing.take(id, &work).await {
+            Taken::Held(lease) => {
+                let fence = lease.lease().fence();
+                let ((mut table, outcome), state) =
+                    self.run_on(catalog, id, scope, &work, Some(fence)).await;
+                if lease.finish(leasing).await {
+                    let lost = format!(
+                        "the {} lease of {id} was lost while working on it (it expired or \
+                         was taken over by another instance); the rest is left to its new holder",
+                        self.step.kind()
+                    );
+                    warn!(target: log_target::SERVICE, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, "{lost}");
+                    table.error.get_or_insert(lost);
+                }
+                ((table, outcome), state)
+            }
+            Taken::Busy(holder) => {
+                let skipped = Skipped {
+                    held_by: holder.as_ref().map(|h| h.owner.clone()),
+                    job: holder.as_ref().map(|h| h.job.clone()),
+                    until: holder.as_ref().map(|h| h.expires_at),
+                };
+                info!(
+                    target: log_target::SERVICE,
+                    tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+                    held_by = skipped.held_by.as_deref().unwrap_or("?"),
+                    "Skipped {id}: its lease is held by another instance or job"
+                );
+                let state = match catalog.catalog().load_table(&id.ident()).await {
+                    Ok(table) => self.refresh_gauges(catalog, id, &table, false).await,
+                    Err(_) => None,
+                };
+                ((TableReport::skipped(id, skipped), None), state)
+            }
+            Taken::Failed(e) => ((TableReport::failed(id, e), None), None),
+        }
+    }
+
     async fn run_on(
         &self,
         catalog: &SignalCatalog,
         id: &TableId,
         scope: &Scope,
         cancel: &CancellationToken,
+        fence: Option<Fence>,
     ) -> (Worked<S::Outcome>, Option<TableState>) {
         let kind = self.step.kind();
         self.metrics.touch_table(id);
@@ -223,7 +311,7 @@ where
         let result = match catalog.catalog().load_table(&id.ident()).await {
             Err(source) => Err(StepError::iceberg("load table metadata")(source)),
             Ok(table) => {
-                let cx = TableContext::new(id, &table, catalog, scope, cancel);
+                let cx = TableContext::new(id, &table, catalog, scope, cancel).fenced(fence);
                 let result = self.step.run_table(cx).await;
                 state = self.refresh_gauges(catalog, id, &table, !scope.dry_run).await;
                 result
@@ -266,6 +354,19 @@ where
     }
 
     async fn run(&self, scope: &Scope, cancel: &CancellationToken) -> JobReport {
+        // Every log line of the pass carries the instance id (and the job), as span fields.
+        let span = info_span!("pass", instance = self.instance(), job = %self.kind());
+        self.run_pass(scope, cancel).instrument(span).await
+    }
+}
+
+impl<S> TablePass<S>
+where
+    S: TableStep,
+    S::Outcome: Into<TableOutcome> + Sync,
+{
+    /// [`Job::run`], inside the pass's span.
+    async fn run_pass(&self, scope: &Scope, cancel: &CancellationToken) -> JobReport {
         let _one_pass_at_a_time = self.running.lock().await;
         let started = Instant::now();
         let mut report = JobReport::new(self.kind(), scope.dry_run, chrono::Utc::now());
@@ -297,25 +398,54 @@ where
                 None
             }
         };
+        let leasing = match &self.settings.leases {
+            None => None,
+            Some(settings) => match LeaseStore::of(&catalog).await {
+                Ok(store) => Some(Leasing {
+                    store,
+                    settings,
+                    metrics: &self.metrics.leases,
+                    job: self.kind(),
+                }),
+                Err(e) => {
+                    report.errors.push(e.to_string());
+                    return report.finish(started.elapsed());
+                }
+            },
+        };
         let catalog = catalog.as_ref();
-        let mut worked: Vec<(TableId, Timed<S::Outcome>)> = futures::stream::iter(ids)
-            .take_while(|_| std::future::ready(!cancel.is_cancelled()))
-            .map(|id| async move {
-                let started_at = chrono::Utc::now();
-                let ((table, outcome), state) = self.run_on(catalog, &id, scope, cancel).await;
-                (id, (table, outcome, (started_at, chrono::Utc::now()), state))
-            })
-            .buffer_unordered(self.settings.concurrency)
-            .collect()
-            .await;
+        let leasing = leasing.as_ref();
+        let mut worked: Vec<(TableId, Timed<S::Outcome>)> =
+            futures::stream::iter(self.ordered(ids))
+                .take_while(|_| std::future::ready(!cancel.is_cancelled()))
+                .map(|id| async move {
+                    let started_at = chrono::Utc::now();
+                    let ((table, outcome), state) =
+                        self.run_leased(catalog, leasing, &id, scope, cancel).await;
+                    (id, (table, outcome, (started_at, chrono::Utc::now()), state))
+                })
+                .buffer_unordered(self.settings.concurrency)
+                .collect()
+                .await;
         worked.sort_by(|a, b| a.0.cmp(&b.0));
+        {
+            let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+            for (id, (_, _, _, state)) in &worked {
+                if let Some(state) = state {
+                    known.insert(id.clone(), state.clone());
+                }
+            }
+        }
         let outcomes: Vec<(&TableId, &S::Outcome)> =
             worked.iter().filter_map(|(id, (_, o, _, _))| o.as_ref().map(|o| (id, o))).collect();
         self.step.finish_pass(&outcomes);
         for (id, (table, outcome, when, state)) in worked {
             let table = TableReport { details: outcome.map(Into::into), ..table };
             if let Some(history) = &history {
-                self.record_run(history, &id, &table, when, scope.dry_run).await;
+                // A skipped table was another instance's to work on and record.
+                if table.skipped.is_none() {
+                    self.record_run(history, &id, &table, when, scope.dry_run).await;
+                }
                 if let Some(state) = &state {
                     self.check_warnings(history, &id, state).await;
                 }
@@ -325,6 +455,11 @@ where
         report.finish(started.elapsed())
     }
 }
+
+mod leasing;
+
+pub use leasing::LeaseSettings;
+use leasing::{Leasing, Taken};
 
 #[cfg(test)]
 mod tests;

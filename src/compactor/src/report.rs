@@ -82,6 +82,21 @@ pub struct TableReport {
     pub summary: String,
     /// What the step found and did; `None` when it failed before producing anything.
     pub details: Option<TableOutcome>,
+    /// Set when the pass left the table alone because another instance or job held its
+    /// lease.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<Skipped>,
+}
+
+/// Why a pass left a table alone: who held its lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// The instance holding the lease; `None` when it was released before it could be read.
+    pub held_by: Option<String>,
+    /// The job it holds it for.
+    pub job: Option<String>,
+    /// When that lease expires unless renewed.
+    pub until: Option<DateTime<Utc>>,
 }
 
 impl TableReport {
@@ -94,6 +109,7 @@ impl TableReport {
             error: None,
             summary,
             details: Some(details),
+            skipped: None,
         }
     }
 
@@ -107,6 +123,7 @@ impl TableReport {
             error,
             summary,
             details: None,
+            skipped: None,
         }
     }
 
@@ -119,6 +136,24 @@ impl TableReport {
             summary: format!("failed: {error}"),
             error: Some(error),
             details: None,
+            skipped: None,
+        }
+    }
+
+    /// A table left alone because its lease was held as `skipped` says.
+    pub fn skipped(table: &TableId, skipped: Skipped) -> Self {
+        let summary = match (&skipped.held_by, &skipped.job) {
+            (Some(owner), Some(job)) => format!("skipped: {owner} holds its {job} lease"),
+            _ => "skipped: another instance held its lease".to_string(),
+        };
+        Self {
+            tenant: table.tenant.clone(),
+            dataset: table.dataset.clone(),
+            table: table.signal,
+            error: None,
+            summary,
+            details: None,
+            skipped: Some(skipped),
         }
     }
 

@@ -145,6 +145,9 @@ pub struct RunRecord {
     pub changes: Changes,
     /// The failure, when it failed.
     pub error: Option<String>,
+    /// The instance that ran it (empty for passes recorded before instances had ids, or
+    /// run without a lease).
+    pub instance: String,
 }
 
 /// What the table checks know of a table's recent passes: per job, the newest run and the
@@ -185,7 +188,8 @@ impl RunHistory {
                  outcome VARCHAR(16) NOT NULL, files_removed BIGINT NOT NULL, \
                  files_added BIGINT NOT NULL, bytes_removed BIGINT NOT NULL, \
                  bytes_added BIGINT NOT NULL, partitions BIGINT NOT NULL, \
-                 snapshots BIGINT NOT NULL, error TEXT NOT NULL)"
+                 snapshots BIGINT NOT NULL, error TEXT NOT NULL, \
+                 instance VARCHAR(255) NOT NULL DEFAULT '')"
             ),
             format!(
                 "CREATE INDEX IF NOT EXISTS {RUNS_TABLE}_by_table ON {RUNS_TABLE} \
@@ -197,6 +201,11 @@ impl RunHistory {
                 .await
                 .map_err(|source| HistoryError { action: "create table", source })?;
         }
+        // Histories written before instances had ids lack the column.
+        let instance = "VARCHAR(255) NOT NULL DEFAULT ''";
+        crate::migrate::ensure_column(&history.pool, RUNS_TABLE, "instance", instance)
+            .await
+            .map_err(|source| HistoryError { action: "add column instance", source })?;
         Ok(history)
     }
 
@@ -205,8 +214,8 @@ impl RunHistory {
         let insert = self.dialect.sql(&format!(
             "INSERT INTO {RUNS_TABLE} (catalog_name, table_namespace, table_name, job, \
              started_at_ms, finished_at_ms, outcome, files_removed, files_added, bytes_removed, \
-             bytes_added, partitions, snapshots, error) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+             bytes_added, partitions, snapshots, error, instance) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ));
         let signed = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         let c = run.changes;
@@ -226,6 +235,7 @@ impl RunHistory {
             .bind(signed(c.partitions))
             .bind(signed(c.snapshots))
             .bind(run.error.clone().unwrap_or_default())
+            .bind(&run.instance)
             .execute(&self.pool)
             .await
             .map_err(|source| HistoryError { action: "record", source })?;
@@ -294,7 +304,8 @@ impl RunHistory {
         let only = if outcome.is_some() { " AND outcome = ?" } else { "" };
         let sql = self.dialect.sql(&format!(
             "SELECT started_at_ms, finished_at_ms, outcome, files_removed, files_added, \
-             bytes_removed, bytes_added, partitions, snapshots, error FROM {RUNS_TABLE} \
+             bytes_removed, bytes_added, partitions, snapshots, error, instance \
+             FROM {RUNS_TABLE} \
              WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? AND job = ?{only} \
              ORDER BY started_at_ms DESC LIMIT ?"
         ));
@@ -339,6 +350,7 @@ fn record(job: JobKind, row: &sqlx::any::AnyRow) -> Result<RunRecord, sqlx::Erro
             snapshots: count(8)?,
         },
         error: (!error.is_empty()).then_some(error),
+        instance: row.try_get(10)?,
     })
 }
 
@@ -358,6 +370,7 @@ mod tests {
             outcome,
             changes: Changes { files_removed: 20, files_added: 1, ..Changes::default() },
             error: (outcome == RunOutcome::Failure).then(|| "catalog unreachable".to_string()),
+            instance: "node-1-0badcafe".to_string(),
         }
     }
 

@@ -5,12 +5,13 @@
 //! and wrappers (metrics) are assembled around it.
 
 use async_trait::async_trait;
-use common::catalog::{CatalogError, SignalCatalog};
+use common::catalog::{CatalogError, Fence, SignalCatalog};
 use common::tables::TableId;
 use iceberg::table::Table;
 use tokio_util::sync::CancellationToken;
 
 use crate::job::{JobKind, Scope};
+use crate::table_state::TableState;
 
 /// Size of a table as its current metadata states it (no file is listed or opened).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -55,6 +56,8 @@ pub struct TableContext<'a> {
     pub cancel: &'a CancellationToken,
     /// The table's size before the step.
     pub stats: TableStats,
+    /// The lease the step's commits must still hold, when the pass took one.
+    pub fence: Option<Fence>,
 }
 
 impl<'a> TableContext<'a> {
@@ -67,7 +70,12 @@ impl<'a> TableContext<'a> {
         scope: &'a Scope,
         cancel: &'a CancellationToken,
     ) -> Self {
-        Self { id, table, catalog, scope, cancel, stats: TableStats::of(table) }
+        Self { id, table, catalog, scope, cancel, stats: TableStats::of(table), fence: None }
+    }
+
+    /// This context with commits fenced by `fence`.
+    pub fn fenced(self, fence: Option<Fence>) -> Self {
+        Self { fence, ..self }
     }
 }
 
@@ -125,6 +133,13 @@ pub trait TableStep: Send + Sync + 'static {
     /// cleanup reads every table's location); an error fails the whole pass.
     async fn begin_pass(&self, _catalog: &SignalCatalog, _scope: &Scope) -> Result<(), String> {
         Ok(())
+    }
+
+    /// How urgently a table in `state` (as the last pass left it) needs this job: a pass
+    /// takes the tables with the largest values first. Every table is equally urgent unless
+    /// the step says otherwise.
+    fn urgency(&self, _state: &TableState) -> i64 {
+        0
     }
 
     /// Works on one table.

@@ -82,6 +82,26 @@ impl Fixture {
         Self { catalog, id, _dir: dir }
     }
 
+    /// An empty table in a fresh catalog of its own name on the PostgreSQL server at `url`,
+    /// with a warehouse in a temporary directory.
+    pub async fn on_postgres(url: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = StorageConfig {
+            dsn: format!("file://{}/storage", dir.path().display()),
+            ..Default::default()
+        };
+        let schema = SchemaConfig {
+            catalog_uri: url.to_string(),
+            catalog_name: format!("test-{}", uuid::Uuid::new_v4().simple()),
+            ..Default::default()
+        };
+        let warehouse = Warehouse::open(&storage).unwrap();
+        let catalog = SignalCatalog::connect(&schema, &warehouse).await.unwrap();
+        let id = TableId::new("acme", "prod", Signal::Logs).unwrap();
+        ensure_table(&catalog, &id).await.unwrap();
+        Self { catalog, id, _dir: dir }
+    }
+
     /// The table as the catalog currently points at it.
     pub async fn load(&self) -> Table {
         self.catalog.catalog().load_table(&self.id.ident()).await.unwrap()

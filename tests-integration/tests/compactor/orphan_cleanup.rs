@@ -270,7 +270,10 @@ async fn nothing_outside_the_table_location_is_touched() {
 #[tokio::test]
 async fn a_killed_cleanup_resumes_from_its_checkpoint() {
     let Some(env) = TestEnv::new(Backend::SqliteLocal).await else { return };
-    env.append_config("[compactor.orphan_cleanup]\ngrace_period_hours = 1\nbatch_size = 1");
+    env.append_config(
+        "[compactor]\nlease_ttl_secs = 2\nlease_renew_interval_secs = 1\n\
+         [compactor.orphan_cleanup]\ngrace_period_hours = 1\nbatch_size = 1",
+    );
     TRACES.run(&env);
     let id = traces();
     let root = location(&env, &id).await;
@@ -299,6 +302,7 @@ async fn a_killed_cleanup_resumes_from_its_checkpoint() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     let _ = child.wait();
+    let killed_at = Instant::now();
     let recorded = checkpoints.load(&id.ident()).await.unwrap().expect("the checkpoint survives");
     assert_eq!(recorded.run_id, checkpoint.run_id);
     let left = stored(&warehouse, &root).await;
@@ -307,6 +311,15 @@ async fn a_killed_cleanup_resumes_from_its_checkpoint() {
     assert!(!junk_left.is_empty() && junk_left.len() < orphans.len(), "{}", junk_left.len());
     assert!(junk_left.iter().all(|p| **p > recorded.last_path), "done paths are gone");
 
+    // The dead instance's lease holds the table until its TTL: a run now skips it, naming
+    // the holder; once it expired, the next run takes the table over.
+    let doc = json_ok(&compactor(&env, &["orphans", "--json"]));
+    if killed_at.elapsed() < Duration::from_millis(1500) {
+        let skipped = &table_entry(&doc, &id)["skipped"];
+        assert!(skipped["held_by"].is_string() && skipped["job"] == "orphan_cleanup", "{doc}");
+        assert_eq!(stored(&warehouse, &root).await, left, "a skipped table is left alone");
+    }
+    tokio::time::sleep(Duration::from_secs(2).saturating_sub(killed_at.elapsed())).await;
     let doc = json_ok(&compactor(&env, &["orphans", "--json"]));
     let d = details(&doc, &id);
     assert_eq!(d["resumed_from_checkpoint"]["run_id"], recorded.run_id.as_str(), "{d}");

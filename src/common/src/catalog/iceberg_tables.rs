@@ -22,6 +22,38 @@ const SWAP_METADATA_LOCATION: &str = "UPDATE iceberg_tables \
      WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? \
      AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL) AND metadata_location = ?";
 
+/// Name of the compactor's lease table in the catalog database: the fenced swap checks it.
+pub const LEASES_TABLE: &str = "signaldb_compactor_leases";
+
+/// The fenced swap's condition: the lease row of the table and job still names this holder
+/// and has not expired (an expired lease may already be another job's to take).
+const FENCE_HOLDS: &str = "SELECT 1 FROM signaldb_compactor_leases \
+     WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? AND job = ? \
+     AND owner = ? AND token = ? AND expires_at_ms > ?";
+
+/// A lease a commit must still hold when the swap runs: a holder whose lease expired or was
+/// taken over (its token is no longer the row's) cannot commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    /// The job the lease is for.
+    pub job: &'static str,
+    /// The holder's instance id.
+    pub owner: String,
+    /// The fencing token of the holder's acquisition.
+    pub token: i64,
+}
+
+/// How a compare-and-swap ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Swap {
+    /// The table now points at the new metadata.
+    Swapped,
+    /// Another writer committed first; nothing changed.
+    Lost,
+    /// The fence's lease is no longer held with its token; nothing changed.
+    Fenced,
+}
+
 impl SignalCatalog {
     /// Every table registered under this catalog name, read from `iceberg_tables`.
     ///
@@ -87,6 +119,56 @@ impl SignalCatalog {
             .map_err(|source| CatalogError::Query { name: self.name().to_string(), source })?;
         Ok(result.rows_affected() == 1)
     }
+
+    /// [`Self::swap_metadata_location`] that also requires, in the same statement, that
+    /// `fence`'s lease on `table` is still held with its token and unexpired (by this
+    /// process's clock); when nothing was swapped,
+    /// tells a lost race ([`Swap::Lost`]) from a lease taken over ([`Swap::Fenced`]).
+    pub async fn swap_metadata_location_fenced(
+        &self,
+        table: &TableIdent,
+        old: &str,
+        new: &str,
+        fence: &Fence,
+    ) -> Result<Swap, CatalogError> {
+        let query_err = |source| CatalogError::Query { name: self.name().to_string(), source };
+        let namespace = table.namespace().join(".");
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let sql =
+            self.dialect().sql(&format!("{SWAP_METADATA_LOCATION} AND EXISTS ({FENCE_HOLDS})"));
+        let result = sqlx::query(&sql)
+            .bind(new)
+            .bind(old)
+            .bind(self.name())
+            .bind(&namespace)
+            .bind(table.name())
+            .bind(old)
+            .bind(self.name())
+            .bind(&namespace)
+            .bind(table.name())
+            .bind(fence.job)
+            .bind(&fence.owner)
+            .bind(fence.token)
+            .bind(now_ms)
+            .execute(self.pool())
+            .await
+            .map_err(query_err)?;
+        if result.rows_affected() == 1 {
+            return Ok(Swap::Swapped);
+        }
+        let held = sqlx::query(&self.dialect().sql(FENCE_HOLDS))
+            .bind(self.name())
+            .bind(&namespace)
+            .bind(table.name())
+            .bind(fence.job)
+            .bind(&fence.owner)
+            .bind(fence.token)
+            .bind(now_ms)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(query_err)?;
+        Ok(if held.is_some() { Swap::Lost } else { Swap::Fenced })
+    }
 }
 
 #[cfg(test)]
@@ -94,6 +176,15 @@ mod tests {
     use super::*;
     use crate::catalog::SqlDialect;
     use crate::config::CatalogBackend;
+
+    #[test]
+    fn the_fenced_swap_numbers_its_placeholders_through_the_lease_check() {
+        let pg = SqlDialect::new(CatalogBackend::Postgres);
+        let sql = pg.sql(&format!("{SWAP_METADATA_LOCATION} AND EXISTS ({FENCE_HOLDS})"));
+        assert!(sql.contains("metadata_location = $6 AND EXISTS (SELECT 1 FROM "), "{sql}");
+        assert!(sql.ends_with("AND owner = $11 AND token = $12 AND expires_at_ms > $13)"), "{sql}");
+        assert_eq!(FENCE_HOLDS.split(' ').find(|w| w.starts_with("signaldb_")), Some(LEASES_TABLE));
+    }
 
     #[test]
     fn postgres_statements_number_their_placeholders_in_bind_order() {

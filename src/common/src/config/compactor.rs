@@ -60,6 +60,14 @@ pub struct CompactorConfig {
     /// `compactor status` shows as each job's last pass); at least 1.
     /// Env `SIGNALDB_COMPACTOR_RUN_HISTORY_DAYS`, default `30`.
     pub run_history_days: u64,
+    /// Seconds a table's lease lasts unless renewed: the longest a table waits after the
+    /// instance working on it died (`kill -9`, a lost node) before another one takes it over;
+    /// above `lease_renew_interval_secs`. Env `SIGNALDB_COMPACTOR_LEASE_TTL_SECS`, default `60`.
+    pub lease_ttl_secs: u64,
+    /// Seconds between two renewals of a lease while its table is worked on; at least 1 and
+    /// at most half of `lease_ttl_secs`, so one late renewal never loses a lease.
+    /// Env `SIGNALDB_COMPACTOR_LEASE_RENEW_INTERVAL_SECS`, default `15`.
+    pub lease_renew_interval_secs: u64,
     /// `[compactor.retention]`: partition drops and snapshot expiry.
     pub retention: RetentionConfig,
     /// `[compactor.orphan_cleanup]`: deletion of files no snapshot references.
@@ -83,6 +91,8 @@ impl Default for CompactorConfig {
             manifest_merge_min_count: 100,
             manifest_target_size_bytes: 8 * 1024 * 1024,
             run_history_days: 30,
+            lease_ttl_secs: 60,
+            lease_renew_interval_secs: 15,
             retention: RetentionConfig::default(),
             orphan_cleanup: OrphanCleanupConfig::default(),
         }
@@ -98,6 +108,16 @@ impl CompactorConfig {
     /// `quiet_period_secs` as a duration.
     pub fn quiet_period(&self) -> Duration {
         Duration::from_secs(self.quiet_period_secs)
+    }
+
+    /// `lease_ttl_secs` as a duration.
+    pub fn lease_ttl(&self) -> Duration {
+        Duration::from_secs(self.lease_ttl_secs)
+    }
+
+    /// `lease_renew_interval_secs` as a duration.
+    pub fn lease_renew_interval(&self) -> Duration {
+        Duration::from_secs(self.lease_renew_interval_secs)
     }
 
     /// `shutdown_timeout_secs` as a duration.

@@ -75,6 +75,8 @@ fn check_compactor(c: &CompactorConfig, check: &mut Checker<'_>) {
         manifest_merge_min_count: _,
         manifest_target_size_bytes,
         run_history_days,
+        lease_ttl_secs,
+        lease_renew_interval_secs,
         retention: _,
         orphan_cleanup: _,
     } = c;
@@ -94,6 +96,17 @@ fn check_compactor(c: &CompactorConfig, check: &mut Checker<'_>) {
     check.at_least("max_concurrent_jobs", *max_concurrent_jobs as u64, 1, "");
     check.at_least("manifest_target_size_bytes", *manifest_target_size_bytes, 1024, "byte");
     check.at_least("run_history_days", *run_history_days, 1, "day");
+    check.at_least("lease_renew_interval_secs", *lease_renew_interval_secs, 1, "second");
+    if *lease_renew_interval_secs >= 1 && lease_ttl_secs / 2 < *lease_renew_interval_secs {
+        check.invalid(
+            "lease_ttl_secs",
+            format!(
+                "must be at least twice compactor.lease_renew_interval_secs \
+                 ({lease_renew_interval_secs}), so one late renewal never loses a lease \
+                 (got {lease_ttl_secs})"
+            ),
+        );
+    }
 }
 
 fn check_retention(r: &RetentionConfig, prefix: &KeyPath, out: &mut Vec<Violation>) {

@@ -90,6 +90,7 @@ impl GroupRun<'_, '_> {
         let retried = commit_with_retry_cached(
             self.cx.catalog,
             id,
+            self.cx.fence.as_ref(),
             self.clock,
             self.settings.retry,
             self.manifests,

@@ -103,7 +103,17 @@ pub async fn upkeep(
             }
         };
         let id = cx.id;
-        match commit_with_retry_cached(cx.catalog, id, clock, retry, cache, build).await {
+        match commit_with_retry_cached(
+            cx.catalog,
+            id,
+            cx.fence.as_ref(),
+            clock,
+            retry,
+            cache,
+            build,
+        )
+        .await
+        {
             Ok(done) => match done.result {
                 Retried::Committed(commit) => {
                     let merged = commit.merge.unwrap_or_default();

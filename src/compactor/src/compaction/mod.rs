@@ -223,6 +223,11 @@ impl TableStep for CompactionStep {
         JobKind::Compaction
     }
 
+    /// The table with the most small files first: the most files to rewrite.
+    fn urgency(&self, state: &crate::table_state::TableState) -> i64 {
+        i64::try_from(state.small_files).unwrap_or(i64::MAX)
+    }
+
     async fn run_table(
         &self,
         cx: TableContext<'_>,

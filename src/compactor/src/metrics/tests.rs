@@ -50,6 +50,12 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("compactor_table_failures_total", "counter", &["tenant", "dataset", "table", "job"]),
     ("compactor_warnings", "gauge", &["check", "tenant", "dataset", "table"]),
     ("compactor_ready", "gauge", &["component"]),
+    ("compactor_leases_held", "gauge", &["job"]),
+    ("compactor_leases_acquired_total", "counter", &["job"]),
+    ("compactor_leases_taken_over_total", "counter", &["job"]),
+    ("compactor_leases_lost_total", "counter", &["job"]),
+    ("compactor_leases_skipped_total", "counter", &["job"]),
+    ("compactor_instance_info", "gauge", &["instance"]),
 ];
 
 fn table(tenant: &str, signal: Signal) -> TableId {
@@ -62,6 +68,7 @@ fn touched() -> Metrics {
     for job in JobKind::ALL {
         m.touch_job(job);
     }
+    m.leases.set_instance("node-1-0badcafe");
     m
 }
 

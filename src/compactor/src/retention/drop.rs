@@ -10,7 +10,7 @@
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use common::catalog::SignalCatalog;
+use common::catalog::{Fence, SignalCatalog};
 use common::clock::Clock;
 use common::tables::TableId;
 use iceberg::table::Table;
@@ -45,6 +45,7 @@ enum Declined {
 pub async fn drop_expired(
     catalog: &SignalCatalog,
     id: &TableId,
+    fence: Option<&Fence>,
     clock: &dyn Clock,
     retry: RetryPolicy,
     cutoff: DateTime<Utc>,
@@ -64,7 +65,7 @@ pub async fn drop_expired(
             Ok(SnapshotChange::delete(paths))
         }
     };
-    let outcome = commit_with_retry_cached(catalog, id, clock, retry, &manifests, &build)
+    let outcome = commit_with_retry_cached(catalog, id, fence, clock, retry, &manifests, &build)
         .await
         .map_err(RetentionError::Drop)?;
     let conflicts = outcome.conflicts;

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use common::catalog::SignalCatalog;
+use common::catalog::{Fence, SignalCatalog};
 use common::clock::Clock;
 use common::tables::TableId;
 use iceberg::spec::{MAIN_BRANCH, SnapshotReference, TableMetadata};
@@ -167,6 +167,7 @@ enum Declined {
 pub async fn expire(
     catalog: &SignalCatalog,
     id: &TableId,
+    fence: Option<&Fence>,
     clock: &dyn Clock,
     keep: usize,
     retry: RetryPolicy,
@@ -187,7 +188,7 @@ pub async fn expire(
         }
     };
     let outcome =
-        commit_with_retry(catalog, id, clock, retry, &build).await.map_err(expire_error)?;
+        commit_with_retry(catalog, id, fence, clock, retry, &build).await.map_err(expire_error)?;
     let conflicts = outcome.conflicts;
     let (expired, kept) = std::mem::take(&mut *last.lock().expect("plan lock"));
     match outcome.result {

@@ -133,7 +133,9 @@ impl RetentionStep {
         let id = cx.id;
         let mut errors = Vec::new();
         let (clock, retry) = (self.clock.as_ref(), self.settings.retry);
-        match drop::drop_expired(cx.catalog, id, clock, retry, d.policy.cutoff).await {
+        match drop::drop_expired(cx.catalog, id, cx.fence.as_ref(), clock, retry, d.policy.cutoff)
+            .await
+        {
             Ok(outcome) => {
                 self.record_evaluation(cx, &outcome.evaluation, d);
                 d.conflicts += outcome.conflicts;
@@ -157,7 +159,7 @@ impl RetentionStep {
             return errors;
         }
         let keep = self.settings.config.snapshots_to_keep;
-        match expire::expire(cx.catalog, id, clock, keep, retry).await {
+        match expire::expire(cx.catalog, id, cx.fence.as_ref(), clock, keep, retry).await {
             Ok(outcome) => {
                 let now = self.clock.now();
                 d.conflicts += outcome.conflicts;
@@ -208,6 +210,11 @@ impl TableStep for RetentionStep {
 
     fn kind(&self) -> JobKind {
         JobKind::Retention
+    }
+
+    /// The table holding the oldest partition first: the retention unenforced longest.
+    fn urgency(&self, state: &crate::table_state::TableState) -> i64 {
+        state.oldest_hour.map_or(i64::MIN, |hour| -hour)
     }
 
     async fn run_table(

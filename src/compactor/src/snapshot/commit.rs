@@ -1,6 +1,6 @@
 //! Making a staged change current with the catalog's compare-and-swap.
 
-use common::catalog::{CatalogError, SignalCatalog};
+use common::catalog::{CatalogError, Fence, SignalCatalog, Swap};
 use common::tables::TableId;
 use iceberg::Catalog;
 use iceberg::io::FileIO;
@@ -19,6 +19,21 @@ pub enum CommitError {
         table: String,
         /// The metadata location the snapshot was built on.
         expected: String,
+    },
+    /// The commit's lease was taken over by another instance (this one paused or lost the
+    /// catalog for longer than the lease's TTL); nothing changed and the staged files were
+    /// removed. The other instance owns the table now: do not retry.
+    #[error(
+        "table {table}: not committed, its {job} lease (token {token}) is no longer held: it \
+         expired or was taken over by another instance"
+    )]
+    Fenced {
+        /// The table.
+        table: String,
+        /// The job whose lease was lost.
+        job: &'static str,
+        /// The token this instance held.
+        token: i64,
     },
     /// The swap returned an error and the reloaded table neither points at the staged metadata
     /// nor lists it in its metadata log, so the change almost certainly did not apply. The
@@ -49,6 +64,7 @@ impl CommitError {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Conflict { .. } => "conflict",
+            Self::Fenced { .. } => "fenced",
             Self::Failed { .. } => "failed",
             Self::Unknown { .. } => "unknown",
         }
@@ -63,10 +79,11 @@ impl CommitError {
 pub async fn commit<E: Effect>(
     catalog: &SignalCatalog,
     id: &TableId,
+    fence: Option<&Fence>,
     staged: Staged<E>,
 ) -> Result<E::Outcome, CommitError> {
     let (old, new) = (&staged.old_location, &staged.new_location);
-    swap_metadata(catalog, id, old, new, &staged.written, &staged.file_io).await?;
+    swap_metadata(catalog, id, fence, old, new, &staged.written, &staged.file_io).await?;
     // Committed: the metadata files it dropped from the log are no longer reachable from it.
     remove_files(&staged.file_io, &staged.superseded).await;
     Ok(staged.effect.committed(id, staged.new_location))
@@ -75,7 +92,8 @@ pub async fn commit<E: Effect>(
 /// Points `id` at the metadata file `new` if, and only if, it still points at `old`: the one
 /// compare-and-swap every change of ours goes through, snapshots and metadata-only changes
 /// (snapshot expiration) alike. Only when the swap is known to have lost
-/// ([`CommitError::Conflict`]: the row no longer held `old`) are the files in `written` (the
+/// ([`CommitError::Conflict`]: the row no longer held `old`; [`CommitError::Fenced`]: `fence`'s
+/// lease was taken over, checked in the same statement as the swap) are the files in `written` (the
 /// attempt's metadata, manifests and lists; never data files) removed. A swap that returned an
 /// error counts as committed when the reloaded table points at `new` or lists it in its
 /// metadata log (applied, then superseded by another writer); otherwise it is
@@ -84,17 +102,30 @@ pub async fn commit<E: Effect>(
 pub async fn swap_metadata(
     catalog: &SignalCatalog,
     id: &TableId,
+    fence: Option<&Fence>,
     old: &str,
     new: &str,
     written: &[String],
     file_io: &FileIO,
 ) -> Result<(), CommitError> {
     let ident = id.ident();
-    match catalog.swap_metadata_location(&ident, old, new).await {
-        Ok(true) => Ok(()),
-        Ok(false) => {
+    let swapped = match fence {
+        Some(fence) => catalog.swap_metadata_location_fenced(&ident, old, new, fence).await,
+        None => catalog
+            .swap_metadata_location(&ident, old, new)
+            .await
+            .map(|done| if done { Swap::Swapped } else { Swap::Lost }),
+    };
+    match swapped {
+        Ok(Swap::Swapped) => Ok(()),
+        Ok(Swap::Lost) => {
             remove_files(file_io, written).await;
             Err(CommitError::Conflict { table: id.to_string(), expected: old.to_string() })
+        }
+        Ok(Swap::Fenced) => {
+            remove_files(file_io, written).await;
+            let (job, token) = fence.map_or(("", 0), |f| (f.job, f.token));
+            Err(CommitError::Fenced { table: id.to_string(), job, token })
         }
         // The database may have applied the swap before the error reached us, and other
         // writers may have committed on top since: nothing written is removed unless the swap

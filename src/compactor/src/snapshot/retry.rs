@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use common::catalog::SignalCatalog;
+use common::catalog::{Fence, SignalCatalog};
 use common::clock::Clock;
 use common::tables::TableId;
 use iceberg::Catalog;
@@ -139,6 +139,7 @@ impl RetryFailure {
 pub async fn commit_with_retry<F, Fut, C, A>(
     catalog: &SignalCatalog,
     id: &TableId,
+    fence: Option<&Fence>,
     clock: &dyn Clock,
     policy: RetryPolicy,
     build: F,
@@ -148,7 +149,7 @@ where
     Fut: Future<Output = Result<C, A>>,
     C: Change,
 {
-    commit_with_retry_cached(catalog, id, clock, policy, &ManifestCache::new(), build).await
+    commit_with_retry_cached(catalog, id, fence, clock, policy, &ManifestCache::new(), build).await
 }
 
 /// What committing a change of type `C` reports.
@@ -159,6 +160,7 @@ pub type Outcome<C> = <<C as Change>::Effect as Effect>::Outcome;
 pub async fn commit_with_retry_cached<F, Fut, C, A>(
     catalog: &SignalCatalog,
     id: &TableId,
+    fence: Option<&Fence>,
     clock: &dyn Clock,
     policy: RetryPolicy,
     cache: &ManifestCache,
@@ -194,7 +196,7 @@ where
                 return Err(fail(conflicts, RetryFailure::Stage { table: table_name(), source }));
             }
         };
-        match commit(catalog, id, staged).await {
+        match commit(catalog, id, fence, staged).await {
             Ok(outcome) => {
                 return Ok(RetryOutcome { result: Retried::Committed(outcome), conflicts });
             }

@@ -51,12 +51,14 @@ async fn status_reads_the_state_the_history_and_scores_the_table() {
         outcome: RunOutcome::Failure,
         changes: Changes::default(),
         error: Some("disk full".into()),
+        instance: "node-1-0badcafe".into(),
     };
     history.record(&fx.id, &failed).await.unwrap();
     let report = status(&fx.catalog, &config(), &Scope::default(), now).await;
     let t = &report.tables[0];
     let compaction = t.jobs.iter().find(|j| j.job == JobKind::Compaction).unwrap();
     assert_eq!(compaction.last_run.as_ref().unwrap().outcome, RunOutcome::Failure);
+    assert_eq!(compaction.last_run.as_ref().unwrap().instance, "node-1-0badcafe");
     assert_eq!(compaction.last_success_age_secs, None);
     let checks: Vec<_> = t.warnings.iter().map(|w| w.check).collect();
     assert_eq!(checks, [JOB_NOT_SUCCEEDING]);

@@ -38,7 +38,15 @@ fn state(hours_ago: &[i64], snapshots: u64, manifests: u64) -> TableState {
 
 fn run(job: JobKind, outcome: RunOutcome, hours_ago: i64, changes: Changes) -> RunRecord {
     let at = now() - chrono::Duration::hours(hours_ago);
-    RunRecord { job, started_at: at, finished_at: at, outcome, changes, error: None }
+    RunRecord {
+        job,
+        started_at: at,
+        finished_at: at,
+        outcome,
+        changes,
+        error: None,
+        instance: String::new(),
+    }
 }
 
 #[test]

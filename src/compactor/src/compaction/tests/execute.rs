@@ -321,7 +321,7 @@ async fn a_group_whose_input_was_replaced_first_is_abandoned_and_cleaned_up() {
     let copy = write(&planned, HOURS[0], vec![batch(&planned, HOURS[0], ROWS, 4242)]).await;
     let other = SnapshotChange::replace([taken], copy, None);
     let staged = stage(&planned, &other, Utc::now().timestamp_millis()).await.unwrap();
-    commit(&fx.catalog, &fx.id, staged).await.unwrap();
+    commit(&fx.catalog, &fx.id, None, staged).await.unwrap();
     let raced = fx.load().await;
     let rows_raced = rows_by_hour(&raced).await;
 
@@ -424,7 +424,7 @@ async fn a_small_target_rolls_into_several_files_of_about_the_target_size() {
     let start = table.metadata().current_snapshot().unwrap().sequence_number();
     let change = SnapshotChange::replace(group.files.clone(), out.files, Some(start));
     let staged = stage(&table, &change, Utc::now().timestamp_millis()).await.unwrap();
-    commit(&fx.catalog, &fx.id, staged).await.unwrap();
+    commit(&fx.catalog, &fx.id, None, staged).await.unwrap();
     assert_eq!(rows_by_hour(&fx.load().await).await, rows_before);
 }
 

@@ -60,7 +60,7 @@ async fn never_the_current_snapshot_nor_a_referenced_one_and_never_fewer_than_on
     let rows = rows_per_hour(&table, None).await;
     let before = table.metadata_location().unwrap().to_string();
     let outcome =
-        expire(&fx.catalog, &fx.id, &SystemClock, 1, RetryPolicy::default()).await.unwrap();
+        expire(&fx.catalog, &fx.id, None, &SystemClock, 1, RetryPolicy::default()).await.unwrap();
     assert_eq!(ids(&outcome.expired), [all[2], all[3]]);
     assert_eq!((outcome.kept, outcome.conflicts), (3, 0));
     let after = fx.load().await;
@@ -81,7 +81,7 @@ async fn never_the_current_snapshot_nor_a_referenced_one_and_never_fewer_than_on
     // Nothing left to expire: no commit.
     let location = after.metadata_location().unwrap().to_string();
     let outcome =
-        expire(&fx.catalog, &fx.id, &SystemClock, 1, RetryPolicy::default()).await.unwrap();
+        expire(&fx.catalog, &fx.id, None, &SystemClock, 1, RetryPolicy::default()).await.unwrap();
     assert!(outcome.expired.is_empty());
     assert_eq!(fx.load().await.metadata_location(), Some(location.as_str()));
 }

@@ -58,7 +58,7 @@ async fn a_metadata_only_merge_keeps_every_entry_and_clusters_by_hour() {
     let staged = stage(&before, &change, now_ms()).await.unwrap();
     let merge = staged.effect.merge.expect("the merge is due");
     assert_eq!((merge.replaced, merge.entries), (8, 24));
-    let outcome = commit(&fx.catalog, &fx.id, staged).await.unwrap();
+    let outcome = commit(&fx.catalog, &fx.id, None, staged).await.unwrap();
 
     let after = fx.load().await;
     let snapshot = after.metadata().current_snapshot().unwrap();
@@ -88,7 +88,9 @@ async fn a_large_target_packs_consecutive_hours_into_one_manifest() {
     let expected = fx.fill(&HOURS, 6, ROWS).await;
     let before = fx.load().await;
     let change = SnapshotChange::merge_manifests(policy(8 << 20));
-    commit(&fx.catalog, &fx.id, stage(&before, &change, now_ms()).await.unwrap()).await.unwrap();
+    commit(&fx.catalog, &fx.id, None, stage(&before, &change, now_ms()).await.unwrap())
+        .await
+        .unwrap();
     let after = fx.load().await;
     assert_eq!(hours_per_manifest(&after).await, vec![HOURS.to_vec()]);
     assert_eq!(rows_per_hour(&after, None).await, expected);
@@ -106,7 +108,7 @@ async fn a_replace_merges_when_its_snapshot_would_list_too_many_manifests() {
     let staged = stage(&before, &change, now_ms()).await.unwrap();
     let merge = staged.effect.merge.expect("six manifests exceed four");
     assert_eq!((merge.replaced, merge.entries), (4, 8));
-    commit(&fx.catalog, &fx.id, staged).await.unwrap();
+    commit(&fx.catalog, &fx.id, None, staged).await.unwrap();
 
     let after = fx.load().await;
     // The merged survivors, the removed entries and the added file.
@@ -148,7 +150,9 @@ async fn live_files_skip_the_manifest_of_removed_entries() {
     fx.fill(&HOURS[..1], 4, ROWS).await;
     let before = fx.load().await;
     let change = compaction(&before, HOURS[0]).await;
-    commit(&fx.catalog, &fx.id, stage(&before, &change, now_ms()).await.unwrap()).await.unwrap();
+    commit(&fx.catalog, &fx.id, None, stage(&before, &change, now_ms()).await.unwrap())
+        .await
+        .unwrap();
     let after = fx.load().await;
     // The removed entries' manifest and the added file's.
     assert_eq!(manifest_list(&after).await.unwrap().len(), 2);

@@ -33,7 +33,7 @@ async fn trimmed_by_our_commit(delete_after_commit: bool) {
     let change = RemoveSnapshots { snapshot_ids: vec![oldest.snapshot_id()] };
     let staged = stage_removal(&before, &change).await.unwrap();
     let superseded = staged.superseded.clone();
-    commit(&fx.catalog, &fx.id, staged).await.unwrap();
+    commit(&fx.catalog, &fx.id, None, staged).await.unwrap();
 
     let after = fx.load().await;
     let log_after = logged(&after);

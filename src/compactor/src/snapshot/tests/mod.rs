@@ -12,6 +12,7 @@ use crate::test_support::{
     rows_per_hour, summary, write,
 };
 
+mod fence;
 mod merge;
 mod metadata_log;
 mod removal;
@@ -66,7 +67,7 @@ async fn replace_rewrites_one_hour_and_keeps_every_row() {
     let added = change.add.clone();
     let staged = stage(&before, &change, now_ms()).await.unwrap();
     assert!(staged.written.iter().all(|p| !p.ends_with(".parquet")));
-    let outcome = commit(&fx.catalog, &fx.id, staged).await.unwrap();
+    let outcome = commit(&fx.catalog, &fx.id, None, staged).await.unwrap();
 
     let after = fx.load().await;
     assert_eq!(after.metadata_location(), Some(outcome.metadata_location.as_str()));
@@ -132,7 +133,7 @@ async fn a_shared_manifest_cache_reads_only_new_manifests_and_still_rewrites_cac
     let fresh = fx.load().await;
     let staged = stage_cached(&fresh, &change, now_ms(), &cache).await.unwrap();
     assert_eq!(cache.len(), seen + 1, "the retry reads only the manifest it has not seen");
-    commit(&fx.catalog, &fx.id, staged).await.unwrap();
+    commit(&fx.catalog, &fx.id, None, staged).await.unwrap();
 
     let after = fx.load().await;
     *expected.get_mut(&HOURS[2]).unwrap() += ROWS;
@@ -159,7 +160,7 @@ async fn delete_drops_an_hours_delete_files_with_its_data_files() {
     assert!(matches!(err, SnapshotError::FilesNoLongerLive { .. }), "{err}");
 
     let staged = stage(&before, &SnapshotChange::delete(victims), now_ms()).await.unwrap();
-    commit(&fx.catalog, &fx.id, staged).await.unwrap();
+    commit(&fx.catalog, &fx.id, None, staged).await.unwrap();
     let after = fx.load().await;
     expected.remove(&HOURS[1]);
     assert_eq!(rows_per_hour(&after, None).await, expected);
@@ -179,7 +180,7 @@ async fn delete_drops_one_hour_from_the_live_table_only() {
     let before = fx.load().await;
     let victims = paths_of_hour(&before, HOURS[1]).await;
     let staged = stage(&before, &SnapshotChange::delete(victims), now_ms()).await.unwrap();
-    commit(&fx.catalog, &fx.id, staged).await.unwrap();
+    commit(&fx.catalog, &fx.id, None, staged).await.unwrap();
 
     let after = fx.load().await;
     expected.remove(&HOURS[1]);
@@ -226,7 +227,7 @@ async fn a_stale_commit_conflicts_cleans_up_and_the_retry_keeps_appended_rows() 
     fx.append(late).await;
     *expected.get_mut(&HOURS[2]).unwrap() += 10;
 
-    let err = commit(&fx.catalog, &fx.id, staged).await.unwrap_err();
+    let err = commit(&fx.catalog, &fx.id, None, staged).await.unwrap_err();
     assert!(matches!(err, CommitError::Conflict { .. }), "{err}");
     assert_eq!(err.kind(), "conflict");
     for location in &written {
@@ -239,7 +240,7 @@ async fn a_stale_commit_conflicts_cleans_up_and_the_retry_keeps_appended_rows() 
     let policy = RetryPolicy { initial_backoff: Duration::from_millis(1), ..Default::default() };
     let change = &change;
     let outcome =
-        commit_with_retry(&fx.catalog, &fx.id, &SystemClock, policy, |_table| async move {
+        commit_with_retry(&fx.catalog, &fx.id, None, &SystemClock, policy, |_table| async move {
             Ok::<_, ()>(change.clone())
         })
         .await
@@ -266,7 +267,7 @@ async fn commit_with_retry_rebuilds_after_a_conflict_and_counts_it() {
     let (fx_ref, change, late, calls) = (&fx, &change, &late, &calls);
     let policy = RetryPolicy { initial_backoff: Duration::from_millis(1), ..Default::default() };
     let outcome =
-        commit_with_retry(&fx.catalog, &fx.id, &SystemClock, policy, |table| async move {
+        commit_with_retry(&fx.catalog, &fx.id, None, &SystemClock, policy, |table| async move {
             // The first build races another writer, so its commit must lose.
             if calls.fetch_add(1, Ordering::SeqCst) == 0 {
                 fx_ref.append(late.clone()).await;
@@ -290,7 +291,7 @@ async fn commit_with_retry_rebuilds_after_a_conflict_and_counts_it() {
 
     // A builder that declines ends the call without committing.
     let location = after.metadata_location().unwrap().to_string();
-    let outcome = commit_with_retry(&fx.catalog, &fx.id, &SystemClock, policy, |_| async {
+    let outcome = commit_with_retry(&fx.catalog, &fx.id, None, &SystemClock, policy, |_| async {
         Err::<SnapshotChange, _>("nothing expired")
     })
     .await
@@ -298,7 +299,7 @@ async fn commit_with_retry_rebuilds_after_a_conflict_and_counts_it() {
     assert!(matches!(outcome.result, Retried::Abandoned("nothing expired")));
     // Jobs run on a multi-threaded runtime: the retry loop must be Send with a Send builder.
     fn assert_send<T: Send>(_: &T) {}
-    let retry = commit_with_retry(&fx.catalog, &fx.id, &SystemClock, policy, |_| async {
+    let retry = commit_with_retry(&fx.catalog, &fx.id, None, &SystemClock, policy, |_| async {
         Err::<SnapshotChange, _>(())
     });
     assert_send(&retry);
@@ -314,7 +315,9 @@ async fn removing_files_that_are_gone_is_refused_without_writing_anything() {
 
     // Retention drops the hour first.
     let drop = SnapshotChange::delete(paths_of_hour(&planned, HOURS[0]).await);
-    commit(&fx.catalog, &fx.id, stage(&planned, &drop, now_ms()).await.unwrap()).await.unwrap();
+    commit(&fx.catalog, &fx.id, None, stage(&planned, &drop, now_ms()).await.unwrap())
+        .await
+        .unwrap();
 
     let fresh = fx.load().await;
     let metadata_dir = format!("{}/metadata", fresh.metadata().location());
@@ -328,11 +331,12 @@ async fn removing_files_that_are_gone_is_refused_without_writing_anything() {
 
     let change = &change;
     let policy = RetryPolicy::default();
-    let outcome = commit_with_retry(&fx.catalog, &fx.id, &SystemClock, policy, |_| async move {
-        Ok::<_, ()>(change.clone())
-    })
-    .await
-    .unwrap();
+    let outcome =
+        commit_with_retry(&fx.catalog, &fx.id, None, &SystemClock, policy, |_| async move {
+            Ok::<_, ()>(change.clone())
+        })
+        .await
+        .unwrap();
     assert!(
         matches!(outcome.result, Retried::FilesNoLongerLive { ref missing } if missing.len() == 2)
     );
@@ -345,18 +349,24 @@ async fn a_chain_of_commits_keeps_totals_equal_to_a_manifest_walk() {
 
     let table = fx.load().await;
     let change = compaction(&table, HOURS[0]).await;
-    commit(&fx.catalog, &fx.id, stage(&table, &change, now_ms()).await.unwrap()).await.unwrap();
+    commit(&fx.catalog, &fx.id, None, stage(&table, &change, now_ms()).await.unwrap())
+        .await
+        .unwrap();
     let table = fx.load().await;
     assert_totals_match_walk(&table).await;
 
     let change = SnapshotChange::delete(paths_of_hour(&table, HOURS[1]).await);
-    commit(&fx.catalog, &fx.id, stage(&table, &change, now_ms()).await.unwrap()).await.unwrap();
+    commit(&fx.catalog, &fx.id, None, stage(&table, &change, now_ms()).await.unwrap())
+        .await
+        .unwrap();
     expected.remove(&HOURS[1]);
     let table = fx.load().await;
     assert_totals_match_walk(&table).await;
 
     let change = compaction(&table, HOURS[2]).await;
-    commit(&fx.catalog, &fx.id, stage(&table, &change, now_ms()).await.unwrap()).await.unwrap();
+    commit(&fx.catalog, &fx.id, None, stage(&table, &change, now_ms()).await.unwrap())
+        .await
+        .unwrap();
     let table = fx.load().await;
     assert_totals_match_walk(&table).await;
     assert_eq!(rows_per_hour(&table, None).await, expected);
@@ -376,7 +386,7 @@ async fn a_commit_superseded_by_other_writers_is_still_recognised_as_applied() {
     fx.fill(&HOURS, 2, ROWS).await;
     let table = fx.load().await;
     let drop = SnapshotChange::delete(paths_of_hour(&table, HOURS[0]).await);
-    let ours = commit(&fx.catalog, &fx.id, stage(&table, &drop, now_ms()).await.unwrap())
+    let ours = commit(&fx.catalog, &fx.id, None, stage(&table, &drop, now_ms()).await.unwrap())
         .await
         .unwrap()
         .metadata_location;

@@ -13,7 +13,7 @@ use crate::snapshot::{
 use crate::test_support::{Fixture, batch, rows_per_hour, write};
 
 /// The snapshot ids of `table`, oldest first.
-fn oldest_first(table: &iceberg::table::Table) -> Vec<i64> {
+pub(super) fn oldest_first(table: &iceberg::table::Table) -> Vec<i64> {
     let mut s: Vec<_> =
         table.metadata().snapshots().map(|s| (s.sequence_number(), s.snapshot_id())).collect();
     s.sort();
@@ -35,7 +35,7 @@ async fn a_lost_removal_is_cleaned_up_and_retried_on_fresh_metadata() {
     fx.append(late).await;
     *expected.get_mut(&HOURS[0]).unwrap() += 5;
     let written = staged.written.clone();
-    let err = commit(&fx.catalog, &fx.id, staged).await.unwrap_err();
+    let err = commit(&fx.catalog, &fx.id, None, staged).await.unwrap_err();
     assert!(matches!(err, CommitError::Conflict { .. }), "{err}");
     assert!(!exists(&stale, &written[0]).await, "the losing attempt's file is left behind");
 
@@ -44,14 +44,15 @@ async fn a_lost_removal_is_cleaned_up_and_retried_on_fresh_metadata() {
     *expected.get_mut(&HOURS[1]).unwrap() += 3;
     let (calls, fx_ref, later, change) = (&AtomicU32::new(0), &fx, &later, &change);
     let policy = RetryPolicy { initial_backoff: Duration::from_millis(1), ..Default::default() };
-    let outcome = commit_with_retry(&fx.catalog, &fx.id, &SystemClock, policy, |_| async move {
-        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
-            fx_ref.append(later.clone()).await;
-        }
-        Ok::<_, ()>(change.clone())
-    })
-    .await
-    .unwrap();
+    let outcome =
+        commit_with_retry(&fx.catalog, &fx.id, None, &SystemClock, policy, |_| async move {
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                fx_ref.append(later.clone()).await;
+            }
+            Ok::<_, ()>(change.clone())
+        })
+        .await
+        .unwrap();
     assert_eq!((outcome.conflicts, calls.load(Ordering::SeqCst)), (1, 2));
     let Retried::Committed(removed) = outcome.result else { panic!("not committed") };
     assert_eq!(removed.snapshot_ids, [all[0]]);
