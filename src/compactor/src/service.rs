@@ -113,6 +113,12 @@ impl Service {
     pub async fn run_daemon(self, shutdown: CancellationToken) -> Result<(), ServiceError> {
         let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, self.metrics_port));
         let listener = http::bind(addr).await?;
+        info!(
+            target: log_target::SERVICE,
+            instance = %self.assembly.instance(),
+            lease_ttl_secs = self.assembly.config().lease_ttl_secs,
+            "Compactor instance {} starting", self.assembly.instance()
+        );
 
         let mut tasks = JoinSet::new();
         let router = http::router(Arc::clone(self.metrics()), Arc::clone(&self.health));

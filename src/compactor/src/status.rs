@@ -15,6 +15,7 @@ use iceberg::Catalog;
 use serde::Serialize;
 
 use crate::job::{JobKind, Scope};
+use crate::lease::{Holder, LeaseStore};
 use crate::retention::TablePolicy;
 use crate::run_history::{self, RecentRuns, RunHistory, RunOutcome, RunRecord};
 use crate::table_state::TableState;
@@ -67,6 +68,9 @@ pub struct TableStatus {
     pub warnings: Vec<Warning>,
     /// The health score and its reasons.
     pub health: Health,
+    /// The live lease on the table: which instance works on it now, for which job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Holder>,
     /// Why the table (or its history) could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -138,8 +142,19 @@ pub async fn status(
         }
     };
     let history = RunHistory::of(catalog, run_history::kept(c)).await.map_err(|e| e.to_string());
+    let held = match LeaseStore::of(catalog).await {
+        Ok(store) => store.holders(now).await,
+        Err(e) => Err(e),
+    };
+    let held = held.unwrap_or_else(|e| {
+        report.errors.push(e.to_string());
+        Vec::new()
+    });
     for id in ids {
-        report.tables.push(table_status(catalog, c, &history, &id, now).await);
+        let mut table = table_status(catalog, c, &history, &id, now).await;
+        let (namespace, name) = (id.ident().namespace().join("."), id.signal.as_str());
+        table.lease = held.iter().find(|h| h.namespace == namespace && h.table == name).cloned();
+        report.tables.push(table);
     }
     report
 }
@@ -209,6 +224,7 @@ async fn table_status(
         jobs,
         warnings,
         health,
+        lease: None,
         error,
     }
 }
@@ -339,6 +355,12 @@ pub fn render(report: &StatusReport) -> String {
             job(JobKind::OrphanCleanup),
             t.health.score,
         );
+        if let Some(l) = &t.lease {
+            let from = l.taken_from.as_ref().map(|f| format!(", taken over from {f}"));
+            let until = l.expires_at.format("%H:%M:%S");
+            let from = from.unwrap_or_default();
+            let _ = writeln!(out, "  lease {} held by {} until {until}Z{from}", l.job, l.owner);
+        }
         for w in &t.warnings {
             let _ = writeln!(out, "  warning {}: {}", w.check, w.message);
         }

@@ -22,7 +22,7 @@ pub struct LeaseMetrics {
     /// `compactor_leases_skipped_total{job}`: tables skipped because another instance, or
     /// another job, held their lease.
     pub skipped: IntCounterVec,
-    /// `compactor_instance_info{instance}`: 1, labelled with this process's instance id.
+    /// `compactor_instance_info{instance_id}`: 1, labelled with this process's instance id.
     pub instance: IntGaugeVec,
 }
 
@@ -64,12 +64,12 @@ impl LeaseMetrics {
                 r,
                 "compactor_instance_info",
                 "Always 1, labelled with this process's instance id (the owner in the lease table).",
-                &["instance"],
+                &["instance_id"],
             ),
         }
     }
 
-    /// Sets `compactor_instance_info{instance}` to 1.
+    /// Sets `compactor_instance_info{instance_id}` to 1.
     pub fn set_instance(&self, instance: &str) {
         self.instance.with_label_values(&[instance]).set(1);
     }

@@ -55,7 +55,7 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("compactor_leases_taken_over_total", "counter", &["job"]),
     ("compactor_leases_lost_total", "counter", &["job"]),
     ("compactor_leases_skipped_total", "counter", &["job"]),
-    ("compactor_instance_info", "gauge", &["instance"]),
+    ("compactor_instance_info", "gauge", &["instance_id"]),
 ];
 
 fn table(tenant: &str, signal: Signal) -> TableId {

@@ -67,6 +67,17 @@ async fn status_reads_the_state_the_history_and_scores_the_table() {
     assert!(text.contains("acme.prod.logs"), "{text}");
     assert!(text.contains("warning job_not_succeeding"), "{text}");
     assert!(text.contains("1 table(s), 1 unhealthy"), "{text}");
+    assert!(t.lease.is_none() && !text.contains("  lease "), "{text}");
+
+    // A table an instance works on shows who holds its lease, for which job, until when.
+    let leases = LeaseStore::of(&fx.catalog).await.unwrap();
+    let ttl = chrono::Duration::seconds(60);
+    leases.acquire(&fx.id, JobKind::Retention, "node-2-feedf00d", now, ttl).await.unwrap();
+    let report = status(&fx.catalog, &config(), &Scope::default(), now).await;
+    let lease = report.tables[0].lease.as_ref().expect("the lease is shown");
+    assert_eq!((lease.job.as_str(), lease.owner.as_str()), ("retention", "node-2-feedf00d"));
+    let text = render(&report);
+    assert!(text.contains("  lease retention held by node-2-feedf00d until "), "{text}");
 
     // A scope without the table reports none.
     let other = Scope { signal: Some(Signal::Traces), ..Scope::default() };
