@@ -8,4 +8,5 @@ mod compactor;
 mod deployment;
 mod foundation;
 mod monitoring;
+mod scale_out;
 mod service;

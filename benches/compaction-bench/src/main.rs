@@ -6,10 +6,12 @@
 //! - `arrow-baseline` is contender (a), the floor: per hour directory, read every input Parquet
 //!   file fully into memory with arrow-rs and write one file with the compactor's writer
 //!   settings, committing nothing;
+//! - `lease-overhead` times what leasing adds per table to a pass (scripts/bench-scale-out.sh);
 //! - `report` reads every measurement of a run, prints the table with the ratios and whether
 //!   each target is met (`targets`), and writes them as one JSON document.
 
 mod baseline;
+mod lease_overhead;
 mod measure;
 mod render;
 mod report;
@@ -61,6 +63,19 @@ enum Command {
         #[arg(long)]
         expect_rows: Option<u64>,
     },
+    /// Lease --tables tables the way one pass does (acquire, check, release), --rounds times,
+    /// on the catalog database at --catalog-uri; prints the time per table as JSON.
+    LeaseOverhead {
+        /// The catalog database (sqlite://… or postgres://…).
+        #[arg(long)]
+        catalog_uri: String,
+        /// Tables leased per round.
+        #[arg(long, default_value_t = 100)]
+        tables: usize,
+        /// Rounds timed.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Print the results table of a run and write it as JSON.
     Report {
         /// The run's results directory (`<workload>/<contender>.{measure,out}.json`).
@@ -92,6 +107,12 @@ fn main() -> anyhow::Result<ExitCode> {
                 );
             }
             anyhow::ensure!(rows.0 == rows.1, "read {} rows but wrote {}", rows.0, rows.1);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::LeaseOverhead { catalog_uri, tables, rounds } => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            let overhead = runtime.block_on(lease_overhead::run(&catalog_uri, tables, rounds))?;
+            println!("{}", serde_json::to_string_pretty(&overhead)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { results, out } => {

@@ -31,7 +31,7 @@ use crate::job::{JobKind, Scope};
 use crate::metered::{Metered, Recorded};
 use crate::metrics::Metrics;
 use crate::orphan::{OrphanCleanupStep, OrphanSettings};
-use crate::pass::{Job, LeaseSettings, PassSettings, TablePass};
+use crate::pass::{Job, LeaseSettings, PassSettings, TableLocks, TablePass};
 use crate::report::{JobReport, TableOutcome};
 use crate::retention::{RetentionSettings, RetentionStep};
 use crate::retention_cycle::{FollowUp, RetentionCycle};
@@ -166,6 +166,7 @@ pub struct Assembly {
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     instance: Arc<InstanceId>,
+    locks: Arc<TableLocks>,
 }
 
 impl Assembly {
@@ -183,6 +184,7 @@ impl Assembly {
             metrics,
             clock: Arc::new(SystemClock),
             instance,
+            locks: Arc::default(),
         })
     }
 
@@ -198,6 +200,7 @@ impl Assembly {
             instance: Arc::clone(&self.instance),
             ttl: self.config.lease_ttl(),
             renew_interval: self.config.lease_renew_interval(),
+            locks: Arc::clone(&self.locks),
         };
         PassSettings::from(&self.config).with_leases(leases)
     }

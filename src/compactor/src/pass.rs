@@ -107,6 +107,10 @@ type Worked<O> = (TableReport, Option<O>);
 /// A [`Worked`] with when the table's work started and ended, and the table's state after it.
 type Timed<O> = (TableReport, Option<O>, (DateTime<Utc>, DateTime<Utc>), Option<TableState>);
 
+/// A [`Worked`], the table's state after it, and when the work started and ended (inside the
+/// table's lease, when it took one).
+type Ran<O> = (Worked<O>, Option<TableState>, (DateTime<Utc>, DateTime<Utc>));
+
 impl<S> TablePass<S>
 where
     S: TableStep,
@@ -254,15 +258,17 @@ where
         id: &TableId,
         scope: &Scope,
         cancel: &CancellationToken,
-    ) -> (Worked<S::Outcome>, Option<TableState>) {
+    ) -> Ran<S::Outcome> {
         let Some(leasing) = leasing else {
             return self.run_on(catalog, id, scope, cancel, None).await;
         };
+        // This instance's other jobs are waited for; other instances never are.
+        let _turn = leasing.settings.locks.lock(id).await;
         let work = cancel.child_token();
         match leasing.take(id, &work).await {
             Taken::Held(lease) => {
                 let fence = lease.lease().fence();
-                let ((mut table, outcome), state) =
+                let ((mut table, outcome), state, when) =
                     self.run_on(catalog, id, scope, &work, Some(fence)).await;
                 if lease.finish(leasing).await {
                     let lost = format!(
@@ -273,7 +279,7 @@ where
                     warn!(target: log_target::SERVICE, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, "{lost}");
                     table.error.get_or_insert(lost);
                 }
-                ((table, outcome), state)
+                ((table, outcome), state, when)
             }
             Taken::Busy(holder) => {
                 let skipped = Skipped {
@@ -291,9 +297,13 @@ where
                     Ok(table) => self.refresh_gauges(catalog, id, &table, false).await,
                     Err(_) => None,
                 };
-                ((TableReport::skipped(id, skipped), None), state)
+                let now = Utc::now();
+                ((TableReport::skipped(id, skipped), None), state, (now, now))
             }
-            Taken::Failed(e) => ((TableReport::failed(id, e), None), None),
+            Taken::Failed(e) => {
+                let now = Utc::now();
+                ((TableReport::failed(id, e), None), None, (now, now))
+            }
         }
     }
 
@@ -304,7 +314,8 @@ where
         scope: &Scope,
         cancel: &CancellationToken,
         fence: Option<Fence>,
-    ) -> (Worked<S::Outcome>, Option<TableState>) {
+    ) -> Ran<S::Outcome> {
+        let started_at = Utc::now();
         let kind = self.step.kind();
         self.metrics.touch_table(id);
         let mut state = None;
@@ -339,7 +350,7 @@ where
             }
             Err(e) => (TableReport::failed(id, e.to_string()), None),
         };
-        (worked, state)
+        (worked, state, (started_at, Utc::now()))
     }
 }
 
@@ -419,10 +430,9 @@ where
             futures::stream::iter(self.ordered(ids))
                 .take_while(|_| std::future::ready(!cancel.is_cancelled()))
                 .map(|id| async move {
-                    let started_at = chrono::Utc::now();
-                    let ((table, outcome), state) =
+                    let ((table, outcome), state, when) =
                         self.run_leased(catalog, leasing, &id, scope, cancel).await;
-                    (id, (table, outcome, (started_at, chrono::Utc::now()), state))
+                    (id, (table, outcome, when, state))
                 })
                 .buffer_unordered(self.settings.concurrency)
                 .collect()
@@ -458,7 +468,7 @@ where
 
 mod leasing;
 
-pub use leasing::LeaseSettings;
+pub use leasing::{LeaseSettings, TableLocks};
 use leasing::{Leasing, Taken};
 
 #[cfg(test)]

@@ -29,6 +29,27 @@ pub struct LeaseSettings {
     pub ttl: Duration,
     /// Time between two renewals.
     pub renew_interval: Duration,
+    /// The process's table locks, shared by every pass of the instance.
+    pub locks: Arc<TableLocks>,
+}
+
+/// One lock per table for the passes of one process: two jobs of the same instance take
+/// turns on a table (as they did before leases) instead of skipping it, so a lease is only
+/// ever refused because of another instance.
+#[derive(Debug, Default)]
+pub struct TableLocks {
+    locks: std::sync::Mutex<std::collections::HashMap<TableId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl TableLocks {
+    /// Waits for `id`'s lock; held until the guard is dropped.
+    pub(super) async fn lock(&self, id: &TableId) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(locks.entry(id.clone()).or_default())
+        };
+        lock.lock_owned().await
+    }
 }
 
 /// The leases of one pass of one job.

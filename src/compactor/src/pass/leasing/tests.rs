@@ -18,6 +18,7 @@ use crate::test_support::TempCatalog;
 /// A step that stays on each table for `delay` (or until cancelled), failing the test if a
 /// table is ever worked on twice at the same time, and counting the tables it worked on.
 struct Probe {
+    kind: JobKind,
     delay: std::time::Duration,
     in_flight: Arc<StdMutex<HashSet<TableId>>>,
     worked: Arc<AtomicUsize>,
@@ -29,7 +30,7 @@ impl TableStep for Probe {
     type Outcome = CompactionOutcome;
 
     fn kind(&self) -> JobKind {
-        JobKind::Compaction
+        self.kind
     }
 
     async fn run_table(
@@ -69,18 +70,31 @@ impl Fleet {
 
     /// A pass of instance `host` staying `delay` on each table, leases renewed every 100 ms.
     fn instance(&self, host: &str, delay: u64, metrics: &Arc<Metrics>) -> TablePass<Probe> {
+        let leases = LeaseSettings {
+            instance: Arc::new(InstanceId::with_host(host)),
+            ttl: Duration::from_secs(2),
+            renew_interval: Duration::from_millis(100),
+            locks: Arc::default(),
+        };
+        self.job(JobKind::Compaction, &leases, delay, metrics)
+    }
+
+    /// A pass of `kind` leasing as `leases` says, staying `delay` on each table.
+    fn job(
+        &self,
+        kind: JobKind,
+        leases: &LeaseSettings,
+        delay: u64,
+        metrics: &Arc<Metrics>,
+    ) -> TablePass<Probe> {
         let probe = Probe {
+            kind,
             delay: std::time::Duration::from_millis(delay),
             in_flight: Arc::clone(&self.in_flight),
             worked: Arc::clone(&self.worked),
             fenced: Arc::clone(&self.fenced),
         };
-        let leases = LeaseSettings {
-            instance: Arc::new(InstanceId::with_host(host)),
-            ttl: Duration::from_secs(2),
-            renew_interval: Duration::from_millis(100),
-        };
-        let settings = PassSettings::new(2, 1024).with_leases(leases);
+        let settings = PassSettings::new(2, 1024).with_leases(leases.clone());
         TablePass::new(probe, Arc::clone(&self.handle), Arc::clone(metrics), settings)
     }
 }
@@ -178,4 +192,32 @@ async fn a_lease_lost_while_working_stops_the_step_and_fails_the_table() {
     assert!(error.contains("lease of acme.prod.logs was lost while working"), "{table:?}");
     assert_eq!(count(&metrics.leases.lost), 1);
     assert_eq!(count(&metrics.leases.acquired), 1);
+}
+
+#[tokio::test]
+async fn two_jobs_of_one_instance_take_turns_on_a_table_instead_of_skipping_it() {
+    let ids = tables(1);
+    let fleet = Fleet::new(&ids).await;
+    let metrics = Arc::new(Metrics::new());
+    let leases = LeaseSettings {
+        instance: Arc::new(InstanceId::with_host("node-0")),
+        ttl: Duration::from_secs(2),
+        renew_interval: Duration::from_millis(100),
+        locks: Arc::default(),
+    };
+    let compaction = fleet.job(JobKind::Compaction, &leases, 200, &metrics);
+    let retention = fleet.job(JobKind::Retention, &leases, 200, &metrics);
+    let (cancel, scope) = (CancellationToken::new(), Scope::default());
+    let (a, b) = tokio::join!(compaction.run(&scope, &cancel), retention.run(&scope, &cancel));
+    for report in [&a, &b] {
+        assert!(
+            report.succeeded() && report.tables.iter().all(|t| t.skipped.is_none()),
+            "{report:?}"
+        );
+    }
+    assert_eq!(fleet.worked.load(Ordering::SeqCst), 2 * ids.len(), "both jobs worked every table");
+    for job in ["compaction", "retention"] {
+        assert_eq!(metrics.leases.skipped.with_label_values(&[job]).get(), 0, "{job}");
+        assert_eq!(metrics.leases.acquired.with_label_values(&[job]).get(), ids.len() as u64);
+    }
 }
