@@ -91,7 +91,12 @@ for m in 1 2 3; do
             > "$WORK/results/m$m-$i.json" 2> "$WORK/results/m$m-$i.log" &
         pids+=("$!")
     done
-    for pid in "${pids[@]}"; do wait "$pid" || die "a compactor of M = $m failed (see $WORK/results)"; done
+    failed=0
+    for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+    if [[ $failed -eq 1 ]]; then
+        tail -n 20 "$WORK"/results/m"$m"-*.log >&2
+        die "a compactor of M = $m failed"
+    fi
     end=$(date +%s.%N)
     echo "{\"m\": $m, \"start\": $start, \"end\": $end}" > "$WORK/results/m$m.wall.json"
 done

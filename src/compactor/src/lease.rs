@@ -106,8 +106,7 @@ impl LeaseStore {
              expires_at_ms BIGINT NOT NULL, taken_from VARCHAR(255), \
              PRIMARY KEY (catalog_name, table_namespace, table_name, job))"
         );
-        sqlx::query(&ddl)
-            .execute(&pool)
+        crate::migrate::create_if_missing(&pool, &ddl)
             .await
             .map_err(|source| LeaseError { action: "create table", source })?;
         // The first layout (this issue's first step) had no `taken_from`; any other layout

@@ -1,8 +1,29 @@
-//! Additive migrations of the compactor's own tables in the catalog database (run history,
-//! leases): a column a newer version reads is added to a table an older version created, so
-//! instances of both versions can share one database during a rolling upgrade.
+//! Creation and additive migrations of the compactor's own tables in the catalog database (run
+//! history, leases, checkpoints): created safely by several instances at once, and a column a
+//! newer version reads added to a table an older version created, so instances of both
+//! versions can share one database during a rolling upgrade.
+
+use std::time::Duration;
 
 use sqlx::AnyPool;
+
+/// Runs `ddl`, a `CREATE … IF NOT EXISTS`, retrying it a few times when it fails: on
+/// PostgreSQL, instances creating the same table at once race inside the system catalog
+/// (`duplicate key value violates unique constraint "pg_type_typname_nsp_index"`), and the
+/// loser's retry finds the table there.
+pub async fn create_if_missing(pool: &AnyPool, ddl: &str) -> Result<(), sqlx::Error> {
+    let mut attempt = 0;
+    loop {
+        match sqlx::query(ddl).execute(pool).await {
+            Ok(_) => return Ok(()),
+            Err(_) if attempt < 4 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
 
 /// Adds `column` (declared `definition`, which must give existing rows a value) to `table`
 /// unless it is there already. Safe when several instances migrate at once: a failed `ALTER`
@@ -29,6 +50,24 @@ pub async fn ensure_column(
 mod tests {
     use super::*;
     use crate::test_support::any_pool;
+
+    #[tokio::test]
+    async fn instances_creating_one_table_at_once_all_succeed_on_postgres() {
+        let Some(url) = crate::test_support::postgres_url("concurrent_create_on_postgres") else {
+            return;
+        };
+        let pool = any_pool(&url).await;
+        let table = format!("race_{}", uuid::Uuid::new_v4().simple());
+        let ddl = format!("CREATE TABLE IF NOT EXISTS {table} (a BIGINT NOT NULL)");
+        let creations = (0..8).map(|_| {
+            let (pool, ddl) = (pool.clone(), ddl.clone());
+            tokio::spawn(async move { create_if_missing(&pool, &ddl).await })
+        });
+        for created in futures::future::join_all(creations).await {
+            created.unwrap().unwrap();
+        }
+        sqlx::query(&format!("DROP TABLE {table}")).execute(&pool).await.unwrap();
+    }
 
     #[tokio::test]
     async fn a_missing_column_is_added_once_and_old_rows_get_its_default() {

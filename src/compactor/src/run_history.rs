@@ -196,8 +196,7 @@ impl RunHistory {
                  (catalog_name, table_namespace, table_name, job, started_at_ms)"
             ),
         ] {
-            sqlx::query(&ddl)
-                .execute(&history.pool)
+            crate::migrate::create_if_missing(&history.pool, &ddl)
                 .await
                 .map_err(|source| HistoryError { action: "create table", source })?;
         }

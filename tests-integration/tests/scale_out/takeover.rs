@@ -55,14 +55,30 @@ async fn mid_rewrite(env: &TestEnv, ids: &[TableId], child: &mut BinChild) -> (T
     }
 }
 
+/// The three tables of `acme.prod`, loaded on SQLite and the filesystem, and read by pyiceberg.
+struct Loaded {
+    env: TestEnv,
+    ids: Vec<TableId>,
+    hours: Vec<String>,
+    keys: Vec<String>,
+    before: std::collections::BTreeMap<String, tests_integration::pyiceberg_hours::PyTableByHour>,
+}
+
+impl Loaded {
+    async fn new() -> Option<Self> {
+        let env = TestEnv::new(Backend::SqliteLocal).await?;
+        require_python()?;
+        let ids = load(&env, &["acme"], HOURS, FILES, ROWS);
+        let hours = hours_ending_at(END_TIME.parse().unwrap(), HOURS as i64);
+        let keys: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let before = read_by_hour(&env, &keys);
+        Some(Self { env, ids, hours, keys, before })
+    }
+}
+
 #[tokio::test]
 async fn a_killed_instances_table_is_taken_over_after_the_ttl_and_its_files_cleaned_up() {
-    let Some(env) = TestEnv::new(Backend::SqliteLocal).await else { return };
-    let Some(_python) = require_python() else { return };
-    let ids = load(&env, &["acme"], HOURS, FILES, ROWS);
-    let hours = hours_ending_at(END_TIME.parse().unwrap(), HOURS as i64);
-    let keys: Vec<String> = ids.iter().map(ToString::to_string).collect();
-    let before = read_by_hour(&env, &keys);
+    let Some(Loaded { env, ids, hours, keys, before }) = Loaded::new().await else { return };
 
     let mut dead = compactor(&env, &settings("3", "3600")).args(["run"]).spawn();
     let (id, dead_id) = mid_rewrite(&env, &ids, &mut dead).await;
@@ -110,12 +126,7 @@ async fn a_killed_instances_table_is_taken_over_after_the_ttl_and_its_files_clea
 
 #[tokio::test]
 async fn a_stalled_instance_whose_lease_was_taken_over_commits_nothing_and_says_so() {
-    let Some(env) = TestEnv::new(Backend::SqliteLocal).await else { return };
-    let Some(_python) = require_python() else { return };
-    let ids = load(&env, &["acme"], HOURS, FILES, ROWS);
-    let hours = hours_ending_at(END_TIME.parse().unwrap(), HOURS as i64);
-    let keys: Vec<String> = ids.iter().map(ToString::to_string).collect();
-    let before = read_by_hour(&env, &keys);
+    let Some(Loaded { env, ids, hours, keys, before }) = Loaded::new().await else { return };
 
     let mut stalled = compactor(&env, &settings("2", "3600")).args(["run"]).spawn();
     let (id, stalled_id) = mid_rewrite(&env, &ids, &mut stalled).await;

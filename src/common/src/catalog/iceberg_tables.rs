@@ -43,6 +43,9 @@ pub struct Fence {
     pub token: i64,
 }
 
+/// A statement on the catalog database with its binds.
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
 /// How a compare-and-swap ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Swap {
@@ -136,39 +139,44 @@ impl SignalCatalog {
         let now_ms = chrono::Utc::now().timestamp_millis();
         let sql =
             self.dialect().sql(&format!("{SWAP_METADATA_LOCATION} AND EXISTS ({FENCE_HOLDS})"));
-        let result = sqlx::query(&sql)
+        let fence_binds = |q| bind_fence(q, self.name(), &namespace, table.name(), fence, now_ms);
+        let swap = sqlx::query(&sql)
             .bind(new)
             .bind(old)
             .bind(self.name())
             .bind(&namespace)
             .bind(table.name())
-            .bind(old)
-            .bind(self.name())
-            .bind(&namespace)
-            .bind(table.name())
-            .bind(fence.job)
-            .bind(&fence.owner)
-            .bind(fence.token)
-            .bind(now_ms)
-            .execute(self.pool())
-            .await
-            .map_err(query_err)?;
+            .bind(old);
+        let result = fence_binds(swap).execute(self.pool()).await.map_err(query_err)?;
         if result.rows_affected() == 1 {
             return Ok(Swap::Swapped);
         }
-        let held = sqlx::query(&self.dialect().sql(FENCE_HOLDS))
-            .bind(self.name())
-            .bind(&namespace)
-            .bind(table.name())
-            .bind(fence.job)
-            .bind(&fence.owner)
-            .bind(fence.token)
-            .bind(now_ms)
+        let check = self.dialect().sql(FENCE_HOLDS);
+        let held = fence_binds(sqlx::query(&check))
             .fetch_optional(self.pool())
             .await
             .map_err(query_err)?;
         Ok(if held.is_some() { Swap::Lost } else { Swap::Fenced })
     }
+}
+
+/// `q` with the lease check's binds ([`FENCE_HOLDS`]), after the swap's own in the fenced
+/// statement.
+fn bind_fence<'q>(
+    q: AnyQuery<'q>,
+    catalog: &'q str,
+    namespace: &'q str,
+    table: &'q str,
+    fence: &'q Fence,
+    now_ms: i64,
+) -> AnyQuery<'q> {
+    q.bind(catalog)
+        .bind(namespace)
+        .bind(table)
+        .bind(fence.job)
+        .bind(&fence.owner)
+        .bind(fence.token)
+        .bind(now_ms)
 }
 
 #[cfg(test)]

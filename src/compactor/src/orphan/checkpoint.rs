@@ -76,8 +76,7 @@ impl CheckpointStore {
              updated_at_ms BIGINT NOT NULL, \
              PRIMARY KEY (catalog_name, table_namespace, table_name))"
         ));
-        sqlx::query(&ddl)
-            .execute(&store.pool)
+        crate::migrate::create_if_missing(&store.pool, &ddl)
             .await
             .map_err(|source| CheckpointError { action: "create table", source })?;
         Ok(store)

@@ -101,6 +101,22 @@ fn safety_settings_are_refused_below_their_minimum() {
             2,
             "must be below compactor.target_file_size_bytes",
         );
+        assert_refused(
+            jail,
+            "[compactor]\nlease_ttl_secs = 20\n",
+            ProblemKind::InvalidValue,
+            "compactor.lease_ttl_secs",
+            2,
+            "at least twice compactor.lease_renew_interval_secs (15)",
+        );
+        assert_refused(
+            jail,
+            "[compactor]\nlease_renew_interval_secs = 0\n",
+            ProblemKind::InvalidValue,
+            "compactor.lease_renew_interval_secs",
+            2,
+            "must be at least 1 second",
+        );
         Ok(())
     });
 }
