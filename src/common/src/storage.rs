@@ -127,7 +127,18 @@ impl Warehouse {
             move |source| StorageError::LocalDir { path, source }
         };
         let absolute = std::path::absolute(&path).map_err(local_err(&path))?;
-        std::fs::create_dir_all(&absolute).map_err(local_err(&absolute))?;
+        std::fs::create_dir_all(&absolute).map_err(|e| {
+            // "File exists" names neither the file nor the problem: a file is in the way.
+            let blocker = absolute.ancestors().find(|a| a.exists() && !a.is_dir());
+            let source = match blocker {
+                Some(file) => std::io::Error::new(
+                    std::io::ErrorKind::NotADirectory,
+                    format!("`{}` is a file, not a directory", file.display()),
+                ),
+                None => e,
+            };
+            StorageError::LocalDir { path: absolute.clone(), source }
+        })?;
         let absolute = normalize_local(&absolute);
         let text = absolute.to_str().ok_or_else(|| StorageError::InvalidDsn {
             reason: format!("the warehouse path `{}` is not valid UTF-8", path.display()),

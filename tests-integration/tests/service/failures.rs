@@ -2,7 +2,7 @@
 //! passes and in the daemon; a catalog that cannot be reached makes the daemon not ready, but
 //! keeps it up and retrying.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::Signal;
 use common::tables::TableId;
@@ -190,4 +190,24 @@ async fn unreachable_catalog_keeps_the_daemon_alive_but_not_ready() {
     for text in [&out.stdout, &out.stderr] {
         assert!(!text.contains(secret), "password printed\n{}", out.streams());
     }
+}
+
+/// The catalog is PostgreSQL on a loopback port nothing listens on: a one-shot command fails
+/// at once (not after a pool's 30 s timeout) and says the connection was refused.
+#[tokio::test]
+async fn a_refused_catalog_is_reported_at_once_as_refused() {
+    let Some(env) = TestEnv::new(Backend::SqliteLocal).await else { return };
+    let port = tests_integration::http::free_port();
+    let uri = format!("postgres://postgres:hunter2-refused@127.0.0.1:{port}/signaldb");
+    let started = Instant::now();
+    let out = command(COMPACTOR, &env)
+        .env("SIGNALDB_SCHEMA_CATALOG_URI", &uri)
+        .args(["compact", "--json"])
+        .run();
+    assert_eq!(out.status.code(), Some(1), "{}", out.streams());
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    let errors = out.json()["reports"][0]["errors"].to_string();
+    assert!(errors.to_lowercase().contains("connection refused"), "{}", out.streams());
+    assert!(errors.contains(&format!("127.0.0.1:{port}")), "{errors}");
+    assert!(!out.streams().contains("hunter2-refused"), "{}", out.streams());
 }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 
 use iceberg::CatalogBuilder;
 use iceberg_catalog_sql::{SqlCatalog, SqlCatalogBuilder};
@@ -12,6 +13,24 @@ use super::dialect::{SqlDialect, bind_style};
 use super::error::CatalogError;
 use crate::config::{CatalogBackend, InvalidUri, SchemaConfig};
 use crate::storage::Warehouse;
+
+/// How long connecting to a database server may take before it counts as unreachable.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens (and closes) one connection to the server at `uri`, so that a refused or silent
+/// server is reported at once with its own error, not after the pools' 30 s acquire timeout
+/// as "pool timed out while waiting for an open connection".
+async fn probe(uri: &str) -> Result<(), String> {
+    use sqlx::Connection;
+    match tokio::time::timeout(CONNECT_TIMEOUT, sqlx::AnyConnection::connect(uri)).await {
+        Ok(Ok(connection)) => {
+            let _ = connection.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())),
+    }
+}
 
 /// A connected Iceberg SQL catalog and the warehouse its tables live in.
 #[derive(Debug)]
@@ -38,6 +57,14 @@ impl SignalCatalog {
             CatalogBackend::Sqlite => sqlite_uri(&schema.catalog_uri)?,
             CatalogBackend::Postgres => schema.catalog_uri.clone(),
         };
+        sqlx::any::install_default_drivers();
+        if backend == CatalogBackend::Postgres {
+            probe(&uri).await.map_err(|reason| CatalogError::Connect {
+                name: schema.catalog_name.clone(),
+                uri: redacted.clone(),
+                source: Box::new(iceberg::Error::new(iceberg::ErrorKind::Unexpected, reason)),
+            })?;
+        }
         let catalog = SqlCatalogBuilder::default()
             .uri(uri.clone())
             .warehouse_location(warehouse.location())
@@ -51,7 +78,6 @@ impl SignalCatalog {
                 source: Box::new(source),
             })?;
         // Our own pool on the same database serves queries the iceberg client has no API for.
-        sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new().max_connections(4).connect(&uri).await.map_err(|e| {
             CatalogError::Connect {
                 name: schema.catalog_name.clone(),
@@ -138,4 +164,35 @@ pub(super) fn sqlite_uri(uri: &str) -> Result<String, CatalogError> {
         q if q.contains("mode=") => uri.to_string(),
         q => format!("sqlite://{path}?{q}&mode=rwc"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::StorageConfig;
+
+    #[tokio::test]
+    async fn a_refused_postgres_server_is_reported_at_once_with_its_own_error() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let storage = StorageConfig {
+            dsn: format!("file://{}/wh", dir.path().display()),
+            ..Default::default()
+        };
+        let schema = SchemaConfig {
+            catalog_uri: format!("postgres://signaldb:s3cret@127.0.0.1:{port}/catalog"),
+            ..Default::default()
+        };
+        let started = std::time::Instant::now();
+        let err = SignalCatalog::connect(&schema, &Warehouse::open(&storage).unwrap())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+        assert!(err.to_lowercase().contains("connection refused"), "{err}");
+        assert!(err.contains(&format!("127.0.0.1:{port}")) && !err.contains("s3cret"), "{err}");
+    }
 }

@@ -19,6 +19,21 @@ fn local_dsn_becomes_an_absolute_file_uri_and_is_created() {
 }
 
 #[test]
+fn a_local_dsn_naming_a_file_says_the_file_is_not_a_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("warehouse");
+    std::fs::write(&file, b"not a directory").unwrap();
+    for dsn in [file.clone(), file.join("below")] {
+        let config =
+            StorageConfig { dsn: format!("file://{}", dsn.display()), ..Default::default() };
+        let err = Warehouse::open(&config).unwrap_err().to_string();
+        let says = format!("`{}` is a file, not a directory", file.display());
+        assert!(err.contains(&says) && err.contains(&dsn.display().to_string()), "{err}");
+        assert!(!err.contains("File exists"), "{err}");
+    }
+}
+
+#[test]
 fn local_locations_map_in_every_spelling() {
     let tmp = tempfile::tempdir().unwrap();
     let wh = local(tmp.path());
