@@ -11,13 +11,29 @@ pub mod iceberg_io;
 
 use std::path::{Component, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
+use object_store::{BackoffConfig, ClientOptions, RetryConfig};
 
 use crate::config::{InvalidUri, StorageConfig, StorageLocation};
+
+/// The object-store retries `[storage]` asks for: up to `max_retries` per request, backoff from
+/// 100 ms doubling to 15 s, none after `retry_timeout_secs`.
+fn retry_config(config: &StorageConfig) -> RetryConfig {
+    RetryConfig {
+        backoff: BackoffConfig {
+            init_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(15),
+            base: 2.0,
+        },
+        max_retries: config.max_retries,
+        retry_timeout: Duration::from_secs(config.retry_timeout_secs),
+    }
+}
 
 /// Errors from opening the warehouse or mapping a location onto it.
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +107,14 @@ impl Warehouse {
             format!("s3://{bucket}/{prefix}")
         };
         let s3 = &config.s3;
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(&bucket);
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(&bucket)
+            .with_retry(retry_config(config))
+            .with_client_options(
+                ClientOptions::new()
+                    .with_timeout(Duration::from_secs(config.request_timeout_secs))
+                    .with_connect_timeout(Duration::from_secs(config.connect_timeout_secs)),
+            );
         if let Some(endpoint) = &s3.endpoint {
             builder = builder.with_endpoint(endpoint);
         }

@@ -15,20 +15,54 @@ pub struct StorageConfig {
     /// directory, `file:///abs` is absolute) or `s3://BUCKET/PREFIX`.
     /// Env `SIGNALDB_STORAGE_DSN`, default `"file://.data/storage"`.
     pub dsn: String,
+    /// Retries of a failed object-store request (5xx, 429 SlowDown, a timeout or a reset
+    /// connection), with exponential backoff; `0` never retries.
+    /// Env `SIGNALDB_STORAGE_MAX_RETRIES`, default `10`.
+    pub max_retries: usize,
+    /// Seconds after a request's first attempt past which it is not retried again; at least 1.
+    /// Env `SIGNALDB_STORAGE_RETRY_TIMEOUT_SECS`, default `180`.
+    pub retry_timeout_secs: u64,
+    /// Seconds one object-store request may take, body included, before it counts as failed
+    /// (and is retried); at least 1. Env `SIGNALDB_STORAGE_REQUEST_TIMEOUT_SECS`, default `30`.
+    pub request_timeout_secs: u64,
+    /// Seconds to open a connection to the object store; at least 1.
+    /// Env `SIGNALDB_STORAGE_CONNECT_TIMEOUT_SECS`, default `5`.
+    pub connect_timeout_secs: u64,
     /// `[storage.s3]`: settings used when `dsn` is an `s3://` location.
     pub s3: S3Config,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { dsn: "file://.data/storage".to_string(), s3: S3Config::default() }
+        StorageConfig {
+            dsn: "file://.data/storage".to_string(),
+            max_retries: 10,
+            retry_timeout_secs: 180,
+            request_timeout_secs: 30,
+            connect_timeout_secs: 5,
+            s3: S3Config::default(),
+        }
     }
 }
 
 impl fmt::Debug for StorageConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let StorageConfig { dsn, s3 } = self;
-        f.debug_struct("StorageConfig").field("dsn", &redact_uri(dsn)).field("s3", s3).finish()
+        let StorageConfig {
+            dsn,
+            max_retries,
+            retry_timeout_secs,
+            request_timeout_secs,
+            connect_timeout_secs,
+            s3,
+        } = self;
+        f.debug_struct("StorageConfig")
+            .field("dsn", &redact_uri(dsn))
+            .field("max_retries", max_retries)
+            .field("retry_timeout_secs", retry_timeout_secs)
+            .field("request_timeout_secs", request_timeout_secs)
+            .field("connect_timeout_secs", connect_timeout_secs)
+            .field("s3", s3)
+            .finish()
     }
 }
 

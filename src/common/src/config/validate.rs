@@ -244,10 +244,20 @@ fn check_orphans(o: &OrphanCleanupConfig, check: &mut Checker<'_>) {
 const MAX_LIFECYCLE_PAUSE_SECS: u64 = 3600;
 
 fn check_storage(s: &StorageConfig, check: &mut Checker<'_>) {
-    let StorageConfig { dsn, s3 } = s;
+    let StorageConfig {
+        dsn,
+        max_retries: _,
+        retry_timeout_secs,
+        request_timeout_secs,
+        connect_timeout_secs,
+        s3,
+    } = s;
     if let Err(e) = StorageLocation::parse(dsn) {
         check.invalid("dsn", e.to_string());
     }
+    check.at_least("retry_timeout_secs", *retry_timeout_secs, 1, "second");
+    check.at_least("request_timeout_secs", *request_timeout_secs, 1, "second");
+    check.at_least("connect_timeout_secs", *connect_timeout_secs, 1, "second");
     let mut s3_check = Checker { out: check.out, prefix: check.prefix.key("s3") };
     if let Some(endpoint) = &s3.endpoint
         && let Err(e) = check_endpoint(endpoint)

@@ -3,6 +3,8 @@ use futures::TryStreamExt;
 
 use super::iceberg_io::MULTIPART_THRESHOLD;
 use super::*;
+use crate::config::{S3Config, Secret};
+use object_store::ObjectStoreExt;
 
 fn local(dir: &std::path::Path) -> Warehouse {
     let config = StorageConfig { dsn: format!("file://{}", dir.display()), ..Default::default() };
@@ -31,6 +33,38 @@ fn a_local_dsn_naming_a_file_says_the_file_is_not_a_directory() {
         assert!(err.contains(&says) && err.contains(&dsn.display().to_string()), "{err}");
         assert!(!err.contains("File exists"), "{err}");
     }
+}
+
+#[tokio::test]
+async fn an_s3_endpoint_that_refuses_fails_within_the_configured_retries() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = |max_retries| StorageConfig {
+        dsn: "s3://signaldb-test/wh".to_string(),
+        max_retries,
+        connect_timeout_secs: 1,
+        s3: S3Config {
+            endpoint: Some(format!("http://127.0.0.1:{port}")),
+            region: Some("us-east-1".into()),
+            access_key_id: Some(Secret::new("key")),
+            secret_access_key: Some(Secret::new("secret")),
+            allow_http: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let timed = |max_retries| async move {
+        let wh = Warehouse::open(&config(max_retries)).unwrap();
+        let started = std::time::Instant::now();
+        let err = wh.object_store().head(&Path::from("wh/x")).await.unwrap_err();
+        (started.elapsed(), err.to_string())
+    };
+    let (none, err) = timed(0).await;
+    assert!(none < std::time::Duration::from_secs(3), "{none:?}: {err}");
+    assert!(err.contains("127.0.0.1"), "{err}");
+    // Three retries wait 100 + 200 + 400 ms at least (jittered) before giving up.
+    let (three, err) = timed(3).await;
+    assert!(three > none, "{three:?} vs {none:?}: {err}");
+    assert!(err.contains("retries") || err.contains("retry"), "{err}");
 }
 
 #[test]
