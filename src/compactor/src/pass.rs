@@ -259,7 +259,8 @@ where
         scope: &Scope,
         cancel: &CancellationToken,
     ) -> Ran<S::Outcome> {
-        let Some(leasing) = leasing else {
+        // A dry run changes nothing, so it needs no lease and keeps no other instance waiting.
+        let Some(leasing) = leasing.filter(|_| !scope.dry_run) else {
             return self.run_on(catalog, id, scope, cancel, None).await;
         };
         // This instance's other jobs are waited for; other instances never are.

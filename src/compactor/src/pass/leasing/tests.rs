@@ -221,3 +221,21 @@ async fn two_jobs_of_one_instance_take_turns_on_a_table_instead_of_skipping_it()
         assert_eq!(metrics.leases.acquired.with_label_values(&[job]).get(), ids.len() as u64);
     }
 }
+
+#[tokio::test]
+async fn a_dry_run_takes_no_lease_and_reads_a_table_another_instance_holds() {
+    let ids = tables(1);
+    let fleet = Fleet::new(&ids).await;
+    let store = LeaseStore::of(&fleet.temp.catalog).await.unwrap();
+    let ttl = chrono::Duration::seconds(30);
+    let held = store.acquire(&ids[0], JobKind::Compaction, "other", Utc::now(), ttl).await;
+    assert!(held.unwrap().is_some());
+    let metrics = Arc::new(Metrics::new());
+    let pass = fleet.instance("node-0", 10, &metrics);
+    let scope = Scope { dry_run: true, ..Scope::default() };
+    let report = pass.run(&scope, &CancellationToken::new()).await;
+    assert!(report.succeeded() && report.tables.iter().all(|t| t.skipped.is_none()), "{report:?}");
+    assert_eq!(fleet.worked.load(Ordering::SeqCst), ids.len(), "the held table too");
+    assert_eq!(fleet.fenced.load(Ordering::SeqCst), 0, "a dry run commits nothing to fence");
+    assert_eq!((count(&metrics.leases.acquired), count(&metrics.leases.skipped)), (0, 0));
+}
