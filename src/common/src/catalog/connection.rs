@@ -14,8 +14,12 @@ use super::error::CatalogError;
 use crate::config::{CatalogBackend, InvalidUri, SchemaConfig};
 use crate::storage::Warehouse;
 
-/// How long connecting to a database server may take before it counts as unreachable.
+/// How long connecting to a database server, or waiting for a free connection of our pool, may
+/// take before it counts as unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest one statement of ours may run on a PostgreSQL catalog (`statement_timeout`).
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Opens (and closes) one connection to the server at `uri`, so that a refused or silent
 /// server is reported at once with its own error, not after the pools' 30 s acquire timeout
@@ -78,15 +82,21 @@ impl SignalCatalog {
                 source: Box::new(source),
             })?;
         // Our own pool on the same database serves queries the iceberg client has no API for.
-        let pool = AnyPoolOptions::new().max_connections(4).connect(&uri).await.map_err(|e| {
-            CatalogError::Connect {
-                name: schema.catalog_name.clone(),
-                uri: crate::config::redact_uri(&uri),
-                source: Box::new(iceberg::Error::new(
-                    iceberg::ErrorKind::Unexpected,
-                    e.to_string(),
-                )),
-            }
+        let mut options = AnyPoolOptions::new().max_connections(4).acquire_timeout(CONNECT_TIMEOUT);
+        if backend == CatalogBackend::Postgres {
+            // A statement that hangs (a lock held by a stuck session, a server in trouble) fails
+            // after STATEMENT_TIMEOUT instead of holding a pass forever.
+            options = options.after_connect(|connection, _| {
+                Box::pin(async move {
+                    let set = format!("SET statement_timeout = {}", STATEMENT_TIMEOUT.as_millis());
+                    sqlx::Executor::execute(connection, set.as_str()).await.map(|_| ())
+                })
+            });
+        }
+        let pool = options.connect(&uri).await.map_err(|e| CatalogError::Connect {
+            name: schema.catalog_name.clone(),
+            uri: crate::config::redact_uri(&uri),
+            source: Box::new(iceberg::Error::new(iceberg::ErrorKind::Unexpected, e.to_string())),
         })?;
         Ok(Self {
             catalog,

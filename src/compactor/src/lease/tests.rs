@@ -169,3 +169,20 @@ async fn a_lease_table_of_the_first_layout_is_migrated_and_a_foreign_one_reporte
     let err = LeaseStore::open(pool, dialect, "signaldb").await.unwrap_err().to_string();
     assert!(err.contains("signaldb_compactor_leases") && err.contains("drop it"), "{err}");
 }
+
+#[tokio::test]
+async fn the_pool_leases_use_on_postgres_bounds_every_statement() {
+    let Some(url) = crate::test_support::postgres_url("statement_timeout_on_postgres") else {
+        return;
+    };
+    let fx = crate::test_support::Fixture::on_postgres(&url).await;
+    let pool = fx.catalog.pool();
+    // Every connection of the pool, not only the first.
+    let held: Vec<_> = futures::future::join_all((0..4).map(|_| pool.acquire())).await;
+    for connection in held {
+        let mut connection = connection.unwrap();
+        let (timeout,): (String,) =
+            sqlx::query_as("SHOW statement_timeout").fetch_one(&mut *connection).await.unwrap();
+        assert_eq!(timeout, "30s");
+    }
+}
