@@ -146,15 +146,7 @@ impl TableReport {
             (Some(owner), Some(job)) => format!("skipped: {owner} holds its {job} lease"),
             _ => "skipped: another instance held its lease".to_string(),
         };
-        Self {
-            tenant: table.tenant.clone(),
-            dataset: table.dataset.clone(),
-            table: table.signal,
-            error: None,
-            summary,
-            details: None,
-            skipped: Some(skipped),
-        }
+        Self { skipped: Some(skipped), ..Self::of(table, summary, None) }
     }
 
     /// The table this report is about.
