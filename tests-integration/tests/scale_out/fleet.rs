@@ -67,8 +67,8 @@ async fn three_daemons_share_the_tables(env: &TestEnv) {
         })
         .collect();
 
-    // Each instance named itself and put its id on its passes' lines; none threw a group
-    // away (the writer only appends to the current hour, which is not quiet).
+    // Each instance named itself and put its id on its passes' lines; none threw a group away
+    // because another instance had rewritten its inputs.
     let mut instances = BTreeSet::new();
     for out in &logs {
         let id = out
@@ -78,7 +78,12 @@ async fn three_daemons_share_the_tables(env: &TestEnv) {
             .and_then(|rest| rest.split(' ').next())
             .unwrap_or_else(|| panic!("no instance id logged\n{}", out.stderr));
         assert!(out.stderr.contains(&format!("instance={id}")), "{}", out.stderr);
-        assert!(!out.stderr.contains("Abandoned compaction group"), "{}", out.stderr);
+        // Conflicts with the writer are retried; a group whose inputs another commit removed
+        // is what one compactor redoing another's work looks like.
+        let redone = out.stderr.lines().filter(|l| {
+            l.contains("Abandoned compaction group") && l.contains("removed by another commit")
+        });
+        assert_eq!(redone.count(), 0, "{}", out.stderr);
         instances.insert(id.to_string());
     }
     assert_eq!(instances.len(), 3, "{instances:?}");
