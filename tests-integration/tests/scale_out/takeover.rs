@@ -76,6 +76,22 @@ impl Loaded {
     }
 }
 
+/// Reads `keys` with pyiceberg once and checks each of `hours` holds the rows of `before`.
+#[track_caller]
+fn assert_rows_unchanged(
+    env: &TestEnv,
+    keys: &[String],
+    hours: &[String],
+    before: &std::collections::BTreeMap<String, tests_integration::pyiceberg_hours::PyTableByHour>,
+) {
+    let after = read_by_hour(env, keys);
+    for key in keys {
+        for hour in hours {
+            assert_eq!(after[key].content[hour], before[key].content[hour], "{key} {hour}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_killed_instances_table_is_taken_over_after_the_ttl_and_its_files_cleaned_up() {
     let Some(Loaded { env, ids, hours, keys, before }) = Loaded::new().await else { return };
@@ -98,11 +114,7 @@ async fn a_killed_instances_table_is_taken_over_after_the_ttl_and_its_files_clea
     let took_over = format!("Took over the compaction lease of {id} from {dead_id}");
     assert!(out.stderr.contains(&took_over), "{}", out.stderr);
     assert!(taken_after >= Duration::from_secs(3), "taken over before the TTL: {taken_after:?}");
-    for key in &keys {
-        for hour in &hours {
-            assert_eq!(before[key].content[hour], read_by_hour(&env, &[key])[key].content[hour]);
-        }
-    }
+    assert_rows_unchanged(&env, &keys, &hours, &before);
     let runs = history(&env, &id).await;
     assert_one_at_a_time(&id, &runs);
     assert!(runs.iter().all(|r| r.instance != dead_id), "a killed pass records nothing");
@@ -152,10 +164,5 @@ async fn a_stalled_instance_whose_lease_was_taken_over_commits_nothing_and_says_
     assert!(out.stderr.contains(&lost), "{}", out.stderr);
     let now = catalog.catalog().load_table(&id.ident()).await.unwrap();
     assert_eq!(now.metadata_location(), committed.metadata_location(), "the stalled one committed");
-    let after = read_by_hour(&env, &keys);
-    for key in &keys {
-        for hour in &hours {
-            assert_eq!(after[key].content[hour], before[key].content[hour], "{key} {hour}");
-        }
-    }
+    assert_rows_unchanged(&env, &keys, &hours, &before);
 }
