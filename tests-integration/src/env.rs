@@ -172,6 +172,21 @@ impl TestEnv {
         )
     }
 
+    /// Points the binaries' `[storage.s3] endpoint` at `endpoint` (a
+    /// [`crate::fault_proxy::FaultProxy`], say); pyiceberg keeps reading the S3 server itself.
+    pub fn set_s3_endpoint(&self, endpoint: &str) {
+        let text = std::fs::read_to_string(&self.config_path).expect("reading signaldb.toml");
+        let mut doc: toml::Table = text.parse().expect("signaldb.toml is TOML");
+        let s3 = doc
+            .get_mut("storage")
+            .and_then(|s| s.get_mut("s3"))
+            .and_then(toml::Value::as_table_mut)
+            .expect("an S3 env has [storage.s3]");
+        s3.insert("endpoint".into(), endpoint.into());
+        let text = toml::to_string(&doc).expect("serialising signaldb.toml");
+        std::fs::write(&self.config_path, text).expect("writing signaldb.toml");
+    }
+
     /// Appends TOML (for example a `[compactor.retention]` section) to this env's
     /// `signaldb.toml`.
     pub fn append_config(&self, toml: &str) {

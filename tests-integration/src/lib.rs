@@ -17,6 +17,7 @@
 //! - [`iceberg_read`]: reads them with iceberg-rust through the `common` crate.
 //! - [`duckdb_read`]: reads a table's metadata file with DuckDB's iceberg extension, at the
 //!   current snapshot or an older one.
+//! - [`fault_proxy`]: a loopback HTTP proxy in front of S3 that injects errors, latency and cuts.
 //! - [`http`]: a loopback `GET` and free ports, for the services' HTTP endpoints.
 //! - [`metrics_text`]: a strict reader of Prometheus `/metrics` pages.
 //! - [`hours`]: hour labels; [`workspace_root`]: where the workspace is.
@@ -24,6 +25,7 @@
 pub mod bins;
 pub mod duckdb_read;
 pub mod env;
+pub mod fault_proxy;
 pub mod hours;
 pub mod http;
 pub mod iceberg_read;

@@ -16,6 +16,7 @@ mod dialect;
 mod error;
 mod handle;
 mod iceberg_tables;
+mod observe;
 mod signal_tables;
 
 #[cfg(test)]
@@ -26,4 +27,5 @@ pub use dialect::{SqlDialect, bind_style};
 pub use error::CatalogError;
 pub use handle::CatalogHandle;
 pub use iceberg_tables::{Fence, LEASES_TABLE, Swap};
+pub use observe::{CatalogErrorKind, CatalogObserver};
 pub use signal_tables::{ensure_table, list_signal_tables};

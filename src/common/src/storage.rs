@@ -8,6 +8,7 @@
 //! exactly the files a later orphan scan lists.
 
 pub mod iceberg_io;
+pub mod observe;
 
 use std::path::{Component, PathBuf};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use object_store::path::Path;
 use object_store::{BackoffConfig, ClientOptions, RetryConfig};
 
 use crate::config::{InvalidUri, StorageConfig, StorageLocation};
+use observe::{ObservedConnector, StorageObserver};
 
 /// The object-store retries `[storage]` asks for: up to `max_retries` per request, backoff from
 /// 100 ms doubling to 15 s, none after `retry_timeout_secs`.
@@ -96,6 +98,15 @@ impl Warehouse {
     /// A relative `file://` path is resolved against the working directory and created.
     /// For S3, unset `[storage.s3]` values fall back to the standard `AWS_*` variables.
     pub fn open(config: &StorageConfig) -> Result<Self, StorageError> {
+        Self::open_observed(config, None)
+    }
+
+    /// [`Warehouse::open`], with every S3 request attempt that fails retryably reported to
+    /// `observer` (the local filesystem has no retries to report).
+    pub fn open_observed(
+        config: &StorageConfig,
+        observer: Option<Arc<dyn StorageObserver>>,
+    ) -> Result<Self, StorageError> {
         let (bucket, prefix) = match config.location() {
             Ok(StorageLocation::File { path }) => return Self::open_local(path),
             Ok(StorageLocation::S3 { bucket, prefix }) => (bucket, prefix),
@@ -132,6 +143,9 @@ impl Warehouse {
         }
         if s3.allow_http {
             builder = builder.with_allow_http(true);
+        }
+        if let Some(observer) = observer {
+            builder = builder.with_http_connector(ObservedConnector::new(observer));
         }
         let store = builder
             .build()

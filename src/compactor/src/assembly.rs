@@ -173,14 +173,17 @@ impl Assembly {
     /// Opens the warehouse and prepares the catalog handle (which connects on first use, so a
     /// database that is down only fails passes until it is back) and the metrics registry.
     pub fn new(config: &Config) -> Result<Self, StorageError> {
-        let warehouse = Warehouse::open(&config.storage)?;
         let metrics = Arc::new(Metrics::new());
+        let dependencies = Arc::new(metrics.dependencies.clone());
+        let warehouse = Warehouse::open_observed(&config.storage, Some(dependencies.clone()))?;
         metrics.tables.set_config_warnings(&crate::warnings::config_warnings(&config.compactor));
         let instance = Arc::new(InstanceId::of_this_process());
         metrics.leases.set_instance(instance.as_str());
         Ok(Self {
             config: config.compactor.clone(),
-            catalog: Arc::new(CatalogHandle::new(config.schema.clone(), warehouse)),
+            catalog: Arc::new(
+                CatalogHandle::new(config.schema.clone(), warehouse).with_observer(dependencies),
+            ),
             metrics,
             clock: Arc::new(SystemClock),
             instance,

@@ -12,6 +12,7 @@
 //! the value of both the `signal` and the `table` label, because the table is named after its
 //! signal.
 
+mod dependencies;
 mod families;
 mod groups;
 mod leases;
@@ -19,6 +20,7 @@ mod leases;
 use common::tables::TableId;
 use prometheus::{Registry, TextEncoder};
 
+pub use dependencies::{DependencyCounts, DependencyMetrics};
 pub use families::{DURATION_BUCKETS, OUTCOME_FAILURE, OUTCOME_SUCCESS, table_labels};
 pub use groups::{
     CompactionMetrics, OrphanMetrics, RetentionMetrics, SchedulerMetrics, TableMetrics,
@@ -72,6 +74,9 @@ pub struct Metrics {
     pub tables: TableMetrics,
     /// The table leases and the instance id, recorded by the table pass.
     pub leases: LeaseMetrics,
+    /// The object store's retried attempts and the catalog's errors, recorded by their
+    /// observers.
+    pub dependencies: DependencyMetrics,
 }
 
 impl Metrics {
@@ -85,6 +90,7 @@ impl Metrics {
             scheduler: SchedulerMetrics::new(&r),
             tables: TableMetrics::new(&r),
             leases: LeaseMetrics::new(&r),
+            dependencies: DependencyMetrics::new(&r),
             registry: r,
         }
     }
@@ -116,10 +122,11 @@ impl Metrics {
     }
 
     /// Creates the zero-valued child of every scheduler and lease family for `job`, both
-    /// outcomes.
+    /// outcomes, and of every dependency family.
     pub fn touch_job(&self, job: JobKind) {
         self.scheduler.touch(job);
         self.leases.touch(job);
+        self.dependencies.touch();
     }
 }
 

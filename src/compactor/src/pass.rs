@@ -17,7 +17,6 @@ use common::catalog::{CatalogHandle, Fence, SignalCatalog, list_signal_tables};
 use common::config::CompactorConfig;
 use common::tables::TableId;
 use futures::StreamExt;
-use iceberg::Catalog;
 use iceberg::table::Table;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -139,7 +138,7 @@ where
     ) -> Option<TableState> {
         let reloaded;
         let table = if reload {
-            match catalog.catalog().load_table(&id.ident()).await {
+            match catalog.load_table(&id.ident()).await {
                 Ok(table) => {
                     reloaded = table;
                     &reloaded
@@ -294,7 +293,7 @@ where
                     held_by = skipped.held_by.as_deref().unwrap_or("?"),
                     "Skipped {id}: its lease is held by another instance or job"
                 );
-                let state = match catalog.catalog().load_table(&id.ident()).await {
+                let state = match catalog.load_table(&id.ident()).await {
                     Ok(table) => self.refresh_gauges(catalog, id, &table, false).await,
                     Err(_) => None,
                 };
@@ -320,7 +319,7 @@ where
         let kind = self.step.kind();
         self.metrics.touch_table(id);
         let mut state = None;
-        let result = match catalog.catalog().load_table(&id.ident()).await {
+        let result = match catalog.load_table(&id.ident()).await {
             Err(source) => Err(StepError::iceberg("load table metadata")(source)),
             Ok(table) => {
                 let cx = TableContext::new(id, &table, catalog, scope, cancel).fenced(fence);
@@ -406,6 +405,7 @@ where
         let history = match RunHistory::of(&catalog, self.settings.history_keep).await {
             Ok(history) => Some(history),
             Err(e) => {
+                catalog.observe(&e);
                 warn!(target: log_target::SERVICE, job = %self.kind(), error = %e, "Run history not recorded");
                 None
             }
@@ -415,11 +415,13 @@ where
             Some(settings) => match LeaseStore::of(&catalog).await {
                 Ok(store) => Some(Leasing {
                     store,
+                    catalog: catalog.as_ref(),
                     settings,
                     metrics: &self.metrics.leases,
                     job: self.kind(),
                 }),
                 Err(e) => {
+                    catalog.observe(&e);
                     report.errors.push(e.to_string());
                     return report.finish(started.elapsed());
                 }

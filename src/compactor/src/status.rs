@@ -11,7 +11,6 @@ use common::catalog::{SignalCatalog, list_signal_tables};
 use common::config::CompactorConfig;
 use common::partition::hour_label;
 use common::tables::TableId;
-use iceberg::Catalog;
 use serde::Serialize;
 
 use crate::job::{JobKind, Scope};
@@ -167,7 +166,7 @@ async fn table_status(
     now: DateTime<Utc>,
 ) -> TableStatus {
     let mut errors = Vec::new();
-    let state = match catalog.catalog().load_table(&id.ident()).await {
+    let state = match catalog.load_table(&id.ident()).await {
         Ok(table) => match TableState::read(&table, c.small_file_threshold_bytes).await {
             Ok(state) => Some(state),
             Err(e) => {

@@ -15,6 +15,7 @@ use common::partition::{HourDirectory, MICROS_PER_HOUR, hour_partition};
 use common::storage::Warehouse;
 use common::tables::TableId;
 use futures::TryStreamExt;
+use iceberg::MetadataLocation;
 use iceberg::spec::{
     DataContentType, DataFile, DataFileBuilder, DataFileFormat, MAIN_BRANCH, ManifestListWriter,
     ManifestStatus, ManifestWriterBuilder, Operation, PartitionKey, PrimitiveLiteral, Snapshot,
@@ -27,7 +28,6 @@ use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::file_writer::location_generator::DefaultFileNameGenerator;
 use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
 use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
-use iceberg::{Catalog, MetadataLocation};
 use parquet::file::properties::WriterProperties;
 
 /// 2024-01-01T00:00Z in hours since the epoch.
@@ -104,7 +104,7 @@ impl Fixture {
 
     /// The table as the catalog currently points at it.
     pub async fn load(&self) -> Table {
-        self.catalog.catalog().load_table(&self.id.ident()).await.unwrap()
+        self.catalog.load_table(&self.id.ident()).await.unwrap()
     }
 
     /// `appends` fast appends, each of one file of `rows` rows per hour in `hours`. Returns

@@ -2,15 +2,18 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use iceberg::CatalogBuilder;
+use iceberg::table::Table;
 use iceberg_catalog_sql::{SqlCatalog, SqlCatalogBuilder};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
 use super::dialect::{SqlDialect, bind_style};
 use super::error::CatalogError;
+use super::observe::{CatalogErrorKind, CatalogObserver};
 use crate::config::{CatalogBackend, InvalidUri, SchemaConfig};
 use crate::storage::Warehouse;
 
@@ -24,15 +27,20 @@ pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Opens (and closes) one connection to the server at `uri`, so that a refused or silent
 /// server is reported at once with its own error, not after the pools' 30 s acquire timeout
 /// as "pool timed out while waiting for an open connection".
-async fn probe(uri: &str) -> Result<(), String> {
+async fn probe(uri: &str) -> Result<(), iceberg::Error> {
+    use iceberg::{Error, ErrorKind};
     use sqlx::Connection;
     match tokio::time::timeout(CONNECT_TIMEOUT, sqlx::AnyConnection::connect(uri)).await {
         Ok(Ok(connection)) => {
             let _ = connection.close().await;
             Ok(())
         }
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())),
+        // The sqlx error is kept as the source: it says why, and classifies the failure.
+        Ok(Err(e)) => Err(Error::new(ErrorKind::Unexpected, "connecting failed").with_source(e)),
+        Err(_) => Err(Error::new(
+            ErrorKind::Unexpected,
+            format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+        )),
     }
 }
 
@@ -45,6 +53,7 @@ pub struct SignalCatalog {
     uri: String,
     dialect: SqlDialect,
     warehouse: Warehouse,
+    observer: Option<Arc<dyn CatalogObserver>>,
 }
 
 impl SignalCatalog {
@@ -59,14 +68,14 @@ impl SignalCatalog {
             schema.backend().map_err(|InvalidUri(reason)| CatalogError::InvalidUri { reason })?;
         let uri = match backend {
             CatalogBackend::Sqlite => sqlite_uri(&schema.catalog_uri)?,
-            CatalogBackend::Postgres => schema.catalog_uri.clone(),
+            CatalogBackend::Postgres => with_statement_timeout(&schema.catalog_uri),
         };
         sqlx::any::install_default_drivers();
         if backend == CatalogBackend::Postgres {
-            probe(&uri).await.map_err(|reason| CatalogError::Connect {
+            probe(&uri).await.map_err(|source| CatalogError::Connect {
                 name: schema.catalog_name.clone(),
                 uri: redacted.clone(),
-                source: Box::new(iceberg::Error::new(iceberg::ErrorKind::Unexpected, reason)),
+                source: Box::new(source),
             })?;
         }
         let catalog = SqlCatalogBuilder::default()
@@ -105,7 +114,41 @@ impl SignalCatalog {
             uri,
             dialect: SqlDialect::new(backend),
             warehouse: warehouse.clone(),
+            observer: None,
         })
+    }
+
+    /// This catalog, reporting every failed statement of ours and of [`Self::load_table`] to
+    /// `observer`.
+    pub fn with_observer(mut self, observer: Option<Arc<dyn CatalogObserver>>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// Reports `err`, a failure of a statement on this catalog, to the observer (if any).
+    pub fn observe(&self, err: &(dyn std::error::Error + 'static)) {
+        if let Some(observer) = &self.observer {
+            observer.catalog_error(CatalogErrorKind::of(err));
+        }
+    }
+
+    /// [`CatalogError::Query`] for a failed statement of ours, reported to the observer.
+    pub fn query_error(&self, source: sqlx::Error) -> CatalogError {
+        self.observe(&source);
+        CatalogError::Query { name: self.name.clone(), source }
+    }
+
+    /// Loads the table `ident` with the iceberg client; a failure of the database is reported
+    /// to the observer (a missing table or an unreadable metadata file is not the catalog's).
+    pub async fn load_table(&self, ident: &iceberg::TableIdent) -> iceberg::Result<Table> {
+        use iceberg::Catalog;
+        let loaded = self.catalog.load_table(ident).await;
+        if let (Err(e), Some(observer)) = (&loaded, &self.observer)
+            && let Some(kind) = CatalogErrorKind::of_database(e)
+        {
+            observer.catalog_error(kind);
+        }
+        loaded
     }
 
     /// The iceberg catalog client.
@@ -150,6 +193,16 @@ impl SignalCatalog {
     }
 }
 
+/// `uri` with `statement_timeout` set to [`STATEMENT_TIMEOUT`] on every connection, unless the
+/// operator set one: the iceberg client's own pool takes no other way to bound a statement.
+fn with_statement_timeout(uri: &str) -> String {
+    if uri.contains("statement_timeout") {
+        return uri.to_string();
+    }
+    let separator = if uri.contains('?') { '&' } else { '?' };
+    format!("{uri}{separator}options[statement_timeout]={}", STATEMENT_TIMEOUT.as_millis())
+}
+
 /// Turns `sqlite://path` into the form sqlx needs to create a missing file (`?mode=rwc`), and
 /// creates the file's directory.
 pub(super) fn sqlite_uri(uri: &str) -> Result<String, CatalogError> {
@@ -180,6 +233,34 @@ pub(super) fn sqlite_uri(uri: &str) -> Result<String, CatalogError> {
 mod tests {
     use super::*;
     use crate::config::StorageConfig;
+
+    #[test]
+    fn postgres_statements_are_bounded_unless_the_uri_says_otherwise() {
+        assert_eq!(
+            with_statement_timeout("postgres://u@h/db"),
+            "postgres://u@h/db?options[statement_timeout]=30000"
+        );
+        assert_eq!(
+            with_statement_timeout("postgres://u@h/db?sslmode=disable"),
+            "postgres://u@h/db?sslmode=disable&options[statement_timeout]=30000"
+        );
+        let own = "postgres://u@h/db?options[statement_timeout]=5000";
+        assert_eq!(with_statement_timeout(own), own);
+    }
+
+    #[tokio::test]
+    async fn a_statement_running_past_the_uri_timeout_is_cancelled_and_classified() {
+        let Ok(admin) = std::env::var("SIGNALDB_TEST_PG_URL") else {
+            assert!(std::env::var("CI").is_err(), "CI=true needs SIGNALDB_TEST_PG_URL");
+            eprintln!("SKIPPED: SIGNALDB_TEST_PG_URL is not set");
+            return;
+        };
+        use sqlx::Connection;
+        let uri = with_statement_timeout(&admin).replace("=30000", "=200");
+        let mut connection = sqlx::PgConnection::connect(&uri).await.unwrap();
+        let err = sqlx::query("SELECT pg_sleep(2)").execute(&mut connection).await.unwrap_err();
+        assert_eq!(super::super::CatalogErrorKind::of(&err).as_str(), "statement_timeout");
+    }
 
     #[tokio::test]
     async fn a_refused_postgres_server_is_reported_at_once_with_its_own_error() {

@@ -6,6 +6,7 @@ use tokio::sync::Mutex;
 
 use super::connection::SignalCatalog;
 use super::error::CatalogError;
+use super::observe::{CatalogErrorKind, CatalogObserver};
 use crate::config::SchemaConfig;
 use crate::storage::Warehouse;
 
@@ -16,12 +17,20 @@ pub struct CatalogHandle {
     schema: SchemaConfig,
     warehouse: Warehouse,
     connected: Mutex<Option<Arc<SignalCatalog>>>,
+    observer: Option<Arc<dyn CatalogObserver>>,
 }
 
 impl CatalogHandle {
     /// A handle for the catalog in `schema`, storing tables in `warehouse`; nothing connects yet.
     pub fn new(schema: SchemaConfig, warehouse: Warehouse) -> Self {
-        Self { schema, warehouse, connected: Mutex::new(None) }
+        Self { schema, warehouse, connected: Mutex::new(None), observer: None }
+    }
+
+    /// This handle, reporting failed connection attempts and every failed statement of the
+    /// catalog it connects to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn CatalogObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The connected catalog, connecting now if needed.
@@ -30,7 +39,16 @@ impl CatalogHandle {
         if let Some(catalog) = slot.as_ref() {
             return Ok(Arc::clone(catalog));
         }
-        let catalog = Arc::new(SignalCatalog::connect(&self.schema, &self.warehouse).await?);
+        let connected = SignalCatalog::connect(&self.schema, &self.warehouse).await;
+        let catalog = match connected {
+            Ok(catalog) => Arc::new(catalog.with_observer(self.observer.clone())),
+            Err(e) => {
+                if let Some(observer) = &self.observer {
+                    observer.catalog_error(CatalogErrorKind::of(&e));
+                }
+                return Err(e);
+            }
+        };
         *slot = Some(Arc::clone(&catalog));
         Ok(catalog)
     }

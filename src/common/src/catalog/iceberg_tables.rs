@@ -64,7 +64,7 @@ impl SignalCatalog {
     /// reading the table rows finds every table whoever created it.
     pub async fn list_table_idents(&self) -> Result<Vec<TableIdent>, CatalogError> {
         let sql = self.dialect().sql(TABLES_OF_CATALOG);
-        let query_err = |source| CatalogError::Query { name: self.name().to_string(), source };
+        let query_err = |source| self.query_error(source);
         let rows =
             sqlx::query(&sql).bind(self.name()).fetch_all(self.pool()).await.map_err(query_err)?;
         let mut out = Vec::with_capacity(rows.len());
@@ -85,7 +85,7 @@ impl SignalCatalog {
         table: &TableIdent,
     ) -> Result<Option<String>, CatalogError> {
         let sql = self.dialect().sql(METADATA_LOCATION);
-        let query_err = |source| CatalogError::Query { name: self.name().to_string(), source };
+        let query_err = |source| self.query_error(source);
         let row = sqlx::query(&sql)
             .bind(self.name())
             .bind(table.namespace().join("."))
@@ -119,7 +119,7 @@ impl SignalCatalog {
             .bind(old)
             .execute(self.pool())
             .await
-            .map_err(|source| CatalogError::Query { name: self.name().to_string(), source })?;
+            .map_err(|source| self.query_error(source))?;
         Ok(result.rows_affected() == 1)
     }
 
@@ -134,7 +134,7 @@ impl SignalCatalog {
         new: &str,
         fence: &Fence,
     ) -> Result<Swap, CatalogError> {
-        let query_err = |source| CatalogError::Query { name: self.name().to_string(), source };
+        let query_err = |source| self.query_error(source);
         let namespace = table.namespace().join(".");
         let now_ms = chrono::Utc::now().timestamp_millis();
         let sql =

@@ -242,9 +242,16 @@ async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
         Command::Status(_) => unreachable!("handled above"),
     };
     let failures: usize = reports.iter().map(JobReport::failures).sum();
+    // Retried S3 requests and catalog errors of the run, so a slow or failing dependency
+    // shows in a one-shot report as it does on /metrics.
+    let dependencies = service.metrics().dependencies.counts();
     let mut out = std::io::stdout().lock();
     if json {
-        let doc = serde_json::json!({ "reports": reports, "failures": failures });
+        let doc = serde_json::json!({
+            "reports": reports,
+            "failures": failures,
+            "dependencies": dependencies,
+        });
         serde_json::to_writer_pretty(&mut out, &doc).context("writing the JSON report")?;
         writeln!(out)?;
     } else {
@@ -253,6 +260,9 @@ async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
         }
         if reports.is_empty() {
             writeln!(out, "no job is enabled; nothing to run")?;
+        }
+        if !dependencies.is_empty() {
+            out.write_all(dependencies.render_line().as_bytes())?;
         }
     }
     Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILURES) })

@@ -56,6 +56,8 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("compactor_leases_lost_total", "counter", &["job"]),
     ("compactor_leases_skipped_total", "counter", &["job"]),
     ("compactor_instance_info", "gauge", &["instance_id"]),
+    ("compactor_storage_retries_total", "counter", &["operation"]),
+    ("compactor_catalog_errors_total", "counter", &["kind"]),
 ];
 
 fn table(tenant: &str, signal: Signal) -> TableId {

@@ -12,7 +12,7 @@
 
 use common::catalog::{CatalogError, SignalCatalog};
 use futures::StreamExt;
-use iceberg::{Catalog, TableIdent};
+use iceberg::TableIdent;
 
 use super::paths::{NormalPath, PathError};
 use crate::log_target;
@@ -106,7 +106,7 @@ impl LocationIndex {
         let idents = catalog.list_table_idents().await?;
         let tables = futures::stream::iter(idents)
             .map(|ident| async move {
-                let location = match catalog.catalog().load_table(&ident).await {
+                let location = match catalog.load_table(&ident).await {
                     Ok(table) => {
                         let md = table.metadata();
                         let props = md.properties();

@@ -10,7 +10,6 @@ use common::catalog::{SignalCatalog, ensure_table};
 use common::clock::{Clock, ManualClock};
 use common::partition::hour_partition;
 use common::tables::TableId;
-use iceberg::Catalog;
 use iceberg::spec::{DataContentType, DataFile, DataFileBuilder, DataFileFormat};
 use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
@@ -47,7 +46,7 @@ impl Fixture {
     }
 
     async fn load(&self) -> Table {
-        self.catalog.catalog().load_table(&self.id.ident()).await.unwrap()
+        self.catalog.load_table(&self.id.ident()).await.unwrap()
     }
 
     /// Writes `name` under the table's data directory and returns its location.

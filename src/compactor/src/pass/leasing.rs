@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use common::catalog::SignalCatalog;
 use common::tables::TableId;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -55,6 +56,8 @@ impl TableLocks {
 /// The leases of one pass of one job.
 pub(super) struct Leasing<'a> {
     pub(super) store: LeaseStore,
+    /// The catalog the lease table is in, told about failed lease statements.
+    pub(super) catalog: &'a SignalCatalog,
     pub(super) settings: &'a LeaseSettings,
     pub(super) metrics: &'a LeaseMetrics,
     pub(super) job: JobKind,
@@ -109,7 +112,10 @@ impl Leasing<'_> {
                 // The holder may have released it since: the report then names no one.
                 Taken::Busy(self.store.holder_of(id, now).await.ok().flatten())
             }
-            Err(e) => Taken::Failed(e.to_string()),
+            Err(e) => {
+                self.catalog.observe(&e);
+                Taken::Failed(e.to_string())
+            }
         }
     }
 

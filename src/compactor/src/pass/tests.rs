@@ -2,6 +2,7 @@ use common::Signal;
 use common::catalog::ensure_table;
 use common::config::{SchemaConfig, StorageConfig};
 use common::storage::Warehouse;
+use iceberg::Catalog;
 
 use super::*;
 use crate::compaction::CompactionOutcome;
@@ -100,7 +101,7 @@ async fn one_broken_table_fails_alone_and_is_counted() {
     let f = fixture(&[("acme", "prod", Signal::Traces), ("acme", "prod", Signal::Logs)]).await;
     let catalog = f.catalog.get().await.unwrap();
     let broken = TableId::new("acme", "prod", Signal::Logs).unwrap();
-    let table = catalog.catalog().load_table(&broken.ident()).await.unwrap();
+    let table = catalog.load_table(&broken.ident()).await.unwrap();
     let path = table.metadata_location().unwrap().strip_prefix("file://").unwrap().to_string();
     std::fs::write(&path, b"{ not metadata").unwrap();
 

@@ -2,7 +2,6 @@
 
 use common::catalog::{CatalogError, Fence, SignalCatalog, Swap};
 use common::tables::TableId;
-use iceberg::Catalog;
 use iceberg::io::FileIO;
 use iceberg::table::Table;
 
@@ -130,7 +129,7 @@ pub async fn swap_metadata(
         // The database may have applied the swap before the error reached us, and other
         // writers may have committed on top since: nothing written is removed unless the swap
         // is known to have lost (above).
-        Err(source) => match catalog.catalog().load_table(&ident).await {
+        Err(source) => match catalog.load_table(&ident).await {
             Ok(table) if reaches(&table, new) => Ok(()),
             Ok(_) => Err(CommitError::Failed { table: id.to_string(), source }),
             Err(reload) => Err(CommitError::Unknown {

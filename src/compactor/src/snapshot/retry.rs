@@ -7,7 +7,6 @@ use std::time::Duration;
 use common::catalog::{Fence, SignalCatalog};
 use common::clock::Clock;
 use common::tables::TableId;
-use iceberg::Catalog;
 use iceberg::table::Table;
 use tracing::{debug, warn};
 
@@ -177,7 +176,7 @@ where
     let mut conflicts = 0;
     let fail = |conflicts, source| RetryError { conflicts, source };
     for attempt in 1..=attempts {
-        let table = catalog.catalog().load_table(&ident).await.map_err(|e| {
+        let table = catalog.load_table(&ident).await.map_err(|e| {
             fail(conflicts, RetryFailure::Load { table: table_name(), source: Box::new(e) })
         })?;
         let change = match build(table.clone()).await {

@@ -1,0 +1,40 @@
+//! Faults from the outside world: an object store that answers slowly, with errors or not at
+//! all, a catalog that goes away, a full disk, skewed clocks. Every test ends by reading the
+//! tables back with pyiceberg (exact rows) and checking that every file the metadata
+//! references is on storage.
+
+mod commit_cuts;
+mod slow_store;
+
+use std::collections::BTreeMap;
+
+use common::tables::TableId;
+use iceberg::table::Table;
+use tests_integration::TestEnv;
+use tests_integration::orphans::{reachable, stored};
+use tests_integration::pyiceberg_hours::{HourContent, read_by_hour};
+
+/// Rows of each hour of each table, read by pyiceberg.
+pub fn rows_by_hour(
+    env: &TestEnv,
+    ids: &[TableId],
+) -> BTreeMap<String, BTreeMap<String, HourContent>> {
+    read_by_hour(env, ids).into_iter().map(|(key, table)| (key, table.content)).collect()
+}
+
+/// The table `id` as the catalog has it now.
+pub async fn load(env: &TestEnv, id: &TableId) -> Table {
+    env.catalog().await.load_table(&id.ident()).await.unwrap_or_else(|e| panic!("{id}: {e}"))
+}
+
+/// Checks that every file `id`'s metadata references is on storage, and returns the files
+/// stored under its location that it does not reference (a failed attempt's leftovers).
+pub async fn assert_references_present(env: &TestEnv, id: &TableId) -> Vec<String> {
+    let table = load(env, id).await;
+    let warehouse = env.warehouse();
+    let on_storage = stored(&warehouse, table.metadata().location()).await;
+    let referenced = reachable(&warehouse, &table).await;
+    let missing: Vec<&String> = referenced.difference(&on_storage).collect();
+    assert!(missing.is_empty(), "{id}: referenced files missing from storage: {missing:?}");
+    on_storage.difference(&referenced).cloned().collect()
+}
