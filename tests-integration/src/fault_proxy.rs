@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response};
@@ -285,9 +286,19 @@ async fn handle(state: &State, req: Request<Incoming>) -> Result<Response<Body>,
         }
     }
     let body = if fault == Some(Fault::CutMidBody) {
+        // The headers and the first half go out (the pause lets hyper flush them), then the
+        // connection drops.
         let half = bytes.slice(..bytes.len() / 2);
-        let frames: Vec<Result<Frame<Bytes>, Cut>> = vec![Ok(Frame::data(half)), Err(Cut)];
-        BodyExt::boxed(StreamBody::new(futures::stream::iter(frames)))
+        let frames = futures::stream::iter([Some(half), None]).then(|frame| async move {
+            match frame {
+                Some(half) => Ok(Frame::data(half)),
+                None => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Err(Cut)
+                }
+            }
+        });
+        BodyExt::boxed(StreamBody::new(frames))
     } else {
         full(bytes)
     };

@@ -1,6 +1,6 @@
-//! An S3 that answers a fifth of all requests with 503 SlowDown, and every request 200 ms
-//! late: `compactor run --once` ends exactly as it does against a healthy S3, and every
-//! injected failure is counted as a retry.
+//! An S3 that answers a fifth of all requests with 503 SlowDown, every request 200 ms late,
+//! and cuts a quarter of the data-file reads mid-body: `compactor run --once` ends exactly as it
+//! does against a healthy S3, and every injected failure is counted as a retry.
 
 use std::time::{Duration, Instant};
 
@@ -39,7 +39,7 @@ fn outcome(doc: &Value, ids: &[common::tables::TableId]) -> Vec<(String, Value, 
 }
 
 #[tokio::test]
-async fn a_slow_s3_failing_a_fifth_of_requests_changes_nothing_but_the_time() {
+async fn a_slow_s3_failing_and_cutting_requests_changes_nothing_but_the_time() {
     let Some(clean) = TestEnv::new(Backend::S3).await else { return };
     let Some(faulty) = TestEnv::new(Backend::S3).await else { return };
     let Some(_python) = require_python() else { return };
@@ -59,7 +59,10 @@ async fn a_slow_s3_failing_a_fifth_of_requests_changes_nothing_but_the_time() {
     let proxy = FaultProxy::start(&faulty.s3().unwrap().endpoint, 14);
     faulty.set_s3_endpoint(&proxy.endpoint());
     proxy.set_latency(Duration::from_millis(200));
-    proxy.set_rules(vec![Rule::always(Fault::Status(503)).share(0.2)]);
+    proxy.set_rules(vec![
+        Rule::always(Fault::CutMidBody).method("GET").path(".parquet").share(0.25),
+        Rule::always(Fault::Status(503)).share(0.2),
+    ]);
     let started = Instant::now();
     let out = compactor(&faulty, &["run", "--once", "--json"]);
     let faulty_time = started.elapsed();
@@ -69,7 +72,10 @@ async fn a_slow_s3_failing_a_fifth_of_requests_changes_nothing_but_the_time() {
     eprintln!("run --once: {healthy_time:?} healthy, {faulty_time:?} at 20% 503s + 200 ms");
 
     assert_eq!(outcome(&doc, &ids), outcome(&healthy, &ids), "the same work, faults or not");
+    let cuts = proxy.seen().iter().filter(|s| s.fault == Some(Fault::CutMidBody)).count();
     let injected = proxy.faults_injected();
+    eprintln!("{injected} faults injected, {cuts} of them data files cut mid-body");
+    assert!(cuts > 0, "no data file read was cut: {:?}", proxy.seen());
     let seen = proxy.seen().len();
     assert!(injected * 10 > seen, "{injected} 503s of {seen} requests: the share is about 20%");
     let retries: u64 = doc["dependencies"]["storage_retries"]
@@ -78,7 +84,7 @@ async fn a_slow_s3_failing_a_fifth_of_requests_changes_nothing_but_the_time() {
         .values()
         .map(|v| v.as_u64().unwrap())
         .sum();
-    assert_eq!(retries as usize, injected, "every injected 503 is counted as a retry: {doc}");
+    assert_eq!(retries as usize, injected, "every injected fault is counted as a retry: {doc}");
     assert!(out.stderr.contains("503"), "object_store logs its backing off\n{}", out.stderr);
 
     assert_eq!(rows_by_hour(&faulty, &ids), written, "every row, exactly once");

@@ -1,5 +1,6 @@
 //! Watching the warehouse's HTTP requests: which S3 operations failed in a way object_store
-//! retries (a 5xx such as 503 SlowDown, 429, 408, a refused, reset or timed-out connection).
+//! retries (a 5xx such as 503 SlowDown, 429, 408, a refused, reset or timed-out connection, a
+//! response body cut mid-way).
 //!
 //! object_store retries inside its client and says so only in a log line. [`ObservedConnector`]
 //! sits between it and the real HTTP client, so every failed attempt reaches a
@@ -9,10 +10,11 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use http_body_util::BodyExt;
 use object_store::ClientOptions;
 use object_store::client::{
-    HttpClient, HttpConnector, HttpError, HttpErrorKind, HttpRequest, HttpResponse, HttpService,
-    ReqwestConnector,
+    HttpClient, HttpConnector, HttpError, HttpErrorKind, HttpRequest, HttpResponse,
+    HttpResponseBody, HttpService, ReqwestConnector,
 };
 
 /// Told about each request attempt that failed with an error object_store retries.
@@ -104,15 +106,29 @@ impl HttpService for ObservedService {
             req.uri().query(),
             req.headers().contains_key("x-amz-copy-source"),
         );
-        let answer = self.inner.execute(req).await;
-        let failed = match &answer {
-            Ok(response) => retryable_status(response.status().as_u16()),
-            Err(e) => retryable_error(e.kind()),
-        };
-        if failed {
-            self.observer.retryable_failure(operation);
+        match self.inner.execute(req).await {
+            Ok(response) if retryable_status(response.status().as_u16()) => {
+                self.observer.retryable_failure(operation);
+                Ok(response)
+            }
+            // A body cut mid-way fails once its headers are in: object_store retries the rest
+            // of a GET, so that counts as a retried attempt too.
+            Ok(response) => {
+                let (parts, body) = response.into_parts();
+                let observer = Arc::clone(&self.observer);
+                let body = body.map_err(move |e| {
+                    observer.retryable_failure(operation);
+                    e
+                });
+                Ok(HttpResponse::from_parts(parts, HttpResponseBody::new(body)))
+            }
+            Err(e) => {
+                if retryable_error(e.kind()) {
+                    self.observer.retryable_failure(operation);
+                }
+                Err(e)
+            }
         }
-        answer
     }
 }
 
