@@ -27,6 +27,9 @@ use crate::status::{self, StatusReport};
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(15);
 /// How old the last successful probe may be for `/readyz` to report ready.
 pub const PROBE_STALENESS: Duration = Duration::from_secs(60);
+/// How long one probe may take: a dependency that does not answer in time (an object store
+/// whose requests are retried for minutes, a catalog that hangs) counts as failing at once.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Errors that stop the service from starting.
 #[derive(Debug, thiserror::Error)]
@@ -177,20 +180,34 @@ async fn probe_loop(catalog: Arc<CatalogHandle>, health: Arc<Health>, shutdown: 
             _ = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        match catalog.get().await {
-            Ok(c) => match c.list_table_idents().await {
-                Ok(_) => health.record_ok(Component::Catalog),
-                Err(e) => health.record_failure(Component::Catalog, &e.to_string()),
-            },
-            Err(e) => health.record_failure(Component::Catalog, &e.to_string()),
+        let answered = bounded(async {
+            let c = catalog.get().await.map_err(|e| e.to_string())?;
+            c.list_table_idents().await.map(|_| ()).map_err(|e| e.to_string())
+        });
+        match answered.await {
+            Ok(()) => health.record_ok(Component::Catalog),
+            Err(e) => health.record_failure(Component::Catalog, &e),
         }
         let warehouse = catalog.warehouse();
         let store = warehouse.object_store();
-        match store.list(Some(warehouse.prefix())).next().await {
-            None | Some(Ok(_)) => health.record_ok(Component::ObjectStore),
-            Some(Err(e)) => health.record_failure(Component::ObjectStore, &e.to_string()),
+        let answered = bounded(async {
+            match store.list(Some(warehouse.prefix())).next().await {
+                None | Some(Ok(_)) => Ok(()),
+                Some(Err(e)) => Err(e.to_string()),
+            }
+        });
+        match answered.await {
+            Ok(()) => health.record_ok(Component::ObjectStore),
+            Err(e) => health.record_failure(Component::ObjectStore, &e),
         }
     }
+}
+
+/// `probe`'s answer, or a failure once it has taken [`PROBE_TIMEOUT`].
+async fn bounded(probe: impl Future<Output = Result<(), String>>) -> Result<(), String> {
+    tokio::time::timeout(PROBE_TIMEOUT, probe)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())))
 }
 
 /// Resolves when the process receives SIGINT or SIGTERM.

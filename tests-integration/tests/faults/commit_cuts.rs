@@ -12,7 +12,7 @@ use serde_json::Value;
 use tests_integration::fault_proxy::{Fault, FaultProxy, Rule};
 use tests_integration::{Backend, TestEnv, require_python};
 
-use super::{assert_references_present, load, rows_by_hour};
+use super::{assert_references_present, load, rows_by_hour, with_storage_key};
 use crate::compactor::{Load, compactor, executed, json_ok, table_entry};
 
 /// Compaction of partitions of 3 files or more.
@@ -30,17 +30,6 @@ const STEPS: &[(&str, &str)] = &[
     ("metadata file", ".metadata.json"),
 ];
 
-/// Two retries per request (`[storage] max_retries`), so that a step that always fails gives
-/// up fast; the env's `[storage]` table already exists, so the key goes into it.
-fn configure(env: &TestEnv) {
-    let path = env.config_path();
-    let mut doc: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
-    let storage = doc.get_mut("storage").and_then(toml::Value::as_table_mut).unwrap();
-    storage.insert("max_retries".into(), 2.into());
-    std::fs::write(path, toml::to_string(&doc).unwrap()).unwrap();
-    env.append_config(CONFIG);
-}
-
 /// The one table entry of a `compact --json` run, with its executed groups' statuses.
 fn compaction(env: &TestEnv, id: &TableId) -> (Value, Vec<String>) {
     let out = compactor(env, &["compact", "--json"]);
@@ -54,7 +43,9 @@ fn compaction(env: &TestEnv, id: &TableId) -> (Value, Vec<String>) {
 async fn a_commit_failing_at_any_step_leaves_the_table_as_it_was() {
     let Some(env) = TestEnv::new(Backend::S3).await else { return };
     let Some(_python) = require_python() else { return };
-    configure(&env);
+    // Two retries per request, so that a step that always fails gives up fast.
+    with_storage_key(&env, "max_retries", 2);
+    env.append_config(CONFIG);
     let ids = LOAD.run(&env);
     let id = &ids[0];
     let written = rows_by_hour(&env, &ids);

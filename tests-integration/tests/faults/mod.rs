@@ -5,6 +5,7 @@
 
 mod commit_cuts;
 mod slow_store;
+mod store_outage;
 
 use std::collections::BTreeMap;
 
@@ -37,4 +38,13 @@ pub async fn assert_references_present(env: &TestEnv, id: &TableId) -> Vec<Strin
     let missing: Vec<&String> = referenced.difference(&on_storage).collect();
     assert!(missing.is_empty(), "{id}: referenced files missing from storage: {missing:?}");
     on_storage.difference(&referenced).cloned().collect()
+}
+
+/// Sets `key` in the env's existing `[storage]` table (a second `[storage]` would be invalid).
+pub fn with_storage_key(env: &TestEnv, key: &str, value: impl Into<toml::Value>) {
+    let path = env.config_path();
+    let mut doc: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
+    let storage = doc.get_mut("storage").and_then(toml::Value::as_table_mut).unwrap();
+    storage.insert(key.into(), value.into());
+    std::fs::write(path, toml::to_string(&doc).unwrap()).unwrap();
 }
