@@ -139,16 +139,20 @@ impl SignalCatalog {
     }
 
     /// Loads the table `ident` with the iceberg client; a failure of the database is reported
-    /// to the observer (a missing table or an unreadable metadata file is not the catalog's).
+    /// to the observer and says so (a missing table or an unreadable metadata file is not the
+    /// catalog's).
     pub async fn load_table(&self, ident: &iceberg::TableIdent) -> iceberg::Result<Table> {
         use iceberg::Catalog;
-        let loaded = self.catalog.load_table(ident).await;
-        if let (Err(e), Some(observer)) = (&loaded, &self.observer)
-            && let Some(kind) = CatalogErrorKind::of_database(e)
-        {
-            observer.catalog_error(kind);
+        match self.catalog.load_table(ident).await {
+            Err(e) if let Some(kind) = CatalogErrorKind::of_database(&e) => {
+                if let Some(observer) = &self.observer {
+                    observer.catalog_error(kind);
+                }
+                // Says which dependency failed: the database, not the table's files.
+                Err(e.with_context("catalog database", self.name.clone()))
+            }
+            loaded => loaded,
         }
-        loaded
     }
 
     /// The iceberg catalog client.
