@@ -42,9 +42,10 @@ const READINESS_WITHIN: Duration = PROBE_INTERVAL.saturating_add(Duration::from_
 
 /// The server is killed (`pg_ctl stop -m immediate`) as soon as the daemon's first pass has
 /// written a compacted file, i.e. between its rewrites and its commit: `/readyz` turns 503
-/// naming the catalog while `/healthz` stays 200 and passes fail (ticks that come while one
-/// waits for the catalog are skipped); after a restart on the same port `/readyz` is 200 again, a pass succeeds and leaves every
-/// hour compacted, with exactly the rows written, and every referenced file is stored. No two
+/// naming the catalog while `/healthz` stays 200; once it is 503 the server is started again on
+/// the same port (a failover back within the pools' patience), and `/readyz` is 200 again
+/// without a restart of the daemon, a pass started after the restart succeeds, and every hour
+/// ends up compacted with exactly the rows written and every referenced file stored. No two
 /// passes ever overlap (the log's start and finish lines alternate) and, from the crash until
 /// after recovery, passes and skipped ticks together never exceed one per interval.
 #[tokio::test]
@@ -75,22 +76,19 @@ async fn a_crashed_catalog_makes_the_daemon_unready_until_it_is_back() {
     let catalog = &ready["components"]["catalog"];
     assert_eq!(catalog["state"], "failing", "{ready}");
     let error = catalog["last_error"].as_str().unwrap_or_default();
-    assert!(!error.is_empty(), "{ready}");
+    assert!(error.contains("catalog `signaldb`"), "the error names the catalog: {ready}");
     assert_eq!(ready["components"]["object_store"]["state"], "ok", "{ready}");
     assert_eq!(daemon.get("/healthz").status, 200, "alive while the catalog is down");
-    // Passes go on failing while the catalog is down (each waits for a connection up to the
-    // pool's acquire timeout; the ticks meanwhile are skipped, not queued).
-    let down = daemon.scrape_until("a failed pass", Duration::from_secs(15), |m| {
-        cycles(m, "compaction", "failure") >= 1.0
-    });
-    assert_eq!(daemon.get("/readyz").status, 503, "still not ready while the catalog is down");
-    let successes_down = cycles(&down, "compaction", "success");
+    eprintln!("/readyz while the catalog is down: {ready}");
+    let successes_down = cycles(&daemon.scrape(), "compaction", "success");
 
     pg.start_again();
     let restarted = Instant::now();
     wait_for_readyz(&mut daemon, 200, restarted);
-    let recovered = daemon.scrape_until("a successful pass", Duration::from_secs(30), |m| {
-        cycles(m, "compaction", "success") > successes_down
+    // Two successes since the restart: at least one of them started after it, since passes
+    // run one at a time.
+    let recovered = daemon.scrape_until("a pass after the restart", Duration::from_secs(30), |m| {
+        cycles(m, "compaction", "success") >= successes_down + 2.0
     });
     // No pile-up: at most one tick per interval since the crash, each starting a pass or
     // skipped because one is running; plus the pass in flight at the crash.
@@ -104,8 +102,9 @@ async fn a_crashed_catalog_makes_the_daemon_unready_until_it_is_back() {
         "{counted} passes and {skipped} skipped ticks in {window:?}"
     );
     eprintln!(
-        "outage of {:?}: {counted} passes and {skipped} skipped ticks in {window:?}",
-        restarted - crashed
+        "outage of {:?}: {counted} passes ({} failed) and {skipped} skipped ticks in {window:?}",
+        restarted - crashed,
+        cycles(&recovered, "compaction", "failure")
     );
     assert!(daemon.is_running(), "the daemon was never restarted");
     let out = daemon.stop();
