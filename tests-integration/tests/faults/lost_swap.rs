@@ -23,6 +23,7 @@ use super::assert_references_stored;
 use crate::compactor::{
     COMPACTOR, Load, assert_linear_history, compactor, executed, file_name, json_ok, table_entry,
 };
+use crate::service::count_log;
 
 /// Partitions of 3 small files are compacted; orphan cleanup's shortest grace period.
 const CONFIG: &str = "\
@@ -144,6 +145,8 @@ async fn a_swap_applied_whose_answer_was_lost_is_found_committed() {
     setup.proxy.arm(Cut::AfterAnswer, SWAP);
     let out = setup.compact_through_proxy();
     setup.assert_cut_the_swap(Cut::AfterAnswer, &out);
+    let resolved = "re-reading the table shows it applied, so the commit stands";
+    assert_eq!(count_log(&out.stderr, resolved), 1, "{}", out.streams());
     let doc = json_ok(&out);
     let snapshot_id = committed_snapshot(&doc, &setup.id);
 
@@ -181,6 +184,8 @@ async fn a_swap_lost_before_the_server_saw_it_leaves_the_table_and_only_orphans(
     let out = setup.compact_through_proxy();
     setup.assert_cut_the_swap(Cut::BeforeForwarding, &out);
     assert_eq!(out.status.code(), Some(1), "{}", out.streams());
+    let resolved = "re-reading the table shows it did not apply, so the attempt's files are kept";
+    assert_eq!(count_log(&out.stderr, resolved), 1, "{}", out.streams());
     let doc = out.json();
     assert_eq!(doc["failures"], 1, "{doc}");
     let entry = table_entry(&doc, &setup.id);
