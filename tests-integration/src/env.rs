@@ -102,6 +102,18 @@ impl TestEnv {
     /// Panics when a service is there but setting up on it fails.
     pub async fn new(backend: Backend) -> Option<TestEnv> {
         let admin_url = if backend.uses_postgres() { Some(require_postgres()?) } else { None };
+        Self::create(backend, admin_url).await
+    }
+
+    /// Sets up a fresh env on `backend` (a PostgreSQL one) whose catalog is a new database on
+    /// the server of `admin_url` instead of the shared test server, e.g. a
+    /// [`crate::private_pg::PrivatePg`]; `None` when S3 is needed and missing.
+    pub async fn with_postgres_at(backend: Backend, admin_url: &str) -> Option<TestEnv> {
+        assert!(backend.uses_postgres(), "{backend} has no PostgreSQL catalog");
+        Self::create(backend, Some(admin_url.to_string())).await
+    }
+
+    async fn create(backend: Backend, admin_url: Option<String>) -> Option<TestEnv> {
         let s3 = if backend.uses_s3() { Some(require_s3()?) } else { None };
 
         let dir = tempfile::Builder::new()
@@ -237,6 +249,12 @@ impl TestEnv {
     /// The S3 target, for S3 backends.
     pub fn s3(&self) -> Option<&S3Target> {
         self.s3.as_ref()
+    }
+
+    /// The URL of this env's PostgreSQL database, for PostgreSQL backends (the same as
+    /// [`Self::catalog_uri`]).
+    pub fn pg_url(&self) -> Option<&str> {
+        self.pg.as_ref().map(|pg| pg.url.as_str())
     }
 
     /// The name of this env's PostgreSQL database, for PostgreSQL backends.

@@ -20,6 +20,10 @@
 //! - [`fault_proxy`]: a loopback HTTP proxy in front of S3 that injects errors, latency and cuts.
 //! - [`http`]: a loopback `GET` and free ports, for the services' HTTP endpoints.
 //! - [`metrics_text`]: a strict reader of Prometheus `/metrics` pages.
+//! - [`private_pg`]: a PostgreSQL server of the test's own (`initdb` + `pg_ctl` on a free
+//!   loopback port) that it can crash and restart.
+//! - [`tcp_proxy`]: a loopback TCP proxy in front of PostgreSQL that cuts the connection of the
+//!   catalog's compare-and-swap, before or after the server ran it.
 //! - [`hours`]: hour labels; [`workspace_root`]: where the workspace is.
 
 pub mod bins;
@@ -31,11 +35,13 @@ pub mod http;
 pub mod iceberg_read;
 pub mod metrics_text;
 pub mod orphans;
+pub mod private_pg;
 pub mod pyiceberg;
 pub mod pyiceberg_hours;
 pub mod pyiceberg_snapshots;
 pub mod require;
 pub mod retention;
+pub mod tcp_proxy;
 pub mod workspace;
 
 pub use bins::{BinChild, BinCommand, BinOutput, run_bin, spawn_bin};

@@ -182,6 +182,11 @@ async fn probe_loop(catalog: Arc<CatalogHandle>, health: Arc<Health>, shutdown: 
         }
         let answered = bounded(async {
             let c = catalog.get().await.map_err(|e| e.to_string())?;
+            // A fresh connection first: a server that is down says so at once and why, where
+            // the pool would wait out its acquire timeout and say only "pool timed out".
+            if let Some(cause) = c.connection_problem().await {
+                return Err(format!("connecting to Iceberg catalog `{}`: {cause}", c.name()));
+            }
             c.list_table_idents().await.map(|_| ()).map_err(|e| e.to_string())
         });
         match answered.await {

@@ -1,13 +1,16 @@
 //! Faults from the outside world: an object store that answers slowly, with errors or not at
-//! all, a catalog that goes away, a full disk, skewed clocks. Every test ends by reading the
+//! all, a catalog that crashes under a running daemon or loses a commit's answer, a full disk,
+//! skewed clocks. Every test ends by reading the
 //! tables back with pyiceberg (exact rows) and checking that every file the metadata
 //! references is on storage.
 
+mod catalog_outage;
 mod commit_cuts;
+mod lost_swap;
 mod slow_store;
 mod store_outage;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use common::tables::TableId;
 use iceberg::table::Table;
@@ -31,12 +34,7 @@ pub async fn load(env: &TestEnv, id: &TableId) -> Table {
 /// Checks that every file `id`'s metadata references is on storage, and returns the files
 /// stored under its location that it does not reference (a failed attempt's leftovers).
 pub async fn assert_references_present(env: &TestEnv, id: &TableId) -> Vec<String> {
-    let table = load(env, id).await;
-    let warehouse = env.warehouse();
-    let on_storage = stored(&warehouse, table.metadata().location()).await;
-    let referenced = reachable(&warehouse, &table).await;
-    let missing: Vec<&String> = referenced.difference(&on_storage).collect();
-    assert!(missing.is_empty(), "{id}: referenced files missing from storage: {missing:?}");
+    let (referenced, on_storage) = references_and_storage(env, id).await;
     on_storage.difference(&referenced).cloned().collect()
 }
 
@@ -47,4 +45,26 @@ pub fn with_storage_key(env: &TestEnv, key: &str, value: impl Into<toml::Value>)
     let storage = doc.get_mut("storage").and_then(toml::Value::as_table_mut).unwrap();
     storage.insert(key.into(), value.into());
     std::fs::write(path, toml::to_string(&doc).unwrap()).unwrap();
+}
+
+/// Checks that every file table `id`'s metadata reaches (every snapshot's manifest list,
+/// manifests and live data files, and the metadata files of its log) is on storage, and returns
+/// what is stored under the table's location.
+pub async fn assert_references_stored(env: &TestEnv, id: &TableId) -> BTreeSet<String> {
+    references_and_storage(env, id).await.1
+}
+
+/// What `id`'s metadata references and what is stored under its location, after checking
+/// that the first is part of the second.
+async fn references_and_storage(
+    env: &TestEnv,
+    id: &TableId,
+) -> (BTreeSet<String>, BTreeSet<String>) {
+    let table = load(env, id).await;
+    let warehouse = env.warehouse();
+    let referenced = reachable(&warehouse, &table).await;
+    let on_storage = stored(&warehouse, table.metadata().location()).await;
+    let missing: Vec<&String> = referenced.difference(&on_storage).collect();
+    assert!(missing.is_empty(), "{id} references files that are not stored: {missing:?}");
+    (referenced, on_storage)
 }

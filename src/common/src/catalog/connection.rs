@@ -125,6 +125,16 @@ impl SignalCatalog {
         self
     }
 
+    /// Why a new connection to the catalog database fails, if it does: a pool that timed out
+    /// waiting for a connection does not say (sqlx keeps no cause), a fresh connection does
+    /// (`Connection refused`, `no answer within 10 s`). Always `None` for SQLite.
+    pub async fn connection_problem(&self) -> Option<String> {
+        if self.backend() != CatalogBackend::Postgres {
+            return None;
+        }
+        probe(&self.uri).await.err().map(|e| e.to_string())
+    }
+
     /// Reports `err`, a failure of a statement on this catalog, to the observer (if any).
     pub fn observe(&self, err: &(dyn std::error::Error + 'static)) {
         if let Some(observer) = &self.observer {

@@ -4,8 +4,10 @@ use common::catalog::{CatalogError, Fence, SignalCatalog, Swap};
 use common::tables::TableId;
 use iceberg::io::FileIO;
 use iceberg::table::Table;
+use tracing::warn;
 
 use super::staged::{Effect, Staged, remove_files};
+use crate::log_target;
 
 /// Why a staged change did not become current.
 #[derive(Debug, thiserror::Error)]
@@ -130,8 +132,14 @@ pub async fn swap_metadata(
         // writers may have committed on top since: nothing written is removed unless the swap
         // is known to have lost (above).
         Err(source) => match catalog.load_table(&ident).await {
-            Ok(table) if reaches(&table, new) => Ok(()),
-            Ok(_) => Err(CommitError::Failed { table: id.to_string(), source }),
+            Ok(table) if reaches(&table, new) => {
+                warn!(target: log_target::ICEBERG, table = %id, error = %source, "Catalog swap answered with an error; re-reading the table shows it applied, so the commit stands");
+                Ok(())
+            }
+            Ok(_) => {
+                warn!(target: log_target::ICEBERG, table = %id, error = %source, "Catalog swap answered with an error; re-reading the table shows it did not apply, so the attempt's files are kept for orphan cleanup");
+                Err(CommitError::Failed { table: id.to_string(), source })
+            }
             Err(reload) => Err(CommitError::Unknown {
                 table: id.to_string(),
                 source,
