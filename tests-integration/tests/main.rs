@@ -6,6 +6,7 @@
 
 mod compactor;
 mod deployment;
+mod faults;
 mod foundation;
 mod monitoring;
 mod scale_out;

@@ -42,7 +42,8 @@ pub struct SignalCatalog {
     catalog: SqlCatalog,
     pool: AnyPool,
     name: String,
-    uri: String,
+    /// May hold a password: a [`Secret`](crate::config::Secret), so `Debug` never shows it.
+    uri: crate::config::Secret,
     dialect: SqlDialect,
     warehouse: Warehouse,
 }
@@ -102,7 +103,7 @@ impl SignalCatalog {
             catalog,
             pool,
             name: schema.catalog_name.clone(),
-            uri,
+            uri: uri.into(),
             dialect: SqlDialect::new(backend),
             warehouse: warehouse.clone(),
         })
@@ -120,7 +121,7 @@ impl SignalCatalog {
 
     /// The database URI in the form sqlx accepts (may contain a password: never log it).
     pub fn database_uri(&self) -> &str {
-        &self.uri
+        self.uri.expose()
     }
 
     /// The sqlx pool on the catalog database, for bookkeeping tables of our own (never for
@@ -180,6 +181,28 @@ pub(super) fn sqlite_uri(uri: &str) -> Result<String, CatalogError> {
 mod tests {
     use super::*;
     use crate::config::StorageConfig;
+
+    /// The database URI may carry a password; a connected catalog's `Debug` (which a log line
+    /// or an error could print) never shows it.
+    #[tokio::test]
+    async fn debug_never_shows_the_database_uri() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret_dir = dir.path().join("pw-Hunter2Secret");
+        let storage = StorageConfig {
+            dsn: format!("file://{}/wh", dir.path().display()),
+            ..Default::default()
+        };
+        let schema = SchemaConfig {
+            catalog_uri: format!("sqlite://{}/catalog.db", secret_dir.display()),
+            ..Default::default()
+        };
+        let catalog =
+            SignalCatalog::connect(&schema, &Warehouse::open(&storage).unwrap()).await.unwrap();
+        assert!(catalog.database_uri().contains("Hunter2Secret"), "{}", catalog.database_uri());
+        let debug = format!("{catalog:?}");
+        assert!(!debug.contains("Hunter2Secret"), "{debug}");
+        assert!(debug.contains("***"), "{debug}");
+    }
 
     #[tokio::test]
     async fn a_refused_postgres_server_is_reported_at_once_with_its_own_error() {
