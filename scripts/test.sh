@@ -7,7 +7,7 @@
 #
 # It prepares .venv-test/ (moto, pyiceberg, psycopg2, boto3, DuckDB and its extensions from
 # scripts/requirements-test.txt), starts moto's S3 server on 127.0.0.1 with a bucket, checks
-# PostgreSQL at 127.0.0.1:5432, makes promtool available (Debian's prometheus package), exports the SIGNALDB_TEST_* variables the integration tests read,
+# PostgreSQL at 127.0.0.1:5432, makes promtool available (Debian's prometheus package) and libfaketime (Debian's faketime), exports the SIGNALDB_TEST_* variables the integration tests read,
 # builds the binaries and runs the tests.
 # See docs/testing.md.
 set -euo pipefail
@@ -73,6 +73,15 @@ elif is_ci; then
     die "promtool is missing and could not be installed; CI=true makes the monitoring suites mandatory"
 else
     log "WARNING: promtool is missing; monitoring tests will be SKIPPED"
+fi
+
+if ensure_libfaketime; then
+    log "libfaketime at $LIBFAKETIME"
+    export SIGNALDB_TEST_LIBFAKETIME="$LIBFAKETIME"
+elif is_ci; then
+    die "libfaketime is missing and could not be installed; CI=true makes the clock-skew tests mandatory"
+else
+    log "WARNING: libfaketime is missing; clock-skew tests will be SKIPPED"
 fi
 
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"

@@ -138,3 +138,19 @@ ensure_promtool() {
     PROMTOOL="$(command -v promtool || true)"
     [[ -n "$PROMTOOL" ]]
 }
+
+# Makes libfaketime (Debian's `faketime` package) available, installing the package when it is
+# missing; sets LIBFAKETIME. The clock-skew tests LD_PRELOAD it to run a binary on a clock hours
+# ahead of or behind the machine's.
+ensure_libfaketime() {
+    local lib=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
+    if [[ ! -e "$lib" ]]; then
+        log "installing Debian's faketime package (libfaketime)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends faketime >&2 \
+            || { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends faketime >&2; } \
+            || log "WARNING: apt-get install faketime failed"
+    fi
+    LIBFAKETIME=""
+    [[ -e "$lib" ]] && LIBFAKETIME="$lib"
+    [[ -n "$LIBFAKETIME" ]]
+}

@@ -49,6 +49,7 @@ pub use env::{Backend, PyIcebergConnection, TestEnv};
 pub use hours::{hour_label, hour_label_of_micros, hour_of_micros, hours_ending_at};
 pub use pyiceberg::{run_pyiceberg, run_pyiceberg_read};
 pub use require::{
-    S3Target, require_postgres, require_prometheus, require_promtool, require_python, require_s3,
+    S3Target, require_libfaketime, require_postgres, require_prometheus, require_promtool,
+    require_python, require_s3,
 };
 pub use workspace::workspace_root;

@@ -9,6 +9,7 @@
 //! | `SIGNALDB_TEST_S3_BUCKET`    | bucket that exists on it (default `signaldb-test`)   |
 //! | `SIGNALDB_TEST_PYTHON`       | Python with pyiceberg, moto, psycopg2, duckdb        |
 //! | `SIGNALDB_TEST_PROMTOOL`     | Prometheus's `promtool` (Debian package `prometheus`) |
+//! | `SIGNALDB_TEST_LIBFAKETIME`  | `libfaketime.so.1` (Debian package `faketime`)       |
 //!
 //! Each `require_*` returns `None` when its service is missing, after printing a loud
 //! `SKIPPED:` line; the test then returns early. Under `CI=true` a missing service is a test
@@ -132,6 +133,22 @@ pub fn require_prometheus() -> Option<PathBuf> {
         return Some(server);
     }
     skip("the Prometheus server", &format!("{} does not exist", server.display()))
+}
+
+/// Where Debian's `faketime` package puts the library (the default outside CI).
+pub const DEFAULT_LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/// libfaketime (`LD_PRELOAD`ed to run a binary on a skewed clock), from
+/// `SIGNALDB_TEST_LIBFAKETIME` (or, outside CI, [`DEFAULT_LIBFAKETIME`] when it exists).
+pub fn require_libfaketime() -> Option<PathBuf> {
+    if let Some(lib) = non_empty_var("SIGNALDB_TEST_LIBFAKETIME") {
+        return Some(PathBuf::from(lib));
+    }
+    let default = PathBuf::from(DEFAULT_LIBFAKETIME);
+    if !is_ci() && default.exists() {
+        return Some(default);
+    }
+    skip("libfaketime", "SIGNALDB_TEST_LIBFAKETIME is not set")
 }
 
 fn port_open(addr: &str) -> bool {

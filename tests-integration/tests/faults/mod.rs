@@ -1,12 +1,15 @@
-//! Faults from the outside world: an object store that answers slowly, with errors or not at
-//! all, a catalog that crashes under a running daemon or loses a commit's answer, a full disk,
-//! skewed clocks. Every test ends by reading the
-//! tables back with pyiceberg (exact rows) and checking that every file the metadata
-//! references is on storage.
+//! Faults from the outside world, with the real binaries: an object store that answers slowly,
+//! with errors or not at all, a catalog that crashes under a running daemon or loses a commit's
+//! answer, a disk that fills up, clocks that disagree, credentials that must never be printed.
+//! Every test ends by reading the tables back with pyiceberg (exact rows) and checking that
+//! every file the metadata references is on storage.
 
 mod catalog_outage;
+mod clock_skew;
 mod commit_cuts;
+mod full_disk;
 mod lost_swap;
+mod secrets;
 mod slow_store;
 mod store_outage;
 

@@ -50,7 +50,8 @@ pub struct SignalCatalog {
     catalog: SqlCatalog,
     pool: AnyPool,
     name: String,
-    uri: String,
+    /// May hold a password: a [`Secret`](crate::config::Secret), so `Debug` never shows it.
+    uri: crate::config::Secret,
     dialect: SqlDialect,
     warehouse: Warehouse,
     observer: Option<Arc<dyn CatalogObserver>>,
@@ -111,7 +112,7 @@ impl SignalCatalog {
             catalog,
             pool,
             name: schema.catalog_name.clone(),
-            uri,
+            uri: uri.into(),
             dialect: SqlDialect::new(backend),
             warehouse: warehouse.clone(),
             observer: None,
@@ -132,7 +133,7 @@ impl SignalCatalog {
         if self.backend() != CatalogBackend::Postgres {
             return None;
         }
-        probe(&self.uri).await.err().map(|e| e.to_string())
+        probe(self.uri.expose()).await.err().map(|e| e.to_string())
     }
 
     /// Reports `err`, a failure of a statement on this catalog, to the observer (if any).
@@ -177,7 +178,7 @@ impl SignalCatalog {
 
     /// The database URI in the form sqlx accepts (may contain a password: never log it).
     pub fn database_uri(&self) -> &str {
-        &self.uri
+        self.uri.expose()
     }
 
     /// The sqlx pool on the catalog database, for bookkeeping tables of our own (never for
@@ -274,6 +275,28 @@ mod tests {
         let mut connection = sqlx::PgConnection::connect(&uri).await.unwrap();
         let err = sqlx::query("SELECT pg_sleep(2)").execute(&mut connection).await.unwrap_err();
         assert_eq!(super::super::CatalogErrorKind::of(&err).as_str(), "statement_timeout");
+    }
+
+    /// The database URI may carry a password; a connected catalog's `Debug` (which a log line
+    /// or an error could print) never shows it.
+    #[tokio::test]
+    async fn debug_never_shows_the_database_uri() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret_dir = dir.path().join("pw-Hunter2Secret");
+        let storage = StorageConfig {
+            dsn: format!("file://{}/wh", dir.path().display()),
+            ..Default::default()
+        };
+        let schema = SchemaConfig {
+            catalog_uri: format!("sqlite://{}/catalog.db", secret_dir.display()),
+            ..Default::default()
+        };
+        let catalog =
+            SignalCatalog::connect(&schema, &Warehouse::open(&storage).unwrap()).await.unwrap();
+        assert!(catalog.database_uri().contains("Hunter2Secret"), "{}", catalog.database_uri());
+        let debug = format!("{catalog:?}");
+        assert!(!debug.contains("Hunter2Secret"), "{debug}");
+        assert!(debug.contains("***"), "{debug}");
     }
 
     #[tokio::test]

@@ -74,7 +74,23 @@ fn io_error(op: &str, location: &str, err: object_store::Error) -> Error {
         object_store::Error::NotFound { .. } => ErrorKind::DataInvalid,
         _ => ErrorKind::Unexpected,
     };
-    Error::new(kind, format!("object store {op} `{location}` failed")).with_source(err)
+    let message = match root_cause(&err) {
+        // object_store's message stops at "error sending request": the cause is deeper.
+        Some(cause) => format!("object store {op} `{location}` failed (cause: {cause})"),
+        None => format!("object store {op} `{location}` failed"),
+    };
+    Error::new(kind, message).with_source(err)
+}
+
+/// The innermost error below `err`, when it says something `err` does not (a refused or reset
+/// connection below an HTTP client's "error sending request").
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut deepest = err.source()?;
+    while let Some(next) = deepest.source() {
+        deepest = next;
+    }
+    let text = deepest.to_string();
+    (!err.to_string().contains(&text)).then_some(text)
 }
 
 impl ObjectStoreStorage {

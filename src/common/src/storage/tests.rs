@@ -37,21 +37,8 @@ fn a_local_dsn_naming_a_file_says_the_file_is_not_a_directory() {
 
 #[tokio::test]
 async fn an_s3_endpoint_that_refuses_fails_within_the_configured_retries() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = |max_retries| StorageConfig {
-        dsn: "s3://signaldb-test/wh".to_string(),
-        max_retries,
-        connect_timeout_secs: 1,
-        s3: S3Config {
-            endpoint: Some(format!("http://127.0.0.1:{port}")),
-            region: Some("us-east-1".into()),
-            access_key_id: Some(Secret::new("key")),
-            secret_access_key: Some(Secret::new("secret")),
-            allow_http: true,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let port = closed_port();
+    let config = |max_retries| refusing_s3(port, max_retries);
     let timed = |max_retries| async move {
         let wh = Warehouse::open(&config(max_retries)).unwrap();
         let started = std::time::Instant::now();
@@ -166,4 +153,37 @@ async fn delete_prefix_removes_only_that_prefix() {
     io.delete_prefix(&format!("{}/t/a", wh.location())).await.unwrap();
     assert!(!io.exists(&format!("{}/t/a/1", wh.location())).await.unwrap());
     assert!(io.exists(&format!("{}/t/ab/3", wh.location())).await.unwrap());
+}
+
+/// A loopback port nothing listens on.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `[storage]` for bucket `signaldb-test` on an S3 endpoint at `port` of the loopback.
+fn refusing_s3(port: u16, max_retries: usize) -> StorageConfig {
+    StorageConfig {
+        dsn: "s3://signaldb-test/wh".to_string(),
+        max_retries,
+        connect_timeout_secs: 1,
+        s3: S3Config {
+            endpoint: Some(format!("http://127.0.0.1:{port}")),
+            region: Some("us-east-1".into()),
+            access_key_id: Some(Secret::new("key")),
+            secret_access_key: Some(Secret::new("secret")),
+            allow_http: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn an_s3_endpoint_that_refuses_is_reported_as_refused_naming_the_file() {
+    let file_io = Warehouse::open(&refusing_s3(closed_port(), 1)).unwrap().file_io();
+    let location = "s3://signaldb-test/wh/t/metadata/v1.metadata.json";
+    let output = file_io.new_output(location).unwrap();
+    let err = output.write(Bytes::from_static(b"{}")).await.unwrap_err().to_string();
+    assert!(err.contains(location), "{err}");
+    assert!(err.to_lowercase().contains("connection refused"), "{err}");
 }
