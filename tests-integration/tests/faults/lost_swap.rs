@@ -56,10 +56,15 @@ struct Setup {
 
 impl Setup {
     async fn new() -> Option<Setup> {
+        Self::with_config(CONFIG).await
+    }
+
+    /// [`Setup::new`] with `config` instead of [`CONFIG`].
+    async fn with_config(config: &str) -> Option<Setup> {
         require_python()?;
         let pg = PrivatePg::start()?;
         let env = TestEnv::with_postgres_at(Backend::Postgres, &pg.url()).await?;
-        env.append_config(CONFIG);
+        env.append_config(config);
         let id = LOAD.run(&env).remove(0);
         let before = read_by_hour(&env, &[&id]).remove(&id.to_string()).unwrap();
         let location = before.metadata_location().to_string();
@@ -69,10 +74,15 @@ impl Setup {
 
     /// `compactor compact --json` with its catalog behind the proxy.
     fn compact_through_proxy(&self) -> BinOutput {
+        self.run_through_proxy("compact")
+    }
+
+    /// `compactor <command> --json` with its catalog behind the proxy.
+    fn run_through_proxy(&self, command: &str) -> BinOutput {
         let mut uri = url::Url::parse(self.env.catalog_uri()).unwrap();
         uri.set_port(Some(self.proxy.port())).unwrap();
         BinCommand::new(COMPACTOR)
-            .args(["compact", "--json"])
+            .args([command, "--json"])
             .test_env(&self.env)
             .env("RUST_LOG", "info")
             .env("SIGNALDB_SCHEMA_CATALOG_URI", uri.as_str())
@@ -226,4 +236,48 @@ async fn a_swap_lost_before_the_server_saw_it_leaves_the_table_and_only_orphans(
     let after = setup.assert_rows_unchanged();
     setup.assert_compacted(&after, snapshot_id);
     assert_references_stored(&setup.env, &setup.id).await;
+}
+
+/// The other commits of the compactor (a manifest merge, a partition drop, a snapshot
+/// expiration) go through the same swap: with its answer lost after the server applied it, the
+/// re-read finds each committed; lost before the server saw it, each table fails unchanged.
+#[tokio::test]
+async fn every_kind_of_commit_resolves_a_lost_swap_by_re_reading() {
+    // Nothing to compact, so only the merge of the 3 hours' manifests commits.
+    let merge = "[compactor]\nmin_input_files = 1000\nmanifest_merge_min_count = 1";
+    // Every back-dated hour is past 7 days; expiration keeps all.
+    let drop =
+        "[compactor.retention]\nenabled = true\ngrace_period_hours = 0\nsnapshots_to_keep = 100";
+    // Nothing is old enough to drop; all but the current snapshot expire.
+    let expire = "[compactor.retention]\nenabled = true\ntraces_retention_days = 3650\nsnapshots_to_keep = 1";
+    let kinds = [("manifest merge", merge, "compact"), ("partition drop", drop, "retention")];
+    for (kind, config, command) in kinds.into_iter().chain([("expiration", expire, "retention")]) {
+        for cut in [Cut::AfterAnswer, Cut::BeforeForwarding] {
+            let Some(setup) = Setup::with_config(config).await else { return };
+            setup.proxy.arm(cut, SWAP);
+            let out = setup.run_through_proxy(command);
+            setup.assert_cut_the_swap(cut, &out);
+            let location = setup.current_location().await;
+            let doc = out.json();
+            if cut == Cut::AfterAnswer {
+                let resolved = "re-reading the table shows it applied, so the commit stands";
+                assert_eq!(count_log(&out.stderr, resolved), 1, "{kind}: {}", out.streams());
+                assert_eq!(doc["failures"], 0, "{kind}: {doc}");
+                assert_ne!(location, setup.location, "{kind}: the swap was applied");
+            } else {
+                let resolved = "re-reading the table shows it did not apply";
+                assert_eq!(count_log(&out.stderr, resolved), 1, "{kind}: {}", out.streams());
+                assert_eq!(doc["failures"], 1, "{kind}: {doc}");
+                assert_eq!(location, setup.location, "{kind}: the table is unchanged");
+            }
+            if kind != "partition drop" || cut == Cut::BeforeForwarding {
+                setup.assert_rows_unchanged();
+            } else {
+                let key = setup.id.to_string();
+                let after = read_by_hour(&setup.env, &[&setup.id]).remove(&key).unwrap();
+                assert_eq!(after.total_rows(), 0, "{kind}: every hour was past retention");
+            }
+            assert_references_stored(&setup.env, &setup.id).await;
+        }
+    }
 }
