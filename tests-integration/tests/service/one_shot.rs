@@ -156,7 +156,9 @@ async fn run_once_runs_the_enabled_jobs_in_lifecycle_order() {
     // Nothing enabled: nothing to do, and that is a success.
     let out = compactor(&env, &run_once, &[compaction_off]);
     out.assert_success();
-    assert_eq!(out.json(), serde_json::json!({ "reports": [], "failures": 0 }));
+    let nothing = serde_json::json!({ "storage_retries": {}, "catalog_errors": {} });
+    let expected = serde_json::json!({ "reports": [], "failures": 0, "dependencies": nothing });
+    assert_eq!(out.json(), expected);
     let out = compactor(&env, &["run", "--once"], &[compaction_off]);
     out.assert_success();
     assert!(out.stdout.contains("no job is enabled"), "{}", out.streams());
