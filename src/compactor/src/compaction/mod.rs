@@ -10,11 +10,13 @@
 mod batch;
 pub mod execute;
 pub mod manifests;
+pub mod order;
 pub mod plan;
 pub mod read;
 pub mod rewrite;
 pub mod roll;
 pub mod scan;
+pub mod sort;
 
 #[cfg(test)]
 mod tests;
