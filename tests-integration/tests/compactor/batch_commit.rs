@@ -262,7 +262,7 @@ async fn a_batch_commits_the_groups_whose_inputs_are_live(backend: Backend) {
     let table = catalog.catalog().load_table(&id.ident()).await.unwrap();
     let settings = CompactionSettings::from(&config.compactor);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let step = CompactionStep::new(settings, clock.clone());
+    let step = CompactionStep::new(settings.clone(), clock.clone());
     let (scope, cancel) = (Scope::default(), CancellationToken::new());
     let cx = TableContext::new(&id, &table, &catalog, &scope, &cancel);
     let plan = step.plan(&cx).await.unwrap();

@@ -11,6 +11,7 @@ use common::partition::hour_label;
 use iceberg::spec::DataContentType;
 use serde::{Deserialize, Serialize};
 
+use super::order::OutputOrder;
 use crate::live_files::LiveFile;
 
 /// The knobs planning uses, from `[compactor]`.
@@ -134,6 +135,8 @@ pub struct TablePlan {
     pub bytes_to_rewrite: u64,
     /// Rows the rewrite reads (and must write back).
     pub rows_to_rewrite: u64,
+    /// The order the rewritten rows are written in; `null` when unsorted.
+    pub sort: Option<OutputOrder>,
 }
 
 impl TablePlan {

@@ -38,6 +38,23 @@ pub struct SortSettings {
     pub spill_dir: PathBuf,
 }
 
+impl SortSettings {
+    /// The settings of `[compactor.sort]`.
+    pub fn from_config(c: &common::config::SortConfig) -> Self {
+        Self {
+            memory_budget_bytes: usize::try_from(c.memory_budget_bytes).unwrap_or(usize::MAX),
+            spill_dir: c.spill_dir(),
+        }
+    }
+}
+
+impl Default for SortSettings {
+    /// The defaults of `[compactor.sort]`: 256 MiB, the system temp dir's spill directory.
+    fn default() -> Self {
+        Self::from_config(&common::config::SortConfig::default())
+    }
+}
+
 /// Why rows could not be sorted. Spill files written so far are removed.
 #[derive(Debug, thiserror::Error)]
 pub enum SortError {

@@ -20,8 +20,8 @@ pub(super) enum Source {
     Memory(RecordBatch),
     /// A spilled run; the file is removed when the source is dropped.
     Spilled {
-        /// Its batches, in order.
-        reader: FileReader<BufReader<File>>,
+        /// Its batches, in order (boxed: a reader is far larger than a batch).
+        reader: Box<FileReader<BufReader<File>>>,
         /// The schema batches are returned with (the file's lacks nothing, but this keeps
         /// the field ids' metadata exactly as the writer expects).
         schema: SchemaRef,
@@ -40,7 +40,7 @@ impl Source {
         dir: &Path,
     ) -> Result<Self, SortError> {
         let io = |source| SortError::Spill { dir: dir.to_path_buf(), source };
-        let reader = FileReader::try_new_buffered(file.reopen().map_err(io)?, None)?;
+        let reader = Box::new(FileReader::try_new_buffered(file.reopen().map_err(io)?, None)?);
         Ok(Source::Spilled { reader, schema: schema.clone(), _file: file })
     }
 
