@@ -184,12 +184,18 @@ impl CompactionStep {
             .await
             .map_err(StepError::iceberg("read manifests"))?;
         let default_spec = cx.table.metadata().default_partition_spec_id();
-        let mut plan = plan::plan(&files, default_spec, &self.settings.plan, self.clock.now());
-        plan.sort = self
+        let sort = self
             .settings
             .sort
             .resolve(cx.id, cx.table)
             .map_err(|e| StepError::Unfit(e.to_string()))?;
+        // Sorted output spans a partition's new files only when one group holds the partition.
+        let grouping =
+            if sort.is_some() { plan::Grouping::WholePartition } else { plan::Grouping::BinPack };
+        let settings = &self.settings.plan;
+        let mut plan =
+            plan::plan_grouped(&files, default_spec, settings, self.clock.now(), grouping);
+        plan.sort = sort;
         Ok((plan, manifests::found(cx.table, &list, self.settings.execute.merge)))
     }
 
