@@ -1,8 +1,10 @@
 //! Compaction: merge the small Parquet files of quiet `hour` partitions into target-size files.
 //!
-//! A pass over a table reads its live files from the manifests and [`plan`]s the rewrite
-//! groups (a dry run stops there and reports the plan); it then [`execute`]s the plan: each
-//! group is [`rewrite`]n into new files, and the finished groups are committed together in one
+//! A pass over a table reads its live files from the manifests, resolves the [`order`] its
+//! output is written in (the table's sort order, else `[compactor.sort]`) and [`plan`]s the
+//! rewrite groups (a dry run stops there and reports the plan); it then [`execute`]s the plan:
+//! each group is [`rewrite`]n into new files, its rows through the bounded-memory [`sort`]
+//! when ordered, and the finished groups are committed together in one
 //! atomic `replace` snapshot (every `groups_per_commit` groups when set), which also merges the
 //! table's small manifests when it has too many; [`manifests`] merges them on its own when
 //! the pass committed nothing. The step is the compaction job's [`TableStep`]; its typed outcome is [`CompactionOutcome`].
