@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use std::fmt;
 
 use iceberg::spec::{
-    FormatVersion, NestedField, PrimitiveType, Schema, Transform, Type, UnboundPartitionSpec,
+    FormatVersion, NestedField, NullOrder, PrimitiveType, Schema, SortDirection, SortField,
+    SortOrder, Transform, Type, UnboundPartitionSpec,
 };
 use iceberg::{NamespaceIdent, TableCreation, TableIdent};
 
@@ -179,13 +180,38 @@ pub fn partition_spec() -> UnboundPartitionSpec {
         .build()
 }
 
-/// The table-creation request for `id` under the warehouse location `warehouse`.
+/// The columns a signal's queries look rows up by, most selective first: the order compaction
+/// sorts by unless configured otherwise, and the sort order tables are created with.
+pub fn default_sort_columns(signal: Signal) -> &'static [&'static str] {
+    match signal {
+        Signal::Traces => &["trace_id", TIMESTAMP_COLUMN],
+        Signal::Logs => &["service_name", "severity_number", TIMESTAMP_COLUMN],
+        Signal::Metrics => &["metric_name", "service_name", TIMESTAMP_COLUMN],
+    }
+}
+
+/// The sort order (id 1) of a signal's table: its [`default_sort_columns`], identity
+/// transforms, ascending with nulls first (Iceberg's default for ascending).
+pub fn sort_order(signal: Signal) -> SortOrder {
+    let schema = schema(signal);
+    let fields = default_sort_columns(signal).iter().map(|name| SortField {
+        source_id: schema.field_by_name(name).expect("default sort columns exist").id,
+        transform: Transform::Identity,
+        direction: SortDirection::Ascending,
+        null_order: NullOrder::First,
+    });
+    SortOrder { order_id: 1, fields: fields.collect() }
+}
+
+/// The table-creation request for `id` under the warehouse location `warehouse`: the signal's
+/// schema, `hour` partitioning and [`sort_order`].
 pub fn creation(id: &TableId, warehouse: &str) -> TableCreation {
     TableCreation::builder()
         .name(id.signal.as_str().to_string())
         .location(id.location(warehouse))
         .schema(schema(id.signal))
         .partition_spec(partition_spec())
+        .sort_order(sort_order(id.signal))
         .format_version(FormatVersion::V2)
         .properties(HashMap::from([(
             "write.parquet.compression-codec".to_string(),

@@ -5,7 +5,24 @@
 
 use std::fmt::Write;
 
+use crate::compaction::{OrderSource, OutputOrder};
 use crate::report::{JobReport, TableOutcome};
+
+/// How a plan's output is ordered: `sorted by trace_id, timestamp (table sort order 1)`.
+fn sort_line(order: Option<&OutputOrder>) -> String {
+    let Some(order) = order else { return "unsorted".to_string() };
+    let source = match (order.source, order.sort_order_id) {
+        (OrderSource::Table, Some(id)) => format!("table sort order {id}"),
+        (OrderSource::Table, None) => "table sort order".to_string(),
+        (OrderSource::Config, Some(id)) => format!("compactor.sort, table sort order {id}"),
+        (OrderSource::Config, None) => "compactor.sort, not a table sort order".to_string(),
+    };
+    let mut line = format!("sorted by {} ({source})", order.describe());
+    if let Some(reason) = &order.table_order_ignored {
+        line.push_str(&format!("; the table's sort order is not used: {reason}"));
+    }
+    line
+}
 
 /// Renders the plans held in a compaction pass's report.
 pub fn plans(report: &JobReport) -> String {
@@ -34,6 +51,7 @@ pub fn plans(report: &JobReport) -> String {
             plan.file_reduction(),
             plan.bytes_to_rewrite
         );
+        let _ = writeln!(out, "  output: {}", sort_line(plan.sort.as_ref()));
         if !plan.candidates.is_empty() {
             let _ = writeln!(
                 out,

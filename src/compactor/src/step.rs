@@ -111,6 +111,9 @@ pub enum StepError {
     /// The catalog database failed.
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    /// The table does not fit the configuration (a configured sort column it lacks).
+    #[error("{0}")]
+    Unfit(String),
 }
 
 impl StepError {

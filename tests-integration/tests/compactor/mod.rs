@@ -12,6 +12,7 @@ mod orphan_cleanup;
 mod partition_drop;
 mod retention_cutoff;
 mod snapshot_expiration;
+mod sorted_output;
 mod status;
 mod warning_signs;
 

@@ -50,6 +50,41 @@ async fn sqlite_catalog_creates_lists_and_reopens_signal_tables() {
 }
 
 #[tokio::test]
+async fn signal_tables_are_created_with_their_default_sort_order() {
+    use iceberg::spec::{NullOrder, SortDirection, Transform};
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = StorageConfig {
+        dsn: format!("file://{}/storage", tmp.path().display()),
+        ..Default::default()
+    };
+    let schema = SchemaConfig {
+        catalog_uri: format!("sqlite://{}/catalog.db", tmp.path().display()),
+        ..Default::default()
+    };
+    let warehouse = Warehouse::open(&storage).unwrap();
+    let catalog = SignalCatalog::connect(&schema, &warehouse).await.unwrap();
+    for signal in Signal::ALL {
+        let id = TableId::new("acme", "prod", signal).unwrap();
+        ensure_table(&catalog, &id).await.unwrap();
+        let table = catalog.catalog().load_table(&id.ident()).await.unwrap();
+        let md = table.metadata();
+        let order = md.default_sort_order();
+        assert_eq!(order.order_id, 1, "{signal}");
+        let names: Vec<&str> = order
+            .fields
+            .iter()
+            .map(|f| md.current_schema().field_by_id(f.source_id).unwrap().name.as_str())
+            .collect();
+        assert_eq!(names, crate::tables::default_sort_columns(signal), "{signal}");
+        for field in &order.fields {
+            assert_eq!(field.transform, Transform::Identity);
+            assert_eq!(field.direction, SortDirection::Ascending);
+            assert_eq!(field.null_order, NullOrder::First);
+        }
+    }
+}
+
+#[tokio::test]
 async fn unsupported_uri_names_the_key() {
     let tmp = tempfile::tempdir().unwrap();
     let storage =

@@ -1,4 +1,4 @@
-//! The `[compactor]` and `[compactor.orphan_cleanup]` sections.
+//! The `[compactor]` and `[compactor.orphan_cleanup]` sections; `[compactor.sort]` is in `sort.rs`.
 
 use std::time::Duration;
 
@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::durations::hours;
 use super::retention::RetentionConfig;
+use super::sort::SortConfig;
 
 /// `[compactor]`: file compaction, plus the retention and orphan-cleanup sub-sections.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +73,8 @@ pub struct CompactorConfig {
     pub retention: RetentionConfig,
     /// `[compactor.orphan_cleanup]`: deletion of files no snapshot references.
     pub orphan_cleanup: OrphanCleanupConfig,
+    /// `[compactor.sort]`: the order compaction writes rows in.
+    pub sort: SortConfig,
 }
 
 impl Default for CompactorConfig {
@@ -95,6 +98,7 @@ impl Default for CompactorConfig {
             lease_renew_interval_secs: 15,
             retention: RetentionConfig::default(),
             orphan_cleanup: OrphanCleanupConfig::default(),
+            sort: SortConfig::default(),
         }
     }
 }

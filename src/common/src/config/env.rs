@@ -2,7 +2,7 @@
 //!
 //! Key names contain underscores, so a variable is never split on `_`: it is looked up in the
 //! table of every scalar key's variable ([`env_keys`]). Values parse like TOML scalars; strings
-//! need no quotes. Empty variables are ignored. Array-of-table keys (tenant overrides) have no
+//! need no quotes. A list of strings is a TOML array or comma-separated (`trace_id,timestamp`). Empty variables are ignored. Array-of-table keys (tenant overrides) have no
 //! variables.
 
 use figment::value::{Dict, Map, Value as FigmentValue};
@@ -20,6 +20,7 @@ enum EnvValue {
     Bool(bool),
     Int(u64),
     Str(String),
+    List(Vec<String>),
 }
 
 /// The configuration keys set by `SIGNALDB_*` variables.
@@ -111,6 +112,15 @@ fn parse(shape: &Shape, raw: &str) -> Result<EnvValue, (ProblemKind, String)> {
             Ok(EnvValue::Str(s.value().clone()))
         }
         (Shape::Str, _) => Ok(EnvValue::Str(raw.to_string())),
+        (Shape::StrList, Some(toml_edit::Value::Array(a))) => a
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .map(EnvValue::List)
+            .ok_or_else(wrong),
+        (Shape::StrList, _) if !raw.trim_start().starts_with('[') => Ok(EnvValue::List(
+            raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        )),
         _ => Err(wrong()),
     }
 }
@@ -130,6 +140,7 @@ impl Provider for EnvLayer {
                 EnvValue::Bool(b) => FigmentValue::from(*b),
                 EnvValue::Int(n) => FigmentValue::from(*n),
                 EnvValue::Str(s) => FigmentValue::from(s.clone()),
+                EnvValue::List(items) => FigmentValue::from(items.clone()),
             };
             insert(&mut root, &key.path.0, value);
         }

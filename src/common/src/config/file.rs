@@ -204,6 +204,7 @@ impl FileSource {
             }
             (Shape::Bool, Node::Scalar(Value::Boolean(_))) => {}
             (Shape::Str, Node::Scalar(Value::String(_))) => {}
+            (Shape::StrList, Node::Array(a)) if a.iter().all(Value::is_str) => {}
             (Shape::Int, Node::Scalar(Value::Integer(n))) => {
                 let n = *n.value();
                 if n < 0 {

@@ -95,6 +95,8 @@ pub(crate) enum Shape {
     Int,
     /// A string.
     Str,
+    /// An array of strings; one variable sets it whole.
+    StrList,
     /// A table, its keys in field order.
     Table(Vec<(String, Shape)>),
     /// An array of tables of the given shape.
@@ -124,6 +126,7 @@ impl Shape {
             Shape::Bool => "a boolean (true or false)",
             Shape::Int => "a non-negative integer",
             Shape::Str => "a string",
+            Shape::StrList => "an array of strings",
             Shape::Table(_) => "a table",
             Shape::Array(_) => "an array of tables",
         }
@@ -156,6 +159,7 @@ fn sample() -> Config {
             metrics_retention_days: set(),
         }],
     }];
+    config.compactor.sort.spill_dir = Some(String::new());
     config.storage.s3 = S3Config {
         endpoint: Some(String::new()),
         region: Some(String::new()),
@@ -192,6 +196,7 @@ fn value_shape(value: &toml_edit::Value) -> Shape {
         Value::InlineTable(t) => {
             Shape::Table(t.iter().map(|(k, v)| (k.to_string(), value_shape(v))).collect())
         }
+        Value::Array(a) if a.iter().all(|v| v.is_str()) => Shape::StrList,
         Value::Array(a) => {
             Shape::Array(Box::new(a.get(0).map_or(Shape::Table(Vec::new()), value_shape)))
         }

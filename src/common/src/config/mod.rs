@@ -24,6 +24,7 @@ mod retention;
 mod root;
 mod schema;
 mod secret;
+mod sort;
 mod storage;
 mod validate;
 
@@ -42,4 +43,5 @@ pub use retention::{
 pub use root::Config;
 pub use schema::{CatalogBackend, SchemaConfig};
 pub use secret::{REDACTED, Secret, redact_uri};
+pub use sort::{DEFAULT_SPILL_DIR_NAME, SortConfig};
 pub use storage::{InvalidUri, S3Config, StorageConfig, StorageLocation};

@@ -88,6 +88,6 @@ fn walk(
                 walk(element, Some(e), &path.index(i), visit);
             }
         }
-        Shape::Bool | Shape::Int | Shape::Str => visit(path),
+        Shape::Bool | Shape::Int | Shape::Str | Shape::StrList => visit(path),
     }
 }

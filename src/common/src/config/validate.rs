@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use crate::ids::validate_id;
+use crate::signal::Signal;
 
 use super::compactor::{CompactorConfig, OrphanCleanupConfig};
 use super::error::ProblemKind;
@@ -10,6 +11,7 @@ use super::keys::KeyPath;
 use super::retention::RetentionConfig;
 use super::root::Config;
 use super::schema::{CatalogBackend, SchemaConfig};
+use super::sort::SortConfig;
 use super::storage::{StorageConfig, StorageLocation, check_endpoint};
 
 /// A broken rule at one key.
@@ -54,6 +56,8 @@ pub(crate) fn validate(config: &Config) -> Vec<Violation> {
     check_retention(&compactor.retention, &retention_path, &mut out);
     let orphan_path = root.key("compactor").key("orphan_cleanup");
     check_orphans(&compactor.orphan_cleanup, &mut Checker { out: &mut out, prefix: orphan_path });
+    let sort_path = root.key("compactor").key("sort");
+    check_sort(&compactor.sort, &mut Checker { out: &mut out, prefix: sort_path });
     check_storage(storage, &mut Checker { out: &mut out, prefix: root.key("storage") });
     check_schema(schema, &mut Checker { out: &mut out, prefix: root.key("schema") });
     out
@@ -79,6 +83,7 @@ fn check_compactor(c: &CompactorConfig, check: &mut Checker<'_>) {
         lease_renew_interval_secs,
         retention: _,
         orphan_cleanup: _,
+        sort: _,
     } = c;
     check.at_least("compaction_interval_secs", *compaction_interval_secs, 1, "second");
     check.at_least("target_file_size_bytes", *target_file_size_bytes, 1, "byte");
@@ -236,6 +241,49 @@ fn check_orphans(o: &OrphanCleanupConfig, check: &mut Checker<'_>) {
                 "must be at most {MAX_LIFECYCLE_PAUSE_SECS} seconds (got {lifecycle_pause_secs})"
             ),
         );
+    }
+}
+
+/// Smallest sort memory budget: below it every batch would be a spilled run of its own.
+const MIN_SORT_MEMORY_BUDGET_BYTES: u64 = 64 * 1024;
+
+fn check_sort(s: &SortConfig, check: &mut Checker<'_>) {
+    let SortConfig { enabled: _, traces: _, logs: _, metrics: _, memory_budget_bytes, spill_dir } =
+        s;
+    for signal in Signal::ALL {
+        sort_columns(check, signal, s.columns(signal));
+    }
+    check.at_least(
+        "memory_budget_bytes",
+        *memory_budget_bytes,
+        MIN_SORT_MEMORY_BUDGET_BYTES,
+        "byte",
+    );
+    if spill_dir.as_deref().is_some_and(|d| d.trim().is_empty()) {
+        check.invalid(
+            "spill_dir",
+            "must not be empty; leave it unset for the system temp dir".to_string(),
+        );
+    }
+}
+
+/// Sort columns must be columns of the signal's schema, each listed once.
+fn sort_columns(check: &mut Checker<'_>, signal: Signal, columns: &[String]) {
+    let schema = crate::tables::schema(signal);
+    let names: Vec<&str> = schema.as_struct().fields().iter().map(|f| f.name.as_str()).collect();
+    for (i, column) in columns.iter().enumerate() {
+        if !names.contains(&column.as_str()) {
+            let hint = match super::keys::closest(column, names.iter().copied()) {
+                Some(best) => format!("; did you mean `{best}`?"),
+                None => format!(" (columns: {})", names.join(", ")),
+            };
+            check.invalid(
+                signal.as_str(),
+                format!("`{column}` is not a column of {signal} tables{hint}"),
+            );
+        } else if columns[..i].contains(column) {
+            check.invalid(signal.as_str(), format!("`{column}` is listed twice"));
+        }
     }
 }
 

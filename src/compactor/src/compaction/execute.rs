@@ -23,6 +23,7 @@ use serde::Serialize;
 use tokio::sync::{Mutex, Semaphore};
 use tracing::warn;
 
+use super::order::OutputOrder;
 use super::plan::{FileGroup, PartitionPlan, TablePlan};
 use super::rewrite::{RewriteError, RewriteOutput, RewriteSettings, delete_files, rewrite_tasks};
 use super::scan::{scan_tasks, take_group_tasks};
@@ -32,7 +33,7 @@ use crate::snapshot::{CommitOutcome, ManifestMerge, MergePolicy, RetryPolicy};
 use crate::step::TableContext;
 
 /// How a plan is executed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecuteSettings {
     /// How groups are rewritten.
     pub rewrite: RewriteSettings,
@@ -91,6 +92,8 @@ pub struct GroupResult {
     pub bytes_out: u64,
     /// Commit attempts lost to another writer.
     pub conflicts: u32,
+    /// Sorted runs the group's sort spilled to disk.
+    pub spilled_runs: usize,
     /// What became of the group.
     #[serde(flatten)]
     pub status: GroupStatus,
@@ -177,8 +180,16 @@ pub async fn execute(
             return out;
         }
     });
-    let group =
-        GroupRun { cx, settings, clock, start_sequence, tasks: &tasks, manifests, rewrites };
+    let group = GroupRun {
+        cx,
+        settings,
+        clock,
+        start_sequence,
+        tasks: &tasks,
+        manifests,
+        rewrites,
+        order: plan.sort.as_ref(),
+    };
     let group = &group;
     // Indices, not references, cross the stream: its closures must be general over lifetimes.
     let indices = plan
@@ -285,6 +296,8 @@ pub(super) struct GroupRun<'a, 'b> {
     pub(super) manifests: &'a ManifestCache,
     /// Permits to rewrite, shared by every table of the pass.
     rewrites: &'a Semaphore,
+    /// The order the table's rows are written in, when sorted.
+    order: Option<&'a OutputOrder>,
 }
 
 /// What committing one batch of groups did.
@@ -321,10 +334,12 @@ impl GroupRun<'_, '_> {
             Ok(tasks) => {
                 // A task of its own, so that the groups in flight decode and encode on every
                 // core rather than all on the pass's.
-                let (table, settings) = (self.cx.table.clone(), self.settings.rewrite);
+                let (table, settings) = (self.cx.table.clone(), self.settings.rewrite.clone());
                 let (rows, planned) = (group.rows, group.expected_output_files);
+                let order = self.order.cloned();
                 let rewrite = tokio::spawn(async move {
-                    rewrite_tasks(&table, tasks, rows, planned, hour, &settings).await
+                    let order = order.as_ref();
+                    rewrite_tasks(&table, tasks, rows, planned, hour, &settings, order).await
                 });
                 rewrite.await.unwrap_or_else(|e| Err(RewriteError::Task(e.to_string())))
             }
@@ -404,6 +419,7 @@ pub(super) fn sizes(
         bytes_in: group.bytes,
         bytes_out: output.map_or(0, RewriteOutput::bytes_written),
         conflicts: 0,
+        spilled_runs: output.map_or(0, |o| o.spilled_runs),
         status: GroupStatus::Abandoned { kind: String::new(), reason: String::new() },
     }
 }

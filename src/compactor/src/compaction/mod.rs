@@ -1,8 +1,10 @@
 //! Compaction: merge the small Parquet files of quiet `hour` partitions into target-size files.
 //!
-//! A pass over a table reads its live files from the manifests and [`plan`]s the rewrite
-//! groups (a dry run stops there and reports the plan); it then [`execute`]s the plan: each
-//! group is [`rewrite`]n into new files, and the finished groups are committed together in one
+//! A pass over a table reads its live files from the manifests, resolves the [`order`] its
+//! output is written in (the table's sort order, else `[compactor.sort]`) and [`plan`]s the
+//! rewrite groups (a dry run stops there and reports the plan); it then [`execute`]s the plan:
+//! each group is [`rewrite`]n into new files, its rows through the bounded-memory [`sort`]
+//! when ordered, and the finished groups are committed together in one
 //! atomic `replace` snapshot (every `groups_per_commit` groups when set), which also merges the
 //! table's small manifests when it has too many; [`manifests`] merges them on its own when
 //! the pass committed nothing. The step is the compaction job's [`TableStep`]; its typed outcome is [`CompactionOutcome`].
@@ -10,11 +12,13 @@
 mod batch;
 pub mod execute;
 pub mod manifests;
+pub mod order;
 pub mod plan;
 pub mod read;
 pub mod rewrite;
 pub mod roll;
 pub mod scan;
+pub mod sort;
 
 #[cfg(test)]
 mod tests;
@@ -23,15 +27,20 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use common::clock::Clock;
-use common::config::CompactorConfig;
+use common::config::{CompactorConfig, SortConfig};
+use common::signal::Signal;
+use common::tables::TableId;
+use iceberg::table::Table;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use tracing::info;
 
 pub use execute::{ExecuteSettings, GroupResult, GroupStatus, TableExecution};
 pub use manifests::ManifestsReport;
+pub use order::{OrderSource, OutputOrder, SortColumn};
 pub use plan::{PlanSettings, TablePlan};
 pub use rewrite::{RewriteError, RewriteOutput, RewriteSettings, rewrite_group};
+pub use sort::SortSettings;
 
 use crate::job::JobKind;
 use crate::live_files::{ManifestCache, live_files_listed, manifest_list};
@@ -44,10 +53,13 @@ use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 pub const PASS_MANIFEST_ENTRIES: usize = 10_000;
 
 /// Everything a compaction pass needs to know, from `[compactor]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompactionSettings {
     /// How partitions are chosen and grouped.
     pub plan: PlanSettings,
+    /// Whether and by which columns output is sorted (`[compactor.sort]`); a table's own sort
+    /// order wins over the columns.
+    pub sort: SortPolicy,
     /// How groups are rewritten and committed.
     pub execute: ExecuteSettings,
 }
@@ -56,8 +68,12 @@ impl From<&CompactorConfig> for CompactionSettings {
     fn from(c: &CompactorConfig) -> Self {
         Self {
             plan: PlanSettings::from(c),
+            sort: SortPolicy::from(&c.sort),
             execute: ExecuteSettings {
-                rewrite: RewriteSettings::new(c.target_file_size_bytes),
+                rewrite: RewriteSettings {
+                    sort: SortSettings::from_config(&c.sort),
+                    ..RewriteSettings::new(c.target_file_size_bytes)
+                },
                 max_concurrent_groups: c.max_concurrent_jobs,
                 retry: RetryPolicy::default(),
                 groups_per_commit: c.groups_per_commit,
@@ -67,6 +83,55 @@ impl From<&CompactorConfig> for CompactionSettings {
                 },
             },
         }
+    }
+}
+
+/// Whether compaction sorts its output, and by which columns per signal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortPolicy {
+    /// Whether output is sorted at all (by the table's order or the columns).
+    pub enabled: bool,
+    /// Sort columns of traces tables.
+    pub traces: Vec<String>,
+    /// Sort columns of logs tables.
+    pub logs: Vec<String>,
+    /// Sort columns of metrics tables.
+    pub metrics: Vec<String>,
+}
+
+impl From<&SortConfig> for SortPolicy {
+    fn from(c: &SortConfig) -> Self {
+        let SortConfig { enabled, traces, logs, metrics, memory_budget_bytes: _, spill_dir: _ } = c;
+        Self {
+            enabled: *enabled,
+            traces: traces.clone(),
+            logs: logs.clone(),
+            metrics: metrics.clone(),
+        }
+    }
+}
+
+impl SortPolicy {
+    /// No sorting.
+    pub fn unsorted() -> Self {
+        Self { enabled: false, traces: Vec::new(), logs: Vec::new(), metrics: Vec::new() }
+    }
+
+    /// The output order of `table` (of `id`): `None` when sorting is off or nothing sorts it.
+    pub fn resolve(
+        &self,
+        id: &TableId,
+        table: &Table,
+    ) -> Result<Option<OutputOrder>, order::MissingSortColumn> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let columns = match id.signal {
+            Signal::Traces => &self.traces,
+            Signal::Logs => &self.logs,
+            Signal::Metrics => &self.metrics,
+        };
+        order::resolve(table.metadata(), columns, &id.to_string(), id.signal.as_str())
     }
 }
 
@@ -121,7 +186,18 @@ impl CompactionStep {
             .await
             .map_err(StepError::iceberg("read manifests"))?;
         let default_spec = cx.table.metadata().default_partition_spec_id();
-        let plan = plan::plan(&files, default_spec, &self.settings.plan, self.clock.now());
+        let sort = self
+            .settings
+            .sort
+            .resolve(cx.id, cx.table)
+            .map_err(|e| StepError::Unfit(e.to_string()))?;
+        // Sorted output spans a partition's new files only when one group holds the partition.
+        let grouping =
+            if sort.is_some() { plan::Grouping::WholePartition } else { plan::Grouping::BinPack };
+        let settings = &self.settings.plan;
+        let mut plan =
+            plan::plan_grouped(&files, default_spec, settings, self.clock.now(), grouping);
+        plan.sort = sort;
         Ok((plan, manifests::found(cx.table, &list, self.settings.execute.merge)))
     }
 

@@ -11,6 +11,7 @@ use common::partition::hour_label;
 use iceberg::spec::DataContentType;
 use serde::{Deserialize, Serialize};
 
+use super::order::OutputOrder;
 use crate::live_files::LiveFile;
 
 /// The knobs planning uses, from `[compactor]`.
@@ -134,6 +135,8 @@ pub struct TablePlan {
     pub bytes_to_rewrite: u64,
     /// Rows the rewrite reads (and must write back).
     pub rows_to_rewrite: u64,
+    /// The order the rewritten rows are written in; `null` when unsorted.
+    pub sort: Option<OutputOrder>,
 }
 
 impl TablePlan {
@@ -152,13 +155,34 @@ impl TablePlan {
     }
 }
 
+/// How a candidate partition's small files are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    /// First-fit decreasing into groups of about one target-size file each.
+    BinPack,
+    /// One group of every small file, rolled into as many target-size files as it fills:
+    /// sorted output then spans the partition's new files, each holding a narrow key range.
+    WholePartition,
+}
+
 /// Plans the compaction of a table whose live files are `files` and whose default partition
-/// spec is `default_spec_id`, at time `now`.
+/// spec is `default_spec_id`, at time `now`, bin-packing each partition's small files.
 pub fn plan(
     files: &[LiveFile],
     default_spec_id: i32,
     settings: &PlanSettings,
     now: DateTime<Utc>,
+) -> TablePlan {
+    plan_grouped(files, default_spec_id, settings, now, Grouping::BinPack)
+}
+
+/// [`plan`] with the small files of each partition grouped as `grouping` says.
+pub fn plan_grouped(
+    files: &[LiveFile],
+    default_spec_id: i32,
+    settings: &PlanSettings,
+    now: DateTime<Utc>,
+    grouping: Grouping,
 ) -> TablePlan {
     // Group by (spec, hour): partitions of different specs are never mixed.
     let mut partitions: BTreeMap<(i32, Option<i64>), Vec<&LiveFile>> = BTreeMap::new();
@@ -204,7 +228,10 @@ pub fn plan(
             continue;
         }
         let small_files = small.len();
-        let groups = bin_pack(small, settings.target_file_size_bytes);
+        let groups = match grouping {
+            Grouping::BinPack => bin_pack(small, settings.target_file_size_bytes),
+            Grouping::WholePartition => one_group(small, settings.target_file_size_bytes),
+        };
         if groups.is_empty() {
             out.skipped.push(SkippedPartition {
                 hour_label: Some(hour_label(hour)),
@@ -237,6 +264,27 @@ pub fn plan(
     out
 }
 
+/// Every file of `small` in one group (by path), expected to fill `ceil(bytes / target)`
+/// files; none for fewer than two files.
+fn one_group(mut small: Vec<&LiveFile>, target: u64) -> Vec<FileGroup> {
+    if small.len() < 2 {
+        return Vec::new();
+    }
+    small.sort_by(|a, b| a.path.cmp(&b.path));
+    vec![group(&small, target)]
+}
+
+/// The group of `members`, expected to fill `ceil(bytes / target)` files (at least one).
+fn group(members: &[&LiveFile], target: u64) -> FileGroup {
+    let bytes = members.iter().map(|f| f.size).sum::<u64>();
+    FileGroup {
+        files: members.iter().map(|f| f.path.clone()).collect(),
+        rows: members.iter().map(|f| f.records).sum(),
+        expected_output_files: usize::try_from(bytes.div_ceil(target.max(1))).unwrap_or(1).max(1),
+        bytes,
+    }
+}
+
 /// First-fit decreasing into bins of `target` bytes; a bin of one file rewrites nothing useful
 /// and is dropped.
 fn bin_pack(mut small: Vec<&LiveFile>, target: u64) -> Vec<FileGroup> {
@@ -253,14 +301,7 @@ fn bin_pack(mut small: Vec<&LiveFile>, target: u64) -> Vec<FileGroup> {
     }
     bins.into_iter()
         .filter(|(_, members)| members.len() > 1)
-        .map(|(bytes, members)| FileGroup {
-            files: members.iter().map(|f| f.path.clone()).collect(),
-            rows: members.iter().map(|f| f.records).sum(),
-            expected_output_files: usize::try_from(bytes.div_ceil(target.max(1)))
-                .unwrap_or(1)
-                .max(1),
-            bytes,
-        })
+        .map(|(_, members)| group(&members, target))
         .collect()
 }
 

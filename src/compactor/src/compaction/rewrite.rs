@@ -3,7 +3,9 @@
 //! Record batches stream from the inputs, one input file at a time ([`super::read`]), into
 //! Parquet files that are closed once they reach the target size as written
 //! ([`super::roll`]). Memory is bounded by a few batches, one small input file and one row
-//! group, never by the size of the partition.
+//! group, never by the size of the partition. With an output order the batches go through a
+//! bounded-memory sort ([`super::sort`]) first, so the group's rows are in order across its
+//! files, each of which records the order's `sort_order_id` when the table has the order.
 //!
 //! Invariants: the output holds exactly the rows of the inputs (checked against the rows read
 //! and the record counts the manifests state), and a rewrite that fails leaves no file behind.
@@ -17,7 +19,6 @@ use iceberg::io::FileIO;
 use iceberg::scan::FileScanTask;
 use iceberg::spec::{DataFile, DataFileFormat, PartitionKey};
 use iceberg::table::Table;
-use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::file_writer::location_generator::{
     DefaultFileNameGenerator, LocationGenerator,
@@ -27,17 +28,19 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use tracing::warn;
 
+use super::order::OutputOrder;
 use super::plan::FileGroup;
 use super::read;
 use super::roll::{self, SizedFiles};
 use super::scan::{scan_tasks, take_group_tasks};
+use super::sort::{ExternalSort, SortError, SortSettings};
 use crate::live_files::ManifestCache;
 
 /// Prefix of every file compaction writes; the rest of the name is a UUID and a counter.
 pub const COMPACTED_FILE_PREFIX: &str = "compacted";
 
 /// How a group is rewritten.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RewriteSettings {
     /// An output file is closed and the next one started once it reaches this size.
     pub target_file_size_bytes: u64,
@@ -47,18 +50,21 @@ pub struct RewriteSettings {
     pub row_group_rows: usize,
     /// Most (estimated, encoded) bytes in one row group of an output file.
     pub row_group_bytes: usize,
+    /// Memory and spill directory of a sorted rewrite.
+    pub sort: SortSettings,
 }
 
 impl RewriteSettings {
     /// Settings writing files of `target_file_size_bytes`, with 8192-row batches and row
     /// groups of at most 128 Ki rows or the target's size before compression (64 KiB to
-    /// 64 MiB).
+    /// 64 MiB), and the default sort budget and spill directory.
     pub fn new(target_file_size_bytes: u64) -> Self {
         Self {
             target_file_size_bytes,
             batch_rows: 8192,
             row_group_rows: 128 * 1024,
             row_group_bytes: roll::row_group_bytes(target_file_size_bytes, 64 * 1024 * 1024),
+            sort: SortSettings::default(),
         }
     }
 }
@@ -74,6 +80,8 @@ pub struct RewriteOutput {
     pub rows_written: u64,
     /// Size of the inputs, as the manifests state it.
     pub bytes_read: u64,
+    /// Sorted runs the rewrite spilled to disk (0 when unsorted or sorted in memory).
+    pub spilled_runs: usize,
 }
 
 impl RewriteOutput {
@@ -117,6 +125,9 @@ pub enum RewriteError {
     /// referenced by no snapshot, for orphan cleanup.
     #[error("the rewrite task failed: {0}")]
     Task(String),
+    /// The rows could not be sorted.
+    #[error(transparent)]
+    Sort(#[from] SortError),
     /// The partition value does not fit the table's `hour` partition.
     #[error(transparent)]
     Partition(#[from] HourOutOfRange),
@@ -143,6 +154,7 @@ impl RewriteError {
             Self::Read { .. } => "read",
             Self::Write { .. } => "write",
             Self::Task(_) => "task",
+            Self::Sort(_) => "sort",
             Self::Partition(_) => "partition",
             Self::RowCountMismatch { .. } => "row_count_mismatch",
         }
@@ -150,22 +162,24 @@ impl RewriteError {
 }
 
 /// Rewrites the files of `group` (all of partition `hour` of `table`'s current snapshot) into
-/// new files of the same partition.
+/// new files of the same partition, their rows in `order` when set.
 pub async fn rewrite_group(
     table: &Table,
     group: &FileGroup,
     hour: i64,
     settings: &RewriteSettings,
+    order: Option<&OutputOrder>,
 ) -> Result<RewriteOutput, RewriteError> {
     let paths = group.files.iter().map(String::as_str);
     let mut tasks = scan_tasks(table, paths, &ManifestCache::new()).await?;
     let tasks = take_group_tasks(&mut tasks, group)?;
-    rewrite_tasks(table, tasks, group.rows, group.expected_output_files, hour, settings).await
+    let (rows, planned) = (group.rows, group.expected_output_files);
+    rewrite_tasks(table, tasks, rows, planned, hour, settings, order).await
 }
 
 /// Rewrites the files of `tasks`, which the manifests say hold `expected_rows` rows, into new
-/// files of partition `hour`, `planned_files` of them expected. On any error every file
-/// written so far is deleted.
+/// files of partition `hour`, `planned_files` of them expected, their rows in `order` across
+/// the files when set. On any error every file written so far is deleted.
 pub async fn rewrite_tasks(
     table: &Table,
     tasks: Vec<FileScanTask>,
@@ -173,9 +187,10 @@ pub async fn rewrite_tasks(
     planned_files: usize,
     hour: i64,
     settings: &RewriteSettings,
+    order: Option<&OutputOrder>,
 ) -> Result<RewriteOutput, RewriteError> {
     let written = Arc::new(Mutex::new(Vec::new()));
-    let result = write_all(table, tasks, planned_files, hour, settings, &written);
+    let result = write_all(table, tasks, planned_files, hour, settings, order, &written);
     let result = result.await.and_then(|out| {
         if out.rows_read == expected_rows && out.rows_written == expected_rows {
             Ok(out)
@@ -200,6 +215,7 @@ async fn write_all(
     planned_files: usize,
     hour: i64,
     settings: &RewriteSettings,
+    order: Option<&OutputOrder>,
     written: &Arc<Mutex<Vec<String>>>,
 ) -> Result<RewriteOutput, RewriteError> {
     let md = table.metadata();
@@ -240,8 +256,17 @@ async fn write_all(
     let input = tasks.iter().fold((0, 0), |(bytes, rows), t| {
         (bytes + t.file_size_in_bytes, rows + t.record_count.unwrap_or(0))
     });
-    let builder = DataFileWriterBuilder::new(rolling);
-    let mut writer = SizedFiles::new(builder, key, target, planned_files, input);
+    let sort_order_id = order.and_then(|o| o.sort_order_id).and_then(|id| i32::try_from(id).ok());
+    let mut writer = SizedFiles::new(rolling, key, sort_order_id, target, planned_files, input);
+    let mut sort = match order {
+        Some(order) => Some(ExternalSort::new(
+            Arc::clone(&arrow_schema),
+            &order.columns,
+            settings.sort.clone(),
+            settings.batch_rows,
+        )?),
+        None => None,
+    };
 
     let (mut rows_read, mut bytes_read) = (0u64, 0u64);
     for task in tasks {
@@ -253,12 +278,23 @@ async fn write_all(
             .map_err(read_err)?;
         while let Some(batch) = batches.try_next().await.map_err(read_err)? {
             rows_read += batch.num_rows() as u64;
+            match &mut sort {
+                Some(sort) => sort.push(&batch)?,
+                None => writer.write(&batch).await.map_err(write_err)?,
+            }
+        }
+    }
+    let mut spilled_runs = 0;
+    if let Some(sort) = sort {
+        spilled_runs = sort.spilled_runs();
+        let mut sorted = sort.finish()?;
+        while let Some(batch) = sorted.next_batch()? {
             writer.write(&batch).await.map_err(write_err)?;
         }
     }
     let files = writer.close().await.map_err(write_err)?;
     let rows_written = files.iter().map(DataFile::record_count).sum();
-    Ok(RewriteOutput { files, rows_read, rows_written, bytes_read })
+    Ok(RewriteOutput { files, rows_read, rows_written, bytes_read, spilled_runs })
 }
 
 /// Deletes `locations` that exist, logging (not failing on) each file that cannot be deleted:

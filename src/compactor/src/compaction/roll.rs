@@ -15,11 +15,11 @@
 //! that output compressing a little worse than its input does not end in a sliver of a file.
 
 use arrow_array::RecordBatch;
-use iceberg::spec::{DataFile, PartitionKey};
-use iceberg::writer::base_writer::data_file_writer::{DataFileWriter, DataFileWriterBuilder};
+use iceberg::spec::{DataContentType, DataFile, PartitionKey};
 use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::file_writer::location_generator::{FileNameGenerator, LocationGenerator};
-use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
+use iceberg::writer::file_writer::rolling_writer::{RollingFileWriter, RollingFileWriterBuilder};
+use iceberg::{Error as IcebergError, ErrorKind};
 
 /// Smallest buffered row group, in estimated bytes, whatever the target.
 const MIN_ROW_GROUP_BYTES: u64 = 64 * 1024;
@@ -46,30 +46,33 @@ fn bytes_per_row(bytes: u64, rows: u64) -> f64 {
 
 /// Writes data files of one partition, starting a new file when the current one is full.
 pub struct SizedFiles<L: LocationGenerator, F: FileNameGenerator> {
-    builder: DataFileWriterBuilder<ParquetWriterBuilder, L, F>,
-    key: PartitionKey,
+    builder: RollingFileWriterBuilder<ParquetWriterBuilder, L, F>,
+    key: Option<PartitionKey>,
+    sort_order_id: Option<i32>,
     target: u64,
     planned_files: usize,
     bytes_per_row: f64,
-    current: Option<DataFileWriter<ParquetWriterBuilder, L, F>>,
+    current: Option<RollingFileWriter<ParquetWriterBuilder, L, F>>,
     current_rows: u64,
     closed: Vec<DataFile>,
 }
 
 impl<L: LocationGenerator, F: FileNameGenerator> SizedFiles<L, F> {
-    /// Files of `key` of about `target` bytes each, `planned_files` of them expected, from
-    /// inputs of `input_bytes` holding `input_rows`; `builder` must not roll on its own (its
-    /// rolling target is never reached).
+    /// Data files of `key` of about `target` bytes each, `planned_files` of them expected, from
+    /// inputs of `input_bytes` holding `input_rows`, each recording `sort_order_id` when set;
+    /// `builder` must not roll on its own (its rolling target is never reached).
     pub fn new(
-        builder: DataFileWriterBuilder<ParquetWriterBuilder, L, F>,
+        builder: RollingFileWriterBuilder<ParquetWriterBuilder, L, F>,
         key: PartitionKey,
+        sort_order_id: Option<i32>,
         target: u64,
         planned_files: usize,
         (input_bytes, input_rows): (u64, u64),
     ) -> Self {
         Self {
             builder,
-            key,
+            key: Some(key),
+            sort_order_id,
             target,
             planned_files,
             bytes_per_row: bytes_per_row(input_bytes, input_rows),
@@ -107,17 +110,28 @@ impl<L: LocationGenerator, F: FileNameGenerator> SizedFiles<L, F> {
             self.close_current().await?;
         }
         self.current_rows += slice.num_rows() as u64;
-        let writer = match &mut self.current {
-            Some(writer) => writer,
-            empty => empty.insert(self.builder.build(Some(self.key.clone())).await?),
-        };
-        writer.write(slice).await
+        let writer = self.current.get_or_insert_with(|| self.builder.build());
+        writer.write(&self.key, &slice).await
     }
 
     async fn close_current(&mut self) -> iceberg::Result<()> {
         self.current_rows = 0;
-        if let Some(mut writer) = self.current.take() {
-            let files = writer.close().await?;
+        if let Some(writer) = self.current.take() {
+            let mut files = Vec::new();
+            for mut file in writer.close().await? {
+                file.content(DataContentType::Data);
+                if let Some(key) = &self.key {
+                    file.partition(key.data().clone());
+                    file.partition_spec_id(key.spec().spec_id());
+                }
+                if let Some(id) = self.sort_order_id {
+                    file.sort_order_id(id);
+                }
+                let built = file.build().map_err(|e| {
+                    IcebergError::new(ErrorKind::DataInvalid, format!("building a data file: {e}"))
+                })?;
+                files.push(built);
+            }
             let (bytes, rows) = files
                 .iter()
                 .fold((0, 0), |(b, r), f| (b + f.file_size_in_bytes(), r + f.record_count()));

@@ -17,7 +17,11 @@ fn flatten(config: &Config) -> BTreeMap<String, String> {
                     walk(&key, v, out);
                 }
             }
-            // Arrays (tenant overrides) have no variables.
+            // Lists of strings (sort columns) have one variable each.
+            toml::Value::Array(a) if !a.is_empty() && a.iter().all(|v| v.is_str()) => {
+                out.insert(prefix.to_string(), value.to_string());
+            }
+            // Arrays of tables (tenant overrides) have no variables.
             toml::Value::Array(_) => {}
             other => {
                 out.insert(prefix.to_string(), other.to_string());
@@ -41,6 +45,10 @@ fn sample_value(key: &str, default: Option<&String>) -> String {
         ("schema.catalog_type", _) => "sql".to_string(),
         ("schema.catalog_uri", _) => "postgres://signaldb@127.0.0.1:5432/signaldb".to_string(),
         ("schema.catalog_name", _) => "other".to_string(),
+        ("compactor.sort.spill_dir", _) => "/var/tmp/signaldb-sort".to_string(),
+        (k, _) if k.starts_with("compactor.sort.") && !k.ends_with("_bytes") => {
+            "service_name,timestamp".to_string()
+        }
         (k, None) if k.starts_with("storage.s3.") => "credential".to_string(),
         (_, Some(n)) if n.parse::<u64>().is_ok() => (n.parse::<u64>().unwrap() + 1).to_string(),
         (k, d) => panic!("add a sample value for {k} (default {d:?})"),
@@ -66,11 +74,12 @@ fn every_scalar_key_has_the_variable_derived_from_its_path() {
         "storage.s3.access_key_id",
         "storage.s3.secret_access_key",
         "storage.s3.session_token",
+        "compactor.sort.spill_dir",
     ] {
         assert!(listed.contains(&optional), "{optional} has no variable");
     }
     assert!(!listed.iter().any(|k| k.contains("tenant_overrides")));
-    assert_eq!(listed.len(), defaults.len() + 5);
+    assert_eq!(listed.len(), defaults.len() + 6);
 }
 
 #[test]
@@ -84,6 +93,9 @@ fn every_variable_sets_exactly_its_key() {
             let mut expected = defaults.clone();
             let shown = if key.key.contains("key") || key.key.ends_with("token") {
                 "\"***\"".to_string()
+            } else if value.contains(',') {
+                let items: Vec<String> = value.split(',').map(|v| format!("\"{v}\"")).collect();
+                format!("[{}]", items.join(", "))
             } else if value.parse::<u64>().is_ok() || value == "true" || value == "false" {
                 value.clone()
             } else {

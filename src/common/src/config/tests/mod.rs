@@ -13,6 +13,7 @@ mod precedence;
 mod render;
 mod retention;
 mod rules;
+mod sort;
 
 use std::path::Path;
 

@@ -104,3 +104,22 @@ fn an_empty_table_plans_nothing() {
     assert_eq!(p, TablePlan::default());
     assert_eq!(p.file_reduction(), 0);
 }
+
+#[test]
+fn sorted_plans_take_a_partitions_small_files_as_one_group_of_several_outputs() {
+    let mut files: Vec<LiveFile> = (0..20).map(|n| file(H, n, 10 * MIB)).collect();
+    files.push(file(H, 99, 100 * MIB));
+    let p = plan_grouped(&files, 0, &settings(), at(H, 3600), Grouping::WholePartition);
+    let c = &p.candidates[0];
+    assert_eq!(c.groups.len(), 1, "one group: sorted across the partition's new files");
+    let g = &c.groups[0];
+    assert_eq!(g.files.len(), 20, "large files stay out");
+    assert!(g.files.is_sorted());
+    assert_eq!((g.bytes, g.expected_output_files), (200 * MIB, 2));
+    assert_eq!((c.files_before, c.files_after), (21, 3));
+
+    let one = [file(H, 0, MIB)];
+    let settings = PlanSettings { min_input_files: 1, ..settings() };
+    let p = plan_grouped(&one, 0, &settings, at(H, 3600), Grouping::WholePartition);
+    assert!(p.candidates.is_empty(), "one file rewrites nothing useful");
+}

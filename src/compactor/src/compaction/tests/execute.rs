@@ -24,7 +24,8 @@ use crate::compaction::rewrite::{delete_files, rewrite_tasks};
 use crate::compaction::scan::{scan_tasks, take_group_tasks};
 use crate::compaction::{
     CompactionOutcome, CompactionSettings, CompactionStep, ExecuteSettings, GroupStatus,
-    PlanSettings, RewriteError, RewriteSettings, TableExecution, TablePlan, rewrite_group,
+    PlanSettings, RewriteError, RewriteSettings, SortPolicy, TableExecution, TablePlan,
+    rewrite_group,
 };
 use crate::job::Scope;
 use crate::live_files::ManifestCache;
@@ -45,6 +46,7 @@ pub(super) fn settings(target: u64) -> CompactionSettings {
             min_input_files: 5,
             quiet_period: Duration::from_secs(3600),
         },
+        sort: SortPolicy::from(&common::config::SortConfig::default()),
         execute: ExecuteSettings {
             rewrite: RewriteSettings::new(target),
             max_concurrent_groups: 2,
@@ -408,7 +410,7 @@ async fn a_small_target_rolls_into_several_files_of_about_the_target_size() {
     let group = group_of(&files, 1);
     let target = 64 * 1024;
     let settings = RewriteSettings { batch_rows: 1024, ..RewriteSettings::new(target) };
-    let out = rewrite_group(&table, &group, HOURS[0], &settings).await.unwrap();
+    let out = rewrite_group(&table, &group, HOURS[0], &settings, None).await.unwrap();
     assert_eq!((out.rows_read, out.rows_written), (12_000, 12_000));
     assert_eq!(out.bytes_read, group.bytes);
     assert!(out.files.len() >= 3, "{} file(s)", out.files.len());
@@ -439,9 +441,10 @@ async fn a_row_count_that_does_not_match_the_manifests_abandons_the_rewrite() {
     let paths = group.files.iter().map(String::as_str);
     let mut tasks = scan_tasks(&table, paths, &ManifestCache::new()).await.unwrap();
     let tasks = take_group_tasks(&mut tasks, &group).unwrap();
-    let err = rewrite_tasks(&table, tasks, group.rows, 1, HOURS[0], &RewriteSettings::new(MIB))
-        .await
-        .unwrap_err();
+    let err =
+        rewrite_tasks(&table, tasks, group.rows, 1, HOURS[0], &RewriteSettings::new(MIB), None)
+            .await
+            .unwrap_err();
     assert!(
         matches!(err, RewriteError::RowCountMismatch { expected: 76, read: 75, written: 75 }),
         "{err}"
@@ -449,8 +452,9 @@ async fn a_row_count_that_does_not_match_the_manifests_abandons_the_rewrite() {
     assert!(compacted_files_on_disk(&table, HOURS[0]).is_empty());
 
     let missing = FileGroup { files: vec!["file:///nowhere.parquet".into()], ..group };
-    let err =
-        rewrite_group(&table, &missing, HOURS[0], &RewriteSettings::new(MIB)).await.unwrap_err();
+    let err = rewrite_group(&table, &missing, HOURS[0], &RewriteSettings::new(MIB), None)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("file:///nowhere.parquet"), "{err}");
     let statuses: Vec<_> = entries(&table).await.into_iter().map(|e| e.status).collect();
     assert!(statuses.iter().all(|s| *s != ManifestStatus::Deleted));
@@ -468,7 +472,7 @@ async fn every_output_but_the_last_lands_near_the_target() {
         // so it closes early and never late); every later one from the files already written.
         let group = group_of(&files, 1000);
         let settings = RewriteSettings::new(target);
-        let out = rewrite_group(&table, &group, HOURS[0], &settings).await.unwrap();
+        let out = rewrite_group(&table, &group, HOURS[0], &settings, None).await.unwrap();
         let sizes: Vec<u64> = out.files.iter().map(DataFile::file_size_in_bytes).collect();
         assert!(sizes.len() >= 3, "target {target}: {sizes:?}");
         assert!(sizes[0] as f64 <= target as f64 * 1.1, "target {target}: {sizes:?}");

@@ -3,3 +3,4 @@ use crate::test_support as fixture;
 
 mod execute;
 mod manifests;
+mod sorted;

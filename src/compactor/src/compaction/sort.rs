@@ -1,0 +1,198 @@
+//! Sorting the rows of one compaction group in bounded memory.
+//!
+//! Each batch pushed is sorted on its own and buffered; once the buffered batches take more
+//! than the memory budget they are merged into one sorted run, written to a spill file (Arrow
+//! IPC) in the spill directory, and dropped. [`ExternalSort::finish`] then merges the spilled
+//! runs and the batches still buffered, a batch at a time, so memory stays about the budget
+//! plus one batch per run. Rows are compared in arrow's row format (`arrow-row`), whose byte
+//! order is the sort order, nulls and direction included.
+//!
+//! Spill files are temporary files: they are removed when the sort (or what it returned) is
+//! dropped, whether it finished or failed.
+
+mod merge;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
+use arrow_ipc::writer::FileWriter;
+use arrow_row::{RowConverter, SortField};
+use arrow_schema::{ArrowError, SchemaRef, SortOptions};
+use arrow_select::take::take_record_batch;
+use tempfile::NamedTempFile;
+
+pub use merge::SortedBatches;
+use merge::{Merge, Source};
+
+use super::order::SortColumn;
+
+/// Where and within how much memory a sort works.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortSettings {
+    /// Bytes of buffered rows past which a sorted run is spilled.
+    pub memory_budget_bytes: usize,
+    /// Directory of the spill files (created when first needed).
+    pub spill_dir: PathBuf,
+}
+
+impl SortSettings {
+    /// The settings of `[compactor.sort]`.
+    pub fn from_config(c: &common::config::SortConfig) -> Self {
+        Self {
+            memory_budget_bytes: usize::try_from(c.memory_budget_bytes).unwrap_or(usize::MAX),
+            spill_dir: c.spill_dir(),
+        }
+    }
+}
+
+impl Default for SortSettings {
+    /// The defaults of `[compactor.sort]`: 256 MiB, the system temp dir's spill directory.
+    fn default() -> Self {
+        Self::from_config(&common::config::SortConfig::default())
+    }
+}
+
+/// Why rows could not be sorted. Spill files written so far are removed.
+#[derive(Debug, thiserror::Error)]
+pub enum SortError {
+    /// The rows lack a column to sort by.
+    #[error("the rows have no column `{0}` to sort by")]
+    MissingColumn(String),
+    /// Arrow could not sort, convert, merge or (de)serialise the rows.
+    #[error("sorting rows: {0}")]
+    Arrow(#[from] ArrowError),
+    /// A spill file could not be created, written or read.
+    #[error("spill file in {dir}: {source}", dir = .dir.display())]
+    Spill {
+        /// The spill directory.
+        dir: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What is shared by the sort and its merges: the schema, the key columns and their order.
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    schema: SchemaRef,
+    columns: Vec<usize>,
+    converter: Arc<RowConverter>,
+}
+
+impl Keys {
+    /// The rows of `batch`'s key columns, in the row format.
+    fn rows(&self, batch: &RecordBatch) -> Result<arrow_row::Rows, ArrowError> {
+        let columns: Vec<ArrayRef> =
+            self.columns.iter().map(|&i| Arc::clone(batch.column(i))).collect();
+        self.converter.convert_columns(&columns)
+    }
+}
+
+/// A bounded-memory sort of record batches of one schema.
+#[derive(Debug)]
+pub struct ExternalSort {
+    keys: Keys,
+    settings: SortSettings,
+    batch_rows: usize,
+    buffered: Vec<RecordBatch>,
+    buffered_bytes: usize,
+    runs: Vec<NamedTempFile>,
+}
+
+impl ExternalSort {
+    /// A sort of batches of `schema` by `order`, yielding batches of at most `batch_rows` rows.
+    pub fn new(
+        schema: SchemaRef,
+        order: &[SortColumn],
+        settings: SortSettings,
+        batch_rows: usize,
+    ) -> Result<Self, SortError> {
+        let mut columns = Vec::with_capacity(order.len());
+        let mut fields = Vec::with_capacity(order.len());
+        for key in order {
+            let (i, field) = schema
+                .column_with_name(&key.column)
+                .ok_or_else(|| SortError::MissingColumn(key.column.clone()))?;
+            let options = SortOptions { descending: key.descending, nulls_first: key.nulls_first };
+            columns.push(i);
+            fields.push(SortField::new_with_options(field.data_type().clone(), options));
+        }
+        let converter = Arc::new(RowConverter::new(fields)?);
+        Ok(Self {
+            keys: Keys { schema, columns, converter },
+            settings,
+            batch_rows: batch_rows.max(1),
+            buffered: Vec::new(),
+            buffered_bytes: 0,
+            runs: Vec::new(),
+        })
+    }
+
+    /// Sorted runs spilled so far.
+    pub fn spilled_runs(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Adds `batch`'s rows, spilling a sorted run when the buffered rows pass the budget.
+    pub fn push(&mut self, batch: &RecordBatch) -> Result<(), SortError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let sorted = self.sort_batch(batch)?;
+        self.buffered_bytes += sorted.get_array_memory_size();
+        self.buffered.push(sorted);
+        if self.buffered_bytes > self.settings.memory_budget_bytes {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    /// Every row pushed, in order, as batches of at most `batch_rows` rows.
+    pub fn finish(mut self) -> Result<SortedBatches, SortError> {
+        let dir = self.settings.spill_dir.clone();
+        let mut sources = Vec::with_capacity(self.runs.len() + self.buffered.len());
+        for file in std::mem::take(&mut self.runs) {
+            sources.push(Source::spilled(file, &self.keys.schema, &dir)?);
+        }
+        sources.extend(std::mem::take(&mut self.buffered).into_iter().map(Source::Memory));
+        let merge = Merge::new(self.keys.clone(), sources, self.batch_rows)?;
+        Ok(SortedBatches::new(merge))
+    }
+
+    /// `batch` in order.
+    fn sort_batch(&self, batch: &RecordBatch) -> Result<RecordBatch, SortError> {
+        let rows = self.keys.rows(batch)?;
+        let n = u32::try_from(batch.num_rows())
+            .map_err(|_| ArrowError::InvalidArgumentError("batch too large".into()))?;
+        let mut indices: Vec<u32> = (0..n).collect();
+        indices.sort_unstable_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
+        Ok(take_record_batch(batch, &UInt32Array::from(indices))?)
+    }
+
+    /// Merges the buffered batches into one sorted run in a new spill file.
+    fn spill(&mut self) -> Result<(), SortError> {
+        let dir = self.settings.spill_dir.clone();
+        let io = |source| SortError::Spill { dir: dir.clone(), source };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let mut file = tempfile::Builder::new()
+            .prefix("sort-run-")
+            .suffix(".arrow")
+            .tempfile_in(&dir)
+            .map_err(io)?;
+        let sources = std::mem::take(&mut self.buffered).into_iter().map(Source::Memory);
+        self.buffered_bytes = 0;
+        let mut merge = Merge::new(self.keys.clone(), sources.collect(), self.batch_rows)?;
+        let mut writer = FileWriter::try_new_buffered(file.as_file_mut(), &self.keys.schema)?;
+        while let Some(batch) = merge.next_batch()? {
+            writer.write(&batch)?;
+        }
+        writer.finish()?;
+        drop(writer);
+        self.runs.push(file);
+        Ok(())
+    }
+}
