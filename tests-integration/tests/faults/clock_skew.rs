@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use common::tables::TableId;
 use iceberg::Catalog;
 use serde_json::Value;
-use tests_integration::orphans::{exists, local_path, plant, reachable, stored};
+use tests_integration::orphans::{exists, local_path, plant, stored};
 use tests_integration::pyiceberg_hours::{PyTableByHour, read_by_hour};
 use tests_integration::retention::{
     RecentLoad, dropped_labels, hour_of, reported_cutoff, retention_details, split_at,
@@ -80,14 +80,8 @@ fn assert_clock(doc: &Value, skew: i64, before: DateTime<Utc>, after: DateTime<U
 /// Checks that every file `ids`' metadata reaches (every snapshot's manifests and live files,
 /// the metadata log) is stored.
 async fn assert_referenced_files_present(env: &TestEnv, ids: &[TableId]) {
-    let catalog = env.catalog().await;
-    let warehouse = env.warehouse();
     for id in ids {
-        let table = catalog.catalog().load_table(&id.ident()).await.unwrap();
-        let referenced = reachable(&warehouse, &table).await;
-        let on_storage = stored(&warehouse, table.metadata().location()).await;
-        let missing: Vec<_> = referenced.difference(&on_storage).collect();
-        assert!(missing.is_empty(), "{id}: referenced files missing from storage: {missing:?}");
+        super::assert_references_stored(env, id).await;
     }
 }
 

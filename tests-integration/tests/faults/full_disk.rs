@@ -12,7 +12,7 @@ use std::process::Command;
 use common::Signal;
 use common::tables::TableId;
 use iceberg::Catalog;
-use tests_integration::orphans::{reachable, stored};
+use tests_integration::orphans::stored;
 use tests_integration::pyiceberg_hours::read_by_hour;
 use tests_integration::require::skip;
 use tests_integration::{Backend, TestEnv, require_python};
@@ -81,14 +81,8 @@ impl Drop for Tmpfs {
 
 /// Checks that every file the metadata of `ids` reaches is stored.
 async fn assert_referenced_files_present(env: &TestEnv, ids: &[TableId]) {
-    let catalog = env.catalog().await;
-    let warehouse = env.warehouse();
     for id in ids {
-        let table = catalog.catalog().load_table(&id.ident()).await.unwrap();
-        let referenced = reachable(&warehouse, &table).await;
-        let on_storage = stored(&warehouse, table.metadata().location()).await;
-        let missing: Vec<_> = referenced.difference(&on_storage).collect();
-        assert!(missing.is_empty(), "{id}: referenced files missing from storage: {missing:?}");
+        super::assert_references_stored(env, id).await;
     }
 }
 
