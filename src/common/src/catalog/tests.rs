@@ -18,17 +18,21 @@ fn sqlite_uris_get_create_mode_and_a_directory() {
     assert!(sqlite_uri("sqlite://").is_err());
 }
 
+/// `[storage]` and `[schema]` for a local warehouse and a SQLite catalog under `dir`.
+fn sqlite_and_local(dir: &std::path::Path) -> (StorageConfig, SchemaConfig) {
+    let storage =
+        StorageConfig { dsn: format!("file://{}/storage", dir.display()), ..Default::default() };
+    let schema = SchemaConfig {
+        catalog_uri: format!("sqlite://{}/catalog.db", dir.display()),
+        ..Default::default()
+    };
+    (storage, schema)
+}
+
 #[tokio::test]
 async fn sqlite_catalog_creates_lists_and_reopens_signal_tables() {
     let tmp = tempfile::tempdir().unwrap();
-    let storage = StorageConfig {
-        dsn: format!("file://{}/storage", tmp.path().display()),
-        ..Default::default()
-    };
-    let schema = SchemaConfig {
-        catalog_uri: format!("sqlite://{}/catalog.db", tmp.path().display()),
-        ..Default::default()
-    };
+    let (storage, schema) = sqlite_and_local(tmp.path());
     let warehouse = Warehouse::open(&storage).unwrap();
     let catalog = SignalCatalog::connect(&schema, &warehouse).await.unwrap();
     for signal in Signal::ALL {
@@ -53,14 +57,7 @@ async fn sqlite_catalog_creates_lists_and_reopens_signal_tables() {
 async fn signal_tables_are_created_with_their_default_sort_order() {
     use iceberg::spec::{NullOrder, SortDirection, Transform};
     let tmp = tempfile::tempdir().unwrap();
-    let storage = StorageConfig {
-        dsn: format!("file://{}/storage", tmp.path().display()),
-        ..Default::default()
-    };
-    let schema = SchemaConfig {
-        catalog_uri: format!("sqlite://{}/catalog.db", tmp.path().display()),
-        ..Default::default()
-    };
+    let (storage, schema) = sqlite_and_local(tmp.path());
     let warehouse = Warehouse::open(&storage).unwrap();
     let catalog = SignalCatalog::connect(&schema, &warehouse).await.unwrap();
     for signal in Signal::ALL {
