@@ -179,15 +179,24 @@ async fn output_is_sorted_by_each_signals_order_on_postgres_s3() {
     output_is_sorted_by_each_signals_order(Backend::PostgresS3).await;
 }
 
+/// Runs `compactor compact --json` (it must succeed) and reads `ids` with pyiceberg before and
+/// after.
+fn compact_reading_before_and_after(
+    env: &TestEnv,
+    ids: &[TableId],
+) -> (Value, BTreeMap<String, PyTableByHour>, BTreeMap<String, PyTableByHour>) {
+    let before = read_by_hour(env, ids);
+    let doc = json_ok(&compactor(env, &["compact", "--json"]));
+    (doc, before, read_by_hour(env, ids))
+}
+
 /// Tables created by SignalDB carry their signal's sort order (id 1); compaction follows it.
 async fn output_is_sorted_by_each_signals_order(backend: Backend) {
     let Some(env) = TestEnv::new(backend).await else { return };
     let Some(_python) = require_python() else { return };
     env.append_config(CONFIG);
     let ids = LOAD.run(&env);
-    let before = read_by_hour(&env, &ids);
-    let doc = json_ok(&compactor(&env, &["compact", "--json"]));
-    let after = read_by_hour(&env, &ids);
+    let (doc, before, after) = compact_reading_before_and_after(&env, &ids);
     let catalog = env.catalog().await;
     for id in &ids {
         let key = id.to_string();
@@ -275,10 +284,7 @@ async fn a_sort_forced_to_spill_sorts_the_same() {
     ));
     let load = Load { signals: &[Signal::Traces, Signal::Logs], ..LOAD };
     let ids = load.run(&env);
-    let before = read_by_hour(&env, &ids);
-
-    let doc = json_ok(&compactor(&env, &["compact", "--json"]));
-    let after = read_by_hour(&env, &ids);
+    let (doc, before, after) = compact_reading_before_and_after(&env, &ids);
     let catalog = env.catalog().await;
     for id in &ids {
         let key = id.to_string();
