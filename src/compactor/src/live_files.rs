@@ -29,6 +29,10 @@ pub struct LiveFile {
     pub size: u64,
     /// Row count.
     pub records: u64,
+    /// Row groups, when the manifest lists the file's split offsets (one per row group).
+    pub row_groups: Option<usize>,
+    /// The sort order the file's rows are in, when its writer recorded one.
+    pub sort_order_id: Option<i32>,
 }
 
 /// Every live file (data and delete) of `table`'s current snapshot; empty without a snapshot.
@@ -205,6 +209,8 @@ fn live_entries(
                 hour: if hour_spec { hour_value(file.partition()) } else { None },
                 size: file.file_size_in_bytes(),
                 records: file.record_count(),
+                row_groups: file.split_offsets().map(<[i64]>::len).filter(|&n| n > 0),
+                sort_order_id: file.sort_order_id(),
             }
         })
         .collect()

@@ -55,19 +55,20 @@ pub fn plans(report: &JobReport) -> String {
         if !plan.candidates.is_empty() {
             let _ = writeln!(
                 out,
-                "  {:<13} {:>7} {:>7} {:>7} {:>14} {:>12}",
+                "  {:<13} {:>7} {:>7} {:>7} {:>14} {:>12}  method",
                 "hour", "files", "after", "groups", "bytes", "rows"
             );
             for c in &plan.candidates {
                 let _ = writeln!(
                     out,
-                    "  {:<13} {:>7} {:>7} {:>7} {:>14} {:>12}",
+                    "  {:<13} {:>7} {:>7} {:>7} {:>14} {:>12}  {}",
                     c.hour_label,
                     c.files_before,
                     c.files_after,
                     c.groups.len(),
                     c.bytes,
-                    c.rows
+                    c.rows,
+                    c.method.as_str()
                 );
             }
         }

@@ -10,6 +10,7 @@ mod manifest_merge;
 mod metadata_log;
 mod orphan_cleanup;
 mod partition_drop;
+mod read_optimised;
 mod retention_cutoff;
 mod snapshot_expiration;
 mod sorted_output;

@@ -1,10 +1,12 @@
-//! The `[compactor]` and `[compactor.orphan_cleanup]` sections; `[compactor.sort]` is in `sort.rs`.
+//! The `[compactor]` and `[compactor.orphan_cleanup]` sections; `[compactor.sort]` is in `sort.rs`,
+//! `[compactor.output]` in `output.rs`.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::durations::hours;
+use super::output::OutputConfig;
 use super::retention::RetentionConfig;
 use super::sort::SortConfig;
 
@@ -75,6 +77,8 @@ pub struct CompactorConfig {
     pub orphan_cleanup: OrphanCleanupConfig,
     /// `[compactor.sort]`: the order compaction writes rows in.
     pub sort: SortConfig,
+    /// `[compactor.output]`: read aids in compacted files and the row-group copy path.
+    pub output: OutputConfig,
 }
 
 impl Default for CompactorConfig {
@@ -99,6 +103,7 @@ impl Default for CompactorConfig {
             retention: RetentionConfig::default(),
             orphan_cleanup: OrphanCleanupConfig::default(),
             sort: SortConfig::default(),
+            output: OutputConfig::default(),
         }
     }
 }

@@ -18,6 +18,7 @@ mod error;
 mod file;
 mod keys;
 mod load;
+mod output;
 mod provenance;
 mod render;
 mod retention;
@@ -35,6 +36,7 @@ pub use compactor::{CompactorConfig, OrphanCleanupConfig};
 pub use error::{ConfigError, Origin, Problem, ProblemKind};
 pub use keys::{CONFIG_FILE_VAR, ENV_PREFIX, EnvKey, env_keys};
 pub use load::{DEFAULT_FILE_NAME, LoadedConfig, load, load_from};
+pub use output::OutputConfig;
 pub use provenance::Provenance;
 pub use render::render_effective;
 pub use retention::{

@@ -30,7 +30,7 @@ pub struct SortConfig {
     pub metrics: Vec<String>,
     /// Bytes of rows one group's sort holds in memory before it spills a sorted run to
     /// `spill_dir`; at least 65536. Env `SIGNALDB_COMPACTOR_SORT_MEMORY_BUDGET_BYTES`,
-    /// default `268435456` (256 MiB).
+    /// default `67108864` (64 MiB).
     pub memory_budget_bytes: u64,
     /// Directory for spilled sorted runs (created when needed; files are removed when a sort
     /// ends). Env `SIGNALDB_COMPACTOR_SORT_SPILL_DIR`, default unset: the system temp dir's
@@ -47,7 +47,7 @@ impl Default for SortConfig {
             traces: columns(Signal::Traces),
             logs: columns(Signal::Logs),
             metrics: columns(Signal::Metrics),
-            memory_budget_bytes: 256 * 1024 * 1024,
+            memory_budget_bytes: 64 * 1024 * 1024,
             spill_dir: None,
         }
     }

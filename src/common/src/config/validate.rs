@@ -8,6 +8,7 @@ use crate::signal::Signal;
 use super::compactor::{CompactorConfig, OrphanCleanupConfig};
 use super::error::ProblemKind;
 use super::keys::KeyPath;
+use super::output::OutputConfig;
 use super::retention::RetentionConfig;
 use super::root::Config;
 use super::schema::{CatalogBackend, SchemaConfig};
@@ -58,6 +59,8 @@ pub(crate) fn validate(config: &Config) -> Vec<Violation> {
     check_orphans(&compactor.orphan_cleanup, &mut Checker { out: &mut out, prefix: orphan_path });
     let sort_path = root.key("compactor").key("sort");
     check_sort(&compactor.sort, &mut Checker { out: &mut out, prefix: sort_path });
+    let output_path = root.key("compactor").key("output");
+    check_output(&compactor.output, &mut Checker { out: &mut out, prefix: output_path });
     check_storage(storage, &mut Checker { out: &mut out, prefix: root.key("storage") });
     check_schema(schema, &mut Checker { out: &mut out, prefix: root.key("schema") });
     out
@@ -84,6 +87,7 @@ fn check_compactor(c: &CompactorConfig, check: &mut Checker<'_>) {
         retention: _,
         orphan_cleanup: _,
         sort: _,
+        output: _,
     } = c;
     check.at_least("compaction_interval_secs", *compaction_interval_secs, 1, "second");
     check.at_least("target_file_size_bytes", *target_file_size_bytes, 1, "byte");
@@ -265,6 +269,20 @@ fn check_sort(s: &SortConfig, check: &mut Checker<'_>) {
             "must not be empty; leave it unset for the system temp dir".to_string(),
         );
     }
+}
+
+/// Smallest row group the copy path may be told to copy: smaller ones are what compaction
+/// exists to merge into larger ones.
+const MIN_COPY_ROW_GROUP_BYTES: u64 = 1024 * 1024;
+
+fn check_output(o: &OutputConfig, check: &mut Checker<'_>) {
+    let OutputConfig { trace_id_bloom_filter: _, copy_row_groups: _, copy_min_row_group_bytes } = o;
+    check.at_least(
+        "copy_min_row_group_bytes",
+        *copy_min_row_group_bytes,
+        MIN_COPY_ROW_GROUP_BYTES,
+        "byte",
+    );
 }
 
 /// Sort columns must be columns of the signal's schema, each listed once.

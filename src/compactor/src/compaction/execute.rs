@@ -23,9 +23,11 @@ use serde::Serialize;
 use tokio::sync::{Mutex, Semaphore};
 use tracing::warn;
 
+use super::copy::write_group;
 use super::order::OutputOrder;
+use super::plan::Method;
 use super::plan::{FileGroup, PartitionPlan, TablePlan};
-use super::rewrite::{RewriteError, RewriteOutput, RewriteSettings, delete_files, rewrite_tasks};
+use super::rewrite::{RewriteError, RewriteOutput, RewriteSettings, delete_files};
 use super::scan::{scan_tasks, take_group_tasks};
 use crate::live_files::ManifestCache;
 use crate::log_target;
@@ -94,6 +96,11 @@ pub struct GroupResult {
     pub conflicts: u32,
     /// Sorted runs the group's sort spilled to disk.
     pub spilled_runs: usize,
+    /// How the group's files were written (as planned unless a planned copy fell back).
+    pub method: Method,
+    /// Why a group planned to be copied was rewritten instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copy_fallback: Option<String>,
     /// What became of the group.
     #[serde(flatten)]
     pub status: GroupStatus,
@@ -336,10 +343,11 @@ impl GroupRun<'_, '_> {
                 // core rather than all on the pass's.
                 let (table, settings) = (self.cx.table.clone(), self.settings.rewrite.clone());
                 let (rows, planned) = (group.rows, group.expected_output_files);
-                let order = self.order.cloned();
+                let (order, method) = (self.order.cloned(), partition.method);
                 let rewrite = tokio::spawn(async move {
                     let order = order.as_ref();
-                    rewrite_tasks(&table, tasks, rows, planned, hour, &settings, order).await
+                    let settings = &settings;
+                    write_group(&table, tasks, rows, planned, hour, settings, method, order).await
                 });
                 rewrite.await.unwrap_or_else(|e| Err(RewriteError::Task(e.to_string())))
             }
@@ -420,6 +428,8 @@ pub(super) fn sizes(
         bytes_out: output.map_or(0, RewriteOutput::bytes_written),
         conflicts: 0,
         spilled_runs: output.map_or(0, |o| o.spilled_runs),
+        method: output.map_or(partition.method, |o| o.method),
+        copy_fallback: output.and_then(|o| o.copy_fallback.clone()),
         status: GroupStatus::Abandoned { kind: String::new(), reason: String::new() },
     }
 }

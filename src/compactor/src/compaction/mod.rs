@@ -10,10 +10,12 @@
 //! the pass committed nothing. The step is the compaction job's [`TableStep`]; its typed outcome is [`CompactionOutcome`].
 
 mod batch;
+pub mod copy;
 pub mod execute;
 pub mod manifests;
 pub mod order;
 pub mod plan;
+pub mod props;
 pub mod read;
 pub mod rewrite;
 pub mod roll;
@@ -38,7 +40,7 @@ use tracing::info;
 pub use execute::{ExecuteSettings, GroupResult, GroupStatus, TableExecution};
 pub use manifests::ManifestsReport;
 pub use order::{OrderSource, OutputOrder, SortColumn};
-pub use plan::{PlanSettings, TablePlan};
+pub use plan::{Method, PlanSettings, TablePlan};
 pub use rewrite::{RewriteError, RewriteOutput, RewriteSettings, rewrite_group};
 pub use sort::SortSettings;
 
@@ -72,6 +74,8 @@ impl From<&CompactorConfig> for CompactionSettings {
             execute: ExecuteSettings {
                 rewrite: RewriteSettings {
                     sort: SortSettings::from_config(&c.sort),
+                    trace_id_bloom_filter: c.output.trace_id_bloom_filter,
+                    copy_min_row_group_bytes: c.output.copy_min_row_group_bytes(),
                     ..RewriteSettings::new(c.target_file_size_bytes)
                 },
                 max_concurrent_groups: c.max_concurrent_jobs,
@@ -191,12 +195,9 @@ impl CompactionStep {
             .sort
             .resolve(cx.id, cx.table)
             .map_err(|e| StepError::Unfit(e.to_string()))?;
-        // Sorted output spans a partition's new files only when one group holds the partition.
-        let grouping =
-            if sort.is_some() { plan::Grouping::WholePartition } else { plan::Grouping::BinPack };
         let settings = &self.settings.plan;
-        let mut plan =
-            plan::plan_grouped(&files, default_spec, settings, self.clock.now(), grouping);
+        let now = self.clock.now();
+        let mut plan = plan::plan_ordered(&files, default_spec, settings, now, sort.as_ref());
         plan.sort = sort;
         Ok((plan, manifests::found(cx.table, &list, self.settings.execute.merge)))
     }

@@ -25,6 +25,9 @@ pub struct PlanSettings {
     pub min_input_files: usize,
     /// Partitions whose hour ended less than this long ago are left to writers.
     pub quiet_period: Duration,
+    /// Smallest average row group (bytes) of inputs merged by copying row groups; `None`
+    /// turns the copy path off (`[compactor.output]`).
+    pub copy_min_row_group_bytes: Option<u64>,
 }
 
 impl From<&CompactorConfig> for PlanSettings {
@@ -34,6 +37,7 @@ impl From<&CompactorConfig> for PlanSettings {
             small_file_threshold_bytes: c.small_file_threshold_bytes,
             min_input_files: c.min_input_files,
             quiet_period: c.quiet_period(),
+            copy_min_row_group_bytes: c.output.copy_min_row_group_bytes(),
         }
     }
 }
@@ -49,6 +53,31 @@ pub struct FileGroup {
     pub rows: u64,
     /// Files the rewrite is expected to produce.
     pub expected_output_files: usize,
+}
+
+/// How a partition's groups are written. Sorted and copied output are never mixed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Rows decoded and re-encoded in input order.
+    #[default]
+    Rewrite,
+    /// Rows decoded, sorted by the plan's order across the partition's new files, re-encoded.
+    Sort,
+    /// Row groups copied byte for byte: every input is made of large row groups (and, when
+    /// the output is ordered, already records that order), so decoding would gain nothing.
+    Copy,
+}
+
+impl Method {
+    /// The method's name, as reports and `--json` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rewrite => "rewrite",
+            Self::Sort => "sort",
+            Self::Copy => "copy",
+        }
+    }
 }
 
 /// A partition that will be compacted.
@@ -70,6 +99,9 @@ pub struct PartitionPlan {
     pub rows: u64,
     /// Files below the small-file threshold.
     pub small_files: usize,
+    /// How the groups are written.
+    #[serde(default)]
+    pub method: Method,
     /// The rewrite groups.
     pub groups: Vec<FileGroup>,
 }
@@ -155,34 +187,30 @@ impl TablePlan {
     }
 }
 
-/// How a candidate partition's small files are grouped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Grouping {
-    /// First-fit decreasing into groups of about one target-size file each.
-    BinPack,
-    /// One group of every small file, rolled into as many target-size files as it fills:
-    /// sorted output then spans the partition's new files, each holding a narrow key range.
-    WholePartition,
-}
-
 /// Plans the compaction of a table whose live files are `files` and whose default partition
-/// spec is `default_spec_id`, at time `now`, bin-packing each partition's small files.
+/// spec is `default_spec_id`, at time `now`, its output unsorted.
 pub fn plan(
     files: &[LiveFile],
     default_spec_id: i32,
     settings: &PlanSettings,
     now: DateTime<Utc>,
 ) -> TablePlan {
-    plan_grouped(files, default_spec_id, settings, now, Grouping::BinPack)
+    plan_ordered(files, default_spec_id, settings, now, None)
 }
 
-/// [`plan`] with the small files of each partition grouped as `grouping` says.
-pub fn plan_grouped(
+/// [`plan`] with output in `order`, when set.
+///
+/// Each partition gets a [`Method`]: `copy` when its small files qualify for the copy path,
+/// else `sort` when ordered (one group of every small file, rolled into as many target-size
+/// files as it fills, so that the sorted rows span the partition's new files, each with a
+/// narrow key range), else `rewrite`. Copied and rewritten groups are bin-packed: first-fit
+/// decreasing into groups of about one target-size file each.
+pub fn plan_ordered(
     files: &[LiveFile],
     default_spec_id: i32,
     settings: &PlanSettings,
     now: DateTime<Utc>,
-    grouping: Grouping,
+    order: Option<&OutputOrder>,
 ) -> TablePlan {
     // Group by (spec, hour): partitions of different specs are never mixed.
     let mut partitions: BTreeMap<(i32, Option<i64>), Vec<&LiveFile>> = BTreeMap::new();
@@ -228,9 +256,10 @@ pub fn plan_grouped(
             continue;
         }
         let small_files = small.len();
-        let groups = match grouping {
-            Grouping::BinPack => bin_pack(small, settings.target_file_size_bytes),
-            Grouping::WholePartition => one_group(small, settings.target_file_size_bytes),
+        let method = method(&small, settings.copy_min_row_group_bytes, order);
+        let groups = match method {
+            Method::Sort => one_group(small, settings.target_file_size_bytes),
+            Method::Rewrite | Method::Copy => bin_pack(small, settings.target_file_size_bytes),
         };
         if groups.is_empty() {
             out.skipped.push(SkippedPartition {
@@ -253,6 +282,7 @@ pub fn plan_grouped(
             bytes: data.iter().map(|f| f.size).sum(),
             rows: data.iter().map(|f| f.records).sum(),
             small_files,
+            method,
             groups,
         };
         out.files_before += candidate.files_before;
@@ -262,6 +292,25 @@ pub fn plan_grouped(
         out.candidates.push(candidate);
     }
     out
+}
+
+/// How the `small` files of a partition are written: copied when each has row groups of at
+/// least `copy_min` bytes on average (the manifests' split offsets count them; the copy
+/// checks every row group's size, schema and codec and falls back to decoding otherwise) and,
+/// when the output is ordered, each records the order; else sorted when ordered.
+fn method(small: &[&LiveFile], copy_min: Option<u64>, order: Option<&OutputOrder>) -> Method {
+    let large_row_groups = |f: &LiveFile, min: u64| {
+        f.row_groups.is_some_and(|n| f.size / u64::try_from(n).unwrap_or(u64::MAX) >= min)
+    };
+    let in_order = |f: &LiveFile| match order {
+        None => true,
+        Some(o) => o.sort_order_id.is_some() && f.sort_order_id.map(i64::from) == o.sort_order_id,
+    };
+    match copy_min {
+        Some(min) if small.iter().all(|f| large_row_groups(f, min) && in_order(f)) => Method::Copy,
+        _ if order.is_some() => Method::Sort,
+        _ => Method::Rewrite,
+    }
 }
 
 /// Every file of `small` in one group (by path), expected to fill `ceil(bytes / target)`

@@ -17,27 +17,23 @@ use futures::TryStreamExt;
 use iceberg::Error as IcebergError;
 use iceberg::io::FileIO;
 use iceberg::scan::FileScanTask;
-use iceberg::spec::{DataFile, DataFileFormat, PartitionKey};
+use iceberg::spec::{DataFile, PartitionKey};
 use iceberg::table::Table;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
-use iceberg::writer::file_writer::location_generator::{
-    DefaultFileNameGenerator, LocationGenerator,
-};
+use iceberg::writer::file_writer::location_generator::LocationGenerator;
 use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 use tracing::warn;
 
 use super::order::OutputOrder;
-use super::plan::FileGroup;
+use super::plan::{FileGroup, Method};
+use super::props::{self, FileSettings};
 use super::read;
 use super::roll::{self, SizedFiles};
 use super::scan::{scan_tasks, take_group_tasks};
 use super::sort::{ExternalSort, SortError, SortSettings};
 use crate::live_files::ManifestCache;
 
-/// Prefix of every file compaction writes; the rest of the name is a UUID and a counter.
-pub const COMPACTED_FILE_PREFIX: &str = "compacted";
+pub use super::props::COMPACTED_FILE_PREFIX;
 
 /// How a group is rewritten.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,19 +48,36 @@ pub struct RewriteSettings {
     pub row_group_bytes: usize,
     /// Memory and spill directory of a sorted rewrite.
     pub sort: SortSettings,
+    /// Whether a `trace_id` column gets a Parquet bloom filter.
+    pub trace_id_bloom_filter: bool,
+    /// Smallest row group the copy path copies; `None` when copying is off.
+    pub copy_min_row_group_bytes: Option<u64>,
 }
 
 impl RewriteSettings {
     /// Settings writing files of `target_file_size_bytes`, with 8192-row batches and row
     /// groups of at most 128 Ki rows or the target's size before compression (64 KiB to
-    /// 64 MiB), and the default sort budget and spill directory.
+    /// 64 MiB), the default sort budget and spill directory, and `[compactor.output]`'s
+    /// defaults (a `trace_id` bloom filter, row groups of 8 MiB and more copied).
     pub fn new(target_file_size_bytes: u64) -> Self {
+        let output = common::config::OutputConfig::default();
         Self {
             target_file_size_bytes,
             batch_rows: 8192,
             row_group_rows: 128 * 1024,
             row_group_bytes: roll::row_group_bytes(target_file_size_bytes, 64 * 1024 * 1024),
             sort: SortSettings::default(),
+            trace_id_bloom_filter: output.trace_id_bloom_filter,
+            copy_min_row_group_bytes: output.copy_min_row_group_bytes(),
+        }
+    }
+
+    /// The settings of each file written.
+    pub fn file_settings(&self) -> FileSettings {
+        FileSettings {
+            row_group_rows: self.row_group_rows,
+            row_group_bytes: self.row_group_bytes,
+            trace_id_bloom_filter: self.trace_id_bloom_filter,
         }
     }
 }
@@ -82,6 +95,10 @@ pub struct RewriteOutput {
     pub bytes_read: u64,
     /// Sorted runs the rewrite spilled to disk (0 when unsorted or sorted in memory).
     pub spilled_runs: usize,
+    /// How the files were written.
+    pub method: Method,
+    /// Why a group planned to be copied was decoded instead, when it was.
+    pub copy_fallback: Option<String>,
 }
 
 impl RewriteOutput {
@@ -191,7 +208,19 @@ pub async fn rewrite_tasks(
 ) -> Result<RewriteOutput, RewriteError> {
     let written = Arc::new(Mutex::new(Vec::new()));
     let result = write_all(table, tasks, planned_files, hour, settings, order, &written);
-    let result = result.await.and_then(|out| {
+    checked(table.file_io(), expected_rows, &written, result).await
+}
+
+/// The output of `write`, which writes the files of a group whose inputs hold `expected_rows`
+/// rows and records each location it hands out in `written`, once its rows are checked: on
+/// a mismatch or any other error every file written is deleted.
+pub(super) async fn checked(
+    file_io: &FileIO,
+    expected_rows: u64,
+    written: &Mutex<Vec<String>>,
+    write: impl std::future::Future<Output = Result<RewriteOutput, RewriteError>>,
+) -> Result<RewriteOutput, RewriteError> {
+    let result = write.await.and_then(|out| {
         if out.rows_read == expected_rows && out.rows_written == expected_rows {
             Ok(out)
         } else {
@@ -204,7 +233,7 @@ pub async fn rewrite_tasks(
     });
     if result.is_err() {
         let locations = std::mem::take(&mut *written.lock().unwrap_or_else(|e| e.into_inner()));
-        delete_files(table.file_io(), &locations).await;
+        delete_files(file_io, &locations).await;
     }
     result
 }
@@ -226,18 +255,9 @@ async fn write_all(
     let arrow_schema =
         Arc::new(iceberg::arrow::schema_to_arrow_schema(&schema).map_err(write_err)?);
 
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_max_row_group_row_count(Some(settings.row_group_rows.max(1)))
-        .set_max_row_group_bytes(Some(settings.row_group_bytes.max(1)))
-        .set_created_by(concat!("signaldb-compactor ", env!("CARGO_PKG_VERSION")).to_string())
-        .build();
+    let props = props::writer_properties(&settings.file_settings(), &schema, order);
     let parquet = ParquetWriterBuilder::new(props, schema.clone());
-    let names = DefaultFileNameGenerator::new(
-        format!("{COMPACTED_FILE_PREFIX}-{}", uuid::Uuid::new_v4()),
-        None,
-        DataFileFormat::Parquet,
-    );
+    let names = props::file_names();
     let locations = TrackedLocations { directory, written: Arc::clone(written) };
     // Files are rolled by `SizedFiles`, never by iceberg's writer.
     let rolling = RollingFileWriterBuilder::new(
@@ -294,7 +314,16 @@ async fn write_all(
     }
     let files = writer.close().await.map_err(write_err)?;
     let rows_written = files.iter().map(DataFile::record_count).sum();
-    Ok(RewriteOutput { files, rows_read, rows_written, bytes_read, spilled_runs })
+    let method = if order.is_some() { Method::Sort } else { Method::Rewrite };
+    Ok(RewriteOutput {
+        files,
+        rows_read,
+        rows_written,
+        bytes_read,
+        spilled_runs,
+        method,
+        copy_fallback: None,
+    })
 }
 
 /// Deletes `locations` that exist, logging (not failing on) each file that cannot be deleted:
@@ -315,9 +344,11 @@ pub async fn delete_files(file_io: &FileIO, locations: &[String]) {
 /// The hour directory, remembering every location handed out so that a failed rewrite can
 /// delete what it wrote.
 #[derive(Debug, Clone)]
-struct TrackedLocations {
-    directory: HourDirectory,
-    written: Arc<Mutex<Vec<String>>>,
+pub(super) struct TrackedLocations {
+    /// The partition's directory.
+    pub(super) directory: HourDirectory,
+    /// Every location handed out.
+    pub(super) written: Arc<Mutex<Vec<String>>>,
 }
 
 impl LocationGenerator for TrackedLocations {

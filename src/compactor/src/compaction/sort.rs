@@ -3,9 +3,11 @@
 //! Each batch pushed is sorted on its own and buffered; once the buffered batches take more
 //! than the memory budget they are merged into one sorted run, written to a spill file (Arrow
 //! IPC) in the spill directory, and dropped. [`ExternalSort::finish`] then merges the spilled
-//! runs and the batches still buffered, a batch at a time, so memory stays about the budget
-//! plus one batch per run. Rows are compared in arrow's row format (`arrow-row`), whose byte
-//! order is the sort order, nulls and direction included.
+//! runs and the batches still buffered, a batch at a time. A merge reads at most
+//! [`MAX_MERGE_FAN_IN`] runs at once: more runs are first merged, that many at a time, into
+//! longer runs, so memory stays about the budget plus a fixed number of batches however large
+//! the group. Rows are compared in arrow's row format (`arrow-row`), whose byte order is the
+//! sort order, nulls and direction included.
 //!
 //! Spill files are temporary files: they are removed when the sort (or what it returned) is
 //! dropped, whether it finished or failed.
@@ -29,6 +31,9 @@ use merge::{Merge, Source};
 
 use super::order::SortColumn;
 
+/// Most spilled runs one merge reads at once (one batch of each is in memory).
+pub const MAX_MERGE_FAN_IN: usize = 16;
+
 /// Where and within how much memory a sort works.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SortSettings {
@@ -49,7 +54,7 @@ impl SortSettings {
 }
 
 impl Default for SortSettings {
-    /// The defaults of `[compactor.sort]`: 256 MiB, the system temp dir's spill directory.
+    /// The defaults of `[compactor.sort]`: 64 MiB, the system temp dir's spill directory.
     fn default() -> Self {
         Self::from_config(&common::config::SortConfig::default())
     }
@@ -101,6 +106,7 @@ pub struct ExternalSort {
     buffered: Vec<RecordBatch>,
     buffered_bytes: usize,
     runs: Vec<NamedTempFile>,
+    spilled: usize,
 }
 
 impl ExternalSort {
@@ -129,12 +135,13 @@ impl ExternalSort {
             buffered: Vec::new(),
             buffered_bytes: 0,
             runs: Vec::new(),
+            spilled: 0,
         })
     }
 
-    /// Sorted runs spilled so far.
+    /// Sorted runs spilled so far (not counting runs merged from other runs).
     pub fn spilled_runs(&self) -> usize {
-        self.runs.len()
+        self.spilled
     }
 
     /// Adds `batch`'s rows, spilling a sorted run when the buffered rows pass the budget.
@@ -154,8 +161,18 @@ impl ExternalSort {
     /// Every row pushed, in order, as batches of at most `batch_rows` rows.
     pub fn finish(mut self) -> Result<SortedBatches, SortError> {
         let dir = self.settings.spill_dir.clone();
-        let mut sources = Vec::with_capacity(self.runs.len() + self.buffered.len());
-        for file in std::mem::take(&mut self.runs) {
+        // Runs are merged oldest first into new runs at the end of the queue until one merge
+        // can read them all: each row is rewritten about log_16(runs) more times.
+        let mut runs = std::collections::VecDeque::from(std::mem::take(&mut self.runs));
+        while let Some(take) = premerge_width(runs.len()) {
+            let mut sources = Vec::with_capacity(take);
+            for file in runs.drain(..take) {
+                sources.push(Source::spilled(file, &self.keys.schema, &dir)?);
+            }
+            runs.push_back(self.write_run(sources)?);
+        }
+        let mut sources = Vec::with_capacity(runs.len() + self.buffered.len());
+        for file in runs {
             sources.push(Source::spilled(file, &self.keys.schema, &dir)?);
         }
         sources.extend(std::mem::take(&mut self.buffered).into_iter().map(Source::Memory));
@@ -175,6 +192,16 @@ impl ExternalSort {
 
     /// Merges the buffered batches into one sorted run in a new spill file.
     fn spill(&mut self) -> Result<(), SortError> {
+        let sources = std::mem::take(&mut self.buffered).into_iter().map(Source::Memory);
+        self.buffered_bytes = 0;
+        let run = self.write_run(sources.collect())?;
+        self.runs.push(run);
+        self.spilled += 1;
+        Ok(())
+    }
+
+    /// Merges `sources` into one sorted run in a new spill file.
+    fn write_run(&self, sources: Vec<Source>) -> Result<NamedTempFile, SortError> {
         let dir = self.settings.spill_dir.clone();
         let io = |source| SortError::Spill { dir: dir.clone(), source };
         std::fs::create_dir_all(&dir).map_err(io)?;
@@ -183,16 +210,19 @@ impl ExternalSort {
             .suffix(".arrow")
             .tempfile_in(&dir)
             .map_err(io)?;
-        let sources = std::mem::take(&mut self.buffered).into_iter().map(Source::Memory);
-        self.buffered_bytes = 0;
-        let mut merge = Merge::new(self.keys.clone(), sources.collect(), self.batch_rows)?;
+        let mut merge = Merge::new(self.keys.clone(), sources, self.batch_rows)?;
         let mut writer = FileWriter::try_new_buffered(file.as_file_mut(), &self.keys.schema)?;
         while let Some(batch) = merge.next_batch()? {
             writer.write(&batch)?;
         }
         writer.finish()?;
         drop(writer);
-        self.runs.push(file);
-        Ok(())
+        Ok(file)
     }
+}
+
+/// How many of `runs` spilled runs to merge into one before the final merge, `None` once the
+/// final merge can read them all: just enough that at most [`MAX_MERGE_FAN_IN`] remain.
+fn premerge_width(runs: usize) -> Option<usize> {
+    (runs > MAX_MERGE_FAN_IN).then(|| MAX_MERGE_FAN_IN.min(runs - MAX_MERGE_FAN_IN + 1))
 }

@@ -130,6 +130,11 @@ fn a_rewrite_without_gain_and_a_job_failing_for_three_intervals_warn() {
     let w = table_warnings(&config(), &logs(), &s, &rewrite(no_gain), now());
     assert_eq!(names(&w), [COMPACTION_WITHOUT_GAIN]);
     assert!(table_warnings(&config(), &logs(), &s, &rewrite(gain), now()).is_empty());
+    // Fewer files a little larger (copied row groups, more footer) gain; a tenth more do not.
+    let bytes = |added| Changes { bytes_removed: 1000, bytes_added: added, ..gain };
+    assert!(table_warnings(&config(), &logs(), &s, &rewrite(bytes(1100)), now()).is_empty());
+    let w = table_warnings(&config(), &logs(), &s, &rewrite(bytes(1101)), now());
+    assert_eq!(names(&w), [COMPACTION_WITHOUT_GAIN]);
 
     // Compaction runs hourly: failing now with the last success 4 hours ago warns; 2 hours
     // ago does not.

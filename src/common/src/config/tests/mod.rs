@@ -9,6 +9,7 @@
 mod env;
 mod example;
 mod invalid;
+mod output;
 mod precedence;
 mod render;
 mod retention;

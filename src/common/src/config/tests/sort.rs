@@ -13,7 +13,7 @@ fn the_defaults_are_each_signals_query_columns() {
     assert_eq!(sort.columns(Signal::Traces), ["trace_id", "timestamp"]);
     assert_eq!(sort.columns(Signal::Logs), ["service_name", "severity_number", "timestamp"]);
     assert_eq!(sort.columns(Signal::Metrics), ["metric_name", "service_name", "timestamp"]);
-    assert_eq!(sort.memory_budget_bytes, 256 * 1024 * 1024);
+    assert_eq!(sort.memory_budget_bytes, 64 * 1024 * 1024);
     assert_eq!(sort.spill_dir(), std::env::temp_dir().join(DEFAULT_SPILL_DIR_NAME));
 }
 

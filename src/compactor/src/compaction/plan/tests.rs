@@ -9,6 +9,21 @@ fn settings() -> PlanSettings {
         small_file_threshold_bytes: 96 * MIB,
         min_input_files: 5,
         quiet_period: Duration::from_secs(3600),
+        copy_min_row_group_bytes: Some(8 * MIB),
+    }
+}
+
+/// `trace_id` ascending, recorded as the table's order 1.
+fn order() -> OutputOrder {
+    OutputOrder {
+        columns: vec![super::super::order::SortColumn {
+            column: "trace_id".into(),
+            descending: false,
+            nulls_first: true,
+        }],
+        source: super::super::order::OrderSource::Table,
+        sort_order_id: Some(1),
+        table_order_ignored: None,
     }
 }
 
@@ -20,6 +35,8 @@ fn file(hour: i64, n: usize, size: u64) -> LiveFile {
         hour: Some(hour),
         size,
         records: size / 100,
+        row_groups: Some(usize::try_from(size.div_ceil(MIB)).unwrap()),
+        sort_order_id: None,
     }
 }
 
@@ -109,10 +126,11 @@ fn an_empty_table_plans_nothing() {
 fn sorted_plans_take_a_partitions_small_files_as_one_group_of_several_outputs() {
     let mut files: Vec<LiveFile> = (0..20).map(|n| file(H, n, 10 * MIB)).collect();
     files.push(file(H, 99, 100 * MIB));
-    let p = plan_grouped(&files, 0, &settings(), at(H, 3600), Grouping::WholePartition);
+    let p = plan_ordered(&files, 0, &settings(), at(H, 3600), Some(&order()));
     let c = &p.candidates[0];
     assert_eq!(c.groups.len(), 1, "one group: sorted across the partition's new files");
     let g = &c.groups[0];
+    assert_eq!(c.method, Method::Sort);
     assert_eq!(g.files.len(), 20, "large files stay out");
     assert!(g.files.is_sorted());
     assert_eq!((g.bytes, g.expected_output_files), (200 * MIB, 2));
@@ -120,6 +138,40 @@ fn sorted_plans_take_a_partitions_small_files_as_one_group_of_several_outputs() 
 
     let one = [file(H, 0, MIB)];
     let settings = PlanSettings { min_input_files: 1, ..settings() };
-    let p = plan_grouped(&one, 0, &settings, at(H, 3600), Grouping::WholePartition);
+    let p = plan_ordered(&one, 0, &settings, at(H, 3600), Some(&order()));
     assert!(p.candidates.is_empty(), "one file rewrites nothing useful");
+}
+
+#[test]
+fn inputs_of_large_row_groups_are_copied_unless_the_order_would_be_lost() {
+    // 10 files of 10 MiB in one 10 MiB row group each: at the 8 MiB minimum.
+    let large = |n| LiveFile { row_groups: Some(1), ..file(H, n, 10 * MIB) };
+    let files: Vec<LiveFile> = (0..10).map(large).collect();
+    let p = plan(&files, 0, &settings(), at(H, 3600));
+    let c = &p.candidates[0];
+    assert_eq!(c.method, Method::Copy);
+    assert_eq!(c.groups.iter().map(|g| g.files.len()).collect::<Vec<_>>(), [10], "bin-packed");
+
+    // Ordered output: copied only when every input already records the order.
+    let sorted = |n| LiveFile { sort_order_id: Some(1), ..large(n) };
+    let files: Vec<LiveFile> = (0..10).map(sorted).collect();
+    let p = plan_ordered(&files, 0, &settings(), at(H, 3600), Some(&order()));
+    assert_eq!(p.candidates[0].method, Method::Copy);
+    let mut files = files;
+    files[3].sort_order_id = None;
+    let p = plan_ordered(&files, 0, &settings(), at(H, 3600), Some(&order()));
+    assert_eq!(p.candidates[0].method, Method::Sort, "one unsorted input: sort them all");
+
+    // One input of small row groups, one with no split offsets, or copying off: decoded.
+    for change in
+        [|f: &mut LiveFile| f.row_groups = Some(4), |f: &mut LiveFile| f.row_groups = None]
+    {
+        let mut files: Vec<LiveFile> = (0..10).map(large).collect();
+        change(&mut files[0]);
+        let p = plan(&files, 0, &settings(), at(H, 3600));
+        assert_eq!(p.candidates[0].method, Method::Rewrite);
+    }
+    let off = PlanSettings { copy_min_row_group_bytes: None, ..settings() };
+    let files: Vec<LiveFile> = (0..10).map(large).collect();
+    assert_eq!(plan(&files, 0, &off, at(H, 3600)).candidates[0].method, Method::Rewrite);
 }

@@ -191,3 +191,31 @@ fn a_missing_sort_column_is_named() {
     let err = ExternalSort::new(schema(), &order, settings, 100).unwrap_err();
     assert_eq!(err.to_string(), "the rows have no column `nope` to sort by");
 }
+
+#[test]
+fn more_runs_than_one_merge_reads_are_merged_first_and_still_sort_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let input: Vec<RecordBatch> = (0..45).map(|s| batch(s, 200)).collect();
+    let (out, spilled) = sort_all(&input, &order(true, false), 1, dir.path());
+    assert_eq!(spilled, 45, "every batch past the budget is a run");
+    let (before, after) = (rows(&input), rows(&out));
+    assert!(is_sorted(&after, true, false));
+    assert_eq!(multiset(&before), multiset(&after));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "spill files are removed");
+}
+
+#[test]
+fn premerges_leave_at_most_the_fan_in_and_never_merge_more_at_once() {
+    for runs in 0..400 {
+        let (mut left, mut merges) = (runs, 0);
+        while let Some(width) = premerge_width(left) {
+            assert!((2..=MAX_MERGE_FAN_IN).contains(&width), "{runs} runs: width {width}");
+            left = left - width + 1;
+            merges += 1;
+        }
+        assert_eq!(left, runs.min(MAX_MERGE_FAN_IN), "{runs} runs");
+        if runs <= MAX_MERGE_FAN_IN {
+            assert_eq!(merges, 0);
+        }
+    }
+}

@@ -45,6 +45,7 @@ pub(super) fn settings(target: u64) -> CompactionSettings {
             small_file_threshold_bytes: target / 2,
             min_input_files: 5,
             quiet_period: Duration::from_secs(3600),
+            copy_min_row_group_bytes: None,
         },
         sort: SortPolicy::from(&common::config::SortConfig::default()),
         execute: ExecuteSettings {
@@ -502,6 +503,7 @@ async fn a_group_whose_rewrite_would_not_reduce_the_file_count_is_not_committed(
         bytes: group.bytes,
         rows: group.rows,
         small_files: 2,
+        method: crate::compaction::Method::Rewrite,
         groups: vec![group],
     };
     let plan = TablePlan { partitions: 1, candidates: vec![partition], ..Default::default() };

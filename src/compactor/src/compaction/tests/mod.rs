@@ -1,6 +1,7 @@
 // A SQLite catalog and a `logs` table filled by fast appends, shared by the crate's tests.
 use crate::test_support as fixture;
 
+mod copy;
 mod execute;
 mod manifests;
 mod sorted;

@@ -8,7 +8,16 @@ use crate::live_files::LiveFile;
 use crate::retention::partitions::{SkipReason, evaluate, is_expired};
 
 fn file(path: &str, hour: Option<i64>, content: DataContentType, spec_id: i32) -> LiveFile {
-    LiveFile { path: path.into(), content, spec_id, hour, size: 100, records: 10 }
+    LiveFile {
+        path: path.into(),
+        content,
+        spec_id,
+        hour,
+        size: 100,
+        records: 10,
+        row_groups: Some(1),
+        sort_order_id: None,
+    }
 }
 
 #[test]

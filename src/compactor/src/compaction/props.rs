@@ -1,0 +1,81 @@
+//! The Parquet writer settings of every file compaction writes, and the names of those files.
+//!
+//! Both the rewrite and the row-group copy write with these settings, and the copy accepts
+//! only inputs whose chunks use the same codec, so that a table's compacted files read alike.
+
+use iceberg::spec::{DataFileFormat, Schema};
+use iceberg::writer::file_writer::location_generator::DefaultFileNameGenerator;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+
+use super::order::OutputOrder;
+
+/// Prefix of every file compaction writes; the rest of the name is a UUID and a counter.
+pub const COMPACTED_FILE_PREFIX: &str = "compacted";
+
+/// The column a bloom filter is written for, when the table has it.
+pub const TRACE_ID_COLUMN: &str = "trace_id";
+
+/// False-positive probability of the `trace_id` bloom filter (the filter is folded to the
+/// smallest size that keeps it, given the row group's distinct values).
+pub const BLOOM_FILTER_FPP: f64 = 0.01;
+
+/// The codec of compacted files' column chunks.
+pub fn codec() -> Compression {
+    Compression::ZSTD(ZstdLevel::default())
+}
+
+/// Whether chunks compressed with `c` may be copied into a compacted file as they are.
+pub fn is_output_codec(c: Compression) -> bool {
+    matches!(c, Compression::ZSTD(_))
+}
+
+/// What a compacted file is written with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileSettings {
+    /// Most rows in one row group.
+    pub row_group_rows: usize,
+    /// Most (estimated, encoded) bytes in one row group.
+    pub row_group_bytes: usize,
+    /// Whether a `trace_id` column gets a bloom filter.
+    pub trace_id_bloom_filter: bool,
+}
+
+/// The writer properties of a compacted file of `schema`, its rows in `order` when set: ZSTD,
+/// row groups bounded as `settings` says, page-level statistics (column and offset indexes)
+/// on every column and always on the sort columns, and the `trace_id` bloom filter when asked.
+pub fn writer_properties(
+    settings: &FileSettings,
+    schema: &Schema,
+    order: Option<&OutputOrder>,
+) -> WriterProperties {
+    let mut builder = WriterProperties::builder()
+        .set_compression(codec())
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(settings.row_group_rows.max(1)))
+        .set_max_row_group_bytes(Some(settings.row_group_bytes.max(1)))
+        .set_created_by(concat!("signaldb-compactor ", env!("CARGO_PKG_VERSION")).to_string());
+    for column in order.map(|o| o.columns.as_slice()).unwrap_or_default() {
+        let path = ColumnPath::from(column.column.as_str());
+        builder = builder.set_column_statistics_enabled(path, EnabledStatistics::Page);
+    }
+    if settings.trace_id_bloom_filter && schema.field_by_name(TRACE_ID_COLUMN).is_some() {
+        let path = ColumnPath::from(TRACE_ID_COLUMN);
+        let ndv = u64::try_from(settings.row_group_rows).unwrap_or(u64::MAX);
+        builder = builder
+            .set_column_bloom_filter_enabled(path.clone(), true)
+            .set_column_bloom_filter_fpp(path.clone(), BLOOM_FILTER_FPP)
+            .set_column_bloom_filter_ndv(path, ndv);
+    }
+    builder.build()
+}
+
+/// Names of the files of one group: `compacted-<uuid>-<n>.parquet`.
+pub fn file_names() -> DefaultFileNameGenerator {
+    DefaultFileNameGenerator::new(
+        format!("{COMPACTED_FILE_PREFIX}-{}", uuid::Uuid::new_v4()),
+        None,
+        DataFileFormat::Parquet,
+    )
+}
