@@ -3,10 +3,10 @@
 //! Each batch pushed is sorted on its own and buffered; once the buffered batches take more
 //! than the memory budget they are merged into one sorted run, written to a spill file (Arrow
 //! IPC) in the spill directory, and dropped. [`ExternalSort::finish`] then merges the spilled
-//! runs and the batches still buffered, a batch at a time. A merge reads at most
-//! [`MAX_MERGE_FAN_IN`] runs at once: more runs are first merged, that many at a time, into
-//! longer runs, so memory stays about the budget plus a fixed number of batches however large
-//! the group. Rows are compared in arrow's row format (`arrow-row`), whose byte order is the
+//! runs and the batches still buffered, a batch at a time. Runs are written LZ4-compressed in
+//! batches of [`SPILL_BATCH_ROWS`] rows, and a merge reads at most [`MAX_MERGE_FAN_IN`] runs at
+//! once: more runs are first merged, that many at a time, into longer runs, so memory stays
+//! about the budget plus a fixed number of small batches however large the group. Rows are compared in arrow's row format (`arrow-row`), whose byte order is the
 //! sort order, nulls and direction included.
 //!
 //! Spill files are temporary files: they are removed when the sort (or what it returned) is
@@ -20,7 +20,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
-use arrow_ipc::writer::FileWriter;
+use arrow_ipc::CompressionType;
+use arrow_ipc::writer::{FileWriter, IpcWriteOptions};
 use arrow_row::{RowConverter, SortField};
 use arrow_schema::{ArrowError, SchemaRef, SortOptions};
 use arrow_select::take::take_record_batch;
@@ -32,7 +33,11 @@ use merge::{Merge, Source};
 use super::order::SortColumn;
 
 /// Most spilled runs one merge reads at once (one batch of each is in memory).
-pub const MAX_MERGE_FAN_IN: usize = 16;
+pub const MAX_MERGE_FAN_IN: usize = 64;
+
+/// Rows per batch of a spilled run: small, so that the batches a merge holds, one per run,
+/// take a few tens of MiB however many runs it reads.
+pub const SPILL_BATCH_ROWS: usize = 1024;
 
 /// Where and within how much memory a sort works.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,8 +215,12 @@ impl ExternalSort {
             .suffix(".arrow")
             .tempfile_in(&dir)
             .map_err(io)?;
-        let mut merge = Merge::new(self.keys.clone(), sources, self.batch_rows)?;
-        let mut writer = FileWriter::try_new_buffered(file.as_file_mut(), &self.keys.schema)?;
+        let rows = self.batch_rows.min(SPILL_BATCH_ROWS);
+        let mut merge = Merge::new(self.keys.clone(), sources, rows)?;
+        let options =
+            IpcWriteOptions::default().try_with_compression(Some(CompressionType::LZ4_FRAME))?;
+        let out = std::io::BufWriter::new(file.as_file_mut());
+        let mut writer = FileWriter::try_new_with_options(out, &self.keys.schema, options)?;
         while let Some(batch) = merge.next_batch()? {
             writer.write(&batch)?;
         }

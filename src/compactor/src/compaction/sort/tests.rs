@@ -195,9 +195,10 @@ fn a_missing_sort_column_is_named() {
 #[test]
 fn more_runs_than_one_merge_reads_are_merged_first_and_still_sort_every_row() {
     let dir = tempfile::tempdir().unwrap();
-    let input: Vec<RecordBatch> = (0..45).map(|s| batch(s, 200)).collect();
+    let input: Vec<RecordBatch> = (0..150).map(|s| batch(s, 40)).collect();
     let (out, spilled) = sort_all(&input, &order(true, false), 1, dir.path());
-    assert_eq!(spilled, 45, "every batch past the budget is a run");
+    assert_eq!(spilled, 150, "every batch past the budget is a run");
+    assert!(spilled > MAX_MERGE_FAN_IN);
     let (before, after) = (rows(&input), rows(&out));
     assert!(is_sorted(&after, true, false));
     assert_eq!(multiset(&before), multiset(&after));
