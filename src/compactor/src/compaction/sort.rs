@@ -1,8 +1,8 @@
 //! Sorting the rows of one compaction group in bounded memory.
 //!
-//! Each batch pushed is sorted on its own and buffered; once the buffered batches take more
-//! than the memory budget they are merged into one sorted run, written to a spill file (Arrow
-//! IPC) in the spill directory, and dropped. [`ExternalSort::finish`] then merges the spilled
+//! Batches pushed are buffered; once they take more than the memory budget they are put in
+//! order together (their keys converted and compared once, their rows copied once) into one
+//! sorted run, written to a spill file (Arrow IPC) in the spill directory, and dropped. [`ExternalSort::finish`] then merges the spilled
 //! runs and the batches still buffered, a batch at a time. Runs are written LZ4-compressed in
 //! batches of [`SPILL_BATCH_ROWS`] rows, and a merge reads at most [`MAX_MERGE_FAN_IN`] runs at
 //! once: more runs are first merged, that many at a time, into longer runs, so memory stays
@@ -12,6 +12,7 @@
 //! Spill files are temporary files: they are removed when the sort (or what it returned) is
 //! dropped, whether it finished or failed.
 
+mod memory;
 mod merge;
 #[cfg(test)]
 mod tests;
@@ -19,14 +20,14 @@ mod tests;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
+use arrow_array::{ArrayRef, RecordBatch};
 use arrow_ipc::CompressionType;
 use arrow_ipc::writer::{FileWriter, IpcWriteOptions};
 use arrow_row::{RowConverter, SortField};
 use arrow_schema::{ArrowError, SchemaRef, SortOptions};
-use arrow_select::take::take_record_batch;
 use tempfile::NamedTempFile;
 
+use memory::SortedMemory;
 pub use merge::SortedBatches;
 use merge::{Merge, Source};
 
@@ -154,9 +155,8 @@ impl ExternalSort {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        let sorted = self.sort_batch(batch)?;
-        self.buffered_bytes += sorted.get_array_memory_size();
-        self.buffered.push(sorted);
+        self.buffered_bytes += batch.get_array_memory_size();
+        self.buffered.push(batch.clone());
         if self.buffered_bytes > self.settings.memory_budget_bytes {
             self.spill()?;
         }
@@ -174,39 +174,41 @@ impl ExternalSort {
             for file in runs.drain(..take) {
                 sources.push(Source::spilled(file, &self.keys.schema, &dir)?);
             }
-            runs.push_back(self.write_run(sources)?);
+            let rows = self.batch_rows.min(SPILL_BATCH_ROWS);
+            let mut merge = Merge::new(self.keys.clone(), sources, rows)?;
+            runs.push_back(self.write_run(|| merge.next_batch())?);
         }
-        let mut sources = Vec::with_capacity(runs.len() + self.buffered.len());
+        let memory = SortedMemory::sort(&self.keys, std::mem::take(&mut self.buffered))?;
+        if runs.is_empty() {
+            return Ok(SortedBatches::in_memory(memory, self.batch_rows));
+        }
+        let mut sources = Vec::with_capacity(runs.len() + 1);
         for file in runs {
             sources.push(Source::spilled(file, &self.keys.schema, &dir)?);
         }
-        sources.extend(std::mem::take(&mut self.buffered).into_iter().map(Source::Memory));
+        let rows = self.batch_rows.min(SPILL_BATCH_ROWS);
+        sources.push(Source::Memory { sorted: Box::new(memory), rows });
         let merge = Merge::new(self.keys.clone(), sources, self.batch_rows)?;
-        Ok(SortedBatches::new(merge))
+        Ok(SortedBatches::merged(merge))
     }
 
-    /// `batch` in order.
-    fn sort_batch(&self, batch: &RecordBatch) -> Result<RecordBatch, SortError> {
-        let rows = self.keys.rows(batch)?;
-        let n = u32::try_from(batch.num_rows())
-            .map_err(|_| ArrowError::InvalidArgumentError("batch too large".into()))?;
-        let mut indices: Vec<u32> = (0..n).collect();
-        indices.sort_unstable_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
-        Ok(take_record_batch(batch, &UInt32Array::from(indices))?)
-    }
-
-    /// Merges the buffered batches into one sorted run in a new spill file.
+    /// Puts the buffered batches in order as one sorted run in a new spill file.
     fn spill(&mut self) -> Result<(), SortError> {
-        let sources = std::mem::take(&mut self.buffered).into_iter().map(Source::Memory);
+        let sorted = SortedMemory::sort(&self.keys, std::mem::take(&mut self.buffered))?;
         self.buffered_bytes = 0;
-        let run = self.write_run(sources.collect())?;
+        let rows = self.batch_rows.min(SPILL_BATCH_ROWS);
+        let mut sorted = sorted;
+        let run = self.write_run(|| sorted.next_batch(rows))?;
         self.runs.push(run);
         self.spilled += 1;
         Ok(())
     }
 
-    /// Merges `sources` into one sorted run in a new spill file.
-    fn write_run(&self, sources: Vec<Source>) -> Result<NamedTempFile, SortError> {
+    /// Writes the batches `next` returns, in order, as one sorted run in a new spill file.
+    fn write_run(
+        &self,
+        mut next: impl FnMut() -> Result<Option<RecordBatch>, SortError>,
+    ) -> Result<NamedTempFile, SortError> {
         let dir = self.settings.spill_dir.clone();
         let io = |source| SortError::Spill { dir: dir.clone(), source };
         std::fs::create_dir_all(&dir).map_err(io)?;
@@ -215,13 +217,11 @@ impl ExternalSort {
             .suffix(".arrow")
             .tempfile_in(&dir)
             .map_err(io)?;
-        let rows = self.batch_rows.min(SPILL_BATCH_ROWS);
-        let mut merge = Merge::new(self.keys.clone(), sources, rows)?;
         let options =
             IpcWriteOptions::default().try_with_compression(Some(CompressionType::LZ4_FRAME))?;
         let out = std::io::BufWriter::new(file.as_file_mut());
         let mut writer = FileWriter::try_new_with_options(out, &self.keys.schema, options)?;
-        while let Some(batch) = merge.next_batch()? {
+        while let Some(batch) = next()? {
             writer.write(&batch)?;
         }
         writer.finish()?;

@@ -1,5 +1,5 @@
-//! The k-way merge of sorted sources: spilled runs read back a batch at a time, and sorted
-//! batches still in memory.
+//! The k-way merge of sorted sources: spilled runs read back a batch at a time, and the
+//! buffered batches put in order in memory.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -12,12 +12,18 @@ use arrow_schema::SchemaRef;
 use arrow_select::interleave::interleave_record_batch;
 use tempfile::NamedTempFile;
 
+use super::memory::SortedMemory;
 use super::{Keys, SortError};
 
 /// Where a sorted sequence of batches comes from.
 pub(super) enum Source {
-    /// One sorted batch in memory.
-    Memory(RecordBatch),
+    /// Buffered batches put in order, read `rows` at a time.
+    Memory {
+        /// The rows in order.
+        sorted: Box<SortedMemory>,
+        /// Rows per batch read.
+        rows: usize,
+    },
     /// A spilled run; the file is removed when the source is dropped.
     Spilled {
         /// Its batches, in order (boxed: a reader is far larger than a batch).
@@ -48,7 +54,13 @@ impl Source {
     fn next(&mut self) -> Result<Option<RecordBatch>, SortError> {
         loop {
             let batch = match std::mem::replace(self, Source::Done) {
-                Source::Memory(batch) => batch,
+                Source::Memory { mut sorted, rows } => match sorted.next_batch(rows)? {
+                    Some(batch) => {
+                        *self = Source::Memory { sorted, rows };
+                        batch
+                    }
+                    None => return Ok(None),
+                },
                 Source::Done => return Ok(None),
                 Source::Spilled { mut reader, schema, _file } => match reader.next() {
                     Some(batch) => {
@@ -188,17 +200,30 @@ fn sift_down(cursors: &[Cursor], heap: &mut [usize], mut i: usize) {
 
 /// The sorted rows of an [`super::ExternalSort`], a batch at a time; the spill files are
 /// removed when it is dropped.
-pub struct SortedBatches {
-    merge: Merge,
+pub struct SortedBatches(Output);
+
+/// Where the sorted rows come from: memory alone, or a merge with spilled runs.
+enum Output {
+    Memory { sorted: Box<SortedMemory>, rows: usize },
+    Merge(Merge),
 }
 
 impl SortedBatches {
-    pub(super) fn new(merge: Merge) -> Self {
-        Self { merge }
+    /// The rows of `merge`.
+    pub(super) fn merged(merge: Merge) -> Self {
+        Self(Output::Merge(merge))
+    }
+
+    /// The rows of `sorted`, `rows` per batch: nothing was spilled.
+    pub(super) fn in_memory(sorted: SortedMemory, rows: usize) -> Self {
+        Self(Output::Memory { sorted: Box::new(sorted), rows })
     }
 
     /// The next batch in order, `None` after the last.
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, SortError> {
-        self.merge.next_batch()
+        match &mut self.0 {
+            Output::Memory { sorted, rows } => sorted.next_batch(*rows),
+            Output::Merge(merge) => merge.next_batch(),
+        }
     }
 }
