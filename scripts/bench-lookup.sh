@@ -3,7 +3,7 @@
 # on one traces table before compaction, after unsorted compaction and after sorted compaction,
 # and what the sort costs the compaction, all measured in one run. See docs/benchmarks.md.
 #
-#   scripts/bench-lookup.sh            # about 5 minutes on 2 cores once built
+#   scripts/bench-lookup.sh            # about 1 minute on 2 cores once built
 #   scripts/bench-lookup.sh --keep     # keep the temporary directory and print where it is
 #   LOOKUPS=20 REPEAT=1 scripts/bench-lookup.sh   # fewer lookups and compactions, for trying
 #

@@ -28,7 +28,8 @@ It also records the table's live files and row groups per hour partition. One JS
 stdout.
 
 `report` reads DIR/{before,unsorted,sorted}.lookup.json and the compaction measurements
-DIR/{unsorted,sorted}-N.measure.json, prints the results table, the ratios and PASS/MISS lines,
+DIR/{unsorted,sorted}-N.measure.json (wall time and peak RSS of the process) and .out.json (the
+compactor's report: `duration_secs` of the pass, without process start-up), prints the results table, the ratios and PASS/MISS lines,
 writes --out, and exits 1 when the three states do not return the same rows for every id.
 """
 
@@ -190,16 +191,19 @@ def summarize_state(doc: dict) -> dict:
 
 
 def compaction_times(results: str, variant: str) -> dict:
-    walls, rss = [], []
+    walls, rss, passes = [], [], []
     n = 1
     while os.path.exists(f"{results}/{variant}-{n}.measure.json"):
         m = json.load(open(f"{results}/{variant}-{n}.measure.json"))
+        out = json.load(open(f"{results}/{variant}-{n}.out.json"))
         walls.append(m["wall_secs"])
         rss.append(m["peak_rss_bytes"])
+        passes.append(sum(r["duration_secs"] for r in out.get("reports", [out])))
         n += 1
     if not walls:
         sys.exit(f"no {variant}-N.measure.json in {results}")
     return {"runs": len(walls), "wall_secs": walls, "wall_secs_median": statistics.median(walls),
+            "pass_secs_median": statistics.median(passes),
             "peak_rss_mib_median": statistics.median(rss) / 2**20}
 
 
@@ -236,10 +240,11 @@ def report(results: str, out: str) -> int:
               f'{r["files_per_lookup"]:>14.2f}{r["files_per_hour"]:>12.2f}'
               f'{r["row_groups_per_lookup"]:>19.2f}{r["bytes_per_lookup"] / 1024:>17.1f}'
               f'{r["rows_per_lookup"]:>13.2f}{r["read_secs_median"] * 1000:>18.1f}')
-    print(f'{"compaction":<10}{"runs":>6}{"median s":>10}{"peak RSS MiB":>14}  wall s of each run')
+    print(f'{"compaction":<10}{"runs":>6}{"median s":>10}{"pass s":>8}{"peak RSS MiB":>14}'
+          '  wall s of each run')
     for v, t in times.items():
         runs = ", ".join(f"{w:.2f}" for w in t["wall_secs"])
-        print(f'{v:<10}{t["runs"]:>6}{t["wall_secs_median"]:>10.2f}'
+        print(f'{v:<10}{t["runs"]:>6}{t["wall_secs_median"]:>10.2f}{t["pass_secs_median"]:>8.2f}'
               f'{t["peak_rss_mib_median"]:>14.1f}  {runs}')
 
     u, so = states["unsorted"], states["sorted"]
