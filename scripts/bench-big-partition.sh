@@ -7,8 +7,8 @@
 # (SIGNALDB_COMPACTOR_SORT_ENABLED=false), and in the same run sorted on one hour a quarter of
 # that size. Prints peak RSS and time of all three and their ratios. See docs/benchmarks.md.
 #
-#   scripts/bench-big-partition.sh              # 2 GiB and 0.5 GiB partitions (about 11 minutes;
-#                                               # the sorted runs spill about 30 GiB to $TMPDIR)
+#   scripts/bench-big-partition.sh              # 2 GiB and 0.5 GiB partitions (about 10 minutes;
+#                                               # sorted runs spill to $TMPDIR: free space needed)
 #   PARTITION_GIB=1 scripts/bench-big-partition.sh
 #
 # Writes target/bench/big-partition/{small,large,large-unsorted}/ (loadgen summary, measure
