@@ -19,6 +19,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # shellcheck source=scripts/lib/services.sh
 source scripts/lib/services.sh
+# shellcheck source=scripts/lib/bench_common.sh
+source scripts/lib/bench_common.sh
 # shellcheck source=scripts/lib/bench.sh
 source scripts/lib/bench.sh
 log() { printf '[bench] %s\n' "$*" >&2; }
@@ -58,9 +60,6 @@ WORKLOADS=(
     "ingestion:loadgen:$INGEST_HOURS:20:1000"
     "streaming:streaming:1:$STREAM_APPENDS:1000"
 )
-# pyiceberg 0.12 declares pyiceberg-core>=0.10.1,<0.11.0; it is needed to write into hour()
-# partitions and is installed here rather than in the test requirements.
-PYICEBERG_CORE=pyiceberg-core==0.10.1
 
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET_DIR/release"
@@ -71,22 +70,9 @@ OUT_JSON="$TARGET_DIR/bench/compaction.json"
 log "cargo build --release --bins -p signal-producer -p compactor -p compaction-bench"
 cargo build --release --bins -p signal-producer -p compactor -p compaction-bench
 
-ensure_venv "$VENV_DIR" scripts/requirements-test.txt
-if ! "$VENV_PYTHON" -c 'import pyiceberg_core' 2>/dev/null \
-    || [[ "$("$VENV_PYTHON" -c 'import importlib.metadata as m; print(m.version("pyiceberg-core"))')" \
-          != "${PYICEBERG_CORE#*==}" ]]; then
-    log "installing $PYICEBERG_CORE into $VENV_DIR"
-    "$VENV_PYTHON" -m pip install --quiet --disable-pip-version-check "$PYICEBERG_CORE" \
-        || die "pip install $PYICEBERG_CORE failed"
-fi
+bench_venv "$VENV_DIR"
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench-compaction.XXXXXX")"
-cleanup() {
-    if [[ $KEEP -eq 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_workdir bench-compaction
 
 # Every contender starts from a copy of the same pristine state, restored at the same absolute
 # path: Iceberg metadata holds absolute file locations. Ours runs twice: with one group at a

@@ -23,6 +23,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # shellcheck source=scripts/lib/services.sh
 source scripts/lib/services.sh
+# shellcheck source=scripts/lib/bench_common.sh
+source scripts/lib/bench_common.sh
 log() { printf '[bench] %s\n' "$*" >&2; }
 
 KEEP=0
@@ -37,7 +39,6 @@ done
 TENANT=acme DATASET=prod SIGNAL=traces SEED=42 END_TIME=2024-03-05T14:20:00Z
 FILES=16 ROWS_PER_FILE=200000
 REPEAT="${REPEAT:-3}"
-PYICEBERG_CORE=pyiceberg-core==0.10.1
 
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET_DIR/release"
@@ -47,20 +48,9 @@ RESULTS="$TARGET_DIR/bench/copy"
 log "cargo build --release --bins -p signal-producer -p compactor -p compaction-bench"
 cargo build --release --bins -p signal-producer -p compactor -p compaction-bench
 
-ensure_venv "$VENV_DIR" scripts/requirements-test.txt
-if ! "$VENV_PYTHON" -c 'import pyiceberg_core' 2>/dev/null; then
-    log "installing $PYICEBERG_CORE into $VENV_DIR"
-    "$VENV_PYTHON" -m pip install --quiet --disable-pip-version-check "$PYICEBERG_CORE" \
-        || die "pip install $PYICEBERG_CORE failed"
-fi
+bench_venv "$VENV_DIR"
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench-copy.XXXXXX")"
-cleanup() {
-    if [[ $KEEP -eq 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_workdir bench-copy
 
 STATE="$WORK/state"
 PRISTINE="$WORK/pristine"

@@ -20,6 +20,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # shellcheck source=scripts/lib/services.sh
 source scripts/lib/services.sh
+# shellcheck source=scripts/lib/bench_common.sh
+source scripts/lib/bench_common.sh
 log() { printf '[bench] %s\n' "$*" >&2; }
 
 KEEP=0
@@ -37,8 +39,6 @@ HOURS=4 FILES_PER_HOUR=40 ROWS_PER_FILE=2000
 # copy (alternating which goes first) and the median wall time is used.
 LOOKUPS="${LOOKUPS:-100}"
 REPEAT="${REPEAT:-3}"
-# pyiceberg 0.12 declares pyiceberg-core>=0.10.1,<0.11.0 (as in bench-compaction.sh).
-PYICEBERG_CORE=pyiceberg-core==0.10.1
 
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET_DIR/release"
@@ -48,22 +48,9 @@ RESULTS="$TARGET_DIR/bench/lookup"
 log "cargo build --release --bins -p signal-producer -p compactor -p compaction-bench"
 cargo build --release --bins -p signal-producer -p compactor -p compaction-bench
 
-ensure_venv "$VENV_DIR" scripts/requirements-test.txt
-if ! "$VENV_PYTHON" -c 'import pyiceberg_core' 2>/dev/null \
-    || [[ "$("$VENV_PYTHON" -c 'import importlib.metadata as m; print(m.version("pyiceberg-core"))')" \
-          != "${PYICEBERG_CORE#*==}" ]]; then
-    log "installing $PYICEBERG_CORE into $VENV_DIR"
-    "$VENV_PYTHON" -m pip install --quiet --disable-pip-version-check "$PYICEBERG_CORE" \
-        || die "pip install $PYICEBERG_CORE failed"
-fi
+bench_venv "$VENV_DIR"
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench-lookup.XXXXXX")"
-cleanup() {
-    if [[ $KEEP -eq 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_workdir bench-lookup
 
 STATE="$WORK/state"
 PRISTINE="$WORK/pristine"
