@@ -46,6 +46,7 @@ use super::props;
 use super::rewrite::{
     RewriteError, RewriteOutput, RewriteSettings, TrackedLocations, checked, rewrite_tasks,
 };
+use super::roll::file_limit;
 
 /// Why a group cannot be copied, or what went wrong copying it.
 #[derive(Debug)]
@@ -227,12 +228,7 @@ async fn copy_all(
                     continue;
                 }
             }
-            let file = match current.as_mut() {
-                Some(file) => file,
-                None => current.insert(
-                    OpenFile::open(table, out, NanCounts::zero(&floats)).await.map_err(werr)?,
-                ),
-            };
+            let file = open_file(&mut current, table, out, &floats).await.map_err(werr)?;
             if bytes < sizes.min_row_group {
                 pending.flush(file, out, &floats).await.map_err(werr)?;
             } else {
@@ -246,7 +242,7 @@ async fn copy_all(
                 }
                 file.copy_row_group(&md, i, &pieces).await.map_err(werr)?;
             }
-            if file.bytes_written() >= sizes.limit(files.len())
+            if file.bytes_written() >= file_limit(sizes.target, sizes.planned_files, files.len())
                 && let Some(full) = current.take()
             {
                 files.push(full.close(out).await.map_err(werr)?);
@@ -254,11 +250,7 @@ async fn copy_all(
         }
     }
     if !pending.batches.is_empty() {
-        let file = match current.as_mut() {
-            Some(file) => file,
-            None => current
-                .insert(OpenFile::open(table, out, NanCounts::zero(&floats)).await.map_err(werr)?),
-        };
+        let file = open_file(&mut current, table, out, &floats).await.map_err(werr)?;
         pending.flush(file, out, &floats).await.map_err(werr)?;
     }
     if let Some(last) = current.take() {
@@ -276,16 +268,17 @@ async fn copy_all(
     })
 }
 
-impl Sizes {
-    /// The size at which an output file is closed when `closed` files are already: the
-    /// target, or 1.1 times it for the last file the plan expects (as a rewrite rolls).
-    fn limit(&self, closed: usize) -> u64 {
-        if closed + 1 >= self.planned_files.max(1) {
-            self.target.saturating_add(self.target / 10)
-        } else {
-            self.target
-        }
+/// The file being written, a new one of `out` when none is.
+async fn open_file<'a>(
+    current: &'a mut Option<OpenFile>,
+    table: &Table,
+    out: &Output,
+    floats: &[(usize, i32)],
+) -> iceberg::Result<&'a mut OpenFile> {
+    if current.is_none() {
+        *current = Some(OpenFile::open(table, out, NanCounts::zero(floats)).await?);
     }
+    Ok(current.as_mut().expect("just opened"))
 }
 
 /// Decoded rows of small row groups waiting to be re-encoded as one row group.

@@ -32,6 +32,13 @@ pub fn row_group_bytes(target: u64, max: u64) -> usize {
     usize::try_from(bytes).unwrap_or(usize::MAX)
 }
 
+/// The size at which an output file of a group is closed once `closed` of its files are: the
+/// `target`, or 1.1 times it for the last of the `planned_files`, so that output compressing a
+/// little worse than its input does not end in a sliver of a file.
+pub fn file_limit(target: u64, planned_files: usize, closed: usize) -> u64 {
+    if closed + 1 >= planned_files.max(1) { target.saturating_add(target / 10) } else { target }
+}
+
 /// Rows per write for rows of `bytes_per_row` bytes: a thirty-second of the target, at least
 /// one row and at most `max_rows`.
 fn rows_per_write(target: u64, bytes_per_row: f64, max_rows: usize) -> usize {
@@ -84,11 +91,7 @@ impl<L: LocationGenerator, F: FileNameGenerator> SizedFiles<L, F> {
 
     /// The size at which the file being written is closed.
     fn limit(&self) -> u64 {
-        if self.closed.len() + 1 >= self.planned_files.max(1) {
-            self.target.saturating_add(self.target / 10)
-        } else {
-            self.target
-        }
+        file_limit(self.target, self.planned_files, self.closed.len())
     }
 
     /// Writes `batch` in slices of a thirty-second of the target (at the bytes a row takes as

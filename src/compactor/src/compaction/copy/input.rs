@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
 use iceberg::arrow::ArrowFileReader;
+use iceberg::io::FileMetadata;
 use iceberg::scan::FileScanTask;
 use iceberg::table::Table;
 use parquet::arrow::async_reader::AsyncFileReader;
@@ -34,15 +35,15 @@ impl Input {
         let path = task.data_file_path.clone();
         let read_err = |e| RewriteError::Read { path: path.clone(), source: Box::new(e) };
         let input = table.file_io().new_input(&path).map_err(read_err)?;
-        let meta = input.metadata().await.map_err(read_err)?;
-        let len = meta.size;
+        // The manifests state the size: no request is needed to learn it.
+        let size = task.file_size_in_bytes;
+        let meta = FileMetadata { size };
         let mut reader = ArrowFileReader::new(meta, input.reader().await.map_err(read_err)?);
         let metadata = ParquetMetaDataReader::new()
             .with_page_index_policy(PageIndexPolicy::Optional)
-            .load_and_finish(&mut reader, len)
+            .load_and_finish(&mut reader, size)
             .await
             .map_err(|e| read_err(parquet_error(e)))?;
-        let size = task.file_size_in_bytes;
         Ok(Self { path, size, metadata: Arc::new(metadata), reader })
     }
 
