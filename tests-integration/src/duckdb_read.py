@@ -21,6 +21,13 @@ Output, one JSON object on stdout, one entry per --scan in the order given:
 `total_rows` is a bare count(*), which DuckDB answers from the manifests' record counts;
 `rows_per_hour` counts the rows it read, by the UTC hour of `timestamp`.
 
+With --rows-hash each scan also reads every row (`SELECT *`) and adds
+    "rows_sha256": hex, "hours": {"YYYY-MM-DD-HH": {"rows": n, "rows_sha256": hex}}
+computed the way scripts/pyiceberg_read.py computes `rows_sha256` (each row as JSON with sorted
+keys, map entries sorted by key, lines sorted), so the digests DuckDB and pyiceberg report for
+the same snapshot are equal. The algorithm is repeated here rather than imported: this reader
+shares no code with the other two.
+
 The extensions (avro, which iceberg needs, iceberg, and httpfs for S3) are loaded from the files
 the pinned `duckdb-extension-*` packages install into the venv: DuckDB never downloads an
 extension and never writes to ~/.duckdb. Used by tests-integration/src/duckdb_read.rs.
@@ -28,6 +35,7 @@ extension and never writes to ~/.duckdb. Used by tests-integration/src/duckdb_re
 
 import argparse
 import datetime as dt
+import hashlib
 import importlib
 import json
 import os
@@ -36,6 +44,8 @@ import sys
 from urllib.parse import urlparse
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 # In load order: iceberg loads avro when it initialises and fails if it is not loaded yet.
 EXTENSIONS = ("avro", "iceberg", "httpfs")
@@ -53,6 +63,9 @@ def parse_args():
                    help="access key (default: $AWS_ACCESS_KEY_ID)")
     p.add_argument("--s3-secret", default=os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
                    help="secret key (default: $AWS_SECRET_ACCESS_KEY)")
+    p.add_argument("--rows-hash", action="store_true",
+                   help="also digest every row, in total and per hour (pyiceberg_read.py's "
+                        "rows_sha256)")
     args = p.parse_args()
     scans = []
     for scan in args.scan:
@@ -109,7 +122,59 @@ def hour_label(hour: int) -> str:
     return dt.datetime.fromtimestamp(hour * 3600, tz=dt.timezone.utc).strftime("%Y-%m-%d-%H")
 
 
-def scan(con, location: str, snapshot_id) -> dict:
+def canonical(value, typ: pa.DataType):
+    """A Python value of Arrow type `typ` with every map's entries sorted by key, as
+    scripts/pyiceberg_read.py's `canonical` does."""
+    if value is None:
+        return None
+    if pa.types.is_map(typ):
+        entries = [(canonical(k, typ.key_type), canonical(v, typ.item_type)) for k, v in value]
+        return sorted(entries, key=lambda kv: json.dumps(kv[0], sort_keys=True, default=str))
+    if pa.types.is_struct(typ):
+        return {typ.field(i).name: canonical(value[typ.field(i).name], typ.field(i).type)
+                for i in range(typ.num_fields)}
+    if pa.types.is_list(typ) or pa.types.is_large_list(typ) or pa.types.is_fixed_size_list(typ):
+        return [canonical(v, typ.value_type) for v in value]
+    return value
+
+
+def row_lines(arrow: pa.Table) -> list:
+    """Each row as one line of canonical JSON (keys sorted, map entries sorted by key)."""
+    columns = [[canonical(v, field.type) for v in arrow.column(i).to_pylist()]
+               for i, field in enumerate(arrow.schema)]
+    names = arrow.column_names
+    return [json.dumps(dict(zip(names, row)), sort_keys=True, default=str)
+            for row in zip(*columns)]
+
+
+def digest(lines) -> str:
+    h = hashlib.sha256()
+    for line in sorted(lines):
+        h.update(line.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def hash_rows(con, location: str, options: str) -> dict:
+    """Every row of the scan, digested in total and per UTC hour of `timestamp`."""
+    result = con.execute(f"SELECT * FROM iceberg_scan({sql_string(location)}{options})")
+    arrow = result.to_arrow_table()
+    lines = row_lines(arrow)
+    col = arrow["timestamp"]
+    unit = col.type.unit if pa.types.is_timestamp(col.type) else "us"
+    per_hour = {"s": 3600, "ms": 3_600_000, "us": MICROS_PER_HOUR, "ns": MICROS_PER_HOUR * 1000}
+    ticks = pc.cast(col, pa.int64()).to_pylist()
+    by_hour = {}
+    for tick, line in zip(ticks, lines):
+        if tick is None:
+            sys.exit(f"{location}: a row without a timestamp")
+        by_hour.setdefault(tick // per_hour[unit], []).append(line)
+    return {"rows_sha256": digest(lines),
+            "hours": {hour_label(h): {"rows": len(rows), "rows_sha256": digest(rows)}
+                      for h, rows in sorted(by_hour.items())}}
+
+
+def scan(con, location: str, snapshot_id, with_hash: bool = False) -> dict:
     options = "" if snapshot_id is None else f", snapshot_from_id => {int(snapshot_id)}"
     # Hours since the epoch of the UTC instant, whatever the session's time zone, and the data
     # file each row came from: the virtual column `filename` (the `filename => true` option
@@ -131,8 +196,11 @@ def scan(con, location: str, snapshot_id) -> dict:
         label = hour_label(hour)
         per_hour[label] = per_hour.get(label, 0) + count
         files.setdefault(label, []).append(filename)
-    return {"metadata_location": location, "snapshot_id": snapshot_id, "total_rows": total,
-            "rows_per_hour": per_hour, "files_per_hour": {h: sorted(f) for h, f in files.items()}}
+    out = {"metadata_location": location, "snapshot_id": snapshot_id, "total_rows": total,
+           "rows_per_hour": per_hour, "files_per_hour": {h: sorted(f) for h, f in files.items()}}
+    if with_hash:
+        out.update(hash_rows(con, location, options))
+    return out
 
 
 def main() -> int:
@@ -146,7 +214,8 @@ def main() -> int:
     out = {
         "duckdb_version": con.execute("PRAGMA version").fetchone()[0],
         "iceberg_extension": iceberg,
-        "scans": [scan(con, location, snapshot_id) for location, snapshot_id in args.scan],
+        "scans": [scan(con, location, snapshot_id, args.rows_hash)
+                  for location, snapshot_id in args.scan],
     }
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")

@@ -41,6 +41,7 @@ pub mod pyiceberg_hours;
 pub mod pyiceberg_snapshots;
 pub mod require;
 pub mod retention;
+pub mod signaldb_layout;
 pub mod tcp_proxy;
 pub mod workspace;
 

@@ -47,12 +47,15 @@ def hours(arrow: pa.Table) -> dict:
 
 
 def files_per_hour(table) -> dict:
+    """Live data files by hour partition, whatever the hour field is named (`hour`,
+    `timestamp_hour`): the current spec's one field."""
+    field = table.spec().fields[0].name
     out = {}
     files = table.inspect.files().select(["content", "file_path", "partition"]).to_pylist()
     for f in files:
         if f["content"] != 0:
             continue
-        label = base.hour_label(f["partition"]["hour"])
+        label = base.hour_label(f["partition"][field])
         out.setdefault(label, []).append(f["file_path"])
     return {label: sorted(paths) for label, paths in sorted(out.items())}
 

@@ -95,7 +95,7 @@ pub fn retention_details<'a>(doc: &'a Value, id: &TableId) -> &'a Value {
         .find(|t| {
             t["tenant"] == id.tenant.as_str()
                 && t["dataset"] == id.dataset.as_str()
-                && t["table"] == id.signal.as_str()
+                && t["table"] == id.table.as_str()
         })
         .unwrap_or_else(|| panic!("{id} is not in {doc}"));
     assert_eq!(entry["error"], Value::Null, "{entry}");

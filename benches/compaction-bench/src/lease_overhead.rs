@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use chrono::Utc;
-use common::Signal;
+use common::TableKind;
 use common::catalog::SqlDialect;
 use common::config::CatalogBackend;
 use common::tables::TableId;
@@ -36,7 +36,7 @@ pub async fn run(uri: &str, tables: usize, rounds: usize) -> anyhow::Result<Over
     let catalog = format!("lease-bench-{}", std::process::id());
     let store = LeaseStore::open(pool, SqlDialect::new(backend), &catalog).await?;
     let ids: Vec<TableId> = (0..tables)
-        .map(|i| TableId::new(&format!("tenant{i}"), "prod", Signal::Logs))
+        .map(|i| TableId::new(&format!("tenant{i}"), "prod", TableKind::Logs))
         .collect::<Result<_, _>>()?;
     let ttl = chrono::Duration::seconds(60);
     let mut per_table_ms = Vec::with_capacity(rounds);

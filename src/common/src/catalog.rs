@@ -28,4 +28,4 @@ pub use error::CatalogError;
 pub use handle::CatalogHandle;
 pub use iceberg_tables::{Fence, LEASES_TABLE, Swap};
 pub use observe::{CatalogErrorKind, CatalogObserver};
-pub use signal_tables::{ensure_table, list_signal_tables};
+pub use signal_tables::{OtherTable, ensure_table, list_other_tables, list_signal_tables};

@@ -13,7 +13,9 @@ pub mod ids;
 pub mod partition;
 pub mod signal;
 pub mod storage;
+pub mod table_kind;
 pub mod tables;
 pub mod telemetry;
 
 pub use signal::Signal;
+pub use table_kind::TableKind;

@@ -1,38 +1,37 @@
-//! The three observability signals SignalDB stores, one Iceberg table each.
+//! The four observability signals SignalDB stores. Each signal has its own retention and sort
+//! defaults; the tables that hold a signal are its [`TableKind`](crate::table_kind::TableKind)s.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// One kind of observability data; each has its own table per tenant and dataset.
+/// One kind of observability data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Signal {
-    /// Distributed-tracing spans, table `traces`.
+    /// Distributed-tracing spans.
     Traces,
-    /// Log records, table `logs`.
+    /// Log records.
     Logs,
-    /// Metric data points, table `metrics`.
+    /// Metric data points (one table, or one per OpenTelemetry metric type).
     Metrics,
+    /// Continuous-profiling samples.
+    Profiles,
 }
 
 impl Signal {
     /// Every signal, in the order reports list them.
-    pub const ALL: [Signal; 3] = [Signal::Traces, Signal::Logs, Signal::Metrics];
+    pub const ALL: [Signal; 4] = [Signal::Traces, Signal::Logs, Signal::Metrics, Signal::Profiles];
 
-    /// The lowercase name, which is also the Iceberg table name.
+    /// The lowercase name.
     pub fn as_str(self) -> &'static str {
         match self {
             Signal::Traces => "traces",
             Signal::Logs => "logs",
             Signal::Metrics => "metrics",
+            Signal::Profiles => "profiles",
         }
-    }
-
-    /// The signal whose table is named `table`, if any.
-    pub fn from_table_name(table: &str) -> Option<Signal> {
-        Signal::ALL.into_iter().find(|s| s.as_str() == table)
     }
 }
 
@@ -44,14 +43,17 @@ impl fmt::Display for Signal {
 
 /// Error for a string that names no signal.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown signal `{0}`: expected one of traces, logs, metrics")]
+#[error("unknown signal `{0}`: expected one of traces, logs, metrics, profiles")]
 pub struct UnknownSignal(pub String);
 
 impl FromStr for Signal {
     type Err = UnknownSignal;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Signal::from_table_name(s).ok_or_else(|| UnknownSignal(s.to_string()))
+        Signal::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| UnknownSignal(s.to_string()))
     }
 }
 
@@ -66,5 +68,6 @@ mod tests {
             assert_eq!(s.to_string(), s.as_str());
         }
         assert!("spans".parse::<Signal>().is_err());
+        assert!("metrics_sum".parse::<Signal>().is_err());
     }
 }

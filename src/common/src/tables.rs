@@ -1,10 +1,11 @@
 //! The signal table model: one Iceberg namespace `[tenant, dataset]` per tenant and dataset,
-//! holding the tables `traces`, `logs` and `metrics`.
+//! holding one table per [`TableKind`], located at `{warehouse}/{tenant}/{dataset}/{table}`.
 //!
-//! Every table is format version 2, partitioned by `hour(timestamp)` with the partition field
-//! named `hour`, and located at `{warehouse}/{tenant}/{dataset}/{table}` so that its data files
-//! land under `…/{table}/data/hour=YYYY-MM-DD-HH/`. The schemas are documented in
-//! `docs/tables.md`; field ids are part of the on-disk format and never change.
+//! The compactor maintains tables of either layout it knows (`docs/tables.md`); this module
+//! creates tables of the classic layout: `traces`, `logs` and `metrics`, format version 2,
+//! partitioned by `hour(timestamp)` with the partition field named `hour`, so that data files
+//! land under `…/{table}/data/hour=YYYY-MM-DD-HH/`. Field ids are part of the on-disk format
+//! and never change.
 //!
 //! This module is the model only: [`crate::catalog`] creates and finds the tables in a catalog
 //! ([`ensure_table`](crate::catalog::ensure_table),
@@ -21,6 +22,9 @@ use iceberg::{NamespaceIdent, TableCreation, TableIdent};
 
 use crate::ids::{InvalidId, validate_id};
 use crate::signal::Signal;
+use crate::table_kind::TableKind;
+
+pub mod signaldb;
 
 /// Name of the timestamp column every signal table is partitioned on.
 pub const TIMESTAMP_COLUMN: &str = "timestamp";
@@ -39,8 +43,16 @@ pub enum TableError {
         source: InvalidId,
     },
     /// An Iceberg name is not `tenant.dataset.table` with a known signal table.
-    #[error("`{0}` is not a signal table (expected <tenant>.<dataset>.<traces|logs|metrics>)")]
+    #[error("`{0}` is not a signal table (expected <tenant>.<dataset>.<table>, the table one of {names})", names = TableKind::ALL.map(TableKind::as_str).join(", "))]
     NotASignalTable(String),
+    /// The layout asked for has no such table.
+    #[error("the {layout} layout has no `{table}` table")]
+    NotInLayout {
+        /// The layout's name.
+        layout: &'static str,
+        /// The table asked for.
+        table: TableKind,
+    },
     /// The Iceberg library or the catalog refused an operation on a table.
     #[error("{action} table {table}: {source}")]
     Iceberg {
@@ -53,23 +65,28 @@ pub enum TableError {
     },
 }
 
-/// One signal table: which tenant, dataset and signal it holds.
+/// One signal table: which tenant, dataset and table it is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TableId {
     /// Tenant id, the first namespace level.
     pub tenant: String,
     /// Dataset id, the second namespace level.
     pub dataset: String,
-    /// Signal, which is also the table name.
-    pub signal: Signal,
+    /// The table's name, which says its signal.
+    pub table: TableKind,
 }
 
 impl TableId {
     /// Builds a table id after checking both ids against the id rule.
-    pub fn new(tenant: &str, dataset: &str, signal: Signal) -> Result<Self, TableError> {
+    pub fn new(tenant: &str, dataset: &str, table: TableKind) -> Result<Self, TableError> {
         validate_id(tenant).map_err(|source| TableError::InvalidId { what: "tenant", source })?;
         validate_id(dataset).map_err(|source| TableError::InvalidId { what: "dataset", source })?;
-        Ok(Self { tenant: tenant.to_string(), dataset: dataset.to_string(), signal })
+        Ok(Self { tenant: tenant.to_string(), dataset: dataset.to_string(), table })
+    }
+
+    /// The signal the table holds.
+    pub fn signal(&self) -> Signal {
+        self.table.signal()
     }
 
     /// The Iceberg namespace `[tenant, dataset]`.
@@ -80,7 +97,7 @@ impl TableId {
 
     /// The Iceberg table identifier `tenant.dataset.signal`.
     pub fn ident(&self) -> TableIdent {
-        TableIdent::new(self.namespace(), self.signal.as_str().to_string())
+        TableIdent::new(self.namespace(), self.table.as_str().to_string())
     }
 
     /// Recognises a signal table from its Iceberg identifier.
@@ -90,8 +107,8 @@ impl TableId {
         let [tenant, dataset] = levels.as_slice() else {
             return Err(not_signal());
         };
-        let signal = Signal::from_table_name(ident.name()).ok_or_else(not_signal)?;
-        Self::new(tenant, dataset, signal)
+        let table = TableKind::from_name(ident.name()).ok_or_else(not_signal)?;
+        Self::new(tenant, dataset, table)
     }
 
     /// The table's location under `warehouse`: `{warehouse}/{tenant}/{dataset}/{table}`.
@@ -101,14 +118,14 @@ impl TableId {
             warehouse.trim_end_matches('/'),
             self.tenant,
             self.dataset,
-            self.signal
+            self.table
         )
     }
 }
 
 impl fmt::Display for TableId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.tenant, self.dataset, self.signal)
+        write!(f, "{}.{}.{}", self.tenant, self.dataset, self.table)
     }
 }
 
@@ -124,11 +141,14 @@ fn optional(id: i32, name: &str, ty: PrimitiveType) -> NestedField {
     NestedField::optional(id, name, Type::Primitive(ty))
 }
 
-/// The Iceberg schema of a signal's table (schema id 0).
-pub fn schema(signal: Signal) -> Schema {
+/// The classic layout's name in messages.
+pub const CLASSIC_LAYOUT: &str = "classic";
+
+/// The Iceberg schema (id 0) of the classic layout's table `table`, if the layout has it.
+pub fn schema(table: TableKind) -> Option<Schema> {
     use PrimitiveType::{Double, Int, Long, String as Str, Timestamptz};
-    let fields = match signal {
-        Signal::Traces => vec![
+    let fields = match table {
+        TableKind::Traces => vec![
             required(1, TIMESTAMP_COLUMN, Timestamptz),
             required(2, "trace_id", Str),
             required(3, "span_id", Str),
@@ -142,7 +162,7 @@ pub fn schema(signal: Signal) -> Schema {
             optional(11, "attributes", Str),
             optional(12, "resource_attributes", Str),
         ],
-        Signal::Logs => vec![
+        TableKind::Logs => vec![
             required(1, TIMESTAMP_COLUMN, Timestamptz),
             required(2, "severity_number", Int),
             required(3, "severity_text", Str),
@@ -153,7 +173,7 @@ pub fn schema(signal: Signal) -> Schema {
             optional(8, "attributes", Str),
             optional(9, "resource_attributes", Str),
         ],
-        Signal::Metrics => vec![
+        TableKind::Metrics => vec![
             required(1, TIMESTAMP_COLUMN, Timestamptz),
             required(2, "metric_name", Str),
             required(3, "metric_type", Str),
@@ -163,15 +183,31 @@ pub fn schema(signal: Signal) -> Schema {
             optional(7, "attributes", Str),
             optional(8, "resource_attributes", Str),
         ],
+        _ => return None,
     };
-    Schema::builder()
+    let schema = Schema::builder()
         .with_schema_id(0)
         .with_fields(fields.into_iter().map(Into::into))
         .build()
-        .expect("the built-in signal schemas are valid")
+        .expect("the built-in signal schemas are valid");
+    Some(schema)
 }
 
-/// The partition spec of every signal table: `hour(timestamp)` named `hour`.
+/// The top-level column names of every table of `signal`, in every layout the compactor knows,
+/// sorted and without repeats: what a configured sort column may name.
+pub fn known_columns(signal: Signal) -> Vec<String> {
+    let mut names: Vec<String> = TableKind::ALL
+        .into_iter()
+        .filter(|k| k.signal() == signal)
+        .flat_map(|k| [schema(k), signaldb::schema(k)].into_iter().flatten())
+        .flat_map(|s| s.as_struct().fields().iter().map(|f| f.name.clone()).collect::<Vec<_>>())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The partition spec of every classic table: `hour(timestamp)` named `hour`.
 pub fn partition_spec() -> UnboundPartitionSpec {
     UnboundPartitionSpec::builder()
         .with_spec_id(0)
@@ -187,15 +223,15 @@ pub fn default_sort_columns(signal: Signal) -> &'static [&'static str] {
         Signal::Traces => &["trace_id", TIMESTAMP_COLUMN],
         Signal::Logs => &["service_name", "severity_number", TIMESTAMP_COLUMN],
         Signal::Metrics => &["metric_name", "service_name", TIMESTAMP_COLUMN],
+        Signal::Profiles => &["service_name", TIMESTAMP_COLUMN],
     }
 }
 
-/// The sort order (id 1) of a signal's table: its [`default_sort_columns`], identity
-/// transforms, ascending with nulls first (Iceberg's default for ascending).
-pub fn sort_order(signal: Signal) -> SortOrder {
-    let schema = schema(signal);
-    let fields = default_sort_columns(signal).iter().map(|name| SortField {
-        source_id: schema.field_by_name(name).expect("default sort columns exist").id,
+/// The sort order `order_id` 1 of `schema` on `columns`: identity transforms, ascending with
+/// nulls first (Iceberg's default for ascending). Every column must exist in `schema`.
+pub fn sort_order_on(schema: &Schema, columns: &[&str]) -> SortOrder {
+    let fields = columns.iter().map(|name| SortField {
+        source_id: schema.field_by_name(name).expect("sort columns exist").id,
         transform: Transform::Identity,
         direction: SortDirection::Ascending,
         null_order: NullOrder::First,
@@ -203,21 +239,113 @@ pub fn sort_order(signal: Signal) -> SortOrder {
     SortOrder { order_id: 1, fields: fields.collect() }
 }
 
-/// The table-creation request for `id` under the warehouse location `warehouse`: the signal's
-/// schema, `hour` partitioning and [`sort_order`].
-pub fn creation(id: &TableId, warehouse: &str) -> TableCreation {
-    TableCreation::builder()
-        .name(id.signal.as_str().to_string())
+/// The sort order (id 1) of a classic table: its signal's [`default_sort_columns`].
+pub fn sort_order(table: TableKind) -> Option<SortOrder> {
+    Some(sort_order_on(&schema(table)?, default_sort_columns(table.signal())))
+}
+
+/// The table-creation request for the classic table `id` under the warehouse location
+/// `warehouse`: the signal's schema, `hour` partitioning and [`sort_order`].
+pub fn creation(id: &TableId, warehouse: &str) -> Result<TableCreation, TableError> {
+    let not_in_layout = TableError::NotInLayout { layout: CLASSIC_LAYOUT, table: id.table };
+    let (Some(schema), Some(order)) = (schema(id.table), sort_order(id.table)) else {
+        return Err(not_in_layout);
+    };
+    Ok(TableCreation::builder()
+        .name(id.table.as_str().to_string())
         .location(id.location(warehouse))
-        .schema(schema(id.signal))
+        .schema(schema)
         .partition_spec(partition_spec())
-        .sort_order(sort_order(id.signal))
+        .sort_order(order)
         .format_version(FormatVersion::V2)
         .properties(HashMap::from([(
             "write.parquet.compression-codec".to_string(),
             "zstd".to_string(),
         )]))
-        .build()
+        .build())
+}
+
+/// A set of tables, with their schemas, partitioning, sort orders and properties, that a
+/// dataset's namespace holds.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// `classic`: `traces`, `logs` and `metrics`, partitioned by `hour(timestamp)` into a field
+    /// named `hour` (this module's [`schema`] and [`creation`]).
+    #[default]
+    Classic,
+    /// `signaldb`: the eight tables SignalDB's writer creates ([`TableKind::SIGNALDB`]),
+    /// partitioned by `hour(timestamp)` into a field named `timestamp_hour`
+    /// ([`signaldb::schema`] and [`signaldb::creation`]).
+    Signaldb,
+}
+
+impl Layout {
+    /// Every layout.
+    pub const ALL: [Layout; 2] = [Layout::Classic, Layout::Signaldb];
+
+    /// The layout's name: `classic` or `signaldb`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layout::Classic => CLASSIC_LAYOUT,
+            Layout::Signaldb => signaldb::LAYOUT,
+        }
+    }
+
+    /// The tables every dataset of this layout holds.
+    pub fn tables(self) -> &'static [TableKind] {
+        match self {
+            Layout::Classic => &TableKind::SIGNAL_NAMED,
+            Layout::Signaldb => &TableKind::SIGNALDB,
+        }
+    }
+
+    /// The tables of this layout that hold `signal`, in [`Self::tables`] order (none for
+    /// profiles in the classic layout).
+    pub fn tables_of(self, signal: Signal) -> impl Iterator<Item = TableKind> {
+        self.tables().iter().copied().filter(move |t| t.signal() == signal)
+    }
+
+    /// The Iceberg schema this layout creates `table` with, if it has the table.
+    pub fn schema(self, table: TableKind) -> Option<Schema> {
+        match self {
+            Layout::Classic => schema(table),
+            Layout::Signaldb => signaldb::schema(table),
+        }
+    }
+
+    /// The table-creation request for the table `id` of this layout under `warehouse`;
+    /// [`TableError::NotInLayout`] when the layout has no such table.
+    pub fn creation(self, id: &TableId, warehouse: &str) -> Result<TableCreation, TableError> {
+        match self {
+            Layout::Classic => creation(id, warehouse),
+            Layout::Signaldb => signaldb::creation(id, warehouse),
+        }
+    }
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Error for a string that names no layout.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown layout `{0}`: expected classic or signaldb")]
+pub struct UnknownLayout(pub String);
+
+impl std::str::FromStr for Layout {
+    type Err = UnknownLayout;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Layout::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| UnknownLayout(s.to_string()))
+    }
 }
 
 #[cfg(test)]
@@ -226,8 +354,8 @@ mod tests {
 
     #[test]
     fn every_schema_has_a_required_timestamptz_first_and_unique_ids() {
-        for s in Signal::ALL {
-            let schema = schema(s);
+        for s in TableKind::SIGNAL_NAMED {
+            let schema = schema(s).unwrap();
             let ts = schema.field_by_name(TIMESTAMP_COLUMN).unwrap();
             assert_eq!(ts.id, 1);
             assert!(ts.required);
@@ -240,8 +368,9 @@ mod tests {
 
     #[test]
     fn partition_spec_binds_to_every_schema_as_hour_field() {
-        for s in Signal::ALL {
-            let bound = partition_spec().bind(schema(s)).unwrap();
+        assert!(schema(TableKind::Profiles).is_none());
+        for s in TableKind::SIGNAL_NAMED {
+            let bound = partition_spec().bind(schema(s).unwrap()).unwrap();
             let field = &bound.fields()[0];
             assert_eq!(field.name, HOUR_PARTITION_FIELD);
             assert_eq!(field.transform, Transform::Hour);
@@ -251,11 +380,14 @@ mod tests {
 
     #[test]
     fn ids_and_locations() {
-        let id = TableId::new("acme", "prod", Signal::Logs).unwrap();
+        let id = TableId::new("acme", "prod", TableKind::Logs).unwrap();
         assert_eq!(id.to_string(), "acme.prod.logs");
         assert_eq!(id.location("s3://b/wh/"), "s3://b/wh/acme/prod/logs");
         assert_eq!(TableId::from_ident(&id.ident()).unwrap(), id);
-        assert!(TableId::new("Acme", "prod", Signal::Logs).is_err());
+        assert!(TableId::new("Acme", "prod", TableKind::Logs).is_err());
+        let gauge = TableIdent::from_strs(["acme", "prod", "metrics_gauge"]).unwrap();
+        let gauge = TableId::from_ident(&gauge).unwrap();
+        assert_eq!((gauge.table, gauge.signal()), (TableKind::MetricsGauge, Signal::Metrics));
         let odd = TableIdent::from_strs(["acme", "prod", "spans"]).unwrap();
         assert!(matches!(TableId::from_ident(&odd), Err(TableError::NotASignalTable(_))));
     }

@@ -124,7 +124,7 @@ mod tests {
     use std::net::Ipv4Addr;
     use std::time::Duration;
 
-    use common::Signal;
+    use common::TableKind;
     use common::tables::TableId;
 
     use super::*;
@@ -163,7 +163,7 @@ mod tests {
 
     fn known_metrics() -> Arc<Metrics> {
         let metrics = Metrics::new();
-        metrics.touch_table(&TableId::new("acme", "prod", Signal::Logs).unwrap());
+        metrics.touch_table(&TableId::new("acme", "prod", TableKind::Logs).unwrap());
         for job in JobKind::ALL {
             metrics.touch_job(job);
         }

@@ -70,24 +70,26 @@ impl Scope {
     pub fn contains(&self, table: &TableId) -> bool {
         self.tenant.as_deref().is_none_or(|t| table.tenant == t)
             && self.dataset.as_deref().is_none_or(|d| table.dataset == d)
-            && self.signal.is_none_or(|s| table.signal == s)
+            && self.signal.is_none_or(|s| table.signal() == s)
             && self.tables.as_ref().is_none_or(|tables| tables.contains(table))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use common::TableKind;
+
     use super::*;
 
     #[test]
     fn scope_filters_each_dimension() {
-        let t = TableId::new("acme", "prod", Signal::Logs).unwrap();
+        let t = TableId::new("acme", "prod", TableKind::Logs).unwrap();
         assert!(Scope::default().contains(&t));
         assert!(Scope { tenant: Some("acme".into()), ..Default::default() }.contains(&t));
         assert!(!Scope { tenant: Some("other".into()), ..Default::default() }.contains(&t));
         assert!(!Scope { dataset: Some("dev".into()), ..Default::default() }.contains(&t));
         assert!(!Scope { signal: Some(Signal::Traces), ..Default::default() }.contains(&t));
-        let other = TableId::new("acme", "prod", Signal::Traces).unwrap();
+        let other = TableId::new("acme", "prod", TableKind::Traces).unwrap();
         let only = Scope { tables: Some(BTreeSet::from([other])), ..Default::default() };
         assert!(!only.contains(&t));
         assert!(Scope { tables: Some(BTreeSet::from([t.clone()])), ..only }.contains(&t));

@@ -40,6 +40,7 @@ pub mod snapshot;
 pub mod status;
 pub mod step;
 pub mod table_state;
+pub mod time_partition;
 pub mod warnings;
 
 #[cfg(test)]

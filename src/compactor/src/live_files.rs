@@ -1,17 +1,18 @@
 //! The live files of a table's current snapshot, read from its manifests (never by listing or
-//! opening data files), with each file's `hour` partition interpreted where the spec allows;
+//! opening data files), with each file's time partition interpreted by its own spec's time
+//! field ([`crate::time_partition`]);
 //! and the cache of what each manifest lists, shared with snapshot staging.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use common::partition::TimePartition;
 use iceberg::spec::{
     DataContentType, Manifest, ManifestContentType, ManifestFile, PrimitiveLiteral, TableMetadata,
-    Transform,
 };
 use iceberg::table::Table;
 
-use common::tables::HOUR_PARTITION_FIELD;
+use crate::time_partition::time_field;
 
 /// One live file of the current snapshot.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,9 +23,9 @@ pub struct LiveFile {
     pub content: DataContentType,
     /// Partition spec the file was written with.
     pub spec_id: i32,
-    /// The `hour` partition value (hours since the epoch), when the file's spec is
-    /// `hour(timestamp)` named `hour` and the value is set; `None` means "cannot interpret".
-    pub hour: Option<i64>,
+    /// The file's time partition, when its spec has a time field this code understands and
+    /// the value is set; `None` means "cannot interpret".
+    pub partition: Option<TimePartition>,
     /// Size in bytes.
     pub size: u64,
     /// Row count.
@@ -33,6 +34,13 @@ pub struct LiveFile {
     pub row_groups: Option<usize>,
     /// The sort order the file's rows are in, when its writer recorded one.
     pub sort_order_id: Option<i32>,
+}
+
+impl LiveFile {
+    /// The first hour (since the epoch) of the file's time partition.
+    pub fn hour(&self) -> Option<i64> {
+        self.partition.map(TimePartition::start_hour)
+    }
 }
 
 /// Every live file (data and delete) of `table`'s current snapshot; empty without a snapshot.
@@ -192,7 +200,7 @@ fn live_entries(
     manifest_file: &ManifestFile,
     manifest: &Manifest,
 ) -> Arc<[LiveFile]> {
-    let hour_spec = is_hour_spec(md, manifest_file.partition_spec_id);
+    let grain = time_field(md, manifest_file.partition_spec_id).ok().map(|f| f.grain);
     manifest
         .entries()
         .iter()
@@ -206,7 +214,9 @@ fn live_entries(
                     ManifestContentType::Deletes => file.content_type(),
                 },
                 spec_id: manifest_file.partition_spec_id,
-                hour: if hour_spec { hour_value(file.partition()) } else { None },
+                partition: grain.and_then(|grain| {
+                    Some(TimePartition { grain, value: time_value(file.partition())? })
+                }),
                 size: file.file_size_in_bytes(),
                 records: file.record_count(),
                 row_groups: file.split_offsets().map(<[i64]>::len).filter(|&n| n > 0),
@@ -216,25 +226,9 @@ fn live_entries(
         .collect()
 }
 
-/// Whether spec `spec_id` of `md` is exactly `hour(timestamp)` named `hour`.
-pub fn is_hour_spec(md: &TableMetadata, spec_id: i32) -> bool {
-    let Some(spec) = md.partition_spec_by_id(spec_id) else {
-        return false;
-    };
-    let timestamp_id =
-        md.current_schema().field_by_name(common::tables::TIMESTAMP_COLUMN).map(|f| f.id);
-    match spec.fields() {
-        [field] => {
-            field.name == HOUR_PARTITION_FIELD
-                && field.transform == Transform::Hour
-                && Some(field.source_id) == timestamp_id
-        }
-        _ => false,
-    }
-}
-
-/// The first field of `partition` when it is an integer: the `hour` of an hour-partitioned file.
-pub fn hour_value(partition: &iceberg::spec::Struct) -> Option<i64> {
+/// The first field of `partition` when it is an integer: the hours or days since the epoch of
+/// a file partitioned by time alone (a `date` value is an integer too).
+pub fn time_value(partition: &iceberg::spec::Struct) -> Option<i64> {
     match partition.fields().first()?.as_ref()?.as_primitive_literal()? {
         PrimitiveLiteral::Int(h) => Some(i64::from(h)),
         PrimitiveLiteral::Long(h) => Some(h),

@@ -173,7 +173,7 @@ where
                 for w in &firing {
                     warn!(
                         target: log_target::SERVICE,
-                        tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+                        tenant = %id.tenant, dataset = %id.dataset, table = %id.table,
                         check = w.check, "Warning sign: {}", w.message
                     );
                 }
@@ -181,7 +181,7 @@ where
             }
             Err(e) => warn!(
                 target: log_target::SERVICE,
-                tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, error = %e,
+                tenant = %id.tenant, dataset = %id.dataset, table = %id.table, error = %e,
                 "Warning signs not checked"
             ),
         }
@@ -214,7 +214,7 @@ where
         if let Err(e) = history.record(id, &run).await {
             warn!(
                 target: log_target::SERVICE,
-                tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, error = %e,
+                tenant = %id.tenant, dataset = %id.dataset, table = %id.table, error = %e,
                 "Run history not recorded"
             );
         }
@@ -223,7 +223,7 @@ where
     fn gauges_not_refreshed(&self, id: &TableId, error: &iceberg::Error) {
         warn!(
             target: log_target::SERVICE,
-            tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, error = %error,
+            tenant = %id.tenant, dataset = %id.dataset, table = %id.table, error = %error,
             "Table gauges not refreshed"
         );
     }
@@ -276,7 +276,7 @@ where
                          was taken over by another instance); the rest is left to its new holder",
                         self.step.kind()
                     );
-                    warn!(target: log_target::SERVICE, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, "{lost}");
+                    warn!(target: log_target::SERVICE, tenant = %id.tenant, dataset = %id.dataset, table = %id.table, "{lost}");
                     table.error.get_or_insert(lost);
                 }
                 ((table, outcome), state, when)
@@ -289,7 +289,7 @@ where
                 };
                 info!(
                     target: log_target::SERVICE,
-                    tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+                    tenant = %id.tenant, dataset = %id.dataset, table = %id.table,
                     held_by = skipped.held_by.as_deref().unwrap_or("?"),
                     "Skipped {id}: its lease is held by another instance or job"
                 );
@@ -339,7 +339,7 @@ where
                 job = %kind,
                 tenant = %id.tenant,
                 dataset = %id.dataset,
-                table = %id.signal,
+                table = %id.table,
                 error = %error,
                 "{kind} failed for table {id}"
             );

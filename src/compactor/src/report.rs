@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::Signal;
+use common::TableKind;
 use common::tables::TableId;
 use serde::Serialize;
 
@@ -75,7 +75,7 @@ pub struct TableReport {
     /// Dataset id.
     pub dataset: String,
     /// Table (signal) name.
-    pub table: Signal,
+    pub table: TableKind,
     /// `None` when the pass succeeded for this table; the error otherwise.
     pub error: Option<String>,
     /// One-line human summary of what was done (or would be done).
@@ -105,7 +105,7 @@ impl TableReport {
         Self {
             tenant: table.tenant.clone(),
             dataset: table.dataset.clone(),
-            table: table.signal,
+            table: table.table,
             error: None,
             summary,
             details: Some(details),
@@ -119,7 +119,7 @@ impl TableReport {
         Self {
             tenant: table.tenant.clone(),
             dataset: table.dataset.clone(),
-            table: table.signal,
+            table: table.table,
             error,
             summary,
             details: None,
@@ -132,7 +132,7 @@ impl TableReport {
         Self {
             tenant: table.tenant.clone(),
             dataset: table.dataset.clone(),
-            table: table.signal,
+            table: table.table,
             summary: format!("failed: {error}"),
             error: Some(error),
             details: None,
@@ -228,7 +228,7 @@ mod tests {
 
     #[test]
     fn report_counts_table_and_global_failures() {
-        let t = TableId::new("acme", "prod", Signal::Logs).unwrap();
+        let t = TableId::new("acme", "prod", TableKind::Logs).unwrap();
         let mut r = JobReport::new(JobKind::Retention, true, Utc::now());
         let nothing = TableOutcome::OrphanCleanup(OrphanReport::default());
         r.tables.push(TableReport::ok(&t, "nothing to do".into(), nothing));
@@ -243,7 +243,7 @@ mod tests {
 
     #[test]
     fn a_failed_table_serialises_null_details_and_an_outcome_its_own_fields() {
-        let t = TableId::new("acme", "prod", Signal::Logs).unwrap();
+        let t = TableId::new("acme", "prod", TableKind::Logs).unwrap();
         let failed = serde_json::to_value(TableReport::failed(&t, "boom".into())).unwrap();
         assert!(failed["details"].is_null(), "{failed}");
         let ok =

@@ -355,7 +355,7 @@ fn record(job: JobKind, row: &sqlx::any::AnyRow) -> Result<RunRecord, sqlx::Erro
 
 #[cfg(test)]
 mod tests {
-    use common::Signal;
+    use common::TableKind;
 
     use super::*;
     use crate::test_support::TempCatalog;
@@ -385,8 +385,8 @@ mod tests {
     async fn runs_are_recorded_read_newest_first_and_pruned_by_age() {
         let tmp = TempCatalog::new().await;
         let history = RunHistory::of(&tmp.catalog, Duration::days(1)).await.unwrap();
-        let logs = TableId::new("acme", "prod", Signal::Logs).unwrap();
-        let traces = TableId::new("acme", "prod", Signal::Traces).unwrap();
+        let logs = TableId::new("acme", "prod", TableKind::Logs).unwrap();
+        let traces = TableId::new("acme", "prod", TableKind::Traces).unwrap();
         let now = Utc::now();
         let old = run(JobKind::Compaction, 60, RunOutcome::Success, now);
         let new = run(JobKind::Compaction, 5, RunOutcome::Failure, now);

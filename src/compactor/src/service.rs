@@ -87,6 +87,7 @@ impl Service {
                 generated_at: now,
                 config_warnings: crate::warnings::config_warnings(self.assembly.config()),
                 tables: Vec::new(),
+                not_maintained: Vec::new(),
                 errors: vec![e.to_string()],
             },
         }

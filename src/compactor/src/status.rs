@@ -6,8 +6,8 @@
 //! job, the warning signs that fire ([`crate::warnings`]) and a health score with its reasons.
 
 use chrono::{DateTime, Utc};
-use common::Signal;
-use common::catalog::{SignalCatalog, list_signal_tables};
+use common::TableKind;
+use common::catalog::{OtherTable, SignalCatalog, list_other_tables, list_signal_tables};
 use common::config::CompactorConfig;
 use common::partition::hour_label;
 use common::tables::TableId;
@@ -34,6 +34,9 @@ pub struct StatusReport {
     pub config_warnings: Vec<Warning>,
     /// Every table in scope, sorted.
     pub tables: Vec<TableStatus>,
+    /// Tables of tenants' namespaces in scope that are not signal tables: not maintained,
+    /// never touched.
+    pub not_maintained: Vec<OtherTable>,
     /// Failures not tied to one table (the catalog could not be listed).
     pub errors: Vec<String>,
 }
@@ -52,8 +55,8 @@ pub struct TableStatus {
     pub tenant: String,
     /// Dataset id.
     pub dataset: String,
-    /// Table (signal) name.
-    pub table: Signal,
+    /// The table.
+    pub table: TableKind,
     /// What its committed metadata says; absent when it could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<TableState>,
@@ -129,8 +132,14 @@ pub async fn status(
         generated_at: now,
         config_warnings: config_warnings(c),
         tables: Vec::new(),
+        not_maintained: Vec::new(),
         errors: Vec::new(),
     };
+    let (tenant, dataset) = (scope.tenant.as_deref(), scope.dataset.as_deref());
+    match list_other_tables(catalog, tenant, dataset).await {
+        Ok(other) => report.not_maintained = other,
+        Err(e) => report.errors.push(e.to_string()),
+    }
     let ids = match list_signal_tables(catalog, scope.tenant.as_deref(), scope.dataset.as_deref())
         .await
     {
@@ -151,7 +160,7 @@ pub async fn status(
     });
     for id in ids {
         let mut table = table_status(catalog, c, &history, &id, now).await;
-        let (namespace, name) = (id.ident().namespace().join("."), id.signal.as_str());
+        let (namespace, name) = (id.ident().namespace().join("."), id.table.as_str());
         table.lease = held.iter().find(|h| h.namespace == namespace && h.table == name).cloned();
         report.tables.push(table);
     }
@@ -216,7 +225,7 @@ async fn table_status(
     TableStatus {
         tenant: id.tenant.clone(),
         dataset: id.dataset.clone(),
-        table: id.signal,
+        table: id.table,
         state,
         target_file_size_bytes: c.target_file_size_bytes,
         retention,
@@ -251,6 +260,9 @@ pub fn health(
         lose(100, format!("the table cannot be read: {}", error.unwrap_or("unknown error")));
         return Health { score: 0, healthy: false, reasons };
     };
+    if let Some(reason) = &state.not_maintainable {
+        lose(50, format!("the compactor cannot maintain the table: {reason}"));
+    }
     // Small files in closed partitions with enough of them to compact: compaction's backlog.
     let quiet = chrono::Duration::from_std(c.quiet_period()).unwrap_or(chrono::Duration::zero());
     let closed = cutoff_hour(now - quiet);
@@ -366,6 +378,10 @@ pub fn render(report: &StatusReport) -> String {
         for r in t.health.reasons.iter().filter(|r| !r.contains(": warning ")) {
             let _ = writeln!(out, "  health {r}");
         }
+    }
+    for o in &report.not_maintained {
+        let name = format!("{}.{}.{}", o.tenant, o.dataset, o.table);
+        let _ = writeln!(out, "not maintained {name}: {}", o.reason);
     }
     for w in &report.config_warnings {
         let _ = writeln!(out, "config warning {}: {}", w.check, w.message);

@@ -12,6 +12,7 @@ use iceberg::table::Table;
 use serde::Serialize;
 
 use crate::live_files::{ManifestCache, live_files_listed, manifest_list};
+use crate::time_partition::current_time_field;
 
 /// A table as its current metadata and manifests describe it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -28,12 +29,16 @@ pub struct TableState {
     pub manifests: u64,
     /// Snapshots kept in the metadata.
     pub snapshots: u64,
-    /// The oldest `hour` partition holding data (hours since the epoch), if any.
+    /// The first hour (since the epoch) of the oldest time partition holding data, if any.
     pub oldest_hour: Option<i64>,
     /// Size of the current metadata file.
     pub metadata_bytes: u64,
-    /// Live data files per `hour` partition; files whose hour cannot be interpreted are not
-    /// in it.
+    /// Why the compactor cannot maintain the table (its current partition spec has no time
+    /// partition it understands); `None` when it can.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_maintainable: Option<String>,
+    /// Live data files per time partition, by its first hour; files whose partition cannot be
+    /// interpreted are not in it.
     #[serde(skip)]
     pub hours: BTreeMap<i64, HourFiles>,
 }
@@ -58,6 +63,7 @@ impl TableState {
         let mut state = Self {
             manifests: list.len() as u64,
             snapshots: md.snapshots().len() as u64,
+            not_maintainable: current_time_field(md).err().map(|e| e.to_string()),
             ..Self::default()
         };
         for file in &files {
@@ -69,7 +75,7 @@ impl TableState {
             state.data_files += 1;
             state.data_bytes += file.size;
             state.small_files += small;
-            if let Some(hour) = file.hour {
+            if let Some(hour) = file.hour() {
                 let h = state.hours.entry(hour).or_default();
                 h.files += 1;
                 h.small_files += small;

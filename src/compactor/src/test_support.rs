@@ -8,10 +8,10 @@ use std::sync::Arc;
 use arrow_array::{
     Array, ArrayRef, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
-use common::Signal;
+use common::TableKind;
 use common::catalog::{SignalCatalog, ensure_table};
 use common::config::{SchemaConfig, StorageConfig};
-use common::partition::{HourDirectory, MICROS_PER_HOUR, hour_partition};
+use common::partition::{MICROS_PER_HOUR, PartitionDirectory, hour_partition};
 use common::storage::Warehouse;
 use common::tables::TableId;
 use futures::TryStreamExt;
@@ -77,7 +77,7 @@ impl Fixture {
     /// An empty table in a fresh catalog and warehouse.
     pub async fn new() -> Self {
         let TempCatalog { catalog, dir, .. } = TempCatalog::new().await;
-        let id = TableId::new("acme", "prod", Signal::Logs).unwrap();
+        let id = TableId::new("acme", "prod", TableKind::Logs).unwrap();
         ensure_table(&catalog, &id).await.unwrap();
         Self { catalog, id, _dir: dir }
     }
@@ -97,7 +97,7 @@ impl Fixture {
         };
         let warehouse = Warehouse::open(&storage).unwrap();
         let catalog = SignalCatalog::connect(&schema, &warehouse).await.unwrap();
-        let id = TableId::new("acme", "prod", Signal::Logs).unwrap();
+        let id = TableId::new("acme", "prod", TableKind::Logs).unwrap();
         ensure_table(&catalog, &id).await.unwrap();
         Self { catalog, id, _dir: dir }
     }
@@ -135,7 +135,7 @@ impl Fixture {
         let spec = md.default_partition_spec().clone();
         let tag = uuid::Uuid::new_v4();
         let path =
-            format!("{}/delete-{tag}.parquet", HourDirectory::new(md.location(), hour).dir());
+            format!("{}/delete-{tag}.parquet", PartitionDirectory::hour(md.location(), hour).dir());
         let delete = DataFileBuilder::default()
             .content(DataContentType::PositionDeletes)
             .file_path(path.clone())
@@ -250,7 +250,7 @@ pub async fn write(table: &Table, hour: i64, batches: Vec<RecordBatch>) -> Vec<D
     let rolling = RollingFileWriterBuilder::new_with_default_file_size(
         parquet,
         table.file_io().clone(),
-        HourDirectory::new(md.location(), hour),
+        PartitionDirectory::hour(md.location(), hour),
         names,
     );
     let key = PartitionKey::new(

@@ -35,6 +35,7 @@ pub const TABLE_CHECKS: &[&str] = &[
     SNAPSHOTS_UNBOUNDED,
     MANIFESTS_UNBOUNDED,
     JOB_NOT_SUCCEEDING,
+    TABLE_NOT_MAINTAINABLE,
 ];
 
 /// Retention drops partitions but nothing deletes the files they release.
@@ -53,6 +54,9 @@ pub const SNAPSHOTS_UNBOUNDED: &str = "snapshots_unbounded";
 pub const MANIFESTS_UNBOUNDED: &str = "manifests_unbounded";
 /// An enabled job has not succeeded on the table for several intervals.
 pub const JOB_NOT_SUCCEEDING: &str = "job_not_succeeding";
+/// The table's partition spec has no time partition the compactor understands, so neither
+/// compaction nor retention can act on its new files.
+pub const TABLE_NOT_MAINTAINABLE: &str = "table_not_maintainable";
 
 /// One warning sign that fires.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -111,11 +115,26 @@ pub fn config_warnings(c: &CompactorConfig) -> Vec<Warning> {
 /// The shortest retention period, in days, over the global defaults and every override.
 fn shortest_retention_days(c: &CompactorConfig) -> u32 {
     let r = &c.retention;
-    let global = [r.traces_retention_days, r.logs_retention_days, r.metrics_retention_days];
+    let global = [
+        r.traces_retention_days,
+        r.logs_retention_days,
+        r.metrics_retention_days,
+        r.profiles_retention_days,
+    ];
     let overrides = r.tenant_overrides.iter().flat_map(|t| {
-        let tenant = [t.traces_retention_days, t.logs_retention_days, t.metrics_retention_days];
+        let tenant = [
+            t.traces_retention_days,
+            t.logs_retention_days,
+            t.metrics_retention_days,
+            t.profiles_retention_days,
+        ];
         let datasets = t.dataset_overrides.iter().flat_map(|d| {
-            [d.traces_retention_days, d.logs_retention_days, d.metrics_retention_days]
+            [
+                d.traces_retention_days,
+                d.logs_retention_days,
+                d.metrics_retention_days,
+                d.profiles_retention_days,
+            ]
         });
         tenant.into_iter().chain(datasets).flatten()
     });
@@ -133,6 +152,14 @@ pub fn table_warnings(
 ) -> Vec<Warning> {
     let r = &c.retention;
     let mut out = Vec::new();
+    if let Some(reason) = &state.not_maintainable {
+        out.push(Warning::new(
+            TABLE_NOT_MAINTAINABLE,
+            format!(
+                "the compactor cannot maintain this table: {reason}; its files are neither                  compacted nor expired until it is partitioned by hour() or day() of a                  timestamp column"
+            ),
+        ));
+    }
     let retention_acts = r.enabled && !r.dry_run;
     let policy = TablePolicy::resolve(r, id, now);
     let past = state.before(cutoff_hour(policy.cutoff));

@@ -5,7 +5,7 @@
 //! when they generate the same rows.
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::types::{Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
 
@@ -67,9 +67,10 @@ pub fn fnv_str(s: &str) -> u64 {
 
 /// Digest of a batch's values, row by row and, within a row, column by column in schema order.
 ///
-/// Each value is a presence byte (0 = null, 1 = set) followed by the value: integers and
-/// timestamps as little-endian 8 bytes (32-bit integers widened), doubles by their IEEE bits,
-/// strings length-prefixed. Panics on a column type the signal schemas do not use.
+/// Each value is a presence byte (0 = null, 1 = set) followed by the value: integers,
+/// timestamps and dates as little-endian 8 bytes (32-bit integers widened), doubles by their
+/// IEEE bits, booleans as one byte, strings length-prefixed, maps as their entry count followed
+/// by each key and value. Panics on a column type the signal schemas do not use.
 pub fn batch_digest(batch: &RecordBatch) -> u64 {
     let columns: Vec<Column<'_>> = batch.columns().iter().map(|c| Column::of(c.as_ref())).collect();
     let mut h = Fnv64::default();
@@ -87,6 +88,9 @@ enum Column<'a> {
     Int64(&'a arrow_array::Int64Array),
     Float64(&'a arrow_array::Float64Array),
     Utf8(&'a arrow_array::StringArray),
+    Boolean(&'a arrow_array::BooleanArray),
+    Date32(&'a arrow_array::Date32Array),
+    Map(&'a arrow_array::MapArray, Box<Column<'a>>, Box<Column<'a>>),
 }
 
 impl<'a> Column<'a> {
@@ -99,6 +103,14 @@ impl<'a> Column<'a> {
             DataType::Int64 => Column::Int64(array.as_primitive::<Int64Type>()),
             DataType::Float64 => Column::Float64(array.as_primitive::<Float64Type>()),
             DataType::Utf8 => Column::Utf8(array.as_string::<i32>()),
+            DataType::Boolean => Column::Boolean(array.as_boolean()),
+            DataType::Date32 => Column::Date32(array.as_primitive::<Date32Type>()),
+            DataType::Map(..) => {
+                let map = array.as_map();
+                let keys = Column::of(map.keys().as_ref());
+                let values = Column::of(map.values().as_ref());
+                Column::Map(map, Box::new(keys), Box::new(values))
+            }
             other => panic!("checksum does not cover column type {other}"),
         }
     }
@@ -110,6 +122,9 @@ impl<'a> Column<'a> {
             Column::Int64(a) => *a,
             Column::Float64(a) => *a,
             Column::Utf8(a) => *a,
+            Column::Boolean(a) => *a,
+            Column::Date32(a) => *a,
+            Column::Map(a, ..) => *a,
         };
         if array.is_null(row) {
             h.write_u8(0);
@@ -122,6 +137,17 @@ impl<'a> Column<'a> {
             Column::Int64(a) => h.write_i64(a.value(row)),
             Column::Float64(a) => h.write_u64(a.value(row).to_bits()),
             Column::Utf8(a) => h.write_str(a.value(row)),
+            Column::Boolean(a) => h.write_u8(u8::from(a.value(row))),
+            Column::Date32(a) => h.write_i64(i64::from(a.value(row))),
+            Column::Map(a, keys, values) => {
+                let offsets = a.value_offsets();
+                let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+                h.write_u64((end - start) as u64);
+                for entry in start..end {
+                    keys.feed(entry, h);
+                    values.feed(entry, h);
+                }
+            }
         }
     }
 }

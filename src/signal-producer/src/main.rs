@@ -1,15 +1,17 @@
 //! `signaldb-loadgen`: fills SignalDB's Iceberg tables with realistic, deterministic
-//! OpenTelemetry-shaped traces, logs and metrics, written as many small Parquet files through
-//! Iceberg fast appends — the workload the compactor exists for.
+//! OpenTelemetry-shaped traces, logs, metrics and profiles, written as many small Parquet files
+//! through Iceberg fast appends — the workload the compactor exists for.
 //!
 //! Flow: arguments → [`run::Plan`] → configuration (same loading as the compactor) →
-//! warehouse and catalog → [`run::run`] (back-dated hours, then optionally continuous
-//! appends) → [`summary::Report`] on standard output. Logs go to standard error.
+//! warehouse and catalog → [`run::run`] (tables of the chosen layout created by
+//! [`tables::ensure_table`], back-dated hours, then optionally continuous appends) →
+//! [`summary::Report`] on standard output. Logs go to standard error.
 
 mod checksum;
 mod generator;
 mod run;
 mod summary;
+mod tables;
 mod writer;
 
 use std::path::PathBuf;
@@ -24,14 +26,14 @@ use common::Signal;
 use common::catalog::SignalCatalog;
 use common::ids::validate_id;
 use common::storage::Warehouse;
-use common::tables::TableId;
+use common::tables::{Layout, TableId};
 use common::telemetry::{self, LogFormat};
 use tracing::info;
 
 use crate::run::{Plan, Shutdown};
 
-/// Writes realistic OpenTelemetry-shaped traces, logs and metrics into SignalDB's Iceberg
-/// tables as many small Parquet files, one fast-append snapshot per table and hour.
+/// Writes realistic OpenTelemetry-shaped traces, logs, metrics and profiles into SignalDB's
+/// Iceberg tables as many small Parquet files, one fast-append snapshot per table and hour.
 ///
 /// Data is back-dated over the `--hours` whole hours ending with the hour that contains
 /// `--end-time`, and is the same for the same seed, end hour and arguments.
@@ -51,9 +53,16 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "prod", value_parser = parse_id)]
     datasets: Vec<String>,
 
-    /// Signals (tables) to write, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "traces,logs,metrics")]
-    signals: Vec<Signal>,
+    /// Table layout: `classic` (tables traces, logs, metrics; partition directories `hour=`)
+    /// or `signaldb` (SignalDB's eight tables; partition directories `timestamp_hour=`).
+    #[arg(long, default_value = "classic")]
+    layout: Layout,
+
+    /// Signals to write, comma-separated; with `--layout signaldb`, metrics means its five
+    /// metrics_* tables [default: traces,logs,metrics; traces,logs,metrics,profiles with
+    /// `--layout signaldb`].
+    #[arg(long, value_delimiter = ',')]
+    signals: Option<Vec<Signal>>,
 
     /// Whole hours of back-dated data per table; 0 skips the back-dated phase.
     #[arg(long, default_value_t = 24)]
@@ -100,6 +109,14 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|e| format!("not an RFC 3339 time such as 2024-05-01T12:00:00Z: {e}"))
 }
 
+/// The signals written when `--signals` is not given: every signal the layout has a table for.
+fn default_signals(layout: Layout) -> &'static [Signal] {
+    match layout {
+        Layout::Classic => &[Signal::Traces, Signal::Logs, Signal::Metrics],
+        Layout::Signaldb => &Signal::ALL,
+    }
+}
+
 /// Keeps the first occurrence of each item.
 fn dedup<T: PartialEq + Clone>(items: &[T]) -> Vec<T> {
     let mut out: Vec<T> = Vec::with_capacity(items.len());
@@ -117,6 +134,7 @@ impl Args {
             config: _,
             tenants,
             datasets,
+            layout,
             signals,
             hours,
             files_per_hour,
@@ -127,11 +145,21 @@ impl Args {
             continuous,
             interval_ms,
         } = self;
+        let layout = *layout;
+        let signals = match signals {
+            Some(signals) => dedup(signals),
+            None => default_signals(layout).to_vec(),
+        };
+        if let Some(missing) = signals.iter().find(|s| layout.tables_of(**s).next().is_none()) {
+            bail!("the {layout} layout has no {missing} table; --layout signaldb has one");
+        }
         let mut tables = Vec::new();
         for tenant in dedup(tenants) {
             for dataset in dedup(datasets) {
-                for &signal in &dedup(signals) {
-                    tables.push(TableId::new(&tenant, &dataset, signal)?);
+                for &signal in &signals {
+                    for table in layout.tables_of(signal) {
+                        tables.push(TableId::new(&tenant, &dataset, table)?);
+                    }
                 }
             }
         }
@@ -140,6 +168,7 @@ impl Args {
         }
         let end_time = end_time.unwrap_or(now);
         Ok(Plan {
+            layout,
             tables,
             seed: *seed,
             hours: *hours,
@@ -202,7 +231,25 @@ mod tests {
         let a = parse(&[]).unwrap();
         assert_eq!(a.tenants, ["acme"]);
         assert_eq!(a.datasets, ["prod"]);
-        assert_eq!(a.signals, Signal::ALL);
+        assert_eq!((a.layout, &a.signals), (Layout::Classic, &None));
+        let names = |plan: &Plan| plan.tables.iter().map(|t| t.table.as_str()).collect::<Vec<_>>();
+        let plan = a.plan(Utc::now()).unwrap();
+        assert_eq!(names(&plan), ["traces", "logs", "metrics"]);
+        let plan = parse(&["--layout", "signaldb"]).unwrap().plan(Utc::now()).unwrap();
+        assert_eq!(plan.layout, Layout::Signaldb);
+        assert_eq!(
+            names(&plan),
+            [
+                "traces",
+                "logs",
+                "metrics_gauge",
+                "metrics_sum",
+                "metrics_histogram",
+                "metrics_exponential_histogram",
+                "metrics_summary",
+                "profiles"
+            ]
+        );
         assert_eq!((a.hours, a.files_per_hour, a.rows_per_file, a.seed), (24, 10, 1000, 42));
         assert!(!a.json && !a.continuous && a.end_time.is_none());
         assert_eq!(a.interval_ms, 200);
@@ -244,6 +291,7 @@ mod tests {
             &["--tenants", "Acme"][..],
             &["--datasets", "prod,"],
             &["--signals", "spans"],
+            &["--layout", "iceberg"],
             &["--files-per-hour", "0"],
             &["--rows-per-file", "0"],
             &["--end-time", "yesterday"],
@@ -253,6 +301,21 @@ mod tests {
         }
         let e = parse(&["--tenants", "acme,Bad"]).unwrap_err().to_string();
         assert!(e.contains("Bad") && e.contains("[a-z0-9]"), "{e}");
+    }
+
+    #[test]
+    fn signals_name_the_tables_of_the_layout() {
+        let plan = |args: &[&str]| parse(args).unwrap().plan(Utc::now());
+        let e = plan(&["--signals", "profiles"]).unwrap_err().to_string();
+        assert!(e.contains("classic layout has no profiles table"), "{e}");
+        let p = plan(&["--layout", "signaldb", "--signals", "metrics,logs,metrics"]).unwrap();
+        let tables: Vec<String> = p.tables.iter().map(ToString::to_string).collect();
+        assert_eq!(tables.len(), 6);
+        assert_eq!(tables[0], "acme.prod.metrics_gauge");
+        assert_eq!(tables[5], "acme.prod.logs");
+        let p =
+            plan(&["--layout", "signaldb", "--signals", "profiles", "--tenants", "a,b"]).unwrap();
+        assert_eq!(p.tables.len(), 2);
     }
 
     #[test]

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use arrow_schema::SchemaRef;
 use chrono::Utc;
-use common::catalog::{SignalCatalog, ensure_table};
-use common::tables::TableId;
+use common::catalog::SignalCatalog;
+use common::tables::{Layout, TableId};
 use futures::{StreamExt, TryStreamExt};
 use iceberg::table::Table;
 use tokio::sync::watch;
@@ -20,9 +20,9 @@ use tracing::{debug, info, warn};
 use crate::checksum::batch_digest;
 use crate::generator::{self, FileSpec, US_PER_HOUR, Window};
 use crate::summary::{Report, TableReport};
-use common::partition::hour_label;
-
+use crate::tables::ensure_table;
 use crate::writer;
+use common::partition::hour_label;
 
 /// Tables back-dated at the same time. Generation runs on blocking threads, so this also
 /// bounds CPU use and memory (one batch in flight per table).
@@ -31,7 +31,10 @@ const TABLE_CONCURRENCY: usize = 4;
 /// What to write, validated.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// Tables, in command-line order (tenant, then dataset, then signal).
+    /// The layout the tables are created with and whose rows are generated.
+    pub layout: Layout,
+    /// Tables, in command-line order (tenant, then dataset, then signal; a signal's tables in
+    /// the layout's order).
     pub tables: Vec<TableId>,
     /// Seed of every file's random stream.
     pub seed: u64,
@@ -112,6 +115,7 @@ impl Shutdown {
 
 /// One table being written: its current state in the catalog and what was written so far.
 struct TableWriter {
+    layout: Layout,
     table: Table,
     schema: SchemaRef,
     report: TableReport,
@@ -135,7 +139,9 @@ impl TableWriter {
         let mut data_files = Vec::new();
         let mut digests = Vec::new();
         for file_index in files {
-            let spec = FileSpec { seed, table: self.id().clone(), hour, file_index, window, rows };
+            let table = self.id().clone();
+            let layout = self.layout;
+            let spec = FileSpec { seed, layout, table, hour, file_index, window, rows };
             let (batch, digest) = generate(spec, self.schema.clone()).await?;
             let written =
                 writer::write_file(&self.table, self.id(), hour, file_index, batch).await?;
@@ -169,10 +175,12 @@ pub async fn run(catalog: Arc<SignalCatalog>, plan: &Plan, shutdown: Shutdown) -
     let started = Instant::now();
     let mut writers = Vec::with_capacity(plan.tables.len());
     for id in &plan.tables {
-        let table =
-            ensure_table(&catalog, id).await.with_context(|| format!("prepare table {id}"))?;
+        let table = ensure_table(&catalog, id, plan.layout)
+            .await
+            .with_context(|| format!("prepare table {id}"))?;
         let schema = writer::arrow_schema(&table).with_context(|| format!("table {id}"))?;
-        writers.push(TableWriter { table, schema, report: TableReport::new(id.clone()) });
+        let report = TableReport::new(id.clone());
+        writers.push(TableWriter { layout: plan.layout, table, schema, report });
     }
     if plan.hours > 0 {
         info!(
@@ -192,6 +200,7 @@ pub async fn run(catalog: Arc<SignalCatalog>, plan: &Plan, shutdown: Shutdown) -
         writers = continuous(&catalog, plan, writers, interval, shutdown).await?;
     }
     Ok(Report {
+        layout: plan.layout,
         tables: writers.into_iter().map(|w| w.report).collect(),
         duration: started.elapsed(),
         interrupted,

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use common::tables::TableId;
+use common::tables::{Layout, TableId};
 use serde_json::{Value, json};
 
 use crate::checksum::Fnv64;
@@ -90,6 +90,8 @@ pub fn checksum(tables: &[TableReport]) -> u64 {
 /// The outcome of a whole run.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// The layout the tables were written in.
+    pub layout: Layout,
     /// One entry per table, in the order of the command line.
     pub tables: Vec<TableReport>,
     /// Wall-clock time of the run.
@@ -128,7 +130,10 @@ impl Report {
                 json!({
                     "tenant": t.id.tenant,
                     "dataset": t.id.dataset,
-                    "signal": t.id.signal,
+                    // `signal` predates the SignalDB layout, whose table names are not
+                    // signal names: it holds the table name, as `table` does.
+                    "signal": t.id.table,
+                    "table": t.id.table,
                     "files": t.files,
                     "rows": t.rows,
                     "hours": t.hours(),
@@ -138,6 +143,7 @@ impl Report {
             })
             .collect();
         json!({
+            "layout": self.layout,
             "tables": tables,
             "total_files": self.total_files(),
             "total_rows": self.total_rows(),
@@ -177,7 +183,7 @@ impl Report {
 
 #[cfg(test)]
 mod tests {
-    use common::Signal;
+    use common::TableKind;
 
     use super::*;
 
@@ -191,7 +197,7 @@ mod tests {
 
     #[test]
     fn checksum_ignores_commit_order_but_not_content() {
-        let id = TableId::new("acme", "prod", Signal::Logs).unwrap();
+        let id = TableId::new("acme", "prod", TableKind::Logs).unwrap();
         let a = report(id.clone(), &[(1, &[(0, 11), (1, 12)]), (2, &[(0, 21)])]);
         let b = report(id.clone(), &[(2, &[(0, 21)]), (1, &[(1, 12), (0, 11)])]);
         let c = report(id, &[(1, &[(0, 11), (1, 12)]), (2, &[(0, 22)])]);
@@ -202,19 +208,26 @@ mod tests {
 
     #[test]
     fn json_has_the_documented_fields() {
-        let id = TableId::new("acme", "prod", Signal::Traces).unwrap();
+        let id = TableId::new("acme", "prod", TableKind::Traces).unwrap();
+        let gauge = TableId::new("acme", "prod", TableKind::MetricsGauge).unwrap();
         let r = Report {
-            tables: vec![report(id, &[(5, &[(0, 1)])])],
+            layout: Layout::Signaldb,
+            tables: vec![report(id, &[(5, &[(0, 1)])]), report(gauge, &[(5, &[(0, 2)])])],
             duration: Duration::from_millis(1500),
             interrupted: false,
         };
         let v = r.to_json();
         assert_eq!(v["tables"][0]["tenant"], "acme");
         assert_eq!(v["tables"][0]["signal"], "traces");
+        assert_eq!(v["tables"][0]["table"], "traces");
+        assert_eq!(v["tables"][1]["signal"], "metrics_gauge");
+        assert_eq!(v["tables"][1]["table"], "metrics_gauge");
         assert_eq!(v["tables"][0]["hours"], 1);
-        assert_eq!(v["total_files"], 1);
-        assert_eq!(v["total_rows"], 10);
+        assert_eq!(v["layout"], "signaldb");
+        assert_eq!(v["total_files"], 2);
+        assert_eq!(v["total_rows"], 20);
         assert_eq!(v["checksum"].as_str().unwrap().len(), 16);
-        assert!(r.render().contains("acme.prod.traces"));
+        let text = r.render();
+        assert!(text.contains("acme.prod.traces") && text.contains("acme.prod.metrics_gauge"));
     }
 }

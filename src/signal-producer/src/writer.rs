@@ -1,13 +1,17 @@
 //! Writing one generated batch as a Parquet data file of a table's hour partition, and
 //! committing an hour's files with one Iceberg fast append.
+//!
+//! The partition directory is named after the table's own partition field (`hour=` in the
+//! classic layout, `timestamp_hour=` in SignalDB's), and the Parquet settings follow the
+//! table's properties: its zstd level and the columns it asks bloom filters for.
 
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use arrow_array::RecordBatch;
 use common::catalog::SignalCatalog;
-use common::partition::{HourDirectory, hour_label, hour_partition};
-use common::tables::TableId;
+use common::partition::{Grain, PartitionDirectory, TimePartition, hour_label};
+use common::tables::{HOUR_PARTITION_FIELD, TableId};
 use iceberg::spec::{DataFile, DataFileFormat, PartitionKey};
 use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
@@ -18,6 +22,35 @@ use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
 use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
+
+/// Table property prefix naming a column to write a Parquet bloom filter for.
+const BLOOM_FILTER_PREFIX: &str = "write.parquet.bloom-filter-enabled.column.";
+/// Table property holding the zstd level.
+const COMPRESSION_LEVEL: &str = "write.parquet.compression-level";
+
+/// The Parquet writer settings `table`'s properties ask for.
+fn writer_properties(table: &Table) -> WriterProperties {
+    let props = table.metadata().properties();
+    let level = props
+        .get(COMPRESSION_LEVEL)
+        .and_then(|l| l.parse().ok())
+        .and_then(|l| ZstdLevel::try_new(l).ok())
+        .unwrap_or_default();
+    let mut builder = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(level))
+        .set_created_by(concat!("signaldb-loadgen ", env!("CARGO_PKG_VERSION")).to_string());
+    let mut bloom: Vec<&str> = props
+        .iter()
+        .filter(|(_, v)| v.as_str() == "true")
+        .filter_map(|(k, _)| k.strip_prefix(BLOOM_FILTER_PREFIX))
+        .collect();
+    bloom.sort_unstable();
+    for column in bloom {
+        builder = builder.set_column_bloom_filter_enabled(ColumnPath::from(column), true);
+    }
+    builder.build()
+}
 
 /// Writes `batch` (rows of `hour` only, on the table's Arrow schema) as data file(s) of
 /// `hour`'s partition and returns them, statistics and partition filled in.
@@ -30,12 +63,17 @@ pub async fn write_file(
 ) -> Result<Vec<DataFile>> {
     let md = table.metadata();
     let schema = md.current_schema().clone();
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_created_by(concat!("signaldb-loadgen ", env!("CARGO_PKG_VERSION")).to_string())
-        .build();
-    let parquet = ParquetWriterBuilder::new(props, schema.clone());
-    let directory = HourDirectory::new(md.location(), hour);
+    let spec = md.default_partition_spec();
+    let (field, partition) = match spec.fields() {
+        [field] => (field.name.as_str(), Grain::of_transform(field.transform)),
+        _ => (HOUR_PARTITION_FIELD, None),
+    };
+    let Some(partition) = partition.and_then(|grain| TimePartition::hour(hour).within(grain))
+    else {
+        anyhow::bail!("{id} is not partitioned by hour or day of its timestamp alone");
+    };
+    let parquet = ParquetWriterBuilder::new(writer_properties(table), schema.clone());
+    let directory = PartitionDirectory::new(md.location(), field, partition);
     let dir = directory.dir().to_string();
     let names = DefaultFileNameGenerator::new(
         format!("loadgen-f{file_index:04}-{}", uuid::Uuid::now_v7()),
@@ -48,8 +86,7 @@ pub async fn write_file(
         directory,
         names,
     );
-    let partition = hour_partition(hour)?;
-    let key = PartitionKey::new(md.default_partition_spec().as_ref().clone(), schema, partition);
+    let key = PartitionKey::new(spec.as_ref().clone(), schema, partition.to_struct()?);
     let context = || format!("write data file of {id} under {dir}");
     let mut writer =
         DataFileWriterBuilder::new(rolling).build(Some(key)).await.with_context(context)?;

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::Signal;
+use common::TableKind;
 use common::clock::{Clock, SystemClock};
 use common::tables::TableId;
 use compactor::compaction::execute::execute;
@@ -33,14 +33,14 @@ use super::{
 
 /// Five quiet hours of four files in `traces` and `logs`.
 const LOAD: Load = Load {
-    signals: &[Signal::Traces, Signal::Logs],
+    signals: &[TableKind::Traces, TableKind::Logs],
     hours: 5,
     files_per_hour: 4,
     rows_per_file: 150,
 };
 
 fn traces() -> TableId {
-    TableId::new(TENANT, DATASET, Signal::Traces).unwrap()
+    TableId::new(TENANT, DATASET, TableKind::Traces).unwrap()
 }
 
 /// Runs [`LOAD`] and configures compaction so that every hour of `traces` packs into two
@@ -110,9 +110,9 @@ async fn partial_progress_commits_every_n_groups(backend: Backend) {
     let before = read_by_hour(&env, &ids);
 
     for id in &ids {
-        let per_commit = if id.signal == Signal::Traces { 3 } else { 1 };
+        let per_commit = if id.table == TableKind::Traces { 3 } else { 1 };
         let out = BinCommand::new(COMPACTOR)
-            .args(["compact", "--signal", id.signal.as_str(), "--json"])
+            .args(["compact", "--signal", id.table.as_str(), "--json"])
             .test_env(&env)
             .env("RUST_LOG", "info")
             .env("SIGNALDB_COMPACTOR_GROUPS_PER_COMMIT", &per_commit.to_string())
@@ -210,7 +210,8 @@ async fn assert_pass_committed(
 /// Hours 09 and 10 of `traces` hold eight files, hours 11 and 12 four: a compaction with
 /// `min_input_files = 6` takes only the first two, one with 3 all four.
 fn load_for_the_race(env: &TestEnv) -> Load {
-    let load = Load { signals: &[Signal::Traces], hours: 4, files_per_hour: 4, rows_per_file: 100 };
+    let load =
+        Load { signals: &[TableKind::Traces], hours: 4, files_per_hour: 4, rows_per_file: 100 };
     load.run(env);
     Load { hours: 2, ..load }.run_ending_at(env, "2026-01-15T10:30:00Z", 7);
     load

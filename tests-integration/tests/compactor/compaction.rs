@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::Signal;
+use common::TableKind;
 use common::tables::TableId;
 use iceberg::Catalog;
 use object_store::{ObjectStoreExt, PutPayload};
@@ -27,7 +27,7 @@ const CONFIG: &str = "[compactor]\nmin_input_files = 3";
 /// 3 quiet hours of 6 files of 200 rows in `traces` and `logs`: 18 files per table, which
 /// compaction turns into 3.
 const SMALL_FILES: Load = Load {
-    signals: &[Signal::Traces, Signal::Logs],
+    signals: &[TableKind::Traces, TableKind::Logs],
     hours: 3,
     files_per_hour: 6,
     rows_per_file: 200,
@@ -260,7 +260,7 @@ async fn a_concurrent_writer_loses_nothing() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .find(|t| t["table"] == id.signal.as_str())
+                .find(|t| t["table"] == id.table.as_str())
             else {
                 continue;
             };
@@ -295,7 +295,7 @@ async fn a_concurrent_writer_loses_nothing() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|t| t["signal"] == id.signal.as_str())
+            .find(|t| t["signal"] == id.table.as_str())
             .unwrap_or_else(|| panic!("{id} not in the writer's summary {summary}"));
         let (rows, appends) = (written["rows"].as_u64().unwrap(), written["snapshots"].as_u64());
         assert!(rows > 0, "{summary}");
@@ -358,8 +358,8 @@ async fn a_corrupt_input_fails_its_partition_only() {
     let load = Load { files_per_hour: 4, rows_per_file: 100, ..SMALL_FILES };
     let ids = load.run(&env);
     let before = read_by_hour(&env, &ids);
-    let logs = TableId::new(TENANT, DATASET, Signal::Logs).unwrap();
-    let traces = TableId::new(TENANT, DATASET, Signal::Traces).unwrap();
+    let logs = TableId::new(TENANT, DATASET, TableKind::Logs).unwrap();
+    let traces = TableId::new(TENANT, DATASET, TableKind::Traces).unwrap();
 
     // The last input of the middle hour's group: the group has written output when it fails.
     let plan = json_ok(&compactor(&env, &["plan", "--json"]));

@@ -19,7 +19,7 @@
 
 use std::time::Instant;
 
-use common::Signal;
+use common::TableKind;
 use common::tables::TableId;
 use iceberg::Catalog;
 use iceberg::spec::DataFileBuilder;
@@ -42,19 +42,34 @@ struct Input {
 
 /// One quiet hour of 100 small traces files.
 const ONE_HOUR: Input = Input {
-    load: Load { signals: &[Signal::Traces], hours: 1, files_per_hour: 100, rows_per_file: 2000 },
+    load: Load {
+        signals: &[TableKind::Traces],
+        hours: 1,
+        files_per_hour: 100,
+        rows_per_file: 2000,
+    },
     copies: 0,
 };
 
 /// 10 traces files of 3.8 MiB: groups of 4, 4 and 2 files for 16 MiB.
 const FOR_16_MIB: Input = Input {
-    load: Load { signals: &[Signal::Traces], hours: 1, files_per_hour: 2, rows_per_file: 100_000 },
+    load: Load {
+        signals: &[TableKind::Traces],
+        hours: 1,
+        files_per_hour: 2,
+        rows_per_file: 100_000,
+    },
     copies: 4,
 };
 
 /// 34 traces files of 7.6 MiB: groups of 16, 16 and 2 files for 128 MiB.
 const FOR_128_MIB: Input = Input {
-    load: Load { signals: &[Signal::Traces], hours: 1, files_per_hour: 2, rows_per_file: 200_000 },
+    load: Load {
+        signals: &[TableKind::Traces],
+        hours: 1,
+        files_per_hour: 2,
+        rows_per_file: 200_000,
+    },
     copies: 16,
 };
 

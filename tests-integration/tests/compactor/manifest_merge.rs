@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use common::Signal;
+use common::TableKind;
 use iceberg::Catalog;
 use iceberg::spec::{ManifestStatus, PrimitiveLiteral};
 use iceberg::table::Table;
@@ -19,7 +19,7 @@ use super::{Load, compactor, json_ok, table_entry};
 
 /// 24 quiet hours of two small files each: 24 fast appends, 24 manifests.
 const DAY: Load =
-    Load { signals: &[Signal::Traces], hours: 24, files_per_hour: 2, rows_per_file: 50 };
+    Load { signals: &[TableKind::Traces], hours: 24, files_per_hour: 2, rows_per_file: 50 };
 
 #[tokio::test]
 async fn manifests_are_merged_on_sqlite_local() {

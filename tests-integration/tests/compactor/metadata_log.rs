@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::Signal;
+use common::TableKind;
 use common::catalog::CatalogHandle;
 use common::clock::{Clock, ManualClock};
 use common::storage::Warehouse;
@@ -45,8 +45,8 @@ const DELETE_AFTER_COMMIT: &str = "write.metadata.delete-after-commit.enabled";
 /// `traces` deletes what its commits drop from the log, `logs` leaves it to orphan cleanup.
 fn tables() -> [(TableId, bool); 2] {
     [
-        (TableId::new(TENANT, DATASET, Signal::Traces).unwrap(), true),
-        (TableId::new(TENANT, DATASET, Signal::Logs).unwrap(), false),
+        (TableId::new(TENANT, DATASET, TableKind::Traces).unwrap(), true),
+        (TableId::new(TENANT, DATASET, TableKind::Logs).unwrap(), false),
     ]
 }
 
@@ -340,7 +340,8 @@ async fn delete_after_commit_is_read_whatever_its_case_on_sqlite_local() {
     let Some(env) = TestEnv::new(Backend::SqliteLocal).await else { return };
     let Some(_python) = require_python() else { return };
     env.append_config("[compactor]\nmin_input_files = 2");
-    let load = Load { signals: &[Signal::Traces], hours: 3, files_per_hour: 2, rows_per_file: 20 };
+    let load =
+        Load { signals: &[TableKind::Traces], hours: 3, files_per_hour: 2, rows_per_file: 20 };
     let id = load.run(&env).remove(0);
     set_properties(&env, &id, &[(PREVIOUS_VERSIONS_MAX, "2"), (DELETE_AFTER_COMMIT, "TRUE")]).await;
     let mut tracked = vec![Tracked::new(&env, id, true).await];

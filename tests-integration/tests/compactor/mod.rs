@@ -12,6 +12,7 @@ mod orphan_cleanup;
 mod partition_drop;
 mod read_optimised;
 mod retention_cutoff;
+mod signaldb_layout;
 mod snapshot_expiration;
 mod sorted_output;
 mod status;
@@ -20,8 +21,8 @@ mod warning_signs;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use common::Signal;
-use common::partition::HourDirectory;
+use common::TableKind;
+use common::partition::PartitionDirectory;
 use common::tables::TableId;
 use futures::TryStreamExt;
 use iceberg::Catalog;
@@ -41,7 +42,7 @@ pub const DATASET: &str = "prod";
 /// hour, ending with the hour of [`END_TIME`].
 #[derive(Debug, Clone, Copy)]
 pub struct Load {
-    pub signals: &'static [Signal],
+    pub signals: &'static [TableKind],
     pub hours: u64,
     pub files_per_hour: u64,
     pub rows_per_file: u64,
@@ -118,7 +119,7 @@ pub fn table_entry<'a>(doc: &'a Value, id: &TableId) -> &'a Value {
         .find(|t| {
             t["tenant"] == id.tenant.as_str()
                 && t["dataset"] == id.dataset.as_str()
-                && t["table"] == id.signal.as_str()
+                && t["table"] == id.table.as_str()
         })
         .unwrap_or_else(|| panic!("{id} is not in {doc}"))
 }
@@ -213,7 +214,7 @@ pub fn file_name(location: &str) -> &str {
 pub async fn compacted_on_storage(env: &TestEnv, id: &TableId, hour: i64) -> BTreeSet<String> {
     let catalog = env.catalog().await;
     let table = catalog.catalog().load_table(&id.ident()).await.unwrap();
-    let dir = HourDirectory::new(table.metadata().location(), hour);
+    let dir = PartitionDirectory::hour(table.metadata().location(), hour);
     let listed = list_locations(catalog.warehouse(), dir.dir()).await.unwrap();
     listed.into_iter().filter(|l| file_name(l).starts_with("compacted-")).collect()
 }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::Signal;
+use common::TableKind;
 use common::catalog::CatalogHandle;
 use common::clock::{Clock, ManualClock};
 use common::tables::TableId;
@@ -33,7 +33,7 @@ use super::{COMPACTOR, DATASET, LOADGEN, Load, TENANT, compactor, json_ok, table
 
 const DAY: Duration = Duration::from_secs(86_400);
 const TRACES: Load =
-    Load { signals: &[Signal::Traces], hours: 2, files_per_hour: 2, rows_per_file: 50 };
+    Load { signals: &[TableKind::Traces], hours: 2, files_per_hour: 2, rows_per_file: 50 };
 
 /// Ten hours of `acme.prod.traces` ending 20 hours ago, two files each: with one day of
 /// retention and one hour of grace, the older ones are expired.
@@ -50,7 +50,7 @@ pub fn load_hours_around_a_one_day_cutoff(env: &TestEnv) {
 }
 
 pub fn traces() -> TableId {
-    TableId::new(TENANT, DATASET, Signal::Traces).unwrap()
+    TableId::new(TENANT, DATASET, TableKind::Traces).unwrap()
 }
 
 pub async fn location(env: &TestEnv, id: &TableId) -> String {
@@ -141,7 +141,7 @@ async fn files_of_every_live_snapshot_survive_however_old() {
     let job = orphan_cleanup_job(settings, handle, Arc::new(Metrics::new()), clock, pass);
     let report = job.run(&Scope::default(), &CancellationToken::new()).await;
     assert!(report.succeeded(), "{report:?}");
-    let traces = report.tables.iter().find(|t| t.table == Signal::Traces).unwrap();
+    let traces = report.tables.iter().find(|t| t.table == TableKind::Traces).unwrap();
     assert!(matches!(traces.details, Some(TableOutcome::OrphanCleanup(_))), "{traces:?}");
     // The `--json` form of the table's outcome.
     let d = &serde_json::to_value(&traces.details).unwrap();
@@ -222,7 +222,7 @@ async fn nothing_outside_the_table_location_is_touched() {
         .run();
     out.assert_success();
     let id = traces();
-    let other = TableId::new("other", DATASET, Signal::Traces).unwrap();
+    let other = TableId::new("other", DATASET, TableKind::Traces).unwrap();
     let (root, other_root) = (location(&env, &id).await, location(&env, &other).await);
     let warehouse = env.warehouse();
     let orphan = format!("{root}/data/orphan.parquet");
@@ -251,7 +251,7 @@ async fn nothing_outside_the_table_location_is_touched() {
     let shadow = iceberg::TableCreation::builder()
         .name("shadow".into())
         .location(format!("{root}/data/shadow"))
-        .schema(common::tables::schema(Signal::Traces))
+        .schema(common::tables::schema(TableKind::Traces).unwrap())
         .build();
     catalog.catalog().create_table(&id.namespace(), shadow).await.unwrap();
     let orphan = format!("{root}/data/second-orphan.parquet");

@@ -90,7 +90,7 @@ async fn expired_partitions_are_dropped(backend: Backend) {
         for hour in &gone {
             let line = format!(
                 "Dropped partition: tenant=acme dataset=prod table={} hour={hour} files=1 rows={}",
-                id.signal, b.content[hour].rows
+                id.table, b.content[hour].rows
             );
             assert_eq!(out.stderr.matches(&line).count(), 1, "no `{line}`\n{}", out.stderr);
         }
@@ -134,7 +134,7 @@ async fn expired_partitions_are_dropped(backend: Backend) {
     for id in &ids {
         let line = format!(
             "\n  {id}: dropped 0 of 4 partitions (0 rows, 0 bytes), expired 0 snapshot(s); {} kept 1 days (global tier)",
-            id.signal
+            id.table
         );
         assert!(out.stdout.contains(&line), "no `{line}`\n{}", out.stdout);
     }
@@ -185,7 +185,7 @@ async fn dry_runs_log_what_would_happen_and_change_nothing() {
             for hour in &gone {
                 let line = format!(
                     "[DRY-RUN] Would drop partition: tenant=acme dataset=prod table={} hour={hour}",
-                    id.signal
+                    id.table
                 );
                 assert_eq!(
                     out.stderr.matches(&line).count(),
@@ -359,7 +359,7 @@ async fn a_writer_appending_during_retention_loses_nothing() {
             assert!(!a.content.contains_key(hour), "{key} {hour} still there");
         }
         let tables = summary["tables"].as_array().unwrap();
-        let written = tables.iter().find(|t| t["signal"] == id.signal.as_str());
+        let written = tables.iter().find(|t| t["signal"] == id.table.as_str());
         let rows = written.unwrap_or_else(|| panic!("{summary}"))["rows"].as_u64().unwrap();
         let new_rows: u64 = a
             .content

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use arrow_array::{Array, StringArray};
-use common::Signal;
+use common::TableKind;
 use iceberg::table::Table;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -27,7 +27,7 @@ const CONFIG: &str = "[compactor]\nmin_input_files = 2\ntarget_file_size_bytes =
 
 /// One quiet hour of 24 traces files of 20,000 rows (about 19 MB).
 const LOAD: Load =
-    Load { signals: &[Signal::Traces], hours: 1, files_per_hour: 24, rows_per_file: 20_000 };
+    Load { signals: &[TableKind::Traces], hours: 1, files_per_hour: 24, rows_per_file: 20_000 };
 
 #[tokio::test]
 async fn a_second_tier_copies_row_groups_of_sorted_files_on_sqlite_local() {

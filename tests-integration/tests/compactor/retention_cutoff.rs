@@ -276,7 +276,7 @@ async fn the_cutoff_is_logged_in_utc_and_shown_in_the_configured_timezone() {
         let utc = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let line = format!(
             "Computed retention cutoff: tenant=acme dataset=prod signal={} cutoff={utc}",
-            id.signal
+            id.table
         );
         assert_eq!(out.stderr.matches(&line).count(), 1, "no `{line}` in\n{}", out.stderr);
         let local = details["policy"]["cutoff_local"].as_str().unwrap();

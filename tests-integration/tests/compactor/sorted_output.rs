@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use arrow_array::{
     Array, ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
-use common::Signal;
+use common::TableKind;
 use common::tables::{TableId, creation, default_sort_columns};
 use iceberg::Catalog;
 use iceberg::spec::{NullOrder, SortDirection, SortField, SortOrder, Transform};
@@ -29,7 +29,7 @@ const CONFIG: &str = "[compactor]\nmin_input_files = 3\ntarget_file_size_bytes =
 
 /// 2 quiet hours of 8 files of 500 rows in every signal's table.
 const LOAD: Load = Load {
-    signals: &[Signal::Traces, Signal::Logs, Signal::Metrics],
+    signals: &[TableKind::Traces, TableKind::Logs, TableKind::Metrics],
     hours: 2,
     files_per_hour: 8,
     rows_per_file: 500,
@@ -44,10 +44,10 @@ enum Key {
 }
 
 /// One sort column as the plan reports it: name, descending, nulls first.
-type Column = (String, bool, bool);
+pub(super) type Column = (String, bool, bool);
 
 /// The sort columns of a table's `--json` plan (`details.sort.columns`).
-fn plan_columns(details: &Value) -> Vec<Column> {
+pub(super) fn plan_columns(details: &Value) -> Vec<Column> {
     let columns = details["sort"]["columns"].as_array().unwrap_or_else(|| panic!("{details}"));
     columns
         .iter()
@@ -132,7 +132,7 @@ async fn sort_order_ids(table: &Table) -> BTreeMap<String, Option<i32>> {
 /// Checks that every live file of every hour of `after` is sorted by `columns`, that the files
 /// of an hour cover disjoint key ranges, and that each records `sort_order_id`; returns the
 /// number of files of each hour.
-async fn assert_sorted_hours(
+pub(super) async fn assert_sorted_hours(
     key: &str,
     table: &Table,
     after: &PyTableByHour,
@@ -205,7 +205,7 @@ async fn output_is_sorted_by_each_signals_order(backend: Backend) {
         assert_eq!(details["sort"]["sort_order_id"], 1, "{key}: {details}");
         let columns = plan_columns(details);
         let names: Vec<&str> = columns.iter().map(|c| c.0.as_str()).collect();
-        assert_eq!(names, default_sort_columns(id.signal), "{key}");
+        assert_eq!(names, default_sort_columns(id.signal()), "{key}");
         assert!(columns.iter().all(|c| !c.1 && c.2), "{key}: ascending, nulls first");
         let groups = executed(details);
         assert!(!groups.is_empty() && groups.iter().all(|g| g.committed()), "{key}: {groups:?}");
@@ -214,7 +214,7 @@ async fn output_is_sorted_by_each_signals_order(backend: Backend) {
         let table = catalog.catalog().load_table(&id.ident()).await.unwrap();
         let files = assert_sorted_hours(&key, &table, &after[&key], &columns, Some(1)).await;
         assert_eq!(files.len(), LOAD.hours as usize, "{key}");
-        if id.signal == Signal::Traces {
+        if id.table == TableKind::Traces {
             // Several files per hour, so the order across files was checked too.
             assert!(files.values().all(|&n| n >= 2), "{key}: {files:?}");
         }
@@ -228,7 +228,7 @@ async fn a_writer_set_sort_order_is_kept_and_followed() {
     let Some(env) = TestEnv::new(Backend::SqliteLocal).await else { return };
     let Some(_python) = require_python() else { return };
     env.append_config(CONFIG);
-    let id = TableId::new(super::TENANT, super::DATASET, Signal::Traces).unwrap();
+    let id = TableId::new(super::TENANT, super::DATASET, TableKind::Traces).unwrap();
     let catalog = env.catalog().await;
     catalog.catalog().create_namespace(&id.namespace(), HashMap::new()).await.unwrap();
     let field = |source_id, direction, null_order| SortField {
@@ -244,10 +244,11 @@ async fn a_writer_set_sort_order_is_kept_and_followed() {
             field(1, SortDirection::Ascending, NullOrder::First),
         ],
     };
-    let mut request = creation(&id, catalog.warehouse_location());
+    let request = creation(&id, catalog.warehouse_location());
+    let mut request = request.unwrap();
     request.sort_order = Some(order);
     catalog.catalog().create_table(&id.namespace(), request).await.unwrap();
-    let load = Load { signals: &[Signal::Traces], ..LOAD };
+    let load = Load { signals: &[TableKind::Traces], ..LOAD };
     let ids = load.run(&env);
     let before = read_by_hour(&env, &ids);
 
@@ -282,7 +283,7 @@ async fn a_sort_forced_to_spill_sorts_the_same() {
         "[compactor.sort]\nmemory_budget_bytes = 65536\nspill_dir = \"{}\"\n",
         spill.display()
     ));
-    let load = Load { signals: &[Signal::Traces, Signal::Logs], ..LOAD };
+    let load = Load { signals: &[TableKind::Traces, TableKind::Logs], ..LOAD };
     let ids = load.run(&env);
     let (doc, before, after) = compact_reading_before_and_after(&env, &ids);
     let catalog = env.catalog().await;

@@ -2,7 +2,7 @@
 //! retention change it, and the exit status cron relies on; the warning signs it reports are
 //! provoked on a real warehouse and cleared by fixing the configuration.
 
-use common::Signal;
+use common::TableKind;
 use serde_json::Value;
 use tests_integration::{Backend, TestEnv};
 
@@ -10,7 +10,7 @@ use super::{Load, compactor, json_ok};
 
 /// 3 closed hours of 6 small files in `logs`, all long past the 3-day log retention.
 const LOAD: Load =
-    Load { signals: &[Signal::Logs], hours: 3, files_per_hour: 6, rows_per_file: 100 };
+    Load { signals: &[TableKind::Logs], hours: 3, files_per_hour: 6, rows_per_file: 100 };
 
 #[tokio::test]
 async fn status_shows_health_warnings_and_each_jobs_last_pass_on_sqlite_local() {

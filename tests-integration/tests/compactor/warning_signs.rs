@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::Signal;
+use common::TableKind;
 use object_store::{ObjectStoreExt, PutPayload};
 use serde_json::Value;
 use tests_integration::metrics_text::Exposition;
@@ -78,7 +78,7 @@ async fn metadata_and_configuration_signs_fire_and_clear_on_sqlite_local() {
     let Some(env) = TestEnv::new(Backend::SqliteLocal).await else { return };
     // 101 old hours of one file each: nothing to compact, every hour past retention, one
     // snapshot and one manifest per hour.
-    Load { signals: &[Signal::Logs], hours: 101, files_per_hour: 1, rows_per_file: 5 }.run(&env);
+    Load { signals: &[TableKind::Logs], hours: 101, files_per_hour: 1, rows_per_file: 5 }.run(&env);
     env.append_config("[compactor]\ncompaction_interval_secs = 1\nmanifest_merge_min_count = 0");
     let table =
         set(&["storage_grows_despite_retention", "snapshots_unbounded", "manifests_unbounded"]);
@@ -121,7 +121,7 @@ async fn a_job_that_keeps_failing_is_a_sign_until_it_succeeds_on_sqlite_local() 
     let Some(env) = TestEnv::new(Backend::SqliteLocal).await else { return };
     // Recent, quiet hours: within retention, so only the failing job can be a sign.
     let end = (chrono::Utc::now() - chrono::Duration::hours(4)).to_rfc3339();
-    let load = Load { signals: &[Signal::Logs], hours: 2, files_per_hour: 3, rows_per_file: 20 };
+    let load = Load { signals: &[TableKind::Logs], hours: 2, files_per_hour: 3, rows_per_file: 20 };
     load.run_ending_at(&env, &end, 5);
     env.append_config(
         "[compactor]\ncompaction_interval_secs = 1\nmin_input_files = 2\n\

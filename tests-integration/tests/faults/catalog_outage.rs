@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::Signal;
+use common::TableKind;
 use compactor::service::PROBE_INTERVAL;
 use tests_integration::metrics_text::Exposition;
 use tests_integration::private_pg::PrivatePg;
@@ -29,7 +29,7 @@ const INTERVAL: Duration = Duration::from_secs(1);
 
 /// Two tables of 6 quiet hours with 6 small files each: 12 groups for the first pass.
 const LOAD: Load = Load {
-    signals: &[Signal::Traces, Signal::Logs],
+    signals: &[TableKind::Traces, TableKind::Logs],
     hours: 6,
     files_per_hour: 6,
     rows_per_file: 200,

@@ -6,7 +6,7 @@
 //! request cut once is retried and commits. (The catalog swap's lost answer is
 //! `lost_swap`'s.)
 
-use common::Signal;
+use common::TableKind;
 use common::tables::TableId;
 use serde_json::Value;
 use tests_integration::fault_proxy::{Fault, FaultProxy, Rule};
@@ -20,7 +20,7 @@ const CONFIG: &str = "[compactor]\nmin_input_files = 3";
 
 /// 1 quiet hour of 4 small files in `traces`.
 const LOAD: Load =
-    Load { signals: &[Signal::Traces], hours: 1, files_per_hour: 4, rows_per_file: 100 };
+    Load { signals: &[TableKind::Traces], hours: 1, files_per_hour: 4, rows_per_file: 100 };
 
 /// The S3 PUTs of a commit, in the order a compaction makes them, by what their path holds.
 const STEPS: &[(&str, &str)] = &[

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::Signal;
+use common::TableKind;
 use common::tables::TableId;
 use iceberg::Catalog;
 use tests_integration::orphans::stored;
@@ -21,7 +21,7 @@ use crate::compactor::{Executed, Load, compactor, executed, file_name, json_ok, 
 
 /// Two quiet hours of 6 small files in `traces` and `logs`: one group per hour and table.
 const SMALL_FILES: Load = Load {
-    signals: &[Signal::Traces, Signal::Logs],
+    signals: &[TableKind::Traces, TableKind::Logs],
     hours: 2,
     files_per_hour: 6,
     rows_per_file: 200,
@@ -115,7 +115,7 @@ async fn compaction_on_a_full_disk_fails_cleanly_and_succeeds_once_space_is_back
         let entry = table_entry(&doc, id);
         let error = entry["error"].as_str().unwrap_or_else(|| panic!("{id} did not fail: {entry}"));
         let table_dir =
-            format!("{}/{}/{}/{}", env.warehouse_uri(), id.tenant, id.dataset, id.signal);
+            format!("{}/{}/{}/{}", env.warehouse_uri(), id.tenant, id.dataset, id.table);
         assert!(error.contains("No space left on device"), "{id}: {error}");
         assert!(error.contains(&format!("{table_dir}/data/hour=")), "{id} names the path: {error}");
         for g in executed(&entry["details"]) {

@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::Signal;
+use common::TableKind;
 use common::tables::TableId;
 use iceberg::Catalog;
 use serde_json::Value;
@@ -36,7 +36,7 @@ grace_period_hours = 1
 
 /// One table of 3 quiet hours with 4 small files each: one commit of 3 groups.
 const LOAD: Load =
-    Load { signals: &[Signal::Traces], hours: 3, files_per_hour: 4, rows_per_file: 100 };
+    Load { signals: &[TableKind::Traces], hours: 3, files_per_hour: 4, rows_per_file: 100 };
 
 /// The compactor's compare-and-swap, the only statement of a compaction pass that changes
 /// `iceberg_tables`.

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use common::Signal;
+use common::TableKind;
 use sqlx::{Connection, Row};
 use tests_integration::http::{free_port, http_get};
 use tests_integration::orphans::{reachable, stored};
@@ -34,7 +34,7 @@ const SECRETS: [&str; 5] = [PG_PASSWORD, ENV_PG_PASSWORD, S3_SECRET, S3_TOKEN, E
 
 /// Two quiet hours of 4 small files in `logs`.
 const LOGS: Load =
-    Load { signals: &[Signal::Logs], hours: 2, files_per_hour: 4, rows_per_file: 50 };
+    Load { signals: &[TableKind::Logs], hours: 2, files_per_hour: 4, rows_per_file: 50 };
 
 /// Everything the runs printed, by where it came from.
 #[derive(Default)]

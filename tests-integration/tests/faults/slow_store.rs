@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use common::Signal;
+use common::TableKind;
 use serde_json::Value;
 use tests_integration::fault_proxy::{Fault, FaultProxy, Rule};
 use tests_integration::{Backend, TestEnv, require_python};
@@ -17,7 +17,7 @@ const CONFIG: &str = "[compactor]\nmin_input_files = 3\n[compactor.retention]\ne
 
 /// 2 quiet hours of 4 small files in `traces` and `logs`.
 const LOAD: Load = Load {
-    signals: &[Signal::Traces, Signal::Logs],
+    signals: &[TableKind::Traces, TableKind::Logs],
     hours: 2,
     files_per_hour: 4,
     rows_per_file: 100,

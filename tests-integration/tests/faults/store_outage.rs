@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use common::Signal;
+use common::TableKind;
 use tests_integration::fault_proxy::{Fault, FaultProxy, Rule};
 use tests_integration::metrics_text::Exposition;
 use tests_integration::{Backend, TestEnv, require_python};
@@ -20,7 +20,7 @@ const CONFIG: &str = "[compactor]\nmin_input_files = 3\ncompaction_interval_secs
 
 /// 1 quiet hour of 4 small files in `traces`.
 const LOAD: Load =
-    Load { signals: &[Signal::Traces], hours: 1, files_per_hour: 4, rows_per_file: 50 };
+    Load { signals: &[TableKind::Traces], hours: 1, files_per_hour: 4, rows_per_file: 50 };
 
 /// Polls `/readyz` until `done(status, body)` holds, failing after `timeout`.
 #[track_caller]

@@ -1,7 +1,7 @@
 //! The Iceberg SQL catalog on SQLite and on PostgreSQL: tables created through `common` are
 //! listed by iceberg-rust and opened by pyiceberg under the same catalog name.
 
-use common::Signal;
+use common::TableKind;
 use common::catalog::ensure_table;
 use common::tables::{HOUR_PARTITION_FIELD, TIMESTAMP_COLUMN, TableId};
 use iceberg::{Catalog, NamespaceIdent};
@@ -14,7 +14,7 @@ async fn catalog_roundtrip(backend: Backend) {
     let Some(_python) = require_python() else { return };
 
     let catalog = env.catalog().await;
-    let ids: Vec<TableId> = Signal::ALL
+    let ids: Vec<TableId> = TableKind::SIGNAL_NAMED
         .into_iter()
         .map(|signal| TableId::new("acme", "prod", signal).unwrap())
         .collect();

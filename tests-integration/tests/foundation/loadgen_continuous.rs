@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use common::Signal;
+use common::TableKind;
 use common::tables::TableId;
 use iceberg::Catalog;
 use tests_integration::iceberg_read::rows_per_hour;
@@ -16,7 +16,7 @@ use tests_integration::{
 async fn loadgen_continuous_appends_until_sigterm() {
     let Some(env) = TestEnv::new(Backend::SqliteLocal).await else { return };
     let Some(_python) = require_python() else { return };
-    let id = TableId::new("acme", "prod", Signal::Logs).unwrap();
+    let id = TableId::new("acme", "prod", TableKind::Logs).unwrap();
 
     let hour_before = hour_label(Utc::now().timestamp().div_euclid(3600));
     let child = BinCommand::new("signaldb-loadgen")

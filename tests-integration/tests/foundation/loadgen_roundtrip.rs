@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::Signal;
+use common::TableKind;
 use common::tables::TableId;
 use iceberg::Catalog;
 use serde_json::{Value, json};
@@ -60,7 +60,7 @@ impl Load {
         let mut ids = Vec::new();
         for tenant in self.tenants {
             for dataset in self.datasets {
-                for signal in Signal::ALL {
+                for signal in TableKind::SIGNAL_NAMED {
                     ids.push(TableId::new(tenant, dataset, signal).unwrap());
                 }
             }
@@ -100,7 +100,7 @@ impl Load {
                 .find(|t| {
                     t["tenant"] == id.tenant.as_str()
                         && t["dataset"] == id.dataset.as_str()
-                        && t["signal"] == id.signal.as_str()
+                        && t["signal"] == id.table.as_str()
                 })
                 .unwrap_or_else(|| panic!("{id} missing from summary: {summary}"));
             assert_eq!(entry["files"], self.files_per_table(), "{id}: {entry}");

@@ -8,7 +8,7 @@ mod live;
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use common::Signal;
+use common::TableKind;
 use common::tables::TableId;
 use compactor::job::JobKind;
 use tests_integration::{require_promtool, workspace_root};
@@ -34,7 +34,7 @@ fn the_alert_rules_are_valid_and_their_promtool_tests_pass() {
 #[test]
 fn the_alert_rules_and_the_dashboard_query_only_families_the_compactor_exports() {
     let metrics = compactor::metrics::Metrics::new();
-    metrics.touch_table(&TableId::new("acme", "prod", Signal::Logs).unwrap());
+    metrics.touch_table(&TableId::new("acme", "prod", TableKind::Logs).unwrap());
     for job in JobKind::ALL {
         metrics.touch_job(job);
     }

@@ -9,7 +9,7 @@ mod takeover;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::Signal;
+use common::TableKind;
 use common::tables::TableId;
 use compactor::job::JobKind;
 use compactor::lease::{Holder, LeaseStore};
@@ -37,7 +37,7 @@ fn load(env: &TestEnv, tenants: &[&str], hours: u64, files: u64, rows: u64) -> V
     out.assert_success();
     let ids: Vec<TableId> = tenants
         .iter()
-        .flat_map(|t| Signal::ALL.map(|s| TableId::new(t, "prod", s).unwrap()))
+        .flat_map(|t| TableKind::SIGNAL_NAMED.map(|s| TableId::new(t, "prod", s).unwrap()))
         .collect();
     assert_eq!(out.json()["total_files"], ids.len() as u64 * hours * files, "{}", out.stdout);
     ids

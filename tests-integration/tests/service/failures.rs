@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use common::Signal;
+use common::TableKind;
 use common::tables::TableId;
 use iceberg::Catalog;
 use object_store::{ObjectStoreExt, PutPayload};
@@ -36,7 +36,7 @@ async fn break_table(env: &TestEnv, id: &TableId) -> String {
 async fn env_with_broken_logs() -> Option<(TestEnv, Vec<TableId>, TableId)> {
     let env = TestEnv::new(Backend::SqliteLocal).await?;
     let tables = loadgen(&env, &["acme"]);
-    let broken = TableId::new("acme", "prod", Signal::Logs).unwrap();
+    let broken = TableId::new("acme", "prod", TableKind::Logs).unwrap();
     break_table(&env, &broken).await;
     Some((env, tables, broken))
 }
@@ -54,7 +54,7 @@ async fn one_broken_table_fails_alone_in_a_one_shot_pass() {
     let entries = report["tables"].as_array().unwrap();
     assert_eq!(entries.len(), tables.len(), "{report}");
     for (entry, id) in entries.iter().zip(&tables) {
-        assert_eq!(entry["table"], id.signal.as_str(), "{report}");
+        assert_eq!(entry["table"], id.table.as_str(), "{report}");
         if *id == broken {
             let error = entry["error"].as_str().unwrap_or_else(|| panic!("{id} did not fail"));
             assert!(error.contains("metadata"), "{error}");

@@ -14,7 +14,7 @@ mod signaldb_bin;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::Signal;
+use common::TableKind;
 use common::tables::TableId;
 use tests_integration::http::{HttpResponse, free_port, http_get};
 use tests_integration::metrics_text::{Exposition, MetricKind};
@@ -38,7 +38,7 @@ pub const STOP_WITHIN: Duration = Duration::from_secs(10);
 
 /// Writes `tenants` × `prod` × every signal with the load generator (2 hours ending now, 2 files
 /// per hour, 20 rows per file) and returns the tables, in the order of the reports
-/// (tenant, dataset, then signal in `Signal::ALL` order).
+/// (tenant, dataset, then signal in `TableKind::SIGNAL_NAMED` order).
 ///
 /// The data is recent and small on purpose: no retention default, grace period, quiet period
 /// or minimum file count lets any job change it, so the counts below stay true.
@@ -56,7 +56,7 @@ pub fn loadgen(env: &TestEnv, tenants: &[&str]) -> Vec<TableId> {
     let summary = out.json();
     let mut ids = Vec::new();
     for tenant in tenants {
-        for signal in Signal::ALL {
+        for signal in TableKind::SIGNAL_NAMED {
             ids.push(TableId::new(tenant, "prod", signal).unwrap());
         }
     }
@@ -178,7 +178,7 @@ pub fn table_value(metrics: &Exposition, family: &str, id: &TableId) -> Option<f
     let labels = [
         ("tenant", id.tenant.as_str()),
         ("dataset", id.dataset.as_str()),
-        ("table", id.signal.as_str()),
+        ("table", id.table.as_str()),
     ];
     metrics.value(family, &labels)
 }
@@ -265,7 +265,7 @@ pub fn assert_spec_families(metrics: &Exposition, tables: &[TableId], jobs: &[&s
             let expected = |label: &str| match label {
                 "tenant" => Some(id.tenant.as_str()),
                 "dataset" => Some(id.dataset.as_str()),
-                "signal" | "table" => Some(id.signal.as_str()),
+                "signal" | "table" => Some(id.table.as_str()),
                 _ => None,
             };
             let found = family

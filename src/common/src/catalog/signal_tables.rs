@@ -7,6 +7,7 @@ use iceberg::table::Table;
 
 use super::connection::SignalCatalog;
 use super::error::CatalogError;
+use crate::ids::validate_id;
 use crate::tables::{TableError, TableId, creation};
 
 /// Loads the table for `id`, creating its namespace and the table first when they are missing.
@@ -29,7 +30,8 @@ pub async fn ensure_table(catalog: &SignalCatalog, id: &TableId) -> Result<Table
     if cat.table_exists(&ident).await.map_err(iceberg_err("check"))? {
         return cat.load_table(&ident).await.map_err(iceberg_err("load"));
     }
-    match cat.create_table(&ns, creation(id, catalog.warehouse_location())).await {
+    let request = creation(id, catalog.warehouse_location())?;
+    match cat.create_table(&ns, request).await {
         Ok(table) => Ok(table),
         Err(_) if cat.table_exists(&ident).await.unwrap_or(false) => {
             cat.load_table(&ident).await.map_err(iceberg_err("load"))
@@ -57,5 +59,46 @@ pub async fn list_signal_tables(
         .collect();
     out.sort();
     out.dedup();
+    Ok(out)
+}
+
+/// A table in a tenant's namespace (`[tenant, dataset]`, both valid ids) that is not a signal
+/// table: it is listed so operators see it exists, and never touched.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct OtherTable {
+    /// Tenant id.
+    pub tenant: String,
+    /// Dataset id.
+    pub dataset: String,
+    /// The table's name.
+    pub table: String,
+    /// Why the compactor does not maintain it.
+    pub reason: String,
+}
+
+/// Every table of a tenant's namespace that is not a signal table, sorted, optionally limited
+/// to one tenant and/or dataset.
+pub async fn list_other_tables(
+    catalog: &SignalCatalog,
+    tenant: Option<&str>,
+    dataset: Option<&str>,
+) -> Result<Vec<OtherTable>, CatalogError> {
+    let mut out: Vec<OtherTable> = catalog
+        .list_table_idents()
+        .await?
+        .iter()
+        .filter_map(|ident| {
+            let [t, d] = ident.namespace().as_ref().as_slice() else { return None };
+            if validate_id(t).is_err() || validate_id(d).is_err() {
+                return None;
+            }
+            let reason = TableId::from_ident(ident).err()?.to_string();
+            let (tenant, dataset) = (t.clone(), d.clone());
+            Some(OtherTable { tenant, dataset, table: ident.name().to_string(), reason })
+        })
+        .filter(|t| tenant.is_none_or(|x| t.tenant == x))
+        .filter(|t| dataset.is_none_or(|x| t.dataset == x))
+        .collect();
+    out.sort();
     Ok(out)
 }

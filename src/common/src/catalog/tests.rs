@@ -1,10 +1,10 @@
 use iceberg::Catalog;
 
 use super::connection::sqlite_uri;
-use super::{SignalCatalog, ensure_table, list_signal_tables};
+use super::{SignalCatalog, ensure_table, list_other_tables, list_signal_tables};
 use crate::config::{SchemaConfig, StorageConfig};
-use crate::signal::Signal;
 use crate::storage::Warehouse;
+use crate::table_kind::TableKind;
 use crate::tables::TableId;
 
 #[test]
@@ -35,20 +35,20 @@ async fn sqlite_catalog_creates_lists_and_reopens_signal_tables() {
     let (storage, schema) = sqlite_and_local(tmp.path());
     let warehouse = Warehouse::open(&storage).unwrap();
     let catalog = SignalCatalog::connect(&schema, &warehouse).await.unwrap();
-    for signal in Signal::ALL {
-        let id = TableId::new("acme", "prod", signal).unwrap();
+    for kind in TableKind::SIGNAL_NAMED {
+        let id = TableId::new("acme", "prod", kind).unwrap();
         let table = ensure_table(&catalog, &id).await.unwrap();
         assert_eq!(table.metadata().location(), id.location(warehouse.location()));
         // A second call loads rather than fails.
         ensure_table(&catalog, &id).await.unwrap();
     }
-    ensure_table(&catalog, &TableId::new("other", "dev", Signal::Logs).unwrap()).await.unwrap();
+    ensure_table(&catalog, &TableId::new("other", "dev", TableKind::Logs).unwrap()).await.unwrap();
 
     let reopened = SignalCatalog::connect(&schema, &warehouse).await.unwrap();
     let all = list_signal_tables(&reopened, None, None).await.unwrap();
     assert_eq!(all.len(), 4);
     let acme = list_signal_tables(&reopened, Some("acme"), Some("prod")).await.unwrap();
-    assert_eq!(acme.iter().map(|t| t.signal).collect::<Vec<_>>(), Signal::ALL);
+    assert_eq!(acme.iter().map(|t| t.table).collect::<Vec<_>>(), TableKind::SIGNAL_NAMED);
     let table = reopened.catalog().load_table(&acme[0].ident()).await.unwrap();
     assert_eq!(table.metadata().default_partition_spec().fields()[0].name, "hour");
 }
@@ -60,7 +60,7 @@ async fn signal_tables_are_created_with_their_default_sort_order() {
     let (storage, schema) = sqlite_and_local(tmp.path());
     let warehouse = Warehouse::open(&storage).unwrap();
     let catalog = SignalCatalog::connect(&schema, &warehouse).await.unwrap();
-    for signal in Signal::ALL {
+    for signal in TableKind::SIGNAL_NAMED {
         let id = TableId::new("acme", "prod", signal).unwrap();
         ensure_table(&catalog, &id).await.unwrap();
         let table = catalog.catalog().load_table(&id.ident()).await.unwrap();
@@ -72,13 +72,34 @@ async fn signal_tables_are_created_with_their_default_sort_order() {
             .iter()
             .map(|f| md.current_schema().field_by_id(f.source_id).unwrap().name.as_str())
             .collect();
-        assert_eq!(names, crate::tables::default_sort_columns(signal), "{signal}");
+        assert_eq!(names, crate::tables::default_sort_columns(signal.signal()), "{signal}");
         for field in &order.fields {
             assert_eq!(field.transform, Transform::Identity);
             assert_eq!(field.direction, SortDirection::Ascending);
             assert_eq!(field.null_order, NullOrder::First);
         }
     }
+}
+
+#[tokio::test]
+async fn tables_of_tenant_namespaces_that_are_no_signal_table_are_listed_apart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (storage, schema) = sqlite_and_local(tmp.path());
+    let warehouse = Warehouse::open(&storage).unwrap();
+    let catalog = SignalCatalog::connect(&schema, &warehouse).await.unwrap();
+    let logs = TableId::new("acme", "prod", TableKind::Logs).unwrap();
+    ensure_table(&catalog, &logs).await.unwrap();
+    let mut spans = crate::tables::creation(&logs, warehouse.location()).unwrap();
+    spans.name = "spans".to_string();
+    spans.location = Some(format!("{}/acme/prod/spans", warehouse.location()));
+    catalog.catalog().create_table(&logs.namespace(), spans).await.unwrap();
+
+    assert_eq!(list_signal_tables(&catalog, None, None).await.unwrap(), [logs]);
+    let other = list_other_tables(&catalog, None, None).await.unwrap();
+    assert_eq!(other.len(), 1, "{other:?}");
+    assert_eq!((other[0].tenant.as_str(), other[0].table.as_str()), ("acme", "spans"));
+    assert!(other[0].reason.contains("is not a signal table"), "{}", other[0].reason);
+    assert!(list_other_tables(&catalog, Some("beta"), None).await.unwrap().is_empty());
 }
 
 #[tokio::test]

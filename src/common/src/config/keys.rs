@@ -152,11 +152,13 @@ fn sample() -> Config {
         traces_retention_days: set(),
         logs_retention_days: set(),
         metrics_retention_days: set(),
+        profiles_retention_days: set(),
         dataset_overrides: vec![DatasetOverride {
             dataset_id: "d".to_string(),
             traces_retention_days: set(),
             logs_retention_days: set(),
             metrics_retention_days: set(),
+            profiles_retention_days: set(),
         }],
     }];
     config.compactor.sort.spill_dir = Some(String::new());

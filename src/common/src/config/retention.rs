@@ -33,6 +33,9 @@ pub struct RetentionConfig {
     /// Days metric data is kept unless overridden; at least 1.
     /// Env `SIGNALDB_COMPACTOR_RETENTION_METRICS_RETENTION_DAYS`, default `30`.
     pub metrics_retention_days: u32,
+    /// Days profiling data is kept unless overridden; at least 1.
+    /// Env `SIGNALDB_COMPACTOR_RETENTION_PROFILES_RETENTION_DAYS`, default `7`.
+    pub profiles_retention_days: u32,
     /// Extra hours past the retention cutoff before a partition is dropped, absorbing clock
     /// skew. Env `SIGNALDB_COMPACTOR_RETENTION_GRACE_PERIOD_HOURS`, default `1`.
     pub grace_period_hours: u32,
@@ -58,6 +61,7 @@ impl Default for RetentionConfig {
             traces_retention_days: 7,
             logs_retention_days: 3,
             metrics_retention_days: 30,
+            profiles_retention_days: 7,
             grace_period_hours: 1,
             timezone: "UTC".to_string(),
             snapshots_to_keep: 5,
@@ -78,6 +82,8 @@ pub struct TenantOverride {
     pub logs_retention_days: Option<u32>,
     /// Days metric data of this tenant is kept; at least 1 when set.
     pub metrics_retention_days: Option<u32>,
+    /// Days profiling data of this tenant is kept; at least 1 when set.
+    pub profiles_retention_days: Option<u32>,
     /// Per-dataset overrides within this tenant,
     /// `[[compactor.retention.tenant_overrides.dataset_overrides]]`; each `dataset_id` at most
     /// once.
@@ -96,6 +102,8 @@ pub struct DatasetOverride {
     pub logs_retention_days: Option<u32>,
     /// Days metric data of this dataset is kept; at least 1 when set.
     pub metrics_retention_days: Option<u32>,
+    /// Days profiling data of this dataset is kept; at least 1 when set.
+    pub profiles_retention_days: Option<u32>,
 }
 
 /// Which tier of the retention hierarchy supplied a period.
@@ -162,6 +170,7 @@ impl RetentionConfig {
             Signal::Traces => self.traces_retention_days,
             Signal::Logs => self.logs_retention_days,
             Signal::Metrics => self.metrics_retention_days,
+            Signal::Profiles => self.profiles_retention_days,
         }
     }
 
@@ -193,6 +202,7 @@ impl TenantOverride {
             Signal::Traces => self.traces_retention_days,
             Signal::Logs => self.logs_retention_days,
             Signal::Metrics => self.metrics_retention_days,
+            Signal::Profiles => self.profiles_retention_days,
         }
     }
 }
@@ -204,6 +214,7 @@ impl DatasetOverride {
             Signal::Traces => self.traces_retention_days,
             Signal::Logs => self.logs_retention_days,
             Signal::Metrics => self.metrics_retention_days,
+            Signal::Profiles => self.profiles_retention_days,
         }
     }
 }

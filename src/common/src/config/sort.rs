@@ -28,6 +28,9 @@ pub struct SortConfig {
     /// Sort columns of metrics tables. Env `SIGNALDB_COMPACTOR_SORT_METRICS`, default
     /// `["metric_name", "service_name", "timestamp"]`.
     pub metrics: Vec<String>,
+    /// Sort columns of profiles tables. Env `SIGNALDB_COMPACTOR_SORT_PROFILES`, default
+    /// `["service_name", "timestamp"]`.
+    pub profiles: Vec<String>,
     /// Bytes of rows one group's sort holds in memory before it spills a sorted run to
     /// `spill_dir`; at least 65536. Env `SIGNALDB_COMPACTOR_SORT_MEMORY_BUDGET_BYTES`,
     /// default `67108864` (64 MiB).
@@ -47,6 +50,7 @@ impl Default for SortConfig {
             traces: columns(Signal::Traces),
             logs: columns(Signal::Logs),
             metrics: columns(Signal::Metrics),
+            profiles: columns(Signal::Profiles),
             memory_budget_bytes: 64 * 1024 * 1024,
             spill_dir: None,
         }
@@ -60,6 +64,7 @@ impl SortConfig {
             Signal::Traces => &self.traces,
             Signal::Logs => &self.logs,
             Signal::Metrics => &self.metrics,
+            Signal::Profiles => &self.profiles,
         }
     }
 

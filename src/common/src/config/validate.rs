@@ -126,6 +126,7 @@ fn check_retention(r: &RetentionConfig, prefix: &KeyPath, out: &mut Vec<Violatio
         traces_retention_days,
         logs_retention_days,
         metrics_retention_days,
+        profiles_retention_days,
         grace_period_hours: _,
         timezone,
         snapshots_to_keep,
@@ -136,6 +137,7 @@ fn check_retention(r: &RetentionConfig, prefix: &KeyPath, out: &mut Vec<Violatio
     check.at_least("traces_retention_days", *traces_retention_days, 1, "day");
     check.at_least("logs_retention_days", *logs_retention_days, 1, "day");
     check.at_least("metrics_retention_days", *metrics_retention_days, 1, "day");
+    check.at_least("profiles_retention_days", *profiles_retention_days, 1, "day");
     if timezone.parse::<chrono_tz::Tz>().is_err() {
         let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
         let hint = match super::keys::closest(timezone, names) {
@@ -158,7 +160,12 @@ fn check_retention(r: &RetentionConfig, prefix: &KeyPath, out: &mut Vec<Violatio
         id_rules(check, "tenant_id", &t.tenant_id, &mut seen_tenants, i, "tenant_overrides");
         override_days(
             check,
-            [t.traces_retention_days, t.logs_retention_days, t.metrics_retention_days],
+            [
+                t.traces_retention_days,
+                t.logs_retention_days,
+                t.metrics_retention_days,
+                t.profiles_retention_days,
+            ],
         );
         let mut seen_datasets: HashMap<&str, usize> = HashMap::new();
         for (j, d) in t.dataset_overrides.iter().enumerate() {
@@ -174,7 +181,12 @@ fn check_retention(r: &RetentionConfig, prefix: &KeyPath, out: &mut Vec<Violatio
             );
             override_days(
                 check,
-                [d.traces_retention_days, d.logs_retention_days, d.metrics_retention_days],
+                [
+                    d.traces_retention_days,
+                    d.logs_retention_days,
+                    d.metrics_retention_days,
+                    d.profiles_retention_days,
+                ],
             );
         }
     }
@@ -204,11 +216,12 @@ fn id_rules<'a>(
 }
 
 /// Overridden retention periods must be at least one day.
-fn override_days(check: &mut Checker<'_>, [traces, logs, metrics]: [Option<u32>; 3]) {
+fn override_days(check: &mut Checker<'_>, [traces, logs, metrics, profiles]: [Option<u32>; 4]) {
     for (key, days) in [
         ("traces_retention_days", traces),
         ("logs_retention_days", logs),
         ("metrics_retention_days", metrics),
+        ("profiles_retention_days", profiles),
     ] {
         if let Some(days) = days {
             check.at_least(key, days, 1, "day");
@@ -252,8 +265,15 @@ fn check_orphans(o: &OrphanCleanupConfig, check: &mut Checker<'_>) {
 const MIN_SORT_MEMORY_BUDGET_BYTES: u64 = 64 * 1024;
 
 fn check_sort(s: &SortConfig, check: &mut Checker<'_>) {
-    let SortConfig { enabled: _, traces: _, logs: _, metrics: _, memory_budget_bytes, spill_dir } =
-        s;
+    let SortConfig {
+        enabled: _,
+        traces: _,
+        logs: _,
+        metrics: _,
+        profiles: _,
+        memory_budget_bytes,
+        spill_dir,
+    } = s;
     for signal in Signal::ALL {
         sort_columns(check, signal, s.columns(signal));
     }
@@ -285,10 +305,11 @@ fn check_output(o: &OutputConfig, check: &mut Checker<'_>) {
     );
 }
 
-/// Sort columns must be columns of the signal's schema, each listed once.
+/// Sort columns must be columns of some table of the signal (in a layout the compactor knows),
+/// each listed once.
 fn sort_columns(check: &mut Checker<'_>, signal: Signal, columns: &[String]) {
-    let schema = crate::tables::schema(signal);
-    let names: Vec<&str> = schema.as_struct().fields().iter().map(|f| f.name.as_str()).collect();
+    let known = crate::tables::known_columns(signal);
+    let names: Vec<&str> = known.iter().map(String::as_str).collect();
     for (i, column) in columns.iter().enumerate() {
         if !names.contains(&column.as_str()) {
             let hint = match super::keys::closest(column, names.iter().copied()) {

@@ -16,7 +16,7 @@ use iceberg::table::Table;
 use tracing::{error, info};
 
 use super::execute::{BatchResult, GroupResult, GroupRun, GroupStatus, Rewritten, sizes};
-use crate::live_files::live_files_cached;
+use crate::live_files::{LiveFile, live_files_cached};
 use crate::log_target;
 use crate::snapshot::{
     CommitError, Retried, RetryFailure, SnapshotChange, commit_with_retry_cached,
@@ -63,7 +63,7 @@ impl GroupRun<'_, '_> {
                 let delete_hours: BTreeSet<i64> = live
                     .iter()
                     .filter(|f| f.content != DataContentType::Data)
-                    .filter_map(|f| f.hour)
+                    .filter_map(LiveFile::hour)
                     .collect();
                 let mut left = left_out.lock().unwrap_or_else(|e| e.into_inner());
                 let (mut remove, mut add) = (Vec::new(), Vec::new());
@@ -152,7 +152,7 @@ impl GroupRun<'_, '_> {
             {
                 error!(
                     target: log_target::SERVICE,
-                    tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+                    tenant = %id.tenant, dataset = %id.dataset, table = %id.table,
                     groups = batch.len(), error = %e,
                     "compaction commit outcome not proven; keeping the new files of its groups"
                 );
@@ -186,7 +186,7 @@ impl GroupRun<'_, '_> {
         };
         info!(
             target: log_target::SERVICE,
-            tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+            tenant = %id.tenant, dataset = %id.dataset, table = %id.table,
             hour = %r.partition.hour_label, files_in = result.files_in,
             files_out = result.files_out, rows = result.rows, bytes_in = result.bytes_in,
             bytes_out = result.bytes_out, snapshot_id, conflicts,

@@ -24,13 +24,14 @@ mod output;
 use std::sync::{Arc, Mutex};
 
 use arrow_array::RecordBatch;
-use common::partition::{HourDirectory, hour_partition};
+use common::partition::{PartitionDirectory, TimePartition};
 use iceberg::arrow::schema_to_arrow_schema;
 use iceberg::scan::FileScanTask;
-use iceberg::spec::{DataFile, PartitionKey};
+use iceberg::spec::DataFile;
 use iceberg::table::Table;
 use iceberg::{Error as IcebergError, ErrorKind};
 use parquet::arrow::ArrowSchemaConverter;
+use parquet::basic::Compression;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::ParquetMetaData;
 use parquet::schema::types::SchemaDescriptor;
@@ -44,7 +45,8 @@ use super::order::OutputOrder;
 use super::plan::Method;
 use super::props;
 use super::rewrite::{
-    RewriteError, RewriteOutput, RewriteSettings, TrackedLocations, checked, rewrite_tasks,
+    RewriteError, RewriteOutput, RewriteSettings, TrackedLocations, checked, output_partition,
+    rewrite_tasks,
 };
 use super::roll::file_limit;
 
@@ -66,14 +68,14 @@ pub async fn write_group(
     tasks: Vec<FileScanTask>,
     expected_rows: u64,
     planned_files: usize,
-    hour: i64,
+    partition: TimePartition,
     settings: &RewriteSettings,
     method: Method,
     order: Option<&OutputOrder>,
 ) -> Result<RewriteOutput, RewriteError> {
     let mut fallback = None;
     if method == Method::Copy {
-        match copy_tasks(table, &tasks, expected_rows, planned_files, hour, settings).await {
+        match copy_tasks(table, &tasks, expected_rows, planned_files, partition, settings).await {
             Ok(out) => return Ok(out),
             Err(CopyError::Failed(e)) => return Err(e),
             Err(CopyError::Ineligible(reason)) => {
@@ -83,19 +85,20 @@ pub async fn write_group(
         }
     }
     let mut out =
-        rewrite_tasks(table, tasks, expected_rows, planned_files, hour, settings, order).await?;
+        rewrite_tasks(table, tasks, expected_rows, planned_files, partition, settings, order)
+            .await?;
     out.copy_fallback = fallback;
     Ok(out)
 }
 
 /// Copies the row groups of `tasks` (holding `expected_rows` rows, per the manifests) into
-/// new files of partition `hour`, `planned_files` of them expected.
+/// new files of `partition`, `planned_files` of them expected.
 pub async fn copy_tasks(
     table: &Table,
     tasks: &[FileScanTask],
     expected_rows: u64,
     planned_files: usize,
-    hour: i64,
+    partition: TimePartition,
     settings: &RewriteSettings,
 ) -> Result<RewriteOutput, CopyError> {
     let Some(min_row_group) = settings.copy_min_row_group_bytes else {
@@ -107,8 +110,10 @@ pub async fn copy_tasks(
         let reason = format!("column `{c}` has a type whose metrics a copy cannot take");
         return Err(CopyError::Ineligible(reason));
     }
-    let dir = HourDirectory::new(md.location(), hour);
+    let (dir, key) = output_partition(md, partition).map_err(CopyError::Failed)?;
     let failed = |e| CopyError::Failed(write_error(&dir, e));
+    let file_settings = settings.file_settings();
+    let codec = file_settings.codec;
     let arrow = schema_to_arrow_schema(&schema).map_err(failed)?;
     let parquet_schema =
         ArrowSchemaConverter::new().convert(&arrow).map_err(|e| failed(e.into()))?;
@@ -116,7 +121,8 @@ pub async fn copy_tasks(
     let (mut large, mut total) = (0, 0);
     for task in tasks {
         let input = Input::open(table, task).await.map_err(CopyError::Failed)?;
-        if let Some(reason) = ineligibility(&input.metadata, &parquet_schema, min_row_group) {
+        if let Some(reason) = ineligibility(&input.metadata, &parquet_schema, min_row_group, codec)
+        {
             return Err(CopyError::Ineligible(format!("{}: {reason}", task.data_file_path)));
         }
         let (l, t) = row_group_bytes(&input.metadata, min_row_group);
@@ -129,13 +135,8 @@ pub async fn copy_tasks(
              copy_min_row_group_bytes ({min_row_group})"
         )));
     }
-    let mut props = props::writer_properties(&settings.file_settings(), &schema, None);
+    let mut props = props::writer_properties(&file_settings, &schema, None);
     parquet::arrow::add_encoded_arrow_schema_to_metadata(&arrow, &mut props);
-    let key = PartitionKey::new(
-        md.default_partition_spec().as_ref().clone(),
-        schema.clone(),
-        hour_partition(hour).map_err(|e| CopyError::Failed(e.into()))?,
-    );
     let written = Arc::new(Mutex::new(Vec::new()));
     let out = Output {
         schema,
@@ -154,7 +155,12 @@ pub async fn copy_tasks(
 /// What a file must show to be copied: the output's Parquet schema, and the output's codec
 /// and statistics on every chunk of its row groups of at least `min` bytes (the others are
 /// decoded); `None` when it qualifies, else why not.
-pub fn ineligibility(md: &ParquetMetaData, output: &SchemaDescriptor, min: u64) -> Option<String> {
+pub fn ineligibility(
+    md: &ParquetMetaData,
+    output: &SchemaDescriptor,
+    min: u64,
+    codec: Compression,
+) -> Option<String> {
     let columns = md.file_metadata().schema_descr().columns();
     if columns.len() != output.num_columns() {
         return Some(format!(
@@ -168,9 +174,9 @@ pub fn ineligibility(md: &ParquetMetaData, output: &SchemaDescriptor, min: u64) 
     }
     let copied = md.row_groups().iter().filter(|rg| compressed(rg) >= min);
     for c in copied.flat_map(|rg| rg.columns()) {
-        if !props::is_output_codec(c.compression()) {
-            let (path, codec) = (c.column_path(), c.compression());
-            return Some(format!("column `{path}` is compressed with {codec}, not ZSTD"));
+        if !props::is_output_codec(c.compression(), codec) {
+            let (path, found) = (c.column_path(), c.compression());
+            return Some(format!("column `{path}` is compressed with {found}, not {codec}"));
         }
         if c.statistics().is_none() {
             return Some(format!("column `{}` has no statistics", c.column_path()));
@@ -313,7 +319,7 @@ impl Pending {
     }
 }
 
-fn write_error(dir: &HourDirectory, e: IcebergError) -> RewriteError {
+fn write_error(dir: &PartitionDirectory, e: IcebergError) -> RewriteError {
     RewriteError::Write { dir: dir.dir().to_string(), source: Box::new(e) }
 }
 

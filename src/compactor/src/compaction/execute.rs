@@ -177,7 +177,7 @@ pub async fn execute(
             let id = cx.id;
             warn!(
                 target: log_target::SERVICE,
-                tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, groups = total,
+                tenant = %id.tenant, dataset = %id.dataset, table = %id.table, groups = total,
                 error = %reason, "Abandoned every compaction group of the table"
             );
             for (p, g) in work {
@@ -333,7 +333,7 @@ impl GroupRun<'_, '_> {
         partition: &PartitionPlan,
         group: &FileGroup,
     ) -> Result<RewriteOutput, GroupResult> {
-        let hour = partition.hour;
+        let time_partition = partition.partition;
         // Closed only when the pass's step is dropped, which cannot happen while it runs.
         let _permit = self.rewrites.acquire().await;
         let tasks = take_group_tasks(&mut *self.tasks.lock().await, group);
@@ -347,7 +347,8 @@ impl GroupRun<'_, '_> {
                 let rewrite = tokio::spawn(async move {
                     let order = order.as_ref();
                     let settings = &settings;
-                    write_group(&table, tasks, rows, planned, hour, settings, method, order).await
+                    let part = time_partition;
+                    write_group(&table, tasks, rows, planned, part, settings, method, order).await
                 });
                 rewrite.await.unwrap_or_else(|e| Err(RewriteError::Task(e.to_string())))
             }
@@ -388,7 +389,7 @@ impl GroupRun<'_, '_> {
         }
         warn!(
             target: log_target::SERVICE,
-            tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+            tenant = %id.tenant, dataset = %id.dataset, table = %id.table,
             hour = %partition.hour_label, files = group.files.len(), kind, reason = %reason,
             "Abandoned compaction group"
         );

@@ -119,7 +119,7 @@ pub async fn upkeep(
                     let merged = commit.merge.unwrap_or_default();
                     info!(
                         target: log_target::SERVICE,
-                        tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+                        tenant = %id.tenant, dataset = %id.dataset, table = %id.table,
                         manifests_before = report.after, manifests_after = commit.manifests,
                         merged = merged.replaced, written = merged.created,
                         snapshot_id = commit.snapshot_id,
@@ -135,7 +135,7 @@ pub async fn upkeep(
             Err(e) => {
                 warn!(
                     target: log_target::SERVICE,
-                    tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, error = %e,
+                    tenant = %id.tenant, dataset = %id.dataset, table = %id.table, error = %e,
                     "Manifest merge failed"
                 );
                 report.error = Some(e.to_string());

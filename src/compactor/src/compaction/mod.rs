@@ -21,6 +21,7 @@ pub mod rewrite;
 pub mod roll;
 pub mod scan;
 pub mod sort;
+pub mod write_props;
 
 #[cfg(test)]
 mod tests;
@@ -49,12 +50,14 @@ use crate::live_files::{ManifestCache, live_files_listed, manifest_list};
 use crate::log_target;
 use crate::snapshot::{MergePolicy, RetryPolicy};
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
+use crate::time_partition::current_time_field;
 
 /// Manifest entries a compaction pass keeps whole in memory (about 1 KiB each), so that its
 /// commits and merges do not decode again the manifests its plan read.
 pub const PASS_MANIFEST_ENTRIES: usize = 10_000;
 
-/// Everything a compaction pass needs to know, from `[compactor]`.
+/// Everything a compaction pass needs to know, from `[compactor]`; a table's own `write.*`
+/// properties win over it ([`CompactionSettings::for_table`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompactionSettings {
     /// How partitions are chosen and grouped.
@@ -90,6 +93,24 @@ impl From<&CompactorConfig> for CompactionSettings {
     }
 }
 
+impl CompactionSettings {
+    /// The settings for a table whose properties are `properties`: its target file size
+    /// (which also bounds what counts as small), Parquet codec, row-group size and bloom
+    /// filters win over the configuration.
+    pub fn for_table(
+        &self,
+        properties: &std::collections::HashMap<String, String>,
+    ) -> Result<Self, write_props::BadProperty> {
+        let write = write_props::WriteProperties::from_table(properties)?;
+        let mut out = self.clone();
+        out.execute.rewrite = self.execute.rewrite.for_table(write);
+        let target = out.execute.rewrite.target_file_size_bytes;
+        out.plan.target_file_size_bytes = target;
+        out.plan.small_file_threshold_bytes = out.plan.small_file_threshold_bytes.min(target);
+        Ok(out)
+    }
+}
+
 /// Whether compaction sorts its output, and by which columns per signal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SortPolicy {
@@ -101,16 +122,27 @@ pub struct SortPolicy {
     pub logs: Vec<String>,
     /// Sort columns of metrics tables.
     pub metrics: Vec<String>,
+    /// Sort columns of profiles tables.
+    pub profiles: Vec<String>,
 }
 
 impl From<&SortConfig> for SortPolicy {
     fn from(c: &SortConfig) -> Self {
-        let SortConfig { enabled, traces, logs, metrics, memory_budget_bytes: _, spill_dir: _ } = c;
+        let SortConfig {
+            enabled,
+            traces,
+            logs,
+            metrics,
+            profiles,
+            memory_budget_bytes: _,
+            spill_dir: _,
+        } = c;
         Self {
             enabled: *enabled,
             traces: traces.clone(),
             logs: logs.clone(),
             metrics: metrics.clone(),
+            profiles: profiles.clone(),
         }
     }
 }
@@ -118,7 +150,13 @@ impl From<&SortConfig> for SortPolicy {
 impl SortPolicy {
     /// No sorting.
     pub fn unsorted() -> Self {
-        Self { enabled: false, traces: Vec::new(), logs: Vec::new(), metrics: Vec::new() }
+        Self {
+            enabled: false,
+            traces: Vec::new(),
+            logs: Vec::new(),
+            metrics: Vec::new(),
+            profiles: Vec::new(),
+        }
     }
 
     /// The output order of `table` (of `id`): `None` when sorting is off or nothing sorts it.
@@ -130,12 +168,14 @@ impl SortPolicy {
         if !self.enabled {
             return Ok(None);
         }
-        let columns = match id.signal {
+        let signal = id.signal();
+        let columns = match signal {
             Signal::Traces => &self.traces,
             Signal::Logs => &self.logs,
             Signal::Metrics => &self.metrics,
+            Signal::Profiles => &self.profiles,
         };
-        order::resolve(table.metadata(), columns, &id.to_string(), id.signal.as_str())
+        order::resolve(table.metadata(), columns, &id.to_string(), signal.as_str())
     }
 }
 
@@ -174,7 +214,14 @@ impl CompactionStep {
 
     /// Plans the compaction of the table in `cx`.
     pub async fn plan(&self, cx: &TableContext<'_>) -> Result<TablePlan, StepError> {
-        Ok(self.survey(cx, &ManifestCache::new()).await?.0)
+        let settings = self.table_settings(cx)?;
+        Ok(self.survey(cx, &settings, &ManifestCache::new()).await?.0)
+    }
+
+    /// The settings for the table in `cx`, its own `write.*` properties applied.
+    fn table_settings(&self, cx: &TableContext<'_>) -> Result<CompactionSettings, StepError> {
+        let properties = cx.table.metadata().properties();
+        self.settings.for_table(properties).map_err(|e| StepError::Unfit(format!("{}: {e}", cx.id)))
     }
 
     /// The plan of the table in `cx` and what its manifests are, from one read of its
@@ -182,6 +229,7 @@ impl CompactionStep {
     async fn survey(
         &self,
         cx: &TableContext<'_>,
+        table_settings: &CompactionSettings,
         cache: &ManifestCache,
     ) -> Result<(TablePlan, manifests::Found), StepError> {
         let list =
@@ -195,11 +243,13 @@ impl CompactionStep {
             .sort
             .resolve(cx.id, cx.table)
             .map_err(|e| StepError::Unfit(e.to_string()))?;
-        let settings = &self.settings.plan;
+        let settings = &table_settings.plan;
         let now = self.clock.now();
         let mut plan = plan::plan_ordered(&files, default_spec, settings, now, sort.as_ref());
         plan.sort = sort;
-        Ok((plan, manifests::found(cx.table, &list, self.settings.execute.merge)))
+        plan.not_maintainable =
+            current_time_field(cx.table.metadata()).err().map(|e| e.to_string());
+        Ok((plan, manifests::found(cx.table, &list, table_settings.execute.merge)))
     }
 
     /// Plans and executes the compaction of the table in `cx`, then merges its small
@@ -208,11 +258,12 @@ impl CompactionStep {
         &self,
         cx: &TableContext<'_>,
     ) -> Result<(TablePlan, TableExecution, ManifestsReport), StepError> {
-        let settings = &self.settings.execute;
+        let table_settings = self.table_settings(cx)?;
+        let settings = &table_settings.execute;
         // One cache for the pass: the scan, the commits and a manifest merge reuse what the
         // plan read, so each manifest is decoded once per pass.
         let cache = ManifestCache::with_manifests(PASS_MANIFEST_ENTRIES);
-        let (plan, found) = self.survey(cx, &cache).await?;
+        let (plan, found) = self.survey(cx, &table_settings, &cache).await?;
         let clock = self.clock.as_ref();
         let execution = execute::execute(cx, &plan, settings, clock, &self.rewrites, &cache).await;
         let manifests = manifests::upkeep(cx, settings, clock, found, &execution, &cache).await;
@@ -229,7 +280,7 @@ impl CompactionStep {
         for c in &plan.candidates {
             info!(
                 target: log_target::SERVICE,
-                tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, hour = %c.hour_label,
+                tenant = %id.tenant, dataset = %id.dataset, table = %id.table, hour = %c.hour_label,
                 files_before = c.files_before, files_after = c.files_after, bytes = c.bytes,
                 "[DRY-RUN] Compaction candidate"
             );
@@ -248,7 +299,7 @@ impl CompactionStep {
             plan.files_after,
             plan.bytes_to_rewrite,
             manifests.summary()
-        );
+        ) + &not_maintained(&plan);
         let details = CompactionOutcome { plan, execution: None, manifests: Some(manifests) };
         StepOutcome::ok(summary, details)
     }
@@ -289,7 +340,13 @@ fn summarize(plan: &TablePlan, execution: &TableExecution, manifests: &Manifests
         summary.push_str(&format!("; {groups_not_started} group(s) not started (shutting down)"));
     }
     summary.push_str(&manifests.summary());
+    summary.push_str(&not_maintained(plan));
     summary
+}
+
+/// `; not maintained: <reason>` when the table cannot be maintained, else nothing.
+fn not_maintained(plan: &TablePlan) -> String {
+    plan.not_maintainable.as_ref().map(|r| format!("; not maintained: {r}")).unwrap_or_default()
 }
 
 #[async_trait]
@@ -310,7 +367,8 @@ impl TableStep for CompactionStep {
         cx: TableContext<'_>,
     ) -> Result<StepOutcome<CompactionOutcome>, StepError> {
         if cx.scope.dry_run {
-            let (plan, found) = self.survey(&cx, &ManifestCache::new()).await?;
+            let settings = self.table_settings(&cx)?;
+            let (plan, found) = self.survey(&cx, &settings, &ManifestCache::new()).await?;
             return Ok(self.dry_run(&cx, plan, found));
         }
         let (plan, execution, manifests) = self.compact(&cx).await?;

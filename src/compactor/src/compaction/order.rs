@@ -158,15 +158,15 @@ fn table_columns(md: &TableMetadata, order: &SortOrder) -> Result<Vec<SortColumn
 
 #[cfg(test)]
 mod tests {
-    use common::signal::Signal;
+    use common::TableKind;
     use common::tables::{TableId, creation, sort_order};
     use iceberg::spec::{SortField, TableMetadataBuilder};
 
     use super::*;
 
     fn metadata(order: Option<SortOrder>) -> TableMetadata {
-        let id = TableId::new("acme", "prod", Signal::Traces).unwrap();
-        let mut creation = creation(&id, "file:///wh");
+        let id = TableId::new("acme", "prod", TableKind::Traces).unwrap();
+        let mut creation = creation(&id, "file:///wh").unwrap();
         creation.sort_order = order;
         TableMetadataBuilder::from_table_creation(creation).unwrap().build().unwrap().metadata
     }
@@ -181,7 +181,7 @@ mod tests {
 
     #[test]
     fn the_table_order_wins_over_the_configured_columns() {
-        let md = metadata(Some(sort_order(Signal::Traces)));
+        let md = metadata(Some(sort_order(TableKind::Traces).unwrap()));
         let order = resolve(&md, &configured(&["span_id"]), "t", "traces").unwrap().unwrap();
         assert_eq!(order.source, OrderSource::Table);
         assert_eq!(names(&order), ["trace_id", "timestamp"]);

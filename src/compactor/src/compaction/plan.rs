@@ -1,4 +1,4 @@
-//! Compaction planning: from a table's live files, decide which `hour` partitions are worth
+//! Compaction planning: from a table's live files, decide which time partitions are worth
 //! compacting and how their small files group into target-size outputs. Pure data in, plan
 //! out: planning reads nothing and changes nothing.
 
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::config::CompactorConfig;
-use common::partition::hour_label;
+use common::partition::TimePartition;
 use iceberg::spec::DataContentType;
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +23,7 @@ pub struct PlanSettings {
     pub small_file_threshold_bytes: u64,
     /// A partition needs at least this many small files to be a candidate.
     pub min_input_files: usize,
-    /// Partitions whose hour ended less than this long ago are left to writers.
+    /// Partitions that ended less than this long ago are left to writers.
     pub quiet_period: Duration,
     /// Smallest average row group (bytes) of inputs merged by copying row groups; `None`
     /// turns the copy path off (`[compactor.output]`).
@@ -83,9 +83,11 @@ impl Method {
 /// A partition that will be compacted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartitionPlan {
-    /// Hour since the epoch (the partition value).
+    /// The time partition (grain and value).
+    pub partition: TimePartition,
+    /// The partition's first hour since the epoch.
     pub hour: i64,
-    /// The hour as `YYYY-MM-DD-HH` (UTC).
+    /// The partition's label: `YYYY-MM-DD-HH` for an hour, `YYYY-MM-DD` for a day (UTC).
     pub hour_label: String,
     /// Partition spec of the files.
     pub spec_id: i32,
@@ -110,7 +112,7 @@ pub struct PartitionPlan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SkipReason {
-    /// Its hour ended within the quiet period: writers may still be adding to it.
+    /// It ended within the quiet period: writers may still be adding to it.
     ActiveHour,
     /// Fewer small files than `min_input_files`.
     TooFewSmallFiles,
@@ -118,7 +120,7 @@ pub enum SkipReason {
     HasDeleteFiles,
     /// Its files use another partition spec than the table's default; specs are never mixed.
     OtherPartitionSpec,
-    /// Its partition value is not an `hour` this code can interpret.
+    /// Its partition is not a time partition (hour or day) this code can interpret.
     UninterpretablePartition,
 }
 
@@ -138,7 +140,7 @@ impl SkipReason {
 /// A partition left alone, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SkippedPartition {
-    /// The hour, when it could be read.
+    /// The partition's label, when it could be read.
     pub hour_label: Option<String>,
     /// Partition spec of the files.
     pub spec_id: i32,
@@ -169,6 +171,10 @@ pub struct TablePlan {
     pub rows_to_rewrite: u64,
     /// The order the rewritten rows are written in; `null` when unsorted.
     pub sort: Option<OutputOrder>,
+    /// Why the table cannot be maintained (no time partition in its current spec), when so:
+    /// its partitions are all skipped as uninterpretable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_maintainable: Option<String>,
 }
 
 impl TablePlan {
@@ -212,14 +218,14 @@ pub fn plan_ordered(
     now: DateTime<Utc>,
     order: Option<&OutputOrder>,
 ) -> TablePlan {
-    // Group by (spec, hour): partitions of different specs are never mixed.
-    let mut partitions: BTreeMap<(i32, Option<i64>), Vec<&LiveFile>> = BTreeMap::new();
+    // Group by (spec, partition): partitions of different specs are never mixed.
+    let mut partitions: BTreeMap<(i32, Option<TimePartition>), Vec<&LiveFile>> = BTreeMap::new();
     for f in files {
-        partitions.entry((f.spec_id, f.hour)).or_default().push(f);
+        partitions.entry((f.spec_id, f.partition)).or_default().push(f);
     }
     let quiet_secs = i64::try_from(settings.quiet_period.as_secs()).unwrap_or(i64::MAX);
     let mut out = TablePlan::default();
-    for ((spec_id, hour), files) in partitions {
+    for ((spec_id, partition), files) in partitions {
         let (data, deletes): (Vec<&LiveFile>, Vec<&LiveFile>) =
             files.into_iter().partition(|f| f.content == DataContentType::Data);
         if data.is_empty() {
@@ -229,20 +235,19 @@ pub fn plan_ordered(
         let small: Vec<&LiveFile> =
             data.iter().copied().filter(|f| f.size < settings.small_file_threshold_bytes).collect();
         let skip = |reason| SkippedPartition {
-            hour_label: hour.map(hour_label),
+            hour_label: partition.map(TimePartition::label),
             spec_id,
             reason,
             files: data.len(),
             small_files: small.len(),
         };
-        let Some(hour) = hour else {
+        let Some(partition) = partition else {
             out.skipped.push(skip(SkipReason::UninterpretablePartition));
             continue;
         };
-        let hour_end = (hour + 1).saturating_mul(3600);
         let reason = if spec_id != default_spec_id {
             Some(SkipReason::OtherPartitionSpec)
-        } else if hour_end.saturating_add(quiet_secs) > now.timestamp() {
+        } else if partition.end_secs().saturating_add(quiet_secs) > now.timestamp() {
             Some(SkipReason::ActiveHour)
         } else if !deletes.is_empty() {
             Some(SkipReason::HasDeleteFiles)
@@ -263,7 +268,7 @@ pub fn plan_ordered(
         };
         if groups.is_empty() {
             out.skipped.push(SkippedPartition {
-                hour_label: Some(hour_label(hour)),
+                hour_label: Some(partition.label()),
                 spec_id,
                 reason: SkipReason::TooFewSmallFiles,
                 files: data.len(),
@@ -274,8 +279,9 @@ pub fn plan_ordered(
         let grouped: usize = groups.iter().map(|g| g.files.len()).sum();
         let outputs: usize = groups.iter().map(|g| g.expected_output_files).sum();
         let candidate = PartitionPlan {
-            hour,
-            hour_label: hour_label(hour),
+            partition,
+            hour: partition.start_hour(),
+            hour_label: partition.label(),
             spec_id,
             files_before: data.len(),
             files_after: data.len() - grouped + outputs,

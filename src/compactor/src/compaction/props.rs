@@ -2,6 +2,8 @@
 //!
 //! Both the rewrite and the row-group copy write with these settings, and the copy accepts
 //! only inputs whose chunks use the same codec, so that a table's compacted files read alike.
+//! The codec, row-group size and bloom filters are the table's `write.*` properties where it
+//! sets them ([`super::write_props`]), else the configuration's.
 
 use iceberg::spec::{DataFileFormat, Schema};
 use iceberg::writer::file_writer::location_generator::DefaultFileNameGenerator;
@@ -21,37 +23,41 @@ pub const TRACE_ID_COLUMN: &str = "trace_id";
 /// smallest size that keeps it, given the row group's distinct values).
 pub const BLOOM_FILTER_FPP: f64 = 0.01;
 
-/// The codec of compacted files' column chunks.
-pub fn codec() -> Compression {
+/// The codec of compacted files' column chunks when the table names none: ZSTD.
+pub fn default_codec() -> Compression {
     Compression::ZSTD(ZstdLevel::default())
 }
 
-/// Whether chunks compressed with `c` may be copied into a compacted file as they are.
-pub fn is_output_codec(c: Compression) -> bool {
-    matches!(c, Compression::ZSTD(_))
+/// Whether chunks compressed with `c` may be copied into a file written with `output`: the
+/// same codec (its level only matters to the writer).
+pub fn is_output_codec(c: Compression, output: Compression) -> bool {
+    std::mem::discriminant(&c) == std::mem::discriminant(&output)
 }
 
 /// What a compacted file is written with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileSettings {
     /// Most rows in one row group.
     pub row_group_rows: usize,
     /// Most (estimated, encoded) bytes in one row group.
     pub row_group_bytes: usize,
-    /// Whether a `trace_id` column gets a bloom filter.
-    pub trace_id_bloom_filter: bool,
+    /// The column chunks' codec.
+    pub codec: Compression,
+    /// Columns that get a bloom filter (those the file's schema has).
+    pub bloom_filter_columns: Vec<String>,
 }
 
-/// The writer properties of a compacted file of `schema`, its rows in `order` when set: ZSTD,
-/// row groups bounded as `settings` says, page-level statistics (column and offset indexes)
-/// on every column and always on the sort columns, and the `trace_id` bloom filter when asked.
+/// The writer properties of a compacted file of `schema`, its rows in `order` when set: the
+/// settings' codec, row groups bounded as `settings` says, page-level statistics (column and
+/// offset indexes) on every column and always on the sort columns, and bloom filters on the
+/// settings' columns.
 pub fn writer_properties(
     settings: &FileSettings,
     schema: &Schema,
     order: Option<&OutputOrder>,
 ) -> WriterProperties {
     let mut builder = WriterProperties::builder()
-        .set_compression(codec())
+        .set_compression(settings.codec)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(settings.row_group_rows.max(1)))
         .set_max_row_group_bytes(Some(settings.row_group_bytes.max(1)))
@@ -60,8 +66,11 @@ pub fn writer_properties(
         let path = ColumnPath::from(column.column.as_str());
         builder = builder.set_column_statistics_enabled(path, EnabledStatistics::Page);
     }
-    if settings.trace_id_bloom_filter && schema.field_by_name(TRACE_ID_COLUMN).is_some() {
-        let path = ColumnPath::from(TRACE_ID_COLUMN);
+    for column in &settings.bloom_filter_columns {
+        if schema.field_by_name(column).is_none() {
+            continue;
+        }
+        let path = ColumnPath::from(column.as_str());
         let ndv = u64::try_from(settings.row_group_rows).unwrap_or(u64::MAX);
         builder = builder
             .set_column_bloom_filter_enabled(path.clone(), true)

@@ -1,4 +1,4 @@
-//! Rewriting one group of small files of an `hour` partition into target-size files.
+//! Rewriting one group of small files of a time partition into target-size files.
 //!
 //! Record batches stream from the inputs, one input file at a time ([`super::read`]), into
 //! Parquet files that are closed once they reach the target size as written
@@ -12,12 +12,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use common::partition::{HourDirectory, HourOutOfRange, hour_partition};
+use common::partition::{PartitionDirectory, TimePartition};
 use futures::TryStreamExt;
 use iceberg::Error as IcebergError;
 use iceberg::io::FileIO;
 use iceberg::scan::FileScanTask;
-use iceberg::spec::{DataFile, PartitionKey};
+use iceberg::spec::{DataFile, PartitionKey, TableMetadata};
 use iceberg::table::Table;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::file_writer::location_generator::LocationGenerator;
@@ -31,7 +31,9 @@ use super::read;
 use super::roll::{self, SizedFiles};
 use super::scan::{scan_tasks, take_group_tasks};
 use super::sort::{ExternalSort, SortError, SortSettings};
+use super::write_props::WriteProperties;
 use crate::live_files::ManifestCache;
+use crate::time_partition::current_time_field;
 
 pub use super::props::COMPACTED_FILE_PREFIX;
 
@@ -48,10 +50,12 @@ pub struct RewriteSettings {
     pub row_group_bytes: usize,
     /// Memory and spill directory of a sorted rewrite.
     pub sort: SortSettings,
-    /// Whether a `trace_id` column gets a Parquet bloom filter.
+    /// Whether a `trace_id` column gets a Parquet bloom filter (unless the table says).
     pub trace_id_bloom_filter: bool,
     /// Smallest row group the copy path copies; `None` when copying is off.
     pub copy_min_row_group_bytes: Option<u64>,
+    /// The table's own `write.*` properties, which win over the settings above.
+    pub table: WriteProperties,
 }
 
 impl RewriteSettings {
@@ -69,15 +73,33 @@ impl RewriteSettings {
             sort: SortSettings::default(),
             trace_id_bloom_filter: output.trace_id_bloom_filter,
             copy_min_row_group_bytes: output.copy_min_row_group_bytes(),
+            table: WriteProperties::default(),
         }
     }
 
-    /// The settings of each file written.
+    /// These settings for a table whose properties say `table`: its target file size and
+    /// row-group size win over the configured ones.
+    pub fn for_table(&self, table: WriteProperties) -> Self {
+        let target_file_size_bytes =
+            table.target_file_size_bytes.unwrap_or(self.target_file_size_bytes);
+        let row_group_bytes = match (table.row_group_bytes, table.target_file_size_bytes) {
+            (Some(bytes), _) => bytes,
+            (None, Some(target)) => roll::row_group_bytes(target, 64 * 1024 * 1024),
+            (None, None) => self.row_group_bytes,
+        };
+        Self { target_file_size_bytes, row_group_bytes, table, ..self.clone() }
+    }
+
+    /// The settings of each file written: the table's codec (else ZSTD) and bloom filters
+    /// (`trace_id`'s as configured unless the table sets it).
     pub fn file_settings(&self) -> FileSettings {
+        let mut bloom = self.table.bloom_filters.clone();
+        bloom.entry(props::TRACE_ID_COLUMN.to_string()).or_insert(self.trace_id_bloom_filter);
         FileSettings {
             row_group_rows: self.row_group_rows,
             row_group_bytes: self.row_group_bytes,
-            trace_id_bloom_filter: self.trace_id_bloom_filter,
+            codec: self.table.codec.unwrap_or_else(props::default_codec),
+            bloom_filter_columns: bloom.into_iter().filter(|(_, on)| *on).map(|(c, _)| c).collect(),
         }
     }
 }
@@ -145,9 +167,14 @@ pub enum RewriteError {
     /// The rows could not be sorted.
     #[error(transparent)]
     Sort(#[from] SortError),
-    /// The partition value does not fit the table's `hour` partition.
-    #[error(transparent)]
-    Partition(#[from] HourOutOfRange),
+    /// The partition cannot be written in the table's current partition spec.
+    #[error("partition {partition}: {reason}")]
+    Partition {
+        /// The partition's label.
+        partition: String,
+        /// Why.
+        reason: String,
+    },
     /// The rows written differ from the rows read or from the inputs' record counts.
     #[error(
         "row count mismatch: the manifests list {expected} rows, {read} were read and {written} written"
@@ -172,18 +199,18 @@ impl RewriteError {
             Self::Write { .. } => "write",
             Self::Task(_) => "task",
             Self::Sort(_) => "sort",
-            Self::Partition(_) => "partition",
+            Self::Partition { .. } => "partition",
             Self::RowCountMismatch { .. } => "row_count_mismatch",
         }
     }
 }
 
-/// Rewrites the files of `group` (all of partition `hour` of `table`'s current snapshot) into
+/// Rewrites the files of `group` (all of `partition` of `table`'s current snapshot) into
 /// new files of the same partition, their rows in `order` when set.
 pub async fn rewrite_group(
     table: &Table,
     group: &FileGroup,
-    hour: i64,
+    partition: TimePartition,
     settings: &RewriteSettings,
     order: Option<&OutputOrder>,
 ) -> Result<RewriteOutput, RewriteError> {
@@ -191,23 +218,23 @@ pub async fn rewrite_group(
     let mut tasks = scan_tasks(table, paths, &ManifestCache::new()).await?;
     let tasks = take_group_tasks(&mut tasks, group)?;
     let (rows, planned) = (group.rows, group.expected_output_files);
-    rewrite_tasks(table, tasks, rows, planned, hour, settings, order).await
+    rewrite_tasks(table, tasks, rows, planned, partition, settings, order).await
 }
 
 /// Rewrites the files of `tasks`, which the manifests say hold `expected_rows` rows, into new
-/// files of partition `hour`, `planned_files` of them expected, their rows in `order` across
+/// files of `partition`, `planned_files` of them expected, their rows in `order` across
 /// the files when set. On any error every file written so far is deleted.
 pub async fn rewrite_tasks(
     table: &Table,
     tasks: Vec<FileScanTask>,
     expected_rows: u64,
     planned_files: usize,
-    hour: i64,
+    partition: TimePartition,
     settings: &RewriteSettings,
     order: Option<&OutputOrder>,
 ) -> Result<RewriteOutput, RewriteError> {
     let written = Arc::new(Mutex::new(Vec::new()));
-    let result = write_all(table, tasks, planned_files, hour, settings, order, &written);
+    let result = write_all(table, tasks, planned_files, partition, settings, order, &written);
     checked(table.file_io(), expected_rows, &written, result).await
 }
 
@@ -242,14 +269,14 @@ async fn write_all(
     table: &Table,
     tasks: Vec<FileScanTask>,
     planned_files: usize,
-    hour: i64,
+    partition: TimePartition,
     settings: &RewriteSettings,
     order: Option<&OutputOrder>,
     written: &Arc<Mutex<Vec<String>>>,
 ) -> Result<RewriteOutput, RewriteError> {
     let md = table.metadata();
     let schema = md.current_schema().clone();
-    let directory = HourDirectory::new(md.location(), hour);
+    let (directory, key) = output_partition(md, partition)?;
     let dir = directory.dir().to_string();
     let write_err = |e| RewriteError::Write { dir: dir.clone(), source: Box::new(e) };
     let arrow_schema =
@@ -266,11 +293,6 @@ async fn write_all(
         table.file_io().clone(),
         locations,
         names,
-    );
-    let key = PartitionKey::new(
-        md.default_partition_spec().as_ref().clone(),
-        schema,
-        hour_partition(hour)?,
     );
     let target = settings.target_file_size_bytes;
     let input = tasks.iter().fold((0, 0), |(bytes, rows), t| {
@@ -341,12 +363,30 @@ pub async fn delete_files(file_io: &FileIO, locations: &[String]) {
     }
 }
 
-/// The hour directory, remembering every location handed out so that a failed rewrite can
-/// delete what it wrote.
+/// Where the files of `partition` go in `md`'s current partition spec, and their partition
+/// key: the directory is named after the spec's time field (`timestamp_hour=2024-03-05-10`).
+pub(super) fn output_partition(
+    md: &TableMetadata,
+    partition: TimePartition,
+) -> Result<(PartitionDirectory, PartitionKey), RewriteError> {
+    let refused = |reason: String| RewriteError::Partition { partition: partition.label(), reason };
+    let field = current_time_field(md).map_err(|e| refused(e.to_string()))?;
+    if field.grain != partition.grain {
+        let reason = format!("the current spec's `{}` is by {}", field.name, field.grain.as_str());
+        return Err(refused(reason));
+    }
+    let value = partition.to_struct().map_err(|e| refused(e.to_string()))?;
+    let spec = md.default_partition_spec().as_ref().clone();
+    let key = PartitionKey::new(spec, md.current_schema().clone(), value);
+    Ok((PartitionDirectory::new(md.location(), &field.name, partition), key))
+}
+
+/// The partition's directory, remembering every location handed out so that a failed rewrite
+/// can delete what it wrote.
 #[derive(Debug, Clone)]
 pub(super) struct TrackedLocations {
     /// The partition's directory.
-    pub(super) directory: HourDirectory,
+    pub(super) directory: PartitionDirectory,
     /// Every location handed out.
     pub(super) written: Arc<Mutex<Vec<String>>>,
 }

@@ -1,4 +1,4 @@
-use common::Signal;
+use common::TableKind;
 use common::config::CatalogBackend;
 
 use super::*;
@@ -10,7 +10,7 @@ async fn leases_exclude_and_fence(pool: AnyPool, backend: CatalogBackend, catalo
     let dialect = SqlDialect::new(backend);
     let store = LeaseStore::open(pool.clone(), dialect, catalog).await.unwrap();
     let other = LeaseStore::open(pool, dialect, &format!("{catalog}-other")).await.unwrap();
-    let logs = TableId::new("acme", "prod", Signal::Logs).unwrap();
+    let logs = TableId::new("acme", "prod", TableKind::Logs).unwrap();
     let t0 = "2026-01-15T10:00:00Z".parse::<DateTime<Utc>>().unwrap();
     let ttl = Duration::seconds(30);
     let job = JobKind::Compaction;
@@ -24,7 +24,7 @@ async fn leases_exclude_and_fence(pool: AnyPool, backend: CatalogBackend, catalo
         let retention = store.acquire(&logs, JobKind::Retention, owner, t0, ttl).await.unwrap();
         assert_eq!(retention, None, "{owner} must not run retention while a compacts");
     }
-    let traces = TableId::new("acme", "prod", Signal::Traces).unwrap();
+    let traces = TableId::new("acme", "prod", TableKind::Traces).unwrap();
     assert!(store.acquire(&traces, JobKind::Retention, "b", t0, ttl).await.unwrap().is_some());
     assert!(other.acquire(&logs, job, "b", t0, ttl).await.unwrap().is_some());
 
@@ -90,7 +90,7 @@ async fn leases_exclude_and_fence_on_postgres() {
 /// Eight instances race for one table, each asking for one of the three jobs: exactly one
 /// wins, whatever job it asked for.
 async fn only_one_of_many_racing_instances_acquires(store: LeaseStore) {
-    let logs = TableId::new("acme", "prod", Signal::Logs).unwrap();
+    let logs = TableId::new("acme", "prod", TableKind::Logs).unwrap();
     let now = Utc::now();
     let attempts = (0..8).map(|i| {
         let (store, logs) = (store.clone(), logs.clone());
@@ -153,7 +153,7 @@ async fn a_lease_table_of_the_first_layout_is_migrated_and_a_foreign_one_reporte
     .await
     .unwrap();
     let store = LeaseStore::open(pool, dialect, "signaldb").await.unwrap();
-    let logs = TableId::new("acme", "prod", Signal::Logs).unwrap();
+    let logs = TableId::new("acme", "prod", TableKind::Logs).unwrap();
     let now = Utc::now();
     let lease = store.acquire(&logs, JobKind::Compaction, "new", now, Duration::seconds(30));
     let lease = lease.await.unwrap().expect("the released row is free");

@@ -30,7 +30,7 @@ pub const OUTCOME_FAILURE: &str = "failure";
 /// The label values identifying `table` in every per-table family, in label order: they serve
 /// both `{tenant, dataset, signal}` and `{tenant, dataset, table}` families.
 pub fn table_labels(table: &TableId) -> [&str; 3] {
-    [&table.tenant, &table.dataset, table.signal.as_str()]
+    [&table.tenant, &table.dataset, table.table.as_str()]
 }
 
 /// Creates and registers an integer counter family.

@@ -539,7 +539,7 @@ impl TableMetrics {
 
 /// Label values of a `{tenant,dataset,table,job}` family.
 fn table_job_labels(table: &TableId, job: JobKind) -> [&str; 4] {
-    [&table.tenant, &table.dataset, table.signal.as_str(), job.as_str()]
+    [&table.tenant, &table.dataset, table.table.as_str(), job.as_str()]
 }
 
 /// Clamps a count into an integer gauge's range.

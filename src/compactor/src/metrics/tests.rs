@@ -1,9 +1,8 @@
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, UNIX_EPOCH};
-
-use common::Signal;
+use common::TableKind;
 use common::tables::TableId;
 use prometheus_parse::{LineInfo, Scrape, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, UNIX_EPOCH};
 
 use super::*;
 use crate::job::JobKind;
@@ -60,13 +59,13 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("compactor_catalog_errors_total", "counter", &["kind"]),
 ];
 
-fn table(tenant: &str, signal: Signal) -> TableId {
+fn table(tenant: &str, signal: TableKind) -> TableId {
     TableId::new(tenant, "prod", signal).unwrap()
 }
 
 fn touched() -> Metrics {
     let m = Metrics::new();
-    m.touch_table(&table("acme", Signal::Traces));
+    m.touch_table(&table("acme", TableKind::Traces));
     for job in JobKind::ALL {
         m.touch_job(job);
     }
@@ -189,7 +188,7 @@ fn untouched_registry_exposes_nothing() {
 #[test]
 fn histograms_expose_buckets_sum_and_count() {
     let m = touched();
-    let t = table("acme", Signal::Traces);
+    let t = table("acme", TableKind::Traces);
     m.compaction.duration.with_label_values(&table_labels(&t)).observe(42.0);
     m.retention.duration.with_label_values(&["acme", "prod"]).observe(0.3);
     let text = m.encode();
@@ -228,7 +227,7 @@ fn histograms_expose_buckets_sum_and_count() {
 #[test]
 fn counters_and_gauges_move() {
     let m = touched();
-    let t = table("acme", Signal::Traces);
+    let t = table("acme", TableKind::Traces);
     let labels = table_labels(&t);
     m.orphan.bytes_freed.with_label_values(&labels).inc_by(1024);
     m.orphan.bytes_freed.with_label_values(&labels).inc_by(1);
@@ -295,7 +294,7 @@ fn counters_and_gauges_move() {
 #[test]
 fn tables_are_separate_series_and_touch_is_idempotent() {
     let m = touched();
-    let logs = table("globex", Signal::Logs);
+    let logs = table("globex", TableKind::Logs);
     m.touch_table(&logs);
     m.touch_table(&logs);
     m.orphan.files_deleted.with_label_values(&table_labels(&logs)).inc();
@@ -312,7 +311,7 @@ fn tables_are_separate_series_and_touch_is_idempotent() {
 #[test]
 fn gauges_saturate_instead_of_wrapping() {
     let m = Metrics::new();
-    let t = table("acme", Signal::Metrics);
+    let t = table("acme", TableKind::Metrics);
     m.tables.set_stats(&t, u64::MAX, 0, 0);
     assert_eq!(m.tables.data_files.with_label_values(&table_labels(&t)).get(), i64::MAX);
 }

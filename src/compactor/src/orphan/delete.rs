@@ -99,7 +99,7 @@ impl Batches<'_> {
                 if refs.contains(&c.location) {
                     info!(
                         target: log_target::ORPHAN,
-                        tenant = %self.id.tenant, dataset = %self.id.dataset, table = %self.id.signal,
+                        tenant = %self.id.tenant, dataset = %self.id.dataset, table = %self.id.table,
                         "Revalidation: file now referenced, keeping {}", c.location
                     );
                     progress.kept_by_revalidation += 1;
@@ -129,7 +129,7 @@ impl Batches<'_> {
                         progress.deletion_failures += 1;
                         warn!(
                             target: log_target::ORPHAN,
-                            tenant = %self.id.tenant, dataset = %self.id.dataset, table = %self.id.signal,
+                            tenant = %self.id.tenant, dataset = %self.id.dataset, table = %self.id.table,
                             error = %e, "Failed to delete file {}", c.location
                         );
                         if progress.failures.len() < FAILURE_EXAMPLES {

@@ -227,7 +227,7 @@ impl OrphanCleanupStep {
         let plan = self.plan(cx, report).await?;
         let id = cx.id;
         let n = plan.candidates.len();
-        let (tenant, dataset, table) = (&id.tenant, &id.dataset, id.signal);
+        let (tenant, dataset, table) = (&id.tenant, &id.dataset, id.table);
         if !cx.scope.dry_run {
             info!(target: log_target::ORPHAN, %tenant, %dataset, %table, "Identified {n} orphan files for tenant={tenant} dataset={dataset} table={table}");
             return self.execute(cx, plan, report).await;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use common::Signal;
+use common::TableKind;
 use common::catalog::{SignalCatalog, ensure_table};
 use common::clock::{Clock, ManualClock};
 use common::partition::hour_partition;
@@ -39,7 +39,7 @@ struct Fixture {
 impl Fixture {
     async fn new() -> Self {
         let TempCatalog { catalog, dir, .. } = TempCatalog::new().await;
-        let id = TableId::new("acme", "prod", Signal::Logs).unwrap();
+        let id = TableId::new("acme", "prod", TableKind::Logs).unwrap();
         ensure_table(&catalog, &id).await.unwrap();
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         Self { _dir: dir, catalog, id, clock, metrics: Arc::new(Metrics::new()) }

@@ -100,7 +100,7 @@ impl Leasing<'_> {
                     info!(
                         target: log_target::SERVICE,
                         job = %self.job, tenant = %id.tenant, dataset = %id.dataset,
-                        table = %id.signal, from = %from, token = lease.token,
+                        table = %id.table, from = %from, token = lease.token,
                         "Took over the {} lease of {id} from {from}, whose lease expired unreleased",
                         self.job
                     );

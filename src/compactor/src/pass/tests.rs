@@ -1,4 +1,4 @@
-use common::Signal;
+use common::TableKind;
 use common::catalog::ensure_table;
 use common::config::{SchemaConfig, StorageConfig};
 use common::storage::Warehouse;
@@ -48,7 +48,7 @@ struct Fixture {
     metrics: Arc<Metrics>,
 }
 
-async fn fixture(tables: &[(&str, &str, Signal)]) -> Fixture {
+async fn fixture(tables: &[(&str, &str, TableKind)]) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let storage =
         StorageConfig { dsn: format!("file://{}/wh", dir.path().display()), ..Default::default() };
@@ -76,10 +76,10 @@ fn pass(f: &Fixture) -> TablePass<Survey> {
 #[tokio::test]
 async fn runs_on_every_table_in_scope_sorted() {
     let f = fixture(&[
-        ("acme", "prod", Signal::Traces),
-        ("acme", "prod", Signal::Logs),
-        ("acme", "dev", Signal::Logs),
-        ("other", "prod", Signal::Logs),
+        ("acme", "prod", TableKind::Traces),
+        ("acme", "prod", TableKind::Logs),
+        ("acme", "dev", TableKind::Logs),
+        ("other", "prod", TableKind::Logs),
     ])
     .await;
     let cancel = CancellationToken::new();
@@ -89,18 +89,22 @@ async fn runs_on_every_table_in_scope_sorted() {
         all.tables.iter().map(|t| format!("{}.{}.{}", t.tenant, t.dataset, t.table)).collect();
     assert_eq!(names, ["acme.dev.logs", "acme.prod.traces", "acme.prod.logs", "other.prod.logs"]);
 
-    let scope =
-        Scope { tenant: Some("acme".into()), signal: Some(Signal::Logs), ..Default::default() };
+    let scope = Scope {
+        tenant: Some("acme".into()),
+        signal: Some(common::Signal::Logs),
+        ..Default::default()
+    };
     let some = pass(&f).run(&scope, &cancel).await;
     assert_eq!(some.tables.len(), 2);
-    assert!(some.tables.iter().all(|t| t.tenant == "acme" && t.table == Signal::Logs));
+    assert!(some.tables.iter().all(|t| t.tenant == "acme" && t.table == TableKind::Logs));
 }
 
 #[tokio::test]
 async fn one_broken_table_fails_alone_and_is_counted() {
-    let f = fixture(&[("acme", "prod", Signal::Traces), ("acme", "prod", Signal::Logs)]).await;
+    let f =
+        fixture(&[("acme", "prod", TableKind::Traces), ("acme", "prod", TableKind::Logs)]).await;
     let catalog = f.catalog.get().await.unwrap();
-    let broken = TableId::new("acme", "prod", Signal::Logs).unwrap();
+    let broken = TableId::new("acme", "prod", TableKind::Logs).unwrap();
     let table = catalog.load_table(&broken.ident()).await.unwrap();
     let path = table.metadata_location().unwrap().strip_prefix("file://").unwrap().to_string();
     std::fs::write(&path, b"{ not metadata").unwrap();
@@ -108,9 +112,9 @@ async fn one_broken_table_fails_alone_and_is_counted() {
     let report = pass(&f).run(&Scope::default(), &CancellationToken::new()).await;
     assert_eq!(report.failures(), 1);
     let failed = report.tables.iter().find(|t| t.error.is_some()).unwrap();
-    assert_eq!((failed.table, failed.tenant.as_str()), (Signal::Logs, "acme"));
+    assert_eq!((failed.table, failed.tenant.as_str()), (TableKind::Logs, "acme"));
     assert!(failed.error.as_ref().unwrap().contains("load table metadata"), "{failed:?}");
-    let healthy = report.tables.iter().find(|t| t.table == Signal::Traces).unwrap();
+    let healthy = report.tables.iter().find(|t| t.table == TableKind::Traces).unwrap();
     assert!(healthy.error.is_none());
     let counted =
         f.metrics.tables.failures.with_label_values(&["acme", "prod", "logs", "compaction"]).get();
@@ -147,11 +151,11 @@ async fn an_unreachable_catalog_is_a_pass_error_and_is_retried() {
 
 #[tokio::test]
 async fn stats_come_from_the_current_snapshot_summary() {
-    let f = fixture(&[("acme", "prod", Signal::Metrics)]).await;
+    let f = fixture(&[("acme", "prod", TableKind::Metrics)]).await;
     let catalog = f.catalog.get().await.unwrap();
     let table = catalog
         .catalog()
-        .load_table(&TableId::new("acme", "prod", Signal::Metrics).unwrap().ident())
+        .load_table(&TableId::new("acme", "prod", TableKind::Metrics).unwrap().ident())
         .await
         .unwrap();
     // A new table has no snapshot yet.
@@ -185,7 +189,7 @@ impl TableStep for Appender {
 
 #[tokio::test]
 async fn the_table_gauges_show_the_table_as_the_pass_left_it() {
-    let f = fixture(&[("acme", "prod", Signal::Logs)]).await;
+    let f = fixture(&[("acme", "prod", TableKind::Logs)]).await;
     let settings = PassSettings::new(1, 1024 * 1024);
     let job = TablePass::new(Appender, Arc::clone(&f.catalog), Arc::clone(&f.metrics), settings);
     let report = job.run(&Scope::default(), &CancellationToken::new()).await;

@@ -76,7 +76,7 @@ impl RetentionStep {
     ) {
         let id = cx.id;
         for s in &eval.skipped {
-            let (tenant, dataset, table) = (&id.tenant, &id.dataset, id.signal.as_str());
+            let (tenant, dataset, table) = (&id.tenant, &id.dataset, id.table.as_str());
             match s.reason {
                 SkipReason::Uninterpretable => warn!(
                     target: log_target::RETENTION, %tenant, %dataset, %table, files = s.files, spec_ids = ?s.spec_ids,
@@ -104,7 +104,7 @@ impl RetentionStep {
             info!(
                 target: log_target::RETENTION,
                 "[DRY-RUN] Would drop partition: tenant={} dataset={} table={} hour={}",
-                id.tenant, id.dataset, id.signal, p.hour_label
+                id.tenant, id.dataset, id.table, p.hour_label
             );
         }
         let md = cx.table.metadata();
@@ -113,7 +113,7 @@ impl RetentionStep {
         d.snapshots_expired = expiring.iter().map(|s| ExpiredSnapshot::new(*s, now)).collect();
         for s in &d.snapshots_expired {
             info!(
-                target: log_target::RETENTION, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+                target: log_target::RETENTION, tenant = %id.tenant, dataset = %id.dataset, table = %id.table,
                 "[DRY-RUN] Would expire snapshot: snapshot_id={} age={}days", s.snapshot_id, s.age_days
             );
         }
@@ -145,7 +145,7 @@ impl RetentionStep {
                         info!(
                             target: log_target::RETENTION, snapshot_id,
                             "Dropped partition: tenant={} dataset={} table={} hour={} files={} rows={}",
-                            id.tenant, id.dataset, id.signal, p.hour_label, p.data_files, p.rows
+                            id.tenant, id.dataset, id.table, p.hour_label, p.data_files, p.rows
                         );
                     }
                     d.drop_snapshot_id = Some(snapshot_id);
@@ -168,7 +168,7 @@ impl RetentionStep {
                     outcome.expired.iter().map(|s| ExpiredSnapshot::new(*s, now)).collect();
                 for s in &d.snapshots_expired {
                     info!(
-                        target: log_target::RETENTION, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal,
+                        target: log_target::RETENTION, tenant = %id.tenant, dataset = %id.dataset, table = %id.table,
                         "Expired snapshot: snapshot_id={} age={}days", s.snapshot_id, s.age_days
                     );
                 }
@@ -192,7 +192,7 @@ impl RetentionStep {
             return;
         }
         warn!(
-            target: log_target::RETENTION, tenant = %id.tenant, dataset = %id.dataset, table = %id.signal, error = %e,
+            target: log_target::RETENTION, tenant = %id.tenant, dataset = %id.dataset, table = %id.table, error = %e,
             "Retention {what} deferred: every commit attempt lost to other writers; the next pass retries"
         );
         d.conflicts += match &e {
@@ -227,7 +227,7 @@ impl TableStep for RetentionStep {
         debug!(
             target: log_target::RETENTION, cutoff_local = %policy.cutoff_local, timezone = %policy.timezone,
             "Computed retention cutoff: tenant={} dataset={} signal={} cutoff={}",
-            id.tenant, id.dataset, id.signal, format_utc(policy.cutoff)
+            id.tenant, id.dataset, id.table, format_utc(policy.cutoff)
         );
         let mut details = RetentionDetails::new(policy, cx.scope.dry_run);
         let errors = if cx.scope.dry_run {

@@ -1,32 +1,33 @@
-//! Which `hour` partitions of a table's current snapshot are expired.
+//! Which time partitions of a table's current snapshot are expired.
 //!
-//! A partition is expired when its whole hour ends at or before the cutoff; all its files go,
-//! data and delete files alike. Files whose partition cannot be read as an hour (another
-//! partition spec, no `hour` field, no value) are never dropped.
+//! A partition is expired when its whole hour or day ends at or before the cutoff; all its
+//! files go, data and delete files alike. Each file is read by its own spec's time field, so
+//! files of an older spec expire too. Files whose partition cannot be read as an hour or a day
+//! (a spec without a time field, no value) are never dropped.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use common::partition::hour_label;
+use common::partition::TimePartition;
 use iceberg::spec::DataContentType;
 use serde::{Deserialize, Serialize};
 
 use crate::live_files::LiveFile;
 
-/// Whether the hour `hour` (since the epoch) ends at or before `cutoff`.
-pub fn is_expired(hour: i64, cutoff: DateTime<Utc>) -> bool {
-    match hour.checked_add(1).and_then(|end| end.checked_mul(3_600)) {
-        Some(end) => DateTime::from_timestamp(end, 0).is_some_and(|end| end <= cutoff),
-        None => false,
-    }
+/// Whether `partition` ends at or before `cutoff`.
+pub fn is_expired(partition: TimePartition, cutoff: DateTime<Utc>) -> bool {
+    let end = partition.end_secs();
+    end < i64::MAX && DateTime::from_timestamp(end, 0).is_some_and(|end| end <= cutoff)
 }
 
-/// One `hour` partition of the current snapshot.
+/// One time partition of the current snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Partition {
-    /// Hours since the epoch.
+    /// The partition (grain and value).
+    pub partition: TimePartition,
+    /// Its first hour since the epoch.
     pub hour: i64,
-    /// `YYYY-MM-DD-HH` (UTC).
+    /// `YYYY-MM-DD-HH` for an hour, `YYYY-MM-DD` for a day (UTC).
     pub hour_label: String,
     /// Live data files.
     pub data_files: u64,
@@ -45,7 +46,7 @@ pub struct Partition {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SkipReason {
-    /// The files' partition is not an `hour` value this code can interpret.
+    /// The files' partition is not an hour or a day this code can interpret.
     Uninterpretable,
 }
 
@@ -63,7 +64,7 @@ impl SkipReason {
 pub struct Skipped {
     /// Why.
     pub reason: SkipReason,
-    /// The partition, when it has an hour.
+    /// The partition, when it could be read.
     pub hour_label: Option<String>,
     /// The partition spec ids of the files.
     pub spec_ids: Vec<i32>,
@@ -89,19 +90,21 @@ impl Evaluation {
     }
 }
 
-/// Groups `files` (the live files of the current snapshot) by hour and decides which partitions
-/// are expired at `cutoff`.
+/// Groups `files` (the live files of the current snapshot) by time partition and decides which
+/// partitions are expired at `cutoff`.
 pub fn evaluate(files: &[LiveFile], cutoff: DateTime<Utc>) -> Evaluation {
-    let mut by_hour: BTreeMap<i64, Partition> = BTreeMap::new();
+    let mut by_partition: BTreeMap<(i64, TimePartition), Partition> = BTreeMap::new();
     let mut uninterpretable: BTreeMap<i32, u64> = BTreeMap::new();
     for file in files {
-        let Some(hour) = file.hour else {
+        let Some(partition) = file.partition else {
             *uninterpretable.entry(file.spec_id).or_default() += 1;
             continue;
         };
-        let p = by_hour.entry(hour).or_insert_with(|| Partition {
-            hour,
-            hour_label: hour_label(hour),
+        let key = (partition.start_hour(), partition);
+        let p = by_partition.entry(key).or_insert_with(|| Partition {
+            partition,
+            hour: partition.start_hour(),
+            hour_label: partition.label(),
             data_files: 0,
             delete_files: 0,
             rows: 0,
@@ -126,8 +129,8 @@ pub fn evaluate(files: &[LiveFile], cutoff: DateTime<Utc>) -> Evaluation {
             files: uninterpretable.values().sum(),
         });
     }
-    for p in by_hour.into_values() {
-        if is_expired(p.hour, cutoff) {
+    for p in by_partition.into_values() {
+        if is_expired(p.partition, cutoff) {
             out.expired.push(p.clone());
         }
         out.partitions.push(p);

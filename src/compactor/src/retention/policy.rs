@@ -60,10 +60,10 @@ pub struct TablePolicy {
 impl TablePolicy {
     /// Resolves the policy of `id` under `config` at `now`.
     pub fn resolve(config: &RetentionConfig, id: &TableId, now: DateTime<Utc>) -> Self {
-        let resolved = config.resolve(&id.tenant, &id.dataset, id.signal);
+        let resolved = config.resolve(&id.tenant, &id.dataset, id.signal());
         let at = cutoff(now, resolved.days, config.grace_period_hours);
         Self {
-            signal: id.signal,
+            signal: id.signal(),
             days: resolved.days,
             tier: resolved.tier.as_str().to_string(),
             grace_period_hours: config.grace_period_hours,

@@ -1,6 +1,5 @@
+use common::TableKind;
 use std::sync::Mutex;
-
-use common::Signal;
 use tokio::time::Instant;
 
 use super::*;
@@ -17,7 +16,7 @@ struct Recorder {
 }
 
 fn logs_table() -> TableId {
-    TableId::new("acme", "prod", Signal::Logs).unwrap()
+    TableId::new("acme", "prod", TableKind::Logs).unwrap()
 }
 
 #[async_trait]
@@ -30,7 +29,7 @@ impl Job for Recorder {
         self.log.lock().unwrap().push((self.kind, scope.clone(), Instant::now()));
         let mut report = JobReport::new(self.kind, scope.dry_run, chrono::Utc::now());
         if self.kind == JobKind::Retention {
-            let traces = TableId::new("acme", "prod", Signal::Traces).unwrap();
+            let traces = TableId::new("acme", "prod", TableKind::Traces).unwrap();
             let details = |id: &TableId| {
                 let policy = TablePolicy::resolve(&Default::default(), id, chrono::Utc::now());
                 RetentionDetails::new(policy, false)
@@ -68,7 +67,7 @@ fn lifecycle_changing(
 }
 
 fn scope() -> Scope {
-    Scope { tenant: Some("acme".into()), signal: Some(Signal::Logs), ..Default::default() }
+    Scope { tenant: Some("acme".into()), signal: Some(common::Signal::Logs), ..Default::default() }
 }
 
 #[tokio::test(start_paused = true)]

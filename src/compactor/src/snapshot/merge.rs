@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::error::SnapshotError;
 use super::manifests::{Entry, NewFiles, Survivors, spec_of, write_existing};
-use crate::live_files::hour_value;
+use crate::live_files::time_value;
 
 /// Table property turning merging off (`false`) for one table.
 pub const MERGE_ENABLED: &str = "commit.manifest-merge.enabled";
@@ -156,8 +156,8 @@ impl MergePool {
             })?;
             merge.entries += entries.len();
             entries.sort_by(|a, b| {
-                (hour_value(a.file.partition()), a.file.file_path())
-                    .cmp(&(hour_value(b.file.partition()), b.file.file_path()))
+                (time_value(a.file.partition()), a.file.file_path())
+                    .cmp(&(time_value(b.file.partition()), b.file.file_path()))
             });
             for bin in bins(&entries, capacity) {
                 let bin: Vec<Entry> = entries.drain(..bin).collect();
@@ -176,7 +176,7 @@ fn bins(entries: &[Entry], capacity: usize) -> Vec<usize> {
     let mut hours: Vec<usize> = Vec::new();
     let mut previous = None;
     for entry in entries {
-        let key = hour_value(entry.file.partition());
+        let key = time_value(entry.file.partition());
         match hours.last_mut() {
             Some(n) if previous == Some(key) => *n += 1,
             _ => hours.push(1),

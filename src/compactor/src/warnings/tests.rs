@@ -1,5 +1,5 @@
 use chrono::TimeZone;
-use common::Signal;
+use common::TableKind;
 
 use super::*;
 use crate::run_history::{Changes, RunRecord};
@@ -21,7 +21,7 @@ fn now() -> DateTime<Utc> {
 }
 
 fn logs() -> TableId {
-    TableId::new("acme", "prod", Signal::Logs).unwrap()
+    TableId::new("acme", "prod", TableKind::Logs).unwrap()
 }
 
 /// A table with one file per hour in `hours` (hours before `now`), `snapshots` and `manifests`.

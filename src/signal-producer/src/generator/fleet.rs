@@ -367,8 +367,11 @@ const POD_SUFFIXES: [&str; REPLICAS] = ["7d9f8b6c4-x2k9p", "7d9f8b6c4-q8wz4", "7
 pub struct Instance {
     /// The service it runs.
     pub service: &'static Service,
-    /// Resource attributes as a JSON object string.
+    /// Resource attributes as a JSON object string (the classic layout's column).
     pub resource: String,
+    /// Resource attributes as key-value pairs (the SignalDB layout's map column): those of
+    /// [`Self::resource`] plus the replica's Kubernetes pod, node and cloud region.
+    pub attributes: Vec<(&'static str, String)>,
 }
 
 /// Every replica of every service, for one dataset (its `deployment.environment`).
@@ -386,7 +389,7 @@ impl Fleet {
         let instances = SERVICES
             .iter()
             .flat_map(|service| {
-                POD_SUFFIXES.iter().map(move |suffix| {
+                POD_SUFFIXES.iter().enumerate().map(move |(replica, suffix)| {
                     let host = format!("{}-{suffix}", service.name);
                     let resource = json!({
                         "service.name": service.name,
@@ -398,7 +401,8 @@ impl Fleet {
                         "telemetry.sdk.language": service.language,
                     })
                     .to_string();
-                    Instance { service, resource }
+                    let attributes = resource_attributes(service, replica, &host, environment);
+                    Instance { service, resource, attributes }
                 })
             })
             .collect::<Vec<_>>();
@@ -424,6 +428,38 @@ impl Fleet {
     pub fn entry(&self, rng: &mut impl rand::Rng) -> &Instance {
         &self.instances[*super::pick(rng, &self.entries)]
     }
+}
+
+/// The resource attributes of replica `replica` (pod `host`) of `service` in `environment`,
+/// as an OpenTelemetry SDK on Kubernetes reports them.
+fn resource_attributes(
+    service: &Service,
+    replica: usize,
+    host: &str,
+    environment: &str,
+) -> Vec<(&'static str, String)> {
+    let zone = ["a", "b", "c"][replica % 3];
+    vec![
+        ("service.name", service.name.to_string()),
+        ("service.version", service.version.to_string()),
+        ("service.namespace", "shop".to_string()),
+        ("service.instance.id", host.to_string()),
+        ("host.name", host.to_string()),
+        ("deployment.environment", environment.to_string()),
+        ("telemetry.sdk.name", "opentelemetry".to_string()),
+        ("telemetry.sdk.language", service.language.to_string()),
+        ("k8s.namespace.name", "shop".to_string()),
+        ("k8s.deployment.name", service.name.to_string()),
+        ("k8s.pod.name", host.to_string()),
+        (
+            "k8s.node.name",
+            format!("ip-10-0-{}-{}.eu-west-1.compute.internal", replica + 1, 17 + replica * 40),
+        ),
+        ("container.name", service.name.to_string()),
+        ("cloud.provider", "aws".to_string()),
+        ("cloud.region", "eu-west-1".to_string()),
+        ("cloud.availability_zone", format!("eu-west-1{zone}")),
+    ]
 }
 
 /// Services that consume `topic`.

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Int32Array};
+use arrow_array::{ArrayRef, Int32Array, StringArray};
 use rand::Rng;
 use serde_json::json;
 
@@ -46,32 +46,50 @@ const REASONS: [&str; 6] = [
 ];
 const CURRENCIES: [&str; 4] = ["USD", "EUR", "GBP", "JPY"];
 
-struct Record<'f> {
-    ts: i64,
-    severity: Severity,
-    body: String,
-    service: &'static str,
-    trace: Option<(String, String)>,
-    attributes: String,
-    resource: &'f str,
+/// One generated log record.
+#[derive(Debug)]
+pub struct Record<'f> {
+    /// Time of the event, microseconds since the epoch.
+    pub ts: i64,
+    /// Severity number and text.
+    pub severity: Severity,
+    /// The message.
+    pub body: String,
+    /// The trace id and span id of the request it was logged in, if any.
+    pub trace: Option<(String, String)>,
+    /// Log attributes, a JSON object; `log.logger` names the logger.
+    pub attributes: serde_json::Value,
+    /// The replica that logged it.
+    pub instance: &'f Instance,
 }
 
 /// The columns of one logs file with `rows` records timed inside `window`.
 pub fn generate(rng: &mut impl Rng, fleet: &Fleet, window: Window, rows: usize) -> Vec<ArrayRef> {
-    let mut records: Vec<Record<'_>> = (0..rows).map(|_| record(rng, fleet, window)).collect();
-    sort_by_time(&mut records, |r| r.ts);
+    let records = records(rng, fleet, window, rows);
     let rows = &records;
     vec![
         super::timestamps(rows.iter().map(|r| r.ts).collect()),
         Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.severity.number))),
         strings(rows, |r| r.severity.text),
         strings(rows, |r| &r.body),
-        strings(rows, |r| r.service),
+        strings(rows, |r| r.instance.service.name),
         opt_strings(rows, |r| r.trace.as_ref().map(|t| t.0.as_str())),
         opt_strings(rows, |r| r.trace.as_ref().map(|t| t.1.as_str())),
-        opt_strings(rows, |r| Some(&r.attributes)),
-        opt_strings(rows, |r| Some(r.resource)),
+        Arc::new(rows.iter().map(|r| Some(r.attributes.to_string())).collect::<StringArray>()),
+        opt_strings(rows, |r| Some(&r.instance.resource)),
     ]
+}
+
+/// `rows` log records timed inside `window`, sorted by time.
+pub fn records<'f>(
+    rng: &mut impl Rng,
+    fleet: &'f Fleet,
+    window: Window,
+    rows: usize,
+) -> Vec<Record<'f>> {
+    let mut records: Vec<Record<'_>> = (0..rows).map(|_| record(rng, fleet, window)).collect();
+    sort_by_time(&mut records, |r| r.ts);
+    records
 }
 
 fn record<'f>(rng: &mut impl Rng, fleet: &'f Fleet, window: Window) -> Record<'f> {
@@ -91,15 +109,7 @@ fn record<'f>(rng: &mut impl Rng, fleet: &'f Fleet, window: Window) -> Record<'f
             &["TimeoutError", "ConnectionError", "ValidationError", "IllegalStateException"]
         ));
     }
-    Record {
-        ts,
-        severity,
-        body,
-        service: inst.service.name,
-        trace,
-        attributes: attributes.to_string(),
-        resource: &inst.resource,
-    }
+    Record { ts, severity, body, trace, attributes, instance: inst }
 }
 
 /// A log body for `severity` and the function that logged it. Order lines come only from

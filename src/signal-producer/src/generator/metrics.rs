@@ -26,30 +26,74 @@ pub struct Metric {
     pub kind: &'static str,
     /// Unit in UCUM notation.
     pub unit: &'static str,
+    /// What it measures, as its instrument describes it.
+    pub description: &'static str,
     applies: fn(&Service) -> bool,
+}
+
+impl Metric {
+    /// Whether `service` reports this metric.
+    pub fn applies_to(&self, service: &Service) -> bool {
+        (self.applies)(service)
+    }
 }
 
 const fn metric(
     name: &'static str,
     kind: &'static str,
     unit: &'static str,
+    description: &'static str,
     applies: fn(&Service) -> bool,
 ) -> Metric {
-    Metric { name, kind, unit, applies }
+    Metric { name, kind, unit, description, applies }
 }
 
 /// Every metric; a service reports those that apply to it.
 pub static METRICS: [Metric; 10] = [
-    metric("http.server.duration", "histogram", "ms", |_| true),
-    metric("http.server.active_requests", "sum", "{request}", |_| true),
-    metric("http.client.duration", "histogram", "ms", |s| !s.calls.is_empty()),
-    metric("db.client.connections.usage", "sum", "{connection}", |s| s.database.is_some()),
-    metric("system.cpu.utilization", "gauge", "1", |_| true),
-    metric("system.memory.usage", "sum", "By", |_| true),
-    metric("system.network.io", "sum", "By", |_| true),
-    metric("process.runtime.memory", "gauge", "By", |_| true),
-    metric("process.cpu.time", "sum", "s", |_| true),
-    metric("messaging.kafka.consumer.lag", "gauge", "{message}", |s| !s.consumes.is_empty()),
+    metric("http.server.duration", "histogram", "ms", "Duration of inbound HTTP requests.", |_| {
+        true
+    }),
+    metric(
+        "http.server.active_requests",
+        "sum",
+        "{request}",
+        "Number of active HTTP server requests.",
+        |_| true,
+    ),
+    metric("http.client.duration", "histogram", "ms", "Duration of outbound HTTP requests.", |s| {
+        !s.calls.is_empty()
+    }),
+    metric(
+        "db.client.connections.usage",
+        "sum",
+        "{connection}",
+        "The number of connections that are currently in the state described by `state`.",
+        |s| s.database.is_some(),
+    ),
+    metric(
+        "system.cpu.utilization",
+        "gauge",
+        "1",
+        "Share of CPU time the host spent in each state, 0 to 1.",
+        |_| true,
+    ),
+    metric("system.memory.usage", "sum", "By", "Reports memory in use by state.", |_| true),
+    metric("system.network.io", "sum", "By", "Bytes transmitted and received.", |_| true),
+    metric(
+        "process.runtime.memory",
+        "gauge",
+        "By",
+        "Memory used by the language runtime, by memory type.",
+        |_| true,
+    ),
+    metric("process.cpu.time", "sum", "s", "Total CPU seconds broken down by state.", |_| true),
+    metric(
+        "messaging.kafka.consumer.lag",
+        "gauge",
+        "{message}",
+        "Messages the consumer group is behind the latest offset of the partition.",
+        |s| !s.consumes.is_empty(),
+    ),
 ];
 
 struct Point<'f> {
@@ -102,16 +146,18 @@ pub fn daily_load(ts_us: i64) -> f64 {
 }
 
 /// Seconds since midnight UTC, the start of every cumulative sum.
-fn seconds_since_midnight(ts_us: i64) -> f64 {
+pub fn seconds_since_midnight(ts_us: i64) -> f64 {
     ts_us.rem_euclid(86_400_000_000) as f64 / 1e6
 }
 
 /// A stable per-service factor in [0.5, 1.5), so services differ but stay consistent.
-fn service_factor(service: &Service) -> f64 {
+pub fn service_factor(service: &Service) -> f64 {
     0.5 + (fnv_str(service.name) % 1_000) as f64 / 1_000.0
 }
 
-fn value(rng: &mut impl Rng, inst: &Instance, name: &str, ts: i64) -> (f64, Value) {
+/// One data point of the gauge or sum `name` reported by `inst` at `ts`, or one measurement of
+/// the histogram `name`: the value and the point's attributes.
+pub fn value(rng: &mut impl Rng, inst: &Instance, name: &str, ts: i64) -> (f64, Value) {
     let s = inst.service;
     let load = daily_load(ts);
     let factor = service_factor(s);
@@ -192,6 +238,7 @@ fn value(rng: &mut impl Rng, inst: &Instance, name: &str, ts: i64) -> (f64, Valu
     }
 }
 
-fn round3(v: f64) -> f64 {
+/// `v` rounded to three decimals.
+pub fn round3(v: f64) -> f64 {
     (v * 1_000.0).round() / 1_000.0
 }

@@ -1,17 +1,20 @@
-//! Deterministic, OpenTelemetry-shaped rows for the three signal tables.
+//! Deterministic, OpenTelemetry-shaped rows for the tables of both layouts.
 //!
 //! Every file is generated from its own ChaCha8 stream, seeded from
-//! `(seed, tenant, dataset, signal, hour, file index)` only. A file's rows therefore do not
+//! `(seed, tenant, dataset, table, hour, file index)` only. A file's rows therefore do not
 //! depend on which other files were generated before it, on concurrency, or on the clock: the
 //! same arguments always produce the same rows, whatever order the writers run in.
 //!
 //! The rows describe a fixed fleet of about twenty services ([`fleet`]) calling each other;
-//! [`traces`], [`logs`] and [`metrics`] each turn a random stream into one file's columns, in
-//! the column order of `common::tables::schema`.
+//! [`traces`], [`logs`] and [`metrics`] each turn a random stream into one file's columns of
+//! the classic layout, in the column order of `common::tables::schema`. [`signaldb`] turns the
+//! same spans and log records, and its own metric points and profiles, into the columns of
+//! SignalDB's layout, bound to the table's schema by name.
 
 pub mod fleet;
 pub mod logs;
 pub mod metrics;
+pub mod signaldb;
 pub mod traces;
 
 #[cfg(test)]
@@ -21,8 +24,8 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow_schema::{ArrowError, SchemaRef};
-use common::Signal;
-use common::tables::TableId;
+use common::TableKind;
+use common::tables::{Layout, TableId};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -65,7 +68,9 @@ impl Window {
 pub struct FileSpec {
     /// The run's `--seed`.
     pub seed: u64,
-    /// The table the file belongs to; its signal selects the generator.
+    /// The layout the table belongs to; with the table, it selects the generator.
+    pub layout: Layout,
+    /// The table the file belongs to.
     pub table: TableId,
     /// Hour partition (hours since the epoch) the file is written to.
     pub hour: i64,
@@ -84,7 +89,7 @@ impl FileSpec {
         h.write_u64(self.seed);
         h.write_str(&self.table.tenant);
         h.write_str(&self.table.dataset);
-        h.write_str(self.table.signal.as_str());
+        h.write_str(self.table.table.as_str());
         h.write_i64(self.hour);
         h.write_u64(u64::from(self.file_index));
         // Spread the 64-bit digest over the 256-bit ChaCha key with SplitMix64.
@@ -110,10 +115,17 @@ fn splitmix64(state: &mut u64) -> u64 {
 pub fn generate(spec: &FileSpec, schema: &SchemaRef) -> Result<RecordBatch, ArrowError> {
     let mut rng = spec.rng();
     let fleet = fleet::Fleet::new(&spec.table.dataset);
-    let columns = match spec.table.signal {
-        Signal::Traces => traces::generate(&mut rng, &fleet, spec.window, spec.rows),
-        Signal::Logs => logs::generate(&mut rng, &fleet, spec.window, spec.rows),
-        Signal::Metrics => metrics::generate(&mut rng, &fleet, spec.window, spec.rows),
+    if spec.layout == Layout::Signaldb {
+        return signaldb::generate(&mut rng, &fleet, spec, schema);
+    }
+    let columns = match spec.table.table {
+        TableKind::Traces => traces::generate(&mut rng, &fleet, spec.window, spec.rows),
+        TableKind::Logs => logs::generate(&mut rng, &fleet, spec.window, spec.rows),
+        TableKind::Metrics => metrics::generate(&mut rng, &fleet, spec.window, spec.rows),
+        other => {
+            let message = format!("the {} layout has no `{other}` table", spec.layout);
+            return Err(ArrowError::InvalidArgumentError(message));
+        }
     };
     RecordBatch::try_new(schema.clone(), columns)
 }

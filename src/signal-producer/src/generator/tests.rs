@@ -3,8 +3,8 @@ use std::collections::{HashMap, HashSet};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
-use common::Signal;
-use common::tables::{self, TableId};
+use common::TableKind;
+use common::tables::{self, Layout, TableId};
 use serde_json::Value;
 
 use super::*;
@@ -13,10 +13,11 @@ use crate::checksum::batch_digest;
 /// 2024-03-05T14:00:00Z.
 const HOUR: i64 = 474_998;
 
-fn spec(signal: Signal, file_index: u32) -> FileSpec {
+fn spec(table: TableKind, file_index: u32) -> FileSpec {
     FileSpec {
         seed: 42,
-        table: TableId::new("acme", "prod", signal).unwrap(),
+        layout: Layout::Classic,
+        table: TableId::new("acme", "prod", table).unwrap(),
         hour: HOUR,
         file_index,
         window: Window::hour(HOUR),
@@ -24,12 +25,12 @@ fn spec(signal: Signal, file_index: u32) -> FileSpec {
     }
 }
 
-fn arrow_schema(signal: Signal) -> SchemaRef {
-    Arc::new(iceberg::arrow::schema_to_arrow_schema(&tables::schema(signal)).unwrap())
+fn arrow_schema(table: TableKind) -> SchemaRef {
+    Arc::new(iceberg::arrow::schema_to_arrow_schema(&tables::schema(table).unwrap()).unwrap())
 }
 
 fn batch(spec: &FileSpec) -> RecordBatch {
-    generate(spec, &arrow_schema(spec.table.signal)).unwrap()
+    generate(spec, &arrow_schema(spec.table.table)).unwrap()
 }
 
 fn str_col<'a>(b: &'a RecordBatch, name: &str) -> &'a arrow_array::StringArray {
@@ -46,7 +47,7 @@ fn is_hex(s: &str, len: usize) -> bool {
 
 #[test]
 fn every_signal_matches_its_table_schema_with_the_requested_rows() {
-    for signal in Signal::ALL {
+    for signal in TableKind::SIGNAL_NAMED {
         let b = batch(&spec(signal, 0));
         assert_eq!(b.num_rows(), 2_000, "{signal}");
         assert_eq!(b.schema(), arrow_schema(signal), "{signal}");
@@ -59,7 +60,7 @@ fn every_signal_matches_its_table_schema_with_the_requested_rows() {
 
 #[test]
 fn same_identity_same_rows_in_any_order() {
-    for signal in Signal::ALL {
+    for signal in TableKind::SIGNAL_NAMED {
         let later_first = batch(&spec(signal, 1));
         let first = batch(&spec(signal, 0));
         assert_eq!(first, batch(&spec(signal, 0)), "{signal}");
@@ -78,7 +79,7 @@ fn same_identity_same_rows_in_any_order() {
 fn timestamps_are_sorted_and_inside_the_window() {
     let narrow =
         Window { start_us: HOUR * US_PER_HOUR + 1_000_000, end_us: HOUR * US_PER_HOUR + 1_200_000 };
-    for signal in Signal::ALL {
+    for signal in TableKind::SIGNAL_NAMED {
         for window in [Window::hour(HOUR), narrow] {
             let b = batch(&FileSpec { window, ..spec(signal, 3) });
             let ts = b.column(0).as_primitive::<TimestampMicrosecondType>();
@@ -95,7 +96,7 @@ fn timestamps_are_sorted_and_inside_the_window() {
 
 #[test]
 fn traces_are_well_formed_trees() {
-    let b = batch(&spec(Signal::Traces, 0));
+    let b = batch(&spec(TableKind::Traces, 0));
     let trace = str_col(&b, "trace_id");
     let span = str_col(&b, "span_id");
     let parent = str_col(&b, "parent_span_id");
@@ -152,7 +153,7 @@ fn traces_are_well_formed_trees() {
 
 #[test]
 fn log_severities_are_consistent() {
-    let b = batch(&spec(Signal::Logs, 0));
+    let b = batch(&spec(TableKind::Logs, 0));
     let number = b.column_by_name("severity_number").unwrap().as_primitive::<Int32Type>();
     let text = str_col(&b, "severity_text");
     let trace = str_col(&b, "trace_id");
@@ -180,7 +181,7 @@ fn log_severities_are_consistent() {
 
 #[test]
 fn metric_points_are_plausible() {
-    let b = batch(&spec(Signal::Metrics, 0));
+    let b = batch(&spec(TableKind::Metrics, 0));
     let name = str_col(&b, "metric_name");
     let kind = str_col(&b, "metric_type");
     let unit = str_col(&b, "unit");

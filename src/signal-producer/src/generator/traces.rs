@@ -9,22 +9,30 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Int64Array};
+use arrow_array::{ArrayRef, Int64Array, StringArray};
 use rand::Rng;
 use serde_json::json;
 
 use super::fleet::{self, Fleet, Instance, Route};
 use super::{Window, log_normal, opt_strings, pick, sort_by_time, span_id, strings, timestamps};
 
-const SERVER: &str = "SPAN_KIND_SERVER";
-const CLIENT: &str = "SPAN_KIND_CLIENT";
-const INTERNAL: &str = "SPAN_KIND_INTERNAL";
-const PRODUCER: &str = "SPAN_KIND_PRODUCER";
-const CONSUMER: &str = "SPAN_KIND_CONSUMER";
+/// `SPAN_KIND_SERVER`.
+pub const SERVER: &str = "SPAN_KIND_SERVER";
+/// `SPAN_KIND_CLIENT`.
+pub const CLIENT: &str = "SPAN_KIND_CLIENT";
+/// `SPAN_KIND_INTERNAL`.
+pub const INTERNAL: &str = "SPAN_KIND_INTERNAL";
+/// `SPAN_KIND_PRODUCER`.
+pub const PRODUCER: &str = "SPAN_KIND_PRODUCER";
+/// `SPAN_KIND_CONSUMER`.
+pub const CONSUMER: &str = "SPAN_KIND_CONSUMER";
 
-const OK: &str = "STATUS_CODE_OK";
-const UNSET: &str = "STATUS_CODE_UNSET";
-const ERROR: &str = "STATUS_CODE_ERROR";
+/// `STATUS_CODE_OK`.
+pub const OK: &str = "STATUS_CODE_OK";
+/// `STATUS_CODE_UNSET`.
+pub const UNSET: &str = "STATUS_CODE_UNSET";
+/// `STATUS_CODE_ERROR`.
+pub const ERROR: &str = "STATUS_CODE_ERROR";
 
 /// Deepest nesting of calls below the root.
 const MAX_DEPTH: u32 = 4;
@@ -52,19 +60,31 @@ const USER_AGENTS: [&str; 4] = [
     "okhttp/4.12.0",
 ];
 
-struct Span<'f> {
-    ts: i64,
-    trace_id: Arc<str>,
-    span_id: String,
-    parent: Option<String>,
-    name: String,
-    kind: &'static str,
-    service: &'static str,
-    duration_ns: i64,
-    status: &'static str,
-    message: Option<&'static str>,
-    attributes: String,
-    resource: &'f str,
+/// One generated span.
+#[derive(Debug)]
+pub struct Span<'f> {
+    /// Start time, microseconds since the epoch.
+    pub ts: i64,
+    /// 32 hex characters.
+    pub trace_id: Arc<str>,
+    /// 16 hex characters.
+    pub span_id: String,
+    /// The parent's span id; `None` for the root.
+    pub parent: Option<String>,
+    /// Operation name.
+    pub name: String,
+    /// `SPAN_KIND_*`.
+    pub kind: &'static str,
+    /// Duration in nanoseconds.
+    pub duration_ns: i64,
+    /// `STATUS_CODE_*`.
+    pub status: &'static str,
+    /// Error description, set exactly when the status is an error.
+    pub message: Option<&'static str>,
+    /// Span attributes, a JSON object.
+    pub attributes: serde_json::Value,
+    /// The replica that recorded the span.
+    pub instance: &'f Instance,
 }
 
 /// How a call ended: the HTTP status code and, on failure, why.
@@ -94,6 +114,16 @@ struct TraceBuilder<'f, 'r, R: Rng> {
 
 /// The columns of one traces file with `rows` spans timed inside `window`.
 pub fn generate(rng: &mut impl Rng, fleet: &Fleet, window: Window, rows: usize) -> Vec<ArrayRef> {
+    columns(&spans(rng, fleet, window, rows))
+}
+
+/// `rows` spans of whole traces timed inside `window`, sorted by start time.
+pub fn spans<'f>(
+    rng: &mut impl Rng,
+    fleet: &'f Fleet,
+    window: Window,
+    rows: usize,
+) -> Vec<Span<'f>> {
     let mut b = TraceBuilder {
         rng,
         fleet,
@@ -110,7 +140,7 @@ pub fn generate(rng: &mut impl Rng, fleet: &Fleet, window: Window, rows: usize) 
     // the tail never orphans a span.
     spans.truncate(rows);
     sort_by_time(&mut spans, |s| s.ts);
-    columns(&spans)
+    spans
 }
 
 fn columns(spans: &[Span<'_>]) -> Vec<ArrayRef> {
@@ -121,12 +151,12 @@ fn columns(spans: &[Span<'_>]) -> Vec<ArrayRef> {
         opt_strings(spans, |s| s.parent.as_deref()),
         strings(spans, |s| &s.name),
         strings(spans, |s| s.kind),
-        strings(spans, |s| s.service),
+        strings(spans, |s| s.instance.service.name),
         Arc::new(Int64Array::from_iter_values(spans.iter().map(|s| s.duration_ns))),
         strings(spans, |s| s.status),
         opt_strings(spans, |s| s.message),
-        opt_strings(spans, |s| Some(&s.attributes)),
-        opt_strings(spans, |s| Some(s.resource)),
+        Arc::new(spans.iter().map(|s| Some(s.attributes.to_string())).collect::<StringArray>()),
+        opt_strings(spans, |s| Some(&s.instance.resource)),
     ]
 }
 
@@ -181,12 +211,11 @@ impl<'f, R: Rng> TraceBuilder<'f, '_, R> {
             parent: slot.parent.map(str::to_string),
             name,
             kind,
-            service: inst.service.name,
             duration_ns: slot.duration_ns.max(1_000),
             status,
             message,
-            attributes: attributes.to_string(),
-            resource: &inst.resource,
+            attributes,
+            instance: inst,
         });
         id
     }

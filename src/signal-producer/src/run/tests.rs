@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::TimestampMicrosecondType;
-use common::Signal;
+use arrow_array::types::{Int32Type, TimestampMicrosecondType};
+use common::TableKind;
 use common::config::{SchemaConfig, StorageConfig};
 use common::storage::Warehouse;
+use common::tables::signaldb;
 use futures::TryStreamExt;
 use iceberg::Catalog;
 
@@ -31,8 +32,13 @@ async fn connect(dir: &Path) -> Arc<SignalCatalog> {
 }
 
 fn plan(continuous: Option<Duration>) -> Plan {
+    layout_plan(Layout::Classic, continuous)
+}
+
+fn layout_plan(layout: Layout, continuous: Option<Duration>) -> Plan {
     Plan {
-        tables: Signal::ALL.map(|s| TableId::new("acme", "prod", s).unwrap()).to_vec(),
+        layout,
+        tables: layout.tables().iter().map(|&t| TableId::new("acme", "prod", t).unwrap()).collect(),
         seed: 7,
         hours: 2,
         files_per_hour: 3,
@@ -45,6 +51,17 @@ fn plan(continuous: Option<Duration>) -> Plan {
 /// Rows per hour directory, checking on the way that every file's timestamps fall in the
 /// hour its directory names.
 async fn rows_per_hour(catalog: &SignalCatalog, id: &TableId) -> BTreeMap<String, usize> {
+    rows_per_partition(catalog, id, "hour").await
+}
+
+/// Rows per directory `{field}=YYYY-MM-DD-HH`, checking on the way that every file's
+/// timestamps fall in the hour its directory names, and that SignalDB's `hour` column, where
+/// the table has one, is that hour of the day.
+async fn rows_per_partition(
+    catalog: &SignalCatalog,
+    id: &TableId,
+    field: &str,
+) -> BTreeMap<String, usize> {
     let table = catalog.catalog().load_table(&id.ident()).await.unwrap();
     let tasks: Vec<_> = table
         .scan()
@@ -60,8 +77,10 @@ async fn rows_per_hour(catalog: &SignalCatalog, id: &TableId) -> BTreeMap<String
     let mut out = BTreeMap::new();
     for task in tasks {
         let path = task.data_file_path.clone();
-        let label = path.split('/').find_map(|seg| seg.strip_prefix("hour=")).unwrap().to_string();
-        assert!(path.starts_with(&format!("{}/data/hour=", table.metadata().location())), "{path}");
+        let prefix = format!("{field}=");
+        let label = path.split('/').find_map(|seg| seg.strip_prefix(&prefix)).unwrap().to_string();
+        let dir = format!("{}/data/{prefix}", table.metadata().location());
+        assert!(path.starts_with(&dir), "{path}");
         let stream = futures::stream::iter([Ok(task)]).boxed();
         let batches: Vec<_> = table
             .reader_builder()
@@ -73,9 +92,16 @@ async fn rows_per_hour(catalog: &SignalCatalog, id: &TableId) -> BTreeMap<String
             .await
             .unwrap();
         for b in batches {
-            let ts = b.column(0).as_primitive::<TimestampMicrosecondType>();
+            let ts =
+                b.column_by_name("timestamp").unwrap().as_primitive::<TimestampMicrosecondType>();
             for t in ts.values() {
                 assert_eq!(hour_label(t.div_euclid(US_PER_HOUR)), label, "{path}");
+            }
+            if let Some(hour) = b.column_by_name("hour") {
+                let of_day = &label[label.len() - 2..];
+                for h in hour.as_primitive::<Int32Type>().values() {
+                    assert_eq!(format!("{h:02}"), of_day, "{path}");
+                }
             }
             *out.entry(label.clone()).or_default() += b.num_rows();
         }
@@ -134,4 +160,78 @@ async fn continuous_appends_until_stopped() {
             per_hour.keys().all(|l| *l == hour_label(now_hour) || *l == hour_label(now_hour - 1))
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signaldb_layout_creates_its_eight_tables_and_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = connect(dir.path()).await;
+    let (_tx, never) = Shutdown::manual();
+    let plan = layout_plan(Layout::Signaldb, None);
+    let report = run(catalog.clone(), &plan, never.clone()).await.unwrap();
+    assert_eq!(report.tables.len(), 8);
+    assert_eq!((report.total_files(), report.total_rows()), (48, 1_920));
+    let json = report.to_json();
+    assert_eq!(json["layout"], "signaldb");
+    assert_eq!(json["tables"][6]["table"], "metrics_summary");
+
+    let ns = iceberg::NamespaceIdent::from_strs(["acme", "prod"]).unwrap();
+    let mut names: Vec<String> = catalog
+        .catalog()
+        .list_tables(&ns)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.name().to_string())
+        .collect();
+    names.sort();
+    let mut expected: Vec<&str> = TableKind::SIGNALDB.iter().map(|t| t.as_str()).collect();
+    expected.sort();
+    assert_eq!(names, expected);
+
+    for t in &report.tables {
+        let kind = t.id.table;
+        let table = catalog.catalog().load_table(&t.id.ident()).await.unwrap();
+        let md = table.metadata();
+        let schema = signaldb::schema(kind).unwrap();
+        assert_eq!(md.current_schema().as_struct(), schema.as_struct(), "{kind}");
+        let ts = schema.field_by_name("timestamp").unwrap().id;
+        let spec = md.default_partition_spec();
+        assert_eq!(spec.spec_id(), 0);
+        let [field] = spec.fields() else { panic!("{kind}: one partition field") };
+        assert_eq!(field.name, signaldb::PARTITION_FIELD);
+        assert_eq!((field.source_id, field.field_id), (ts, 1000 + ts), "{kind}");
+        assert_eq!(md.last_partition_id(), 1000 + ts);
+        assert_eq!(**md.default_sort_order(), signaldb::sort_order(kind).unwrap(), "{kind}");
+        for (k, v) in signaldb::properties(kind) {
+            assert_eq!(md.properties().get(&k), Some(&v), "{kind}: {k}");
+        }
+        assert_eq!(md.snapshots().count(), 2, "{kind}: one snapshot per hour");
+        let per_hour = rows_per_partition(&catalog, &t.id, signaldb::PARTITION_FIELD).await;
+        let expected: BTreeMap<String, usize> =
+            [END_HOUR - 1, END_HOUR].map(|h| (hour_label(h), 120)).into();
+        assert_eq!(per_hour, expected, "{kind}");
+        // Every data file records its hour as the partition value.
+        let manifests =
+            table.manifest_list_reader(md.current_snapshot().unwrap()).load().await.unwrap();
+        for manifest in manifests.entries() {
+            for entry in manifest.load_manifest(table.file_io()).await.unwrap().entries() {
+                let value = entry.data_file().partition()[0].clone();
+                let hours =
+                    [END_HOUR - 1, END_HOUR].map(|h| Some(iceberg::spec::Literal::int(h as i32)));
+                assert!(hours.contains(&value), "{kind}: {value:?}");
+            }
+        }
+    }
+
+    // Running again loads the tables and appends the same rows.
+    let again = run(catalog.clone(), &plan, never.clone()).await.unwrap();
+    assert_eq!(again.checksum_hex(), report.checksum_hex());
+    // The classic layout refuses the SignalDB `traces` table.
+    let e = run(catalog.clone(), &plan_of_classic_traces(), never).await.unwrap_err();
+    assert!(format!("{e:#}").contains("belongs to another layout"), "{e:#}");
+}
+
+fn plan_of_classic_traces() -> Plan {
+    Plan { tables: vec![TableId::new("acme", "prod", TableKind::Traces).unwrap()], ..plan(None) }
 }

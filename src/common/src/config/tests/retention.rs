@@ -43,6 +43,7 @@ fn tenant(id: &str, [t, l, m]: [Option<u32>; 3], datasets: Vec<DatasetOverride>)
         traces_retention_days: t,
         logs_retention_days: l,
         metrics_retention_days: m,
+        profiles_retention_days: None,
         dataset_overrides: datasets,
     }
 }
@@ -53,6 +54,7 @@ fn dataset(id: &str, [t, l, m]: [Option<u32>; 3]) -> DatasetOverride {
         traces_retention_days: t,
         logs_retention_days: l,
         metrics_retention_days: m,
+        profiles_retention_days: None,
     }
 }
 
@@ -109,4 +111,25 @@ fn each_signal_resolves_through_the_tiers_on_its_own() {
         std::time::Duration::from_secs(30 * 86_400)
     );
     assert_eq!(RetentionTier::Dataset.as_str(), "dataset");
+}
+
+#[test]
+fn profiles_resolve_through_every_tier() {
+    let mut r = RetentionConfig { profiles_retention_days: 14, ..RetentionConfig::default() };
+    assert_eq!(r.resolve("acme", "prod", Signal::Profiles).days, 14);
+    let mut acme = tenant("acme", days(None, None, None), vec![]);
+    acme.profiles_retention_days = Some(5);
+    let mut prod = dataset("prod", days(None, None, None));
+    prod.profiles_retention_days = Some(2);
+    acme.dataset_overrides.push(prod);
+    r.tenant_overrides.push(acme);
+    let at = |dataset| {
+        let resolved = r.resolve("acme", dataset, Signal::Profiles);
+        (resolved.days, resolved.tier)
+    };
+    assert_eq!(at("prod"), (2, RetentionTier::Dataset));
+    assert_eq!(at("dev"), (5, RetentionTier::Tenant));
+    assert_eq!(r.resolve("beta", "prod", Signal::Profiles).tier, RetentionTier::Global);
+    // Profiles' overrides leave the other signals alone.
+    assert_eq!(r.resolve("acme", "prod", Signal::Traces).days, 7);
 }

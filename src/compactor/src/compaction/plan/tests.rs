@@ -1,3 +1,6 @@
+use common::partition::TimePartition;
+use common::partition::hour_label;
+
 use super::*;
 
 const H: i64 = 473_352; // 2024-01-01T00Z
@@ -32,7 +35,7 @@ fn file(hour: i64, n: usize, size: u64) -> LiveFile {
         path: format!("file:///wh/t/data/hour={}/f{n}.parquet", hour_label(hour)),
         content: DataContentType::Data,
         spec_id: 0,
-        hour: Some(hour),
+        partition: Some(TimePartition::hour(hour)),
         size,
         records: size / 100,
         row_groups: Some(usize::try_from(size.div_ceil(MIB)).unwrap()),
@@ -98,7 +101,7 @@ fn partitions_specs_and_deletes_are_never_mixed() {
     files.extend((0..6).map(|n| file(H, n, MIB)));
     files.extend((0..6).map(|n| file(H + 1, n, MIB)));
     files.extend((0..6).map(|n| LiveFile { spec_id: 1, ..file(H + 2, n, MIB) }));
-    files.extend((0..6).map(|n| LiveFile { hour: None, ..file(H + 3, n, MIB) }));
+    files.extend((0..6).map(|n| LiveFile { partition: None, ..file(H + 3, n, MIB) }));
     files.extend((0..6).map(|n| file(H + 4, n, MIB)));
     files.push(LiveFile { content: DataContentType::PositionDeletes, ..file(H + 4, 99, 100) });
     let p = plan(&files, 0, &settings(), at(H + 10, 0));
@@ -174,4 +177,18 @@ fn inputs_of_large_row_groups_are_copied_unless_the_order_would_be_lost() {
     let off = PlanSettings { copy_min_row_group_bytes: None, ..settings() };
     let files: Vec<LiveFile> = (0..10).map(large).collect();
     assert_eq!(plan(&files, 0, &off, at(H, 3600)).candidates[0].method, Method::Rewrite);
+}
+
+#[test]
+fn a_day_partition_is_quiet_once_its_day_has_ended() {
+    let day = TimePartition::day(H / 24);
+    let files: Vec<LiveFile> =
+        (0..6).map(|n| LiveFile { partition: Some(day), ..file(H, n, MIB) }).collect();
+    // One hour into the day's last hour, it is still active; a quiet period after its end, not.
+    let active = plan(&files, 0, &settings(), at(H + 23, -1));
+    assert_eq!(active.skipped[0].reason, SkipReason::ActiveHour);
+    assert_eq!(active.skipped[0].hour_label.as_deref(), Some("2024-01-01"));
+    let quiet = plan(&files, 0, &settings(), at(H + 23, 3600));
+    let c = &quiet.candidates[0];
+    assert_eq!((c.partition, c.hour, c.hour_label.as_str()), (day, H, "2024-01-01"));
 }

@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use common::TableKind;
 use common::catalog::ensure_table;
 use common::partition::MICROS_PER_HOUR;
-use common::signal::Signal;
+use common::partition::TimePartition;
 use common::tables::TableId;
 use iceberg::spec::DataFile;
 use iceberg::table::Table;
@@ -96,7 +97,7 @@ async fn rows(table: &Table, files: &[DataFile]) -> Vec<String> {
 /// rewritten alone into a compacted file of 1,000-row row groups; returns the table and the
 /// compacted files.
 async fn tier_one(fx: &Fixture, settings: &RewriteSettings, rows: usize) -> (Table, Vec<DataFile>) {
-    let id = TableId::new("acme", "prod", Signal::Metrics).unwrap();
+    let id = TableId::new("acme", "prod", TableKind::Metrics).unwrap();
     let table = ensure_table(&fx.catalog, &id).await.unwrap();
     let mut raw = Vec::new();
     for seed in 0..4 {
@@ -106,7 +107,12 @@ async fn tier_one(fx: &Fixture, settings: &RewriteSettings, rows: usize) -> (Tab
     let mut compacted = Vec::new();
     for f in &raw {
         let g = group(std::slice::from_ref(f));
-        compacted.extend(rewrite_group(&table, &g, BASE_HOUR, settings, None).await.unwrap().files);
+        compacted.extend(
+            rewrite_group(&table, &g, TimePartition::hour(BASE_HOUR), settings, None)
+                .await
+                .unwrap()
+                .files,
+        );
     }
     (append(fx, &id, compacted.clone()).await, compacted)
 }
@@ -163,9 +169,13 @@ async fn copy_and_rewrite(
     let mut tasks =
         scan_tasks(table, g.files.iter().map(String::as_str), &ManifestCache::new()).await.unwrap();
     let tasks = take_group_tasks(&mut tasks, &g).unwrap();
-    let copied = copy_tasks(table, &tasks, g.rows, 1, BASE_HOUR, settings).await.unwrap();
+    let copied = copy_tasks(table, &tasks, g.rows, 1, TimePartition::hour(BASE_HOUR), settings)
+        .await
+        .unwrap();
     let rewritten =
-        rewrite_tasks(table, tasks, g.rows, 1, BASE_HOUR, settings, None).await.unwrap();
+        rewrite_tasks(table, tasks, g.rows, 1, TimePartition::hour(BASE_HOUR), settings, None)
+            .await
+            .unwrap();
     assert_eq!((copied.method, rewritten.method), (Method::Copy, Method::Rewrite));
     assert_eq!((copied.files.len(), rewritten.files.len()), (1, 1));
     let before = rows(table, inputs).await;
@@ -234,14 +244,25 @@ async fn a_group_that_does_not_qualify_is_rewritten_and_says_why() {
         .unwrap();
     let tasks = take_group_tasks(&mut tasks, &g).unwrap();
     let strict = RewriteSettings { copy_min_row_group_bytes: Some(64 * MIB), ..settings.clone() };
-    let err = copy_tasks(&table, &tasks, g.rows, 1, BASE_HOUR, &strict).await.unwrap_err();
+    let err = copy_tasks(&table, &tasks, g.rows, 1, TimePartition::hour(BASE_HOUR), &strict)
+        .await
+        .unwrap_err();
     let CopyError::Ineligible(reason) = err else { panic!("{err:?}") };
     assert!(reason.starts_with("only 0 of the inputs'"), "{reason}");
     assert!(reason.ends_with("copy_min_row_group_bytes (67108864)"), "{reason}");
 
-    let out = write_group(&table, tasks, g.rows, 1, BASE_HOUR, &strict, Method::Copy, None)
-        .await
-        .unwrap();
+    let out = write_group(
+        &table,
+        tasks,
+        g.rows,
+        1,
+        TimePartition::hour(BASE_HOUR),
+        &strict,
+        Method::Copy,
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(out.method, Method::Rewrite);
     assert!(out.copy_fallback.as_deref().is_some_and(|r| r.starts_with("only 0")), "{out:?}");
     assert_eq!(out.rows_written, 12_000);
@@ -256,7 +277,9 @@ async fn a_group_that_does_not_qualify_is_rewritten_and_says_why() {
     assert_eq!(raw.len(), 4);
     let mut tasks = scan_tasks(&table, raw.iter().copied(), &ManifestCache::new()).await.unwrap();
     let tasks: Vec<_> = raw.iter().map(|p| tasks.remove(*p).unwrap()).collect();
-    let err = copy_tasks(&table, &tasks, 12_000, 1, BASE_HOUR, &settings).await.unwrap_err();
+    let err = copy_tasks(&table, &tasks, 12_000, 1, TimePartition::hour(BASE_HOUR), &settings)
+        .await
+        .unwrap_err();
     let CopyError::Ineligible(reason) = err else { panic!("{err:?}") };
     assert!(reason.contains("compressed with UNCOMPRESSED, not ZSTD"), "{reason}");
     assert!(reason.starts_with(raw[0]), "names the file: {reason}");

@@ -10,7 +10,7 @@ use std::time::Duration;
 use arrow_array::{Array, RecordBatch, TimestampMicrosecondArray};
 use chrono::{DateTime, Utc};
 use common::clock::{Clock, SystemClock};
-use common::partition::{HourDirectory, MICROS_PER_HOUR};
+use common::partition::{MICROS_PER_HOUR, PartitionDirectory, TimePartition};
 use futures::TryStreamExt;
 use iceberg::spec::{DataFile, ManifestStatus};
 use iceberg::table::Table;
@@ -133,7 +133,7 @@ fn group_of(files: &[Entry], expected_output_files: usize) -> FileGroup {
 
 /// Names of the compacted files in `hour`'s data directory.
 fn compacted_files_on_disk(table: &Table, hour: i64) -> Vec<String> {
-    let dir = HourDirectory::new(table.metadata().location(), hour);
+    let dir = PartitionDirectory::hour(table.metadata().location(), hour);
     let dir = dir.dir().strip_prefix("file://").unwrap();
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
     entries
@@ -171,7 +171,7 @@ async fn quiet_hours_compact_into_one_file_each_with_the_same_rows() {
     let live = live(&after).await;
     assert_eq!(live.len(), plan.files_after);
     for e in &live {
-        let dir = HourDirectory::new(after.metadata().location(), e.hour);
+        let dir = PartitionDirectory::hour(after.metadata().location(), e.hour);
         let name = e.path.strip_prefix(&format!("{}/", dir.dir())).expect("in its hour directory");
         assert!(name.starts_with("compacted-"), "{name}");
         // Compacted files keep the sequence number of the snapshot the plan read.
@@ -411,7 +411,9 @@ async fn a_small_target_rolls_into_several_files_of_about_the_target_size() {
     let group = group_of(&files, 1);
     let target = 64 * 1024;
     let settings = RewriteSettings { batch_rows: 1024, ..RewriteSettings::new(target) };
-    let out = rewrite_group(&table, &group, HOURS[0], &settings, None).await.unwrap();
+    let out = rewrite_group(&table, &group, TimePartition::hour(HOURS[0]), &settings, None)
+        .await
+        .unwrap();
     assert_eq!((out.rows_read, out.rows_written), (12_000, 12_000));
     assert_eq!(out.bytes_read, group.bytes);
     assert!(out.files.len() >= 3, "{} file(s)", out.files.len());
@@ -442,10 +444,17 @@ async fn a_row_count_that_does_not_match_the_manifests_abandons_the_rewrite() {
     let paths = group.files.iter().map(String::as_str);
     let mut tasks = scan_tasks(&table, paths, &ManifestCache::new()).await.unwrap();
     let tasks = take_group_tasks(&mut tasks, &group).unwrap();
-    let err =
-        rewrite_tasks(&table, tasks, group.rows, 1, HOURS[0], &RewriteSettings::new(MIB), None)
-            .await
-            .unwrap_err();
+    let err = rewrite_tasks(
+        &table,
+        tasks,
+        group.rows,
+        1,
+        TimePartition::hour(HOURS[0]),
+        &RewriteSettings::new(MIB),
+        None,
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(err, RewriteError::RowCountMismatch { expected: 76, read: 75, written: 75 }),
         "{err}"
@@ -453,9 +462,15 @@ async fn a_row_count_that_does_not_match_the_manifests_abandons_the_rewrite() {
     assert!(compacted_files_on_disk(&table, HOURS[0]).is_empty());
 
     let missing = FileGroup { files: vec!["file:///nowhere.parquet".into()], ..group };
-    let err = rewrite_group(&table, &missing, HOURS[0], &RewriteSettings::new(MIB), None)
-        .await
-        .unwrap_err();
+    let err = rewrite_group(
+        &table,
+        &missing,
+        TimePartition::hour(HOURS[0]),
+        &RewriteSettings::new(MIB),
+        None,
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("file:///nowhere.parquet"), "{err}");
     let statuses: Vec<_> = entries(&table).await.into_iter().map(|e| e.status).collect();
     assert!(statuses.iter().all(|s| *s != ManifestStatus::Deleted));
@@ -473,7 +488,9 @@ async fn every_output_but_the_last_lands_near_the_target() {
         // so it closes early and never late); every later one from the files already written.
         let group = group_of(&files, 1000);
         let settings = RewriteSettings::new(target);
-        let out = rewrite_group(&table, &group, HOURS[0], &settings, None).await.unwrap();
+        let out = rewrite_group(&table, &group, TimePartition::hour(HOURS[0]), &settings, None)
+            .await
+            .unwrap();
         let sizes: Vec<u64> = out.files.iter().map(DataFile::file_size_in_bytes).collect();
         assert!(sizes.len() >= 3, "target {target}: {sizes:?}");
         assert!(sizes[0] as f64 <= target as f64 * 1.1, "target {target}: {sizes:?}");
@@ -495,6 +512,7 @@ async fn a_group_whose_rewrite_would_not_reduce_the_file_count_is_not_committed(
     let files = live(&table).await;
     let group = group_of(&files, 1);
     let partition = crate::compaction::plan::PartitionPlan {
+        partition: TimePartition::hour(HOURS[0]),
         hour: HOURS[0],
         hour_label: "2024-01-01-00".into(),
         spec_id: table.metadata().default_partition_spec_id(),

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use arrow_array::{Array, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use common::TableKind;
 use common::clock::SystemClock;
-use common::signal::Signal;
+use common::partition::TimePartition;
 use common::tables::{TableId, creation};
 use iceberg::Catalog;
 use iceberg::table::Table;
@@ -77,7 +78,10 @@ async fn a_sorted_rewrite_orders_rows_across_its_files_and_records_the_table_ord
         sort: SortSettings { memory_budget_bytes: 64 * 1024, spill_dir: spill.path().into() },
         ..RewriteSettings::new(64 * 1024)
     };
-    let out = rewrite_group(&table, &group, BASE_HOUR, &settings, Some(&order)).await.unwrap();
+    let out =
+        rewrite_group(&table, &group, TimePartition::hour(BASE_HOUR), &settings, Some(&order))
+            .await
+            .unwrap();
     assert!(out.spilled_runs >= 2, "{} runs spilled", out.spilled_runs);
     assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0, "spill files removed");
     assert!(out.files.len() >= 3, "{} files", out.files.len());
@@ -118,8 +122,9 @@ async fn the_plan_says_how_output_is_sorted_and_a_missing_column_fails_the_table
 
     // A table created without a sort order takes the configured columns, and fails when
     // it lacks one.
-    let id = TableId::new("acme", "prod", Signal::Traces).unwrap();
-    let mut request = creation(&id, fx.catalog.warehouse_location());
+    let id = TableId::new("acme", "prod", TableKind::Traces).unwrap();
+    let request = creation(&id, fx.catalog.warehouse_location());
+    let mut request = request.unwrap();
     request.sort_order = None;
     let traces = fx.catalog.catalog().create_table(&id.namespace(), request).await.unwrap();
     let cx = TableContext::new(&id, &traces, &fx.catalog, &scope, &cancel);

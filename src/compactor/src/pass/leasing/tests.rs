@@ -3,7 +3,7 @@ use std::sync::Mutex as StdMutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use common::Signal;
+use common::TableKind;
 use common::catalog::{CatalogHandle, ensure_table};
 
 use super::*;
@@ -102,7 +102,9 @@ impl Fleet {
 fn tables(n: usize) -> Vec<TableId> {
     (0..n)
         .flat_map(|t| {
-            Signal::ALL.into_iter().map(move |s| TableId::new(&format!("t{t}"), "prod", s).unwrap())
+            TableKind::SIGNAL_NAMED
+                .into_iter()
+                .map(move |s| TableId::new(&format!("t{t}"), "prod", s).unwrap())
         })
         .collect()
 }
@@ -159,7 +161,7 @@ async fn instances_never_work_on_one_table_at_once_and_skip_what_another_holds()
 
 #[tokio::test]
 async fn a_lease_lost_while_working_stops_the_step_and_fails_the_table() {
-    let id = TableId::new("acme", "prod", Signal::Logs).unwrap();
+    let id = TableId::new("acme", "prod", TableKind::Logs).unwrap();
     let fleet = Fleet::new(std::slice::from_ref(&id)).await;
     let metrics = Arc::new(Metrics::new());
     let pass = fleet.instance("node-0", 30_000, &metrics);

@@ -1,6 +1,7 @@
 //! Which partitions are expired: exactly at the cutoff, one second later, and files that are
 //! never dropped.
 
+use common::partition::TimePartition;
 use iceberg::spec::DataContentType;
 
 use super::{at, hour_start};
@@ -12,7 +13,7 @@ fn file(path: &str, hour: Option<i64>, content: DataContentType, spec_id: i32) -
         path: path.into(),
         content,
         spec_id,
-        hour,
+        partition: hour.map(TimePartition::hour),
         size: 100,
         records: 10,
         row_groups: Some(1),
@@ -24,11 +25,16 @@ fn file(path: &str, hour: Option<i64>, content: DataContentType, spec_id: i32) -
 fn an_hour_ending_exactly_at_the_cutoff_is_expired_one_second_later_is_not() {
     let hour = 473_352;
     let end = hour_start(hour + 1);
-    assert!(is_expired(hour, end));
-    assert!(!is_expired(hour, end - chrono::Duration::seconds(1)));
-    assert!(!is_expired(hour + 1, end));
-    assert!(is_expired(hour, end + chrono::Duration::milliseconds(1)));
-    assert!(!is_expired(i64::MAX, at("2026-01-01T00:00:00Z")));
+    let (this, next) = (TimePartition::hour(hour), TimePartition::hour(hour + 1));
+    assert!(is_expired(this, end));
+    assert!(!is_expired(this, end - chrono::Duration::seconds(1)));
+    assert!(!is_expired(next, end));
+    assert!(is_expired(this, end + chrono::Duration::milliseconds(1)));
+    // A day ends with its last hour.
+    let day = TimePartition::day(hour / 24);
+    assert!(!is_expired(day, hour_start(hour + 23)));
+    assert!(is_expired(day, hour_start(hour + 24)));
+    assert!(!is_expired(TimePartition::hour(i64::MAX), at("2026-01-01T00:00:00Z")));
 }
 
 #[test]

@@ -1,13 +1,15 @@
 //! Policy resolution through every tier, and the cutoff computed from it.
 
 use common::Signal;
+use common::TableKind;
 use common::config::{DatasetOverride, RetentionConfig, TenantOverride};
 use common::tables::TableId;
 
 use super::at;
 use crate::retention::policy::{TablePolicy, cutoff, explain, format_local, format_utc};
 
-/// Global 7/3/30; tenant acme sets traces 14 and logs 5; its dataset prod sets traces 30 only.
+/// Global 7/3/30/7; tenant acme sets traces 14, logs 5 and profiles 2; its dataset prod sets
+/// traces 30 only.
 fn config() -> RetentionConfig {
     RetentionConfig {
         tenant_overrides: vec![TenantOverride {
@@ -15,6 +17,7 @@ fn config() -> RetentionConfig {
             traces_retention_days: Some(14),
             logs_retention_days: Some(5),
             metrics_retention_days: None,
+            profiles_retention_days: Some(2),
             dataset_overrides: vec![DatasetOverride {
                 dataset_id: "prod".into(),
                 traces_retention_days: Some(30),
@@ -25,8 +28,8 @@ fn config() -> RetentionConfig {
     }
 }
 
-fn policy(config: &RetentionConfig, tenant: &str, dataset: &str, signal: Signal) -> TablePolicy {
-    let id = TableId::new(tenant, dataset, signal).unwrap();
+fn policy(config: &RetentionConfig, tenant: &str, dataset: &str, table: TableKind) -> TablePolicy {
+    let id = TableId::new(tenant, dataset, table).unwrap();
     TablePolicy::resolve(config, &id, at("2026-02-24T10:30:00Z"))
 }
 
@@ -45,7 +48,7 @@ fn cutoff_is_now_minus_period_minus_grace_in_utc() {
 fn the_timezone_changes_only_how_the_cutoff_is_shown() {
     let utc = RetentionConfig::default();
     let ny = RetentionConfig { timezone: "America/New_York".into(), ..Default::default() };
-    let id = TableId::new("other", "prod", Signal::Logs).unwrap();
+    let id = TableId::new("other", "prod", TableKind::Logs).unwrap();
     let now = at("2026-01-26T11:00:00Z");
     let (a, b) = (TablePolicy::resolve(&utc, &id, now), TablePolicy::resolve(&ny, &id, now));
     assert_eq!(a.cutoff, b.cutoff);
@@ -60,14 +63,17 @@ fn the_timezone_changes_only_how_the_cutoff_is_shown() {
 fn every_tier_combination_resolves_field_by_field() {
     let c = config();
     let cases = [
-        ("acme", "prod", Signal::Traces, 30, "dataset"),
-        ("acme", "prod", Signal::Logs, 5, "tenant"),
-        ("acme", "prod", Signal::Metrics, 30, "global"),
-        ("acme", "staging", Signal::Traces, 14, "tenant"),
-        ("acme", "staging", Signal::Logs, 5, "tenant"),
-        ("acme", "staging", Signal::Metrics, 30, "global"),
-        ("other", "prod", Signal::Traces, 7, "global"),
-        ("other", "prod", Signal::Logs, 3, "global"),
+        ("acme", "prod", TableKind::Traces, 30, "dataset"),
+        ("acme", "prod", TableKind::Logs, 5, "tenant"),
+        ("acme", "prod", TableKind::Metrics, 30, "global"),
+        ("acme", "prod", TableKind::MetricsExponentialHistogram, 30, "global"),
+        ("acme", "prod", TableKind::Profiles, 2, "tenant"),
+        ("acme", "staging", TableKind::Traces, 14, "tenant"),
+        ("acme", "staging", TableKind::Logs, 5, "tenant"),
+        ("acme", "staging", TableKind::MetricsSum, 30, "global"),
+        ("other", "prod", TableKind::Traces, 7, "global"),
+        ("other", "prod", TableKind::Logs, 3, "global"),
+        ("other", "prod", TableKind::Profiles, 7, "global"),
     ];
     for (tenant, dataset, signal, days, tier) in cases {
         let p = policy(&c, tenant, dataset, signal);
@@ -95,6 +101,9 @@ fn explain_names_the_value_of_every_tier() {
     );
     let metrics = &e.signals[2];
     assert_eq!((metrics.days, metrics.tier, metrics.tenant_days), (30, "global", None));
+    let profiles = &e.signals[3];
+    assert_eq!(profiles.signal, Signal::Profiles);
+    assert_eq!((profiles.days, profiles.tier, profiles.tenant_days), (2, "tenant", Some(2)));
     let text = e.render_text();
     assert!(text.starts_with("retention policy of tenant=acme dataset=prod\n"), "{text}");
     assert!(
@@ -103,6 +112,10 @@ fn explain_names_the_value_of_every_tier() {
     );
     assert!(
         text.contains("logs        5 days  from tenant   (dataset -, tenant 5, global 3)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("profiles    2 days  from tenant   (dataset -, tenant 2, global 7)"),
         "{text}"
     );
 

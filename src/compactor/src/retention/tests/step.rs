@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::Signal;
+use common::TableKind;
 use common::catalog::CatalogHandle;
 use common::catalog::ensure_table;
 use common::clock::ManualClock;
@@ -199,7 +199,7 @@ async fn expiration_after_a_drop_keeps_the_drop_and_every_referenced_snapshot() 
 async fn the_job_observes_one_duration_per_dataset() {
     let TempCatalog { catalog, schema, warehouse, dir: _dir } = TempCatalog::new().await;
     for (tenant, signal) in
-        [("acme", Signal::Logs), ("acme", Signal::Traces), ("other", Signal::Logs)]
+        [("acme", TableKind::Logs), ("acme", TableKind::Traces), ("other", TableKind::Logs)]
     {
         ensure_table(&catalog, &TableId::new(tenant, "prod", signal).unwrap()).await.unwrap();
     }

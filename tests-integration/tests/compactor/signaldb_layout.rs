@@ -1,0 +1,240 @@
+//! A warehouse laid out the way SignalDB's own writer lays it out — eight tables per dataset,
+//! the `timestamp_hour` partition beside a plain `hour` column, map columns, writer properties
+//! and traces evolved from v2 to v3 half-way through every hour, written by pyiceberg in many
+//! small appends — is maintained like the classic layout: every table planned and compacted
+//! to one file per hour with the same rows, every property kept byte for byte, traces sorted
+//! by its own order, retention by each table's signal, orphan cleanup keeping exactly the live
+//! files, and `status` healthy.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use common::TableKind;
+use common::partition::{hour_label, hour_of_micros};
+use common::tables::TableId;
+use iceberg::Catalog;
+use iceberg::TableIdent;
+use serde_json::Value;
+use tests_integration::duckdb_read::duckdb_scans;
+use tests_integration::orphans::{backdate_tree, exists, plant, reachable, stored};
+use tests_integration::pyiceberg::run_pyiceberg;
+use tests_integration::pyiceberg_hours::read_by_hour;
+use tests_integration::signaldb_layout::{
+    SIGNALDB_TABLES, signaldb_table_idents, write_signaldb_warehouse,
+};
+use tests_integration::{Backend, TestEnv, require_python};
+
+use super::sorted_output::{assert_sorted_hours, plan_columns};
+use super::{compactor, json_ok};
+
+/// Hours of data written, each in `APPENDS` small files.
+const HOURS: i64 = 4;
+const APPENDS: u32 = 8;
+/// Rows per append.
+const ROWS: u32 = 40;
+/// The data is this many days old: past traces' (7) and logs' (3) retention, within metrics'
+/// (30) and, as configured here, profiles' (20).
+const AGE_DAYS: i64 = 10;
+const CONFIG: &str = "[compactor]\nmin_input_files = 3\n\
+                      [compactor.retention]\nenabled = true\nprofiles_retention_days = 20\n\
+                      [compactor.orphan_cleanup]\nenabled = true\ngrace_period_hours = 1";
+
+#[tokio::test]
+async fn signaldb_layout_is_maintained_on_sqlite_local() {
+    signaldb_layout_is_maintained(Backend::SqliteLocal).await;
+}
+
+#[tokio::test]
+async fn signaldb_layout_is_maintained_on_postgres_s3() {
+    signaldb_layout_is_maintained(Backend::PostgresS3).await;
+}
+
+/// The entry of `ident` (`tenant.dataset.table`) in the first report of a `--json` document.
+#[track_caller]
+fn entry<'a>(doc: &'a Value, ident: &str) -> &'a Value {
+    let tables = doc["reports"][0]["tables"].as_array().unwrap_or_else(|| panic!("{doc}"));
+    tables
+        .iter()
+        .find(|t| {
+            format!(
+                "{}.{}.{}",
+                t["tenant"].as_str().unwrap(),
+                t["dataset"].as_str().unwrap(),
+                t["table"].as_str().unwrap()
+            ) == ident
+        })
+        .unwrap_or_else(|| panic!("{ident} is not in {doc}"))
+}
+
+async fn signaldb_layout_is_maintained(backend: Backend) {
+    let Some(env) = TestEnv::new(backend).await else { return };
+    let Some(_python) = require_python() else { return };
+    env.append_config(CONFIG);
+    let last = hour_of_micros(Utc::now().timestamp_micros()) - AGE_DAYS * 24;
+    let hours: Vec<String> = (last - HOURS + 1..=last).map(hour_label).collect();
+    write_signaldb_warehouse(&env, &["acme"], &["prod"], last - HOURS + 1..=last, APPENDS, ROWS, 7);
+    let idents = signaldb_table_idents(&["acme"], &["prod"]);
+    assert_eq!(idents.len(), SIGNALDB_TABLES.len());
+    let before = run_pyiceberg(&env, &idents);
+    let before_hours = read_by_hour(&env, &idents);
+    for ident in &idents {
+        let t = &before["tables"][ident];
+        assert_eq!(t["live_data_files"], HOURS * i64::from(APPENDS), "{ident}: {t}");
+        assert!(
+            t["properties"]
+                .as_object()
+                .is_some_and(|p| p.keys().any(|k| k.starts_with("signaldb.wal.committed."))),
+            "{ident}: {t}"
+        );
+    }
+
+    // Every table is planned, each of its closed hours a candidate; nothing is uninterpretable.
+    let plan = json_ok(&compactor(&env, &["plan", "--json"]));
+    let listed = plan["reports"][0]["tables"].as_array().unwrap();
+    assert_eq!(listed.len(), SIGNALDB_TABLES.len(), "{plan}");
+    for ident in &idents {
+        let d = &entry(&plan, ident)["details"];
+        let labels: Vec<&str> = d["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["hour_label"].as_str().unwrap())
+            .collect();
+        assert_eq!(labels, hours.iter().map(String::as_str).collect::<Vec<_>>(), "{ident}: {d}");
+        assert_eq!(d["skipped"], serde_json::json!([]), "{ident}: {d}");
+        assert!(d.get("not_maintainable").is_none(), "{ident}: {d}");
+    }
+
+    // One file per closed hour in each table, the same rows, every property as it was.
+    let doc = json_ok(&compactor(&env, &["compact", "--json"]));
+    let after = run_pyiceberg(&env, &idents);
+    let after_hours = read_by_hour(&env, &idents);
+    let catalog = env.catalog().await;
+    for ident in &idents {
+        let (b, a) = (&before["tables"][ident], &after["tables"][ident]);
+        let d = &entry(&doc, ident)["details"];
+        assert_eq!(d["execution"]["groups_abandoned"], 0, "{ident}: {d}");
+        assert_eq!(a["live_data_files"], HOURS, "{ident}: {a}");
+        assert_eq!(a["rows_sha256"], b["rows_sha256"], "{ident}");
+        assert_eq!(a["rows_per_hour"], b["rows_per_hour"], "{ident}");
+        assert_eq!(
+            after_hours[ident].content, before_hours[ident].content,
+            "{ident}: rows per hour"
+        );
+        assert_eq!(a["properties"], b["properties"], "{ident}: table properties");
+        assert_eq!(a["partition_spec"], b["partition_spec"], "{ident}");
+        for (hour, files) in &after_hours[ident].files {
+            assert_eq!(files.len(), 1, "{ident} {hour}: {files:?}");
+            let file = files.iter().next().unwrap();
+            assert!(file.contains(&format!("/data/timestamp_hour={hour}/")), "{file}");
+        }
+        let table = catalog
+            .catalog()
+            .load_table(&TableIdent::from_strs(ident.split('.')).unwrap())
+            .await
+            .unwrap();
+        let columns = plan_columns(d);
+        if ident.ends_with(".traces") {
+            let names: Vec<&str> = columns.iter().map(|(c, _, _)| c.as_str()).collect();
+            assert_eq!(names, ["timestamp", "trace_id"], "traces follow their own sort order");
+            assert_eq!(d["sort"]["sort_order_id"], 1, "{d}");
+            let per_hour =
+                assert_sorted_hours(ident, &table, &after_hours[ident], &columns, Some(1)).await;
+            assert_eq!(per_hour.len(), hours.len());
+            // Both schemas' rows are in the one file per hour, written in the current schema.
+            let schema = table.metadata().current_schema();
+            assert!(schema.field_by_name("dropped_links_count").is_some(), "{ident}: v3 schema");
+        }
+    }
+    // DuckDB reads every compacted table at its new metadata: the rows of each hour pyiceberg
+    // reads.
+    let locations: Vec<(&str, Option<i64>)> =
+        idents.iter().map(|i| (after_hours[i].metadata_location(), None)).collect();
+    for (ident, scan) in idents.iter().zip(duckdb_scans(&env, &locations)) {
+        assert_eq!(scan.rows_per_hour, after_hours[ident].rows_per_hour(), "{ident}: DuckDB");
+    }
+
+    // Retention evaluates every table with its signal's policy: traces and logs drop all four
+    // hours, the metrics tables and profiles (20 days here) keep them.
+    let kept_by = |ident: &str| ident.contains(".metrics_") || ident.ends_with(".profiles");
+    let dry = json_ok(&compactor(&env, &["retention", "--dry-run", "--json"]));
+    for ident in &idents {
+        let d = &entry(&dry, ident)["details"];
+        assert_eq!(d["partitions_evaluated"], HOURS, "{ident}: {d}");
+        assert_eq!(d["skipped"], serde_json::json!([]), "{ident}: {d}");
+        let signal = ident.rsplit('.').next().unwrap().split('_').next().unwrap();
+        assert_eq!(d["policy"]["signal"], signal, "{ident}: {d}");
+        let dropped = d["partitions_dropped"].as_array().unwrap().len() as i64;
+        assert_eq!(dropped, if kept_by(ident) { 0 } else { HOURS }, "{ident}: {d}");
+    }
+    let profiles = &entry(&dry, "acme.prod.profiles")["details"]["policy"];
+    assert_eq!((&profiles["days"], &profiles["tier"]), (&Value::from(20), &Value::from("global")));
+    let wet = json_ok(&compactor(&env, &["retention", "--json"]));
+    let retained = run_pyiceberg(&env, &idents);
+    for ident in &idents {
+        let d = &entry(&wet, ident)["details"];
+        let t = &retained["tables"][ident];
+        let expected =
+            if kept_by(ident) { &after["tables"][ident]["total_rows"] } else { &Value::from(0) };
+        assert_eq!(&t["total_rows"], expected, "{ident}: {d}");
+        assert_eq!(
+            t["properties"], before["tables"][ident]["properties"],
+            "{ident}: properties after retention"
+        );
+    }
+
+    // status: all eight healthy after the passes (expiration bounded their snapshots), none
+    // unmaintainable.
+    let status = compactor(&env, &["status", "--json"]).json();
+    let tables = status["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), SIGNALDB_TABLES.len(), "{status}");
+    for t in tables {
+        assert_eq!(t["health"]["healthy"], true, "{t}");
+        assert!(
+            t["warnings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|w| w["check"] != "table_not_maintainable"),
+            "{t}"
+        );
+    }
+
+    // Orphan cleanup keeps exactly the live files: an abandoned file and every file no kept
+    // snapshot reaches go, every file a snapshot reaches stays.
+    let warehouse = env.warehouse();
+    let gauge = TableId::new("acme", "prod", TableKind::MetricsGauge).unwrap();
+    let table = catalog.load_table(&gauge.ident()).await.unwrap();
+    let root = table.metadata().location().to_string();
+    let orphan = format!("{root}/data/timestamp_hour={}/00000-0-abandoned.parquet", hours[0]);
+    plant(&warehouse, &orphan, b"left by a writer that died").await;
+    let local = !matches!(backend, Backend::S3 | Backend::PostgresS3);
+    if local {
+        // Every file older than the grace period: the inputs compaction replaced and the
+        // snapshots retention expired no longer reach are orphans as well.
+        let warehouse_root = root.trim_end_matches("/metrics_gauge");
+        backdate_tree(warehouse_root, Duration::from_secs(3 * 86_400));
+    }
+    let doc = json_ok(&compactor(&env, &["orphans", "--json"]));
+    let mut left = BTreeMap::new();
+    for ident in &idents {
+        let id = TableId::from_ident(&TableIdent::from_strs(ident.split('.')).unwrap()).unwrap();
+        let table = catalog.load_table(&id.ident()).await.unwrap();
+        let referenced = reachable(&warehouse, &table).await;
+        let on_storage = stored(&warehouse, table.metadata().location()).await;
+        assert!(referenced.is_subset(&on_storage), "{ident}: a live file was deleted");
+        left.insert(ident.clone(), on_storage.len() - referenced.len());
+        let _ = entry(&doc, ident);
+    }
+    if local {
+        assert!(!exists(&warehouse, &orphan).await, "the abandoned file is deleted");
+        assert!(left.values().all(|&n| n == 0), "exactly the live files remain: {left:?}");
+    } else {
+        assert!(exists(&warehouse, &orphan).await, "younger than the grace period");
+    }
+    let status = compactor(&env, &["status", "--json"]).json();
+    for t in status["tables"].as_array().unwrap() {
+        assert_eq!(t["health"]["healthy"], true, "{t}");
+    }
+}
