@@ -87,7 +87,7 @@ struct TableFilter {
     /// Only this dataset's tables.
     #[arg(long, value_parser = parse_id)]
     dataset: Option<String>,
-    /// Only this signal's tables: traces, logs or metrics.
+    /// Only this signal's tables: traces, logs, metrics (every metrics table) or profiles.
     #[arg(long)]
     signal: Option<Signal>,
 }
