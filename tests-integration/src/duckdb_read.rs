@@ -33,6 +33,9 @@ pub struct DuckScan {
     pub rows_per_hour: BTreeMap<String, usize>,
     /// Per hour, the data files those rows came from.
     pub files_per_hour: BTreeMap<String, BTreeSet<String>>,
+    /// The order-independent digest of every row, computed as `scripts/pyiceberg_read.py`'s
+    /// `rows_sha256`; only from [`duckdb_scans_hashed`].
+    pub rows_sha256: Option<String>,
 }
 
 impl DuckScan {
@@ -64,6 +67,18 @@ pub fn duckdb_scan(env: &TestEnv, metadata_location: &str, snapshot_id: Option<i
 /// starts in about half a second), returned in the order given.
 #[track_caller]
 pub fn duckdb_scans(env: &TestEnv, scans: &[(&str, Option<i64>)]) -> Vec<DuckScan> {
+    run_scans(env, scans, false)
+}
+
+/// [`duckdb_scans`] that also reads every row and digests it ([`DuckScan::rows_sha256`]), to
+/// compare with pyiceberg's `rows_sha256`.
+#[track_caller]
+pub fn duckdb_scans_hashed(env: &TestEnv, scans: &[(&str, Option<i64>)]) -> Vec<DuckScan> {
+    run_scans(env, scans, true)
+}
+
+#[track_caller]
+fn run_scans(env: &TestEnv, scans: &[(&str, Option<i64>)], rows_hash: bool) -> Vec<DuckScan> {
     let python = require_python()
         .expect("DuckDB runs in the test venv: gate the test with require_python() first");
     let mut cmd = Command::new(&python);
@@ -73,6 +88,9 @@ pub fn duckdb_scans(env: &TestEnv, scans: &[(&str, Option<i64>)]) -> Vec<DuckSca
         if let Some(id) = snapshot_id {
             cmd.arg(id.to_string());
         }
+    }
+    if rows_hash {
+        cmd.arg("--rows-hash");
     }
     if let Some(s3) = env.s3() {
         cmd.args(["--s3-endpoint", &s3.endpoint, "--s3-region", &s3.region])
@@ -117,5 +135,6 @@ fn parse(scan: &Value) -> Result<DuckScan, String> {
         total_rows: scan["total_rows"].as_u64().ok_or_else(|| format!("no total_rows: {scan}"))?,
         rows_per_hour,
         files_per_hour,
+        rows_sha256: scan["rows_sha256"].as_str().map(String::from),
     })
 }

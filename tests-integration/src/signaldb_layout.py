@@ -57,7 +57,7 @@ from pyiceberg.serializers import ToOutputFile
 from pyiceberg.table.locations import load_location_provider
 from pyiceberg.table.metadata import new_table_metadata
 from pyiceberg.table.sorting import NullOrder, SortDirection, SortField, SortOrder
-from pyiceberg.transforms import HourTransform, IdentityTransform
+from pyiceberg.transforms import DayTransform, HourTransform, IdentityTransform
 from pyiceberg.types import (
     BooleanType,
     DateType,
@@ -367,7 +367,7 @@ def row_times(g: Gen, hour: int, append: int, appends: int, n: int) -> list:
         if g.r.random() < 0.1:
             out.append(base + g.r.randrange(MICROS_PER_HOUR))
         else:
-            out.append(base + append * slice_us + g.r.randrange(slice_us))
+            out.append(base + (append % appends) * slice_us + g.r.randrange(slice_us))
     return out
 
 
@@ -765,8 +765,20 @@ def write_table(catalog, namespace, name, location, hours, args, notes) -> dict:
         for hour in hours:
             for i in range(half, appends):
                 append(hour, i)
+    spec_ids = [table.spec().spec_id]
+    if args.evolve_spec_to_day:
+        # Another engine moves the table to day partitions (as Spark's REPLACE PARTITION FIELD
+        # does for cold data); SignalDB's writer goes on appending, now into days.
+        with table.update_spec() as update:
+            update.remove_field(PARTITION_FIELD_NAME)
+            update.add_field("timestamp", DayTransform(), "timestamp_day")
+        spec_ids.append(table.spec().spec_id)
+        for hour in hours:
+            for i in range(appends, appends + 2):
+                append(hour, i)
     table.transaction().set_properties({"signaldb.hot.retention-hours": "24"}).commit_transaction()
     out = {
+        "spec_ids": spec_ids,
         "rows": sum(rows_per_hour.values()),
         "rows_per_hour": rows_per_hour,
         "files": sum(files_per_hour.values()),
@@ -808,6 +820,9 @@ def parse_args():
     p.add_argument("--plain-create", action="store_true",
                    help="create tables with catalog.create_table (partition field id 1000) "
                         "instead of registering SignalDB's ids (1000 + source id)")
+    p.add_argument("--evolve-spec-to-day", action="store_true",
+                   help="after the appends, change the spec to day(timestamp) named timestamp_day "
+                        "and append two more files per hour into it")
     p.add_argument("--allow-layout-mismatch", action="store_true",
                    help="report layout differences in the output instead of failing")
     args = p.parse_args()

@@ -91,6 +91,9 @@ pub struct SignalDbLayout {
     /// Create `traces` at `physical-v3` (no evolution, the reference's ids 26..30 for the v3
     /// columns) instead of at `physical-v2` with the evolution half-way.
     pub traces_created_at_v3: bool,
+    /// After the appends, move every table to `day(timestamp)` partitions named
+    /// `timestamp_day` (a new partition spec) and append two more files per hour into them.
+    pub evolve_spec_to_day: bool,
 }
 
 impl SignalDbLayout {
@@ -112,6 +115,7 @@ impl SignalDbLayout {
             seed,
             tables: Vec::new(),
             traces_created_at_v3: false,
+            evolve_spec_to_day: false,
         }
     }
 
@@ -144,6 +148,9 @@ impl SignalDbLayout {
         ]);
         if self.traces_created_at_v3 {
             args.extend(["--traces-created-at".to_string(), "physical-v3".to_string()]);
+        }
+        if self.evolve_spec_to_day {
+            args.push("--evolve-spec-to-day".to_string());
         }
         args
     }

@@ -16,12 +16,12 @@ use common::tables::TableId;
 use iceberg::Catalog;
 use iceberg::TableIdent;
 use serde_json::Value;
-use tests_integration::duckdb_read::duckdb_scans;
+use tests_integration::duckdb_read::{duckdb_scans, duckdb_scans_hashed};
 use tests_integration::orphans::{backdate_tree, exists, plant, reachable, stored};
 use tests_integration::pyiceberg::run_pyiceberg;
 use tests_integration::pyiceberg_hours::read_by_hour;
 use tests_integration::signaldb_layout::{
-    SIGNALDB_TABLES, signaldb_table_idents, write_signaldb_warehouse,
+    SIGNALDB_TABLES, SignalDbLayout, signaldb_table_idents, write_signaldb_warehouse,
 };
 use tests_integration::{Backend, TestEnv, require_python};
 
@@ -148,11 +148,13 @@ async fn signaldb_layout_is_maintained(backend: Backend) {
         }
     }
     // DuckDB reads every compacted table at its new metadata: the rows of each hour pyiceberg
-    // reads.
+    // reads, and the same content digest.
     let locations: Vec<(&str, Option<i64>)> =
         idents.iter().map(|i| (after_hours[i].metadata_location(), None)).collect();
-    for (ident, scan) in idents.iter().zip(duckdb_scans(&env, &locations)) {
+    for (ident, scan) in idents.iter().zip(duckdb_scans_hashed(&env, &locations)) {
         assert_eq!(scan.rows_per_hour, after_hours[ident].rows_per_hour(), "{ident}: DuckDB");
+        let digest = scan.rows_sha256.as_deref().expect("--rows-hash digests");
+        assert_eq!(Some(digest), before["tables"][ident]["rows_sha256"].as_str(), "{ident}");
     }
 
     // Retention evaluates every table with its signal's policy: traces and logs drop all four
@@ -237,4 +239,76 @@ async fn signaldb_layout_is_maintained(backend: Backend) {
     for t in status["tables"].as_array().unwrap() {
         assert_eq!(t["health"]["healthy"], true, "{t}");
     }
+}
+
+/// The partition spec of every live data file of `table`'s current snapshot, by path.
+async fn live_file_specs(table: &iceberg::table::Table) -> BTreeMap<String, i32> {
+    let snapshot = table.metadata().current_snapshot().expect("a written table has a snapshot");
+    let list = table.manifest_list_reader(snapshot).load().await.unwrap();
+    let mut out = BTreeMap::new();
+    for manifest_file in list.entries() {
+        let manifest = manifest_file.load_manifest(table.file_io()).await.unwrap();
+        for entry in manifest.entries().iter().filter(|e| e.is_alive()) {
+            out.insert(entry.file_path().to_string(), manifest_file.partition_spec_id);
+        }
+    }
+    out
+}
+
+/// A table another engine moved from hourly to daily partitions keeps files of both specs;
+/// compaction rewrites the hour files into the day that holds them, in the current spec,
+/// with the same rows, and retention then sees one day.
+#[tokio::test]
+async fn files_of_an_older_partition_spec_are_rewritten_into_the_current_one() {
+    let Some(env) = TestEnv::new(Backend::SqliteLocal).await else { return };
+    let Some(_python) = require_python() else { return };
+    env.append_config(CONFIG);
+    // Two hours of one day, ten days ago.
+    let day_start = (hour_of_micros(Utc::now().timestamp_micros()) / 24 - AGE_DAYS) * 24;
+    let mut layout =
+        SignalDbLayout::new(&["acme"], &["prod"], day_start + 5..=day_start + 6, 4, 30, 3);
+    layout.tables = vec!["logs".to_string()];
+    layout.evolve_spec_to_day = true;
+    let written = layout.write(&env);
+    let ident = "acme.prod.logs";
+    assert_eq!(written["tables"][ident]["spec_ids"], serde_json::json!([0, 1]), "{written}");
+    let before = run_pyiceberg(&env, &[ident.to_string()]);
+    let day = chrono::DateTime::from_timestamp(day_start * 3600, 0)
+        .unwrap()
+        .format("%Y-%m-%d")
+        .to_string();
+
+    let plan = json_ok(&compactor(&env, &["plan", "--json"]));
+    let d = &entry(&plan, ident)["details"];
+    let c = &d["candidates"][0];
+    assert_eq!(
+        (&c["hour_label"], &c["spec_id"], &c["other_spec_files"]),
+        (&Value::from(day.clone()), &Value::from(1), &Value::from(8)),
+        "{d}"
+    );
+    assert_eq!(d["candidates"].as_array().unwrap().len(), 1, "{d}");
+
+    json_ok(&compactor(&env, &["compact", "--json"]));
+    let after = run_pyiceberg(&env, &[ident.to_string()]);
+    let (b, a) = (&before["tables"][ident], &after["tables"][ident]);
+    assert_eq!(a["rows_sha256"], b["rows_sha256"]);
+    assert_eq!(a["rows_per_hour"], b["rows_per_hour"]);
+    assert_eq!(a["properties"], b["properties"]);
+    let catalog = env.catalog().await;
+    let id = TableId::new("acme", "prod", TableKind::Logs).unwrap();
+    let table = catalog.load_table(&id.ident()).await.unwrap();
+    let specs = live_file_specs(&table).await;
+    assert_eq!(specs.len(), 1, "one file for the day: {specs:?}");
+    for (path, spec) in &specs {
+        assert_eq!(*spec, table.metadata().default_partition_spec_id(), "{path}");
+        assert!(path.contains(&format!("/data/timestamp_day={day}/")), "{path}");
+    }
+    let duck = duckdb_scans(&env, &[(table.metadata_location().unwrap(), None)]);
+    let rows: usize = duck[0].rows_per_hour.values().sum();
+    assert_eq!(Value::from(rows), a["total_rows"], "DuckDB");
+
+    let dry = json_ok(&compactor(&env, &["retention", "--dry-run", "--json"]));
+    let d = &entry(&dry, ident)["details"];
+    assert_eq!(d["partitions_evaluated"], 1, "{d}");
+    assert_eq!(d["partitions_dropped"][0]["hour_label"], day, "{d}");
 }

@@ -245,10 +245,12 @@ impl CompactionStep {
             .map_err(|e| StepError::Unfit(e.to_string()))?;
         let settings = &table_settings.plan;
         let now = self.clock.now();
-        let mut plan = plan::plan_ordered(&files, default_spec, settings, now, sort.as_ref());
+        let time_field = current_time_field(cx.table.metadata());
+        let grain = time_field.as_ref().ok().map(|f| f.grain);
+        let output = plan::OutputSpec { spec_id: default_spec, grain };
+        let mut plan = plan::plan_ordered(&files, output, settings, now, sort.as_ref());
         plan.sort = sort;
-        plan.not_maintainable =
-            current_time_field(cx.table.metadata()).err().map(|e| e.to_string());
+        plan.not_maintainable = time_field.err().map(|e| e.to_string());
         Ok((plan, manifests::found(cx.table, &list, table_settings.execute.merge)))
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::config::CompactorConfig;
-use common::partition::TimePartition;
+use common::partition::{Grain, TimePartition};
 use iceberg::spec::DataContentType;
 use serde::{Deserialize, Serialize};
 
@@ -89,8 +89,12 @@ pub struct PartitionPlan {
     pub hour: i64,
     /// The partition's label: `YYYY-MM-DD-HH` for an hour, `YYYY-MM-DD` for a day (UTC).
     pub hour_label: String,
-    /// Partition spec of the files.
+    /// Partition spec of the files written (the table's default).
     pub spec_id: i32,
+    /// Inputs written under an older partition spec, rewritten into the default one whatever
+    /// their size.
+    #[serde(default)]
+    pub other_spec_files: usize,
     /// Live data files in the partition before compaction.
     pub files_before: usize,
     /// Expected live data files after compaction.
@@ -118,7 +122,8 @@ pub enum SkipReason {
     TooFewSmallFiles,
     /// It has delete files, which a rewrite would have to apply.
     HasDeleteFiles,
-    /// Its files use another partition spec than the table's default; specs are never mixed.
+    /// Its files use an older partition spec whose partition the default spec's cannot hold
+    /// (a day of files for an hour-partitioned table): they would have to be split.
     OtherPartitionSpec,
     /// Its partition is not a time partition (hour or day) this code can interpret.
     UninterpretablePartition,
@@ -193,47 +198,98 @@ impl TablePlan {
     }
 }
 
+/// The partition spec compacted files are written in: the table's default spec, and the grain
+/// of its time field (`None` when it has none the compactor understands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputSpec {
+    /// The spec's id.
+    pub spec_id: i32,
+    /// Hour or day.
+    pub grain: Option<Grain>,
+}
+
 /// Plans the compaction of a table whose live files are `files` and whose default partition
-/// spec is `default_spec_id`, at time `now`, its output unsorted.
+/// spec is `default_spec_id` (its grain that of its files), at time `now`, unsorted.
 pub fn plan(
     files: &[LiveFile],
     default_spec_id: i32,
     settings: &PlanSettings,
     now: DateTime<Utc>,
 ) -> TablePlan {
-    plan_ordered(files, default_spec_id, settings, now, None)
+    let grain = files
+        .iter()
+        .find(|f| f.spec_id == default_spec_id)
+        .and_then(|f| f.partition)
+        .map(|p| p.grain);
+    plan_ordered(files, OutputSpec { spec_id: default_spec_id, grain }, settings, now, None)
+}
+
+/// Where a live file is planned: into a partition of the output spec, or left alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Target {
+    /// This partition of the output spec: the file's own, or for a file of an older spec with
+    /// an equal or finer time partition, the one holding it (an hour's file into its day).
+    Into(TimePartition),
+    /// Left in its spec and partition (if it has one that can be read).
+    Left(i32, Option<TimePartition>),
+}
+
+impl Target {
+    fn of(file: &LiveFile, output: OutputSpec) -> Self {
+        match file.partition {
+            Some(p) if file.spec_id == output.spec_id => Target::Into(p),
+            Some(p) => match output.grain.and_then(|g| p.within(g)) {
+                Some(into) => Target::Into(into),
+                None => Target::Left(file.spec_id, Some(p)),
+            },
+            None => Target::Left(file.spec_id, None),
+        }
+    }
 }
 
 /// [`plan`] with output in `order`, when set.
 ///
-/// Each partition gets a [`Method`]: `copy` when its small files qualify for the copy path,
-/// else `sort` when ordered (one group of every small file, rolled into as many target-size
+/// Files of an older spec are rewritten into the output spec (Spark's `output-spec-id`) with
+/// the partition that holds them, whatever their size; a file whose partition no output
+/// partition holds is left alone.
+///
+/// Each partition gets a [`Method`]: `copy` when its small files qualify for the copy path
+/// (and none is of an older spec), else `sort` when ordered (one group of every small file, rolled into as many target-size
 /// files as it fills, so that the sorted rows span the partition's new files, each with a
 /// narrow key range), else `rewrite`. Copied and rewritten groups are bin-packed: first-fit
 /// decreasing into groups of about one target-size file each.
 pub fn plan_ordered(
     files: &[LiveFile],
-    default_spec_id: i32,
+    output: OutputSpec,
     settings: &PlanSettings,
     now: DateTime<Utc>,
     order: Option<&OutputOrder>,
 ) -> TablePlan {
-    // Group by (spec, partition): partitions of different specs are never mixed.
-    let mut partitions: BTreeMap<(i32, Option<TimePartition>), Vec<&LiveFile>> = BTreeMap::new();
+    let mut partitions: BTreeMap<Target, Vec<&LiveFile>> = BTreeMap::new();
     for f in files {
-        partitions.entry((f.spec_id, f.partition)).or_default().push(f);
+        partitions.entry(Target::of(f, output)).or_default().push(f);
     }
     let quiet_secs = i64::try_from(settings.quiet_period.as_secs()).unwrap_or(i64::MAX);
     let mut out = TablePlan::default();
-    for ((spec_id, partition), files) in partitions {
+    for (target, files) in partitions {
+        let (spec_id, partition) = match target {
+            Target::Into(p) => (output.spec_id, Some(p)),
+            Target::Left(spec_id, p) => (spec_id, p),
+        };
         let (data, deletes): (Vec<&LiveFile>, Vec<&LiveFile>) =
             files.into_iter().partition(|f| f.content == DataContentType::Data);
         if data.is_empty() {
             continue;
         }
         out.partitions += 1;
-        let small: Vec<&LiveFile> =
-            data.iter().copied().filter(|f| f.size < settings.small_file_threshold_bytes).collect();
+        // Inputs: small files of the output spec, and every file of an older one.
+        let other_spec = |f: &LiveFile| f.spec_id != output.spec_id;
+        let small: Vec<&LiveFile> = data
+            .iter()
+            .copied()
+            .filter(|f| other_spec(f) || f.size < settings.small_file_threshold_bytes)
+            .collect();
+        let other_spec_files = small.iter().filter(|f| other_spec(f)).count();
         let skip = |reason| SkippedPartition {
             hour_label: partition.map(TimePartition::label),
             spec_id,
@@ -245,13 +301,13 @@ pub fn plan_ordered(
             out.skipped.push(skip(SkipReason::UninterpretablePartition));
             continue;
         };
-        let reason = if spec_id != default_spec_id {
+        let reason = if matches!(target, Target::Left(..)) {
             Some(SkipReason::OtherPartitionSpec)
         } else if partition.end_secs().saturating_add(quiet_secs) > now.timestamp() {
             Some(SkipReason::ActiveHour)
         } else if !deletes.is_empty() {
             Some(SkipReason::HasDeleteFiles)
-        } else if small.len() < settings.min_input_files {
+        } else if other_spec_files == 0 && small.len() < settings.min_input_files {
             Some(SkipReason::TooFewSmallFiles)
         } else {
             None
@@ -261,10 +317,12 @@ pub fn plan_ordered(
             continue;
         }
         let small_files = small.len();
-        let method = method(&small, settings.copy_min_row_group_bytes, order);
+        let copy_min = settings.copy_min_row_group_bytes.filter(|_| other_spec_files == 0);
+        let method = method(&small, copy_min, order);
+        let target_size = settings.target_file_size_bytes;
         let groups = match method {
-            Method::Sort => one_group(small, settings.target_file_size_bytes),
-            Method::Rewrite | Method::Copy => bin_pack(small, settings.target_file_size_bytes),
+            Method::Sort => one_group(small, target_size, output.spec_id),
+            Method::Rewrite | Method::Copy => bin_pack(small, target_size, output.spec_id),
         };
         if groups.is_empty() {
             out.skipped.push(SkippedPartition {
@@ -283,6 +341,7 @@ pub fn plan_ordered(
             hour: partition.start_hour(),
             hour_label: partition.label(),
             spec_id,
+            other_spec_files,
             files_before: data.len(),
             files_after: data.len() - grouped + outputs,
             bytes: data.iter().map(|f| f.size).sum(),
@@ -319,10 +378,16 @@ fn method(small: &[&LiveFile], copy_min: Option<u64>, order: Option<&OutputOrder
     }
 }
 
+/// Whether rewriting `members` gains anything: merging two or more files, or moving a file of
+/// another spec than `output_spec` into it.
+fn worth_rewriting(members: &[&LiveFile], output_spec: i32) -> bool {
+    members.len() > 1 || members.iter().any(|f| f.spec_id != output_spec)
+}
+
 /// Every file of `small` in one group (by path), expected to fill `ceil(bytes / target)`
-/// files; none for fewer than two files.
-fn one_group(mut small: Vec<&LiveFile>, target: u64) -> Vec<FileGroup> {
-    if small.len() < 2 {
+/// files; none when rewriting them gains nothing.
+fn one_group(mut small: Vec<&LiveFile>, target: u64, output_spec: i32) -> Vec<FileGroup> {
+    if !worth_rewriting(&small, output_spec) {
         return Vec::new();
     }
     small.sort_by(|a, b| a.path.cmp(&b.path));
@@ -340,9 +405,9 @@ fn group(members: &[&LiveFile], target: u64) -> FileGroup {
     }
 }
 
-/// First-fit decreasing into bins of `target` bytes; a bin of one file rewrites nothing useful
-/// and is dropped.
-fn bin_pack(mut small: Vec<&LiveFile>, target: u64) -> Vec<FileGroup> {
+/// First-fit decreasing into bins of `target` bytes; a bin of one file of the output spec
+/// rewrites nothing useful and is dropped.
+fn bin_pack(mut small: Vec<&LiveFile>, target: u64, output_spec: i32) -> Vec<FileGroup> {
     small.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
     let mut bins: Vec<(u64, Vec<&LiveFile>)> = Vec::new();
     for f in small {
@@ -355,7 +420,7 @@ fn bin_pack(mut small: Vec<&LiveFile>, target: u64) -> Vec<FileGroup> {
         }
     }
     bins.into_iter()
-        .filter(|(_, members)| members.len() > 1)
+        .filter(|(_, members)| worth_rewriting(members, output_spec))
         .map(|(_, members)| group(&members, target))
         .collect()
 }

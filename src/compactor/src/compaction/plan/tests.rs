@@ -1,10 +1,11 @@
-use common::partition::TimePartition;
 use common::partition::hour_label;
 
 use super::*;
 
 const H: i64 = 473_352; // 2024-01-01T00Z
 const MIB: u64 = 1024 * 1024;
+/// Spec 0, partitioned by hour.
+const HOURLY: OutputSpec = OutputSpec { spec_id: 0, grain: Some(Grain::Hour) };
 
 fn settings() -> PlanSettings {
     PlanSettings {
@@ -100,7 +101,9 @@ fn partitions_specs_and_deletes_are_never_mixed() {
     let mut files: Vec<LiveFile> = Vec::new();
     files.extend((0..6).map(|n| file(H, n, MIB)));
     files.extend((0..6).map(|n| file(H + 1, n, MIB)));
-    files.extend((0..6).map(|n| LiveFile { spec_id: 1, ..file(H + 2, n, MIB) }));
+    // A day of an older spec cannot go into one hour of the current one.
+    let day = Some(TimePartition::day(H / 24));
+    files.extend((0..6).map(|n| LiveFile { spec_id: 1, partition: day, ..file(H + 2, n, MIB) }));
     files.extend((0..6).map(|n| LiveFile { partition: None, ..file(H + 3, n, MIB) }));
     files.extend((0..6).map(|n| file(H + 4, n, MIB)));
     files.push(LiveFile { content: DataContentType::PositionDeletes, ..file(H + 4, 99, 100) });
@@ -129,7 +132,7 @@ fn an_empty_table_plans_nothing() {
 fn sorted_plans_take_a_partitions_small_files_as_one_group_of_several_outputs() {
     let mut files: Vec<LiveFile> = (0..20).map(|n| file(H, n, 10 * MIB)).collect();
     files.push(file(H, 99, 100 * MIB));
-    let p = plan_ordered(&files, 0, &settings(), at(H, 3600), Some(&order()));
+    let p = plan_ordered(&files, HOURLY, &settings(), at(H, 3600), Some(&order()));
     let c = &p.candidates[0];
     assert_eq!(c.groups.len(), 1, "one group: sorted across the partition's new files");
     let g = &c.groups[0];
@@ -141,7 +144,7 @@ fn sorted_plans_take_a_partitions_small_files_as_one_group_of_several_outputs() 
 
     let one = [file(H, 0, MIB)];
     let settings = PlanSettings { min_input_files: 1, ..settings() };
-    let p = plan_ordered(&one, 0, &settings, at(H, 3600), Some(&order()));
+    let p = plan_ordered(&one, HOURLY, &settings, at(H, 3600), Some(&order()));
     assert!(p.candidates.is_empty(), "one file rewrites nothing useful");
 }
 
@@ -158,11 +161,11 @@ fn inputs_of_large_row_groups_are_copied_unless_the_order_would_be_lost() {
     // Ordered output: copied only when every input already records the order.
     let sorted = |n| LiveFile { sort_order_id: Some(1), ..large(n) };
     let files: Vec<LiveFile> = (0..10).map(sorted).collect();
-    let p = plan_ordered(&files, 0, &settings(), at(H, 3600), Some(&order()));
+    let p = plan_ordered(&files, HOURLY, &settings(), at(H, 3600), Some(&order()));
     assert_eq!(p.candidates[0].method, Method::Copy);
     let mut files = files;
     files[3].sort_order_id = None;
-    let p = plan_ordered(&files, 0, &settings(), at(H, 3600), Some(&order()));
+    let p = plan_ordered(&files, HOURLY, &settings(), at(H, 3600), Some(&order()));
     assert_eq!(p.candidates[0].method, Method::Sort, "one unsorted input: sort them all");
 
     // One input of small row groups, one with no split offsets, or copying off: decoded.
@@ -191,4 +194,37 @@ fn a_day_partition_is_quiet_once_its_day_has_ended() {
     let quiet = plan(&files, 0, &settings(), at(H + 23, 3600));
     let c = &quiet.candidates[0];
     assert_eq!((c.partition, c.hour, c.hour_label.as_str()), (day, H, "2024-01-01"));
+}
+
+#[test]
+fn files_of_an_older_spec_move_into_the_partition_that_holds_them_whatever_their_size() {
+    // The table went from hourly (spec 0) to daily (spec 1) partitions: two hours of the old
+    // spec, one of them a single large file, and three small files of the new spec's day.
+    let daily = OutputSpec { spec_id: 1, grain: Some(Grain::Day) };
+    let day = TimePartition::day(H / 24);
+    let mut files = vec![file(H, 0, 200 * MIB), file(H + 5, 1, MIB), file(H + 5, 2, MIB)];
+    files.extend((3..6).map(|n| LiveFile { spec_id: 1, partition: Some(day), ..file(H, n, MIB) }));
+    let p = plan_ordered(&files, daily, &settings(), at(H + 23, 3600), None);
+    assert_eq!(p.skipped, []);
+    let c = &p.candidates[0];
+    assert_eq!((c.partition, c.spec_id, c.other_spec_files), (day, 1, 3));
+    assert_eq!(c.method, Method::Rewrite, "no row-group copy across specs");
+    let grouped: usize = c.groups.iter().map(|g| g.files.len()).sum();
+    assert_eq!(grouped, 6, "the large file of the old spec is rewritten too");
+
+    // One file of an older spec alone is still worth rewriting; one of the current spec is not.
+    let lone = [file(H, 0, MIB)];
+    let p = plan_ordered(
+        &lone,
+        OutputSpec { spec_id: 7, grain: Some(Grain::Hour) },
+        &settings(),
+        at(H, 3600),
+        None,
+    );
+    assert_eq!((p.candidates.len(), p.candidates[0].files_after), (1, 1));
+    assert!(plan(&lone, 0, &settings(), at(H, 3600)).candidates.is_empty());
+    // Without a time field in the current spec nothing of an older spec moves.
+    let none = OutputSpec { spec_id: 7, grain: None };
+    let p = plan_ordered(&lone, none, &settings(), at(H, 3600), None);
+    assert_eq!(p.skipped[0].reason, SkipReason::OtherPartitionSpec);
 }

@@ -516,6 +516,7 @@ async fn a_group_whose_rewrite_would_not_reduce_the_file_count_is_not_committed(
         hour: HOURS[0],
         hour_label: "2024-01-01-00".into(),
         spec_id: table.metadata().default_partition_spec_id(),
+        other_spec_files: 0,
         files_before: 2,
         files_after: 1,
         bytes: group.bytes,
