@@ -73,6 +73,7 @@ async fn explain_shows_every_tier_combination_without_a_catalog() {
             {"signal": "traces", "days": 1, "tier": "dataset", "global_days": 3, "tenant_days": 2, "dataset_days": 1},
             {"signal": "logs", "days": 2, "tier": "tenant", "global_days": 3, "tenant_days": 2, "dataset_days": null},
             {"signal": "metrics", "days": 3, "tier": "global", "global_days": 3, "tenant_days": null, "dataset_days": null},
+            {"signal": "profiles", "days": 7, "tier": "global", "global_days": 7, "tenant_days": null, "dataset_days": null},
         ]),
         "{doc}"
     );
