@@ -137,6 +137,36 @@ fn the_dockerfile_builds_locked_release_binaries_and_runs_them_unprivileged() {
 
 #[test]
 fn the_demo_compacts_drops_and_reports_each_table_before_and_after() {
+    let stdout = demo("classic");
+    // 8 hours x 10 files per table: compaction makes one file per hour, retention drops the
+    // logs (past 3 days) and keeps traces and metrics.
+    let row = |table: &str| demo_row(&stdout, table);
+    assert!(row("demo.prod.traces").contains("80 -> 8"), "{stdout}");
+    assert!(row("demo.prod.metrics").contains("80 -> 8"), "{stdout}");
+    assert!(row("demo.prod.logs").contains("80 -> 0"), "{stdout}");
+    assert!(row("demo.prod.logs").contains("(healthy)"), "{stdout}");
+    assert!(stdout.contains("3 table(s), 3 unhealthy"), "before: {stdout}");
+    assert!(stdout.contains("3 table(s), 0 unhealthy"), "after: {stdout}");
+}
+
+#[test]
+fn the_demo_on_signaldbs_layout_maintains_all_eight_tables() {
+    let stdout = demo("signaldb");
+    let row = |table: &str| demo_row(&stdout, table);
+    // Each table by its signal: logs dropped (3 days), the rest kept, all compacted.
+    for table in ["traces", "metrics_gauge", "metrics_sum", "metrics_histogram", "profiles"] {
+        let row = row(&format!("demo.prod.{table} "));
+        assert!(row.contains("80 -> 8"), "{table}: {stdout}");
+        assert!(row.contains("(healthy)"), "{table}: {stdout}");
+    }
+    assert!(row("demo.prod.logs ").contains("80 -> 0"), "{stdout}");
+    assert!(stdout.contains("8 table(s), 8 unhealthy"), "before: {stdout}");
+    assert!(stdout.contains("8 table(s), 0 unhealthy"), "after: {stdout}");
+}
+
+/// Runs `scripts/demo.sh --layout <layout>` in a temporary directory on the built binaries and
+/// returns its standard output.
+fn demo(layout: &str) -> String {
     // Built (or checked fresh) before the script uses them.
     let bins = tests_integration::bins::bin_path("compactor").parent().unwrap().to_path_buf();
     tests_integration::bins::bin_path("signaldb-loadgen");
@@ -144,25 +174,22 @@ fn the_demo_compacts_drops_and_reports_each_table_before_and_after() {
     let out = Command::new(workspace_root().join("scripts/demo.sh"))
         .arg("--dir")
         .arg(dir.path())
+        .args(["--layout", layout])
         .env("SIGNALDB_DEMO_BIN_DIR", &bins)
         .env_remove("SIGNALDB_CONFIG")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    // 8 hours x 10 files per table: compaction makes one file per hour, retention drops the
-    // logs (past 3 days) and keeps traces and metrics.
-    let row = |table: &str| {
-        stdout
-            .lines()
-            .find(|l| l.starts_with(table) && l.contains(" -> "))
-            .unwrap_or_else(|| panic!("no before/after row of {table}\n{stdout}"))
-    };
-    assert!(row("demo.prod.traces").contains("80 -> 8"), "{stdout}");
-    assert!(row("demo.prod.metrics").contains("80 -> 8"), "{stdout}");
-    assert!(row("demo.prod.logs").contains("80 -> 0"), "{stdout}");
-    assert!(row("demo.prod.logs").contains("(healthy)"), "{stdout}");
-    assert!(stdout.contains("3 table(s), 3 unhealthy"), "before: {stdout}");
-    assert!(stdout.contains("3 table(s), 0 unhealthy"), "after: {stdout}");
+    stdout
+}
+
+/// The before/after row of `table` in the demo's output.
+#[track_caller]
+fn demo_row<'a>(stdout: &'a str, table: &str) -> &'a str {
+    stdout
+        .lines()
+        .find(|l| l.starts_with(table) && l.contains(" -> "))
+        .unwrap_or_else(|| panic!("no before/after row of {table}\n{stdout}"))
 }

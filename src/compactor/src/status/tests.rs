@@ -1,4 +1,5 @@
 use common::Signal;
+use common::tables::TableId;
 
 use super::*;
 use crate::run_history::{Changes, RunHistory, RunOutcome, RunRecord};
@@ -82,4 +83,43 @@ async fn status_reads_the_state_the_history_and_scores_the_table() {
     // A scope without the table reports none.
     let other = Scope { signal: Some(Signal::Traces), ..Scope::default() };
     assert!(status(&fx.catalog, &config(), &other, now).await.tables.is_empty());
+}
+
+#[tokio::test]
+async fn an_unmaintainable_table_is_unhealthy_and_other_tables_are_listed_apart() {
+    use iceberg::Catalog;
+    use iceberg::spec::UnboundPartitionSpec;
+
+    let fx = Fixture::new().await;
+    fx.fill(&[BASE_HOUR], 1, 10).await;
+    // A signal table nobody partitioned, and a table of no known kind, in another dataset.
+    let dev = TableId::new("acme", "dev", common::TableKind::Traces).unwrap();
+    let location = fx.catalog.warehouse_location();
+    let mut unpartitioned = common::tables::creation(&dev, location).unwrap();
+    unpartitioned.partition_spec = Some(UnboundPartitionSpec::builder().build());
+    let cat = fx.catalog.catalog();
+    cat.create_namespace(&dev.namespace(), Default::default()).await.unwrap();
+    cat.create_table(&dev.namespace(), unpartitioned).await.unwrap();
+    let mut spans = common::tables::creation(&dev, location).unwrap();
+    spans.name = "spans".into();
+    spans.location = Some(format!("{location}/acme/dev/spans"));
+    cat.create_table(&dev.namespace(), spans).await.unwrap();
+
+    let report = status(&fx.catalog, &config(), &Scope::default(), Utc::now()).await;
+    assert_eq!(report.tables.len(), 2, "{report:?}");
+    let t = report.tables.iter().find(|t| t.dataset == "dev").unwrap();
+    let state = t.state.as_ref().unwrap();
+    let reason = state.not_maintainable.as_deref().expect("no time partition");
+    assert!(reason.contains("not partitioned"), "{reason}");
+    let checks: Vec<_> = t.warnings.iter().map(|w| w.check).collect();
+    assert_eq!(checks, [crate::warnings::TABLE_NOT_MAINTAINABLE]);
+    assert!(!t.health.healthy && t.health.score <= 30, "{:?}", t.health);
+    assert!(t.health.reasons.iter().any(|r| r.contains("cannot maintain")), "{:?}", t.health);
+    let other = &report.not_maintained;
+    assert_eq!(other.len(), 1, "{other:?}");
+    assert_eq!((other[0].dataset.as_str(), other[0].table.as_str()), ("dev", "spans"));
+    assert_eq!(report.unhealthy(), 1, "the dev table alone: a table not maintained is not counted");
+    let text = render(&report);
+    assert!(text.contains("not maintained acme.dev.spans: "), "{text}");
+    assert!(text.contains("warning table_not_maintainable: "), "{text}");
 }

@@ -158,3 +158,13 @@ fn a_rewrite_without_gain_and_a_job_failing_for_three_intervals_warn() {
     off.enabled = false;
     assert!(table_warnings(&off, &logs(), &s, &failing(4), now()).is_empty());
 }
+
+#[test]
+fn a_table_without_a_time_partition_warns_with_the_reason() {
+    let reason = "the table is not partitioned (spec 0): it has no hour or day partition";
+    let state = TableState { not_maintainable: Some(reason.to_string()), ..state(&[1], 1, 1) };
+    let w = table_warnings(&config(), &logs(), &state, &RecentRuns::default(), now());
+    assert_eq!(names(&w), [TABLE_NOT_MAINTAINABLE]);
+    assert!(w[0].message.contains(reason), "{}", w[0].message);
+    assert!(TABLE_CHECKS.contains(&TABLE_NOT_MAINTAINABLE), "exported by compactor_warnings");
+}

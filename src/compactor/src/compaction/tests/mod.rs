@@ -5,3 +5,4 @@ mod copy;
 mod execute;
 mod manifests;
 mod sorted;
+mod table_props;
