@@ -124,17 +124,26 @@ def canonical_rows(arrow: pa.Table) -> list:
     return [dict(zip(names, row)) for row in zip(*columns)]
 
 
+def row_lines(arrow: pa.Table) -> list:
+    """Each row as one line of canonical JSON: keys sorted, map entries sorted by key."""
+    return [json.dumps(row, sort_keys=True, default=str) for row in canonical_rows(arrow)]
+
+
+def digest(lines) -> str:
+    """Order-independent digest of rows given as `row_lines`: sorted, one per line."""
+    h = hashlib.sha256()
+    for line in sorted(lines):
+        h.update(line.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
 def rows_sha256(arrow: pa.Table) -> str:
     """Order-independent digest of the row contents: each row as canonical JSON, sorted.
 
     Rows are compared by column name (rows of files written before a column was added read as
     null there), and each map column's entries are sorted by key (see `canonical`)."""
-    lines = sorted(json.dumps(row, sort_keys=True, default=str) for row in canonical_rows(arrow))
-    h = hashlib.sha256()
-    for line in lines:
-        h.update(line.encode())
-        h.update(b"\n")
-    return h.hexdigest()
+    return digest(row_lines(arrow))
 
 
 def sort_order(table, schema) -> dict:

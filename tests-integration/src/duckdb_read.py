@@ -23,10 +23,9 @@ Output, one JSON object on stdout, one entry per --scan in the order given:
 
 With --rows-hash each scan also reads every row (`SELECT *`) and adds
     "rows_sha256": hex, "hours": {"YYYY-MM-DD-HH": {"rows": n, "rows_sha256": hex}}
-computed the way scripts/pyiceberg_read.py computes `rows_sha256` (each row as JSON with sorted
+computed by scripts/pyiceberg_read.py's `row_lines` and `digest` (each row as JSON with sorted
 keys, map entries sorted by key, lines sorted), so the digests DuckDB and pyiceberg report for
-the same snapshot are equal. The algorithm is repeated here rather than imported: this reader
-shares no code with the other two.
+the same snapshot are equal: the rows are DuckDB's, only the digest of them is shared.
 
 The extensions (avro, which iceberg needs, iceberg, and httpfs for S3) are loaded from the files
 the pinned `duckdb-extension-*` packages install into the venv: DuckDB never downloads an
@@ -35,7 +34,6 @@ extension and never writes to ~/.duckdb. Used by tests-integration/src/duckdb_re
 
 import argparse
 import datetime as dt
-import hashlib
 import importlib
 import json
 import os
@@ -46,6 +44,10 @@ from urllib.parse import urlparse
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+
+# The digest of rows is pyiceberg_read.py's, so that both readers' digests compare.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+import pyiceberg_read as base  # noqa: E402
 
 # In load order: iceberg loads avro when it initialises and fails if it is not loaded yet.
 EXTENSIONS = ("avro", "iceberg", "httpfs")
@@ -122,44 +124,11 @@ def hour_label(hour: int) -> str:
     return dt.datetime.fromtimestamp(hour * 3600, tz=dt.timezone.utc).strftime("%Y-%m-%d-%H")
 
 
-def canonical(value, typ: pa.DataType):
-    """A Python value of Arrow type `typ` with every map's entries sorted by key, as
-    scripts/pyiceberg_read.py's `canonical` does."""
-    if value is None:
-        return None
-    if pa.types.is_map(typ):
-        entries = [(canonical(k, typ.key_type), canonical(v, typ.item_type)) for k, v in value]
-        return sorted(entries, key=lambda kv: json.dumps(kv[0], sort_keys=True, default=str))
-    if pa.types.is_struct(typ):
-        return {typ.field(i).name: canonical(value[typ.field(i).name], typ.field(i).type)
-                for i in range(typ.num_fields)}
-    if pa.types.is_list(typ) or pa.types.is_large_list(typ) or pa.types.is_fixed_size_list(typ):
-        return [canonical(v, typ.value_type) for v in value]
-    return value
-
-
-def row_lines(arrow: pa.Table) -> list:
-    """Each row as one line of canonical JSON (keys sorted, map entries sorted by key)."""
-    columns = [[canonical(v, field.type) for v in arrow.column(i).to_pylist()]
-               for i, field in enumerate(arrow.schema)]
-    names = arrow.column_names
-    return [json.dumps(dict(zip(names, row)), sort_keys=True, default=str)
-            for row in zip(*columns)]
-
-
-def digest(lines) -> str:
-    h = hashlib.sha256()
-    for line in sorted(lines):
-        h.update(line.encode())
-        h.update(b"\n")
-    return h.hexdigest()
-
-
 def hash_rows(con, location: str, options: str) -> dict:
     """Every row of the scan, digested in total and per UTC hour of `timestamp`."""
     result = con.execute(f"SELECT * FROM iceberg_scan({sql_string(location)}{options})")
     arrow = result.to_arrow_table()
-    lines = row_lines(arrow)
+    lines = base.row_lines(arrow)
     col = arrow["timestamp"]
     unit = col.type.unit if pa.types.is_timestamp(col.type) else "us"
     per_hour = {"s": 3600, "ms": 3_600_000, "us": MICROS_PER_HOUR, "ns": MICROS_PER_HOUR * 1000}
@@ -169,8 +138,8 @@ def hash_rows(con, location: str, options: str) -> dict:
         if tick is None:
             sys.exit(f"{location}: a row without a timestamp")
         by_hour.setdefault(tick // per_hour[unit], []).append(line)
-    return {"rows_sha256": digest(lines),
-            "hours": {hour_label(h): {"rows": len(rows), "rows_sha256": digest(rows)}
+    return {"rows_sha256": base.digest(lines),
+            "hours": {hour_label(h): {"rows": len(rows), "rows_sha256": base.digest(rows)}
                       for h, rows in sorted(by_hour.items())}}
 
 

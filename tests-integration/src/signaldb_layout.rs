@@ -1,7 +1,7 @@
 //! A warehouse laid out exactly as SignalDB's own writer lays it out (`src/signaldb_layout.py`,
 //! written with pyiceberg): the compactor's input as it meets it in production.
 //!
-//! Per `[tenant, dataset]` namespace, the eight tables of [`SIGNALDB_TABLES`] at
+//! Per `[tenant, dataset]` namespace, the eight tables of [`TableKind::SIGNALDB`] at
 //! `{warehouse}/{tenant}/{dataset}/{table}`, format v2, with SignalDB's columns, types, required
 //! flags and field ids (top-level columns 1..N, then the key and value of each map column),
 //! partition spec 0 with the one field [`PARTITION_FIELD`] = `hour(timestamp)` (partition field
@@ -21,6 +21,7 @@
 
 use std::ops::RangeInclusive;
 
+use common::TableKind;
 use serde_json::Value;
 
 use crate::env::TestEnv;
@@ -28,19 +29,6 @@ use crate::pyiceberg::run_pyiceberg_script_with;
 
 /// The script, relative to the workspace root.
 const SCRIPT: &str = "tests-integration/src/signaldb_layout.py";
-
-/// SignalDB's tables in every `[tenant, dataset]` namespace, in the order the fixture writes
-/// them.
-pub const SIGNALDB_TABLES: [&str; 8] = [
-    "traces",
-    "logs",
-    "metrics_gauge",
-    "metrics_sum",
-    "metrics_histogram",
-    "metrics_exponential_histogram",
-    "metrics_summary",
-    "profiles",
-];
 
 /// The name of the one partition field of every SignalDB table: `hour(timestamp)`.
 pub const PARTITION_FIELD: &str = "timestamp_hour";
@@ -58,10 +46,10 @@ pub const TRACES_V3_ADDED_COLUMNS: [&str; 5] = [
 /// `tenant.dataset.table` of every SignalDB table of every `tenants` × `datasets` namespace:
 /// the keys of the fixture's `tables` object and what the pyiceberg readers take.
 pub fn signaldb_table_idents(tenants: &[&str], datasets: &[&str]) -> Vec<String> {
-    let mut idents = Vec::with_capacity(tenants.len() * datasets.len() * SIGNALDB_TABLES.len());
+    let mut idents = Vec::with_capacity(tenants.len() * datasets.len() * TableKind::SIGNALDB.len());
     for tenant in tenants {
         for dataset in datasets {
-            for table in SIGNALDB_TABLES {
+            for table in TableKind::SIGNALDB {
                 idents.push(format!("{tenant}.{dataset}.{table}"));
             }
         }
@@ -86,7 +74,7 @@ pub struct SignalDbLayout {
     pub rows_per_append: u32,
     /// Seed of the row contents: the same seed and shape write the same rows.
     pub seed: u64,
-    /// Only these of [`SIGNALDB_TABLES`]; empty: all eight.
+    /// Only these of [`TableKind::SIGNALDB`]; empty: all eight.
     pub tables: Vec<String>,
     /// Create `traces` at `physical-v3` (no evolution, the reference's ids 26..30 for the v3
     /// columns) instead of at `physical-v2` with the evolution half-way.

@@ -21,7 +21,7 @@ use tests_integration::orphans::{backdate_tree, exists, plant, reachable, stored
 use tests_integration::pyiceberg::run_pyiceberg;
 use tests_integration::pyiceberg_hours::read_by_hour;
 use tests_integration::signaldb_layout::{
-    SIGNALDB_TABLES, SignalDbLayout, signaldb_table_idents, write_signaldb_warehouse,
+    SignalDbLayout, signaldb_table_idents, write_signaldb_warehouse,
 };
 use tests_integration::{Backend, TestEnv, require_python};
 
@@ -75,7 +75,7 @@ async fn signaldb_layout_is_maintained(backend: Backend) {
     let hours: Vec<String> = (last - HOURS + 1..=last).map(hour_label).collect();
     write_signaldb_warehouse(&env, &["acme"], &["prod"], last - HOURS + 1..=last, APPENDS, ROWS, 7);
     let idents = signaldb_table_idents(&["acme"], &["prod"]);
-    assert_eq!(idents.len(), SIGNALDB_TABLES.len());
+    assert_eq!(idents.len(), TableKind::SIGNALDB.len());
     let before = run_pyiceberg(&env, &idents);
     let before_hours = read_by_hour(&env, &idents);
     for ident in &idents {
@@ -92,7 +92,7 @@ async fn signaldb_layout_is_maintained(backend: Backend) {
     // Every table is planned, each of its closed hours a candidate; nothing is uninterpretable.
     let plan = json_ok(&compactor(&env, &["plan", "--json"]));
     let listed = plan["reports"][0]["tables"].as_array().unwrap();
-    assert_eq!(listed.len(), SIGNALDB_TABLES.len(), "{plan}");
+    assert_eq!(listed.len(), TableKind::SIGNALDB.len(), "{plan}");
     for ident in &idents {
         let d = &entry(&plan, ident)["details"];
         let labels: Vec<&str> = d["candidates"]
@@ -190,7 +190,7 @@ async fn signaldb_layout_is_maintained(backend: Backend) {
     // unmaintainable.
     let status = compactor(&env, &["status", "--json"]).json();
     let tables = status["tables"].as_array().unwrap();
-    assert_eq!(tables.len(), SIGNALDB_TABLES.len(), "{status}");
+    assert_eq!(tables.len(), TableKind::SIGNALDB.len(), "{status}");
     for t in tables {
         assert_eq!(t["health"]["healthy"], true, "{t}");
         assert!(
