@@ -68,9 +68,9 @@ async fn from_manifests(
     cache: &ManifestCache,
 ) -> iceberg::Result<Option<HashMap<String, FileScanTask>>> {
     let md = table.metadata();
-    let Some(snapshot) = md.current_snapshot() else {
+    if md.current_snapshot().is_none() {
         return Ok(Some(HashMap::new()));
-    };
+    }
     if md.properties().contains_key(DEFAULT_SCHEMA_NAME_MAPPING) {
         return Ok(None);
     }
@@ -79,7 +79,9 @@ async fn from_manifests(
     if list.iter().filter(live).any(|m| m.content == ManifestContentType::Deletes) {
         return Ok(None);
     }
-    let schema = snapshot.schema(md)?;
+    // The current schema, not the snapshot's: a column added since the last write (another
+    // engine's ALTER TABLE) is in what compaction writes, read as null from older files.
+    let schema = md.current_schema().clone();
     let field_ids: Vec<i32> = schema.as_struct().fields().iter().map(|f| f.id).collect();
     let mut out = HashMap::new();
     for manifest_file in list.iter().filter(live) {

@@ -86,3 +86,44 @@ async fn a_write_property_that_cannot_be_used_fails_the_table_by_its_name() {
     let after = fx.load().await;
     assert_eq!(after.metadata().current_snapshot_id(), before.metadata().current_snapshot_id());
 }
+
+#[tokio::test]
+async fn a_column_added_after_the_last_write_is_in_the_compacted_files_as_null() {
+    use iceberg::spec::{PrimitiveType, Type};
+    use iceberg::transaction::AddColumn;
+
+    let fx = Fixture::new().await;
+    fx.fill(&[BASE_HOUR], 6, 10).await;
+    // Another engine's ALTER TABLE ADD COLUMN, with no write since: the current snapshot was
+    // written under the older schema.
+    let table = fx.load().await;
+    let tx = Transaction::new(&table);
+    let add = AddColumn::optional("tenant_tier", Type::Primitive(PrimitiveType::String));
+    let tx = tx.update_schema().add_column(add).apply(tx).unwrap();
+    tx.commit(fx.catalog.catalog()).await.unwrap();
+    let before = fx.load().await;
+    assert_ne!(
+        before.metadata().current_schema_id(),
+        before.metadata().current_snapshot().unwrap().schema_id().unwrap()
+    );
+
+    let (step, _) = step_with(settings(128 * MIB), Arc::new(SystemClock));
+    let (scope, cancel) = (Scope::default(), CancellationToken::new());
+    let cx = TableContext::new(&fx.id, &before, &fx.catalog, &scope, &cancel);
+    let outcome = step.run_table(cx).await.unwrap();
+    assert!(outcome.error.is_none(), "{outcome:?}");
+    let after = fx.load().await;
+    let files = paths_of_hour(&after, BASE_HOUR).await;
+    assert_eq!(files.len(), 1, "{files:?}");
+    let bytes = after.file_io().new_input(&files[0]).unwrap().read().await.unwrap();
+    let reader = SerializedFileReader::new(bytes).unwrap();
+    let md = reader.metadata();
+    let column =
+        md.file_metadata().schema_descr().columns().iter().position(|c| c.name() == "tenant_tier");
+    let column = column.expect("written in the current schema");
+    let rg = md.row_group(0);
+    assert_eq!(
+        rg.column(column).statistics().unwrap().null_count_opt(),
+        Some(rg.num_rows() as u64)
+    );
+}
