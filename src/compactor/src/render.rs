@@ -52,6 +52,9 @@ pub fn plans(report: &JobReport) -> String {
             plan.bytes_to_rewrite
         );
         let _ = writeln!(out, "  output: {}", sort_line(plan.sort.as_ref()));
+        if let Some(reason) = &plan.not_maintainable {
+            let _ = writeln!(out, "  not maintained: {reason}");
+        }
         if !plan.candidates.is_empty() {
             let _ = writeln!(
                 out,
@@ -59,9 +62,13 @@ pub fn plans(report: &JobReport) -> String {
                 "hour", "files", "after", "groups", "bytes", "rows"
             );
             for c in &plan.candidates {
+                let moved = match c.other_spec_files {
+                    0 => String::new(),
+                    n => format!(" ({n} file(s) of an older spec into spec {})", c.spec_id),
+                };
                 let _ = writeln!(
                     out,
-                    "  {:<13} {:>7} {:>7} {:>7} {:>14} {:>12}  {}",
+                    "  {:<13} {:>7} {:>7} {:>7} {:>14} {:>12}  {}{moved}",
                     c.hour_label,
                     c.files_before,
                     c.files_after,

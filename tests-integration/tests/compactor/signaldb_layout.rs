@@ -287,6 +287,9 @@ async fn files_of_an_older_partition_spec_are_rewritten_into_the_current_one() {
         "{d}"
     );
     assert_eq!(d["candidates"].as_array().unwrap().len(), 1, "{d}");
+    let text = compactor(&env, &["plan"]);
+    text.assert_success();
+    assert!(text.stdout.contains("(8 file(s) of an older spec into spec 1)"), "{}", text.stdout);
 
     json_ok(&compactor(&env, &["compact", "--json"]));
     let after = run_pyiceberg(&env, &[ident.to_string()]);
