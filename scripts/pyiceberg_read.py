@@ -46,8 +46,8 @@ from pyiceberg.types import ListType, MapType, StructType
 MICROS_PER_HOUR = 3_600_000_000
 
 
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_catalog_args(p: argparse.ArgumentParser) -> None:
+    """The arguments naming the SQL catalog and warehouse, shared by the test scripts."""
     p.add_argument("--catalog-name", default="signaldb",
                    help="the catalog_name our catalog rows carry (schema.catalog_name)")
     p.add_argument("--uri", required=True,
@@ -55,6 +55,22 @@ def parse_args():
     p.add_argument("--warehouse", required=True, help="warehouse URI (file:///... or s3://...)")
     p.add_argument("--prop", action="append", default=[], metavar="KEY=VALUE",
                    help="extra catalog/FileIO property, e.g. s3.endpoint=http://127.0.0.1:PORT")
+
+
+def open_catalog(args) -> SqlCatalog:
+    """The catalog `add_catalog_args`' arguments name; exits with status 2 on a bad --prop."""
+    props = {}
+    for kv in args.prop:
+        key, sep, value = kv.partition("=")
+        if not sep:
+            sys.exit(f"--prop needs KEY=VALUE, got {kv!r}")
+        props[key] = value
+    return SqlCatalog(args.catalog_name, uri=args.uri, warehouse=args.warehouse, **props)
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_catalog_args(p)
     p.add_argument("--table", action="append", default=[], metavar="TENANT.DATASET.TABLE",
                    help="table to read (repeatable)")
     p.add_argument("--no-rows-hash", action="store_true",
@@ -243,14 +259,7 @@ def all_namespaces(catalog, parent=(), depth=0) -> list:
 
 def main() -> int:
     args = parse_args()
-    props = {}
-    for kv in args.prop:
-        key, sep, value = kv.partition("=")
-        if not sep:
-            print(f"--prop needs KEY=VALUE, got {kv!r}", file=sys.stderr)
-            return 2
-        props[key] = value
-    catalog = SqlCatalog(args.catalog_name, uri=args.uri, warehouse=args.warehouse, **props)
+    catalog = open_catalog(args)
     result = {
         "catalog_name": args.catalog_name,
         "namespaces": sorted(all_namespaces(catalog)),

@@ -19,7 +19,6 @@ import sys
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyiceberg.catalog.sql import SqlCatalog
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import pyiceberg_read as base  # noqa: E402
@@ -71,8 +70,7 @@ def snapshots(table) -> list:
 
 def main() -> int:
     args = base.parse_args()
-    props = dict(kv.split("=", 1) for kv in args.prop)
-    catalog = SqlCatalog(args.catalog_name, uri=args.uri, warehouse=args.warehouse, **props)
+    catalog = base.open_catalog(args)
     tables = {}
     for ident in args.table:
         out = base.read_table(catalog, ident, not args.no_rows_hash)

@@ -43,13 +43,13 @@ the next free ids) and the script fails when they differ.
 import argparse
 import datetime as dt
 import json
+import os
 import random
 import sys
 import time
 import warnings
 
 import pyarrow as pa
-from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.io.pyarrow import schema_to_pyarrow
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
@@ -69,6 +69,10 @@ from pyiceberg.types import (
     StringType,
     TimestampType,
 )
+
+# The catalog arguments are those of every test script.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+import pyiceberg_read as base  # noqa: E402
 
 MICROS_PER_HOUR = 3_600_000_000
 MICROS_PER_DAY = 24 * MICROS_PER_HOUR
@@ -794,13 +798,7 @@ def write_table(catalog, namespace, name, location, hours, args, notes) -> dict:
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--catalog-name", default="signaldb",
-                   help="the catalog_name of the catalog rows (SignalDB's schema.catalog_name)")
-    p.add_argument("--uri", required=True,
-                   help="SQLAlchemy URI: sqlite:////abs/catalog.db or postgresql+psycopg2://...")
-    p.add_argument("--warehouse", required=True, help="warehouse URI (file:///... or s3://...)")
-    p.add_argument("--prop", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra catalog/FileIO property, e.g. s3.endpoint=http://127.0.0.1:PORT")
+    base.add_catalog_args(p)
     p.add_argument("--tenant", action="append", default=[], help="tenant slug (repeatable)")
     p.add_argument("--dataset", action="append", default=[], help="dataset slug (repeatable)")
     p.add_argument("--end-hour", type=int, default=None,
@@ -840,19 +838,12 @@ def parse_args():
 def main() -> int:
     args = parse_args()
     started = time.monotonic()
-    props = {}
-    for kv in args.prop:
-        key, sep, value = kv.partition("=")
-        if not sep:
-            print(f"--prop needs KEY=VALUE, got {kv!r}", file=sys.stderr)
-            return 2
-        props[key] = value
     notes = []
     # pyiceberg 0.12 writes no Parquet bloom filters and says so on every write.
     warnings.filterwarnings("ignore", message=r"Parquet writer option\(s\) .*bloom-filter")
     notes.append("pyiceberg writes no Parquet bloom filters: "
                  "write.parquet.bloom-filter-enabled.column.trace_id is set but not honoured")
-    catalog = SqlCatalog(args.catalog_name, uri=args.uri, warehouse=args.warehouse, **props)
+    catalog = base.open_catalog(args)
     warehouse = args.warehouse.rstrip("/")
     hours = list(range(args.end_hour - args.hours + 1, args.end_hour + 1))
     names = [n for n in TABLES if not args.table or n in args.table]

@@ -12,8 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::execute::{MIB, settings, step_with};
 use super::fixture::{BASE_HOUR, Fixture, paths_of_hour};
+use crate::compaction::CompactionOutcome;
 use crate::job::Scope;
-use crate::step::{StepError, TableContext, TableStep};
+use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 
 /// Sets `pairs` as properties of the fixture's table.
 async fn set_properties(fx: &Fixture, pairs: &[(&str, &str)]) {
@@ -25,6 +26,16 @@ async fn set_properties(fx: &Fixture, pairs: &[(&str, &str)]) {
     }
     let tx = action.apply(tx).unwrap();
     tx.commit(fx.catalog.catalog()).await.unwrap();
+}
+
+/// One compaction pass over `table` (the fixture's) with 128 MiB files configured.
+async fn compact(
+    fx: &Fixture,
+    table: &iceberg::table::Table,
+) -> Result<StepOutcome<CompactionOutcome>, StepError> {
+    let (step, _) = step_with(settings(128 * MIB), Arc::new(SystemClock));
+    let (scope, cancel) = (Scope::default(), CancellationToken::new());
+    step.run_table(TableContext::new(&fx.id, table, &fx.catalog, &scope, &cancel)).await
 }
 
 #[tokio::test]
@@ -46,10 +57,7 @@ async fn the_tables_codec_target_and_bloom_filters_win_over_the_configuration() 
 
     // The configuration says 128 MiB files: the table's 64 KiB target wins, so the hour's
     // small files merge into several files, not one.
-    let (step, _) = step_with(settings(128 * MIB), Arc::new(SystemClock));
-    let (scope, cancel) = (Scope::default(), CancellationToken::new());
-    let cx = TableContext::new(&fx.id, &before, &fx.catalog, &scope, &cancel);
-    let outcome = step.run_table(cx).await.unwrap();
+    let outcome = compact(&fx, &before).await.unwrap();
     assert!(outcome.error.is_none(), "{outcome:?}");
     let after = fx.load().await;
     assert_eq!(after.metadata().properties(), &properties, "every property carried");
@@ -75,10 +83,7 @@ async fn a_write_property_that_cannot_be_used_fails_the_table_by_its_name() {
     set_properties(&fx, &[("write.parquet.compression-codec", "zip")]).await;
     fx.fill(&[BASE_HOUR], 6, 10).await;
     let before = fx.load().await;
-    let (step, _) = step_with(settings(128 * MIB), Arc::new(SystemClock));
-    let (scope, cancel) = (Scope::default(), CancellationToken::new());
-    let cx = TableContext::new(&fx.id, &before, &fx.catalog, &scope, &cancel);
-    let err = step.run_table(cx).await.unwrap_err();
+    let err = compact(&fx, &before).await.unwrap_err();
     assert!(matches!(err, StepError::Unfit(_)), "{err}");
     let message = err.to_string();
     assert!(message.contains("acme.prod.logs"), "{message}");
@@ -107,10 +112,7 @@ async fn a_column_added_after_the_last_write_is_in_the_compacted_files_as_null()
         before.metadata().current_snapshot().unwrap().schema_id().unwrap()
     );
 
-    let (step, _) = step_with(settings(128 * MIB), Arc::new(SystemClock));
-    let (scope, cancel) = (Scope::default(), CancellationToken::new());
-    let cx = TableContext::new(&fx.id, &before, &fx.catalog, &scope, &cancel);
-    let outcome = step.run_table(cx).await.unwrap();
+    let outcome = compact(&fx, &before).await.unwrap();
     assert!(outcome.error.is_none(), "{outcome:?}");
     let after = fx.load().await;
     let files = paths_of_hour(&after, BASE_HOUR).await;
