@@ -96,6 +96,17 @@ impl TimePartition {
         self.value.saturating_mul(self.grain.hours())
     }
 
+    /// The hours (since the epoch) the partition holds.
+    pub fn hours(self) -> std::ops::Range<i64> {
+        self.start_hour()..self.start_hour().saturating_add(self.grain.hours())
+    }
+
+    /// Whether this partition and `other` share an hour (of whatever grains).
+    pub fn overlaps(self, other: TimePartition) -> bool {
+        let (a, b) = (self.hours(), other.hours());
+        a.start < b.end && b.start < a.end
+    }
+
     /// The end of the partition (exclusive), in seconds since the epoch.
     pub fn end_secs(self) -> i64 {
         self.value.saturating_add(1).saturating_mul(self.grain.hours()).saturating_mul(3_600)
@@ -220,5 +231,9 @@ mod tests {
         assert_eq!(TimePartition::hour(0).end_secs(), 3_600);
         assert_eq!(TimePartition::day(19_723).label(), "2024-01-01");
         assert_eq!(Grain::of_transform(Transform::Bucket(4)), None);
+        let day = TimePartition::day(19_723);
+        assert!(day.overlaps(TimePartition::hour(473_352 + 23)));
+        assert!(!day.overlaps(TimePartition::hour(473_352 + 24)));
+        assert!(TimePartition::hour(473_352).overlaps(day));
     }
 }

@@ -8,15 +8,15 @@
 //! deleted; every other group of the batch is committed. When the commit's outcome is not
 //! known, no file of the batch is deleted.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::sync::Mutex;
 
-use iceberg::spec::DataContentType;
 use iceberg::table::Table;
 use tracing::{error, info};
 
 use super::execute::{BatchResult, GroupResult, GroupRun, GroupStatus, Rewritten, sizes};
-use crate::live_files::{LiveFile, live_files_cached};
+use super::plan::{delete_partitions, touched_by_deletes};
+use crate::live_files::live_files_cached;
 use crate::log_target;
 use crate::snapshot::{
     CommitError, Retried, RetryFailure, SnapshotChange, commit_with_retry_cached,
@@ -60,11 +60,7 @@ impl GroupRun<'_, '_> {
                     .await
                     .map_err(|e| Declined::Read(format!("reading the manifests: {e}")))?;
                 let paths: HashSet<&str> = live.iter().map(|f| f.path.as_str()).collect();
-                let delete_hours: BTreeSet<i64> = live
-                    .iter()
-                    .filter(|f| f.content != DataContentType::Data)
-                    .filter_map(LiveFile::hour)
-                    .collect();
+                let deletes = delete_partitions(&live);
                 let mut left = left_out.lock().unwrap_or_else(|e| e.into_inner());
                 let (mut remove, mut add) = (Vec::new(), Vec::new());
                 for (i, r) in batch_ref.iter().enumerate() {
@@ -72,7 +68,7 @@ impl GroupRun<'_, '_> {
                         r.group.files.iter().filter(|p| !paths.contains(p.as_str())).collect();
                     left[i] = if let Some(first) = missing.first() {
                         Some(Left::InputsGone { missing: missing.len(), first: (*first).clone() })
-                    } else if delete_hours.contains(&r.partition.hour) {
+                    } else if touched_by_deletes(&deletes, r.partition.partition) {
                         Some(Left::Deletes)
                     } else {
                         remove.extend(r.group.files.iter().cloned());

@@ -265,6 +265,7 @@ pub fn plan_ordered(
     now: DateTime<Utc>,
     order: Option<&OutputOrder>,
 ) -> TablePlan {
+    let deletes = delete_partitions(files);
     let mut partitions: BTreeMap<Target, Vec<&LiveFile>> = BTreeMap::new();
     for f in files {
         partitions.entry(Target::of(f, output)).or_default().push(f);
@@ -276,8 +277,8 @@ pub fn plan_ordered(
             Target::Into(p) => (output.spec_id, Some(p)),
             Target::Left(spec_id, p) => (spec_id, p),
         };
-        let (data, deletes): (Vec<&LiveFile>, Vec<&LiveFile>) =
-            files.into_iter().partition(|f| f.content == DataContentType::Data);
+        let data: Vec<&LiveFile> =
+            files.into_iter().filter(|f| f.content == DataContentType::Data).collect();
         if data.is_empty() {
             continue;
         }
@@ -305,7 +306,7 @@ pub fn plan_ordered(
             Some(SkipReason::OtherPartitionSpec)
         } else if partition.end_secs().saturating_add(quiet_secs) > now.timestamp() {
             Some(SkipReason::ActiveHour)
-        } else if !deletes.is_empty() {
+        } else if touched_by_deletes(&deletes, partition) {
             Some(SkipReason::HasDeleteFiles)
         } else if other_spec_files == 0 && small.len() < settings.min_input_files {
             Some(SkipReason::TooFewSmallFiles)
@@ -357,6 +358,21 @@ pub fn plan_ordered(
         out.candidates.push(candidate);
     }
     out
+}
+
+/// The time partitions of the live delete files among `files` (`None`: one that cannot be read).
+pub(super) fn delete_partitions(files: &[LiveFile]) -> Vec<Option<TimePartition>> {
+    files.iter().filter(|f| f.content != DataContentType::Data).map(|f| f.partition).collect()
+}
+
+/// Whether a delete file of `deletes` ([`delete_partitions`]) may apply to rows of
+/// `partition`: one whose own time partition, of whatever spec, shares an hour with it, or one
+/// whose partition cannot be read (an unpartitioned delete file applies to every partition).
+pub(super) fn touched_by_deletes(
+    deletes: &[Option<TimePartition>],
+    partition: TimePartition,
+) -> bool {
+    deletes.iter().any(|d| d.is_none_or(|p| p.overlaps(partition)))
 }
 
 /// How the `small` files of a partition are written: copied when each has row groups of at

@@ -228,3 +228,25 @@ fn files_of_an_older_spec_move_into_the_partition_that_holds_them_whatever_their
     let p = plan_ordered(&lone, none, &settings(), at(H, 3600), None);
     assert_eq!(p.skipped[0].reason, SkipReason::OtherPartitionSpec);
 }
+
+#[test]
+fn a_delete_file_of_any_spec_keeps_every_partition_it_may_apply_to() {
+    // A day's delete file of an older spec covers the hours of that day; an unpartitioned one
+    // covers every hour.
+    let mut files: Vec<LiveFile> = (0..6).map(|n| file(H + 1, n, MIB)).collect();
+    files.extend((0..6).map(|n| file(H + 30, n, MIB)));
+    let day = Some(TimePartition::day(H / 24));
+    let delete = |partition| LiveFile {
+        content: DataContentType::PositionDeletes,
+        spec_id: 1,
+        partition,
+        ..file(H, 99, 100)
+    };
+    let p = plan(&[files.clone(), vec![delete(day)]].concat(), 0, &settings(), at(H + 40, 0));
+    let hours: Vec<&str> = p.candidates.iter().map(|c| c.hour_label.as_str()).collect();
+    assert_eq!(hours, ["2024-01-02-06"], "the day's hour is kept, the next day's compacted");
+    assert_eq!(p.skipped_by_reason().get(&SkipReason::HasDeleteFiles), Some(&1));
+    let p = plan(&[files, vec![delete(None)]].concat(), 0, &settings(), at(H + 40, 0));
+    assert!(p.candidates.is_empty(), "{p:?}");
+    assert_eq!(p.skipped_by_reason().get(&SkipReason::HasDeleteFiles), Some(&2));
+}
