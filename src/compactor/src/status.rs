@@ -267,10 +267,9 @@ pub fn health(
     let quiet = chrono::Duration::from_std(c.quiet_period()).unwrap_or(chrono::Duration::zero());
     let closed = cutoff_hour(now - quiet);
     let backlog: u64 = state
-        .hours
-        .range(..closed)
-        .filter(|(_, h)| h.small_files >= c.min_input_files as u64)
-        .map(|(_, h)| h.small_files)
+        .ended_by(closed)
+        .filter(|h| h.small_files >= c.min_input_files as u64)
+        .map(|h| h.small_files)
         .sum();
     if state.data_files > 0 && backlog > 0 {
         let ratio = backlog as f64 / state.data_files as f64;

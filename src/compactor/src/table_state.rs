@@ -43,9 +43,12 @@ pub struct TableState {
     pub hours: BTreeMap<i64, HourFiles>,
 }
 
-/// The live data files of one `hour` partition.
+/// The live data files of one time partition.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HourFiles {
+    /// The hour (since the epoch) the partition ends at, exclusive: its first hour plus one for
+    /// an hour, plus 24 for a day.
+    pub end_hour: i64,
     /// Data files.
     pub files: u64,
     /// Those below the small-file threshold.
@@ -75,8 +78,10 @@ impl TableState {
             state.data_files += 1;
             state.data_bytes += file.size;
             state.small_files += small;
-            if let Some(hour) = file.hour() {
-                let h = state.hours.entry(hour).or_default();
+            if let Some(partition) = file.partition {
+                let hours = partition.hours();
+                let h = state.hours.entry(hours.start).or_default();
+                h.end_hour = h.end_hour.max(hours.end);
                 h.files += 1;
                 h.small_files += small;
                 h.bytes += file.size;
@@ -94,9 +99,16 @@ impl TableState {
         self.oldest_hour.map(|h| h * (MICROS_PER_HOUR / 1_000_000))
     }
 
-    /// The files of the partitions before `hour` (hours since the epoch), summed.
+    /// The partitions that end at or before `hour` (hours since the epoch).
+    pub fn ended_by(&self, hour: i64) -> impl Iterator<Item = &HourFiles> {
+        self.hours.range(..hour).map(|(_, h)| h).filter(move |h| h.end_hour <= hour)
+    }
+
+    /// The files of the partitions that end at or before `hour` (hours since the epoch),
+    /// summed: an hour before it, or a day whose last hour is.
     pub fn before(&self, hour: i64) -> HourFiles {
-        self.hours.range(..hour).fold(HourFiles::default(), |sum, (_, h)| HourFiles {
+        self.ended_by(hour).fold(HourFiles::default(), |sum, h| HourFiles {
+            end_hour: sum.end_hour.max(h.end_hour),
             files: sum.files + h.files,
             small_files: sum.small_files + h.small_files,
             bytes: sum.bytes + h.bytes,
@@ -140,5 +152,14 @@ mod tests {
         fx.add_position_delete(BASE_HOUR).await;
         let with_delete = TableState::read(&fx.load().await, u64::MAX).await.unwrap();
         assert_eq!((with_delete.data_files, with_delete.delete_files), (4, 1));
+    }
+
+    #[test]
+    fn a_day_counts_as_before_an_hour_only_once_its_last_hour_is() {
+        let day = HourFiles { end_hour: BASE_HOUR + 24, files: 3, small_files: 3, bytes: 30 };
+        let state = TableState { hours: [(BASE_HOUR, day)].into(), ..TableState::default() };
+        assert_eq!(state.before(BASE_HOUR + 23).files, 0, "its last hour has not ended");
+        assert_eq!(state.before(BASE_HOUR + 24).files, 3);
+        assert_eq!(state.ended_by(BASE_HOUR + 1).count(), 0);
     }
 }

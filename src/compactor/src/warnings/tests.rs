@@ -29,7 +29,8 @@ fn state(hours_ago: &[i64], snapshots: u64, manifests: u64) -> TableState {
     let now_hour = cutoff_hour(now());
     let mut s = TableState { snapshots, manifests, ..TableState::default() };
     for h in hours_ago {
-        s.hours.insert(now_hour - h, HourFiles { files: 1, small_files: 1, bytes: 1000 });
+        let files = HourFiles { end_hour: now_hour - h + 1, files: 1, small_files: 1, bytes: 1000 };
+        s.hours.insert(now_hour - h, files);
         s.data_files += 1;
         s.data_bytes += 1000;
     }
