@@ -14,6 +14,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # shellcheck source=scripts/lib/services.sh
 source scripts/lib/services.sh
+# shellcheck source=scripts/lib/bench.sh
+source scripts/lib/bench.sh
 log() { printf '[bench] %s\n' "$*" >&2; }
 
 HOURS=4 FILES=40 ROWS=5000
@@ -40,24 +42,7 @@ rm -rf "$RESULTS"
 run() {
     local name="$1" layout="$2" signals="$3" dir="$RESULTS/$1" state="$WORK/$1"
     mkdir -p "$dir" "$state"
-    cat > "$state/signaldb.toml" <<TOML
-[compactor]
-metrics_port = 0
-max_concurrent_jobs = 1
-# One output file per hour partition: the target is far above a partition's size.
-target_file_size_bytes = 4294967296
-small_file_threshold_bytes = 1073741824
-min_input_files = 2
-
-[compactor.sort]
-spill_dir = "$WORK/spill"
-
-[storage]
-dsn = "file://$state/warehouse"
-
-[schema]
-catalog_uri = "sqlite://$state/catalog.db"
-TOML
+    write_config "$state/signaldb.toml" "$state" "max_concurrent_jobs = 1"
     log "$name: loadgen --layout $layout --signals $signals, $HOURS hours x $FILES files x $ROWS rows"
     "$BIN/signaldb-loadgen" --config "$state/signaldb.toml" --layout "$layout" \
         --tenants acme --datasets prod --signals "$signals" --hours "$HOURS" \
