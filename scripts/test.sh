@@ -7,7 +7,11 @@
 #
 # It prepares .venv-test/ (moto, pyiceberg, psycopg2, boto3, DuckDB and its extensions from
 # scripts/requirements-test.txt), starts moto's S3 server on 127.0.0.1 with a bucket, checks
-# PostgreSQL at 127.0.0.1:5432, makes promtool available (Debian's prometheus package) and libfaketime (Debian's faketime), exports the SIGNALDB_TEST_* variables the integration tests read,
+# PostgreSQL at 127.0.0.1:5432, makes promtool available (Debian's prometheus package),
+# libfaketime (Debian's faketime) and Spark's Java and JDBC drivers (Debian's
+# openjdk-17-jre-headless, libxerial-sqlite-jdbc-java, libpostgresql-jdbc-java; pyspark and
+# the Iceberg runtime jar are in the venv), exports the SIGNALDB_TEST_* variables the
+# integration tests read,
 # builds the binaries and runs the tests.
 # See docs/testing.md.
 set -euo pipefail
@@ -73,6 +77,15 @@ elif is_ci; then
     die "promtool is missing and could not be installed; CI=true makes the monitoring suites mandatory"
 else
     log "WARNING: promtool is missing; monitoring tests will be SKIPPED"
+fi
+
+if ensure_spark "$VENV_DIR/bin/python"; then
+    log "Spark with Iceberg: $SPARK_JARS"
+    export SIGNALDB_TEST_SPARK_JARS="$SPARK_JARS"
+elif is_ci; then
+    die "Spark (Java 17, JDBC drivers, the Iceberg runtime jar) is missing and could not be installed; CI=true makes the Spark suites mandatory"
+else
+    log "WARNING: Spark is missing; Spark tests will be SKIPPED"
 fi
 
 if ensure_libfaketime; then

@@ -139,6 +139,32 @@ ensure_promtool() {
     [[ -n "$PROMTOOL" ]]
 }
 
+# Makes Apache Spark with Iceberg usable from the test venv VENV_PYTHON (pyspark and the Iceberg
+# runtime jar come from scripts/requirements-test.txt): Java 17 and the SQLite and PostgreSQL
+# JDBC drivers from Debian, installed when missing. Sets SPARK_JARS to the comma-separated jars
+# a Spark session needs.
+ensure_spark() {
+    local python="$1" sqlite=/usr/share/java/sqlite-jdbc.jar pg=/usr/share/java/postgresql.jar
+    local packages=()
+    command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jre-headless)
+    [[ -e "$sqlite" ]] || packages+=(libxerial-sqlite-jdbc-java)
+    [[ -e "$pg" ]] || packages+=(libpostgresql-jdbc-java)
+    if [[ ${#packages[@]} -gt 0 ]]; then
+        log "installing Debian's ${packages[*]} (Spark's Java and JDBC drivers)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${packages[@]}" >&2 \
+            || { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${packages[@]}" >&2; } \
+            || log "WARNING: apt-get install ${packages[*]} failed"
+    fi
+    SPARK_JARS=""
+    command -v java >/dev/null 2>&1 && [[ -e "$sqlite" && -e "$pg" ]] || return 1
+    local runtime
+    runtime="$("$python" -c 'import glob, os, snowpark_connect_deps_iceberg as m
+print(*glob.glob(os.path.join(os.path.dirname(m.__file__), "jars", "iceberg-spark-runtime-3.5_2.12-*.jar")))' 2>/dev/null)" \
+        || return 1
+    [[ -n "$runtime" && -e "$runtime" ]] || return 1
+    SPARK_JARS="$runtime,$sqlite,$pg"
+}
+
 # Makes libfaketime (Debian's `faketime` package) available, installing the package when it is
 # missing; sets LIBFAKETIME. The clock-skew tests LD_PRELOAD it to run a binary on a clock hours
 # ahead of or behind the machine's.

@@ -42,6 +42,7 @@ pub mod pyiceberg_snapshots;
 pub mod require;
 pub mod retention;
 pub mod signaldb_layout;
+pub mod spark_read;
 pub mod tcp_proxy;
 pub mod workspace;
 
@@ -51,6 +52,6 @@ pub use hours::{hour_label, hour_label_of_micros, hour_of_micros, hours_ending_a
 pub use pyiceberg::{run_pyiceberg, run_pyiceberg_read};
 pub use require::{
     S3Target, require_libfaketime, require_postgres, require_prometheus, require_promtool,
-    require_python, require_s3,
+    require_python, require_s3, require_spark,
 };
 pub use workspace::workspace_root;

@@ -10,6 +10,7 @@
 //! | `SIGNALDB_TEST_PYTHON`       | Python with pyiceberg, moto, psycopg2, duckdb        |
 //! | `SIGNALDB_TEST_PROMTOOL`     | Prometheus's `promtool` (Debian package `prometheus`) |
 //! | `SIGNALDB_TEST_LIBFAKETIME`  | `libfaketime.so.1` (Debian package `faketime`)       |
+//! | `SIGNALDB_TEST_SPARK_JARS`   | the jars of a Spark session with Iceberg (comma-separated) |
 //!
 //! Each `require_*` returns `None` when its service is missing, after printing a loud
 //! `SKIPPED:` line; the test then returns early. Under `CI=true` a missing service is a test
@@ -123,6 +124,16 @@ pub fn require_promtool() -> Option<PathBuf> {
         return Some(on_path);
     }
     skip("promtool", "SIGNALDB_TEST_PROMTOOL is not set")
+}
+
+/// The jars a Spark session with Iceberg needs (the Iceberg runtime, the SQLite and PostgreSQL
+/// JDBC drivers), comma-separated, or `None` (test skipped) when Spark is not set up.
+pub fn require_spark() -> Option<String> {
+    require_python()?;
+    match non_empty_var("SIGNALDB_TEST_SPARK_JARS") {
+        Some(jars) => Some(jars),
+        None => skip("Spark", "SIGNALDB_TEST_SPARK_JARS is not set"),
+    }
 }
 
 /// The Prometheus server, beside `promtool` (Debian's `prometheus` package ships both).
