@@ -2,11 +2,12 @@
 """Reads tables with Apache Spark and Iceberg's Java runtime, the reference implementation.
 
 Usage: spark_read.py --catalog-name NAME --uri SQLALCHEMY_URI --warehouse file:///... \
-           --jars JAR,JAR,... --table TENANT.DATASET.TABLE [--table ...]
+           --jars JAR,JAR,... [--sql STATEMENT ...] --table TENANT.DATASET.TABLE [--table ...]
 
 One Spark session (local[2], loopback only) opens the same SQL catalog through Iceberg's
 JdbcCatalog (`type=jdbc`: SQLite or PostgreSQL, the catalog name our rows carry) and reads each
-table. Prints one JSON document:
+table, after running the `--sql` statements in order (another engine's writes and schema or
+partition changes; the catalog is named as --catalog-name). Prints one JSON document:
     {"tables": {ident: {"total_rows": n, "rows_per_hour": {"YYYY-MM-DD-HH": n},
                         "rows_sha256": hex, "snapshot_id": id}}}
 The digest is scripts/pyiceberg_read.py's `rows_sha256` of the rows Spark read (as Arrow), so it
@@ -92,11 +93,15 @@ def main() -> int:
     base.add_catalog_args(p)
     p.add_argument("--jars", required=True, help="comma-separated jars of the Spark session")
     p.add_argument("--table", action="append", default=[], metavar="TENANT.DATASET.TABLE")
+    p.add_argument("--sql", action="append", default=[], metavar="STATEMENT",
+                   help="Spark SQL run before reading (repeatable, in order)")
     args = p.parse_args()
     if not args.warehouse.startswith("file://"):
         sys.exit(f"spark_read.py: only local warehouses, not {args.warehouse}")
     spark = session(args)
     try:
+        for statement in args.sql:
+            spark.sql(statement).collect()
         tables = {t: read(spark, args.catalog_name, t) for t in args.table}
     finally:
         spark.stop()

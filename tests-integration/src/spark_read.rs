@@ -18,5 +18,21 @@ const SCRIPT: &str = "tests-integration/src/spark_read.py";
 /// only.
 #[track_caller]
 pub fn read_with_spark(env: &TestEnv, jars: &str, tables: &[String]) -> Value {
-    run_pyiceberg_script_with(env, SCRIPT, tables, &["--jars".to_string(), jars.to_string()])
+    spark_sql_then_read(env, jars, &[], tables)
+}
+
+/// [`read_with_spark`] after running the Spark SQL `statements` in order in the same session
+/// (writes, `ALTER TABLE`s: another engine at work on our tables).
+#[track_caller]
+pub fn spark_sql_then_read(
+    env: &TestEnv,
+    jars: &str,
+    statements: &[&str],
+    tables: &[String],
+) -> Value {
+    let mut args = vec!["--jars".to_string(), jars.to_string()];
+    for statement in statements {
+        args.extend(["--sql".to_string(), statement.to_string()]);
+    }
+    run_pyiceberg_script_with(env, SCRIPT, tables, &args)
 }

@@ -11,10 +11,11 @@ use chrono::Utc;
 use common::TableKind;
 use common::partition::hour_of_micros;
 use serde_json::Value;
+use tests_integration::duckdb_read::duckdb_scans_hashed;
 use tests_integration::orphans::backdate_tree;
 use tests_integration::pyiceberg::run_pyiceberg;
 use tests_integration::signaldb_layout::{signaldb_table_idents, write_signaldb_warehouse};
-use tests_integration::spark_read::read_with_spark;
+use tests_integration::spark_read::{read_with_spark, spark_sql_then_read};
 use tests_integration::{Backend, TestEnv, require_spark};
 
 use super::{Load, compactor, json_ok};
@@ -108,4 +109,67 @@ async fn spark_reads_what_every_operation_leaves(backend: Backend) {
     assert!(deleted > 0, "the compacted inputs and dropped files are orphans now: {doc}");
     let cleaned = assert_spark_reads_as_pyiceberg(&env, &jars, &idents, "orphan cleanup");
     assert_eq!(cleaned, retained);
+}
+
+/// The classic `logs` table, written by the load generator, then changed by Spark as an
+/// operator would: a column added, one renamed, one widened (int -> long), rows inserted into
+/// the same hours, the partition spec moved from hours to days and rows inserted again. One
+/// compaction pass rewrites every hour's files, of three schemas and two specs, into the day in
+/// the current schema and spec, and Spark, pyiceberg and DuckDB all read the rows they read
+/// before.
+#[tokio::test]
+async fn what_spark_changed_is_compacted_into_the_current_schema_and_spec() {
+    let Some(env) = TestEnv::new(Backend::SqliteLocal).await else { return };
+    let Some(jars) = require_spark() else { return };
+    env.append_config(CONFIG);
+    let logs = Load { signals: &[TableKind::Logs], ..CLASSIC };
+    let idents: Vec<String> = logs.run(&env).iter().map(ToString::to_string).collect();
+    let t = format!("{}.{}", env.pyiceberg().catalog_name, idents[0]);
+    let columns = "severity_text, message, service_name, trace_id, span_id, attributes, \
+                   resource_attributes";
+    let statements = [
+        format!("ALTER TABLE {t} ADD COLUMN tier string"),
+        format!("ALTER TABLE {t} RENAME COLUMN body TO message"),
+        format!("ALTER TABLE {t} ALTER COLUMN severity_number TYPE bigint"),
+        format!(
+            "INSERT INTO {t} SELECT timestamp + INTERVAL 1 SECOND, severity_number, {columns}, \
+             'gold' FROM {t}"
+        ),
+        format!(
+            "ALTER TABLE {t} REPLACE PARTITION FIELD hour WITH days(timestamp) AS timestamp_day"
+        ),
+        format!(
+            "INSERT INTO {t} SELECT timestamp + INTERVAL 2 SECONDS, severity_number, {columns}, \
+             'silver' FROM {t} WHERE tier IS NULL"
+        ),
+    ];
+    let statements: Vec<&str> = statements.iter().map(String::as_str).collect();
+    let spark = spark_sql_then_read(&env, &jars, &statements, &idents);
+    let before = &spark["tables"][&idents[0]];
+    assert_eq!(before["total_rows"], 3 * logs.rows_per_table(), "{before}");
+    let py = run_pyiceberg(&env, &idents);
+    assert_eq!(py["tables"][&idents[0]]["rows_sha256"], before["rows_sha256"], "before");
+
+    let doc = json_ok(&compactor(&env, &["compact", "--json"]));
+    let details = &doc["reports"][0]["tables"][0]["details"];
+    let candidates = details["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 1, "one day: {details}");
+    assert_eq!(candidates[0]["hour_label"], "2026-01-15", "{details}");
+    assert!(candidates[0]["other_spec_files"].as_u64().unwrap() >= 18, "{details}");
+    assert_eq!(details["execution"]["groups_committed"], 1, "{details}");
+
+    let after = read_with_spark(&env, &jars, &idents);
+    let py = run_pyiceberg(&env, &idents);
+    let (s, p) = (&after["tables"][&idents[0]], &py["tables"][&idents[0]]);
+    assert_eq!(s["rows_sha256"], before["rows_sha256"], "Spark reads the same rows");
+    assert_eq!(p["rows_sha256"], before["rows_sha256"], "pyiceberg reads the same rows");
+    assert_eq!(p["rows_per_hour"], before["rows_per_hour"]);
+    assert_eq!(p["live_data_files"], 1, "one file for the day: {p}");
+    let file = p["data_files"][0].as_str().unwrap();
+    assert!(file.contains("/data/timestamp_day=2026-01-15/"), "{file}");
+    let duck = duckdb_scans_hashed(&env, &[(p["metadata_location"].as_str().unwrap(), None)]);
+    assert_eq!(
+        duck[0].rows_sha256.as_ref(),
+        before["rows_sha256"].as_str().map(String::from).as_ref()
+    );
 }
