@@ -196,10 +196,9 @@ pub fn schema(table: TableKind) -> Option<Schema> {
 /// The top-level column names of every table of `signal`, in every layout the compactor knows,
 /// sorted and without repeats: what a configured sort column may name.
 pub fn known_columns(signal: Signal) -> Vec<String> {
-    let mut names: Vec<String> = TableKind::ALL
+    let mut names: Vec<String> = Layout::ALL
         .into_iter()
-        .filter(|k| k.signal() == signal)
-        .flat_map(|k| [schema(k), signaldb::schema(k)].into_iter().flatten())
+        .flat_map(|layout| layout.tables_of(signal).filter_map(move |k| layout.schema(k)))
         .flat_map(|s| s.as_struct().fields().iter().map(|f| f.name.clone()).collect::<Vec<_>>())
         .collect();
     names.sort();

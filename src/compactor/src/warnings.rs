@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use common::Signal;
 use common::config::CompactorConfig;
 use common::partition::hour_of_micros;
 use common::tables::TableId;
@@ -115,27 +116,10 @@ pub fn config_warnings(c: &CompactorConfig) -> Vec<Warning> {
 /// The shortest retention period, in days, over the global defaults and every override.
 fn shortest_retention_days(c: &CompactorConfig) -> u32 {
     let r = &c.retention;
-    let global = [
-        r.traces_retention_days,
-        r.logs_retention_days,
-        r.metrics_retention_days,
-        r.profiles_retention_days,
-    ];
+    let global = Signal::ALL.map(|s| r.global_days(s));
     let overrides = r.tenant_overrides.iter().flat_map(|t| {
-        let tenant = [
-            t.traces_retention_days,
-            t.logs_retention_days,
-            t.metrics_retention_days,
-            t.profiles_retention_days,
-        ];
-        let datasets = t.dataset_overrides.iter().flat_map(|d| {
-            [
-                d.traces_retention_days,
-                d.logs_retention_days,
-                d.metrics_retention_days,
-                d.profiles_retention_days,
-            ]
-        });
+        let tenant = Signal::ALL.map(|s| t.days(s));
+        let datasets = t.dataset_overrides.iter().flat_map(|d| Signal::ALL.map(|s| d.days(s)));
         tenant.into_iter().chain(datasets).flatten()
     });
     global.into_iter().chain(overrides).min().unwrap_or(u32::MAX).max(1)

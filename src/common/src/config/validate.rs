@@ -158,15 +158,7 @@ fn check_retention(r: &RetentionConfig, prefix: &KeyPath, out: &mut Vec<Violatio
         let element = prefix.key("tenant_overrides").index(i);
         let check = &mut Checker { out: check.out, prefix: element.clone() };
         id_rules(check, "tenant_id", &t.tenant_id, &mut seen_tenants, i, "tenant_overrides");
-        override_days(
-            check,
-            [
-                t.traces_retention_days,
-                t.logs_retention_days,
-                t.metrics_retention_days,
-                t.profiles_retention_days,
-            ],
-        );
+        override_days(check, |s| t.days(s));
         let mut seen_datasets: HashMap<&str, usize> = HashMap::new();
         for (j, d) in t.dataset_overrides.iter().enumerate() {
             let check =
@@ -179,15 +171,7 @@ fn check_retention(r: &RetentionConfig, prefix: &KeyPath, out: &mut Vec<Violatio
                 j,
                 "dataset_overrides",
             );
-            override_days(
-                check,
-                [
-                    d.traces_retention_days,
-                    d.logs_retention_days,
-                    d.metrics_retention_days,
-                    d.profiles_retention_days,
-                ],
-            );
+            override_days(check, |s| d.days(s));
         }
     }
 }
@@ -215,16 +199,11 @@ fn id_rules<'a>(
     }
 }
 
-/// Overridden retention periods must be at least one day.
-fn override_days(check: &mut Checker<'_>, [traces, logs, metrics, profiles]: [Option<u32>; 4]) {
-    for (key, days) in [
-        ("traces_retention_days", traces),
-        ("logs_retention_days", logs),
-        ("metrics_retention_days", metrics),
-        ("profiles_retention_days", profiles),
-    ] {
-        if let Some(days) = days {
-            check.at_least(key, days, 1, "day");
+/// Overridden retention periods (`days` of each signal, when set) must be at least one day.
+fn override_days(check: &mut Checker<'_>, days: impl Fn(Signal) -> Option<u32>) {
+    for signal in Signal::ALL {
+        if let Some(days) = days(signal) {
+            check.at_least(&format!("{signal}_retention_days"), days, 1, "day");
         }
     }
 }

@@ -333,7 +333,7 @@ impl GroupRun<'_, '_> {
         partition: &PartitionPlan,
         group: &FileGroup,
     ) -> Result<RewriteOutput, GroupResult> {
-        let time_partition = partition.partition;
+        let part = partition.partition;
         // Closed only when the pass's step is dropped, which cannot happen while it runs.
         let _permit = self.rewrites.acquire().await;
         let tasks = take_group_tasks(&mut *self.tasks.lock().await, group);
@@ -347,7 +347,6 @@ impl GroupRun<'_, '_> {
                 let rewrite = tokio::spawn(async move {
                     let order = order.as_ref();
                     let settings = &settings;
-                    let part = time_partition;
                     write_group(&table, tasks, rows, planned, part, settings, method, order).await
                 });
                 rewrite.await.unwrap_or_else(|e| Err(RewriteError::Task(e.to_string())))

@@ -214,8 +214,7 @@ impl CompactionStep {
 
     /// Plans the compaction of the table in `cx`.
     pub async fn plan(&self, cx: &TableContext<'_>) -> Result<TablePlan, StepError> {
-        let settings = self.table_settings(cx)?;
-        Ok(self.survey(cx, &settings, &ManifestCache::new()).await?.0)
+        Ok(self.survey(cx, &ManifestCache::new()).await?.0)
     }
 
     /// The settings for the table in `cx`, its own `write.*` properties applied.
@@ -224,14 +223,14 @@ impl CompactionStep {
         self.settings.for_table(properties).map_err(|e| StepError::Unfit(format!("{}: {e}", cx.id)))
     }
 
-    /// The plan of the table in `cx` and what its manifests are, from one read of its
-    /// manifest list; what the manifests list stays in `cache`.
+    /// The plan of the table in `cx`, what its manifests are (from one read of its manifest
+    /// list; what the manifests list stays in `cache`) and the settings it is compacted with.
     async fn survey(
         &self,
         cx: &TableContext<'_>,
-        table_settings: &CompactionSettings,
         cache: &ManifestCache,
-    ) -> Result<(TablePlan, manifests::Found), StepError> {
+    ) -> Result<(TablePlan, manifests::Found, CompactionSettings), StepError> {
+        let table_settings = self.table_settings(cx)?;
         let list =
             manifest_list(cx.table).await.map_err(StepError::iceberg("read manifest list"))?;
         let files = live_files_listed(cx.table, &list, cache)
@@ -251,7 +250,8 @@ impl CompactionStep {
         let mut plan = plan::plan_ordered(&files, output, settings, now, sort.as_ref());
         plan.sort = sort;
         plan.not_maintainable = time_field.err().map(|e| e.to_string());
-        Ok((plan, manifests::found(cx.table, &list, table_settings.execute.merge)))
+        let found = manifests::found(cx.table, &list, table_settings.execute.merge);
+        Ok((plan, found, table_settings))
     }
 
     /// Plans and executes the compaction of the table in `cx`, then merges its small
@@ -260,12 +260,11 @@ impl CompactionStep {
         &self,
         cx: &TableContext<'_>,
     ) -> Result<(TablePlan, TableExecution, ManifestsReport), StepError> {
-        let table_settings = self.table_settings(cx)?;
-        let settings = &table_settings.execute;
         // One cache for the pass: the scan, the commits and a manifest merge reuse what the
         // plan read, so each manifest is decoded once per pass.
         let cache = ManifestCache::with_manifests(PASS_MANIFEST_ENTRIES);
-        let (plan, found) = self.survey(cx, &table_settings, &cache).await?;
+        let (plan, found, table_settings) = self.survey(cx, &cache).await?;
+        let settings = &table_settings.execute;
         let clock = self.clock.as_ref();
         let execution = execute::execute(cx, &plan, settings, clock, &self.rewrites, &cache).await;
         let manifests = manifests::upkeep(cx, settings, clock, found, &execution, &cache).await;
@@ -369,8 +368,7 @@ impl TableStep for CompactionStep {
         cx: TableContext<'_>,
     ) -> Result<StepOutcome<CompactionOutcome>, StepError> {
         if cx.scope.dry_run {
-            let settings = self.table_settings(&cx)?;
-            let (plan, found) = self.survey(&cx, &settings, &ManifestCache::new()).await?;
+            let (plan, found, _) = self.survey(&cx, &ManifestCache::new()).await?;
             return Ok(self.dry_run(&cx, plan, found));
         }
         let (plan, execution, manifests) = self.compact(&cx).await?;

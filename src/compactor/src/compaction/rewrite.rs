@@ -37,6 +37,9 @@ use crate::time_partition::current_time_field;
 
 pub use super::props::COMPACTED_FILE_PREFIX;
 
+/// Most (estimated, encoded) bytes of a row group, whatever the target file size.
+const MAX_ROW_GROUP_BYTES: u64 = 64 * 1024 * 1024;
+
 /// How a group is rewritten.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RewriteSettings {
@@ -69,7 +72,7 @@ impl RewriteSettings {
             target_file_size_bytes,
             batch_rows: 8192,
             row_group_rows: 128 * 1024,
-            row_group_bytes: roll::row_group_bytes(target_file_size_bytes, 64 * 1024 * 1024),
+            row_group_bytes: roll::row_group_bytes(target_file_size_bytes, MAX_ROW_GROUP_BYTES),
             sort: SortSettings::default(),
             trace_id_bloom_filter: output.trace_id_bloom_filter,
             copy_min_row_group_bytes: output.copy_min_row_group_bytes(),
@@ -84,7 +87,7 @@ impl RewriteSettings {
             table.target_file_size_bytes.unwrap_or(self.target_file_size_bytes);
         let row_group_bytes = match (table.row_group_bytes, table.target_file_size_bytes) {
             (Some(bytes), _) => bytes,
-            (None, Some(target)) => roll::row_group_bytes(target, 64 * 1024 * 1024),
+            (None, Some(target)) => roll::row_group_bytes(target, MAX_ROW_GROUP_BYTES),
             (None, None) => self.row_group_bytes,
         };
         Self { target_file_size_bytes, row_group_bytes, table, ..self.clone() }

@@ -16,8 +16,7 @@ use crate::live_files::LiveFile;
 
 /// Whether `partition` ends at or before `cutoff`.
 pub fn is_expired(partition: TimePartition, cutoff: DateTime<Utc>) -> bool {
-    let end = partition.end_secs();
-    end < i64::MAX && DateTime::from_timestamp(end, 0).is_some_and(|end| end <= cutoff)
+    DateTime::from_timestamp(partition.end_secs(), 0).is_some_and(|end| end <= cutoff)
 }
 
 /// One time partition of the current snapshot.
