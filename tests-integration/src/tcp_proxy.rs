@@ -14,6 +14,9 @@
 //!   `Sync`; the server's answers from then on are held back until its `ReadyForQuery` for
 //!   that `Sync` (sent after the implicit transaction committed), and then both sockets are
 //!   closed without relaying them. The statement is applied, its answer lost.
+//! - [`Cut::Hold`]: that message is held back (the connection stays open) until
+//!   [`TcpProxy::release`], then relayed with everything after it: the statement reaches the
+//!   server late, so a test can make another writer commit in between.
 //!
 //! The proxy runs on a runtime of its own, so it keeps relaying while the test blocks on a
 //! child process. It needs no TLS: the test servers have `ssl = off`, so clients fall back to
@@ -32,6 +35,8 @@ pub enum Cut {
     BeforeForwarding,
     /// After the server ran and committed it, before its answer reaches the client.
     AfterAnswer,
+    /// Not cut: held back until [`TcpProxy::release`], then relayed.
+    Hold,
 }
 
 /// One connection the proxy cut.
@@ -48,6 +53,8 @@ struct Shared {
     armed: Option<(Cut, String)>,
     cuts: Vec<CutEvent>,
     connections: u64,
+    /// Set by [`TcpProxy::release`]; a held statement waits for it.
+    released: Arc<tokio::sync::Notify>,
 }
 
 type SharedState = Arc<Mutex<Shared>>;
@@ -115,7 +122,12 @@ impl TcpProxy {
         self.lock().armed.is_some()
     }
 
-    /// The connections cut so far, in order.
+    /// Relays the statement held by [`Cut::Hold`] (or the next one to be held).
+    pub fn release(&self) {
+        self.lock().released.notify_one();
+    }
+
+    /// The connections cut (or statements held) so far, in order.
     pub fn cuts(&self) -> Vec<CutEvent> {
         self.lock().cuts.clone()
     }
@@ -197,11 +209,21 @@ async fn relay(
                         && let Some(cut) = take_arm(&shared, &statement)
                     {
                         matched = CutEvent { cut, statement };
-                        if cut == Cut::BeforeForwarding {
-                            record(&shared, matched);
-                            return Ok(());
+                        match cut {
+                            Cut::BeforeForwarding => {
+                                record(&shared, matched);
+                                return Ok(());
+                            }
+                            Cut::Hold => {
+                                let released = {
+                                    let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
+                                    shared.cuts.push(matched.clone());
+                                    Arc::clone(&shared.released)
+                                };
+                                released.notified().await;
+                            }
+                            Cut::AfterAnswer => phase = Phase::Matched,
                         }
-                        phase = Phase::Matched;
                     }
                     if frame.gets_ready_for_query() {
                         requests += 1;

@@ -17,6 +17,7 @@
 
 pub mod assembly;
 pub mod compaction;
+pub mod delete_index;
 pub mod health;
 pub mod http;
 pub mod instance;

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use common::partition::TimePartition;
 use iceberg::spec::{
-    DataContentType, Manifest, ManifestContentType, ManifestFile, PrimitiveLiteral, TableMetadata,
+    DataContentType, DataFile, Datum, Manifest, ManifestContentType, ManifestFile,
+    PrimitiveLiteral, Struct, TableMetadata,
 };
 use iceberg::table::Table;
 
@@ -34,6 +35,17 @@ pub struct LiveFile {
     pub row_groups: Option<usize>,
     /// The sort order the file's rows are in, when its writer recorded one.
     pub sort_order_id: Option<i32>,
+    /// The file's data sequence number (a delete file applies to data files by it); `None`
+    /// when the manifest does not give one (a v1 table).
+    pub sequence_number: Option<i64>,
+    /// The file's whole partition tuple in its spec (empty when unpartitioned): delete files
+    /// apply to the data files of the same spec and tuple.
+    pub partition_value: Struct,
+    /// For a position delete file that deletes rows of one data file only: that file's
+    /// location (its `referenced_data_file`, or equal bounds of its `file_path` column).
+    pub referenced_data_file: Option<String>,
+    /// For an equality delete file: the field ids its rows are matched on.
+    pub equality_ids: Option<Vec<i32>>,
 }
 
 impl LiveFile {
@@ -207,12 +219,13 @@ fn live_entries(
         .filter(|e| e.is_alive())
         .map(|entry| {
             let file = entry.data_file();
+            let content = match manifest_file.content {
+                ManifestContentType::Data => DataContentType::Data,
+                ManifestContentType::Deletes => file.content_type(),
+            };
             LiveFile {
                 path: file.file_path().to_string(),
-                content: match manifest_file.content {
-                    ManifestContentType::Data => DataContentType::Data,
-                    ManifestContentType::Deletes => file.content_type(),
-                },
+                content,
                 spec_id: manifest_file.partition_spec_id,
                 partition: grain.and_then(|grain| {
                     Some(TimePartition { grain, value: time_value(file.partition())? })
@@ -221,9 +234,41 @@ fn live_entries(
                 records: file.record_count(),
                 row_groups: file.split_offsets().map(<[i64]>::len).filter(|&n| n > 0),
                 sort_order_id: file.sort_order_id(),
+                sequence_number: entry.sequence_number(),
+                partition_value: file.partition().clone(),
+                referenced_data_file: match content {
+                    DataContentType::PositionDeletes => referenced_data_file(file),
+                    _ => None,
+                },
+                equality_ids: match content {
+                    DataContentType::EqualityDeletes => file.equality_ids(),
+                    _ => None,
+                },
             }
         })
         .collect()
+}
+
+/// Field id of the `file_path` column of a position delete file (the Iceberg spec's
+/// reserved id).
+const POSITION_DELETE_FILE_PATH_ID: i32 = 2147483546;
+
+/// The one data file the position delete file `file` applies to, when it says so: its
+/// `referenced_data_file`, else equal lower and upper bounds of its `file_path` column (how
+/// Java marks a file-scoped delete in v2).
+fn referenced_data_file(file: &DataFile) -> Option<String> {
+    if let Some(path) = file.referenced_data_file() {
+        return Some(path);
+    }
+    let bound = |bounds: &std::collections::HashMap<i32, Datum>| match bounds
+        .get(&POSITION_DELETE_FILE_PATH_ID)?
+        .literal()
+    {
+        PrimitiveLiteral::String(s) => Some(s.clone()),
+        _ => None,
+    };
+    let lower = bound(file.lower_bounds())?;
+    (Some(&lower) == bound(file.upper_bounds()).as_ref()).then_some(lower)
 }
 
 /// The first field of `partition` when it is an integer: the hours or days since the epoch of

@@ -55,6 +55,13 @@ pub fn plans(report: &JobReport) -> String {
         if let Some(reason) = &plan.not_maintainable {
             let _ = writeln!(out, "  not maintained: {reason}");
         }
+        if plan.delete_files > 0 {
+            let _ = writeln!(
+                out,
+                "  delete files: {} live, {} applied by this pass's rewrites",
+                plan.delete_files, plan.delete_files_to_apply
+            );
+        }
         if !plan.candidates.is_empty() {
             let _ = writeln!(
                 out,
@@ -62,10 +69,17 @@ pub fn plans(report: &JobReport) -> String {
                 "hour", "files", "after", "groups", "bytes", "rows"
             );
             for c in &plan.candidates {
-                let moved = match c.other_spec_files {
+                let mut moved = match c.other_spec_files {
                     0 => String::new(),
                     n => format!(" ({n} file(s) of an older spec into spec {})", c.spec_id),
                 };
+                if c.delete_files > 0 {
+                    let _ = write!(
+                        moved,
+                        " ({} delete file(s), {} rows, applied)",
+                        c.delete_files, c.delete_rows
+                    );
+                }
                 let _ = writeln!(
                     out,
                     "  {:<13} {:>7} {:>7} {:>7} {:>14} {:>12}  {}{moved}",

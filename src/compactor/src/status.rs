@@ -286,7 +286,14 @@ pub fn health(
         let ratio = (state.delete_files as f64 / state.data_files.max(1) as f64).min(1.0);
         lose(
             (20.0 * ratio).ceil() as i64,
-            format!("{} delete files for {} data files", state.delete_files, state.data_files),
+            format!(
+                "{} delete files ({} rows) in {} partitions for {} data files; compaction applies \
+                 them when it rewrites their data files",
+                state.delete_files,
+                state.delete_rows,
+                state.deletes_by_partition.len(),
+                state.data_files
+            ),
         );
     }
     let manifest_limit = (c.manifest_merge_min_count as u64).max(UNMERGED_MANIFESTS);

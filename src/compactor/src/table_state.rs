@@ -23,6 +23,14 @@ pub struct TableState {
     pub small_files: u64,
     /// Live delete files (position and equality).
     pub delete_files: u64,
+    /// Rows of the live delete files (deleted positions, or equality keys).
+    pub delete_rows: u64,
+    /// The live delete files by time partition (`YYYY-MM-DD-HH` or `YYYY-MM-DD`;
+    /// `unpartitioned` for those whose partition is not a time partition, such as a global
+    /// equality delete), oldest first; compaction applies them and removes them once they
+    /// apply to no data file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deletes_by_partition: Vec<PartitionDeletes>,
     /// Bytes of the live data files.
     pub data_bytes: u64,
     /// Manifests the current snapshot lists.
@@ -41,6 +49,17 @@ pub struct TableState {
     /// interpreted are not in it.
     #[serde(skip)]
     pub hours: BTreeMap<i64, HourFiles>,
+}
+
+/// The live delete files of one time partition.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PartitionDeletes {
+    /// The partition's label, or `unpartitioned`.
+    pub partition: String,
+    /// Delete files.
+    pub delete_files: u64,
+    /// Their rows.
+    pub delete_rows: u64,
 }
 
 /// The live data files of one time partition.
@@ -69,9 +88,19 @@ impl TableState {
             not_maintainable: current_time_field(md).err().map(|e| e.to_string()),
             ..Self::default()
         };
+        let mut deletes: BTreeMap<(i64, String), PartitionDeletes> = BTreeMap::new();
         for file in &files {
             if file.content != DataContentType::Data {
                 state.delete_files += 1;
+                state.delete_rows += file.records;
+                let key = match file.partition {
+                    Some(p) => (p.start_hour(), p.label()),
+                    None => (i64::MIN, "unpartitioned".to_string()),
+                };
+                let d = deletes.entry(key.clone()).or_default();
+                d.partition = key.1;
+                d.delete_files += 1;
+                d.delete_rows += file.records;
                 continue;
             }
             let small = u64::from(file.size < small_file_bytes);
@@ -87,6 +116,7 @@ impl TableState {
                 h.bytes += file.size;
             }
         }
+        state.deletes_by_partition = deletes.into_values().collect();
         state.oldest_hour = state.hours.keys().next().copied();
         if let Some(location) = table.metadata_location() {
             state.metadata_bytes = table.file_io().new_input(location)?.metadata().await?.size;
@@ -152,6 +182,12 @@ mod tests {
         fx.add_position_delete(BASE_HOUR).await;
         let with_delete = TableState::read(&fx.load().await, u64::MAX).await.unwrap();
         assert_eq!((with_delete.data_files, with_delete.delete_files), (4, 1));
+        assert_eq!(with_delete.delete_rows, 1);
+        let label = common::partition::hour_label(BASE_HOUR);
+        assert_eq!(
+            with_delete.deletes_by_partition,
+            [PartitionDeletes { partition: label, delete_files: 1, delete_rows: 1 }]
+        );
     }
 
     #[test]

@@ -129,10 +129,7 @@ impl Fixture {
     /// iceberg-rust 0.10 cannot commit delete files, so this builds the snapshot by hand.
     pub async fn add_position_delete(&self, hour: i64) -> String {
         let table = self.load().await;
-        let (md, io) = (table.metadata(), table.file_io());
-        let parent = md.current_snapshot().unwrap();
-        let (snapshot_id, seq) = (parent.snapshot_id() + 1, md.next_sequence_number());
-        let spec = md.default_partition_spec().clone();
+        let md = table.metadata();
         let tag = uuid::Uuid::new_v4();
         let path =
             format!("{}/delete-{tag}.parquet", PartitionDirectory::hour(md.location(), hour).dir());
@@ -141,11 +138,105 @@ impl Fixture {
             .file_path(path.clone())
             .file_format(DataFileFormat::Parquet)
             .partition(hour_partition(hour).unwrap())
-            .partition_spec_id(spec.spec_id())
+            .partition_spec_id(md.default_partition_spec_id())
             .record_count(1)
             .file_size_in_bytes(64)
             .build()
             .unwrap();
+        self.commit_delete(delete).await;
+        path
+    }
+
+    /// Writes a real position delete file of `hour` deleting the rows `positions` (file path,
+    /// row position) and commits it in a snapshot of its own; returns its path.
+    pub async fn write_position_delete(&self, hour: i64, positions: &[(&str, i64)]) -> String {
+        use arrow_array::Int64Array;
+        let columns: Vec<(&str, i32, ArrayRef)> = vec![
+            (
+                "file_path",
+                2147483546,
+                Arc::new(StringArray::from_iter_values(positions.iter().map(|(p, _)| *p))),
+            ),
+            (
+                "pos",
+                2147483545,
+                Arc::new(Int64Array::from_iter_values(positions.iter().map(|p| p.1))),
+            ),
+        ];
+        self.write_delete(hour, DataContentType::PositionDeletes, columns, None).await
+    }
+
+    /// Writes a real equality delete file of `hour` deleting the rows whose string column
+    /// `column` is one of `values`, and commits it in a snapshot of its own; returns its path.
+    pub async fn write_equality_delete(&self, hour: i64, column: &str, values: &[&str]) -> String {
+        let table = self.load().await;
+        let id = table.metadata().current_schema().field_by_name(column).unwrap().id;
+        let array: ArrayRef = Arc::new(StringArray::from_iter_values(values.iter().copied()));
+        let columns = vec![(column, id, array)];
+        self.write_delete(hour, DataContentType::EqualityDeletes, columns, Some(vec![id])).await
+    }
+
+    /// Writes `columns` (name, field id, values) as a Parquet delete file of `content` in
+    /// `hour`'s directory and commits it.
+    async fn write_delete(
+        &self,
+        hour: i64,
+        content: DataContentType,
+        columns: Vec<(&str, i32, ArrayRef)>,
+        equality_ids: Option<Vec<i32>>,
+    ) -> String {
+        use parquet::arrow::{ArrowWriter, PARQUET_FIELD_ID_META_KEY};
+        let table = self.load().await;
+        let md = table.metadata();
+        let fields: Vec<arrow_schema::Field> = columns
+            .iter()
+            .map(|(name, id, array)| {
+                arrow_schema::Field::new(*name, array.data_type().clone(), false)
+                    .with_metadata([(PARQUET_FIELD_ID_META_KEY.to_string(), id.to_string())].into())
+            })
+            .collect();
+        let schema = Arc::new(arrow_schema::Schema::new(fields));
+        let arrays = columns.into_iter().map(|(_, _, a)| a).collect();
+        let batch = RecordBatch::try_new(Arc::clone(&schema), arrays).unwrap();
+        let mut bytes = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut bytes, schema, None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let tag = uuid::Uuid::new_v4();
+        let path =
+            format!("{}/delete-{tag}.parquet", PartitionDirectory::hour(md.location(), hour).dir());
+        let size = bytes.len() as u64;
+        table.file_io().new_output(&path).unwrap().write(bytes.into()).await.unwrap();
+        let mut builder = DataFileBuilder::default();
+        builder
+            .content(content)
+            .file_path(path.clone())
+            .file_format(DataFileFormat::Parquet)
+            .partition(hour_partition(hour).unwrap())
+            .partition_spec_id(md.default_partition_spec_id())
+            .record_count(batch.num_rows() as u64)
+            .file_size_in_bytes(size);
+        if let Some(ids) = equality_ids {
+            builder.equality_ids(Some(ids));
+        }
+        self.commit_delete(builder.build().unwrap()).await;
+        path
+    }
+
+    /// Commits the delete file `delete` of the table's default spec in a `delete` snapshot of
+    /// its own. iceberg-rust 0.10 cannot commit delete files, so the snapshot is built by hand.
+    async fn commit_delete(&self, delete: DataFile) {
+        let table = self.load().await;
+        let (md, io) = (table.metadata(), table.file_io());
+        let parent = md.current_snapshot().unwrap();
+        let (snapshot_id, seq) = (parent.snapshot_id() + 1, md.next_sequence_number());
+        let spec = md.default_partition_spec().clone();
+        let tag = uuid::Uuid::new_v4();
+        let (records, size) = (delete.record_count() as i64, delete.file_size_in_bytes() as i64);
+        let kind = match delete.content_type() {
+            DataContentType::EqualityDeletes => "total-equality-deletes",
+            _ => "total-position-deletes",
+        };
         let manifest_path = format!("{}/metadata/{tag}-m0.avro", md.location());
         let schema = md.current_schema().clone();
         let mut writer = ManifestWriterBuilder::new(
@@ -166,9 +257,7 @@ impl Fixture {
         list.close().await.unwrap();
 
         let mut props = parent.summary().additional_properties.clone();
-        for (key, by) in
-            [("total-delete-files", 1), ("total-position-deletes", 1), ("total-files-size", 64)]
-        {
+        for (key, by) in [("total-delete-files", 1), (kind, records), ("total-files-size", size)] {
             let total: i64 = props.get(key).map_or(0, |v| v.parse().unwrap());
             props.insert(key.to_string(), (total + by).to_string());
         }
@@ -199,7 +288,6 @@ impl Fixture {
                 .await
                 .unwrap()
         );
-        path
     }
 
     /// Commits `files` with one fast append.

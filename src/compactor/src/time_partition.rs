@@ -28,6 +28,13 @@ pub struct TimeField {
 /// Why a partition spec has no time partition this code understands.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotMaintainable {
+    /// The table's format version is one the compactor does not write (v3: deletion vectors,
+    /// row lineage and default values would be half-handled).
+    #[error("format version {version} is not supported (only v1 and v2): the table is left alone")]
+    FormatVersion {
+        /// The table's format version, as `v3`.
+        version: String,
+    },
     /// The table's metadata has no spec of that id.
     #[error("partition spec {spec_id} is not in the table's metadata")]
     MissingSpec {
@@ -79,6 +86,7 @@ impl NotMaintainable {
     /// The reason's name, as reports and metric labels spell it.
     pub fn kind(&self) -> &'static str {
         match self {
+            Self::FormatVersion { .. } => "format_version",
             Self::MissingSpec { .. } => "missing_spec",
             Self::Unpartitioned { .. } => "unpartitioned",
             Self::SeveralFields { .. } => "several_partition_fields",
@@ -145,8 +153,13 @@ pub fn time_field(md: &TableMetadata, spec_id: i32) -> Result<TimeField, NotMain
 }
 
 /// The time partition field of `md`'s current (default) partition spec: the partition new
-/// files are written in.
+/// files are written in. A table of a format version the compactor does not write (v3) has
+/// none: it is not maintained.
 pub fn current_time_field(md: &TableMetadata) -> Result<TimeField, NotMaintainable> {
+    use iceberg::spec::FormatVersion;
+    if !matches!(md.format_version(), FormatVersion::V1 | FormatVersion::V2) {
+        return Err(NotMaintainable::FormatVersion { version: md.format_version().to_string() });
+    }
     time_field(md, md.default_partition_spec_id())
 }
 

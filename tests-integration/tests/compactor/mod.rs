@@ -15,6 +15,7 @@ mod retention_cutoff;
 mod signaldb_layout;
 mod snapshot_expiration;
 mod sorted_output;
+mod spark_deletes;
 mod spark_reads;
 mod status;
 mod warning_signs;

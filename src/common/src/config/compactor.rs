@@ -35,6 +35,17 @@ pub struct CompactorConfig {
     /// A partition is compacted only when it holds at least this many small files; at least 2.
     /// Env `SIGNALDB_COMPACTOR_MIN_INPUT_FILES`, default `5`.
     pub min_input_files: usize,
+    /// A data file to which at least this many delete files (another engine's `DELETE`)
+    /// apply is rewritten with its deletes applied, whatever its size; `0` never (the
+    /// default, as Spark's `delete-file-threshold`). Smaller files are rewritten with their
+    /// deletes applied whenever their partition is compacted.
+    /// Env `SIGNALDB_COMPACTOR_DELETE_FILE_THRESHOLD`, default `0`.
+    pub delete_file_threshold: usize,
+    /// A data file of which at least this percentage of rows is deleted by position delete
+    /// files scoped to it is rewritten with its deletes applied, whatever its size; `0`
+    /// never; at most 100 (Spark's `delete-ratio-threshold`, 0.3).
+    /// Env `SIGNALDB_COMPACTOR_DELETE_RATIO_THRESHOLD_PERCENT`, default `30`.
+    pub delete_ratio_threshold_percent: u64,
     /// Most compaction groups rewritten at the same time, over all tables, and tables worked on
     /// at once by every job; at least 1.
     /// Env `SIGNALDB_COMPACTOR_MAX_CONCURRENT_JOBS`, default `2`.
@@ -91,6 +102,8 @@ impl Default for CompactorConfig {
             target_file_size_bytes: 128 * 1024 * 1024,
             small_file_threshold_bytes: 96 * 1024 * 1024,
             min_input_files: 5,
+            delete_file_threshold: 0,
+            delete_ratio_threshold_percent: 30,
             max_concurrent_jobs: 2,
             quiet_period_secs: 3600,
             shutdown_timeout_secs: 30,

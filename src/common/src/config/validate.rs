@@ -75,6 +75,8 @@ fn check_compactor(c: &CompactorConfig, check: &mut Checker<'_>) {
         target_file_size_bytes,
         small_file_threshold_bytes,
         min_input_files,
+        delete_file_threshold: _,
+        delete_ratio_threshold_percent,
         max_concurrent_jobs,
         quiet_period_secs: _,
         shutdown_timeout_secs: _,
@@ -102,6 +104,12 @@ fn check_compactor(c: &CompactorConfig, check: &mut Checker<'_>) {
         );
     }
     check.at_least("min_input_files", *min_input_files as u64, 2, "files");
+    if *delete_ratio_threshold_percent > 100 {
+        check.invalid(
+            "delete_ratio_threshold_percent",
+            format!("must be at most 100 (got {delete_ratio_threshold_percent})"),
+        );
+    }
     check.at_least("max_concurrent_jobs", *max_concurrent_jobs as u64, 1, "");
     check.at_least("manifest_target_size_bytes", *manifest_target_size_bytes, 1024, "byte");
     check.at_least("run_history_days", *run_history_days, 1, "day");

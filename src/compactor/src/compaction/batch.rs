@@ -3,20 +3,23 @@
 //! of one per partition.
 //!
 //! The snapshot is rebuilt on the table's fresh metadata at every attempt. Groups whose input
-//! files are no longer all live (another compaction or retention removed one), or whose
-//! partition gained delete files, are left out of that attempt and abandoned, their new files
-//! deleted; every other group of the batch is committed. When the commit's outcome is not
-//! known, no file of the batch is deleted.
+//! files are no longer all live (another compaction or retention removed one), or to whose
+//! inputs a delete file committed since the plan applies (another engine's `DELETE`, which
+//! removing the inputs would undo), are left out of that attempt and abandoned, their new
+//! files deleted; every other group of the batch is committed. The delete files the committed
+//! groups applied are removed in the same snapshot once they apply to no live data file
+//! (Spark's `remove-dangling-deletes`). When the commit's outcome is not known, no file of
+//! the batch is deleted.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 
 use iceberg::table::Table;
 use tracing::{error, info};
 
 use super::execute::{BatchResult, GroupResult, GroupRun, GroupStatus, Rewritten, sizes};
-use super::plan::{delete_partitions, touched_by_deletes};
-use crate::live_files::live_files_cached;
+use crate::delete_index::{DeleteIndex, reaches};
+use crate::live_files::{LiveFile, live_files_cached};
 use crate::log_target;
 use crate::snapshot::{
     CommitError, Retried, RetryFailure, SnapshotChange, commit_with_retry_cached,
@@ -36,8 +39,50 @@ enum Declined {
 enum Left {
     /// An input file is no longer live.
     InputsGone { missing: usize, first: String },
-    /// Delete files appeared in its partition.
-    Deletes,
+    /// A delete file committed since the plan applies to an input, `first` among them.
+    NewDeletes { first: String },
+}
+
+/// The abandonment cause of a group to whose inputs a delete committed since its plan applies.
+pub(super) const NEW_DELETES: &str = "new_deletes";
+
+/// The first delete file live in `index` that applies to an input of `r` and that `r`'s
+/// rewrite did not apply (one committed since the plan): committing `r` would undo it.
+fn new_delete(
+    index: &DeleteIndex<'_>,
+    by_path: &HashMap<&str, &LiveFile>,
+    r: &Rewritten<'_>,
+) -> Option<String> {
+    let applied: HashSet<&str> = r.group.delete_files.iter().map(String::as_str).collect();
+    r.group
+        .files
+        .iter()
+        .filter_map(|p| by_path.get(p.as_str()))
+        .flat_map(|f| index.applying_to(f))
+        .find(|d| !applied.contains(d.path.as_str()))
+        .map(|d| d.path.clone())
+}
+
+/// The delete files of `applied` (live in `by_path`) that apply to no data file of `live`
+/// once `removed` is gone. The files a commit adds are not looked at: their rewrite applied
+/// every delete of its plan, and any other delete abandons the group ([`new_delete`]).
+fn dangling(
+    live: &[LiveFile],
+    by_path: &HashMap<&str, &LiveFile>,
+    removed: &BTreeSet<String>,
+    applied: &BTreeSet<&str>,
+) -> Vec<String> {
+    let remaining: Vec<&LiveFile> = live
+        .iter()
+        .filter(|f| f.content == iceberg::spec::DataContentType::Data)
+        .filter(|f| !removed.contains(&f.path))
+        .collect();
+    applied
+        .iter()
+        .filter_map(|p| by_path.get(p))
+        .filter(|d| !remaining.iter().any(|f| reaches(d, f)))
+        .map(|d| d.path.clone())
+        .collect()
 }
 
 /// The reason of a group that lost `missing` inputs to another commit, `first` among them.
@@ -59,26 +104,35 @@ impl GroupRun<'_, '_> {
                 let live = live_files_cached(&fresh, self.manifests)
                     .await
                     .map_err(|e| Declined::Read(format!("reading the manifests: {e}")))?;
-                let paths: HashSet<&str> = live.iter().map(|f| f.path.as_str()).collect();
-                let deletes = delete_partitions(&live);
+                let by_path: HashMap<&str, &LiveFile> =
+                    live.iter().map(|f| (f.path.as_str(), f)).collect();
+                let index = DeleteIndex::new(&live);
                 let mut left = left_out.lock().unwrap_or_else(|e| e.into_inner());
-                let (mut remove, mut add) = (Vec::new(), Vec::new());
+                let (mut remove, mut add) = (BTreeSet::new(), Vec::new());
+                let mut applied = BTreeSet::new();
                 for (i, r) in batch_ref.iter().enumerate() {
-                    let missing: Vec<&String> =
-                        r.group.files.iter().filter(|p| !paths.contains(p.as_str())).collect();
+                    let missing: Vec<&String> = r
+                        .group
+                        .files
+                        .iter()
+                        .filter(|p| !by_path.contains_key(p.as_str()))
+                        .collect();
                     left[i] = if let Some(first) = missing.first() {
                         Some(Left::InputsGone { missing: missing.len(), first: (*first).clone() })
-                    } else if touched_by_deletes(&deletes, r.partition.partition) {
-                        Some(Left::Deletes)
+                    } else if let Some(first) = new_delete(&index, &by_path, r) {
+                        Some(Left::NewDeletes { first })
                     } else {
                         remove.extend(r.group.files.iter().cloned());
                         add.extend(r.output.files.iter().cloned());
+                        applied.extend(r.group.delete_files.iter().map(String::as_str));
                         None
                     };
                 }
                 if add.is_empty() && remove.is_empty() {
                     return Err(Declined::NothingLeft);
                 }
+                let dangling = dangling(&live, &by_path, &remove, &applied);
+                remove.extend(dangling);
                 let change = SnapshotChange::replace(remove, add, Some(self.start_sequence));
                 Ok(change.with_manifest_merge(self.settings.merge))
             }
@@ -111,9 +165,12 @@ impl GroupRun<'_, '_> {
                             self.abandon_rewritten(r, conflicts, "files_no_longer_live", reason)
                                 .await
                         }
-                        (_, Some(Left::Deletes)) => {
-                            let reason = "delete files were added to the partition".to_string();
-                            self.abandon_rewritten(r, conflicts, "declined", reason).await
+                        (_, Some(Left::NewDeletes { first })) => {
+                            let reason = format!(
+                                "delete file {first} was committed since the plan and applies \
+                                 to an input; the group is given up so that the delete stays"
+                            );
+                            self.abandon_rewritten(r, conflicts, NEW_DELETES, reason).await
                         }
                         (Retried::Committed(commit), None) => {
                             self.committed(r, commit.snapshot_id, conflicts)

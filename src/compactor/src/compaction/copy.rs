@@ -45,8 +45,8 @@ use super::order::OutputOrder;
 use super::plan::Method;
 use super::props;
 use super::rewrite::{
-    RewriteError, RewriteOutput, RewriteSettings, TrackedLocations, checked, output_partition,
-    rewrite_tasks,
+    RewriteError, RewriteOutput, RewriteSettings, RowBounds, TrackedLocations, checked,
+    output_partition, rewrite_tasks,
 };
 use super::roll::file_limit;
 
@@ -66,7 +66,7 @@ pub enum CopyError {
 pub async fn write_group(
     table: &Table,
     tasks: Vec<FileScanTask>,
-    expected_rows: u64,
+    expected_rows: RowBounds,
     planned_files: usize,
     partition: TimePartition,
     settings: &RewriteSettings,
@@ -96,7 +96,7 @@ pub async fn write_group(
 pub async fn copy_tasks(
     table: &Table,
     tasks: &[FileScanTask],
-    expected_rows: u64,
+    expected_rows: impl Into<RowBounds>,
     planned_files: usize,
     partition: TimePartition,
     settings: &RewriteSettings,
@@ -104,6 +104,10 @@ pub async fn copy_tasks(
     let Some(min_row_group) = settings.copy_min_row_group_bytes else {
         return Err(CopyError::Ineligible("copying row groups is off".to_string()));
     };
+    if let Some(task) = tasks.iter().find(|t| !t.deletes.is_empty()) {
+        let reason = format!("{}: delete files apply to it", task.data_file_path);
+        return Err(CopyError::Ineligible(reason));
+    }
     let md = table.metadata();
     let schema = md.current_schema().clone();
     if let Some(c) = metrics::unsupported_column(&schema) {
@@ -149,7 +153,7 @@ pub async fn copy_tasks(
     };
     let sizes = Sizes { target: settings.target_file_size_bytes, planned_files, min_row_group };
     let write = copy_all(table, inputs, &out, sizes);
-    checked(table.file_io(), expected_rows, &written, write).await.map_err(CopyError::Failed)
+    checked(table.file_io(), expected_rows.into(), &written, write).await.map_err(CopyError::Failed)
 }
 
 /// What a file must show to be copied: the output's Parquet schema, and the output's codec

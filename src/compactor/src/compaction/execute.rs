@@ -27,7 +27,7 @@ use super::copy::write_group;
 use super::order::OutputOrder;
 use super::plan::Method;
 use super::plan::{FileGroup, PartitionPlan, TablePlan};
-use super::rewrite::{RewriteError, RewriteOutput, RewriteSettings, delete_files};
+use super::rewrite::{RewriteError, RewriteOutput, RewriteSettings, RowBounds, delete_files};
 use super::scan::{scan_tasks, take_group_tasks};
 use crate::live_files::ManifestCache;
 use crate::log_target;
@@ -241,7 +241,8 @@ pub async fn execute(
 
 /// Abandonment causes that are not failures: contention with other writers (the table is
 /// unchanged and the next pass plans again) and a rewrite that would not reduce the file count.
-const NOT_FAILURES: [&str; 3] = ["files_no_longer_live", "conflicts_exhausted", NO_GAIN];
+const NOT_FAILURES: [&str; 4] =
+    ["files_no_longer_live", "conflicts_exhausted", NO_GAIN, super::batch::NEW_DELETES];
 
 /// The abandonment cause of a group whose rewrite would leave at least as many files.
 pub const NO_GAIN: &str = "no_gain";
@@ -342,7 +343,7 @@ impl GroupRun<'_, '_> {
                 // A task of its own, so that the groups in flight decode and encode on every
                 // core rather than all on the pass's.
                 let (table, settings) = (self.cx.table.clone(), self.settings.rewrite.clone());
-                let (rows, planned) = (group.rows, group.expected_output_files);
+                let (rows, planned) = (RowBounds::of(group), group.expected_output_files);
                 let (order, method) = (self.order.cloned(), partition.method);
                 let rewrite = tokio::spawn(async move {
                     let order = order.as_ref();
@@ -359,7 +360,9 @@ impl GroupRun<'_, '_> {
                 return Err(self.abandon(partition, group, None, 0, e.kind(), e.to_string()).await);
             }
         };
-        if output.files.len() >= group.files.len() {
+        // Merging is not the only gain: deletes applied, or files moved into the current spec.
+        let other_spec = partition.other_spec_files > 0;
+        if output.files.len() >= group.files.len() && group.delete_files.is_empty() && !other_spec {
             let reason = format!(
                 "the rewrite would not reduce the file count ({} -> {})",
                 group.files.len(),

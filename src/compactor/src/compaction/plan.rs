@@ -12,6 +12,7 @@ use iceberg::spec::DataContentType;
 use serde::{Deserialize, Serialize};
 
 use super::order::OutputOrder;
+use crate::delete_index::{DeleteIndex, positions_at_most};
 use crate::live_files::LiveFile;
 
 /// The knobs planning uses, from `[compactor]`.
@@ -28,6 +29,12 @@ pub struct PlanSettings {
     /// Smallest average row group (bytes) of inputs merged by copying row groups; `None`
     /// turns the copy path off (`[compactor.output]`).
     pub copy_min_row_group_bytes: Option<u64>,
+    /// A data file to which at least this many delete files apply is rewritten (its deletes
+    /// applied) whatever its size; 0 never (Spark's `delete-file-threshold`).
+    pub delete_file_threshold: usize,
+    /// A data file whose rows are at least this percentage deleted by delete files scoped to
+    /// it is rewritten whatever its size; 0 never (Spark's `delete-ratio-threshold`).
+    pub delete_ratio_percent: u64,
 }
 
 impl From<&CompactorConfig> for PlanSettings {
@@ -38,6 +45,8 @@ impl From<&CompactorConfig> for PlanSettings {
             min_input_files: c.min_input_files,
             quiet_period: c.quiet_period(),
             copy_min_row_group_bytes: c.output.copy_min_row_group_bytes(),
+            delete_file_threshold: c.delete_file_threshold,
+            delete_ratio_percent: c.delete_ratio_threshold_percent,
         }
     }
 }
@@ -53,6 +62,14 @@ pub struct FileGroup {
     pub rows: u64,
     /// Files the rewrite is expected to produce.
     pub expected_output_files: usize,
+    /// Locations of the delete files that apply to the inputs: the rewrite applies them, and
+    /// the commit removes those that then apply to no live data file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delete_files: Vec<String>,
+    /// Fewest rows the rewrite may write: `rows` less what the position delete files that
+    /// apply can remove (0 when an equality delete applies; `rows` without deletes).
+    #[serde(default)]
+    pub min_rows: u64,
 }
 
 /// How a partition's groups are written. Sorted and copied output are never mixed.
@@ -105,6 +122,16 @@ pub struct PartitionPlan {
     pub rows: u64,
     /// Files below the small-file threshold.
     pub small_files: usize,
+    /// Live delete files that apply to data files of the partition.
+    #[serde(default)]
+    pub delete_files: usize,
+    /// Rows of those delete files (deleted positions, or equality keys).
+    #[serde(default)]
+    pub delete_rows: u64,
+    /// Data files rewritten, whatever their size, because of the deletes that apply to
+    /// them (`delete_file_threshold`, `delete_ratio_threshold_percent`).
+    #[serde(default)]
+    pub files_with_deletes_rewritten: usize,
     /// How the groups are written.
     #[serde(default)]
     pub method: Method,
@@ -120,8 +147,6 @@ pub enum SkipReason {
     ActiveHour,
     /// Fewer small files than `min_input_files`.
     TooFewSmallFiles,
-    /// It has delete files, which a rewrite would have to apply.
-    HasDeleteFiles,
     /// Its files use an older partition spec whose partition the default spec's cannot hold
     /// (a day of files for an hour-partitioned table): they would have to be split.
     OtherPartitionSpec,
@@ -135,7 +160,6 @@ impl SkipReason {
         match self {
             Self::ActiveHour => "active_hour",
             Self::TooFewSmallFiles => "too_few_small_files",
-            Self::HasDeleteFiles => "has_delete_files",
             Self::OtherPartitionSpec => "other_partition_spec",
             Self::UninterpretablePartition => "uninterpretable_partition",
         }
@@ -155,6 +179,12 @@ pub struct SkippedPartition {
     pub files: usize,
     /// Of which small.
     pub small_files: usize,
+    /// Live delete files that apply to its data files.
+    #[serde(default)]
+    pub delete_files: usize,
+    /// Rows of those delete files.
+    #[serde(default)]
+    pub delete_rows: u64,
 }
 
 /// The compaction plan of one table.
@@ -172,8 +202,14 @@ pub struct TablePlan {
     pub files_after: usize,
     /// Bytes the rewrite reads.
     pub bytes_to_rewrite: u64,
-    /// Rows the rewrite reads (and must write back).
+    /// Rows the rewrite reads (and must write back, less the rows deleted).
     pub rows_to_rewrite: u64,
+    /// Live delete files of the table.
+    #[serde(default)]
+    pub delete_files: usize,
+    /// Of those, the delete files the rewrite applies.
+    #[serde(default)]
+    pub delete_files_to_apply: usize,
     /// The order the rewritten rows are written in; `null` when unsorted.
     pub sort: Option<OutputOrder>,
     /// Why the table cannot be maintained (no time partition in its current spec), when so:
@@ -237,7 +273,7 @@ enum Target {
 impl Target {
     fn of(file: &LiveFile, output: OutputSpec) -> Self {
         match file.partition {
-            Some(p) if file.spec_id == output.spec_id => Target::Into(p),
+            Some(p) if file.spec_id == output.spec_id && output.grain.is_some() => Target::Into(p),
             Some(p) => match output.grain.and_then(|g| p.within(g)) {
                 Some(into) => Target::Into(into),
                 None => Target::Left(file.spec_id, Some(p)),
@@ -251,13 +287,16 @@ impl Target {
 ///
 /// Files of an older spec are rewritten into the output spec (Spark's `output-spec-id`) with
 /// the partition that holds them, whatever their size; a file whose partition no output
-/// partition holds is left alone.
+/// partition holds is left alone. Delete files are applied by the rewrite of the data files
+/// they apply to ([`DeleteIndex`]); a large data file is rewritten for its deletes alone once
+/// they pass `delete_file_threshold` or `delete_ratio_percent`.
 ///
 /// Each partition gets a [`Method`]: `copy` when its small files qualify for the copy path
-/// (and none is of an older spec), else `sort` when ordered (one group of every small file, rolled into as many target-size
-/// files as it fills, so that the sorted rows span the partition's new files, each with a
-/// narrow key range), else `rewrite`. Copied and rewritten groups are bin-packed: first-fit
-/// decreasing into groups of about one target-size file each.
+/// (none is of an older spec and no delete applies to any), else `sort` when ordered (one
+/// group of every input, rolled into as many target-size files as it fills, so that the
+/// sorted rows span the partition's new files, each with a narrow key range), else
+/// `rewrite`. Copied and rewritten groups are bin-packed: first-fit decreasing into groups of
+/// about one target-size file each.
 pub fn plan_ordered(
     files: &[LiveFile],
     output: OutputSpec,
@@ -265,38 +304,59 @@ pub fn plan_ordered(
     now: DateTime<Utc>,
     order: Option<&OutputOrder>,
 ) -> TablePlan {
-    let deletes = delete_partitions(files);
+    let index = DeleteIndex::new(files);
     let mut partitions: BTreeMap<Target, Vec<&LiveFile>> = BTreeMap::new();
     for f in files {
         partitions.entry(Target::of(f, output)).or_default().push(f);
     }
     let quiet_secs = i64::try_from(settings.quiet_period.as_secs()).unwrap_or(i64::MAX);
-    let mut out = TablePlan::default();
+    let mut out = TablePlan {
+        delete_files: files.iter().filter(|f| f.content != DataContentType::Data).count(),
+        ..TablePlan::default()
+    };
+    let mut applied = std::collections::BTreeSet::new();
     for (target, files) in partitions {
         let (spec_id, partition) = match target {
             Target::Into(p) => (output.spec_id, Some(p)),
             Target::Left(spec_id, p) => (spec_id, p),
         };
-        let data: Vec<&LiveFile> =
-            files.into_iter().filter(|f| f.content == DataContentType::Data).collect();
+        let data: Vec<Input> = files
+            .into_iter()
+            .filter(|f| f.content == DataContentType::Data)
+            .map(|file| Input { file, deletes: index.applying_to(file) })
+            .collect();
         if data.is_empty() {
             continue;
         }
         out.partitions += 1;
-        // Inputs: small files of the output spec, and every file of an older one.
+        let (delete_files, delete_rows) = deletes_of(&data);
+        // Inputs: small files of the output spec, every file of an older one, and files whose
+        // deletes are past a threshold.
         let other_spec = |f: &LiveFile| f.spec_id != output.spec_id;
-        let small: Vec<&LiveFile> = data
+        let for_deletes = |i: &Input| past_delete_thresholds(i, settings);
+        let small = data.iter().filter(|i| i.file.size < settings.small_file_threshold_bytes);
+        let inputs: Vec<&Input> = data
             .iter()
-            .copied()
-            .filter(|f| other_spec(f) || f.size < settings.small_file_threshold_bytes)
+            .filter(|i| {
+                other_spec(i.file)
+                    || i.file.size < settings.small_file_threshold_bytes
+                    || for_deletes(i)
+            })
             .collect();
-        let other_spec_files = small.iter().filter(|f| other_spec(f)).count();
+        let small_files = small.count();
+        let other_spec_files = inputs.iter().filter(|i| other_spec(i.file)).count();
+        let files_with_deletes_rewritten = inputs
+            .iter()
+            .filter(|i| i.file.size >= settings.small_file_threshold_bytes && for_deletes(i))
+            .count();
         let skip = |reason| SkippedPartition {
             hour_label: partition.map(TimePartition::label),
             spec_id,
             reason,
             files: data.len(),
-            small_files: small.len(),
+            small_files,
+            delete_files,
+            delete_rows,
         };
         let Some(partition) = partition else {
             out.skipped.push(skip(SkipReason::UninterpretablePartition));
@@ -306,9 +366,10 @@ pub fn plan_ordered(
             Some(SkipReason::OtherPartitionSpec)
         } else if partition.end_secs().saturating_add(quiet_secs) > now.timestamp() {
             Some(SkipReason::ActiveHour)
-        } else if touched_by_deletes(&deletes, partition) {
-            Some(SkipReason::HasDeleteFiles)
-        } else if other_spec_files == 0 && small.len() < settings.min_input_files {
+        } else if other_spec_files == 0
+            && files_with_deletes_rewritten == 0
+            && small_files < settings.min_input_files
+        {
             Some(SkipReason::TooFewSmallFiles)
         } else {
             None
@@ -317,24 +378,19 @@ pub fn plan_ordered(
             out.skipped.push(skip(reason));
             continue;
         }
-        let small_files = small.len();
-        let copy_min = settings.copy_min_row_group_bytes.filter(|_| other_spec_files == 0);
-        let method = method(&small, copy_min, order);
+        let clean = other_spec_files == 0 && inputs.iter().all(|i| i.deletes.is_empty());
+        let copy_min = settings.copy_min_row_group_bytes.filter(|_| clean);
+        let method = method(&inputs, copy_min, order);
         let target_size = settings.target_file_size_bytes;
         let groups = match method {
-            Method::Sort => one_group(small, target_size, output.spec_id),
-            Method::Rewrite | Method::Copy => bin_pack(small, target_size, output.spec_id),
+            Method::Sort => one_group(inputs, target_size, output.spec_id),
+            Method::Rewrite | Method::Copy => bin_pack(inputs, target_size, output.spec_id),
         };
         if groups.is_empty() {
-            out.skipped.push(SkippedPartition {
-                hour_label: Some(partition.label()),
-                spec_id,
-                reason: SkipReason::TooFewSmallFiles,
-                files: data.len(),
-                small_files,
-            });
+            out.skipped.push(skip(SkipReason::TooFewSmallFiles));
             continue;
         }
+        applied.extend(groups.iter().flat_map(|g| g.delete_files.iter().cloned()));
         let grouped: usize = groups.iter().map(|g| g.files.len()).sum();
         let outputs: usize = groups.iter().map(|g| g.expected_output_files).sum();
         let candidate = PartitionPlan {
@@ -345,9 +401,12 @@ pub fn plan_ordered(
             other_spec_files,
             files_before: data.len(),
             files_after: data.len() - grouped + outputs,
-            bytes: data.iter().map(|f| f.size).sum(),
-            rows: data.iter().map(|f| f.records).sum(),
+            bytes: data.iter().map(|i| i.file.size).sum(),
+            rows: data.iter().map(|i| i.file.records).sum(),
             small_files,
+            delete_files,
+            delete_rows,
+            files_with_deletes_rewritten,
             method,
             groups,
         };
@@ -357,29 +416,65 @@ pub fn plan_ordered(
         out.rows_to_rewrite += candidate.groups.iter().map(|g| g.rows).sum::<u64>();
         out.candidates.push(candidate);
     }
+    out.delete_files_to_apply = applied.len();
     out
 }
 
-/// The time partitions of the live delete files among `files` (`None`: one that cannot be read).
-pub(super) fn delete_partitions(files: &[LiveFile]) -> Vec<Option<TimePartition>> {
-    files.iter().filter(|f| f.content != DataContentType::Data).map(|f| f.partition).collect()
+/// A live data file and the delete files that apply to it.
+#[derive(Debug)]
+struct Input<'a> {
+    file: &'a LiveFile,
+    deletes: Vec<&'a LiveFile>,
 }
 
-/// Whether a delete file of `deletes` ([`delete_partitions`]) may apply to rows of
-/// `partition`: one whose own time partition, of whatever spec, shares an hour with it, or one
-/// whose partition cannot be read (an unpartitioned delete file applies to every partition).
-pub(super) fn touched_by_deletes(
-    deletes: &[Option<TimePartition>],
-    partition: TimePartition,
-) -> bool {
-    deletes.iter().any(|d| d.is_none_or(|p| p.overlaps(partition)))
+/// The delete files that apply to any of `data`, counted once each, and their rows.
+fn deletes_of(data: &[Input]) -> (usize, u64) {
+    let mut seen = std::collections::HashSet::new();
+    let deletes = data.iter().flat_map(|i| i.deletes.iter()).filter(|d| seen.insert(&d.path));
+    deletes.fold((0, 0), |(n, rows), d| (n + 1, rows + d.records))
 }
 
-/// How the `small` files of a partition are written: copied when each has row groups of at
+/// Whether the deletes of `input` make it worth rewriting whatever its size: as many delete
+/// files as `delete_file_threshold`, or rows deleted by delete files scoped to it (the only
+/// ones whose rows are known to be its own, as Spark counts them) of at least
+/// `delete_ratio_percent` of its rows.
+fn past_delete_thresholds(input: &Input, settings: &PlanSettings) -> bool {
+    if input.deletes.is_empty() {
+        return false;
+    }
+    let threshold = settings.delete_file_threshold;
+    if threshold > 0 && input.deletes.len() >= threshold {
+        return true;
+    }
+    let scoped: u64 = input
+        .deletes
+        .iter()
+        .filter(|d| d.content == DataContentType::PositionDeletes)
+        .filter(|d| d.referenced_data_file.is_some())
+        .map(|d| d.records)
+        .sum();
+    let records = input.file.records.max(1);
+    let percent = settings.delete_ratio_percent;
+    percent > 0 && scoped.min(records).saturating_mul(100) >= percent.saturating_mul(records)
+}
+
+/// The location of the delete files that apply to `inputs`, each once, and the fewest rows
+/// they may leave of `rows`.
+fn group_deletes(inputs: &[&Input], rows: u64) -> (Vec<String>, u64) {
+    let mut seen = std::collections::BTreeMap::new();
+    for d in inputs.iter().flat_map(|i| i.deletes.iter()) {
+        seen.entry(d.path.as_str()).or_insert(*d);
+    }
+    let deletes: Vec<&LiveFile> = seen.values().copied().collect();
+    let min_rows = positions_at_most(&deletes).map_or(0, |at_most| rows.saturating_sub(at_most));
+    (seen.keys().map(|p| p.to_string()).collect(), min_rows)
+}
+
+/// How the `inputs` of a partition are written: copied when each has row groups of at
 /// least `copy_min` bytes on average (the manifests' split offsets count them; the copy
 /// checks every row group's size, schema and codec and falls back to decoding otherwise) and,
 /// when the output is ordered, each records the order; else sorted when ordered.
-fn method(small: &[&LiveFile], copy_min: Option<u64>, order: Option<&OutputOrder>) -> Method {
+fn method(inputs: &[&Input], copy_min: Option<u64>, order: Option<&OutputOrder>) -> Method {
     let large_row_groups = |f: &LiveFile, min: u64| {
         f.row_groups.is_some_and(|n| f.size / u64::try_from(n).unwrap_or(u64::MAX) >= min)
     };
@@ -387,52 +482,59 @@ fn method(small: &[&LiveFile], copy_min: Option<u64>, order: Option<&OutputOrder
         None => true,
         Some(o) => o.sort_order_id.is_some() && f.sort_order_id.map(i64::from) == o.sort_order_id,
     };
+    let copyable = |min| inputs.iter().all(|i| large_row_groups(i.file, min) && in_order(i.file));
     match copy_min {
-        Some(min) if small.iter().all(|f| large_row_groups(f, min) && in_order(f)) => Method::Copy,
+        Some(min) if copyable(min) => Method::Copy,
         _ if order.is_some() => Method::Sort,
         _ => Method::Rewrite,
     }
 }
 
-/// Whether rewriting `members` gains anything: merging two or more files, or moving a file of
-/// another spec than `output_spec` into it.
-fn worth_rewriting(members: &[&LiveFile], output_spec: i32) -> bool {
-    members.len() > 1 || members.iter().any(|f| f.spec_id != output_spec)
+/// Whether rewriting `members` gains anything: merging two or more files, moving a file of
+/// another spec than `output_spec` into it, or applying deletes.
+fn worth_rewriting(members: &[&Input], output_spec: i32) -> bool {
+    members.len() > 1
+        || members.iter().any(|i| i.file.spec_id != output_spec || !i.deletes.is_empty())
 }
 
-/// Every file of `small` in one group (by path), expected to fill `ceil(bytes / target)`
-/// files; none when rewriting them gains nothing.
-fn one_group(mut small: Vec<&LiveFile>, target: u64, output_spec: i32) -> Vec<FileGroup> {
-    if !worth_rewriting(&small, output_spec) {
+/// Every input in one group (by path), expected to fill `ceil(bytes / target)` files; none
+/// when rewriting them gains nothing.
+fn one_group(mut inputs: Vec<&Input>, target: u64, output_spec: i32) -> Vec<FileGroup> {
+    if !worth_rewriting(&inputs, output_spec) {
         return Vec::new();
     }
-    small.sort_by(|a, b| a.path.cmp(&b.path));
-    vec![group(&small, target)]
+    inputs.sort_by(|a, b| a.file.path.cmp(&b.file.path));
+    vec![group(&inputs, target)]
 }
 
 /// The group of `members`, expected to fill `ceil(bytes / target)` files (at least one).
-fn group(members: &[&LiveFile], target: u64) -> FileGroup {
-    let bytes = members.iter().map(|f| f.size).sum::<u64>();
+fn group(members: &[&Input], target: u64) -> FileGroup {
+    let bytes = members.iter().map(|i| i.file.size).sum::<u64>();
+    let rows = members.iter().map(|i| i.file.records).sum();
+    let (delete_files, min_rows) = group_deletes(members, rows);
     FileGroup {
-        files: members.iter().map(|f| f.path.clone()).collect(),
-        rows: members.iter().map(|f| f.records).sum(),
+        files: members.iter().map(|i| i.file.path.clone()).collect(),
+        rows,
         expected_output_files: usize::try_from(bytes.div_ceil(target.max(1))).unwrap_or(1).max(1),
         bytes,
+        delete_files,
+        min_rows,
     }
 }
 
 /// First-fit decreasing into bins of `target` bytes; a bin of one file of the output spec
-/// rewrites nothing useful and is dropped.
-fn bin_pack(mut small: Vec<&LiveFile>, target: u64, output_spec: i32) -> Vec<FileGroup> {
-    small.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
-    let mut bins: Vec<(u64, Vec<&LiveFile>)> = Vec::new();
-    for f in small {
-        match bins.iter_mut().find(|(bytes, _)| bytes + f.size <= target) {
+/// without deletes rewrites nothing useful and is dropped.
+fn bin_pack(mut inputs: Vec<&Input>, target: u64, output_spec: i32) -> Vec<FileGroup> {
+    inputs
+        .sort_by(|a, b| b.file.size.cmp(&a.file.size).then_with(|| a.file.path.cmp(&b.file.path)));
+    let mut bins: Vec<(u64, Vec<&Input>)> = Vec::new();
+    for i in inputs {
+        match bins.iter_mut().find(|(bytes, _)| bytes + i.file.size <= target) {
             Some((bytes, members)) => {
-                *bytes += f.size;
-                members.push(f);
+                *bytes += i.file.size;
+                members.push(i);
             }
-            None => bins.push((f.size, vec![f])),
+            None => bins.push((i.file.size, vec![i])),
         }
     }
     bins.into_iter()

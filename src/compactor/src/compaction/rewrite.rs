@@ -178,13 +178,17 @@ pub enum RewriteError {
         /// Why.
         reason: String,
     },
-    /// The rows written differ from the rows read or from the inputs' record counts.
+    /// The rows written differ from the rows read, or the rows read from what the inputs'
+    /// record counts (less what their delete files may remove) allow.
     #[error(
-        "row count mismatch: the manifests list {expected} rows, {read} were read and {written} written"
+        "row count mismatch: the manifests list {expected} rows ({min} or more once deletes \
+         are applied), {read} were read and {written} written"
     )]
     RowCountMismatch {
         /// Rows the inputs hold according to the manifests.
         expected: u64,
+        /// Fewest rows that may remain once their delete files are applied.
+        min: u64,
         /// Rows read.
         read: u64,
         /// Rows written.
@@ -208,6 +212,44 @@ impl RewriteError {
     }
 }
 
+/// How many rows a group's rewrite must read and write: the inputs' record counts according
+/// to the manifests, less at most what their delete files can remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowBounds {
+    /// Fewest rows: `max` less every position the group's position deletes name, 0 when an
+    /// equality delete applies, `max` without deletes.
+    pub min: u64,
+    /// The inputs' record counts.
+    pub max: u64,
+}
+
+impl RowBounds {
+    /// Exactly `rows` rows (inputs without deletes).
+    pub fn exact(rows: u64) -> Self {
+        Self { min: rows, max: rows }
+    }
+
+    /// The bounds of `group`'s rewrite.
+    pub fn of(group: &FileGroup) -> Self {
+        if group.delete_files.is_empty() {
+            Self::exact(group.rows)
+        } else {
+            Self { min: group.min_rows.min(group.rows), max: group.rows }
+        }
+    }
+
+    /// Whether `read` rows read and `written` written fit the bounds.
+    fn fit(self, read: u64, written: u64) -> bool {
+        read == written && (self.min..=self.max).contains(&read)
+    }
+}
+
+impl From<u64> for RowBounds {
+    fn from(rows: u64) -> Self {
+        Self::exact(rows)
+    }
+}
+
 /// Rewrites the files of `group` (all of `partition` of `table`'s current snapshot) into
 /// new files of the same partition, their rows in `order` when set.
 pub async fn rewrite_group(
@@ -220,17 +262,17 @@ pub async fn rewrite_group(
     let paths = group.files.iter().map(String::as_str);
     let mut tasks = scan_tasks(table, paths, &ManifestCache::new()).await?;
     let tasks = take_group_tasks(&mut tasks, group)?;
-    let (rows, planned) = (group.rows, group.expected_output_files);
+    let (rows, planned) = (RowBounds::of(group), group.expected_output_files);
     rewrite_tasks(table, tasks, rows, planned, partition, settings, order).await
 }
 
-/// Rewrites the files of `tasks`, which the manifests say hold `expected_rows` rows, into new
-/// files of `partition`, `planned_files` of them expected, their rows in `order` across
-/// the files when set. On any error every file written so far is deleted.
+/// Rewrites the files of `tasks`, whose rows (their deletes applied) `expected_rows` bounds,
+/// into new files of `partition`, `planned_files` of them expected, their rows in `order`
+/// across the files when set. On any error every file written so far is deleted.
 pub async fn rewrite_tasks(
     table: &Table,
     tasks: Vec<FileScanTask>,
-    expected_rows: u64,
+    expected_rows: impl Into<RowBounds>,
     planned_files: usize,
     partition: TimePartition,
     settings: &RewriteSettings,
@@ -238,24 +280,25 @@ pub async fn rewrite_tasks(
 ) -> Result<RewriteOutput, RewriteError> {
     let written = Arc::new(Mutex::new(Vec::new()));
     let result = write_all(table, tasks, planned_files, partition, settings, order, &written);
-    checked(table.file_io(), expected_rows, &written, result).await
+    checked(table.file_io(), expected_rows.into(), &written, result).await
 }
 
-/// The output of `write`, which writes the files of a group whose inputs hold `expected_rows`
-/// rows and records each location it hands out in `written`, once its rows are checked: on
+/// The output of `write`, which writes the files of a group whose rows `expected_rows` bounds
+/// and records each location it hands out in `written`, once its rows are checked: on
 /// a mismatch or any other error every file written is deleted.
 pub(super) async fn checked(
     file_io: &FileIO,
-    expected_rows: u64,
+    expected_rows: RowBounds,
     written: &Mutex<Vec<String>>,
     write: impl std::future::Future<Output = Result<RewriteOutput, RewriteError>>,
 ) -> Result<RewriteOutput, RewriteError> {
     let result = write.await.and_then(|out| {
-        if out.rows_read == expected_rows && out.rows_written == expected_rows {
+        if expected_rows.fit(out.rows_read, out.rows_written) {
             Ok(out)
         } else {
             Err(RewriteError::RowCountMismatch {
-                expected: expected_rows,
+                expected: expected_rows.max,
+                min: expected_rows.min,
                 read: out.rows_read,
                 written: out.rows_written,
             })

@@ -1,20 +1,23 @@
-//! The scan tasks of a compaction's input files.
-//!
-//! When the table's current snapshot has no delete files, a file's task is only its manifest
-//! entry, so tasks are built from the manifests the pass already read (kept in its
-//! [`ManifestCache`]) instead of decoding every manifest again through iceberg's scan
-//! planning. With delete files, iceberg's planner matches them to the data files.
+//! The scan tasks of a compaction's input files, built from the manifests the pass already
+//! read (kept in its [`ManifestCache`]) instead of decoding every manifest again through
+//! iceberg's scan planning: each task reads every column of the table's current schema, with
+//! the delete files that apply to its file ([`DeleteIndex`]) and the table's name mapping
+//! (`schema.name-mapping.default`, which imported files without field ids are read by).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use futures::TryStreamExt;
-use iceberg::scan::FileScanTask;
-use iceberg::spec::{DEFAULT_SCHEMA_NAME_MAPPING, ManifestContentType, ManifestEntry};
+use iceberg::scan::{FileScanTask, FileScanTaskDeleteFile};
+use iceberg::spec::{
+    DEFAULT_SCHEMA_NAME_MAPPING, ManifestContentType, ManifestEntry, NameMapping, SchemaRef,
+};
 use iceberg::table::Table;
+use iceberg::{Error as IcebergError, ErrorKind};
 
 use super::plan::FileGroup;
 use super::rewrite::RewriteError;
-use crate::live_files::{ManifestCache, manifest_list};
+use crate::delete_index::DeleteIndex;
+use crate::live_files::{LiveFile, ManifestCache, live_files_listed, manifest_list};
 
 /// The scan tasks of the files of `paths` in `table`'s current snapshot, by path, reading only
 /// the manifests `cache` does not hold. Files not in the snapshot are simply absent.
@@ -24,11 +27,7 @@ pub async fn scan_tasks<'a>(
     cache: &ManifestCache,
 ) -> Result<HashMap<String, FileScanTask>, RewriteError> {
     let wanted: HashSet<&str> = paths.into_iter().collect();
-    let scan_err = |e| RewriteError::Scan(Box::new(e));
-    match from_manifests(table, &wanted, cache).await.map_err(scan_err)? {
-        Some(tasks) => Ok(tasks),
-        None => planned(table, &wanted).await.map_err(scan_err),
-    }
+    from_manifests(table, &wanted, cache).await.map_err(|e| RewriteError::Scan(Box::new(e)))
 }
 
 /// Takes the tasks of `group`'s files out of `tasks`, in the group's order; an error names the
@@ -43,48 +42,33 @@ pub fn take_group_tasks(
     Ok(group.files.iter().filter_map(|p| tasks.remove(p)).collect())
 }
 
-/// The tasks of `wanted`, planned by iceberg's scan of every column.
-async fn planned(
-    table: &Table,
-    wanted: &HashSet<&str>,
-) -> iceberg::Result<HashMap<String, FileScanTask>> {
-    let scan = table.scan().select_all().build()?;
-    let mut stream = scan.plan_files().await?;
-    let mut out = HashMap::new();
-    while let Some(task) = stream.try_next().await? {
-        if wanted.contains(task.data_file_path.as_str()) {
-            out.insert(task.data_file_path.clone(), task);
-        }
-    }
-    Ok(out)
-}
-
 /// The tasks of `wanted`, built from the manifest entries as iceberg's planner builds them for
-/// a scan of every column; `None` when the snapshot has live delete files or a name mapping
-/// (the planner handles those).
+/// a scan of every column of the current schema.
 async fn from_manifests(
     table: &Table,
     wanted: &HashSet<&str>,
     cache: &ManifestCache,
-) -> iceberg::Result<Option<HashMap<String, FileScanTask>>> {
+) -> iceberg::Result<HashMap<String, FileScanTask>> {
     let md = table.metadata();
     if md.current_snapshot().is_none() {
-        return Ok(Some(HashMap::new()));
-    }
-    if md.properties().contains_key(DEFAULT_SCHEMA_NAME_MAPPING) {
-        return Ok(None);
+        return Ok(HashMap::new());
     }
     let list = manifest_list(table).await?;
-    let live = |m: &&iceberg::spec::ManifestFile| m.has_added_files() || m.has_existing_files();
-    if list.iter().filter(live).any(|m| m.content == ManifestContentType::Deletes) {
-        return Ok(None);
-    }
-    // The current schema, not the snapshot's: a column added since the last write (another
-    // engine's ALTER TABLE) is in what compaction writes, read as null from older files.
-    let schema = md.current_schema().clone();
-    let field_ids: Vec<i32> = schema.as_struct().fields().iter().map(|f| f.id).collect();
+    let live = live_files_listed(table, &list, cache).await?;
+    let index = DeleteIndex::new(&live);
+    let by_path: HashMap<&str, &LiveFile> = live.iter().map(|f| (f.path.as_str(), f)).collect();
+    let setup = TaskSetup {
+        // The current schema, not the snapshot's: a column added since the last write
+        // (another engine's ALTER TABLE) is in what compaction writes, read as null from
+        // older files.
+        schema: md.current_schema().clone(),
+        name_mapping: name_mapping(table)?,
+    };
+    let is_data = |m: &&iceberg::spec::ManifestFile| {
+        m.content == ManifestContentType::Data && (m.has_added_files() || m.has_existing_files())
+    };
     let mut out = HashMap::new();
-    for manifest_file in list.iter().filter(live) {
+    for manifest_file in list.iter().filter(is_data) {
         let entries = cache.read(table, manifest_file).await?;
         if !entries.live.iter().any(|f| wanted.contains(f.path.as_str())) {
             continue;
@@ -94,31 +78,69 @@ async fn from_manifests(
             None => cache.manifest(table, manifest_file).await?,
         };
         for entry in manifest.entries().iter().filter(|e| e.is_alive()) {
-            if wanted.contains(entry.file_path()) {
-                let task = task(entry, &schema, &field_ids);
-                out.insert(task.data_file_path.clone(), task);
+            if !wanted.contains(entry.file_path()) {
+                continue;
             }
+            let deletes = match by_path.get(entry.file_path()) {
+                Some(file) => index.applying_to(file).into_iter().map(delete_task).collect(),
+                None => Vec::new(),
+            };
+            let task = setup.task(entry, deletes);
+            out.insert(task.data_file_path.clone(), task);
         }
     }
-    Ok(Some(out))
+    Ok(out)
 }
 
-/// The task reading all of `entry`'s file, with the columns `field_ids` of `schema`.
-fn task(
-    entry: &ManifestEntry,
-    schema: &iceberg::spec::SchemaRef,
-    field_ids: &[i32],
-) -> FileScanTask {
-    FileScanTask::builder()
-        .with_file_size_in_bytes(entry.file_size_in_bytes())
-        .with_start(0)
-        .with_length(entry.file_size_in_bytes())
-        .with_record_count(Some(entry.record_count()))
-        .with_data_file_path(entry.file_path().to_string())
-        .with_data_file_format(entry.file_format())
-        .with_schema(schema.clone())
-        .with_project_field_ids(field_ids.to_vec())
-        .with_partition(Some(entry.data_file().partition().clone()))
-        .with_case_sensitive(true)
+/// The table's name mapping, when its properties set one.
+fn name_mapping(table: &Table) -> iceberg::Result<Option<Arc<NameMapping>>> {
+    let Some(raw) = table.metadata().properties().get(DEFAULT_SCHEMA_NAME_MAPPING) else {
+        return Ok(None);
+    };
+    let mapping = serde_json::from_str::<NameMapping>(raw).map_err(|e| {
+        IcebergError::new(
+            ErrorKind::DataInvalid,
+            format!("table property {DEFAULT_SCHEMA_NAME_MAPPING} is not a name mapping"),
+        )
+        .with_source(e)
+    })?;
+    Ok(Some(Arc::new(mapping)))
+}
+
+/// What every task of one scan shares.
+struct TaskSetup {
+    schema: SchemaRef,
+    name_mapping: Option<Arc<NameMapping>>,
+}
+
+impl TaskSetup {
+    /// The task reading all of `entry`'s file with `deletes` applied.
+    fn task(&self, entry: &ManifestEntry, deletes: Vec<FileScanTaskDeleteFile>) -> FileScanTask {
+        let field_ids = self.schema.as_struct().fields().iter().map(|f| f.id).collect();
+        FileScanTask::builder()
+            .with_file_size_in_bytes(entry.file_size_in_bytes())
+            .with_start(0)
+            .with_length(entry.file_size_in_bytes())
+            .with_record_count(Some(entry.record_count()))
+            .with_data_file_path(entry.file_path().to_string())
+            .with_data_file_format(entry.file_format())
+            .with_schema(self.schema.clone())
+            .with_project_field_ids(field_ids)
+            .with_deletes(deletes)
+            .with_partition(Some(entry.data_file().partition().clone()))
+            .with_name_mapping(self.name_mapping.clone())
+            .with_case_sensitive(true)
+            .build()
+    }
+}
+
+/// The task of the delete file `file` for a reader.
+fn delete_task(file: &LiveFile) -> FileScanTaskDeleteFile {
+    FileScanTaskDeleteFile::builder()
+        .with_file_path(file.path.clone())
+        .with_file_size_in_bytes(file.size)
+        .with_file_type(file.content)
+        .with_partition_spec_id(file.spec_id)
+        .with_equality_ids(file.equality_ids.clone())
         .build()
 }

@@ -32,7 +32,8 @@ pub struct SnapshotChange {
     /// The snapshot operation.
     pub operation: ChangeKind,
     /// Paths of files to remove; each must be live in the snapshot the change is staged on.
-    /// Data files for every kind; a `delete` may also name delete files.
+    /// Data files for every kind; either kind may also name delete files (a `delete` those of
+    /// the partitions it drops, a `replace` those its rewrite applied).
     pub remove: BTreeSet<String>,
     /// New data files, written with the table's default partition spec.
     pub add: Vec<DataFile>,

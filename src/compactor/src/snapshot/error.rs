@@ -22,8 +22,8 @@ pub enum SnapshotError {
         /// What is wrong.
         reason: &'static str,
     },
-    /// Only format version 2 tables are written by this producer.
-    #[error("table format version {0} is not supported (only v2)")]
+    /// Only format version 1 and 2 tables are written by this producer.
+    #[error("table format version {0} is not supported (only v1 and v2)")]
     UnsupportedFormatVersion(FormatVersion),
     /// A manifest names a partition spec the table metadata does not define.
     #[error("manifest {manifest} uses partition spec {spec_id}, unknown to the table metadata")]

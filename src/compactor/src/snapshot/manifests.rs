@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use iceberg::io::FileIO;
 use iceberg::spec::{
-    DataFile, Manifest, ManifestContentType, ManifestFile, ManifestWriterBuilder, PartitionSpecRef,
-    SnapshotSummaryCollector, TableMetadata,
+    DataFile, FormatVersion, Manifest, ManifestContentType, ManifestFile, ManifestWriterBuilder,
+    PartitionSpecRef, SnapshotSummaryCollector, TableMetadata,
 };
 use iceberg::table::Table;
 use uuid::Uuid;
@@ -64,7 +64,8 @@ impl<'a> NewFiles<'a> {
         )
     }
 
-    /// A v2 manifest writer of `content` for files of `spec`, recording its location.
+    /// A manifest writer of `content` for files of `spec`, in the table's format version (v1
+    /// or v2), recording its location.
     pub(super) fn manifest_writer(
         &mut self,
         spec: &PartitionSpecRef,
@@ -79,9 +80,13 @@ impl<'a> NewFiles<'a> {
             self.metadata.current_schema().clone(),
             spec.as_ref().clone(),
         );
-        Ok(match content {
-            ManifestContentType::Data => builder.build_v2_data(),
-            ManifestContentType::Deletes => builder.build_v2_deletes(),
+        Ok(match (self.metadata.format_version(), content) {
+            (FormatVersion::V1, ManifestContentType::Data) => builder.build_v1(),
+            (FormatVersion::V1, ManifestContentType::Deletes) => {
+                return Err(SnapshotError::UnsupportedFormatVersion(FormatVersion::V1));
+            }
+            (_, ManifestContentType::Data) => builder.build_v2_data(),
+            (_, ManifestContentType::Deletes) => builder.build_v2_deletes(),
         })
     }
 }
@@ -95,9 +100,9 @@ pub(super) struct ParentManifests {
 }
 
 /// Reads the manifests of `table`'s current snapshot and checks that every path in `remove`
-/// is live in it, before anything is written. Paths are looked for in data manifests and,
-/// with `delete_files`, in delete manifests too (a `delete` drops a partition's delete files
-/// with its data files; a `replace` never removes delete files).
+/// is live in it, before anything is written. Paths are looked for in data and delete
+/// manifests (a `delete` drops a partition's delete files with its data files; a `replace`
+/// drops the delete files its rewrite applied that no longer apply to any live file).
 ///
 /// Manifests without live entries (only DELETED entries of older snapshots) are dropped, as
 /// Java and pyiceberg do: they describe earlier changes, not this snapshot's files. A manifest
@@ -105,7 +110,6 @@ pub(super) struct ParentManifests {
 pub(super) async fn read_parent(
     table: &Table,
     remove: &BTreeSet<String>,
-    delete_files: bool,
     cache: &ManifestCache,
 ) -> Result<ParentManifests, SnapshotError> {
     let mut out = ParentManifests { reused: Vec::new(), touched: Vec::new() };
@@ -127,7 +131,7 @@ pub(super) async fn read_parent(
         if !file.has_added_files() && !file.has_existing_files() {
             continue;
         }
-        if remove.is_empty() || (file.content == ManifestContentType::Deletes && !delete_files) {
+        if remove.is_empty() {
             out.reused.push(file);
             continue;
         }

@@ -50,8 +50,7 @@ pub async fn stage_cached(
     cache: &ManifestCache,
 ) -> Result<Staged<NewSnapshot>, SnapshotError> {
     validate(table.metadata(), change)?;
-    let delete_files = change.operation == ChangeKind::Delete;
-    let parent_manifests = read_parent(table, &change.remove, delete_files, cache).await?;
+    let parent_manifests = read_parent(table, &change.remove, cache).await?;
     let metadata = table.metadata();
     let snapshot_id = new_snapshot_id(metadata);
     let mut files = NewFiles::new(metadata, table.file_io(), snapshot_id);
@@ -66,7 +65,7 @@ pub async fn stage_cached(
 
 fn validate(metadata: &TableMetadata, change: &SnapshotChange) -> Result<(), SnapshotError> {
     let invalid = |reason| Err(SnapshotError::InvalidChange { kind: change.operation, reason });
-    if metadata.format_version() != FormatVersion::V2 {
+    if !matches!(metadata.format_version(), FormatVersion::V1 | FormatVersion::V2) {
         return Err(SnapshotError::UnsupportedFormatVersion(metadata.format_version()));
     }
     if metadata.current_snapshot().is_none() && change.add.is_empty() {
@@ -108,7 +107,11 @@ async fn write_snapshot(
     files.written.push(list_location.clone());
     let sink = output.writer().await.map_err(iceberg_err("open manifest list"))?;
     let parent_id = parent.map(|p| p.snapshot_id());
-    let mut list = ManifestListWriter::v2(sink, snapshot_id, parent_id, sequence_number);
+    // A v1 table has no sequence numbers: its list and manifests are written as v1.
+    let mut list = match metadata.format_version() {
+        FormatVersion::V1 => ManifestListWriter::v1(sink, snapshot_id, parent_id),
+        _ => ManifestListWriter::v2(sink, snapshot_id, parent_id, sequence_number),
+    };
     list.add_manifests(manifests.into_iter()).map_err(iceberg_err("write manifest list"))?;
     list.close().await.map_err(iceberg_err("write manifest list"))?;
 

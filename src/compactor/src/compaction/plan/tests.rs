@@ -1,4 +1,5 @@
 use common::partition::hour_label;
+use iceberg::spec::{Literal, Struct};
 
 use super::*;
 
@@ -14,6 +15,8 @@ fn settings() -> PlanSettings {
         min_input_files: 5,
         quiet_period: Duration::from_secs(3600),
         copy_min_row_group_bytes: Some(8 * MIB),
+        delete_file_threshold: 0,
+        delete_ratio_percent: 30,
     }
 }
 
@@ -41,6 +44,10 @@ fn file(hour: i64, n: usize, size: u64) -> LiveFile {
         records: size / 100,
         row_groups: Some(usize::try_from(size.div_ceil(MIB)).unwrap()),
         sort_order_id: None,
+        sequence_number: Some(1),
+        partition_value: Struct::from_iter([Some(Literal::int(i32::try_from(hour).unwrap()))]),
+        referenced_data_file: None,
+        equality_ids: None,
     }
 }
 
@@ -106,11 +113,21 @@ fn partitions_specs_and_deletes_are_never_mixed() {
     files.extend((0..6).map(|n| LiveFile { spec_id: 1, partition: day, ..file(H + 2, n, MIB) }));
     files.extend((0..6).map(|n| LiveFile { partition: None, ..file(H + 3, n, MIB) }));
     files.extend((0..6).map(|n| file(H + 4, n, MIB)));
-    files.push(LiveFile { content: DataContentType::PositionDeletes, ..file(H + 4, 99, 100) });
+    // A delete file of the other spec's day applies to nothing of spec 0.
+    files.push(LiveFile {
+        content: DataContentType::PositionDeletes,
+        spec_id: 1,
+        partition: day,
+        sequence_number: Some(5),
+        ..file(H + 2, 99, 100)
+    });
     let p = plan(&files, 0, &settings(), at(H + 10, 0));
     assert_eq!(p.partitions, 5);
     let hours: Vec<&str> = p.candidates.iter().map(|c| c.hour_label.as_str()).collect();
-    assert_eq!(hours, ["2024-01-01-00", "2024-01-01-01"]);
+    assert_eq!(hours, ["2024-01-01-00", "2024-01-01-01", "2024-01-01-04"]);
+    assert!(p.candidates.iter().all(|c| c.delete_files == 0));
+    let day_skip = p.skipped.iter().find(|s| s.reason == SkipReason::OtherPartitionSpec).unwrap();
+    assert_eq!(day_skip.delete_files, 1);
     for c in &p.candidates {
         let prefix = format!("hour={}/", c.hour_label);
         assert!(c.groups.iter().flat_map(|g| &g.files).all(|f| f.contains(&prefix)));
@@ -118,7 +135,6 @@ fn partitions_specs_and_deletes_are_never_mixed() {
     let reasons = p.skipped_by_reason();
     assert_eq!(reasons.get(&SkipReason::OtherPartitionSpec), Some(&1));
     assert_eq!(reasons.get(&SkipReason::UninterpretablePartition), Some(&1));
-    assert_eq!(reasons.get(&SkipReason::HasDeleteFiles), Some(&1));
 }
 
 #[test]
@@ -229,24 +245,69 @@ fn files_of_an_older_spec_move_into_the_partition_that_holds_them_whatever_their
     assert_eq!(p.skipped[0].reason, SkipReason::OtherPartitionSpec);
 }
 
+/// A delete file of `content` in hour `hour`, with `records` rows, scoped to `scoped` when set.
+fn delete(content: DataContentType, hour: i64, records: u64, scoped: Option<&str>) -> LiveFile {
+    LiveFile {
+        path: format!("file:///wh/t/data/hour={}/delete-{records}.parquet", hour_label(hour)),
+        content,
+        records,
+        sequence_number: Some(2),
+        referenced_data_file: scoped.map(str::to_string),
+        row_groups: None,
+        ..file(hour, 0, 1000)
+    }
+}
+
 #[test]
-fn a_delete_file_of_any_spec_keeps_every_partition_it_may_apply_to() {
-    // A day's delete file of an older spec covers the hours of that day; an unpartitioned one
-    // covers every hour.
-    let mut files: Vec<LiveFile> = (0..6).map(|n| file(H + 1, n, MIB)).collect();
-    files.extend((0..6).map(|n| file(H + 30, n, MIB)));
-    let day = Some(TimePartition::day(H / 24));
-    let delete = |partition| LiveFile {
-        content: DataContentType::PositionDeletes,
-        spec_id: 1,
-        partition,
-        ..file(H, 99, 100)
+fn deletes_are_applied_by_the_rewrite_of_the_files_they_apply_to() {
+    let mut files: Vec<LiveFile> = (0..6).map(|n| file(H, n, MIB)).collect();
+    files.push(file(H, 9, 120 * MIB));
+    let pos = delete(DataContentType::PositionDeletes, H, 3, None);
+    files.push(pos.clone());
+    let p = plan(&files, 0, &settings(), at(H, 7200));
+    let c = &p.candidates[0];
+    assert_eq!((c.delete_files, c.delete_rows, c.files_with_deletes_rewritten), (1, 3, 0));
+    assert_eq!(c.method, Method::Rewrite, "never copied: a copy cannot apply deletes");
+    let g = &c.groups[0];
+    assert_eq!(g.delete_files, std::slice::from_ref(&pos.path));
+    assert_eq!(g.min_rows, g.rows - 3);
+    assert_eq!((p.delete_files, p.delete_files_to_apply), (1, 1));
+
+    // An equality delete may remove any number of rows.
+    files.push(delete(DataContentType::EqualityDeletes, H, 2, None));
+    let p = plan(&files, 0, &settings(), at(H, 7200));
+    assert_eq!(p.candidates[0].groups[0].min_rows, 0);
+    assert_eq!(p.candidates[0].delete_files, 2);
+}
+
+#[test]
+fn a_large_file_is_rewritten_for_its_deletes_past_a_threshold() {
+    let big = file(H, 0, 120 * MIB);
+    let records = big.records;
+    let scoped = |percent: u64| {
+        delete(
+            DataContentType::PositionDeletes,
+            H,
+            (records * percent).div_ceil(100),
+            Some(&big.path),
+        )
     };
-    let p = plan(&[files.clone(), vec![delete(day)]].concat(), 0, &settings(), at(H + 40, 0));
-    let hours: Vec<&str> = p.candidates.iter().map(|c| c.hour_label.as_str()).collect();
-    assert_eq!(hours, ["2024-01-02-06"], "the day's hour is kept, the next day's compacted");
-    assert_eq!(p.skipped_by_reason().get(&SkipReason::HasDeleteFiles), Some(&1));
-    let p = plan(&[files, vec![delete(None)]].concat(), 0, &settings(), at(H + 40, 0));
-    assert!(p.candidates.is_empty(), "{p:?}");
-    assert_eq!(p.skipped_by_reason().get(&SkipReason::HasDeleteFiles), Some(&2));
+    // 10% of its rows deleted: below the default 30%.
+    let p = plan(&[big.clone(), scoped(10)], 0, &settings(), at(H, 7200));
+    assert!(p.candidates.is_empty());
+    assert_eq!((p.skipped[0].reason, p.skipped[0].delete_files), (SkipReason::TooFewSmallFiles, 1));
+    // 30%: the one file is rewritten alone, its deletes applied.
+    let p = plan(&[big.clone(), scoped(30)], 0, &settings(), at(H, 7200));
+    let c = &p.candidates[0];
+    assert_eq!((c.files_with_deletes_rewritten, c.files_before, c.files_after), (1, 1, 1));
+    // A partition-scoped delete's rows are not known to be the file's: only the count counts.
+    let wide = delete(DataContentType::PositionDeletes, H, records, None);
+    assert!(plan(&[big.clone(), wide.clone()], 0, &settings(), at(H, 7200)).candidates.is_empty());
+    let by_count = PlanSettings { delete_file_threshold: 1, ..settings() };
+    let p = plan(&[big.clone(), wide], 0, &by_count, at(H, 7200));
+    assert_eq!(p.candidates[0].files_with_deletes_rewritten, 1);
+    // A delete older than the file does not apply to it.
+    let older = LiveFile { sequence_number: Some(1), ..scoped(50) };
+    let newer_big = LiveFile { sequence_number: Some(2), ..big };
+    assert!(plan(&[newer_big, older], 0, &settings(), at(H, 7200)).candidates.is_empty());
 }

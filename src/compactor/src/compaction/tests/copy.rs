@@ -65,6 +65,8 @@ fn group(files: &[DataFile]) -> FileGroup {
         bytes: files.iter().map(DataFile::file_size_in_bytes).sum(),
         rows: files.iter().map(DataFile::record_count).sum(),
         expected_output_files: 1,
+        delete_files: Vec::new(),
+        min_rows: 0,
     }
 }
 
@@ -254,7 +256,7 @@ async fn a_group_that_does_not_qualify_is_rewritten_and_says_why() {
     let out = write_group(
         &table,
         tasks,
-        g.rows,
+        g.rows.into(),
         1,
         TimePartition::hour(BASE_HOUR),
         &strict,

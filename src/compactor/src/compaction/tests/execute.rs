@@ -46,6 +46,8 @@ pub(super) fn settings(target: u64) -> CompactionSettings {
             min_input_files: 5,
             quiet_period: Duration::from_secs(3600),
             copy_min_row_group_bytes: None,
+            delete_file_threshold: 0,
+            delete_ratio_percent: 30,
         },
         sort: SortPolicy::from(&common::config::SortConfig::default()),
         execute: ExecuteSettings {
@@ -74,7 +76,7 @@ pub(super) fn step_with(
 }
 
 /// Plans `table` and executes the plan, as a pass does.
-async fn compact(
+pub(super) async fn compact(
     fx: &Fixture,
     step: &Metered<CompactionStep>,
     table: &Table,
@@ -96,7 +98,7 @@ fn counter(
 }
 
 /// Every row of the current snapshot as text, sorted, per hour.
-async fn rows_by_hour(table: &Table) -> BTreeMap<i64, Vec<String>> {
+pub(super) async fn rows_by_hour(table: &Table) -> BTreeMap<i64, Vec<String>> {
     rows_by_hour_at(table, None).await
 }
 
@@ -128,6 +130,8 @@ fn group_of(files: &[Entry], expected_output_files: usize) -> FileGroup {
         bytes: files.iter().map(|e| e.size).sum(),
         rows: files.iter().map(|e| e.records).sum(),
         expected_output_files,
+        delete_files: Vec::new(),
+        min_rows: 0,
     }
 }
 
@@ -255,10 +259,10 @@ async fn a_corrupt_input_fails_its_group_only_and_leaves_no_new_file() {
 }
 
 /// The system clock, running `hook` (on a blocking section) the `at`-th time it is read.
-struct HookClock {
-    calls: AtomicUsize,
-    at: usize,
-    hook: Box<dyn Fn() + Send + Sync>,
+pub(super) struct HookClock {
+    pub(super) calls: AtomicUsize,
+    pub(super) at: usize,
+    pub(super) hook: Box<dyn Fn() + Send + Sync>,
 }
 
 impl fmt::Debug for HookClock {
@@ -439,8 +443,14 @@ async fn a_row_count_that_does_not_match_the_manifests_abandons_the_rewrite() {
     fx.fill(&HOURS[..1], 3, ROWS).await;
     let table = fx.load().await;
     let paths = paths_of_hour(&table, HOURS[0]).await;
-    let group =
-        FileGroup { files: paths, bytes: 0, rows: 3 * ROWS as u64 + 1, expected_output_files: 1 };
+    let group = FileGroup {
+        files: paths,
+        bytes: 0,
+        rows: 3 * ROWS as u64 + 1,
+        expected_output_files: 1,
+        delete_files: Vec::new(),
+        min_rows: 0,
+    };
     let paths = group.files.iter().map(String::as_str);
     let mut tasks = scan_tasks(&table, paths, &ManifestCache::new()).await.unwrap();
     let tasks = take_group_tasks(&mut tasks, &group).unwrap();
@@ -456,7 +466,7 @@ async fn a_row_count_that_does_not_match_the_manifests_abandons_the_rewrite() {
     .await
     .unwrap_err();
     assert!(
-        matches!(err, RewriteError::RowCountMismatch { expected: 76, read: 75, written: 75 }),
+        matches!(err, RewriteError::RowCountMismatch { expected: 76, read: 75, written: 75, .. }),
         "{err}"
     );
     assert!(compacted_files_on_disk(&table, HOURS[0]).is_empty());
@@ -522,6 +532,9 @@ async fn a_group_whose_rewrite_would_not_reduce_the_file_count_is_not_committed(
         bytes: group.bytes,
         rows: group.rows,
         small_files: 2,
+        delete_files: 0,
+        delete_rows: 0,
+        files_with_deletes_rewritten: 0,
         method: crate::compaction::Method::Rewrite,
         groups: vec![group],
     };
@@ -612,7 +625,7 @@ async fn a_streaming_hour_ends_with_few_manifests_after_one_pass() {
 }
 
 #[tokio::test]
-async fn scan_tasks_built_from_the_manifests_equal_the_planners_and_deletes_use_the_planner() {
+async fn scan_tasks_built_from_the_manifests_equal_the_planners_deletes_included() {
     let fx = Fixture::new().await;
     fx.fill(&HOURS[..2], 3, ROWS).await;
     let table = fx.load().await;
@@ -631,10 +644,14 @@ async fn scan_tasks_built_from_the_manifests_equal_the_planners_and_deletes_use_
     }
     assert!(!cache.is_empty(), "the manifests read are remembered");
 
-    // With a delete file in the snapshot the planner matches it to its data files.
+    // With a delete file in the snapshot each task carries it, as the planner's do.
     fx.add_position_delete(HOURS[0]).await;
     let table = fx.load().await;
     let tasks = scan_tasks(&table, paths.iter().map(String::as_str), &cache).await.unwrap();
     assert_eq!(tasks.len(), paths.len());
-    assert!(tasks.values().any(|t| !t.deletes.is_empty()), "the delete file is applied");
+    let all = planned(table.clone()).await;
+    for (path, task) in &tasks {
+        assert_eq!(task.deletes.len(), 1, "the delete file applies to {path}");
+        assert_eq!(Some(task), all.get(path), "the task of {path}");
+    }
 }

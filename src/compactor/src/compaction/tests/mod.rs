@@ -2,6 +2,7 @@
 use crate::test_support as fixture;
 
 mod copy;
+mod deletes;
 mod execute;
 mod manifests;
 mod sorted;

@@ -18,6 +18,10 @@ fn file(path: &str, hour: Option<i64>, content: DataContentType, spec_id: i32) -
         records: 10,
         row_groups: Some(1),
         sort_order_id: None,
+        sequence_number: Some(1),
+        partition_value: iceberg::spec::Struct::empty(),
+        referenced_data_file: None,
+        equality_ids: None,
     }
 }
 

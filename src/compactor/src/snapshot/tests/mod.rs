@@ -154,9 +154,16 @@ async fn delete_drops_an_hours_delete_files_with_its_data_files() {
     assert_eq!(victims.len(), 3, "two data files and the delete file");
     assert!(victims.contains(&delete_file));
 
-    // A replace never removes delete files: to it the path is not a live data file.
+    // A replace may remove a delete file (one its rewrite applied), counted as such; a path
+    // that is no live file of either kind is refused.
     let replace = SnapshotChange::replace([delete_file.clone()], Vec::new(), None);
-    let err = stage(&before, &replace, now_ms()).await.unwrap_err();
+    let staged = stage(&before, &replace, now_ms()).await.unwrap();
+    let props = &staged.effect.summary.additional_properties;
+    assert_eq!(props["removed-delete-files"], "1");
+    assert_eq!(props["total-delete-files"], "0");
+    assert_eq!(props.get("deleted-data-files"), None);
+    let gone = SnapshotChange::replace([format!("{delete_file}.gone")], Vec::new(), None);
+    let err = stage(&before, &gone, now_ms()).await.unwrap_err();
     assert!(matches!(err, SnapshotError::FilesNoLongerLive { .. }), "{err}");
 
     let staged = stage(&before, &SnapshotChange::delete(victims), now_ms()).await.unwrap();
