@@ -23,6 +23,21 @@ pub fn run_pyiceberg(env: &TestEnv, tables: &[String]) -> Value {
     run_pyiceberg_script(env, "scripts/pyiceberg_read.py", tables)
 }
 
+/// Imports `files` Parquet files without Iceberg field ids into `table` (`tenant.dataset.table`
+/// of `env`) with pyiceberg's `add_files`, which sets the table's name mapping: a copy of the
+/// table's rows of `hour` (`YYYY-MM-DD-HH`). Returns `{"files": [paths], "rows": n}`
+/// (`tests-integration/src/pyiceberg_import.py`).
+#[track_caller]
+pub fn import_files_without_ids(env: &TestEnv, table: &str, hour: &str, files: usize) -> Value {
+    let args = ["--hour".to_string(), hour.to_string(), "--files".to_string(), files.to_string()];
+    run_pyiceberg_script_with(
+        env,
+        "tests-integration/src/pyiceberg_import.py",
+        &[table.to_string()],
+        &args,
+    )
+}
+
 /// Runs a pyiceberg reader script (path relative to the workspace root) against `env`'s catalog
 /// with `--table` for each of `tables` and returns the one JSON document it prints.
 ///

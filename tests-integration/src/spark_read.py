@@ -51,6 +51,9 @@ def session(args):
         .config("spark.jars", args.jars)
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.host", "127.0.0.1")
+        # The rows are collected into the driver to be hashed: a table of half a million
+        # rows does not fit the default 1 GiB heap.
+        .config("spark.driver.memory", "4g")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::env::TestEnv;
 use crate::pyiceberg::run_pyiceberg_script_with;
+use crate::require::require_spark;
 
 const SCRIPT: &str = "tests-integration/src/spark_read.py";
 
@@ -35,4 +36,17 @@ pub fn spark_sql_then_read(
         args.extend(["--sql".to_string(), statement.to_string()]);
     }
     run_pyiceberg_script_with(env, SCRIPT, tables, &args)
+}
+
+/// Checks that Spark reads the table `ident` (`tenant.dataset.table`) of `env` with the content
+/// digest `digest` (pyiceberg's `rows_sha256`), after `what`. Only on a local warehouse (Spark
+/// has no S3 FileIO here); elsewhere, and where [`require_spark`] skips, it checks nothing.
+#[track_caller]
+pub fn assert_spark_reads(env: &TestEnv, ident: &str, digest: &Value, what: &str) {
+    if !env.warehouse_uri().starts_with("file://") {
+        return;
+    }
+    let Some(jars) = require_spark() else { return };
+    let spark = read_with_spark(env, &jars, &[ident.to_string()]);
+    assert_eq!(&spark["tables"][ident]["rows_sha256"], digest, "Spark after {what}: {spark}");
 }

@@ -16,6 +16,7 @@ mod dialect;
 mod error;
 mod handle;
 mod iceberg_tables;
+pub mod migrate;
 mod observe;
 mod signal_tables;
 

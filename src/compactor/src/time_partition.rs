@@ -30,7 +30,7 @@ pub struct TimeField {
 pub enum NotMaintainable {
     /// The table's format version is one the compactor does not write (v3: deletion vectors,
     /// row lineage and default values would be half-handled).
-    #[error("format version {version} is not supported (only v1 and v2): the table is left alone")]
+    #[error("Iceberg format {version} is not supported (only v1 and v2): the table is left alone")]
     FormatVersion {
         /// The table's format version, as `v3`.
         version: String,

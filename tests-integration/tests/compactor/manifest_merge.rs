@@ -13,6 +13,7 @@ use iceberg::table::Table;
 use tests_integration::duckdb_read::duckdb_scans;
 use tests_integration::iceberg_read::rows_per_hour_at;
 use tests_integration::pyiceberg_hours::read_by_hour;
+use tests_integration::spark_read::assert_spark_reads;
 use tests_integration::{Backend, TestEnv, require_python};
 
 use super::{Load, compactor, json_ok, table_entry};
@@ -124,6 +125,7 @@ async fn manifests_are_merged(backend: Backend) {
     let read_after = read_by_hour(&env, &ids);
     assert_eq!(read_after[&key].content, read_before[&key].content);
     assert_eq!(read_after[&key].files, read_before[&key].files);
+    assert_spark_reads(&env, &key, &read_after[&key].read["rows_sha256"], "the manifest merge");
     let now = rows_per_hour_at(&after, None).await.unwrap();
     let pinned = rows_per_hour_at(&after, Some(old_snapshot)).await.unwrap();
     assert_eq!(now, read_before[&key].rows_per_hour());

@@ -5,6 +5,7 @@
 mod batch_commit;
 mod compaction;
 mod file_sizes;
+mod foreign_tables;
 mod lifecycle;
 mod manifest_merge;
 mod metadata_log;
@@ -31,7 +32,8 @@ use iceberg::Catalog;
 use serde_json::Value;
 use tests_integration::iceberg_read::list_locations;
 use tests_integration::pyiceberg_hours::PyTableByHour;
-use tests_integration::{BinCommand, BinOutput, TestEnv, hours_ending_at};
+use tests_integration::tcp_proxy::{Cut, TcpProxy};
+use tests_integration::{BinChild, BinCommand, BinOutput, TestEnv, hours_ending_at};
 
 pub const COMPACTOR: &str = "compactor";
 pub const LOADGEN: &str = "signaldb-loadgen";
@@ -100,6 +102,29 @@ impl Load {
 /// Runs `compactor args…` against `env`, logging at `info` whatever `RUST_LOG` the shell has.
 pub fn compactor(env: &TestEnv, args: &[&str]) -> BinOutput {
     BinCommand::new(COMPACTOR).args(args).test_env(env).env("RUST_LOG", "info").run()
+}
+
+/// `compactor compact --json` with its catalog (PostgreSQL on `pg_port`) behind a proxy that
+/// holds back the pass's first compare-and-swap; returns once the swap is held, so that another
+/// engine can commit before [`TcpProxy::release`] lets it through.
+pub fn compact_with_held_swap(env: &TestEnv, pg_port: u16) -> (TcpProxy, BinChild) {
+    let proxy = TcpProxy::start(pg_port);
+    proxy.arm(Cut::Hold, "UPDATE iceberg_tables");
+    let mut uri = url::Url::parse(env.catalog_uri()).unwrap();
+    uri.set_port(Some(proxy.port())).unwrap();
+    let pass = BinCommand::new(COMPACTOR)
+        .args(["compact", "--json"])
+        .test_env(env)
+        .env("RUST_LOG", "info")
+        .env("SIGNALDB_SCHEMA_CATALOG_URI", uri.as_str())
+        .timeout(Duration::from_secs(300))
+        .spawn();
+    let waited = Instant::now();
+    while proxy.cuts().is_empty() {
+        assert!(waited.elapsed() < Duration::from_secs(120), "the pass never committed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (proxy, pass)
 }
 
 /// The `--json` document of a run that must succeed with no failure.

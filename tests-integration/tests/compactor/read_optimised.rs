@@ -15,6 +15,7 @@ use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataR
 use serde_json::Value;
 use tests_integration::duckdb_read::duckdb_scans;
 use tests_integration::pyiceberg_hours::read_by_hour;
+use tests_integration::spark_read::assert_spark_reads;
 use tests_integration::{Backend, BinCommand, TestEnv, require_python};
 
 use super::{COMPACTOR, Load, compactor, json_ok, table_entry};
@@ -136,4 +137,5 @@ async fn a_second_tier_copies_row_groups_of_sorted_files(backend: Backend) {
     assert_read_aids(&table, &copied[0]).await;
     let duck = duckdb_scans(&env, &[(after[&key].metadata_location(), None)]);
     assert_eq!(duck[0].rows_read(), LOAD.rows_per_table(), "DuckDB reads every row");
+    assert_spark_reads(&env, &key, &after[&key].read["rows_sha256"], "the row-group copy");
 }

@@ -10,7 +10,7 @@
 //!   is never undone: the groups it touches are given up, the others committed, and the next
 //!   pass applies it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::TableKind;
 use serde_json::Value;
@@ -18,10 +18,9 @@ use tests_integration::duckdb_read::duckdb_scans_hashed;
 use tests_integration::private_pg::PrivatePg;
 use tests_integration::pyiceberg::run_pyiceberg;
 use tests_integration::spark_read::{read_with_spark, spark_sql_then_read};
-use tests_integration::tcp_proxy::{Cut, TcpProxy};
-use tests_integration::{Backend, BinCommand, TestEnv, require_spark};
+use tests_integration::{Backend, TestEnv, require_spark};
 
-use super::{COMPACTOR, Load, compactor, executed, json_ok};
+use super::{Load, compact_with_held_swap, compactor, executed, json_ok};
 
 /// Compaction of 3 or more small files.
 const CONFIG: &str = "[compactor]\nmin_input_files = 3\n";
@@ -123,22 +122,7 @@ async fn a_delete_committed_during_a_rewrite_is_never_undone() {
 
     // The pass's compare-and-swap is held back by the proxy until Spark has deleted rows of
     // every hour but the last.
-    let proxy = TcpProxy::start(pg.port());
-    proxy.arm(Cut::Hold, "UPDATE iceberg_tables");
-    let mut uri = url::Url::parse(env.catalog_uri()).unwrap();
-    uri.set_port(Some(proxy.port())).unwrap();
-    let pass = BinCommand::new(COMPACTOR)
-        .args(["compact", "--json"])
-        .test_env(&env)
-        .env("RUST_LOG", "info")
-        .env("SIGNALDB_SCHEMA_CATALOG_URI", uri.as_str())
-        .timeout(Duration::from_secs(300))
-        .spawn();
-    let waited = Instant::now();
-    while proxy.cuts().is_empty() {
-        assert!(waited.elapsed() < Duration::from_secs(120), "the pass never committed");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (proxy, pass) = compact_with_held_swap(&env, pg.port());
     let t = format!("{}.{ident}", env.pyiceberg().catalog_name);
     let statements = spark_delete(&t, Some(&spared));
     let statements: Vec<&str> = statements.iter().map(String::as_str).collect();

@@ -113,7 +113,8 @@ async fn spark_reads_what_every_operation_leaves(backend: Backend) {
 
 /// The classic `logs` table, written by the load generator, then changed by Spark as an
 /// operator would: a column added, one renamed, one widened (int -> long), rows inserted into
-/// the same hours, the partition spec moved from hours to days and rows inserted again. One
+/// the same hours, the partition spec moved from hours to days, rows inserted again and a
+/// column dropped. One
 /// compaction pass rewrites every hour's files, of three schemas and two specs, into the day in
 /// the current schema and spec, and Spark, pyiceberg and DuckDB all read the rows they read
 /// before.
@@ -142,6 +143,7 @@ async fn what_spark_changed_is_compacted_into_the_current_schema_and_spec() {
             "INSERT INTO {t} SELECT timestamp + INTERVAL 2 SECONDS, severity_number, {columns}, \
              'silver' FROM {t} WHERE tier IS NULL"
         ),
+        format!("ALTER TABLE {t} DROP COLUMN span_id"),
     ];
     let statements: Vec<&str> = statements.iter().map(String::as_str).collect();
     let spark = spark_sql_then_read(&env, &jars, &statements, &idents);

@@ -103,11 +103,19 @@ impl SignalCatalog {
                 })
             });
         }
-        let pool = options.connect(&uri).await.map_err(|e| CatalogError::Connect {
+        let connect_err = |e: sqlx::Error| CatalogError::Connect {
             name: schema.catalog_name.clone(),
             uri: crate::config::redact_uri(&uri),
             source: Box::new(iceberg::Error::new(iceberg::ErrorKind::Unexpected, e.to_string())),
-        })?;
+        };
+        let pool = options.connect(&uri).await.map_err(connect_err)?;
+        // Java's JdbcCatalog creates `iceberg_tables` without `iceberg_type` unless told to use
+        // its V1 schema; every statement of the iceberg client and ours filters on it. Adding
+        // the column (null: a table) is Java's own V0 -> V1 migration, and V0 clients, which
+        // name their columns, keep working.
+        super::migrate::ensure_column(&pool, "iceberg_tables", "iceberg_type", "VARCHAR(5)")
+            .await
+            .map_err(connect_err)?;
         Ok(Self {
             catalog,
             pool,

@@ -53,6 +53,45 @@ async fn sqlite_catalog_creates_lists_and_reopens_signal_tables() {
     assert_eq!(table.metadata().default_partition_spec().fields()[0].name, "hour");
 }
 
+/// A catalog Java's `JdbcCatalog` created with its V0 schema, whose `iceberg_tables` has no
+/// `iceberg_type`: connecting adds the column, and its tables are listed and loaded.
+#[tokio::test]
+async fn a_catalog_without_iceberg_type_gets_the_column_and_keeps_its_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (storage, schema) = sqlite_and_local(tmp.path());
+    let warehouse = Warehouse::open(&storage).unwrap();
+    let catalog = SignalCatalog::connect(&schema, &warehouse).await.unwrap();
+    let id = TableId::new("acme", "prod", TableKind::Logs).unwrap();
+    let location =
+        ensure_table(&catalog, &id).await.unwrap().metadata_location().unwrap().to_string();
+    drop(catalog);
+    // Rebuild the table as Java's V0 schema has it, keeping the row.
+    let url = format!("sqlite://{}/catalog.db", tmp.path().display());
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+    for statement in [
+        "CREATE TABLE v0 (catalog_name VARCHAR(255) NOT NULL, table_namespace VARCHAR(255) NOT NULL, \
+         table_name VARCHAR(255) NOT NULL, metadata_location VARCHAR(1000), \
+         previous_metadata_location VARCHAR(1000), \
+         PRIMARY KEY (catalog_name, table_namespace, table_name))",
+        "INSERT INTO v0 SELECT catalog_name, table_namespace, table_name, metadata_location, \
+         previous_metadata_location FROM iceberg_tables",
+        "DROP TABLE iceberg_tables",
+        "ALTER TABLE v0 RENAME TO iceberg_tables",
+    ] {
+        sqlx::query(statement).execute(&pool).await.unwrap();
+    }
+    let probe = "SELECT iceberg_type FROM iceberg_tables";
+    assert!(sqlx::query(probe).fetch_all(&pool).await.is_err(), "no iceberg_type now");
+    pool.close().await;
+
+    let reopened = SignalCatalog::connect(&schema, &warehouse).await.unwrap();
+    let found = list_signal_tables(&reopened, Some("acme"), Some("prod")).await.unwrap();
+    assert_eq!(found.len(), 1);
+    let table = reopened.catalog().load_table(&id.ident()).await.unwrap();
+    assert_eq!(table.metadata_location(), Some(location.as_str()));
+}
+
 #[tokio::test]
 async fn signal_tables_are_created_with_their_default_sort_order() {
     use iceberg::spec::{NullOrder, SortDirection, Transform};

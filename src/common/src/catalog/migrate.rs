@@ -1,0 +1,77 @@
+//! Creation and additive migrations of tables in the catalog database: the compactor's own (run
+//! history, leases, checkpoints), created safely by several instances at once, with a column a
+//! newer version reads added to a table an older version created, so instances of both
+//! versions can share one database during a rolling upgrade; and the catalog's `iceberg_tables`
+//! when Java's `JdbcCatalog` created it without `iceberg_type` ([`ensure_column`]).
+
+use std::time::Duration;
+
+use sqlx::AnyPool;
+
+/// Runs `ddl`, a `CREATE … IF NOT EXISTS`, retrying it a few times when it fails: on
+/// PostgreSQL, instances creating the same table at once race inside the system catalog
+/// (`duplicate key value violates unique constraint "pg_type_typname_nsp_index"`), and the
+/// loser's retry finds the table there.
+pub async fn create_if_missing(pool: &AnyPool, ddl: &str) -> Result<(), sqlx::Error> {
+    let mut attempt = 0;
+    loop {
+        match sqlx::query(ddl).execute(pool).await {
+            Ok(_) => return Ok(()),
+            Err(_) if attempt < 4 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Adds `column` (declared `definition`, which must give existing rows a value) to `table`
+/// unless it is there already. Safe when several instances migrate at once: a failed `ALTER`
+/// is fine when the column exists afterwards.
+pub async fn ensure_column(
+    pool: &AnyPool,
+    table: &str,
+    column: &str,
+    definition: &str,
+) -> Result<(), sqlx::Error> {
+    let probe = format!("SELECT {column} FROM {table} WHERE 1 = 0");
+    if sqlx::query(&probe).fetch_all(pool).await.is_ok() {
+        return Ok(());
+    }
+    let alter = format!("ALTER TABLE {table} ADD COLUMN {column} {definition}");
+    let altered = sqlx::query(&alter).execute(pool).await;
+    match sqlx::query(&probe).fetch_all(pool).await {
+        Ok(_) => Ok(()),
+        Err(probe_error) => Err(altered.err().unwrap_or(probe_error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn any_pool(url: &str) -> AnyPool {
+        sqlx::any::install_default_drivers();
+        sqlx::any::AnyPoolOptions::new().max_connections(4).connect(url).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_missing_column_is_added_once_and_old_rows_get_its_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/catalog.db?mode=rwc", dir.path().display());
+        let pool = any_pool(&url).await;
+        sqlx::query("CREATE TABLE old_layout (a BIGINT NOT NULL)").execute(&pool).await.unwrap();
+        sqlx::query("INSERT INTO old_layout (a) VALUES (1)").execute(&pool).await.unwrap();
+        for _ in 0..2 {
+            ensure_column(&pool, "old_layout", "b", "VARCHAR(16) NOT NULL DEFAULT ''")
+                .await
+                .unwrap();
+        }
+        let row: (i64, String) =
+            sqlx::query_as("SELECT a, b FROM old_layout").fetch_one(&pool).await.unwrap();
+        assert_eq!(row, (1, String::new()));
+        let err = ensure_column(&pool, "no_such_table", "b", "BIGINT").await.unwrap_err();
+        assert!(err.to_string().contains("no_such_table"), "{err}");
+    }
+}
