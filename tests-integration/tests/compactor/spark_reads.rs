@@ -54,12 +54,19 @@ fn assert_spark_reads_as_pyiceberg(
 ) -> BTreeMap<String, Value> {
     let py = run_pyiceberg(env, idents);
     let spark = read_with_spark(env, jars, idents);
+    let locations: Vec<(&str, Option<i64>)> = idents
+        .iter()
+        .map(|i| (py["tables"][i]["metadata_location"].as_str().unwrap(), None))
+        .collect();
+    let duck = duckdb_scans_hashed(env, &locations);
     let mut digests = BTreeMap::new();
-    for ident in idents {
+    for (ident, duck) in idents.iter().zip(&duck) {
         let (p, s) = (&py["tables"][ident], &spark["tables"][ident]);
         assert_eq!(s["total_rows"], p["total_rows"], "{ident} after {after}: {s}");
         assert_eq!(s["rows_per_hour"], p["rows_per_hour"], "{ident} after {after}");
         assert_eq!(s["rows_sha256"], p["rows_sha256"], "{ident} after {after}: the content");
+        let duck_digest = duck.rows_sha256.as_deref();
+        assert_eq!(duck_digest, p["rows_sha256"].as_str(), "{ident} after {after}: DuckDB");
         digests.insert(ident.clone(), p["rows_sha256"].clone());
     }
     digests

@@ -97,9 +97,11 @@ impl GroupRun<'_, '_> {
     pub(super) async fn commit(&self, batch: Vec<Rewritten<'_>>) -> BatchResult {
         let id = self.cx.id;
         let left_out: Mutex<Vec<Option<Left>>> = Mutex::new(vec![None; batch.len()]);
+        // The delete files the last attempt removed as dangling.
+        let deletes_removed = Mutex::new(0usize);
         let batch_ref = &batch;
         let build = |fresh: Table| {
-            let left_out = &left_out;
+            let (left_out, deletes_removed) = (&left_out, &deletes_removed);
             async move {
                 let live = live_files_cached(&fresh, self.manifests)
                     .await
@@ -132,6 +134,7 @@ impl GroupRun<'_, '_> {
                     return Err(Declined::NothingLeft);
                 }
                 let dangling = dangling(&live, &by_path, &remove, &applied);
+                *deletes_removed.lock().unwrap_or_else(|e| e.into_inner()) = dangling.len();
                 remove.extend(dangling);
                 let change = SnapshotChange::replace(remove, add, Some(self.start_sequence));
                 Ok(change.with_manifest_merge(self.settings.merge))
@@ -148,6 +151,7 @@ impl GroupRun<'_, '_> {
         )
         .await;
         let left = left_out.into_inner().unwrap_or_else(|e| e.into_inner());
+        let deletes_removed = deletes_removed.into_inner().unwrap_or_else(|e| e.into_inner());
         // The batch's conflicts are counted once, on its first group.
         let mut conflicts_of = {
             let mut first = true;
@@ -226,7 +230,8 @@ impl GroupRun<'_, '_> {
                 }
             }
         }
-        BatchResult { groups: out, commit }
+        let deletes_removed = if commit.is_some() { deletes_removed } else { 0 };
+        BatchResult { groups: out, commit, deletes_removed }
     }
 
     /// The result of `r`, committed in `snapshot_id`, logged.

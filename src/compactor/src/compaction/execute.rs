@@ -132,6 +132,8 @@ pub struct TableExecution {
     pub bytes_written: u64,
     /// Rows rewritten by committed groups.
     pub rows: u64,
+    /// Delete files the committed groups applied and their snapshots removed.
+    pub delete_files_removed: usize,
     /// Commit attempts lost to other writers, over all groups.
     pub conflicts: u32,
     /// What the pass's commits merged of the table's small manifests.
@@ -267,6 +269,7 @@ impl TableExecution {
     }
 
     fn record_batch(&mut self, batch: BatchResult) {
+        self.delete_files_removed += batch.deletes_removed;
         if let Some(commit) = batch.commit {
             self.manifests_after = Some(commit.manifests);
             self.manifest_merge.add(commit.merge.unwrap_or_default());
@@ -314,6 +317,9 @@ pub(super) struct BatchResult {
     pub(super) groups: Vec<GroupResult>,
     /// The batch's snapshot, when it was committed.
     pub(super) commit: Option<CommitOutcome>,
+    /// Delete files the snapshot removed because the batch's rewrites applied them and they
+    /// apply to no live data file any more.
+    pub(super) deletes_removed: usize,
 }
 
 /// A group rewritten and waiting for its commit.

@@ -316,6 +316,7 @@ fn summarize(plan: &TablePlan, execution: &TableExecution, manifests: &Manifests
         bytes_rewritten,
         bytes_written: _,
         rows,
+        delete_files_removed,
         conflicts,
         manifest_merge: _,
         manifests_after: _,
@@ -337,6 +338,9 @@ fn summarize(plan: &TablePlan, execution: &TableExecution, manifests: &Manifests
         plan.files_before,
         plan.files_after,
     );
+    if *delete_files_removed > 0 {
+        summary.push_str(&format!("; {delete_files_removed} delete file(s) applied and removed"));
+    }
     if *groups_not_started > 0 {
         summary.push_str(&format!("; {groups_not_started} group(s) not started (shutting down)"));
     }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use arrow_schema::{Field, Schema as ArrowSchema, SchemaRef as ArrowSchemaRef};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use iceberg::arrow::ArrowReader;
 use iceberg::scan::FileScanTask;
 use iceberg::table::Table;
 use iceberg::{Error as IcebergError, ErrorKind};
@@ -21,10 +22,24 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 /// iceberg's reader, a row group at a time.
 pub const WHOLE_FILE_MAX_BYTES: u64 = 8 * 1024 * 1024;
 
+/// iceberg's reader for the inputs of one group, one file at a time, `batch_rows` rows at most
+/// per batch. Its clones share the delete files they load: a delete file that applies to
+/// several inputs of the group (an equality delete, a partition-scoped position delete) is
+/// read once per group, not once per input.
+pub fn group_reader(table: &Table, batch_rows: usize) -> ArrowReader {
+    table
+        .reader_builder()
+        .with_batch_size(batch_rows.max(1))
+        .with_data_file_concurrency_limit(1)
+        .build()
+}
+
 /// The batches of `task`'s file, `batch_rows` rows at most each, with `arrow_schema` (the
-/// table's current schema, field ids included) as their schema.
+/// table's current schema, field ids included) as their schema; `reader` ([`group_reader`])
+/// reads the files that are not decoded directly.
 pub async fn batches(
     table: &Table,
+    reader: &ArrowReader,
     task: FileScanTask,
     arrow_schema: &ArrowSchemaRef,
     batch_rows: usize,
@@ -43,14 +58,9 @@ pub async fn batches(
             return Ok(stream::iter(batches).boxed());
         }
     }
-    let reader = table
-        .reader_builder()
-        .with_batch_size(batch_rows)
-        .with_data_file_concurrency_limit(1)
-        .build();
     let schema = Arc::clone(arrow_schema);
     let one = stream::iter([Ok(task)]);
-    let batches = reader.read(Box::pin(one))?.stream();
+    let batches = reader.clone().read(Box::pin(one))?.stream();
     // The reader's schema may lack the field ids the writer matches columns by.
     Ok(batches.and_then(move |batch| std::future::ready(with_schema(&schema, batch))).boxed())
 }

@@ -357,11 +357,12 @@ async fn write_all(
     };
 
     let (mut rows_read, mut bytes_read) = (0u64, 0u64);
+    let reader = read::group_reader(table, settings.batch_rows);
     for task in tasks {
         let path = task.data_file_path.clone();
         bytes_read += task.file_size_in_bytes;
         let read_err = |e| RewriteError::Read { path: path.clone(), source: Box::new(e) };
-        let mut batches = read::batches(table, task, &arrow_schema, settings.batch_rows)
+        let mut batches = read::batches(table, &reader, task, &arrow_schema, settings.batch_rows)
             .await
             .map_err(read_err)?;
         while let Some(batch) = batches.try_next().await.map_err(read_err)? {

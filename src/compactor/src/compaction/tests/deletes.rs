@@ -49,6 +49,7 @@ async fn position_and_equality_deletes_are_applied_and_their_files_removed() {
     assert_eq!(hour.groups[0].min_rows, 0, "an equality delete bounds nothing");
     assert_eq!(plan.candidates[1].delete_files, 0);
     assert_eq!(execution.groups_committed, 2, "{execution:?}");
+    assert_eq!(execution.delete_files_removed, 2);
 
     let after = fx.load().await;
     assert_eq!(rows_by_hour(&after).await, expected, "deleted rows stay deleted");
