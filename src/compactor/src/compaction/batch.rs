@@ -17,7 +17,9 @@ use std::sync::Mutex;
 use iceberg::table::Table;
 use tracing::{error, info};
 
-use super::execute::{BatchResult, GroupResult, GroupRun, GroupStatus, Rewritten, sizes};
+use super::execute::{
+    BatchResult, GroupResult, GroupRun, GroupStatus, NEW_DELETES, Rewritten, sizes,
+};
 use crate::delete_index::{DeleteIndex, reaches};
 use crate::live_files::{LiveFile, live_files_cached};
 use crate::log_target;
@@ -42,9 +44,6 @@ enum Left {
     /// A delete file committed since the plan applies to an input, `first` among them.
     NewDeletes { first: String },
 }
-
-/// The abandonment cause of a group to whose inputs a delete committed since its plan applies.
-pub(super) const NEW_DELETES: &str = "new_deletes";
 
 /// The first delete file live in `index` that applies to an input of `r` and that `r`'s
 /// rewrite did not apply (one committed since the plan): committing `r` would undo it.

@@ -25,14 +25,13 @@ use std::sync::{Arc, Mutex};
 
 use arrow_array::RecordBatch;
 use common::partition::{PartitionDirectory, TimePartition};
+use iceberg::Error as IcebergError;
 use iceberg::arrow::schema_to_arrow_schema;
 use iceberg::scan::FileScanTask;
 use iceberg::spec::DataFile;
 use iceberg::table::Table;
-use iceberg::{Error as IcebergError, ErrorKind};
 use parquet::arrow::ArrowSchemaConverter;
 use parquet::basic::Compression;
-use parquet::errors::ParquetError;
 use parquet::file::metadata::ParquetMetaData;
 use parquet::schema::types::SchemaDescriptor;
 use tracing::info;
@@ -325,9 +324,4 @@ impl Pending {
 
 fn write_error(dir: &PartitionDirectory, e: IcebergError) -> RewriteError {
     RewriteError::Write { dir: dir.dir().to_string(), source: Box::new(e) }
-}
-
-/// A Parquet error as the iceberg errors the writers return.
-fn parquet_error(e: ParquetError) -> IcebergError {
-    IcebergError::new(ErrorKind::Unexpected, "parquet").with_source(e)
 }

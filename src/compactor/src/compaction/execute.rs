@@ -244,10 +244,13 @@ pub async fn execute(
 /// Abandonment causes that are not failures: contention with other writers (the table is
 /// unchanged and the next pass plans again) and a rewrite that would not reduce the file count.
 const NOT_FAILURES: [&str; 4] =
-    ["files_no_longer_live", "conflicts_exhausted", NO_GAIN, super::batch::NEW_DELETES];
+    ["files_no_longer_live", "conflicts_exhausted", NO_GAIN, NEW_DELETES];
 
 /// The abandonment cause of a group whose rewrite would leave at least as many files.
 pub const NO_GAIN: &str = "no_gain";
+
+/// The abandonment cause of a group to whose inputs a delete committed since its plan applies.
+pub const NEW_DELETES: &str = "new_deletes";
 
 impl TableExecution {
     /// The groups that failed (unreadable input, write or commit errors, unknown commit

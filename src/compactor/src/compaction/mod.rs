@@ -18,6 +18,7 @@ pub mod plan;
 pub mod props;
 pub mod read;
 pub mod rewrite;
+mod rewrite_error;
 pub mod roll;
 pub mod scan;
 pub mod sort;

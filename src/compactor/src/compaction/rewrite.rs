@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex};
 
 use common::partition::{PartitionDirectory, TimePartition};
 use futures::TryStreamExt;
-use iceberg::Error as IcebergError;
 use iceberg::io::FileIO;
 use iceberg::scan::FileScanTask;
 use iceberg::spec::{DataFile, PartitionKey, TableMetadata};
@@ -30,12 +29,13 @@ use super::props::{self, FileSettings};
 use super::read;
 use super::roll::{self, SizedFiles};
 use super::scan::{scan_tasks, take_group_tasks};
-use super::sort::{ExternalSort, SortError, SortSettings};
+use super::sort::{ExternalSort, SortSettings};
 use super::write_props::WriteProperties;
 use crate::live_files::ManifestCache;
 use crate::time_partition::current_time_field;
 
 pub use super::props::COMPACTED_FILE_PREFIX;
+pub use super::rewrite_error::RewriteError;
 
 /// Most (estimated, encoded) bytes of a row group, whatever the target file size.
 const MAX_ROW_GROUP_BYTES: u64 = 64 * 1024 * 1024;
@@ -130,85 +130,6 @@ impl RewriteOutput {
     /// Total size of the new files.
     pub fn bytes_written(&self) -> u64 {
         self.files.iter().map(DataFile::file_size_in_bytes).sum()
-    }
-}
-
-/// Why a group could not be rewritten. Files written before the failure have been removed.
-#[derive(Debug, thiserror::Error)]
-pub enum RewriteError {
-    /// The scan of the table could not be planned.
-    #[error("planning the scan of the input files: {0}")]
-    Scan(#[source] Box<IcebergError>),
-    /// An input file is not in the snapshot the group was planned on.
-    #[error("input file {path} is not a live data file of the table")]
-    MissingInput {
-        /// The file.
-        path: String,
-    },
-    /// An input file could not be read (missing, corrupt, or not matching the schema).
-    #[error("reading input file {path}: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// The underlying error.
-        #[source]
-        source: Box<IcebergError>,
-    },
-    /// Writing the new files failed.
-    #[error("writing compacted files under {dir}: {source}")]
-    Write {
-        /// The directory written to.
-        dir: String,
-        /// The underlying error.
-        #[source]
-        source: Box<IcebergError>,
-    },
-    /// The rewrite's task ended without a result (it panicked); files it wrote may remain,
-    /// referenced by no snapshot, for orphan cleanup.
-    #[error("the rewrite task failed: {0}")]
-    Task(String),
-    /// The rows could not be sorted.
-    #[error(transparent)]
-    Sort(#[from] SortError),
-    /// The partition cannot be written in the table's current partition spec.
-    #[error("partition {partition}: {reason}")]
-    Partition {
-        /// The partition's label.
-        partition: String,
-        /// Why.
-        reason: String,
-    },
-    /// The rows written differ from the rows read, or the rows read from what the inputs'
-    /// record counts (less what their delete files may remove) allow.
-    #[error(
-        "row count mismatch: the manifests list {expected} rows ({min} or more once deletes \
-         are applied), {read} were read and {written} written"
-    )]
-    RowCountMismatch {
-        /// Rows the inputs hold according to the manifests.
-        expected: u64,
-        /// Fewest rows that may remain once their delete files are applied.
-        min: u64,
-        /// Rows read.
-        read: u64,
-        /// Rows written.
-        written: u64,
-    },
-}
-
-impl RewriteError {
-    /// A short stable name of the error's kind, for logs and reports.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Scan(_) => "scan",
-            Self::MissingInput { .. } => "missing_input",
-            Self::Read { .. } => "read",
-            Self::Write { .. } => "write",
-            Self::Task(_) => "task",
-            Self::Sort(_) => "sort",
-            Self::Partition { .. } => "partition",
-            Self::RowCountMismatch { .. } => "row_count_mismatch",
-        }
     }
 }
 

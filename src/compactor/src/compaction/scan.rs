@@ -15,7 +15,7 @@ use iceberg::table::Table;
 use iceberg::{Error as IcebergError, ErrorKind};
 
 use super::plan::FileGroup;
-use super::rewrite::RewriteError;
+use super::rewrite_error::RewriteError;
 use crate::delete_index::DeleteIndex;
 use crate::live_files::{LiveFile, ManifestCache, live_files_listed, manifest_list};
 

@@ -12,21 +12,22 @@
 //! Spill files are temporary files: they are removed when the sort (or what it returned) is
 //! dropped, whether it finished or failed.
 
+mod keys;
 mod memory;
 mod merge;
 #[cfg(test)]
 mod tests;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::RecordBatch;
 use arrow_ipc::CompressionType;
 use arrow_ipc::writer::{FileWriter, IpcWriteOptions};
-use arrow_row::{RowConverter, SortField};
-use arrow_schema::{ArrowError, SchemaRef, SortOptions};
+use arrow_schema::SchemaRef;
 use tempfile::NamedTempFile;
 
+use keys::Keys;
+pub use keys::SortError;
 use memory::SortedMemory;
 pub use merge::SortedBatches;
 use merge::{Merge, Source};
@@ -66,43 +67,6 @@ impl Default for SortSettings {
     }
 }
 
-/// Why rows could not be sorted. Spill files written so far are removed.
-#[derive(Debug, thiserror::Error)]
-pub enum SortError {
-    /// The rows lack a column to sort by.
-    #[error("the rows have no column `{0}` to sort by")]
-    MissingColumn(String),
-    /// Arrow could not sort, convert, merge or (de)serialise the rows.
-    #[error("sorting rows: {0}")]
-    Arrow(#[from] ArrowError),
-    /// A spill file could not be created, written or read.
-    #[error("spill file in {dir}: {source}", dir = .dir.display())]
-    Spill {
-        /// The spill directory.
-        dir: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-/// What is shared by the sort and its merges: the schema, the key columns and their order.
-#[derive(Debug, Clone)]
-pub(crate) struct Keys {
-    schema: SchemaRef,
-    columns: Vec<usize>,
-    converter: Arc<RowConverter>,
-}
-
-impl Keys {
-    /// The rows of `batch`'s key columns, in the row format.
-    fn rows(&self, batch: &RecordBatch) -> Result<arrow_row::Rows, ArrowError> {
-        let columns: Vec<ArrayRef> =
-            self.columns.iter().map(|&i| Arc::clone(batch.column(i))).collect();
-        self.converter.convert_columns(&columns)
-    }
-}
-
 /// A bounded-memory sort of record batches of one schema.
 #[derive(Debug)]
 pub struct ExternalSort {
@@ -123,19 +87,8 @@ impl ExternalSort {
         settings: SortSettings,
         batch_rows: usize,
     ) -> Result<Self, SortError> {
-        let mut columns = Vec::with_capacity(order.len());
-        let mut fields = Vec::with_capacity(order.len());
-        for key in order {
-            let (i, field) = schema
-                .column_with_name(&key.column)
-                .ok_or_else(|| SortError::MissingColumn(key.column.clone()))?;
-            let options = SortOptions { descending: key.descending, nulls_first: key.nulls_first };
-            columns.push(i);
-            fields.push(SortField::new_with_options(field.data_type().clone(), options));
-        }
-        let converter = Arc::new(RowConverter::new(fields)?);
         Ok(Self {
-            keys: Keys { schema, columns, converter },
+            keys: Keys::new(schema, order)?,
             settings,
             batch_rows: batch_rows.max(1),
             buffered: Vec::new(),

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use iceberg::spec::DataFile;
 
-use super::merge::MergePolicy;
+use super::merge_policy::MergePolicy;
 
 /// What a snapshot does, as the Iceberg snapshot summary's `operation` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,6 +24,7 @@ mod commit;
 mod error;
 mod manifests;
 mod merge;
+mod merge_policy;
 mod metadata;
 mod producer;
 mod retry;
@@ -36,7 +37,8 @@ mod tests;
 pub use change::{ChangeKind, RemoveSnapshots, SnapshotChange};
 pub use commit::{CommitError, commit, swap_metadata};
 pub use error::SnapshotError;
-pub use merge::{MERGE_ENABLED, MIN_COUNT_TO_MERGE, ManifestMerge, MergePolicy, TARGET_SIZE_BYTES};
+pub use merge::ManifestMerge;
+pub use merge_policy::{MERGE_ENABLED, MIN_COUNT_TO_MERGE, MergePolicy, TARGET_SIZE_BYTES};
 pub use metadata::stage_removal;
 pub use producer::{stage, stage_cached};
 pub use retry::{

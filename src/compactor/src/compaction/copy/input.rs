@@ -14,8 +14,7 @@ use parquet::file::metadata::{
 };
 use parquet::file::reader::{ChunkReader, Length};
 
-use super::super::rewrite::RewriteError;
-use super::parquet_error;
+use super::super::rewrite_error::RewriteError;
 
 /// One input file: where it is, its size, its footer (page indexes included) and a reader
 /// of byte ranges.
@@ -113,6 +112,11 @@ impl ChunkReader for Pieces {
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
         self.slice(start, Some(length))
     }
+}
+
+/// A Parquet error as the iceberg errors the readers and writers return.
+pub(super) fn parquet_error(e: ParquetError) -> iceberg::Error {
+    iceberg::Error::new(iceberg::ErrorKind::Unexpected, "parquet").with_source(e)
 }
 
 #[cfg(test)]

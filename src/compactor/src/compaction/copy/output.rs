@@ -21,9 +21,8 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::SchemaDescriptor;
 
 use super::super::rewrite::TrackedLocations;
-use super::input::Pieces;
+use super::input::{Pieces, parquet_error};
 use super::metrics::{FileMetrics, NanCounts};
-use super::parquet_error;
 
 /// What every output file of a group shares.
 pub(super) struct Output {

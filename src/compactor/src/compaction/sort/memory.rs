@@ -5,7 +5,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::ArrowError;
 use arrow_select::interleave::interleave_record_batch;
 
-use super::{Keys, SortError};
+use super::keys::{Keys, SortError};
 
 /// Batches and the order of their rows: (batch, row) pairs, ascending.
 pub(super) struct SortedMemory {

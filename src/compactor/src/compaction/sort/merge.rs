@@ -12,8 +12,8 @@ use arrow_schema::SchemaRef;
 use arrow_select::interleave::interleave_record_batch;
 use tempfile::NamedTempFile;
 
+use super::keys::{Keys, SortError};
 use super::memory::SortedMemory;
-use super::{Keys, SortError};
 
 /// Where a sorted sequence of batches comes from.
 pub(super) enum Source {
