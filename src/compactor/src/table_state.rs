@@ -93,12 +93,13 @@ impl TableState {
             if file.content != DataContentType::Data {
                 state.delete_files += 1;
                 state.delete_rows += file.records;
-                let key = match file.partition {
+                let (start, partition) = match file.partition {
                     Some(p) => (p.start_hour(), p.label()),
                     None => (i64::MIN, "unpartitioned".to_string()),
                 };
-                let d = deletes.entry(key.clone()).or_default();
-                d.partition = key.1;
+                let d = deletes.entry((start, partition.clone())).or_insert_with(|| {
+                    PartitionDeletes { partition, ..PartitionDeletes::default() }
+                });
                 d.delete_files += 1;
                 d.delete_rows += file.records;
                 continue;

@@ -241,8 +241,9 @@ pub async fn execute(
     out
 }
 
-/// Abandonment causes that are not failures: contention with other writers (the table is
-/// unchanged and the next pass plans again) and a rewrite that would not reduce the file count.
+/// Abandonment causes that are not failures: contention with other writers (an input removed,
+/// a delete committed since the plan, attempts exhausted: the table is unchanged and the next
+/// pass plans again) and a rewrite that would not reduce the file count.
 const NOT_FAILURES: [&str; 4] =
     ["files_no_longer_live", "conflicts_exhausted", NO_GAIN, NEW_DELETES];
 

@@ -427,11 +427,19 @@ struct Input<'a> {
     deletes: Vec<&'a LiveFile>,
 }
 
-/// The delete files that apply to any of `data`, counted once each, and their rows.
+/// The delete files that apply to any of `inputs`, each once, by path.
+fn distinct_deletes<'a>(inputs: impl IntoIterator<Item = &'a Input<'a>>) -> Vec<&'a LiveFile> {
+    let mut by_path = BTreeMap::new();
+    for d in inputs.into_iter().flat_map(|i| i.deletes.iter()) {
+        by_path.entry(d.path.as_str()).or_insert(*d);
+    }
+    by_path.into_values().collect()
+}
+
+/// How many delete files apply to any of `data`, and their rows.
 fn deletes_of(data: &[Input]) -> (usize, u64) {
-    let mut seen = std::collections::HashSet::new();
-    let deletes = data.iter().flat_map(|i| i.deletes.iter()).filter(|d| seen.insert(&d.path));
-    deletes.fold((0, 0), |(n, rows), d| (n + 1, rows + d.records))
+    let deletes = distinct_deletes(data);
+    (deletes.len(), deletes.iter().map(|d| d.records).sum())
 }
 
 /// Whether the deletes of `input` make it worth rewriting whatever its size: as many delete
@@ -458,16 +466,12 @@ fn past_delete_thresholds(input: &Input, settings: &PlanSettings) -> bool {
     percent > 0 && scoped.min(records).saturating_mul(100) >= percent.saturating_mul(records)
 }
 
-/// The location of the delete files that apply to `inputs`, each once, and the fewest rows
+/// The locations of the delete files that apply to `inputs`, each once, and the fewest rows
 /// they may leave of `rows`.
 fn group_deletes(inputs: &[&Input], rows: u64) -> (Vec<String>, u64) {
-    let mut seen = std::collections::BTreeMap::new();
-    for d in inputs.iter().flat_map(|i| i.deletes.iter()) {
-        seen.entry(d.path.as_str()).or_insert(*d);
-    }
-    let deletes: Vec<&LiveFile> = seen.values().copied().collect();
+    let deletes = distinct_deletes(inputs.iter().copied());
     let min_rows = positions_at_most(&deletes).map_or(0, |at_most| rows.saturating_sub(at_most));
-    (seen.keys().map(|p| p.to_string()).collect(), min_rows)
+    (deletes.iter().map(|d| d.path.clone()).collect(), min_rows)
 }
 
 /// How the `inputs` of a partition are written: copied when each has row groups of at

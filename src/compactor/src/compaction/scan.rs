@@ -57,13 +57,11 @@ async fn from_manifests(
     let live = live_files_listed(table, &list, cache).await?;
     let index = DeleteIndex::new(&live);
     let by_path: HashMap<&str, &LiveFile> = live.iter().map(|f| (f.path.as_str(), f)).collect();
-    let setup = TaskSetup {
-        // The current schema, not the snapshot's: a column added since the last write
-        // (another engine's ALTER TABLE) is in what compaction writes, read as null from
-        // older files.
-        schema: md.current_schema().clone(),
-        name_mapping: name_mapping(table)?,
-    };
+    // The current schema, not the snapshot's: a column added since the last write (another
+    // engine's ALTER TABLE) is in what compaction writes, read as null from older files.
+    let schema = md.current_schema().clone();
+    let field_ids = schema.as_struct().fields().iter().map(|f| f.id).collect();
+    let setup = TaskSetup { schema, field_ids, name_mapping: name_mapping(table)? };
     let is_data = |m: &&iceberg::spec::ManifestFile| {
         m.content == ManifestContentType::Data && (m.has_added_files() || m.has_existing_files())
     };
@@ -110,13 +108,14 @@ fn name_mapping(table: &Table) -> iceberg::Result<Option<Arc<NameMapping>>> {
 /// What every task of one scan shares.
 struct TaskSetup {
     schema: SchemaRef,
+    /// Every top-level field of `schema`: the columns each task reads.
+    field_ids: Vec<i32>,
     name_mapping: Option<Arc<NameMapping>>,
 }
 
 impl TaskSetup {
     /// The task reading all of `entry`'s file with `deletes` applied.
     fn task(&self, entry: &ManifestEntry, deletes: Vec<FileScanTaskDeleteFile>) -> FileScanTask {
-        let field_ids = self.schema.as_struct().fields().iter().map(|f| f.id).collect();
         FileScanTask::builder()
             .with_file_size_in_bytes(entry.file_size_in_bytes())
             .with_start(0)
@@ -125,7 +124,7 @@ impl TaskSetup {
             .with_data_file_path(entry.file_path().to_string())
             .with_data_file_format(entry.file_format())
             .with_schema(self.schema.clone())
-            .with_project_field_ids(field_ids)
+            .with_project_field_ids(self.field_ids.clone())
             .with_deletes(deletes)
             .with_partition(Some(entry.data_file().partition().clone()))
             .with_name_mapping(self.name_mapping.clone())
