@@ -50,12 +50,10 @@ def main() -> int:
     catalog = base.open_catalog(args)
     table = catalog.load_table(args.table[0])
     arrow = table.scan().to_arrow()
-    hours = base.rows_per_hour(arrow)
-    if args.hour not in hours:
-        sys.exit(f"pyiceberg_import.py: {args.table[0]} has no rows in {args.hour}: {hours}")
-    numbers = [base.hour_label(h) for h in base_hours(arrow)]
-    mask = pa.array([n == args.hour for n in numbers])
+    mask = pa.array([base.hour_label(h) == args.hour for h in base_hours(arrow)])
     rows = arrow.filter(mask)
+    if rows.num_rows == 0:
+        sys.exit(f"pyiceberg_import.py: {args.table[0]} has no rows in {args.hour}")
     rows = rows.cast(without_field_ids(rows.schema))
     directory = f"{table.location()}/data/imported"
     local = directory.removeprefix("file://")

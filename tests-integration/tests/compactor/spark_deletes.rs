@@ -53,7 +53,8 @@ fn delete_files(env: &TestEnv, ident: &str) -> (u64, Value) {
         .unwrap()
         .iter()
         .find(|t| {
-            format!("{}.{}.{}", t["tenant"], t["dataset"], t["table"]).replace('"', "") == ident
+            let parts = [&t["tenant"], &t["dataset"], &t["table"]].map(|v| v.as_str());
+            ident.split('.').map(Some).eq(parts)
         })
         .unwrap_or_else(|| panic!("{ident} not in {doc}"))
         .clone();
