@@ -16,8 +16,10 @@
 //! `docs/architecture.md` has the module map and what each module may not touch.
 
 pub mod assembly;
+pub mod changes;
 pub mod compaction;
 pub mod delete_index;
+pub mod failure;
 pub mod health;
 pub mod http;
 pub mod instance;

@@ -28,7 +28,7 @@ use crate::lease::LeaseStore;
 use crate::log_target;
 use crate::metrics::Metrics;
 use crate::report::{JobReport, Skipped, TableOutcome, TableReport};
-use crate::run_history::{self, Changes, RunHistory, RunOutcome, RunRecord};
+use crate::run_history::{self, RunHistory, RunOutcome, RunRecord};
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 use crate::table_state::TableState;
 use crate::warnings;
@@ -207,7 +207,7 @@ where
             started_at,
             finished_at,
             outcome,
-            changes: table.details.as_ref().map(Changes::of).unwrap_or_default(),
+            changes: table.details.as_ref().map(TableOutcome::changes).unwrap_or_default(),
             error: table.error.clone(),
             instance: self.instance().to_string(),
         };

@@ -58,6 +58,15 @@ impl TableOutcome {
         }
     }
 
+    /// What the step changed in the table, as its own outcome says.
+    pub fn changes(&self) -> crate::changes::Changes {
+        match self {
+            Self::Compaction(c) => c.changes(),
+            Self::Retention(r) => r.changes(),
+            Self::OrphanCleanup(o) => o.changes(),
+        }
+    }
+
     /// The retention outcome, if this is one.
     pub fn retention(&self) -> Option<&RetentionDetails> {
         match self {

@@ -12,8 +12,8 @@ use common::tables::TableId;
 use serde::Serialize;
 use sqlx::{AnyPool, Row};
 
+pub use crate::changes::Changes;
 use crate::job::JobKind;
-use crate::report::TableOutcome;
 
 /// Compaction passes looked back over for the last one that rewrote files.
 const REWRITE_LOOKBACK: usize = 50;
@@ -63,69 +63,6 @@ impl RunOutcome {
             "success" => Self::Success,
             "dry_run" => Self::DryRun,
             _ => Self::Failure,
-        }
-    }
-}
-
-/// What a pass changed in a table (all zero for a dry run or a failure before any commit).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Changes {
-    /// Data files the pass's commits removed (or deleted, for orphan cleanup).
-    pub files_removed: u64,
-    /// Data files its commits added.
-    pub files_added: u64,
-    /// Bytes of the removed files.
-    pub bytes_removed: u64,
-    /// Bytes of the added files.
-    pub bytes_added: u64,
-    /// Partitions compacted or dropped.
-    pub partitions: u64,
-    /// Snapshots committed or expired.
-    pub snapshots: u64,
-}
-
-impl Changes {
-    /// What `outcome` committed; nothing when it was a dry run.
-    pub fn of(outcome: &TableOutcome) -> Self {
-        match outcome {
-            TableOutcome::Compaction(c) => {
-                let Some(e) = &c.execution else { return Self::default() };
-                let hours: std::collections::BTreeSet<i64> =
-                    e.groups.iter().filter(|g| g.committed()).map(|g| g.hour).collect();
-                let snapshots: std::collections::BTreeSet<i64> = e
-                    .groups
-                    .iter()
-                    .filter_map(|g| match g.status {
-                        crate::compaction::GroupStatus::Committed { snapshot_id } => {
-                            Some(snapshot_id)
-                        }
-                        _ => None,
-                    })
-                    .chain(c.manifests.as_ref().and_then(|m| m.merge_snapshot_id))
-                    .collect();
-                Self {
-                    files_removed: e.files_removed as u64,
-                    files_added: e.files_added as u64,
-                    bytes_removed: e.bytes_rewritten,
-                    bytes_added: e.bytes_written,
-                    partitions: hours.len() as u64,
-                    snapshots: snapshots.len() as u64,
-                }
-            }
-            TableOutcome::Retention(r) if !r.dry_run => Self {
-                files_removed: r.files_removed,
-                bytes_removed: r.bytes_removed,
-                partitions: r.partitions_dropped.len() as u64,
-                snapshots: r.snapshots_expired.len() as u64
-                    + u64::from(r.drop_snapshot_id.is_some()),
-                ..Self::default()
-            },
-            TableOutcome::OrphanCleanup(o) if !o.dry_run => Self {
-                files_removed: o.deletion.files_deleted,
-                bytes_removed: o.deletion.bytes_freed,
-                ..Self::default()
-            },
-            TableOutcome::Retention(_) | TableOutcome::OrphanCleanup(_) => Self::default(),
         }
     }
 }

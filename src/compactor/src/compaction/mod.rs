@@ -196,6 +196,34 @@ pub struct CompactionOutcome {
     pub manifests: Option<ManifestsReport>,
 }
 
+impl CompactionOutcome {
+    /// What the execution committed: files and bytes removed and added, the partitions of
+    /// its committed groups, and its snapshots (the manifest merge's included); nothing for a
+    /// dry run.
+    pub fn changes(&self) -> crate::changes::Changes {
+        let Some(e) = &self.execution else { return crate::changes::Changes::default() };
+        let hours: std::collections::BTreeSet<i64> =
+            e.groups.iter().filter(|g| g.committed()).map(|g| g.hour).collect();
+        let snapshots: std::collections::BTreeSet<i64> = e
+            .groups
+            .iter()
+            .filter_map(|g| match g.status {
+                GroupStatus::Committed { snapshot_id } => Some(snapshot_id),
+                _ => None,
+            })
+            .chain(self.manifests.as_ref().and_then(|m| m.merge_snapshot_id))
+            .collect();
+        crate::changes::Changes {
+            files_removed: e.files_removed as u64,
+            files_added: e.files_added as u64,
+            bytes_removed: e.bytes_rewritten,
+            bytes_added: e.bytes_written,
+            partitions: hours.len() as u64,
+            snapshots: snapshots.len() as u64,
+        }
+    }
+}
+
 /// The compaction job's work on one table.
 #[derive(Debug, Clone)]
 pub struct CompactionStep {

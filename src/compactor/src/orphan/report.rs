@@ -59,6 +59,18 @@ pub struct OrphanReport {
 pub const LISTED_CANDIDATES: usize = 1000;
 
 impl OrphanReport {
+    /// What the cleanup deleted; nothing for a dry run.
+    pub fn changes(&self) -> crate::changes::Changes {
+        if self.dry_run {
+            return crate::changes::Changes::default();
+        }
+        crate::changes::Changes {
+            files_removed: self.deletion.files_deleted,
+            bytes_removed: self.deletion.bytes_freed,
+            ..crate::changes::Changes::default()
+        }
+    }
+
     /// Lists `locations` in the report, up to [`LISTED_CANDIDATES`].
     pub fn list_candidates(&mut self, locations: impl ExactSizeIterator<Item = String>) {
         let total = locations.len();

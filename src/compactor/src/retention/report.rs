@@ -47,6 +47,22 @@ pub struct RetentionDetails {
 }
 
 impl RetentionDetails {
+    /// What the pass committed: the drop's files, bytes and partitions, and the snapshots
+    /// it committed or expired; nothing for a dry run.
+    pub fn changes(&self) -> crate::changes::Changes {
+        if self.dry_run {
+            return crate::changes::Changes::default();
+        }
+        crate::changes::Changes {
+            files_removed: self.files_removed,
+            bytes_removed: self.bytes_removed,
+            partitions: self.partitions_dropped.len() as u64,
+            snapshots: self.snapshots_expired.len() as u64
+                + u64::from(self.drop_snapshot_id.is_some()),
+            ..crate::changes::Changes::default()
+        }
+    }
+
     /// Details with nothing done yet, for `policy`.
     pub fn new(policy: TablePolicy, dry_run: bool) -> Self {
         Self {
