@@ -118,6 +118,13 @@ impl Failure {
     }
 }
 
+/// A failure serialises as its message: the `error` of reports and JSON output.
+impl Serialize for Failure {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.message)
+    }
+}
+
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
@@ -156,11 +163,17 @@ mod tests {
     #[test]
     fn iceberg_errors_are_classified_by_their_kind() {
         let e = |k| iceberg::Error::new(k, "x");
-        assert_eq!(FailureKind::of_iceberg(&e(iceberg::ErrorKind::DataInvalid)), FailureKind::CorruptInput);
+        assert_eq!(
+            FailureKind::of_iceberg(&e(iceberg::ErrorKind::DataInvalid)),
+            FailureKind::CorruptInput
+        );
         assert_eq!(
             FailureKind::of_iceberg(&e(iceberg::ErrorKind::FeatureUnsupported)),
             FailureKind::UnfitTable
         );
-        assert_eq!(FailureKind::of_iceberg(&e(iceberg::ErrorKind::Unexpected)), FailureKind::Storage);
+        assert_eq!(
+            FailureKind::of_iceberg(&e(iceberg::ErrorKind::Unexpected)),
+            FailureKind::Storage
+        );
     }
 }

@@ -12,6 +12,7 @@ use common::tables::TableId;
 use tokio::time::Instant;
 
 use crate::compaction::CompactionOutcome;
+use crate::failure::Failure;
 use crate::job::{JobKind, Scope};
 use crate::metrics::{Metrics, table_labels};
 use crate::orphan::report::OrphanReport;
@@ -59,12 +60,17 @@ where
     S::Outcome: Recorded,
 {
     type Outcome = S::Outcome;
+    type Pass = S::Pass;
 
     fn kind(&self) -> JobKind {
         self.step.kind()
     }
 
-    async fn begin_pass(&self, catalog: &SignalCatalog, scope: &Scope) -> Result<(), String> {
+    async fn begin_pass(
+        &self,
+        catalog: &SignalCatalog,
+        scope: &Scope,
+    ) -> Result<Self::Pass, Failure> {
         self.step.begin_pass(catalog, scope).await
     }
 
@@ -74,10 +80,11 @@ where
 
     async fn run_table(
         &self,
+        pass: &Self::Pass,
         cx: TableContext<'_>,
     ) -> Result<StepOutcome<Self::Outcome>, StepError> {
         let (id, dry_run, started) = (cx.id, cx.scope.dry_run, Instant::now());
-        let result = self.step.run_table(cx).await;
+        let result = self.step.run_table(pass, cx).await;
         let outcome = result.as_ref().ok().map(|o| &o.details);
         S::Outcome::record(&self.metrics, id, dry_run, started.elapsed(), outcome);
         result

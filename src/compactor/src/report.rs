@@ -12,6 +12,7 @@ use common::tables::TableId;
 use serde::Serialize;
 
 use crate::compaction::CompactionOutcome;
+use crate::failure::FailureKind;
 use crate::job::JobKind;
 use crate::orphan::report::OrphanReport;
 use crate::retention::RetentionDetails;
@@ -46,6 +47,34 @@ impl From<RetentionDetails> for TableOutcome {
 impl From<OrphanReport> for TableOutcome {
     fn from(outcome: OrphanReport) -> Self {
         Self::OrphanCleanup(outcome)
+    }
+}
+
+/// A step's typed outcome as the pass handles it: it becomes the report's [`TableOutcome`]
+/// and is read back as itself for the step's end-of-pass summary.
+pub trait JobOutcome: Into<TableOutcome> + Send + Sync + 'static {
+    /// This outcome, if `outcome` is one of its job's.
+    fn of(outcome: &TableOutcome) -> Option<&Self>;
+}
+
+impl JobOutcome for CompactionOutcome {
+    fn of(outcome: &TableOutcome) -> Option<&Self> {
+        outcome.compaction()
+    }
+}
+
+impl JobOutcome for RetentionDetails {
+    fn of(outcome: &TableOutcome) -> Option<&Self> {
+        outcome.retention()
+    }
+}
+
+impl JobOutcome for OrphanReport {
+    fn of(outcome: &TableOutcome) -> Option<&Self> {
+        match outcome {
+            TableOutcome::OrphanCleanup(o) => Some(o),
+            _ => None,
+        }
     }
 }
 
@@ -87,6 +116,9 @@ pub struct TableReport {
     pub table: TableKind,
     /// `None` when the pass succeeded for this table; the error otherwise.
     pub error: Option<String>,
+    /// The kind of that error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<FailureKind>,
     /// One-line human summary of what was done (or would be done).
     pub summary: String,
     /// What the step found and did; `None` when it failed before producing anything.
@@ -116,6 +148,7 @@ impl TableReport {
             dataset: table.dataset.clone(),
             table: table.table,
             error: None,
+            error_kind: None,
             summary,
             details: Some(details),
             skipped: None,
@@ -130,6 +163,7 @@ impl TableReport {
             dataset: table.dataset.clone(),
             table: table.table,
             error,
+            error_kind: None,
             summary,
             details: None,
             skipped: None,
@@ -144,6 +178,7 @@ impl TableReport {
             table: table.table,
             summary: format!("failed: {error}"),
             error: Some(error),
+            error_kind: None,
             details: None,
             skipped: None,
         }

@@ -10,6 +10,7 @@ use common::tables::TableId;
 use iceberg::table::Table;
 use tokio_util::sync::CancellationToken;
 
+use crate::failure::{Classify, Failure, FailureKind};
 use crate::job::{JobKind, Scope};
 use crate::table_state::TableState;
 
@@ -87,7 +88,7 @@ pub struct StepOutcome<O> {
     /// What the step found and did.
     pub details: O,
     /// Set when part of the work failed (the table counts as failed, with these details).
-    pub error: Option<String>,
+    pub error: Option<Failure>,
 }
 
 impl<O> StepOutcome<O> {
@@ -116,6 +117,16 @@ pub enum StepError {
     Unfit(String),
 }
 
+impl Classify for StepError {
+    fn failure_kind(&self) -> FailureKind {
+        match self {
+            Self::Iceberg { source, .. } => FailureKind::of_iceberg(source),
+            Self::Catalog(_) => FailureKind::Catalog,
+            Self::Unfit(_) => FailureKind::UnfitTable,
+        }
+    }
+}
+
 impl StepError {
     /// An [`StepError::Iceberg`] error while doing `action`.
     pub fn iceberg(action: &str) -> impl FnOnce(iceberg::Error) -> Self + '_ {
@@ -127,16 +138,22 @@ impl StepError {
 #[async_trait]
 pub trait TableStep: Send + Sync + 'static {
     /// The step's typed outcome on one table.
-    type Outcome: Send + 'static;
+    type Outcome: Send + Sync + 'static;
+
+    /// What the step prepares once per pass and shares across the pass's tables (orphan
+    /// cleanup: every table's location); `()` for steps that need nothing.
+    type Pass: Send + Sync + 'static;
 
     /// Which job this step belongs to.
     fn kind(&self) -> JobKind;
 
-    /// Prepares a pass over the tables of `catalog` before any table is worked on (orphan
-    /// cleanup reads every table's location); an error fails the whole pass.
-    async fn begin_pass(&self, _catalog: &SignalCatalog, _scope: &Scope) -> Result<(), String> {
-        Ok(())
-    }
+    /// Prepares a pass over the tables of `catalog` before any table is worked on; an error
+    /// fails the whole pass.
+    async fn begin_pass(
+        &self,
+        catalog: &SignalCatalog,
+        scope: &Scope,
+    ) -> Result<Self::Pass, Failure>;
 
     /// How urgently a table in `state` (as the last pass left it) needs this job: a pass
     /// takes the tables with the largest values first. Every table is equally urgent unless
@@ -145,9 +162,10 @@ pub trait TableStep: Send + Sync + 'static {
         0
     }
 
-    /// Works on one table.
+    /// Works on one table, with what [`TableStep::begin_pass`] prepared.
     async fn run_table(
         &self,
+        pass: &Self::Pass,
         cx: TableContext<'_>,
     ) -> Result<StepOutcome<Self::Outcome>, StepError>;
 

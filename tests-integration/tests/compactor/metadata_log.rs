@@ -324,7 +324,7 @@ async fn cleanup_a_day_later(env: &TestEnv) -> Value {
     let config = env.load_config();
     let handle = Arc::new(CatalogHandle::new(config.schema.clone(), env.warehouse()));
     let settings = OrphanSettings::from(&config.compactor.orphan_cleanup);
-    let pass = compactor::pass::PassSettings::new(1, 1024);
+    let pass = compactor::assembly::PassSettings::new(1, 1024);
     let job = orphan_cleanup_job(settings, handle, Arc::new(Metrics::new()), clock, pass);
     let report = job.run(&Scope::default(), &CancellationToken::new()).await;
     assert!(report.succeeded(), "{report:?}");

@@ -137,7 +137,7 @@ async fn files_of_every_live_snapshot_survive_however_old() {
     let config = env.load_config();
     let handle = Arc::new(CatalogHandle::new(config.schema.clone(), warehouse.clone()));
     let settings = OrphanSettings::from(&config.compactor.orphan_cleanup);
-    let pass = compactor::pass::PassSettings::new(1, 1024);
+    let pass = compactor::assembly::PassSettings::new(1, 1024);
     let job = orphan_cleanup_job(settings, handle, Arc::new(Metrics::new()), clock, pass);
     let report = job.run(&Scope::default(), &CancellationToken::new()).await;
     assert!(report.succeeded(), "{report:?}");
@@ -177,11 +177,11 @@ async fn a_file_committed_between_scan_and_delete_survives_on_postgres_s3() {
     let config = env.load_config();
     let settings = OrphanSettings::from(&config.compactor.orphan_cleanup);
     let step = OrphanCleanupStep::new(settings, clock);
-    step.prepare(&catalog, false).await.unwrap();
+    let pass = step.prepare(&catalog, false).await.unwrap();
     let (scope, cancel) = (Scope::default(), CancellationToken::new());
     let cx = TableContext::new(&id, &table, &catalog, &scope, &cancel);
     let mut report = OrphanReport::default();
-    let plan = step.plan(&cx, &mut report).await.unwrap();
+    let plan = step.plan(&pass, &cx, &mut report).await.unwrap();
     assert_eq!(plan.candidates.len(), 2, "{report:?}");
 
     let file = DataFileBuilder::default()
@@ -198,7 +198,7 @@ async fn a_file_committed_between_scan_and_delete_survives_on_postgres_s3() {
     let tx = tx.fast_append().add_data_files(vec![file]).apply(tx).unwrap();
     tx.commit(catalog.catalog()).await.unwrap();
 
-    step.execute(&cx, plan, &mut report).await.unwrap();
+    step.execute(&pass, &cx, plan, &mut report).await.unwrap();
     assert_eq!(report.deletion.kept_by_revalidation, 1, "{report:?}");
     assert_eq!(report.deletion.files_deleted, 1, "{report:?}");
     assert!(exists(&warehouse, &late).await);

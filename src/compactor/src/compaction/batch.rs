@@ -17,9 +17,8 @@ use std::sync::Mutex;
 use iceberg::table::Table;
 use tracing::{error, info};
 
-use super::execute::{
-    BatchResult, GroupResult, GroupRun, GroupStatus, NEW_DELETES, Rewritten, sizes,
-};
+use super::abandon::AbandonKind;
+use super::execute::{BatchResult, GroupResult, GroupRun, GroupStatus, Rewritten, sizes};
 use crate::delete_index::{DeleteIndex, reaches};
 use crate::live_files::{LiveFile, live_files_cached};
 use crate::log_target;
@@ -165,15 +164,21 @@ impl GroupRun<'_, '_> {
                     let result = match (&done.result, left) {
                         (_, Some(Left::InputsGone { missing, first })) => {
                             let reason = inputs_gone(missing, &first);
-                            self.abandon_rewritten(r, conflicts, "files_no_longer_live", reason)
-                                .await
+                            self.abandon_rewritten(
+                                r,
+                                conflicts,
+                                AbandonKind::FilesNoLongerLive,
+                                reason,
+                            )
+                            .await
                         }
                         (_, Some(Left::NewDeletes { first })) => {
                             let reason = format!(
                                 "delete file {first} was committed since the plan and applies \
                                  to an input; the group is given up so that the delete stays"
                             );
-                            self.abandon_rewritten(r, conflicts, NEW_DELETES, reason).await
+                            self.abandon_rewritten(r, conflicts, AbandonKind::NewDeletes, reason)
+                                .await
                         }
                         (Retried::Committed(commit), None) => {
                             self.committed(r, commit.snapshot_id, conflicts)
@@ -181,15 +186,27 @@ impl GroupRun<'_, '_> {
                         (Retried::FilesNoLongerLive { missing }, None) => {
                             let first = missing.first().map_or("", String::as_str);
                             let reason = inputs_gone(missing.len(), first);
-                            self.abandon_rewritten(r, conflicts, "files_no_longer_live", reason)
-                                .await
+                            self.abandon_rewritten(
+                                r,
+                                conflicts,
+                                AbandonKind::FilesNoLongerLive,
+                                reason,
+                            )
+                            .await
                         }
                         (Retried::Abandoned(Declined::Read(reason)), None) => {
-                            self.abandon_rewritten(r, conflicts, "declined", reason.clone()).await
+                            self.abandon_rewritten(
+                                r,
+                                conflicts,
+                                AbandonKind::Declined,
+                                reason.clone(),
+                            )
+                            .await
                         }
                         (_, None) => {
                             let reason = "no group of the batch could be committed".to_string();
-                            self.abandon_rewritten(r, conflicts, "declined", reason).await
+                            self.abandon_rewritten(r, conflicts, AbandonKind::Declined, reason)
+                                .await
                         }
                     };
                     out.push(result);
@@ -223,8 +240,14 @@ impl GroupRun<'_, '_> {
             Err(e) => {
                 for r in &batch {
                     let conflicts = conflicts_of(e.conflicts);
-                    let result =
-                        self.abandon_rewritten(r, conflicts, e.source.kind(), e.to_string()).await;
+                    let result = self
+                        .abandon_rewritten(
+                            r,
+                            conflicts,
+                            AbandonKind::from(&e.source),
+                            e.to_string(),
+                        )
+                        .await;
                     out.push(result);
                 }
             }
@@ -256,7 +279,7 @@ impl GroupRun<'_, '_> {
         &self,
         r: &Rewritten<'_>,
         conflicts: u32,
-        kind: &str,
+        kind: AbandonKind,
         reason: String,
     ) -> GroupResult {
         self.abandon(r.partition, r.group, Some(&r.output), conflicts, kind, reason).await

@@ -23,12 +23,14 @@ use serde::Serialize;
 use tokio::sync::{Mutex, Semaphore};
 use tracing::warn;
 
+use super::abandon::AbandonKind;
 use super::copy::write_group;
 use super::order::OutputOrder;
 use super::plan::Method;
 use super::plan::{FileGroup, PartitionPlan, TablePlan};
 use super::rewrite::{RewriteError, RewriteOutput, RewriteSettings, RowBounds, delete_files};
 use super::scan::{scan_tasks, take_group_tasks};
+use crate::failure::{Failure, FailureKind};
 use crate::live_files::ManifestCache;
 use crate::log_target;
 use crate::snapshot::{CommitOutcome, ManifestMerge, MergePolicy, RetryPolicy};
@@ -62,8 +64,8 @@ pub enum GroupStatus {
     },
     /// The group was given up; the table is as it was and the group's new files are deleted.
     Abandoned {
-        /// A short stable name of the cause.
-        kind: String,
+        /// Why, by kind.
+        kind: AbandonKind,
         /// The cause, naming the file when one is at fault.
         reason: String,
     },
@@ -183,7 +185,7 @@ pub async fn execute(
                 error = %reason, "Abandoned every compaction group of the table"
             );
             for (p, g) in work {
-                let result = abandoned(p, g, None, 0, "scan", reason.clone());
+                let result = abandoned(p, g, None, 0, AbandonKind::Scan, reason.clone());
                 out.record(result);
             }
             return out;
@@ -241,33 +243,22 @@ pub async fn execute(
     out
 }
 
-/// Abandonment causes that are not failures: contention with other writers (an input removed,
-/// a delete committed since the plan, attempts exhausted: the table is unchanged and the next
-/// pass plans again) and a rewrite that would not reduce the file count.
-const NOT_FAILURES: [&str; 4] =
-    ["files_no_longer_live", "conflicts_exhausted", NO_GAIN, NEW_DELETES];
-
-/// The abandonment cause of a group whose rewrite would leave at least as many files.
-pub const NO_GAIN: &str = "no_gain";
-
-/// The abandonment cause of a group to whose inputs a delete committed since its plan applies.
-pub const NEW_DELETES: &str = "new_deletes";
-
 impl TableExecution {
     /// The groups that failed (unreadable input, write or commit errors, unknown commit
     /// outcome), each described with its hour and reason; contention and a rewrite without
     /// gain are not failures.
-    pub fn failures(&self) -> Vec<String> {
+    pub fn failures(&self) -> Vec<Failure> {
         self.groups
             .iter()
             .filter_map(|g| match &g.status {
                 GroupStatus::Committed { .. } => None,
-                GroupStatus::Abandoned { kind, .. } if NOT_FAILURES.contains(&kind.as_str()) => {
-                    None
-                }
-                GroupStatus::Abandoned { reason, .. } | GroupStatus::Unknown { reason } => {
-                    Some(format!("hour={}: {reason}", g.hour_label))
-                }
+                GroupStatus::Abandoned { kind, reason } => kind
+                    .failure()
+                    .map(|k| Failure::new(k, format!("hour={}: {reason}", g.hour_label))),
+                GroupStatus::Unknown { reason } => Some(Failure::new(
+                    FailureKind::Catalog,
+                    format!("hour={}: {reason}", g.hour_label),
+                )),
             })
             .collect()
     }
@@ -378,7 +369,9 @@ impl GroupRun<'_, '_> {
                 group.files.len(),
                 output.files.len()
             );
-            return Err(self.abandon(partition, group, Some(&output), 0, NO_GAIN, reason).await);
+            return Err(self
+                .abandon(partition, group, Some(&output), 0, AbandonKind::NoGain, reason)
+                .await);
         }
         Ok(output)
     }
@@ -390,7 +383,7 @@ impl GroupRun<'_, '_> {
         group: &FileGroup,
         output: Option<&RewriteOutput>,
         conflicts: u32,
-        kind: &str,
+        kind: AbandonKind,
         reason: String,
     ) -> GroupResult {
         let id = self.cx.id;
@@ -402,7 +395,7 @@ impl GroupRun<'_, '_> {
         warn!(
             target: log_target::SERVICE,
             tenant = %id.tenant, dataset = %id.dataset, table = %id.table,
-            hour = %partition.hour_label, files = group.files.len(), kind, reason = %reason,
+            hour = %partition.hour_label, files = group.files.len(), kind = %kind, reason = %reason,
             "Abandoned compaction group"
         );
         abandoned(partition, group, output, conflicts, kind, reason)
@@ -415,11 +408,11 @@ pub(super) fn abandoned(
     group: &FileGroup,
     output: Option<&RewriteOutput>,
     conflicts: u32,
-    kind: &str,
+    kind: AbandonKind,
     reason: String,
 ) -> GroupResult {
     GroupResult {
-        status: GroupStatus::Abandoned { kind: kind.to_string(), reason },
+        status: GroupStatus::Abandoned { kind, reason },
         conflicts,
         ..sizes(partition, group, output)
     }
@@ -443,6 +436,6 @@ pub(super) fn sizes(
         spilled_runs: output.map_or(0, |o| o.spilled_runs),
         method: output.map_or(partition.method, |o| o.method),
         copy_fallback: output.and_then(|o| o.copy_fallback.clone()),
-        status: GroupStatus::Abandoned { kind: String::new(), reason: String::new() },
+        status: GroupStatus::Abandoned { kind: AbandonKind::Task, reason: String::new() },
     }
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use super::execute::{ExecuteSettings, TableExecution};
+use crate::failure::{Failure, FailureKind};
 use crate::live_files::{ManifestCache, manifest_list};
 use crate::log_target;
 use crate::snapshot::{
@@ -33,7 +34,7 @@ pub struct ManifestsReport {
     pub merge_snapshot_id: Option<i64>,
     /// Why that merge failed (the table is unchanged by it).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub error: Option<Failure>,
     /// In a dry run, how many manifests a pass would merge.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub would_merge: Option<usize>,
@@ -129,7 +130,9 @@ pub async fn upkeep(
                     report.after = commit.manifests;
                     report.merge_snapshot_id = Some(commit.snapshot_id);
                 }
-                Retried::Abandoned(reason) if !reason.is_empty() => report.error = Some(reason),
+                Retried::Abandoned(reason) if !reason.is_empty() => {
+                    report.error = Some(Failure::new(FailureKind::UnfitTable, reason));
+                }
                 Retried::Abandoned(_) | Retried::FilesNoLongerLive { .. } => {}
             },
             Err(e) => {
@@ -138,7 +141,7 @@ pub async fn upkeep(
                     tenant = %id.tenant, dataset = %id.dataset, table = %id.table, error = %e,
                     "Manifest merge failed"
                 );
-                report.error = Some(e.to_string());
+                report.error = Some(Failure::of(&e));
             }
         }
     }

@@ -9,6 +9,7 @@
 //! table's small manifests when it has too many; [`manifests`] merges them on its own when
 //! the pass committed nothing. The step is the compaction job's [`TableStep`]; its typed outcome is [`CompactionOutcome`].
 
+mod abandon;
 mod batch;
 pub mod copy;
 pub mod execute;
@@ -30,6 +31,7 @@ mod tests;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use common::catalog::SignalCatalog;
 use common::clock::Clock;
 use common::config::{CompactorConfig, SortConfig};
 use common::signal::Signal;
@@ -39,6 +41,7 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use tracing::info;
 
+pub use abandon::AbandonKind;
 pub use execute::{ExecuteSettings, GroupResult, GroupStatus, TableExecution};
 pub use manifests::ManifestsReport;
 pub use order::{OrderSource, OutputOrder, SortColumn};
@@ -46,7 +49,8 @@ pub use plan::{Method, PlanSettings, TablePlan};
 pub use rewrite::{RewriteError, RewriteOutput, RewriteSettings, rewrite_group};
 pub use sort::SortSettings;
 
-use crate::job::JobKind;
+use crate::failure::Failure;
+use crate::job::{JobKind, Scope};
 use crate::live_files::{ManifestCache, live_files_listed, manifest_list};
 use crate::log_target;
 use crate::snapshot::{MergePolicy, RetryPolicy};
@@ -386,6 +390,7 @@ fn not_maintained(plan: &TablePlan) -> String {
 #[async_trait]
 impl TableStep for CompactionStep {
     type Outcome = CompactionOutcome;
+    type Pass = ();
 
     fn kind(&self) -> JobKind {
         JobKind::Compaction
@@ -396,8 +401,13 @@ impl TableStep for CompactionStep {
         i64::try_from(state.small_files).unwrap_or(i64::MAX)
     }
 
+    async fn begin_pass(&self, _: &SignalCatalog, _: &Scope) -> Result<(), Failure> {
+        Ok(())
+    }
+
     async fn run_table(
         &self,
+        (): &(),
         cx: TableContext<'_>,
     ) -> Result<StepOutcome<CompactionOutcome>, StepError> {
         if cx.scope.dry_run {
@@ -407,8 +417,10 @@ impl TableStep for CompactionStep {
         let (plan, execution, manifests) = self.compact(&cx).await?;
         let summary = summarize(&plan, &execution, &manifests);
         let mut failures = execution.failures();
-        failures.extend(manifests.error.iter().map(|e| format!("manifest merge: {e}")));
-        let error = (!failures.is_empty()).then(|| failures.join("; "));
+        failures.extend(manifests.error.iter().map(|e| {
+            crate::failure::Failure::new(e.kind, format!("manifest merge: {}", e.message))
+        }));
+        let error = crate::failure::Failure::joined(failures);
         let details =
             CompactionOutcome { plan, execution: Some(execution), manifests: Some(manifests) };
         Ok(StepOutcome { summary, details, error })

@@ -3,6 +3,7 @@
 
 use iceberg::Error as IcebergError;
 
+use super::abandon::AbandonKind;
 use super::sort::SortError;
 
 /// Why a group could not be rewritten. Files written before the failure have been removed.
@@ -69,17 +70,17 @@ pub enum RewriteError {
 }
 
 impl RewriteError {
-    /// A short stable name of the error's kind, for logs and reports.
-    pub fn kind(&self) -> &'static str {
+    /// Why the group is given up, as its report names it.
+    pub fn kind(&self) -> AbandonKind {
         match self {
-            Self::Scan(_) => "scan",
-            Self::MissingInput { .. } => "missing_input",
-            Self::Read { .. } => "read",
-            Self::Write { .. } => "write",
-            Self::Task(_) => "task",
-            Self::Sort(_) => "sort",
-            Self::Partition { .. } => "partition",
-            Self::RowCountMismatch { .. } => "row_count_mismatch",
+            Self::Scan(_) => AbandonKind::Scan,
+            Self::MissingInput { .. } => AbandonKind::MissingInput,
+            Self::Read { .. } => AbandonKind::Read,
+            Self::Write { .. } => AbandonKind::Write,
+            Self::Task(_) => AbandonKind::Task,
+            Self::Sort(_) => AbandonKind::Sort,
+            Self::Partition { .. } => AbandonKind::Partition,
+            Self::RowCountMismatch { .. } => AbandonKind::RowCountMismatch,
         }
     }
 }

@@ -15,8 +15,8 @@ pub(super) const SIGNAL_LABELS: &[&str] = &["tenant", "dataset", "signal"];
 pub(super) const TABLE_LABELS: &[&str] = &["tenant", "dataset", "table"];
 /// Label names of families keyed by a dataset.
 pub(super) const DATASET_LABELS: &[&str] = &["tenant", "dataset"];
-/// Label names of per-table, per-job families.
-pub(super) const TABLE_JOB_LABELS: &[&str] = &["tenant", "dataset", "table", "job"];
+/// Label names of per-table, per-job failure families.
+pub(super) const TABLE_FAILURE_LABELS: &[&str] = &["tenant", "dataset", "table", "job", "kind"];
 /// Label name of per-scheduler families.
 pub(super) const JOB_LABELS: &[&str] = &["job"];
 /// Label names of per-scheduler cycle outcomes.

@@ -8,9 +8,10 @@ use prometheus::{GaugeVec, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Regis
 
 use super::families::{
     DATASET_LABELS, JOB_LABELS, JOB_OUTCOME_LABELS, OUTCOME_FAILURE, OUTCOME_SUCCESS,
-    SIGNAL_LABELS, TABLE_JOB_LABELS, TABLE_LABELS, counter, gauge, histogram, register,
+    SIGNAL_LABELS, TABLE_FAILURE_LABELS, TABLE_LABELS, counter, gauge, histogram, register,
     table_labels,
 };
+use crate::failure::FailureKind;
 use crate::health::Component;
 use crate::job::JobKind;
 use crate::table_state::TableState;
@@ -385,7 +386,8 @@ pub struct TableMetrics {
     pub oldest_partition: IntGaugeVec,
     /// `compactor_table_metadata_bytes`: size of the current metadata file.
     pub metadata_bytes: IntGaugeVec,
-    /// `compactor_table_failures_total{tenant,dataset,table,job}`: tables a job failed on.
+    /// `compactor_table_failures_total{tenant,dataset,table,job,kind}`: tables a job failed
+    /// on, by the failure's kind.
     pub failures: IntCounterVec,
     /// `compactor_warnings{check,tenant,dataset,table}`: 1 while a warning sign fires.
     pub warnings: IntGaugeVec,
@@ -446,8 +448,8 @@ impl TableMetrics {
             failures: counter(
                 r,
                 "compactor_table_failures_total",
-                "Times a job failed to load or process a table.",
-                TABLE_JOB_LABELS,
+                "Times a job failed to load or process a table, by the failure's kind.",
+                TABLE_FAILURE_LABELS,
             ),
             warnings: gauge(
                 r,
@@ -470,7 +472,9 @@ impl TableMetrics {
             self.warnings.with_label_values(&[check, tenant, dataset, name]);
         }
         for job in JobKind::ALL {
-            self.failures.with_label_values(&table_job_labels(table, job));
+            for kind in FailureKind::ALL {
+                self.failures.with_label_values(&table_failure_labels(table, job, kind));
+            }
         }
     }
 
@@ -531,15 +535,15 @@ impl TableMetrics {
         ]
     }
 
-    /// Counts one failure of `job` to load or process `table`.
-    pub fn record_failure(&self, table: &TableId, job: JobKind) {
-        self.failures.with_label_values(&table_job_labels(table, job)).inc();
+    /// Counts one failure of `job`, of `kind`, to load or process `table`.
+    pub fn record_failure(&self, table: &TableId, job: JobKind, kind: FailureKind) {
+        self.failures.with_label_values(&table_failure_labels(table, job, kind)).inc();
     }
 }
 
-/// Label values of a `{tenant,dataset,table,job}` family.
-fn table_job_labels(table: &TableId, job: JobKind) -> [&str; 4] {
-    [&table.tenant, &table.dataset, table.table.as_str(), job.as_str()]
+/// Label values of the `{tenant,dataset,table,job,kind}` failure family.
+fn table_failure_labels(table: &TableId, job: JobKind, kind: FailureKind) -> [&str; 5] {
+    [&table.tenant, &table.dataset, table.table.as_str(), job.as_str(), kind.as_str()]
 }
 
 /// Clamps a count into an integer gauge's range.

@@ -46,7 +46,7 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("compactor_scheduler_skipped_ticks_total", "counter", &["job"]),
     ("compactor_scheduler_cycle_duration_seconds", "histogram", &["job"]),
     ("compactor_scheduler_last_success_timestamp_seconds", "gauge", &["job"]),
-    ("compactor_table_failures_total", "counter", &["tenant", "dataset", "table", "job"]),
+    ("compactor_table_failures_total", "counter", &["tenant", "dataset", "table", "job", "kind"]),
     ("compactor_warnings", "gauge", &["check", "tenant", "dataset", "table"]),
     ("compactor_ready", "gauge", &["component"]),
     ("compactor_leases_held", "gauge", &["job"]),
@@ -170,7 +170,7 @@ fn per_table_labels_carry_the_signal_as_signal_and_table() {
     );
     for job in ["compaction", "retention", "orphan_cleanup"] {
         assert!(text.contains(&format!(
-            r#"compactor_table_failures_total{{dataset="prod",job="{job}",table="traces",tenant="acme"}} 0"#
+            r#"compactor_table_failures_total{{dataset="prod",job="{job}",kind="storage",table="traces",tenant="acme"}} 0"#
         )));
         for outcome in ["success", "failure"] {
             assert!(text.contains(&format!(
@@ -232,7 +232,7 @@ fn counters_and_gauges_move() {
     m.orphan.bytes_freed.with_label_values(&labels).inc_by(1024);
     m.orphan.bytes_freed.with_label_values(&labels).inc_by(1);
     m.retention.cutoffs_computed.with_label_values(&labels).inc();
-    m.tables.record_failure(&t, JobKind::Retention);
+    m.tables.record_failure(&t, JobKind::Retention, crate::failure::FailureKind::Catalog);
     m.scheduler.record_skipped_tick(JobKind::Compaction);
     m.scheduler.record_skipped_tick(JobKind::Compaction);
     m.tables.set_stats(&t, 12, 3_000_000, 4);
@@ -252,7 +252,7 @@ fn counters_and_gauges_move() {
     assert_eq!(counter_value(&scrape, "compactor_bytes_freed_total", &tbl), 1025.0);
     assert_eq!(counter_value(&scrape, "compactor_retention_cutoffs_computed", &sig), 1.0);
     assert_eq!(counter_value(&scrape, "compactor_files_deleted_total", &tbl), 0.0);
-    let failure = |job| [tbl[0], tbl[1], tbl[2], ("job", job)];
+    let failure = |job| [tbl[0], tbl[1], tbl[2], ("job", job), ("kind", "catalog")];
     assert_eq!(
         counter_value(&scrape, "compactor_table_failures_total", &failure("retention")),
         1.0

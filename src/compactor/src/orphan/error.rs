@@ -39,15 +39,27 @@ pub enum OrphanError {
     /// The catalog's tables could not be listed.
     #[error(transparent)]
     Catalog(#[from] CatalogError),
-    /// The step was asked to work on a table before a pass prepared it.
-    #[error("orphan cleanup was not prepared for this pass")]
-    NotPrepared,
     /// A pass prepared as a dry run was asked to delete.
     #[error("this orphan cleanup pass was prepared as a dry run and deletes nothing")]
     PreparedAsDryRun,
     /// The checkpoint could not be read or written.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+}
+
+impl crate::failure::Classify for OrphanError {
+    fn failure_kind(&self) -> crate::failure::FailureKind {
+        use crate::failure::FailureKind;
+        match self {
+            Self::Refused(_) => FailureKind::UnfitTable,
+            Self::Metadata { source, .. } => FailureKind::of_iceberg(source),
+            Self::Storage(_) | Self::UnboundedListing(_) | Self::List { .. } => {
+                FailureKind::Storage
+            }
+            Self::Catalog(_) | Self::Checkpoint(_) => FailureKind::Catalog,
+            Self::PreparedAsDryRun => FailureKind::Internal,
+        }
+    }
 }
 
 impl OrphanError {

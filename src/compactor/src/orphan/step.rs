@@ -2,9 +2,10 @@
 //! either report the plan (dry run) or execute it (batched deletion with checkpoints).
 //!
 //! Before each pass the step reads the location of every table of the catalog (for the
-//! shared-location check) and, unless a dry run, opens the checkpoint store.
+//! shared-location check) and, unless a dry run, opens the checkpoint store: its
+//! [`OrphanPass`], which every table of the pass is cleaned with.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use common::catalog::SignalCatalog;
@@ -21,6 +22,7 @@ use super::report::{OrphanReport, Resumed};
 use super::safety::{LocationIndex, ident_name};
 use super::scan::scan;
 use super::settings::OrphanSettings;
+use crate::failure::{Classify, Failure};
 use crate::job::{JobKind, Scope};
 use crate::log_target;
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
@@ -42,50 +44,46 @@ pub struct Plan {
 pub struct OrphanCleanupStep {
     settings: OrphanSettings,
     clock: Arc<dyn Clock>,
-    pass: RwLock<Option<Arc<PassState>>>,
 }
 
-/// What one pass reads before its first table.
+/// What one pass reads before its first table: every table's location, and the checkpoint
+/// store unless the pass is a dry run.
 #[derive(Debug)]
-struct PassState {
+pub struct OrphanPass {
     index: LocationIndex,
     checkpoints: Option<CheckpointStore>,
 }
 
 impl OrphanCleanupStep {
     /// A step applying `settings` at the time `clock` tells; [`OrphanCleanupStep::prepare`]
-    /// readies it for a pass.
+    /// readies a pass.
     pub fn new(settings: OrphanSettings, clock: Arc<dyn Clock>) -> Self {
-        Self { settings, clock, pass: RwLock::new(None) }
+        Self { settings, clock }
     }
 
-    /// Readies the step for a pass over `catalog`'s tables: reads every table's location once
-    /// and, unless `dry_run`, opens the checkpoint store.
-    pub async fn prepare(&self, catalog: &SignalCatalog, dry_run: bool) -> Result<(), OrphanError> {
+    /// Readies a pass over `catalog`'s tables: reads every table's location once and, unless
+    /// `dry_run`, opens the checkpoint store.
+    pub async fn prepare(
+        &self,
+        catalog: &SignalCatalog,
+        dry_run: bool,
+    ) -> Result<OrphanPass, OrphanError> {
         let index = LocationIndex::load(catalog).await?;
         let checkpoints = if dry_run { None } else { Some(CheckpointStore::of(catalog).await?) };
-        let state = Arc::new(PassState { index, checkpoints });
-        *self.pass.write().unwrap_or_else(|p| p.into_inner()) = Some(state);
-        Ok(())
-    }
-
-    /// The state of the pass being run.
-    fn pass(&self) -> Result<Arc<PassState>, OrphanError> {
-        let state = self.pass.read().unwrap_or_else(|p| p.into_inner()).clone();
-        state.ok_or(OrphanError::NotPrepared)
+        Ok(OrphanPass { index, checkpoints })
     }
 
     /// Builds the reference set, scans the table's location and selects the candidates,
     /// filling `report` as it goes.
     pub async fn plan(
         &self,
+        pass: &OrphanPass,
         cx: &TableContext<'_>,
         report: &mut OrphanReport,
     ) -> Result<Plan, OrphanError> {
         let (id, md) = (cx.id, cx.table.metadata());
         report.dry_run = cx.scope.dry_run;
         report.table_location = md.location().to_string();
-        let pass = self.pass()?;
         let location = pass.index.check(&ident_name(&id.ident()), md.location())?;
         let now = self.clock.now();
         let resume = match (&pass.checkpoints, cx.scope.dry_run) {
@@ -186,12 +184,12 @@ impl OrphanCleanupStep {
     /// Deletes the planned candidates and clears the checkpoint when the run completes.
     pub async fn execute(
         &self,
+        pass: &OrphanPass,
         cx: &TableContext<'_>,
         plan: Plan,
         report: &mut OrphanReport,
     ) -> Result<(), OrphanError> {
         let Plan { mut refs, candidates, checkpoint } = plan;
-        let pass = self.pass()?;
         let Some(store) = &pass.checkpoints else {
             return Err(OrphanError::PreparedAsDryRun);
         };
@@ -221,16 +219,17 @@ impl OrphanCleanupStep {
     /// Plans, then logs the plan (dry run) or executes it.
     pub async fn clean(
         &self,
+        pass: &OrphanPass,
         cx: &TableContext<'_>,
         report: &mut OrphanReport,
     ) -> Result<(), OrphanError> {
-        let plan = self.plan(cx, report).await?;
+        let plan = self.plan(pass, cx, report).await?;
         let id = cx.id;
         let n = plan.candidates.len();
         let (tenant, dataset, table) = (&id.tenant, &id.dataset, id.table);
         if !cx.scope.dry_run {
             info!(target: log_target::ORPHAN, %tenant, %dataset, %table, "Identified {n} orphan files for tenant={tenant} dataset={dataset} table={table}");
-            return self.execute(cx, plan, report).await;
+            return self.execute(pass, cx, plan, report).await;
         }
         info!(target: log_target::ORPHAN, %tenant, %dataset, %table, "[DRY-RUN] Identified {n} orphan files for tenant={tenant} dataset={dataset} table={table}");
         let now = self.clock.now();
@@ -245,29 +244,35 @@ impl OrphanCleanupStep {
 #[async_trait]
 impl TableStep for OrphanCleanupStep {
     type Outcome = OrphanReport;
+    type Pass = OrphanPass;
 
     fn kind(&self) -> JobKind {
         JobKind::OrphanCleanup
     }
 
-    async fn begin_pass(&self, catalog: &SignalCatalog, scope: &Scope) -> Result<(), String> {
+    async fn begin_pass(
+        &self,
+        catalog: &SignalCatalog,
+        scope: &Scope,
+    ) -> Result<OrphanPass, Failure> {
         self.prepare(catalog, scope.dry_run)
             .await
-            .map_err(|e| format!("preparing orphan cleanup: {e}"))
+            .map_err(|e| Failure::new(e.failure_kind(), format!("preparing orphan cleanup: {e}")))
     }
 
     async fn run_table(
         &self,
+        pass: &OrphanPass,
         cx: TableContext<'_>,
     ) -> Result<StepOutcome<OrphanReport>, StepError> {
         let mut report = OrphanReport::default();
-        let result = self.clean(&cx, &mut report).await;
+        let result = self.clean(pass, &cx, &mut report).await;
         Ok(match result {
             Ok(()) => StepOutcome::ok(report.summary(), report),
             Err(e) => StepOutcome {
                 summary: format!("stopped: {e} ({})", report.summary()),
                 details: report,
-                error: Some(e.to_string()),
+                error: Some(Failure::of(&e)),
             },
         })
     }

@@ -99,8 +99,8 @@ impl Fixture {
     /// The cleanup step, wrapped in its metrics as the assembly does, prepared for a pass.
     async fn step(&self, batch_size: usize, dry_run: bool) -> Metered<OrphanCleanupStep> {
         let clock: Arc<dyn Clock> = self.clock.clone();
+        let _ = dry_run; // each cleanup begins its own pass
         let step = OrphanCleanupStep::new(self.settings(batch_size), clock);
-        step.prepare(&self.catalog, dry_run).await.unwrap();
         Metered::new(step, Arc::clone(&self.metrics))
     }
 
@@ -109,7 +109,8 @@ impl Fixture {
         let table = self.load().await;
         let (scope, cancel) = (Scope { dry_run, ..Default::default() }, CancellationToken::new());
         let cx = TableContext::new(&self.id, &table, &self.catalog, &scope, &cancel);
-        let outcome = step.run_table(cx).await.unwrap();
+        let pass = step.begin_pass(&self.catalog, &scope).await.unwrap();
+        let outcome = step.run_table(&pass, cx).await.unwrap();
         assert_eq!(outcome.error, None, "{}", outcome.summary);
         outcome.details
     }
@@ -167,11 +168,12 @@ async fn a_candidate_committed_between_scan_and_delete_survives() {
     let (scope, cancel) = (Scope::default(), CancellationToken::new());
     let cx = TableContext::new(&f.id, &table, &f.catalog, &scope, &cancel);
     let mut report = OrphanReport::default();
-    let plan = step.inner().plan(&cx, &mut report).await.unwrap();
+    let pass = step.begin_pass(&f.catalog, &scope).await.unwrap();
+    let plan = step.inner().plan(&pass, &cx, &mut report).await.unwrap();
     assert_eq!(plan.candidates.len(), 2);
     // A writer commits one of the candidates before the batch runs.
     f.append(std::slice::from_ref(&late)).await;
-    step.inner().execute(&cx, plan, &mut report).await.unwrap();
+    step.inner().execute(&pass, &cx, plan, &mut report).await.unwrap();
     assert_eq!(report.deletion.kept_by_revalidation, 1, "{report:?}");
     assert_eq!(report.deletion.files_deleted, 1, "{report:?}");
     assert!(f.exists(&late).await);

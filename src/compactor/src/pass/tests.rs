@@ -4,7 +4,10 @@ use common::config::{SchemaConfig, StorageConfig};
 use common::storage::Warehouse;
 use iceberg::Catalog;
 
+use common::clock::SystemClock;
+
 use super::*;
+use crate::assembly::PassSettings;
 use crate::compaction::CompactionOutcome;
 use crate::step::TableStats;
 
@@ -24,6 +27,15 @@ impl Survey {
 #[async_trait]
 impl TableStep for Survey {
     type Outcome = CompactionOutcome;
+    type Pass = ();
+
+    async fn begin_pass(
+        &self,
+        _: &common::catalog::SignalCatalog,
+        _: &crate::job::Scope,
+    ) -> Result<(), crate::failure::Failure> {
+        Ok(())
+    }
 
     fn kind(&self) -> JobKind {
         self.kind
@@ -31,6 +43,7 @@ impl TableStep for Survey {
 
     async fn run_table(
         &self,
+        (): &(),
         cx: TableContext<'_>,
     ) -> Result<StepOutcome<CompactionOutcome>, StepError> {
         let stats = cx.stats;
@@ -69,7 +82,7 @@ fn pass(f: &Fixture) -> TablePass<Survey> {
         Survey::new(JobKind::Compaction),
         Arc::clone(&f.catalog),
         Arc::clone(&f.metrics),
-        PassSettings::new(2, 1024),
+        PassSettings::new(2, 1024).components(&f.metrics, Arc::new(SystemClock)),
     )
 }
 
@@ -116,8 +129,12 @@ async fn one_broken_table_fails_alone_and_is_counted() {
     assert!(failed.error.as_ref().unwrap().contains("load table metadata"), "{failed:?}");
     let healthy = report.tables.iter().find(|t| t.table == TableKind::Traces).unwrap();
     assert!(healthy.error.is_none());
-    let counted =
-        f.metrics.tables.failures.with_label_values(&["acme", "prod", "logs", "compaction"]).get();
+    let counted = f
+        .metrics
+        .tables
+        .failures
+        .with_label_values(&["acme", "prod", "logs", "compaction", "corrupt_input"])
+        .get();
     assert_eq!(counted, 1);
 }
 
@@ -133,11 +150,12 @@ async fn an_unreachable_catalog_is_a_pass_error_and_is_retried() {
         ..Default::default()
     };
     let catalog = Arc::new(CatalogHandle::new(schema, Warehouse::open(&storage).unwrap()));
+    let metrics = Arc::new(Metrics::new());
     let job = TablePass::new(
         Survey::new(JobKind::Retention),
         Arc::clone(&catalog),
-        Arc::new(Metrics::new()),
-        PassSettings::new(1, 1024),
+        Arc::clone(&metrics),
+        PassSettings::new(1, 1024).components(&metrics, Arc::new(SystemClock)),
     );
     let report = job.run(&Scope::default(), &CancellationToken::new()).await;
     assert_eq!(report.errors.len(), 1, "{report:?}");
@@ -168,6 +186,15 @@ struct Appender;
 #[async_trait]
 impl TableStep for Appender {
     type Outcome = CompactionOutcome;
+    type Pass = ();
+
+    async fn begin_pass(
+        &self,
+        _: &common::catalog::SignalCatalog,
+        _: &crate::job::Scope,
+    ) -> Result<(), crate::failure::Failure> {
+        Ok(())
+    }
 
     fn kind(&self) -> JobKind {
         JobKind::Compaction
@@ -175,6 +202,7 @@ impl TableStep for Appender {
 
     async fn run_table(
         &self,
+        (): &(),
         cx: TableContext<'_>,
     ) -> Result<StepOutcome<CompactionOutcome>, StepError> {
         use crate::test_support::{BASE_HOUR, batch, write};
@@ -190,7 +218,7 @@ impl TableStep for Appender {
 #[tokio::test]
 async fn the_table_gauges_show_the_table_as_the_pass_left_it() {
     let f = fixture(&[("acme", "prod", TableKind::Logs)]).await;
-    let settings = PassSettings::new(1, 1024 * 1024);
+    let settings = PassSettings::new(1, 1024 * 1024).components(&f.metrics, Arc::new(SystemClock));
     let job = TablePass::new(Appender, Arc::clone(&f.catalog), Arc::clone(&f.metrics), settings);
     let report = job.run(&Scope::default(), &CancellationToken::new()).await;
     assert!(report.succeeded(), "{report:?}");
@@ -209,4 +237,73 @@ async fn the_table_gauges_show_the_table_as_the_pass_left_it() {
     // A second pass: two files now, both small.
     job.run(&Scope::default(), &CancellationToken::new()).await;
     assert_eq!([get(&t.data_files), get(&t.small_files), get(&t.snapshots)], [2, 2, 2]);
+}
+
+/// A step that finishes the first table it is given and never the second: a pass that is
+/// killed while working on its second table.
+#[derive(Clone, Default)]
+struct StallsOnSecond {
+    first: Arc<std::sync::Mutex<Option<TableId>>>,
+    stalled: Arc<tokio::sync::Notify>,
+}
+
+#[async_trait]
+impl TableStep for StallsOnSecond {
+    type Outcome = CompactionOutcome;
+    type Pass = ();
+
+    async fn begin_pass(
+        &self,
+        _: &common::catalog::SignalCatalog,
+        _: &crate::job::Scope,
+    ) -> Result<(), crate::failure::Failure> {
+        Ok(())
+    }
+
+    fn kind(&self) -> JobKind {
+        JobKind::Compaction
+    }
+
+    async fn run_table(
+        &self,
+        (): &(),
+        cx: TableContext<'_>,
+    ) -> Result<StepOutcome<CompactionOutcome>, StepError> {
+        let first = self.first.lock().unwrap().get_or_insert_with(|| cx.id.clone()).clone();
+        if &first == cx.id {
+            return Ok(StepOutcome::ok("done".into(), CompactionOutcome::default()));
+        }
+        self.stalled.notify_one();
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn a_pass_killed_after_its_first_table_has_recorded_that_table() {
+    let f =
+        fixture(&[("acme", "prod", TableKind::Logs), ("acme", "prod", TableKind::Traces)]).await;
+    let step = StallsOnSecond::default();
+    let settings = PassSettings::new(1, 1024).components(&f.metrics, Arc::new(SystemClock));
+    let job =
+        TablePass::new(step.clone(), Arc::clone(&f.catalog), Arc::clone(&f.metrics), settings);
+    let pass =
+        tokio::spawn(async move { job.run(&Scope::default(), &CancellationToken::new()).await });
+    step.stalled.notified().await;
+    // The pass is killed while its second table is in flight.
+    pass.abort();
+    assert!(pass.await.unwrap_err().is_cancelled());
+
+    let first = step.first.lock().unwrap().clone().unwrap();
+    let second = [TableKind::Logs, TableKind::Traces]
+        .map(|kind| TableId::new("acme", "prod", kind).unwrap())
+        .into_iter()
+        .find(|id| *id != first)
+        .unwrap();
+    let catalog = f.catalog.get().await.unwrap();
+    let history =
+        crate::run_history::RunHistory::of(&catalog, chrono::Duration::days(1)).await.unwrap();
+    let recorded = history.runs(&first, JobKind::Compaction, 10).await.unwrap();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(recorded[0].outcome, crate::run_history::RunOutcome::Success);
+    assert!(history.runs(&second, JobKind::Compaction, 10).await.unwrap().is_empty());
 }

@@ -42,6 +42,20 @@ pub enum RetentionError {
     },
 }
 
+impl crate::failure::Classify for RetentionError {
+    fn failure_kind(&self) -> crate::failure::FailureKind {
+        use crate::failure::FailureKind;
+        match self {
+            Self::Iceberg { source, .. } => FailureKind::of_iceberg(source),
+            Self::Drop(e) => e.failure_kind(),
+            Self::DropUnstable { .. } => FailureKind::CorruptInput,
+            Self::Expire(e) => e.failure_kind(),
+            Self::ExpireStage(e) => e.failure_kind(),
+            Self::ExpireConflicts { .. } => FailureKind::Conflict,
+        }
+    }
+}
+
 impl RetentionError {
     /// Whether every commit attempt lost to other writers: the table is as it was, and the
     /// next pass tries again. Not a failure, as for compaction: contention is expected on

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
+use common::catalog::SignalCatalog;
 use common::clock::Clock;
 use common::config::{CompactorConfig, RetentionConfig};
 use common::tables::TableId;
@@ -33,7 +34,8 @@ pub use report::RetentionDetails;
 
 use self::expire::ExpiredSnapshot;
 use self::partitions::{Evaluation, SkipReason, evaluate};
-use crate::job::JobKind;
+use crate::failure::Failure;
+use crate::job::{JobKind, Scope};
 use crate::live_files::live_files;
 use crate::log_target;
 use crate::snapshot::RetryPolicy;
@@ -207,6 +209,7 @@ impl RetentionStep {
 #[async_trait]
 impl TableStep for RetentionStep {
     type Outcome = RetentionDetails;
+    type Pass = ();
 
     fn kind(&self) -> JobKind {
         JobKind::Retention
@@ -217,8 +220,13 @@ impl TableStep for RetentionStep {
         state.oldest_hour.map_or(i64::MIN, |hour| -hour)
     }
 
+    async fn begin_pass(&self, _: &SignalCatalog, _: &Scope) -> Result<(), Failure> {
+        Ok(())
+    }
+
     async fn run_table(
         &self,
+        (): &(),
         cx: TableContext<'_>,
     ) -> Result<StepOutcome<RetentionDetails>, StepError> {
         let started = Instant::now();
@@ -242,8 +250,7 @@ impl TableStep for RetentionStep {
             self.enforce(&cx, &mut details).await
         };
         details.duration_secs = started.elapsed().as_secs_f64();
-        let error = (!errors.is_empty())
-            .then(|| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
+        let error = Failure::joined(errors.iter().map(Failure::of));
         Ok(StepOutcome { summary: details.summary(), details, error })
     }
 }

@@ -60,6 +60,17 @@ pub enum CommitError {
     },
 }
 
+impl crate::failure::Classify for CommitError {
+    fn failure_kind(&self) -> crate::failure::FailureKind {
+        use crate::failure::FailureKind;
+        match self {
+            Self::Conflict { .. } => FailureKind::Conflict,
+            Self::Fenced { .. } => FailureKind::Fenced,
+            Self::Failed { .. } | Self::Unknown { .. } => FailureKind::Catalog,
+        }
+    }
+}
+
 impl CommitError {
     /// A short stable name of the error's kind, for metric labels.
     pub fn kind(&self) -> &'static str {

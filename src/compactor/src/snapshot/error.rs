@@ -57,6 +57,21 @@ pub enum SnapshotError {
     },
 }
 
+impl crate::failure::Classify for SnapshotError {
+    fn failure_kind(&self) -> crate::failure::FailureKind {
+        use crate::failure::FailureKind;
+        match self {
+            Self::FilesNoLongerLive { .. } => FailureKind::Conflict,
+            Self::InvalidChange { .. } => FailureKind::Internal,
+            Self::UnsupportedFormatVersion(_) => FailureKind::UnfitTable,
+            Self::UnknownPartitionSpec { .. }
+            | Self::IncompleteEntry { .. }
+            | Self::AddedFileSpec { .. } => FailureKind::CorruptInput,
+            Self::Iceberg { source, .. } => FailureKind::of_iceberg(source),
+        }
+    }
+}
+
 /// Maps an iceberg error to [`SnapshotError::Iceberg`] for `action`.
 pub(super) fn iceberg_err(action: &'static str) -> impl Fn(iceberg::Error) -> SnapshotError {
     move |source| SnapshotError::Iceberg { action, source: Box::new(source) }

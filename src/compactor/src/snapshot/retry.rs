@@ -114,6 +114,24 @@ pub enum RetryFailure {
     Commit(CommitError),
 }
 
+impl crate::failure::Classify for RetryError {
+    fn failure_kind(&self) -> crate::failure::FailureKind {
+        self.source.failure_kind()
+    }
+}
+
+impl crate::failure::Classify for RetryFailure {
+    fn failure_kind(&self) -> crate::failure::FailureKind {
+        use crate::failure::FailureKind;
+        match self {
+            Self::ConflictsExhausted { .. } => FailureKind::Conflict,
+            Self::Load { source, .. } => FailureKind::of_iceberg(source),
+            Self::Stage { source, .. } => source.failure_kind(),
+            Self::Commit(e) => e.failure_kind(),
+        }
+    }
+}
+
 impl RetryFailure {
     /// A short stable name of the failure's kind, for metric labels.
     pub fn kind(&self) -> &'static str {

@@ -85,7 +85,7 @@ pub(super) async fn compact(
     let scope = Scope::default();
     let cx = TableContext::new(&fx.id, table, &fx.catalog, &scope, cancel);
     let CompactionOutcome { plan, execution, manifests: _ } =
-        step.run_table(cx).await.unwrap().details;
+        step.run_table(&(), cx).await.unwrap().details;
     (plan, execution.expect("a pass that is not a dry run executes its plan"))
 }
 
@@ -149,7 +149,7 @@ fn compacted_files_on_disk(table: &Table, hour: i64) -> Vec<String> {
 fn status_kind(status: &GroupStatus) -> &str {
     match status {
         GroupStatus::Committed { .. } => "committed",
-        GroupStatus::Abandoned { kind, .. } => kind,
+        GroupStatus::Abandoned { kind, .. } => kind.as_str(),
         GroupStatus::Unknown { .. } => "unknown",
     }
 }
@@ -359,7 +359,7 @@ async fn a_dry_run_or_a_cancelled_pass_changes_nothing() {
     let scope = Scope { dry_run: true, ..Default::default() };
     let cancel = CancellationToken::new();
     let cx = TableContext::new(&fx.id, &table, &fx.catalog, &scope, &cancel);
-    let outcome = step.run_table(cx).await.unwrap();
+    let outcome = step.run_table(&(), cx).await.unwrap();
     assert!(outcome.summary.starts_with("would compact 3 of 3 partitions"), "{}", outcome.summary);
     let plan = &outcome.details.plan;
     assert_eq!(plan.files_after, 3);
@@ -388,7 +388,7 @@ async fn an_executed_pass_reports_plan_and_execution() {
     let scope = Scope::default();
     let cancel = CancellationToken::new();
     let cx = TableContext::new(&fx.id, &table, &fx.catalog, &scope, &cancel);
-    let outcome = step.run_table(cx).await.unwrap();
+    let outcome = step.run_table(&(), cx).await.unwrap();
     assert!(
         outcome.summary.starts_with(
             "compacted 1 of 1 partitions: 1 group(s) committed, 0 abandoned; 5 -> 1 files"

@@ -7,10 +7,11 @@ use common::TableKind;
 use common::catalog::{CatalogHandle, ensure_table};
 
 use super::*;
+use crate::assembly::PassSettings;
 use crate::compaction::CompactionOutcome;
 use crate::job::Scope;
 use crate::metrics::Metrics;
-use crate::pass::{Job, PassSettings, TablePass};
+use crate::pass::{Job, TablePass};
 use crate::run_history::RunHistory;
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 use crate::test_support::TempCatalog;
@@ -28,6 +29,15 @@ struct Probe {
 #[async_trait]
 impl TableStep for Probe {
     type Outcome = CompactionOutcome;
+    type Pass = ();
+
+    async fn begin_pass(
+        &self,
+        _: &common::catalog::SignalCatalog,
+        _: &crate::job::Scope,
+    ) -> Result<(), crate::failure::Failure> {
+        Ok(())
+    }
 
     fn kind(&self) -> JobKind {
         self.kind
@@ -35,6 +45,7 @@ impl TableStep for Probe {
 
     async fn run_table(
         &self,
+        (): &(),
         cx: TableContext<'_>,
     ) -> Result<StepOutcome<CompactionOutcome>, StepError> {
         assert!(self.in_flight.lock().unwrap().insert(cx.id.clone()), "{} twice at once", cx.id);
@@ -94,7 +105,9 @@ impl Fleet {
             worked: Arc::clone(&self.worked),
             fenced: Arc::clone(&self.fenced),
         };
-        let settings = PassSettings::new(2, 1024).with_leases(leases.clone());
+        let settings = PassSettings::new(2, 1024)
+            .with_leases(leases.clone())
+            .components(metrics, Arc::new(common::clock::SystemClock));
         TablePass::new(probe, Arc::clone(&self.handle), Arc::clone(metrics), settings)
     }
 }

@@ -67,7 +67,7 @@ impl Harness {
         let scope = Scope { dry_run, ..Default::default() };
         let cancel = CancellationToken::new();
         let cx = TableContext::new(&self.fx.id, &table, &self.fx.catalog, &scope, &cancel);
-        let outcome = self.step.run_table(cx).await.unwrap();
+        let outcome = self.step.run_table(&(), cx).await.unwrap();
         let details = outcome.details.clone();
         (outcome, details)
     }
@@ -205,10 +205,10 @@ async fn the_job_observes_one_duration_per_dataset() {
     }
     let metrics = Arc::new(Metrics::new());
     let clock = Arc::new(ManualClock::new(hour_start(BASE_HOUR)));
-    let step = Metered::new(RetentionStep::new(settings(5), clock), Arc::clone(&metrics));
+    let step = Metered::new(RetentionStep::new(settings(5), clock.clone()), Arc::clone(&metrics));
     let handle = Arc::new(CatalogHandle::new(schema, warehouse));
-    let job =
-        TablePass::new(step, handle, Arc::clone(&metrics), crate::pass::PassSettings::new(2, 1024));
+    let parts = crate::assembly::PassSettings::new(2, 1024).components(&metrics, clock.clone());
+    let job = TablePass::new(step, handle, Arc::clone(&metrics), parts);
     let report = job.run(&Scope::default(), &CancellationToken::new()).await;
     assert!(report.succeeded(), "{}", report.render_text());
     assert_eq!(report.tables.len(), 3);
