@@ -38,7 +38,6 @@ use crate::pass::{
 use crate::report::{JobOutcome, JobReport};
 use crate::retention::{RetentionSettings, RetentionStep};
 use crate::retention_cycle::{FollowUp, RetentionCycle};
-use crate::run_history;
 use crate::scheduler::{Schedule, run_pass};
 use crate::step::TableStep;
 
@@ -150,18 +149,6 @@ pub struct PassSettings {
     pub checks: Option<Arc<CompactorConfig>>,
     /// How tables are leased; `None` works on every table in scope without a lease.
     pub leases: Option<LeaseSettings>,
-}
-
-impl From<&CompactorConfig> for PassSettings {
-    fn from(c: &CompactorConfig) -> Self {
-        Self {
-            concurrency: c.max_concurrent_jobs,
-            small_file_bytes: c.small_file_threshold_bytes,
-            history_keep: run_history::kept(c),
-            checks: Some(Arc::new(c.clone())),
-            leases: None,
-        }
-    }
 }
 
 impl PassSettings {
@@ -385,6 +372,8 @@ impl Assembly {
         Runnable { spec, work, metrics: Arc::clone(&self.metrics) }
     }
 }
+
+mod settings;
 
 #[cfg(test)]
 mod tests;

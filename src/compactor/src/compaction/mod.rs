@@ -33,7 +33,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use common::catalog::SignalCatalog;
 use common::clock::Clock;
-use common::config::{CompactorConfig, SortConfig};
 use common::signal::Signal;
 use common::tables::TableId;
 use iceberg::table::Table;
@@ -53,7 +52,6 @@ use crate::failure::Failure;
 use crate::job::{JobKind, Scope};
 use crate::live_files::{ManifestCache, live_files_listed, manifest_list};
 use crate::log_target;
-use crate::snapshot::{MergePolicy, RetryPolicy};
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 use crate::time_partition::current_time_field;
 
@@ -72,30 +70,6 @@ pub struct CompactionSettings {
     pub sort: SortPolicy,
     /// How groups are rewritten and committed.
     pub execute: ExecuteSettings,
-}
-
-impl From<&CompactorConfig> for CompactionSettings {
-    fn from(c: &CompactorConfig) -> Self {
-        Self {
-            plan: PlanSettings::from(c),
-            sort: SortPolicy::from(&c.sort),
-            execute: ExecuteSettings {
-                rewrite: RewriteSettings {
-                    sort: SortSettings::from_config(&c.sort),
-                    trace_id_bloom_filter: c.output.trace_id_bloom_filter,
-                    copy_min_row_group_bytes: c.output.copy_min_row_group_bytes(),
-                    ..RewriteSettings::new(c.target_file_size_bytes)
-                },
-                max_concurrent_groups: c.max_concurrent_jobs,
-                retry: RetryPolicy::default(),
-                groups_per_commit: c.groups_per_commit,
-                merge: MergePolicy {
-                    min_count: c.manifest_merge_min_count,
-                    target_size_bytes: c.manifest_target_size_bytes,
-                },
-            },
-        }
-    }
 }
 
 impl CompactionSettings {
@@ -129,27 +103,6 @@ pub struct SortPolicy {
     pub metrics: Vec<String>,
     /// Sort columns of profiles tables.
     pub profiles: Vec<String>,
-}
-
-impl From<&SortConfig> for SortPolicy {
-    fn from(c: &SortConfig) -> Self {
-        let SortConfig {
-            enabled,
-            traces,
-            logs,
-            metrics,
-            profiles,
-            memory_budget_bytes: _,
-            spill_dir: _,
-        } = c;
-        Self {
-            enabled: *enabled,
-            traces: traces.clone(),
-            logs: logs.clone(),
-            metrics: metrics.clone(),
-            profiles: profiles.clone(),
-        }
-    }
 }
 
 impl SortPolicy {

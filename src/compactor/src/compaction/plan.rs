@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::config::CompactorConfig;
 use common::partition::{Grain, TimePartition};
 use iceberg::spec::DataContentType;
 use serde::{Deserialize, Serialize};
@@ -35,20 +34,6 @@ pub struct PlanSettings {
     /// A data file whose rows are at least this percentage deleted by delete files scoped to
     /// it is rewritten whatever its size; 0 never (Spark's `delete-ratio-threshold`).
     pub delete_ratio_percent: u64,
-}
-
-impl From<&CompactorConfig> for PlanSettings {
-    fn from(c: &CompactorConfig) -> Self {
-        Self {
-            target_file_size_bytes: c.target_file_size_bytes,
-            small_file_threshold_bytes: c.small_file_threshold_bytes,
-            min_input_files: c.min_input_files,
-            quiet_period: c.quiet_period(),
-            copy_min_row_group_bytes: c.output.copy_min_row_group_bytes(),
-            delete_file_threshold: c.delete_file_threshold,
-            delete_ratio_percent: c.delete_ratio_threshold_percent,
-        }
-    }
 }
 
 /// Small files of one partition that are rewritten together into about one target-size file.

@@ -50,20 +50,10 @@ pub struct SortSettings {
     pub spill_dir: PathBuf,
 }
 
-impl SortSettings {
-    /// The settings of `[compactor.sort]`.
-    pub fn from_config(c: &common::config::SortConfig) -> Self {
-        Self {
-            memory_budget_bytes: usize::try_from(c.memory_budget_bytes).unwrap_or(usize::MAX),
-            spill_dir: c.spill_dir(),
-        }
-    }
-}
-
 impl Default for SortSettings {
     /// The defaults of `[compactor.sort]`: 64 MiB, the system temp dir's spill directory.
     fn default() -> Self {
-        Self::from_config(&common::config::SortConfig::default())
+        Self::from(&common::config::SortConfig::default())
     }
 }
 

@@ -24,7 +24,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use common::catalog::SignalCatalog;
 use common::clock::Clock;
-use common::config::{CompactorConfig, RetentionConfig};
+use common::config::RetentionConfig;
 use common::tables::TableId;
 use tracing::{debug, info, warn};
 
@@ -48,12 +48,6 @@ pub struct RetentionSettings {
     pub config: RetentionConfig,
     /// How commits that lose a race are retried.
     pub retry: RetryPolicy,
-}
-
-impl From<&CompactorConfig> for RetentionSettings {
-    fn from(c: &CompactorConfig) -> Self {
-        Self { config: c.retention.clone(), retry: RetryPolicy::default() }
-    }
 }
 
 /// The retention job's work on one table.

@@ -1,0 +1,178 @@
+//! Each job's settings, made from the configuration in one place. Every conversion names
+//! every field of the section it reads (exhaustive destructuring), so a key added to the
+//! configuration does not compile until it is used here or said to be read elsewhere.
+
+use std::sync::Arc;
+
+use common::config::{CompactorConfig, OrphanCleanupConfig, OutputConfig, SortConfig};
+
+use super::PassSettings;
+use crate::compaction::{
+    CompactionSettings, ExecuteSettings, PlanSettings, RewriteSettings, SortPolicy, SortSettings,
+};
+use crate::orphan::OrphanSettings;
+use crate::retention::RetentionSettings;
+use crate::run_history;
+use crate::snapshot::{MergePolicy, RetryPolicy};
+
+impl From<&CompactorConfig> for CompactionSettings {
+    fn from(c: &CompactorConfig) -> Self {
+        let CompactorConfig {
+            // Read by the assembly's JobSpec (when and whether the job runs).
+            enabled: _,
+            compaction_interval_secs: _,
+            dry_run: _,
+            // Read by the service.
+            metrics_port: _,
+            shutdown_timeout_secs: _,
+            // Read by the pass and its leases.
+            run_history_days: _,
+            lease_ttl_secs: _,
+            lease_renew_interval_secs: _,
+            // The other jobs' sections.
+            retention: _,
+            orphan_cleanup: _,
+            target_file_size_bytes,
+            small_file_threshold_bytes: _,
+            min_input_files: _,
+            delete_file_threshold: _,
+            delete_ratio_threshold_percent: _,
+            quiet_period_secs: _,
+            max_concurrent_jobs,
+            groups_per_commit,
+            manifest_merge_min_count,
+            manifest_target_size_bytes,
+            sort,
+            output,
+        } = c;
+        let OutputConfig { trace_id_bloom_filter, copy_row_groups: _, copy_min_row_group_bytes: _ } =
+            output;
+        Self {
+            plan: PlanSettings::from(c),
+            sort: SortPolicy::from(sort),
+            execute: ExecuteSettings {
+                rewrite: RewriteSettings {
+                    sort: SortSettings::from(sort),
+                    trace_id_bloom_filter: *trace_id_bloom_filter,
+                    copy_min_row_group_bytes: output.copy_min_row_group_bytes(),
+                    ..RewriteSettings::new(*target_file_size_bytes)
+                },
+                max_concurrent_groups: *max_concurrent_jobs,
+                retry: RetryPolicy::default(),
+                groups_per_commit: *groups_per_commit,
+                merge: MergePolicy {
+                    min_count: *manifest_merge_min_count,
+                    target_size_bytes: *manifest_target_size_bytes,
+                },
+            },
+        }
+    }
+}
+
+impl From<&CompactorConfig> for PlanSettings {
+    fn from(c: &CompactorConfig) -> Self {
+        let CompactorConfig {
+            target_file_size_bytes,
+            small_file_threshold_bytes,
+            min_input_files,
+            quiet_period_secs: _,
+            delete_file_threshold,
+            delete_ratio_threshold_percent,
+            output,
+            ..
+        } = c;
+        Self {
+            target_file_size_bytes: *target_file_size_bytes,
+            small_file_threshold_bytes: *small_file_threshold_bytes,
+            min_input_files: *min_input_files,
+            quiet_period: c.quiet_period(),
+            copy_min_row_group_bytes: output.copy_min_row_group_bytes(),
+            delete_file_threshold: *delete_file_threshold,
+            delete_ratio_percent: *delete_ratio_threshold_percent,
+        }
+    }
+}
+
+impl From<&SortConfig> for SortPolicy {
+    fn from(c: &SortConfig) -> Self {
+        let SortConfig {
+            enabled,
+            traces,
+            logs,
+            metrics,
+            profiles,
+            memory_budget_bytes: _,
+            spill_dir: _,
+        } = c;
+        Self {
+            enabled: *enabled,
+            traces: traces.clone(),
+            logs: logs.clone(),
+            metrics: metrics.clone(),
+            profiles: profiles.clone(),
+        }
+    }
+}
+
+impl From<&SortConfig> for SortSettings {
+    fn from(c: &SortConfig) -> Self {
+        let SortConfig {
+            memory_budget_bytes,
+            spill_dir: _,
+            enabled: _,
+            traces: _,
+            logs: _,
+            metrics: _,
+            profiles: _,
+        } = c;
+        Self {
+            memory_budget_bytes: usize::try_from(*memory_budget_bytes).unwrap_or(usize::MAX),
+            spill_dir: c.spill_dir(),
+        }
+    }
+}
+
+impl From<&CompactorConfig> for RetentionSettings {
+    fn from(c: &CompactorConfig) -> Self {
+        Self { config: c.retention.clone(), retry: RetryPolicy::default() }
+    }
+}
+
+impl From<&OrphanCleanupConfig> for OrphanSettings {
+    fn from(c: &OrphanCleanupConfig) -> Self {
+        let OrphanCleanupConfig {
+            // Read by the assembly's JobSpec and the retention cycle.
+            enabled: _,
+            dry_run: _,
+            lifecycle_pause_secs: _,
+            grace_period_hours,
+            cleanup_interval_hours,
+            batch_size,
+            revalidate_before_delete,
+            max_snapshot_age_hours,
+        } = c;
+        let hours = |h: &u32| chrono::Duration::hours(i64::from(*h));
+        Self {
+            grace_period: hours(grace_period_hours),
+            batch_size: (*batch_size).max(1),
+            revalidate_before_delete: *revalidate_before_delete,
+            max_snapshot_age: hours(max_snapshot_age_hours),
+            // One scheduled interval: a crash is resumed by the next pass, while a checkpoint
+            // older than a whole cycle belongs to a run nobody is coming back for.
+            checkpoint_max_age: hours(cleanup_interval_hours),
+        }
+    }
+}
+
+impl From<&CompactorConfig> for PassSettings {
+    fn from(c: &CompactorConfig) -> Self {
+        let CompactorConfig { max_concurrent_jobs, small_file_threshold_bytes, .. } = c;
+        Self {
+            concurrency: *max_concurrent_jobs,
+            small_file_bytes: *small_file_threshold_bytes,
+            history_keep: run_history::kept(c),
+            checks: Some(Arc::new(c.clone())),
+            leases: None,
+        }
+    }
+}
