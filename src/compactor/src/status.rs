@@ -13,14 +13,12 @@ use common::partition::hour_label;
 use common::tables::TableId;
 use serde::Serialize;
 
-use crate::job::{JobKind, Scope};
+use crate::job::{JobKind, JobSpec, Scope};
 use crate::lease::{Holder, LeaseStore};
 use crate::retention::TablePolicy;
 use crate::run_history::{self, RecentRuns, RunHistory, RunOutcome, RunRecord};
 use crate::table_state::TableState;
-use crate::warnings::{
-    UNMERGED_MANIFESTS, Warning, config_warnings, cutoff_hour, job_interval, table_warnings,
-};
+use crate::warnings::{UNMERGED_MANIFESTS, Warning, config_warnings, cutoff_hour, table_warnings};
 
 /// A table is healthy while its score is at least this.
 pub const HEALTHY_SCORE: u8 = 70;
@@ -214,7 +212,7 @@ async fn table_status(
         .iter()
         .map(|(job, newest, success)| JobStatus {
             job: *job,
-            enabled: job_interval(c, *job).is_some(),
+            enabled: JobSpec::of(c, *job).enabled,
             last_run: newest.clone(),
             last_success_age_secs: success.as_ref().map(|s| (now - s.finished_at).num_seconds()),
         })
