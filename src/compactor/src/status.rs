@@ -6,7 +6,7 @@
 //! job, the warning signs that fire ([`crate::warnings`]) and a health score with its reasons.
 //!
 //! Three parts: `gather` reads (the only I/O), `score` computes the health score from what was
-//! read (pure, with named [`Weights`]), `render` prints the human form; `report` holds the data
+//! read (pure, each deduction's points a named weight), `render` prints the human form; `report` holds the data
 //! they share, which `--json` serialises.
 
 mod gather;
@@ -17,7 +17,7 @@ mod score;
 pub use gather::status;
 pub use render::render;
 pub use report::{JobStatus, RetentionStatus, StatusReport, TableStatus};
-pub use score::{Deduction, Facts, HEALTHY_SCORE, Health, Reason, WEIGHTS, Weights, health};
+pub use score::{Deduction, HEALTHY_SCORE, Health, Reason};
 
 #[cfg(test)]
 mod tests;

@@ -19,30 +19,30 @@ pub const HEALTHY_SCORE: u8 = 70;
 
 /// The points each deduction costs, out of 100.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Weights {
+pub(crate) struct Weights {
     /// The table's metadata cannot be read: every point.
-    pub unreadable: u32,
+    pub(crate) unreadable: u32,
     /// The compactor cannot maintain the table (no time partition it understands).
-    pub not_maintainable: u32,
+    pub(crate) not_maintainable: u32,
     /// Small files in closed partitions that compaction could merge: at most this, in
     /// proportion to all data files.
-    pub small_file_backlog: u32,
+    pub(crate) small_file_backlog: u32,
     /// Live delete files: at most this, in proportion to data files.
-    pub delete_files: u32,
+    pub(crate) delete_files: u32,
     /// More manifests than `max(manifest_merge_min_count, 100)`.
-    pub manifests: u32,
+    pub(crate) manifests: u32,
     /// More snapshots than twice `snapshots_to_keep`.
-    pub snapshots: u32,
+    pub(crate) snapshots: u32,
     /// Each warning sign that fires.
-    pub warning: u32,
+    pub(crate) warning: u32,
     /// Each enabled job whose newest pass failed.
-    pub failed_pass: u32,
+    pub(crate) failed_pass: u32,
     /// Part of the status (the run history, say) could not be read.
-    pub partly_unreadable: u32,
+    pub(crate) partly_unreadable: u32,
 }
 
 /// The weights `compactor status` scores with.
-pub const WEIGHTS: Weights = Weights {
+pub(crate) const WEIGHTS: Weights = Weights {
     unreadable: 100,
     not_maintainable: 50,
     small_file_backlog: 40,
@@ -54,26 +54,26 @@ pub const WEIGHTS: Weights = Weights {
     partly_unreadable: 10,
 };
 
-/// What a deduction is for: one kind per weight of [`Weights`].
+/// What a deduction is for: one kind per named weight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deduction {
-    /// [`Weights::unreadable`].
+    /// The table's metadata cannot be read.
     Unreadable,
-    /// [`Weights::not_maintainable`].
+    /// The compactor cannot maintain the table.
     NotMaintainable,
-    /// [`Weights::small_file_backlog`].
+    /// Small files in closed partitions wait for compaction.
     SmallFileBacklog,
-    /// [`Weights::delete_files`].
+    /// Live delete files wait to be applied.
     DeleteFiles,
-    /// [`Weights::manifests`].
+    /// Too many manifests.
     Manifests,
-    /// [`Weights::snapshots`].
+    /// Too many snapshots.
     Snapshots,
-    /// [`Weights::warning`]; the warning itself is listed with the table's warnings.
+    /// A warning sign fires; the warning itself is listed with the table's warnings.
     Warning,
-    /// [`Weights::failed_pass`].
+    /// An enabled job's newest pass failed.
     FailedPass,
-    /// [`Weights::partly_unreadable`].
+    /// Part of the status could not be read.
     PartlyUnreadable,
 }
 
@@ -114,20 +114,20 @@ pub struct Health {
 
 /// What one table's score is computed from.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Facts<'a> {
+pub(crate) struct Facts<'a> {
     /// Its committed state; `None` when it could not be read.
-    pub state: Option<&'a TableState>,
+    pub(crate) state: Option<&'a TableState>,
     /// The newest pass of each enabled job.
-    pub last_runs: &'a [&'a RunRecord],
+    pub(crate) last_runs: &'a [&'a RunRecord],
     /// The warning signs that fire.
-    pub warnings: &'a [Warning],
+    pub(crate) warnings: &'a [Warning],
     /// What could not be read, when something could not.
-    pub error: Option<&'a str>,
+    pub(crate) error: Option<&'a str>,
 }
 
 /// The health of the table `facts` describe, under configuration `c` at `now`, scored with
 /// [`WEIGHTS`].
-pub fn health(c: &CompactorConfig, facts: &Facts<'_>, now: DateTime<Utc>) -> Health {
+pub(crate) fn health(c: &CompactorConfig, facts: &Facts<'_>, now: DateTime<Utc>) -> Health {
     let weights = &WEIGHTS;
     let mut reasons = Vec::new();
     let mut lose = |deduction: Deduction, points: u32, detail: String| {
