@@ -112,3 +112,69 @@ fn age(now: DateTime<Utc>, run: &RunRecord) -> String {
         s => format!("{}d", s / 86_400),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use common::TableKind;
+
+    use super::*;
+    use crate::status::report::{RetentionStatus, TableStatus};
+    use crate::status::score::{Health, Reason};
+    use crate::warnings::{SNAPSHOTS_UNBOUNDED, Warning};
+
+    #[test]
+    fn a_warning_is_listed_once_and_every_other_deduction_as_a_health_line() {
+        let now = Utc::now();
+        let reason =
+            |deduction, points, detail: &str| Reason { deduction, points, detail: detail.into() };
+        let table = TableStatus {
+            tenant: "acme".into(),
+            dataset: "prod".into(),
+            table: TableKind::Logs,
+            state: None,
+            target_file_size_bytes: 0,
+            retention: RetentionStatus {
+                enabled: true,
+                dry_run: false,
+                days: 3,
+                cutoff: now,
+                oldest_hour: None,
+                files_past_retention: 0,
+                bytes_past_retention: 0,
+            },
+            jobs: Vec::new(),
+            warnings: vec![Warning { check: SNAPSHOTS_UNBOUNDED, message: "they grow".into() }],
+            health: Health {
+                score: 55,
+                healthy: false,
+                reasons: vec![
+                    reason(Deduction::Snapshots, 10, "11 snapshots (more than 10)"),
+                    reason(Deduction::Warning, 20, "warning snapshots_unbounded"),
+                    // A reason whose text merely mentions a warning is still printed.
+                    reason(Deduction::FailedPass, 15, "the last retention pass failed: warning x"),
+                ],
+            },
+            lease: None,
+            error: None,
+        };
+        let report = StatusReport {
+            generated_at: now,
+            config_warnings: Vec::new(),
+            tables: vec![table],
+            not_maintained: Vec::new(),
+            errors: Vec::new(),
+        };
+        let text = render(&report);
+        let lines: Vec<_> = text.lines().filter(|l| l.starts_with("  ")).collect();
+        assert_eq!(
+            lines,
+            [
+                "  warning snapshots_unbounded: they grow",
+                "  health -10: 11 snapshots (more than 10)",
+                "  health -15: the last retention pass failed: warning x",
+            ],
+            "{text}"
+        );
+        assert!(text.ends_with("1 table(s), 1 unhealthy (health below 70)\n"), "{text}");
+    }
+}
