@@ -17,7 +17,6 @@
 //! ([`Scope::or_dry_run`]) wherever a job of the runnable set is started.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use common::catalog::CatalogHandle;
 use common::clock::{Clock, SystemClock};
@@ -27,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::compaction::{CompactionSettings, CompactionStep};
 use crate::instance::InstanceId;
-use crate::job::{JobKind, Scope};
+use crate::job::{JobKind, JobSpec, Scope};
 use crate::metered::{Metered, Recorded};
 use crate::metrics::Metrics;
 use crate::orphan::{OrphanCleanupStep, OrphanSettings};
@@ -40,46 +39,6 @@ use crate::retention::{RetentionSettings, RetentionStep};
 use crate::retention_cycle::{FollowUp, RetentionCycle};
 use crate::scheduler::{Schedule, run_pass};
 use crate::step::TableStep;
-
-/// What the configuration says about running one job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct JobSpec {
-    /// Which job.
-    pub kind: JobKind,
-    /// Whether the daemon schedules it (`enabled` of its section).
-    pub enabled: bool,
-    /// Its configured `dry_run`: every pass of it only reports.
-    pub dry_run: bool,
-    /// Time between the starts of two scheduled passes.
-    pub interval: Duration,
-}
-
-impl JobSpec {
-    /// The spec of `kind` in `config`.
-    pub fn of(config: &CompactorConfig, kind: JobKind) -> Self {
-        let (enabled, dry_run, interval) = match kind {
-            JobKind::Compaction => (config.enabled, config.dry_run, config.compaction_interval()),
-            JobKind::Retention => {
-                let r = &config.retention;
-                (r.enabled, r.dry_run, r.check_interval())
-            }
-            JobKind::OrphanCleanup => {
-                let o = &config.orphan_cleanup;
-                (o.enabled, o.dry_run, o.cleanup_interval())
-            }
-        };
-        Self { kind, enabled, dry_run, interval }
-    }
-
-    /// The log line of a job whose scheduler is disabled.
-    pub fn disabled_message(&self) -> &'static str {
-        match self.kind {
-            JobKind::Compaction => "Compaction disabled",
-            JobKind::Retention => "Retention enforcement disabled",
-            JobKind::OrphanCleanup => "Orphan cleanup disabled",
-        }
-    }
-}
 
 /// The compaction job: [`CompactionStep`] over up to `pass.concurrency` tables at a time,
 /// their groups sharing `max_concurrent_jobs` rewrites in flight (inside the step), so one

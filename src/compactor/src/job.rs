@@ -1,12 +1,15 @@
-//! The maintenance jobs by name ([`JobKind`]) and what one pass of a job covers ([`Scope`]).
+//! The maintenance jobs by name ([`JobKind`]), what the configuration says about running each
+//! ([`JobSpec`]: enabled, dry run, interval) and what one pass of a job covers ([`Scope`]).
 //!
 //! Schedulers decide when a job runs, one-shot commands run it once; neither knows what it
 //! does (see `crate::pass::Job`).
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::time::Duration;
 
 use common::Signal;
+use common::config::CompactorConfig;
 use common::tables::TableId;
 use serde::Serialize;
 
@@ -39,6 +42,46 @@ impl JobKind {
 impl fmt::Display for JobKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// What the configuration says about running one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobSpec {
+    /// Which job.
+    pub kind: JobKind,
+    /// Whether the daemon schedules it (`enabled` of its section).
+    pub enabled: bool,
+    /// Its configured `dry_run`: every pass of it only reports.
+    pub dry_run: bool,
+    /// Time between the starts of two scheduled passes.
+    pub interval: Duration,
+}
+
+impl JobSpec {
+    /// The spec of `kind` in `config`.
+    pub fn of(config: &CompactorConfig, kind: JobKind) -> Self {
+        let (enabled, dry_run, interval) = match kind {
+            JobKind::Compaction => (config.enabled, config.dry_run, config.compaction_interval()),
+            JobKind::Retention => {
+                let r = &config.retention;
+                (r.enabled, r.dry_run, r.check_interval())
+            }
+            JobKind::OrphanCleanup => {
+                let o = &config.orphan_cleanup;
+                (o.enabled, o.dry_run, o.cleanup_interval())
+            }
+        };
+        Self { kind, enabled, dry_run, interval }
+    }
+
+    /// The log line of a job whose scheduler is disabled.
+    pub fn disabled_message(&self) -> &'static str {
+        match self.kind {
+            JobKind::Compaction => "Compaction disabled",
+            JobKind::Retention => "Retention enforcement disabled",
+            JobKind::OrphanCleanup => "Orphan cleanup disabled",
+        }
     }
 }
 

@@ -5,8 +5,6 @@
 //! look at a table's committed state and its run history. Both feed the
 //! `compactor_warnings{check,tenant,dataset,table}` gauge and `compactor status`.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use common::Signal;
 use common::config::CompactorConfig;
@@ -14,7 +12,7 @@ use common::partition::hour_of_micros;
 use common::tables::TableId;
 use serde::Serialize;
 
-use crate::job::JobKind;
+use crate::job::JobSpec;
 use crate::retention::TablePolicy;
 use crate::run_history::{RecentRuns, RunOutcome};
 use crate::table_state::TableState;
@@ -205,7 +203,11 @@ pub fn table_warnings(
         ));
     }
     for (job, newest, success) in &runs.by_job {
-        let Some(interval) = job_interval(c, *job) else { continue };
+        let spec = JobSpec::of(c, *job);
+        if !spec.enabled {
+            continue;
+        }
+        let interval = spec.interval;
         let Some(newest) = newest else { continue };
         let window = interval * INTERVALS_WITHOUT_SUCCESS;
         let since = |t: DateTime<Utc>| (now - t).to_std().unwrap_or_default();
@@ -227,20 +229,6 @@ pub fn table_warnings(
         }
     }
     out
-}
-
-/// The interval of `job` when its scheduler is enabled.
-pub fn job_interval(c: &CompactorConfig, job: JobKind) -> Option<Duration> {
-    match job {
-        JobKind::Compaction => c.enabled.then(|| c.compaction_interval()),
-        JobKind::Retention => c
-            .retention
-            .enabled
-            .then(|| Duration::from_secs(c.retention.retention_check_interval_secs)),
-        JobKind::OrphanCleanup => c.orphan_cleanup.enabled.then(|| {
-            Duration::from_secs(u64::from(c.orphan_cleanup.cleanup_interval_hours) * 3600)
-        }),
-    }
 }
 
 /// The first hour partition that is not entirely older than `cutoff`.

@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use common::config::StorageConfig;
 
 use super::*;

@@ -1,8 +1,13 @@
+use chrono::Utc;
 use common::Signal;
+use common::config::CompactorConfig;
 use common::tables::TableId;
 
 use super::*;
-use crate::run_history::{Changes, RunHistory, RunOutcome, RunRecord};
+use crate::changes::Changes;
+use crate::job::{JobKind, Scope};
+use crate::lease::LeaseStore;
+use crate::run_history::{RunHistory, RunOutcome, RunRecord};
 use crate::test_support::{BASE_HOUR, Fixture};
 use crate::warnings::{JOB_NOT_SUCCEEDING, STORAGE_GROWS_DESPITE_RETENTION};
 
@@ -31,7 +36,11 @@ async fn status_reads_the_state_the_history_and_scores_the_table() {
     assert!(t.warnings.is_empty(), "{:?}", t.warnings);
     assert_eq!(t.health.score, 60, "{:?}", t.health);
     assert!(!t.health.healthy);
-    assert!(t.health.reasons[0].contains("6 small files in closed partitions"), "{:?}", t.health);
+    assert!(
+        t.health.reasons[0].detail.contains("6 small files in closed partitions"),
+        "{:?}",
+        t.health
+    );
     assert_eq!(report.unhealthy(), 1);
 
     // With retention off the old data is a warning sign too.
@@ -63,7 +72,7 @@ async fn status_reads_the_state_the_history_and_scores_the_table() {
     assert_eq!(compaction.last_success_age_secs, None);
     let checks: Vec<_> = t.warnings.iter().map(|w| w.check).collect();
     assert_eq!(checks, [JOB_NOT_SUCCEEDING]);
-    assert!(t.health.reasons.iter().any(|r| r.contains("disk full")), "{:?}", t.health);
+    assert!(t.health.reasons.iter().any(|r| r.detail.contains("disk full")), "{:?}", t.health);
     let text = render(&report);
     assert!(text.contains("acme.prod.logs"), "{text}");
     assert!(text.contains("warning job_not_succeeding"), "{text}");
@@ -114,7 +123,11 @@ async fn an_unmaintainable_table_is_unhealthy_and_other_tables_are_listed_apart(
     let checks: Vec<_> = t.warnings.iter().map(|w| w.check).collect();
     assert_eq!(checks, [crate::warnings::TABLE_NOT_MAINTAINABLE]);
     assert!(!t.health.healthy && t.health.score <= 30, "{:?}", t.health);
-    assert!(t.health.reasons.iter().any(|r| r.contains("cannot maintain")), "{:?}", t.health);
+    assert!(
+        t.health.reasons.iter().any(|r| r.detail.contains("cannot maintain")),
+        "{:?}",
+        t.health
+    );
     let other = &report.not_maintained;
     assert_eq!(other.len(), 1, "{other:?}");
     assert_eq!((other[0].dataset.as_str(), other[0].table.as_str()), ("dev", "spans"));

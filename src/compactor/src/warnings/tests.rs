@@ -2,7 +2,9 @@ use chrono::TimeZone;
 use common::TableKind;
 
 use super::*;
-use crate::run_history::{Changes, RunRecord};
+use crate::changes::Changes;
+use crate::job::JobKind;
+use crate::run_history::RunRecord;
 use crate::table_state::HourFiles;
 
 fn config() -> CompactorConfig {
