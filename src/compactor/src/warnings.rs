@@ -138,7 +138,9 @@ pub fn table_warnings(
         out.push(Warning::new(
             TABLE_NOT_MAINTAINABLE,
             format!(
-                "the compactor cannot maintain this table: {reason}; its files are neither                  compacted nor expired until it is partitioned by hour() or day() of a                  timestamp column"
+                "the compactor cannot maintain this table: {reason}; its files are neither \
+                 compacted nor expired until it is partitioned by hour() or day() of a \
+                 timestamp column"
             ),
         ));
     }
