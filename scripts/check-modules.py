@@ -2,6 +2,7 @@
 """Checks the module graph of each crate: no import cycle and no arrow upwards.
 
 Usage: scripts/check-modules.py [--verbose] [CRATE_SRC_DIR ...]   (default: every src/*/src)
+       scripts/check-modules.py --self-test   (checks the checker on fake crates)
 
 Nodes are a crate's modules (one per file: `a.rs` or `a/mod.rs` is `a`, `a/b.rs` is `a::b`;
 inline `mod x { ... }` blocks count as their file). An edge M -> N is a path M names that
@@ -15,7 +16,10 @@ It reports:
 - upward arrows: a module that uses its own ancestor (`super::Item` of a parent `mod.rs`):
   children take shared types from a leaf module, not from their parent.
 
-Exits 1 when it finds either, 0 otherwise. Standard library only.
+Exits 1 when it finds either, 0 otherwise. `--self-test` builds fake crates in a temporary
+directory (one with a cycle, one with an upward arrow, one with neither but with test code and
+comments that would be both) and exits 1 unless each is reported exactly as expected.
+`scripts/test.sh` runs both before the cargo tests. Standard library only.
 """
 
 import argparse
@@ -197,34 +201,105 @@ def name(mod, crate):
     return crate + ("::" + "::".join(mod) if mod else "")
 
 
+def findings(src, verbose=False):
+    """The cycles and upward arrows of the crate rooted at `src`, one message each."""
+    crate = os.path.basename(os.path.dirname(os.path.abspath(src))).replace("-", "_")
+    modules, edges = edges_of(src)
+    if verbose:
+        for m in sorted(edges):
+            for t in sorted(edges[m]):
+                print(f"{name(m, crate)} -> {name(t, crate)}")
+    out = []
+    for comp in sccs(sorted(modules), edges):
+        if len(comp) > 1:
+            cycle = " -> ".join(name(m, crate) for m in a_cycle(comp, edges))
+            members = ", ".join(name(m, crate) for m in sorted(comp))
+            out.append(f"cycle: {cycle}  (all of: {members})")
+    for m in sorted(edges):
+        for t in sorted(edges[m]):
+            if t and len(t) < len(m) and m[: len(t)] == t:
+                out.append(f"upward: {name(m, crate)} uses its ancestor {name(t, crate)}")
+    return out
+
+
+# Fake crates for --self-test: {file: text}, and the findings each must produce.
+SELF_TEST_CRATES = {
+    "cyclic": (
+        {
+            "lib.rs": "mod a;\nmod b;\n",
+            "a.rs": "use crate::b::B;\npub struct A;\n",
+            "b.rs": "pub struct B;\npub fn f() -> crate::a::A { crate::a::A }\n",
+        },
+        ["cycle: cyclic::a -> cyclic::b -> cyclic::a  (all of: cyclic::a, cyclic::b)"],
+    ),
+    "upward": (
+        {
+            "lib.rs": "pub mod parent;\n",
+            "parent/mod.rs": "mod child;\npub struct Shared;\n",
+            "parent/child.rs": "use super::Shared;\n",
+        },
+        ["upward: upward::parent::child uses its ancestor upward::parent"],
+    ),
+    "clean": (
+        {
+            "lib.rs": "mod leaf;\npub mod parent;\n// use crate::parent::Child; (a comment)\n",
+            "leaf.rs": "pub struct Shared;\n",
+            "parent.rs": (
+                "mod child;\npub use child::Child;\nuse crate::leaf::Shared;\n"
+                "#[cfg(test)]\nmod tests {\n    use super::*;\n    use crate::parent::child;\n}\n"
+            ),
+            "parent/child.rs": (
+                "use crate::leaf::Shared;\npub struct Child;\n/* use super::Child; */\n"
+                "#[cfg(test)]\nmod tests;\n"
+            ),
+            "parent/child/tests.rs": "use super::super::*;\nuse crate::parent::Child;\n",
+        },
+        [],
+    ),
+}
+
+
+def self_test():
+    """Checks fake crates with a known cycle, a known upward arrow and none: 0 when every one
+    is reported exactly as expected."""
+    import tempfile
+
+    failures = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for crate, (files, expected) in SELF_TEST_CRATES.items():
+            src = os.path.join(tmp, crate, "src")
+            for rel, text in files.items():
+                path = os.path.join(src, rel)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(text)
+            got = findings(src)
+            if got != expected:
+                failures += 1
+                print(f"self-test {crate}: expected {expected}, got {got}")
+    print(f"self-test: {len(SELF_TEST_CRATES) - failures} of {len(SELF_TEST_CRATES)} fake crates"
+          " reported as expected", file=sys.stderr)
+    return 1 if failures else 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("crates", nargs="*")
     p.add_argument("--verbose", action="store_true", help="also print every edge")
+    p.add_argument("--self-test", action="store_true",
+                   help="check fake crates with a known cycle, upward arrow and neither")
     args = p.parse_args()
+    if args.self_test:
+        return self_test()
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
     crates = args.crates or sorted(
         os.path.join(root, "src", d, "src") for d in os.listdir(os.path.join(root, "src"))
         if os.path.isdir(os.path.join(root, "src", d, "src")))
     problems = 0
     for src in crates:
-        crate = os.path.basename(os.path.dirname(os.path.abspath(src))).replace("-", "_")
-        modules, edges = edges_of(src)
-        if args.verbose:
-            for m in sorted(edges):
-                for t in sorted(edges[m]):
-                    print(f"{name(m, crate)} -> {name(t, crate)}")
-        for comp in sccs(sorted(modules), edges):
-            if len(comp) > 1:
-                problems += 1
-                cycle = " -> ".join(name(m, crate) for m in a_cycle(comp, edges))
-                members = ", ".join(name(m, crate) for m in sorted(comp))
-                print(f"cycle: {cycle}  (all of: {members})")
-        for m in sorted(edges):
-            for t in sorted(edges[m]):
-                if t and len(t) < len(m) and m[: len(t)] == t:
-                    problems += 1
-                    print(f"upward: {name(m, crate)} uses its ancestor {name(t, crate)}")
+        for finding in findings(src, args.verbose):
+            problems += 1
+            print(finding)
     print(f"{problems} problem(s) in {len(crates)} crate(s)", file=sys.stderr)
     return 1 if problems else 0
 

@@ -5,9 +5,10 @@
 #   scripts/test.sh -p tests-integration --test main -- foundation::catalog_backends
 #                                        # any arguments replace --workspace and go to cargo test
 #
-# It prepares .venv-test/ (moto, pyiceberg, psycopg2, boto3, DuckDB and its extensions from
-# scripts/requirements-test.txt), starts moto's S3 server on 127.0.0.1 with a bucket, checks
-# PostgreSQL at 127.0.0.1:5432, makes promtool available (Debian's prometheus package),
+# It first checks every crate's module graph (scripts/check-modules.py and its self-test: no
+# import cycle, no upward arrow), then prepares .venv-test/ (moto, pyiceberg, psycopg2, boto3,
+# DuckDB and its extensions from scripts/requirements-test.txt), starts moto's S3 server on
+# 127.0.0.1 with a bucket, checks PostgreSQL at 127.0.0.1:5432, makes promtool available (Debian's prometheus package),
 # libfaketime (Debian's faketime) and Spark's Java and JDBC drivers (Debian's
 # openjdk-17-jre-headless, libxerial-sqlite-jdbc-java, libpostgresql-jdbc-java; pyspark and
 # the Iceberg runtime jar are in the venv), exports the SIGNALDB_TEST_* variables the
@@ -20,6 +21,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # shellcheck source=scripts/lib/services.sh
 source scripts/lib/services.sh
+
+log "module graphs: scripts/check-modules.py --self-test, then every crate"
+python3 scripts/check-modules.py --self-test
+python3 scripts/check-modules.py
 
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 SERVICES_DIR="$TARGET_DIR/test-services"

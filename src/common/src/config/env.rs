@@ -80,7 +80,7 @@ fn unknown_var(name: &str) -> Problem {
         "tenant and dataset retention overrides can only be set in the configuration file"
             .to_string()
     } else {
-        match super::keys::closest(name, env_keys().iter().map(|k| k.var.as_str())) {
+        match super::suggest::closest(name, env_keys().iter().map(|k| k.var.as_str())) {
             Some(best) => format!("did you mean {best}?"),
             None => "no configuration key has this variable; see docs/configuration.md".to_string(),
         }

@@ -9,7 +9,8 @@ use figment::{Metadata, Profile, Provider};
 use toml_edit::{Array, ArrayOfTables, InlineTable, Item, Table, Value};
 
 use super::error::{ConfigError, Origin, Problem, ProblemKind, line_col};
-use super::keys::{KeyPath, Seg, Shape, closest, schema};
+use super::keys::{KeyPath, Seg, Shape, schema};
+use super::suggest::closest;
 
 /// A parsed configuration file, kept with its text so any key can be traced to its line.
 pub(crate) struct FileSource {

@@ -12,7 +12,7 @@ use super::file::{FileSource, unknown_key_hint};
 use super::keys::{CONFIG_FILE_VAR, KeyPath};
 use super::provenance::Provenance;
 use super::root::Config;
-use super::validate::validate;
+use super::validate::{Violation, validate};
 
 /// Name of the file looked for in the working directory when no file is named.
 pub const DEFAULT_FILE_NAME: &str = "signaldb.toml";
@@ -58,27 +58,42 @@ pub fn load_from(
         file.as_mut().map(FileSource::check).unwrap_or_default().into_iter().unzip();
     problems.extend(env_problems);
 
-    let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    let defaults = Figment::from(Serialized::defaults(Config::default()));
+    let mut figment = defaults.clone();
     if let Some(file) = &file {
         figment = figment.merge(file);
     }
-    let config: Config = match figment.merge(&env).extract() {
-        Ok(config) => config,
-        Err(e) => {
-            problems.extend(figment_problems(e, file.as_ref()));
-            return Err(ConfigError::Invalid(problems));
+    figment = figment.merge(&env);
+    // A value its type refuses (an unknown timezone, ...) is set back to its default and
+    // extraction retried, so the rest can still be validated and every problem reported at once.
+    let mut refused: Vec<Violation> = Vec::new();
+    let config: Config = loop {
+        match figment.extract() {
+            Ok(config) => break config,
+            Err(e) => match refused_value(&e, &refused, &defaults) {
+                Some((violation, default)) => {
+                    figment = figment.merge(Serialized::default(&e.path.join("."), default));
+                    refused.push(violation);
+                }
+                None => {
+                    problems.extend(figment_problems(e, file.as_ref()));
+                    return Err(ConfigError::Invalid(problems));
+                }
+            },
         }
     };
 
     let provenance = Provenance::build(&config, file.as_ref(), &env);
-    problems.extend(validate(&config).into_iter().filter(|v| !rejected.contains(&v.path)).map(
-        |v| Problem {
-            kind: v.kind,
-            key: v.path.to_string(),
-            origin: provenance.locate(&v.path),
-            message: v.message,
-        },
-    ));
+    problems.extend(
+        validate(&config, &refused).into_iter().filter(|v| !rejected.contains(&v.path)).map(|v| {
+            Problem {
+                kind: v.kind,
+                key: v.path.to_string(),
+                origin: provenance.locate(&v.path),
+                message: v.message,
+            }
+        }),
+    );
     if !problems.is_empty() {
         return Err(ConfigError::Invalid(problems));
     }
@@ -105,6 +120,23 @@ fn find_file(
     };
     let path = cwd.join(named);
     if path.exists() { Ok(Some(path)) } else { Err(ConfigError::FileNotFound { path, named_by }) }
+}
+
+/// When `error` is one value its type's parser refused (a custom deserialisation message at a
+/// key, which no derived type produces) and that key was not refused before: the violation,
+/// and the key's default value in `defaults` to load in its place.
+fn refused_value(
+    error: &figment::Error,
+    refused: &[Violation],
+    defaults: &Figment,
+) -> Option<(Violation, figment::value::Value)> {
+    let Kind::Message(message) = &error.kind else { return None };
+    let path = KeyPath::from_figment(&error.path);
+    if error.count() != 1 || refused.iter().any(|v| v.path == path) {
+        return None;
+    }
+    let default = defaults.find_value(&error.path.join(".")).ok()?;
+    Some((Violation { kind: ProblemKind::InvalidValue, path, message: message.clone() }, default))
 }
 
 /// Problems for figment's extraction errors, located in the file or at their variable.

@@ -27,6 +27,7 @@ mod schema;
 mod secret;
 mod sort;
 mod storage;
+mod suggest;
 mod validate;
 
 #[cfg(test)]
@@ -41,9 +42,10 @@ pub use provenance::Provenance;
 pub use render::render_effective;
 pub use retention::{
     DatasetOverride, ResolvedRetention, RetentionConfig, RetentionTier, TenantOverride,
+    UnknownTimezone, parse_timezone,
 };
 pub use root::Config;
-pub use schema::{CatalogBackend, SchemaConfig};
+pub use schema::{CatalogBackend, CatalogType, SchemaConfig, UnsupportedCatalogType};
 pub use secret::{REDACTED, Secret, redact_uri};
 pub use sort::{DEFAULT_SPILL_DIR_NAME, SortConfig};
 pub use storage::{InvalidUri, S3Config, StorageConfig, StorageLocation};

@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use chrono_tz::Tz;
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
 use super::durations::hours;
 use crate::signal::Signal;
@@ -39,10 +40,11 @@ pub struct RetentionConfig {
     /// Extra hours past the retention cutoff before a partition is dropped, absorbing clock
     /// skew. Env `SIGNALDB_COMPACTOR_RETENTION_GRACE_PERIOD_HOURS`, default `1`.
     pub grace_period_hours: u32,
-    /// IANA timezone name in which cutoffs are also shown in logs and reports; cutoffs are
-    /// computed and data is stored in UTC.
-    /// Env `SIGNALDB_COMPACTOR_RETENTION_TIMEZONE`, default `"UTC"`.
-    pub timezone: String,
+    /// The timezone, by IANA name, in which cutoffs are also shown in logs and reports;
+    /// cutoffs are computed and data is stored in UTC. An unknown name is refused at load
+    /// ([`UnknownTimezone`]). Env `SIGNALDB_COMPACTOR_RETENTION_TIMEZONE`, default `"UTC"`.
+    #[serde(serialize_with = "serialize_timezone", deserialize_with = "deserialize_timezone")]
+    pub timezone: Tz,
     /// Most recent snapshots kept per table when expiring; at least 1, so a table always
     /// keeps a current snapshot. Env `SIGNALDB_COMPACTOR_RETENTION_SNAPSHOTS_TO_KEEP`,
     /// default `5`.
@@ -63,7 +65,7 @@ impl Default for RetentionConfig {
             metrics_retention_days: 30,
             profiles_retention_days: 7,
             grace_period_hours: 1,
-            timezone: "UTC".to_string(),
+            timezone: Tz::UTC,
             snapshots_to_keep: 5,
             tenant_overrides: Vec::new(),
         }
@@ -188,11 +190,6 @@ impl RetentionConfig {
     pub fn grace_period(&self) -> Duration {
         hours(self.grace_period_hours)
     }
-
-    /// `timezone` parsed; `None` only for a configuration that was never validated.
-    pub fn tz(&self) -> Option<chrono_tz::Tz> {
-        self.timezone.parse().ok()
-    }
 }
 
 impl TenantOverride {
@@ -217,4 +214,39 @@ impl DatasetOverride {
             Signal::Profiles => self.profiles_retention_days,
         }
     }
+}
+
+/// A timezone name that is not in the IANA database chrono-tz carries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown timezone `{name}`{hint}")]
+pub struct UnknownTimezone {
+    /// The name given.
+    pub name: String,
+    /// `; did you mean `X`?` with the closest known name, or what a name looks like.
+    hint: String,
+}
+
+/// The timezone named `name` (`UTC`, `Europe/Berlin`, ...); an unknown name's error suggests
+/// the closest known one.
+pub fn parse_timezone(name: &str) -> Result<Tz, UnknownTimezone> {
+    name.parse().map_err(|_| {
+        let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
+        let hint = match super::suggest::closest(name, names) {
+            Some(best) => format!("; did you mean `{best}`?"),
+            None => " (expected an IANA name such as UTC or Europe/Berlin)".to_string(),
+        };
+        UnknownTimezone { name: name.to_string(), hint }
+    })
+}
+
+/// A [`Tz`] in the configuration as its IANA name.
+fn serialize_timezone<S: Serializer>(tz: &Tz, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(tz.name())
+}
+
+/// A [`Tz`] from its IANA name. An unknown name fails with the [`UnknownTimezone`] message,
+/// which loading reports at the key with every other problem.
+fn deserialize_timezone<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Tz, D::Error> {
+    let name = String::deserialize(deserializer)?;
+    parse_timezone(&name).map_err(de::Error::custom)
 }

@@ -1,8 +1,9 @@
 //! The `[schema]` section: the Iceberg SQL catalog every table is registered in.
 
 use std::fmt;
+use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
 use super::secret::redact_uri;
 use super::storage::InvalidUri;
@@ -11,9 +12,10 @@ use super::storage::InvalidUri;
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SchemaConfig {
-    /// Catalog implementation; only `"sql"` (the Iceberg SQL catalog) is supported.
+    /// Catalog implementation; only `"sql"` (the Iceberg SQL catalog) is supported, any other
+    /// name is refused at load ([`UnsupportedCatalogType`]).
     /// Env `SIGNALDB_SCHEMA_CATALOG_TYPE`, default `"sql"`.
-    pub catalog_type: String,
+    pub catalog_type: CatalogType,
     /// Database of the SQL catalog: `sqlite://PATH`, `sqlite::memory:`, `postgres://…` or
     /// `postgresql://…` (sqlx syntax). Env `SIGNALDB_SCHEMA_CATALOG_URI`,
     /// default `"sqlite://.data/catalog.db"`.
@@ -27,7 +29,7 @@ pub struct SchemaConfig {
 impl Default for SchemaConfig {
     fn default() -> Self {
         SchemaConfig {
-            catalog_type: "sql".to_string(),
+            catalog_type: CatalogType::Sql,
             catalog_uri: "sqlite://.data/catalog.db".to_string(),
             catalog_name: "signaldb".to_string(),
         }
@@ -38,7 +40,7 @@ impl fmt::Debug for SchemaConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let SchemaConfig { catalog_type, catalog_uri, catalog_name } = self;
         f.debug_struct("SchemaConfig")
-            .field("catalog_type", catalog_type)
+            .field("catalog_type", &catalog_type.as_str())
             .field("catalog_uri", &redact_uri(catalog_uri))
             .field("catalog_name", catalog_name)
             .finish()
@@ -49,6 +51,59 @@ impl SchemaConfig {
     /// The database engine `catalog_uri` points at.
     pub fn backend(&self) -> Result<CatalogBackend, InvalidUri> {
         CatalogBackend::of(&self.catalog_uri)
+    }
+}
+
+/// The catalog implementation `[schema] catalog_type` names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum CatalogType {
+    /// `sql`: the Iceberg SQL catalog, tables in a SQLite or PostgreSQL database.
+    #[default]
+    Sql,
+}
+
+impl CatalogType {
+    /// The name in the configuration: `sql`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CatalogType::Sql => "sql",
+        }
+    }
+}
+
+impl fmt::Display for CatalogType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `catalog_type` that names no supported catalog implementation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported catalog type `{0}`; only `sql` is supported")]
+pub struct UnsupportedCatalogType(pub String);
+
+impl FromStr for CatalogType {
+    type Err = UnsupportedCatalogType;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sql" => Ok(CatalogType::Sql),
+            other => Err(UnsupportedCatalogType(other.to_string())),
+        }
+    }
+}
+
+/// As its name; an unknown name fails deserialisation with the [`UnsupportedCatalogType`]
+/// message, which loading reports at the key with every other problem.
+impl Serialize for CatalogType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for CatalogType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?.parse().map_err(de::Error::custom)
     }
 }
 

@@ -1,4 +1,8 @@
 //! Rules a well-typed configuration must also satisfy; every broken rule is reported.
+//!
+//! Values parsed into types at load (the retention timezone, the catalog type) are checked by
+//! their types; a value its type refused reaches [`validate`] as a [`Violation`] and is
+//! reported here, in its key's place among the rules.
 
 use std::collections::HashMap;
 
@@ -38,6 +42,12 @@ impl Checker<'_> {
         });
     }
 
+    /// Reports the values of `refused` at `key`: values its type refused at load.
+    fn refused(&mut self, key: &str, refused: &[Violation]) {
+        let path = self.prefix.key(key);
+        self.out.extend(refused.iter().filter(|v| v.path == path).cloned());
+    }
+
     fn at_least<N: Into<u64> + Copy>(&mut self, key: &str, value: N, min: u64, unit: &str) {
         let value: u64 = value.into();
         if value < min {
@@ -47,14 +57,15 @@ impl Checker<'_> {
     }
 }
 
-/// Every rule `config` breaks.
-pub(crate) fn validate(config: &Config) -> Vec<Violation> {
+/// Every rule `config` breaks, and every value of `refused` (values their type refused at load,
+/// replaced by their defaults in `config`) at its key's place.
+pub(crate) fn validate(config: &Config, refused: &[Violation]) -> Vec<Violation> {
     let Config { compactor, storage, schema } = config;
     let mut out = Vec::new();
     let root = KeyPath::default();
     check_compactor(compactor, &mut Checker { out: &mut out, prefix: root.key("compactor") });
     let retention_path = root.key("compactor").key("retention");
-    check_retention(&compactor.retention, &retention_path, &mut out);
+    check_retention(&compactor.retention, &retention_path, refused, &mut out);
     let orphan_path = root.key("compactor").key("orphan_cleanup");
     check_orphans(&compactor.orphan_cleanup, &mut Checker { out: &mut out, prefix: orphan_path });
     let sort_path = root.key("compactor").key("sort");
@@ -62,7 +73,7 @@ pub(crate) fn validate(config: &Config) -> Vec<Violation> {
     let output_path = root.key("compactor").key("output");
     check_output(&compactor.output, &mut Checker { out: &mut out, prefix: output_path });
     check_storage(storage, &mut Checker { out: &mut out, prefix: root.key("storage") });
-    check_schema(schema, &mut Checker { out: &mut out, prefix: root.key("schema") });
+    check_schema(schema, refused, &mut Checker { out: &mut out, prefix: root.key("schema") });
     out
 }
 
@@ -126,7 +137,12 @@ fn check_compactor(c: &CompactorConfig, check: &mut Checker<'_>) {
     }
 }
 
-fn check_retention(r: &RetentionConfig, prefix: &KeyPath, out: &mut Vec<Violation>) {
+fn check_retention(
+    r: &RetentionConfig,
+    prefix: &KeyPath,
+    refused: &[Violation],
+    out: &mut Vec<Violation>,
+) {
     let RetentionConfig {
         enabled: _,
         retention_check_interval_secs,
@@ -136,7 +152,7 @@ fn check_retention(r: &RetentionConfig, prefix: &KeyPath, out: &mut Vec<Violatio
         metrics_retention_days,
         profiles_retention_days,
         grace_period_hours: _,
-        timezone,
+        timezone: _,
         snapshots_to_keep,
         tenant_overrides,
     } = r;
@@ -146,14 +162,7 @@ fn check_retention(r: &RetentionConfig, prefix: &KeyPath, out: &mut Vec<Violatio
     check.at_least("logs_retention_days", *logs_retention_days, 1, "day");
     check.at_least("metrics_retention_days", *metrics_retention_days, 1, "day");
     check.at_least("profiles_retention_days", *profiles_retention_days, 1, "day");
-    if timezone.parse::<chrono_tz::Tz>().is_err() {
-        let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
-        let hint = match super::keys::closest(timezone, names) {
-            Some(best) => format!("; did you mean `{best}`?"),
-            None => " (expected an IANA name such as UTC or Europe/Berlin)".to_string(),
-        };
-        check.invalid("timezone", format!("unknown timezone `{timezone}`{hint}"));
-    }
+    check.refused("timezone", refused);
     if *snapshots_to_keep < 1 {
         check.invalid(
             "snapshots_to_keep",
@@ -299,7 +308,7 @@ fn sort_columns(check: &mut Checker<'_>, signal: Signal, columns: &[String]) {
     let names: Vec<&str> = known.iter().map(String::as_str).collect();
     for (i, column) in columns.iter().enumerate() {
         if !names.contains(&column.as_str()) {
-            let hint = match super::keys::closest(column, names.iter().copied()) {
+            let hint = match super::suggest::closest(column, names.iter().copied()) {
                 Some(best) => format!("; did you mean `{best}`?"),
                 None => format!(" (columns: {})", names.join(", ")),
             };
@@ -343,14 +352,9 @@ fn check_storage(s: &StorageConfig, check: &mut Checker<'_>) {
     }
 }
 
-fn check_schema(s: &SchemaConfig, check: &mut Checker<'_>) {
-    let SchemaConfig { catalog_type, catalog_uri, catalog_name } = s;
-    if catalog_type != "sql" {
-        check.invalid(
-            "catalog_type",
-            format!("unsupported catalog type `{catalog_type}`; only `sql` is supported"),
-        );
-    }
+fn check_schema(s: &SchemaConfig, refused: &[Violation], check: &mut Checker<'_>) {
+    let SchemaConfig { catalog_type: _, catalog_uri, catalog_name } = s;
+    check.refused("catalog_type", refused);
     if let Err(e) = CatalogBackend::of(catalog_uri) {
         check.invalid("catalog_uri", e.to_string());
     }

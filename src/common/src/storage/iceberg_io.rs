@@ -21,7 +21,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use serde::{Deserialize, Serialize};
 
-use super::Warehouse;
+use super::warehouse::Warehouse;
 
 /// Size at which a buffered write becomes a multipart upload (also the part size).
 pub const MULTIPART_THRESHOLD: usize = 8 * 1024 * 1024;

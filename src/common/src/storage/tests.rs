@@ -3,8 +3,9 @@ use futures::TryStreamExt;
 
 use super::iceberg_io::MULTIPART_THRESHOLD;
 use super::*;
-use crate::config::{S3Config, Secret};
+use crate::config::{S3Config, Secret, StorageConfig};
 use object_store::ObjectStoreExt;
+use object_store::path::Path;
 
 fn local(dir: &std::path::Path) -> Warehouse {
     let config = StorageConfig { dsn: format!("file://{}", dir.display()), ..Default::default() };

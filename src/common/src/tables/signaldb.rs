@@ -19,7 +19,8 @@ use iceberg::spec::{
     UnboundPartitionField, UnboundPartitionSpec,
 };
 
-use super::{TIMESTAMP_COLUMN, TableError, TableId, sort_order_on};
+use super::columns::{TIMESTAMP_COLUMN, sort_order_on};
+use super::id::{TableError, TableId};
 use crate::table_kind::TableKind;
 
 /// The layout's name in messages.

@@ -18,13 +18,9 @@ pub fn format_utc(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// `t` as RFC 3339 in the configured timezone (`2026-01-25T05:00:00-05:00`); UTC when the
-/// timezone cannot be parsed, which a validated configuration rules out.
+/// `t` as RFC 3339 in the configured timezone (`2026-01-25T05:00:00-05:00`).
 pub fn format_local(t: DateTime<Utc>, config: &RetentionConfig) -> String {
-    match config.tz() {
-        Some(tz) => t.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Secs, true),
-        None => format_utc(t),
-    }
+    t.with_timezone(&config.timezone).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// The retention cutoff: `now − days − grace_hours`, in whole seconds (rounded down, which
@@ -70,7 +66,7 @@ impl TablePolicy {
             now,
             cutoff: at,
             cutoff_local: format_local(at, config),
-            timezone: config.timezone.clone(),
+            timezone: config.timezone.name().to_string(),
         }
     }
 }
@@ -133,7 +129,7 @@ pub fn explain(config: &RetentionConfig, tenant: &str, dataset: &str) -> Explana
         dataset: dataset.to_string(),
         signals,
         grace_period_hours: config.grace_period_hours,
-        timezone: config.timezone.clone(),
+        timezone: config.timezone.name().to_string(),
         snapshots_to_keep: config.snapshots_to_keep,
     }
 }

@@ -412,7 +412,7 @@ impl Fleet {
 
     /// A random replica of any service.
     pub fn any(&self, rng: &mut impl rand::Rng) -> &Instance {
-        super::pick(rng, &self.instances)
+        super::random::pick(rng, &self.instances)
     }
 
     /// A random replica of the service named `name`.
@@ -426,7 +426,7 @@ impl Fleet {
 
     /// A random replica of a service where user traffic enters.
     pub fn entry(&self, rng: &mut impl rand::Rng) -> &Instance {
-        &self.instances[*super::pick(rng, &self.entries)]
+        &self.instances[*super::random::pick(rng, &self.entries)]
     }
 }
 

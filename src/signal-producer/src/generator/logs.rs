@@ -13,9 +13,9 @@ use rand::Rng;
 use serde_json::json;
 
 use super::fleet::{Fleet, Instance};
-use super::{
-    Window, log_normal, opt_strings, pick, sort_by_time, span_id, strings, trace_id, weighted,
-};
+use super::random::{log_normal, pick, span_id, trace_id, weighted};
+use super::rows::{opt_strings, sort_by_time, strings};
+use super::spec::Window;
 
 /// An OpenTelemetry severity: number and text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +68,7 @@ pub fn generate(rng: &mut impl Rng, fleet: &Fleet, window: Window, rows: usize) 
     let records = records(rng, fleet, window, rows);
     let rows = &records;
     vec![
-        super::timestamps(rows.iter().map(|r| r.ts).collect()),
+        super::rows::timestamps(rows.iter().map(|r| r.ts).collect()),
         Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.severity.number))),
         strings(rows, |r| r.severity.text),
         strings(rows, |r| &r.body),

@@ -14,7 +14,9 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::fleet::{Fleet, Instance, Service};
-use super::{Window, log_normal, opt_strings, pick, sort_by_time, strings};
+use super::random::{log_normal, pick};
+use super::rows::{opt_strings, sort_by_time, strings};
+use super::spec::Window;
 use crate::checksum::fnv_str;
 
 /// One metric the fleet reports.
@@ -111,7 +113,7 @@ pub fn generate(rng: &mut impl Rng, fleet: &Fleet, window: Window, rows: usize) 
     sort_by_time(&mut points, |p| p.ts);
     let rows = &points;
     vec![
-        super::timestamps(rows.iter().map(|p| p.ts).collect()),
+        super::rows::timestamps(rows.iter().map(|p| p.ts).collect()),
         strings(rows, |p| p.metric.name),
         strings(rows, |p| p.metric.kind),
         Arc::new(Float64Array::from_iter_values(rows.iter().map(|p| p.value))),

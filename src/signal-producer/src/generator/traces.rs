@@ -14,7 +14,9 @@ use rand::Rng;
 use serde_json::json;
 
 use super::fleet::{self, Fleet, Instance, Route};
-use super::{Window, log_normal, opt_strings, pick, sort_by_time, span_id, strings, timestamps};
+use super::random::{log_normal, pick, span_id};
+use super::rows::{opt_strings, sort_by_time, strings, timestamps};
+use super::spec::Window;
 
 /// `SPAN_KIND_SERVER`.
 pub const SERVER: &str = "SPAN_KIND_SERVER";
@@ -167,7 +169,7 @@ impl<'f, R: Rng> TraceBuilder<'f, '_, R> {
 
     /// One whole trace, entering at a random entry service.
     fn trace(&mut self) {
-        self.trace_id = Arc::from(super::trace_id(self.rng));
+        self.trace_id = Arc::from(super::random::trace_id(self.rng));
         let entry = self.fleet.entry(self.rng);
         let route = pick(self.rng, entry.service.routes);
         let outcome = self.outcome();

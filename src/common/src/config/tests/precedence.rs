@@ -27,7 +27,7 @@ fn defaults_apply_when_nothing_is_set() {
             (r.traces_retention_days, r.logs_retention_days, r.metrics_retention_days),
             (7, 3, 30)
         );
-        assert_eq!((r.grace_period_hours, r.timezone.as_str(), r.snapshots_to_keep), (1, "UTC", 5));
+        assert_eq!((r.grace_period_hours, r.timezone.name(), r.snapshots_to_keep), (1, "UTC", 5));
         assert!(r.tenant_overrides.is_empty());
         let o = &c.orphan_cleanup;
         assert!(!o.enabled && !o.dry_run && o.revalidate_before_delete);

@@ -135,7 +135,7 @@ fn an_unknown_timezone_is_refused_with_a_suggestion() {
         let loaded =
             load_toml(jail, "[compactor.retention]\ntimezone = \"America/New_York\"\n", &[])
                 .unwrap();
-        assert_eq!(loaded.config.compactor.retention.tz(), Some(chrono_tz::America::New_York));
+        assert_eq!(loaded.config.compactor.retention.timezone, chrono_tz::America::New_York);
         Ok(())
     });
 }
@@ -268,6 +268,62 @@ fn a_lifecycle_pause_over_an_hour_is_refused_and_zero_is_allowed() {
             load_toml(jail, "[compactor.orphan_cleanup]\nlifecycle_pause_secs = 0\n", &[]).unwrap();
         let pause = loaded.config.compactor.orphan_cleanup.lifecycle_pause();
         assert_eq!(pause, std::time::Duration::ZERO);
+        Ok(())
+    });
+}
+
+#[test]
+fn values_their_type_refuses_are_reported_in_place_with_every_other_problem() {
+    Jail::expect_with(|jail| {
+        let toml = "[compactor.retention]\ntimezone = \"Mars/Olympus\"\nlogs_retention_days = 0\n\
+                    [schema]\ncatalog_type = \"rest\"\ncatalog_name = \"\"\n";
+        let env = [("SIGNALDB_COMPACTOR_RETENTION_TRACES_RETENTION_DAYS", "0")];
+        let err = refused(jail, toml, &env);
+        let found: Vec<(&str, ProblemKind)> =
+            err.problems().iter().map(|p| (p.key.as_str(), p.kind)).collect();
+        assert_eq!(
+            found,
+            [
+                ("compactor.retention.traces_retention_days", ProblemKind::InvalidValue),
+                ("compactor.retention.logs_retention_days", ProblemKind::InvalidValue),
+                ("compactor.retention.timezone", ProblemKind::InvalidValue),
+                ("schema.catalog_type", ProblemKind::InvalidValue),
+                ("schema.catalog_name", ProblemKind::InvalidValue),
+            ],
+            "{err}"
+        );
+        let text = err.to_string();
+        let file = toml_path(jail).display().to_string();
+        assert!(
+            text.contains(&format!(
+                "invalid value for compactor.retention.timezone in {file} line 2: unknown \
+                 timezone `Mars/Olympus`"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "invalid value for schema.catalog_type in {file} line 5: unsupported catalog \
+                 type `rest`; only `sql` is supported"
+            )),
+            "{text}"
+        );
+
+        // A wrong type is still a wrong type, not an unknown name.
+        let err = refused(jail, "[compactor.retention]\ntimezone = 5\n", &[]);
+        assert_eq!(only_problem(&err, "compactor.retention.timezone").kind, ProblemKind::WrongType);
+
+        // Typed values render and load back as their names.
+        let loaded = load_toml(
+            jail,
+            "[compactor.retention]\ntimezone = \"Europe/Berlin\"\n",
+            &[("SIGNALDB_SCHEMA_CATALOG_TYPE", "sql")],
+        )
+        .unwrap();
+        assert_eq!(loaded.config.schema.catalog_type, crate::config::CatalogType::Sql);
+        let rendered = crate::config::render_effective(&loaded);
+        assert!(rendered.contains("timezone = \"Europe/Berlin\""), "{rendered}");
+        assert!(rendered.contains("catalog_type = \"sql\""), "{rendered}");
         Ok(())
     });
 }

@@ -47,7 +47,8 @@ fn cutoff_is_now_minus_period_minus_grace_in_utc() {
 #[test]
 fn the_timezone_changes_only_how_the_cutoff_is_shown() {
     let utc = RetentionConfig::default();
-    let ny = RetentionConfig { timezone: "America/New_York".into(), ..Default::default() };
+    let ny =
+        RetentionConfig { timezone: "America/New_York".parse().unwrap(), ..Default::default() };
     let id = TableId::new("other", "prod", TableKind::Logs).unwrap();
     let now = at("2026-01-26T11:00:00Z");
     let (a, b) = (TablePolicy::resolve(&utc, &id, now), TablePolicy::resolve(&ny, &id, now));

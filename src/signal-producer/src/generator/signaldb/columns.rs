@@ -17,6 +17,8 @@ use arrow_schema::{ArrowError, DataType, SchemaRef};
 use common::tables::TIMESTAMP_COLUMN;
 use serde_json::Value;
 
+use crate::generator::spec::US_PER_HOUR;
+
 /// The rows of one `map<string, string>` column.
 #[derive(Debug)]
 pub struct MapColumn(MapBuilder<StringBuilder, StringBuilder>);
@@ -161,11 +163,8 @@ impl Columns {
     /// the epoch) and `hour` (hour of the day, 0–23, UTC).
     pub fn time(&mut self, ts: &[i64]) {
         self.timestamps(TIMESTAMP_COLUMN, ts.iter().copied().map(Some));
-        self.array(
-            "date_day",
-            Date32Array::from_iter_values(ts.iter().map(|&t| super::date_day(t))),
-        );
-        self.ints("hour", ts.iter().map(|&t| Some(super::hour_of_day(t))));
+        self.array("date_day", Date32Array::from_iter_values(ts.iter().map(|&t| date_day(t))));
+        self.ints("hour", ts.iter().map(|&t| Some(hour_of_day(t))));
     }
 
     /// The batch of these columns on `schema`, matched by name: a column `schema` lacks is
@@ -189,4 +188,17 @@ impl Columns {
         }
         RecordBatch::try_new(schema.clone(), out)
     }
+}
+
+/// Microseconds in one day.
+const US_PER_DAY: i64 = 24 * US_PER_HOUR;
+
+/// The `date_day` of a timestamp in microseconds: days since the epoch (UTC).
+fn date_day(ts_us: i64) -> i32 {
+    i32::try_from(ts_us.div_euclid(US_PER_DAY)).expect("generated days fit in i32")
+}
+
+/// The `hour` of a timestamp in microseconds: the hour of the day, 0–23 (UTC).
+fn hour_of_day(ts_us: i64) -> i32 {
+    ts_us.div_euclid(US_PER_HOUR).rem_euclid(24) as i32
 }

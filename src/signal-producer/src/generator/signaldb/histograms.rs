@@ -18,7 +18,9 @@ use super::columns::Columns;
 use super::metrics::{DELTA, Head, head_columns, midnight};
 use crate::generator::fleet::{self, Fleet, Instance, Service};
 use crate::generator::metrics::{daily_load, round3, seconds_since_midnight, service_factor};
-use crate::generator::{Window, log_normal, pick, sort_by_time, span_id, trace_id};
+use crate::generator::random::{log_normal, pick, span_id, trace_id};
+use crate::generator::rows::sort_by_time;
+use crate::generator::spec::Window;
 
 /// OpenTelemetry's default explicit bucket bounds (milliseconds).
 pub const BOUNDS: [f64; 15] = [

@@ -6,10 +6,12 @@
 
 use rand::Rng;
 
-use super::RESOURCE_SCHEMA_URL;
 use super::columns::{Columns, MapColumn};
+use super::scope::RESOURCE_SCHEMA_URL;
 use crate::generator::fleet::Fleet;
-use crate::generator::{Window, log_normal, logs};
+use crate::generator::logs;
+use crate::generator::random::log_normal;
+use crate::generator::spec::Window;
 
 /// The columns of one logs file with `rows` records timed inside `window`.
 pub fn generate(rng: &mut impl Rng, fleet: &Fleet, window: Window, rows: usize) -> Columns {

@@ -8,12 +8,13 @@
 use rand::Rng;
 use serde_json::Value;
 
-use super::RESOURCE_SCHEMA_URL;
 use super::columns::{Columns, MapColumn};
-use super::scope::{Instrumentation, scope};
+use super::scope::{Instrumentation, RESOURCE_SCHEMA_URL, scope};
 use crate::generator::fleet::{Fleet, Instance};
 use crate::generator::metrics::{self, METRICS, Metric};
-use crate::generator::{Window, pick, sort_by_time};
+use crate::generator::random::pick;
+use crate::generator::rows::sort_by_time;
+use crate::generator::spec::Window;
 
 /// `AGGREGATION_TEMPORALITY_DELTA`.
 pub const DELTA: i32 = 1;

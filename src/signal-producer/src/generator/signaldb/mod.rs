@@ -24,23 +24,7 @@ use common::TableKind;
 use rand::Rng;
 
 use super::fleet::Fleet;
-use super::{FileSpec, US_PER_HOUR};
-
-/// The OpenTelemetry semantic-conventions schema the generated resources follow.
-pub const RESOURCE_SCHEMA_URL: &str = "https://opentelemetry.io/schemas/1.26.0";
-
-/// Microseconds in one day.
-const US_PER_DAY: i64 = 24 * US_PER_HOUR;
-
-/// The `date_day` of a timestamp in microseconds: days since the epoch (UTC).
-pub fn date_day(ts_us: i64) -> i32 {
-    i32::try_from(ts_us.div_euclid(US_PER_DAY)).expect("generated days fit in i32")
-}
-
-/// The `hour` of a timestamp in microseconds: the hour of the day, 0–23 (UTC).
-pub fn hour_of_day(ts_us: i64) -> i32 {
-    ts_us.div_euclid(US_PER_HOUR).rem_euclid(24) as i32
-}
+use super::spec::FileSpec;
 
 /// Generates the file's rows of a SignalDB table as a batch on `schema`, the Arrow form of the
 /// table's current Iceberg schema.

@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 
 use super::columns::{Columns, MapColumn};
 use crate::generator::fleet::{Fleet, Instance, Service};
-use crate::generator::{Window, pick, sort_by_time, span_id, trace_id, weighted};
+use crate::generator::random::{pick, span_id, trace_id, weighted};
+use crate::generator::rows::sort_by_time;
+use crate::generator::spec::Window;
 
 /// One kind of profile: sample type and unit, period type and unit, period.
 struct Kind {

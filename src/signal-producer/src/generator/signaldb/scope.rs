@@ -1,7 +1,11 @@
 //! Instrumentation scopes: which OpenTelemetry library recorded a span, log record or metric,
-//! as the SDK of each service's language names it.
+//! as the SDK of each service's language names it; and the semantic-conventions schema every
+//! generated resource follows.
 
 use crate::generator::fleet::Service;
+
+/// The OpenTelemetry semantic-conventions schema the generated resources follow.
+pub const RESOURCE_SCHEMA_URL: &str = "https://opentelemetry.io/schemas/1.26.0";
 
 /// What kind of instrumentation produced the data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

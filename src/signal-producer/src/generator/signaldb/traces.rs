@@ -8,11 +8,10 @@
 use rand::Rng;
 use serde_json::json;
 
-use super::RESOURCE_SCHEMA_URL;
 use super::columns::{Columns, MapColumn};
-use super::scope::{Instrumentation, scope};
-use crate::generator::Window;
+use super::scope::{Instrumentation, RESOURCE_SCHEMA_URL, scope};
 use crate::generator::fleet::Fleet;
+use crate::generator::spec::Window;
 use crate::generator::traces::{self, Span};
 
 /// SignalDB's name and the OTLP number of a `SPAN_KIND_*`.
