@@ -30,10 +30,7 @@ use crate::job::{JobKind, JobSpec, Scope};
 use crate::metered::{Metered, Recorded};
 use crate::metrics::Metrics;
 use crate::orphan::{OrphanCleanupStep, OrphanSettings};
-use crate::pass::{
-    AfterTable, Components, Gauges, History, Job, LeaseSettings, TableLocks, TablePass,
-    TableSource, Warnings,
-};
+use crate::pass::{Job, LeaseSettings, TableLocks, TablePass};
 use crate::report::{JobOutcome, JobReport};
 use crate::retention::{RetentionSettings, RetentionStep};
 use crate::retention_cycle::{FollowUp, RetentionCycle};
@@ -93,60 +90,6 @@ where
 {
     let parts = pass.components(&metrics, clock);
     TablePass::new(Metered::new(step, Arc::clone(&metrics)), catalog, metrics, parts)
-}
-
-/// How a pass goes over its tables, from `[compactor]`: which [`Components`] it is made of.
-#[derive(Debug, Clone)]
-pub struct PassSettings {
-    /// Tables worked on at the same time (at least 1).
-    pub concurrency: usize,
-    /// Data files below this size count as small in the table gauges.
-    pub small_file_bytes: u64,
-    /// How long the run history keeps a pass.
-    pub history_keep: chrono::Duration,
-    /// The configuration the warning signs are checked against; `None` checks none.
-    pub checks: Option<Arc<CompactorConfig>>,
-    /// How tables are leased; `None` works on every table in scope without a lease.
-    pub leases: Option<LeaseSettings>,
-}
-
-impl PassSettings {
-    /// `concurrency` tables at a time, data files below `small_file_bytes` counted as small,
-    /// run history kept 30 days, no warning sign checked.
-    pub fn new(concurrency: usize, small_file_bytes: u64) -> Self {
-        let history_keep = chrono::Duration::days(30);
-        Self { concurrency, small_file_bytes, history_keep, checks: None, leases: None }
-    }
-
-    /// These settings with every table leased as `leases` says.
-    pub fn with_leases(self, leases: LeaseSettings) -> Self {
-        Self { leases: Some(leases), ..self }
-    }
-
-    /// The components of a pass made with these settings, recording into `metrics` at the
-    /// time `clock` tells: the catalog's tables in scope, most urgent first; after each
-    /// table its gauges and failures, its run-history row, then its warning signs.
-    pub fn components(self, metrics: &Arc<Metrics>, clock: Arc<dyn Clock>) -> Components {
-        let PassSettings { concurrency, small_file_bytes, history_keep, checks, leases } = self;
-        let instance = leases.as_ref().map_or("", |l| l.instance.as_str());
-        let mut sinks: Vec<Arc<dyn AfterTable>> = vec![
-            Arc::new(Gauges { metrics: Arc::clone(metrics) }),
-            Arc::new(History { keep: history_keep }),
-        ];
-        if let Some(config) = checks {
-            let metrics = Arc::clone(metrics);
-            let clock = Arc::clone(&clock);
-            sinks.push(Arc::new(Warnings { config, metrics, keep: history_keep, clock }));
-        }
-        Components {
-            source: TableSource::new(instance),
-            leases,
-            sinks,
-            concurrency,
-            small_file_bytes,
-            clock,
-        }
-    }
 }
 
 /// One entry of the runnable set: a job (or the retention cycle) and its spec.
@@ -333,6 +276,8 @@ impl Assembly {
 }
 
 mod settings;
+
+pub use settings::PassSettings;
 
 #[cfg(test)]
 mod tests;

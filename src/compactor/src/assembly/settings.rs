@@ -1,4 +1,5 @@
-//! Each job's settings, made from the configuration in one place. Every conversion names
+//! Each job's settings, made from the configuration in one place, and [`PassSettings`]: which
+//! components a pass is made of. Every conversion names
 //! every field of the section it reads (exhaustive destructuring), so a key added to the
 //! configuration does not compile until it is used here or said to be read elsewhere.
 
@@ -6,14 +7,16 @@ use std::sync::Arc;
 
 use common::config::{CompactorConfig, OrphanCleanupConfig, OutputConfig, SortConfig};
 
-use super::PassSettings;
 use crate::compaction::{
     CompactionSettings, ExecuteSettings, PlanSettings, RewriteSettings, SortPolicy, SortSettings,
 };
+use crate::metrics::Metrics;
 use crate::orphan::OrphanSettings;
+use crate::pass::{AfterTable, Components, Gauges, History, LeaseSettings, TableSource, Warnings};
 use crate::retention::RetentionSettings;
 use crate::run_history;
 use crate::snapshot::{MergePolicy, RetryPolicy};
+use common::clock::Clock;
 
 impl From<&CompactorConfig> for CompactionSettings {
     fn from(c: &CompactorConfig) -> Self {
@@ -173,6 +176,60 @@ impl From<&CompactorConfig> for PassSettings {
             history_keep: run_history::kept(c),
             checks: Some(Arc::new(c.clone())),
             leases: None,
+        }
+    }
+}
+
+/// How a pass goes over its tables, from `[compactor]`: which [`Components`] it is made of.
+#[derive(Debug, Clone)]
+pub struct PassSettings {
+    /// Tables worked on at the same time (at least 1).
+    pub concurrency: usize,
+    /// Data files below this size count as small in the table gauges.
+    pub small_file_bytes: u64,
+    /// How long the run history keeps a pass.
+    pub history_keep: chrono::Duration,
+    /// The configuration the warning signs are checked against; `None` checks none.
+    pub checks: Option<Arc<CompactorConfig>>,
+    /// How tables are leased; `None` works on every table in scope without a lease.
+    pub leases: Option<LeaseSettings>,
+}
+
+impl PassSettings {
+    /// `concurrency` tables at a time, data files below `small_file_bytes` counted as small,
+    /// run history kept 30 days, no warning sign checked.
+    pub fn new(concurrency: usize, small_file_bytes: u64) -> Self {
+        let history_keep = chrono::Duration::days(30);
+        Self { concurrency, small_file_bytes, history_keep, checks: None, leases: None }
+    }
+
+    /// These settings with every table leased as `leases` says.
+    pub fn with_leases(self, leases: LeaseSettings) -> Self {
+        Self { leases: Some(leases), ..self }
+    }
+
+    /// The components of a pass made with these settings, recording into `metrics` at the
+    /// time `clock` tells: the catalog's tables in scope, most urgent first; after each
+    /// table its gauges and failures, its run-history row, then its warning signs.
+    pub fn components(self, metrics: &Arc<Metrics>, clock: Arc<dyn Clock>) -> Components {
+        let PassSettings { concurrency, small_file_bytes, history_keep, checks, leases } = self;
+        let instance = leases.as_ref().map_or("", |l| l.instance.as_str());
+        let mut sinks: Vec<Arc<dyn AfterTable>> = vec![
+            Arc::new(Gauges { metrics: Arc::clone(metrics) }),
+            Arc::new(History { keep: history_keep }),
+        ];
+        if let Some(config) = checks {
+            let metrics = Arc::clone(metrics);
+            let clock = Arc::clone(&clock);
+            sinks.push(Arc::new(Warnings { config, metrics, keep: history_keep, clock }));
+        }
+        Components {
+            source: TableSource::new(instance),
+            leases,
+            sinks,
+            concurrency,
+            small_file_bytes,
+            clock,
         }
     }
 }
