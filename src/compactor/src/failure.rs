@@ -156,11 +156,17 @@ mod tests {
     #[test]
     fn iceberg_errors_are_classified_by_their_kind() {
         let e = |k| iceberg::Error::new(k, "x");
-        assert_eq!(FailureKind::of_iceberg(&e(iceberg::ErrorKind::DataInvalid)), FailureKind::CorruptInput);
+        assert_eq!(
+            FailureKind::of_iceberg(&e(iceberg::ErrorKind::DataInvalid)),
+            FailureKind::CorruptInput
+        );
         assert_eq!(
             FailureKind::of_iceberg(&e(iceberg::ErrorKind::FeatureUnsupported)),
             FailureKind::UnfitTable
         );
-        assert_eq!(FailureKind::of_iceberg(&e(iceberg::ErrorKind::Unexpected)), FailureKind::Storage);
+        assert_eq!(
+            FailureKind::of_iceberg(&e(iceberg::ErrorKind::Unexpected)),
+            FailureKind::Storage
+        );
     }
 }

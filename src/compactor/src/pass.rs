@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use common::catalog::{CatalogHandle, Fence, SignalCatalog, list_signal_tables};
+use common::catalog::{CatalogHandle, SignalCatalog, list_signal_tables};
 use common::config::CompactorConfig;
 use common::tables::TableId;
 use futures::StreamExt;
@@ -24,11 +24,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::job::{JobKind, Scope};
-use crate::lease::LeaseStore;
 use crate::log_target;
 use crate::metrics::Metrics;
 use crate::report::{JobReport, Skipped, TableOutcome, TableReport};
-use crate::run_history::{self, RunHistory, RunOutcome, RunRecord};
+use crate::state::{self, Fence, RunOutcome, RunRecord, Runs, StateStore};
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 use crate::table_state::TableState;
 use crate::warnings;
@@ -79,7 +78,7 @@ impl From<&CompactorConfig> for PassSettings {
         Self {
             concurrency: c.max_concurrent_jobs,
             small_file_bytes: c.small_file_threshold_bytes,
-            history_keep: run_history::kept(c),
+            history_keep: state::kept(c),
             checks: Some(Arc::new(c.clone())),
             leases: None,
         }
@@ -165,7 +164,7 @@ where
 
     /// Sets the warning gauges of `id`, in `state` after the pass, from the checks against the
     /// configuration and the table's run history.
-    async fn check_warnings(&self, history: &RunHistory, id: &TableId, state: &TableState) {
+    async fn check_warnings(&self, history: &Runs, id: &TableId, state: &TableState) {
         let Some(config) = &self.settings.checks else { return };
         match history.recent(id).await {
             Ok(runs) => {
@@ -191,7 +190,7 @@ where
     /// (start, end).
     async fn record_run(
         &self,
-        history: &RunHistory,
+        history: &Runs,
         id: &TableId,
         table: &TableReport,
         (started_at, finished_at): (DateTime<Utc>, DateTime<Utc>),
@@ -209,9 +208,10 @@ where
             outcome,
             changes: table.details.as_ref().map(TableOutcome::changes).unwrap_or_default(),
             error: table.error.clone(),
+            error_kind: None,
             instance: self.instance().to_string(),
         };
-        if let Err(e) = history.record(id, &run).await {
+        if let Err(e) = history.record(id, &run, self.settings.history_keep).await {
             warn!(
                 target: log_target::SERVICE,
                 tenant = %id.tenant, dataset = %id.dataset, table = %id.table, error = %e,
@@ -284,7 +284,7 @@ where
             Taken::Busy(holder) => {
                 let skipped = Skipped {
                     held_by: holder.as_ref().map(|h| h.owner.clone()),
-                    job: holder.as_ref().map(|h| h.job.clone()),
+                    job: holder.as_ref().map(|h| h.job.to_string()),
                     until: holder.as_ref().map(|h| h.expires_at),
                 };
                 info!(
@@ -402,26 +402,26 @@ where
             report.errors.push(e);
             return report.finish(started.elapsed());
         }
-        let history = match RunHistory::of(&catalog, self.settings.history_keep).await {
-            Ok(history) => Some(history),
+        let store = StateStore::open(&catalog).await;
+        let history = match &store {
+            Ok(store) => Some(store.runs()),
             Err(e) => {
-                catalog.observe(&e);
+                catalog.observe(e);
                 warn!(target: log_target::SERVICE, job = %self.kind(), error = %e, "Run history not recorded");
                 None
             }
         };
         let leasing = match &self.settings.leases {
             None => None,
-            Some(settings) => match LeaseStore::of(&catalog).await {
+            Some(settings) => match &store {
                 Ok(store) => Some(Leasing {
-                    store,
+                    leases: store.leases(),
                     catalog: catalog.as_ref(),
                     settings,
                     metrics: &self.metrics.leases,
                     job: self.kind(),
                 }),
                 Err(e) => {
-                    catalog.observe(&e);
                     report.errors.push(e.to_string());
                     return report.finish(started.elapsed());
                 }

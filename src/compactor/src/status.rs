@@ -14,9 +14,8 @@ use common::tables::TableId;
 use serde::Serialize;
 
 use crate::job::{JobKind, Scope};
-use crate::lease::{Holder, LeaseStore};
 use crate::retention::TablePolicy;
-use crate::run_history::{self, RecentRuns, RunHistory, RunOutcome, RunRecord};
+use crate::state::{Holder, RecentRuns, RunOutcome, RunRecord, Runs, StateStore};
 use crate::table_state::TableState;
 use crate::warnings::{
     UNMERGED_MANIFESTS, Warning, config_warnings, cutoff_hour, job_interval, table_warnings,
@@ -149,13 +148,14 @@ pub async fn status(
             return report;
         }
     };
-    let history = RunHistory::of(catalog, run_history::kept(c)).await.map_err(|e| e.to_string());
-    let held = match LeaseStore::of(catalog).await {
-        Ok(store) => store.holders(now).await,
-        Err(e) => Err(e),
+    let store = StateStore::open(catalog).await;
+    let history = store.as_ref().map(StateStore::runs).map_err(|e| e.to_string());
+    let held = match &store {
+        Ok(store) => store.leases().holders().await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
     };
     let held = held.unwrap_or_else(|e| {
-        report.errors.push(e.to_string());
+        report.errors.push(e);
         Vec::new()
     });
     for id in ids {
@@ -170,7 +170,7 @@ pub async fn status(
 async fn table_status(
     catalog: &SignalCatalog,
     c: &CompactorConfig,
-    history: &Result<RunHistory, String>,
+    history: &Result<Runs, String>,
     id: &TableId,
     now: DateTime<Utc>,
 ) -> TableStatus {

@@ -13,7 +13,6 @@ use object_store::path::Path;
 use tracing::{info, warn};
 
 use super::candidates::{Candidate, Selector, age_label};
-use super::checkpoint::{Checkpoint, CheckpointStore};
 use super::delete::Batches;
 use super::error::OrphanError;
 use super::reference::ReferenceSet;
@@ -23,6 +22,7 @@ use super::scan::scan;
 use super::settings::OrphanSettings;
 use crate::job::{JobKind, Scope};
 use crate::log_target;
+use crate::state::{Checkpoint, Checkpoints, StateStore};
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 
 /// What planning found: the reference set, the candidates in path order and the run's
@@ -49,7 +49,7 @@ pub struct OrphanCleanupStep {
 #[derive(Debug)]
 struct PassState {
     index: LocationIndex,
-    checkpoints: Option<CheckpointStore>,
+    checkpoints: Option<Checkpoints>,
 }
 
 impl OrphanCleanupStep {
@@ -63,7 +63,8 @@ impl OrphanCleanupStep {
     /// and, unless `dry_run`, opens the checkpoint store.
     pub async fn prepare(&self, catalog: &SignalCatalog, dry_run: bool) -> Result<(), OrphanError> {
         let index = LocationIndex::load(catalog).await?;
-        let checkpoints = if dry_run { None } else { Some(CheckpointStore::of(catalog).await?) };
+        let checkpoints =
+            if dry_run { None } else { Some(StateStore::open(catalog).await?.checkpoints()) };
         let state = Arc::new(PassState { index, checkpoints });
         *self.pass.write().unwrap_or_else(|p| p.into_inner()) = Some(state);
         Ok(())
@@ -156,7 +157,7 @@ impl OrphanCleanupStep {
     /// The table's checkpoint if it is recent enough to resume, with its path.
     async fn resumable(
         &self,
-        store: &CheckpointStore,
+        store: &Checkpoints,
         cx: &TableContext<'_>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<(Checkpoint, Path)>, OrphanError> {

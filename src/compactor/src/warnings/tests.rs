@@ -2,7 +2,8 @@ use chrono::TimeZone;
 use common::TableKind;
 
 use super::*;
-use crate::run_history::{Changes, RunRecord};
+use crate::changes::Changes;
+use crate::state::RunRecord;
 use crate::table_state::HourFiles;
 
 fn config() -> CompactorConfig {
@@ -46,6 +47,7 @@ fn run(job: JobKind, outcome: RunOutcome, hours_ago: i64, changes: Changes) -> R
         outcome,
         changes,
         error: None,
+        error_kind: None,
         instance: String::new(),
     }
 }

@@ -11,7 +11,7 @@ use crate::compaction::CompactionOutcome;
 use crate::job::Scope;
 use crate::metrics::Metrics;
 use crate::pass::{Job, PassSettings, TablePass};
-use crate::run_history::RunHistory;
+use crate::state::StateStore;
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 use crate::test_support::TempCatalog;
 
@@ -147,7 +147,8 @@ async fn instances_never_work_on_one_table_at_once_and_skip_what_another_holds()
     assert!(skipped > 0, "three instances starting together met on some table");
 
     // The history names who worked on each table; no lease is left behind.
-    let history = RunHistory::of(&fleet.temp.catalog, chrono::Duration::days(1)).await.unwrap();
+    let state = StateStore::open(&fleet.temp.catalog).await.unwrap();
+    let history = state.runs();
     let mut recorded = 0;
     for id in &ids {
         let runs = history.runs(id, JobKind::Compaction, 10).await.unwrap();
@@ -155,8 +156,7 @@ async fn instances_never_work_on_one_table_at_once_and_skip_what_another_holds()
         recorded += runs.len();
     }
     assert_eq!(recorded, worked, "skipped tables are not recorded");
-    let store = LeaseStore::of(&fleet.temp.catalog).await.unwrap();
-    assert_eq!(store.holders(Utc::now()).await.unwrap(), []);
+    assert_eq!(state.leases().holders().await.unwrap(), []);
 }
 
 #[tokio::test]
@@ -170,12 +170,12 @@ async fn a_lease_lost_while_working_stops_the_step_and_fails_the_table() {
     let thief = async {
         // Once the pass holds the lease, another instance's row replaces it (as a takeover
         // after a stall would).
-        let store = LeaseStore::of(&fleet.temp.catalog).await.unwrap();
+        let store = StateStore::open(&fleet.temp.catalog).await.unwrap().leases();
         loop {
-            if let Some(h) = store.holder_of(&id, Utc::now()).await.unwrap() {
+            if let Some(h) = store.holder_of(&id).await.unwrap() {
                 sqlx::query(&format!(
                     "UPDATE {} SET owner = 'thief', token = token + 1",
-                    crate::lease::LEASES_TABLE
+                    crate::state::LEASES_TABLE
                 ))
                 .execute(fleet.temp.catalog.pool())
                 .await
@@ -228,9 +228,9 @@ async fn two_jobs_of_one_instance_take_turns_on_a_table_instead_of_skipping_it()
 async fn a_dry_run_takes_no_lease_and_reads_a_table_another_instance_holds() {
     let ids = tables(1);
     let fleet = Fleet::new(&ids).await;
-    let store = LeaseStore::of(&fleet.temp.catalog).await.unwrap();
-    let ttl = chrono::Duration::seconds(30);
-    let held = store.acquire(&ids[0], JobKind::Compaction, "other", Utc::now(), ttl).await;
+    let store = StateStore::open(&fleet.temp.catalog).await.unwrap().leases();
+    let ttl = Duration::from_secs(30);
+    let held = store.acquire(&ids[0], JobKind::Compaction, "other", ttl).await;
     assert!(held.unwrap().is_some());
     let metrics = Arc::new(Metrics::new());
     let pass = fleet.instance("node-0", 10, &metrics);
