@@ -241,3 +241,35 @@ async fn a_dry_run_takes_no_lease_and_reads_a_table_another_instance_holds() {
     assert_eq!(fleet.fenced.load(Ordering::SeqCst), 0, "a dry run commits nothing to fence");
     assert_eq!((count(&metrics.leases.acquired), count(&metrics.leases.skipped)), (0, 0));
 }
+
+#[tokio::test]
+async fn a_lease_the_database_cannot_renew_is_held_until_its_local_deadline() {
+    let id = TableId::new("acme", "prod", TableKind::Logs).unwrap();
+    let fleet = Fleet::new(std::slice::from_ref(&id)).await;
+    let settings = LeaseSettings {
+        instance: Arc::new(InstanceId::with_host("node-0")),
+        ttl: Duration::from_millis(800),
+        renew_interval: Duration::from_millis(100),
+        locks: Arc::default(),
+    };
+    let metrics = Metrics::new();
+    let leasing = Leasing {
+        leases: StateStore::open(&fleet.temp.catalog).await.unwrap().leases(),
+        catalog: &fleet.temp.catalog,
+        settings: &settings,
+        metrics: &metrics.leases,
+        job: JobKind::Compaction,
+    };
+    let work = CancellationToken::new();
+    let Taken::Held(lease) = leasing.take(&id, &work).await else { panic!("the table is free") };
+    // The database stops answering: renewals fail, and the lease counts as held until the TTL
+    // after the acquisition was sent, by this process's monotonic clock.
+    let started = std::time::Instant::now();
+    fleet.temp.catalog.pool().close().await;
+    let lost = tokio::time::timeout(Duration::from_secs(5), work.cancelled()).await;
+    let waited = started.elapsed();
+    assert!(lost.is_ok(), "still held {waited:?} after the database went away");
+    assert!(waited >= Duration::from_millis(500), "given up after {waited:?}, before its deadline");
+    assert!(lease.finish(&leasing).await, "the lease was lost");
+    assert_eq!(count(&metrics.leases.lost), 1);
+}
