@@ -13,17 +13,18 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use common::catalog::{SignalCatalog, SqlDialect};
-use common::config::CatalogBackend;
 use sqlx::AnyPool;
 use tokio::sync::OnceCell;
 
 mod checkpoints;
+mod db;
 mod error;
 mod leases;
 mod migrations;
 mod runs;
 
 pub use checkpoints::{CHECKPOINT_TABLE, Checkpoint, Checkpoints};
+use db::Db;
 pub use error::{StateError, Store};
 pub use leases::{Fence, Holder, LEASES_TABLE, Lease, Leases};
 pub use migrations::MIGRATIONS_TABLE;
@@ -34,36 +35,6 @@ pub use runs::{RUNS_TABLE, RecentRuns, RunOutcome, RunRecord, Runs, kept};
 #[derive(Debug, Clone)]
 pub struct StateStore {
     db: Db,
-}
-
-/// What every repository shares: the pool, its dialect and the catalog name rows are keyed by.
-#[derive(Debug, Clone)]
-struct Db {
-    pool: AnyPool,
-    dialect: SqlDialect,
-    catalog_name: Arc<str>,
-}
-
-impl Db {
-    /// `statement` (with `?` placeholders) in the database's dialect.
-    fn sql(&self, statement: &str) -> String {
-        self.dialect.sql(statement)
-    }
-
-    /// The database's clock, in milliseconds since the epoch, as an SQL expression.
-    fn now_ms(&self) -> &'static str {
-        now_ms(self.dialect.backend())
-    }
-}
-
-/// The clock of a `backend` database in milliseconds since the epoch, as an SQL expression:
-/// every lease time is taken from it, so the compactor's own clock never decides whether a
-/// lease is live.
-fn now_ms(backend: CatalogBackend) -> &'static str {
-    match backend {
-        CatalogBackend::Sqlite => "CAST(unixepoch('subsec') * 1000 AS INTEGER)",
-        CatalogBackend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
-    }
 }
 
 /// The databases this process has migrated, by URL: each is migrated once, by the first open.

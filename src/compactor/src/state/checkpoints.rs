@@ -15,7 +15,7 @@ use iceberg::TableIdent;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::Db;
+use super::db::Db;
 use super::error::{StateError, Store};
 
 /// Name of the checkpoint table in the catalog database.

@@ -21,7 +21,7 @@ use common::tables::TableId;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::Db;
+use super::db::Db;
 use super::error::{StateError, Store};
 use crate::job::JobKind;
 

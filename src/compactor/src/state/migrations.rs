@@ -221,7 +221,7 @@ async fn migrate(pool: &AnyPool, backend: CatalogBackend) -> Result<(), StateErr
     let done = applied(&mut *tx).await.map_err(StateError::of(Store::Migrations, "read"))?;
     let record = common::catalog::SqlDialect::new(backend).sql(&format!(
         "INSERT INTO {MIGRATIONS_TABLE} (version, name, applied_at_ms) VALUES (?, ?, {})",
-        super::now_ms(backend)
+        super::db::now_ms(backend)
     ));
     for migration in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
         for step in (migration.steps)(backend) {

@@ -12,7 +12,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::Db;
+use super::db::Db;
 use super::error::{StateError, Store};
 use crate::changes::Changes;
 use crate::failure::FailureKind;

@@ -76,7 +76,7 @@ async fn postgres_placeholders_are_numbered() {
     let store = async |backend| {
         let pool = any_pool("sqlite::memory:").await;
         let dialect = SqlDialect::new(backend);
-        Checkpoints::new(crate::state::Db { pool, dialect, catalog_name: "c".into() })
+        Checkpoints::new(crate::state::db::Db { pool, dialect, catalog_name: "c".into() })
     };
     let sql = "SELECT a FROM t WHERE x = ? AND y = ?";
     assert_eq!(store(CatalogBackend::Sqlite).await.db.sql(sql), sql);

@@ -158,7 +158,7 @@ async fn lease_times_are_the_database_clock_in_milliseconds() {
         backends.push((any_pool(&url).await, CatalogBackend::Postgres));
     }
     for (pool, backend) in backends {
-        let sql = format!("SELECT {} AS now_ms", crate::state::now_ms(backend));
+        let sql = format!("SELECT {} AS now_ms", crate::state::db::now_ms(backend));
         let before = Utc::now().timestamp_millis();
         let row = sqlx::query(&sql).fetch_one(&pool).await.unwrap();
         let now: i64 = row.try_get("now_ms").unwrap();
