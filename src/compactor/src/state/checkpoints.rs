@@ -15,7 +15,7 @@ use iceberg::TableIdent;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::db::Db;
+use super::db::{Db, count, signed, time};
 use super::error::{StateError, Store};
 
 /// Name of the checkpoint table in the catalog database.
@@ -88,7 +88,6 @@ impl Checkpoints {
              started_at_ms = excluded.started_at_ms, updated_at_ms = excluded.updated_at_ms"
         ));
         let c = checkpoint;
-        let signed = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         sqlx::query(&sql)
             .bind(&*self.db.catalog_name)
             .bind(table.namespace().join("."))
@@ -126,20 +125,15 @@ impl Checkpoints {
 
 /// The checkpoint `row` holds.
 fn checkpoint(row: &AnyRow) -> Result<Checkpoint, sqlx::Error> {
-    let count = |c: &str| row.try_get::<i64, _>(c).map(|v| v.max(0) as u64);
-    let time = |c: &str| {
-        row.try_get::<i64, _>(c)
-            .map(|ms| DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::UNIX_EPOCH))
-    };
     Ok(Checkpoint {
         run_id: row.try_get("run_id")?,
         metadata_location: row.try_get("metadata_location")?,
         last_path: row.try_get("last_path")?,
-        files_deleted: count("files_deleted")?,
-        deletion_failures: count("deletion_failures")?,
-        bytes_freed: count("bytes_freed")?,
-        started_at: time("started_at_ms")?,
-        updated_at: time("updated_at_ms")?,
+        files_deleted: count(row, "files_deleted")?,
+        deletion_failures: count(row, "deletion_failures")?,
+        bytes_freed: count(row, "bytes_freed")?,
+        started_at: time(row, "started_at_ms")?,
+        updated_at: time(row, "updated_at_ms")?,
     })
 }
 

@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use common::catalog::SqlDialect;
 use common::config::CatalogBackend;
-use sqlx::AnyPool;
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
 
 /// What every repository shares: the pool, its dialect and the catalog name rows are keyed by.
 #[derive(Debug, Clone)]
@@ -35,4 +37,20 @@ pub(super) fn now_ms(backend: CatalogBackend) -> &'static str {
         CatalogBackend::Sqlite => "CAST(unixepoch('subsec') * 1000 AS INTEGER)",
         CatalogBackend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
     }
+}
+
+/// The time in `row`'s column `column` (milliseconds since the epoch).
+pub(super) fn time(row: &AnyRow, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+    let ms: i64 = row.try_get(column)?;
+    Ok(DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::UNIX_EPOCH))
+}
+
+/// The count in `row`'s column `column` (a `BIGINT`; negative reads as 0).
+pub(super) fn count(row: &AnyRow, column: &str) -> Result<u64, sqlx::Error> {
+    Ok(row.try_get::<i64, _>(column)?.max(0) as u64)
+}
+
+/// `count` as a `BIGINT`, saturating.
+pub(super) fn signed(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
 }

@@ -19,9 +19,8 @@ use common::catalog::{SqlValue, SwapCondition};
 use common::config::CatalogBackend;
 use common::tables::TableId;
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
-use super::db::Db;
+use super::db::{Db, time};
 use super::error::{StateError, Store};
 use crate::job::JobKind;
 
@@ -300,12 +299,6 @@ impl Leases {
 /// `ttl` in milliseconds, bounded so that the database's now plus it cannot overflow.
 fn millis(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).min(i64::MAX / 4)
-}
-
-/// The time in column `column` (milliseconds since the epoch) of `row`.
-fn time(row: &AnyRow, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
-    let ms: i64 = row.try_get(column)?;
-    Ok(DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::UNIX_EPOCH))
 }
 
 /// The PostgreSQL advisory-lock key of a table's leases: FNV-1a over its catalog, namespace

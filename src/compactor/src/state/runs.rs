@@ -12,7 +12,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::db::Db;
+use super::db::{Db, count, signed, time};
 use super::error::{StateError, Store};
 use crate::changes::Changes;
 use crate::failure::FailureKind;
@@ -122,7 +122,6 @@ impl Runs {
              bytes_added, partitions, snapshots, error, error_kind, instance) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ));
-        let signed = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         let c = run.changes;
         let ident = table.ident();
         sqlx::query(&insert)
@@ -270,11 +269,6 @@ impl Runs {
 
 /// The record `row` (the columns [`COLUMNS`]) holds.
 fn record(row: &AnyRow) -> Result<RunRecord, sqlx::Error> {
-    let time = |c: &str| {
-        row.try_get::<i64, _>(c)
-            .map(|ms| DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::UNIX_EPOCH))
-    };
-    let count = |c: &str| row.try_get::<i64, _>(c).map(|v| v.max(0) as u64);
     let job: String = row.try_get("job")?;
     let job = JobKind::ALL.into_iter().find(|j| j.as_str() == job).ok_or_else(|| {
         sqlx::Error::ColumnDecode {
@@ -286,16 +280,16 @@ fn record(row: &AnyRow) -> Result<RunRecord, sqlx::Error> {
     let error_kind: Option<String> = row.try_get("error_kind")?;
     Ok(RunRecord {
         job,
-        started_at: time("started_at_ms")?,
-        finished_at: time("finished_at_ms")?,
+        started_at: time(row, "started_at_ms")?,
+        finished_at: time(row, "finished_at_ms")?,
         outcome: RunOutcome::parse(&row.try_get::<String, _>("outcome")?),
         changes: Changes {
-            files_removed: count("files_removed")?,
-            files_added: count("files_added")?,
-            bytes_removed: count("bytes_removed")?,
-            bytes_added: count("bytes_added")?,
-            partitions: count("partitions")?,
-            snapshots: count("snapshots")?,
+            files_removed: count(row, "files_removed")?,
+            files_added: count(row, "files_added")?,
+            bytes_removed: count(row, "bytes_removed")?,
+            bytes_added: count(row, "bytes_added")?,
+            partitions: count(row, "partitions")?,
+            snapshots: count(row, "snapshots")?,
         },
         error: (!error.is_empty()).then_some(error),
         error_kind: error_kind.as_deref().and_then(FailureKind::parse),
