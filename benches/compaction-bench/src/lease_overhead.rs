@@ -5,13 +5,12 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use chrono::Utc;
 use common::TableKind;
 use common::catalog::SqlDialect;
 use common::config::CatalogBackend;
 use common::tables::TableId;
 use compactor::job::JobKind;
-use compactor::lease::LeaseStore;
+use compactor::state::StateStore;
 use serde::Serialize;
 
 /// What `lease-overhead` measured.
@@ -34,20 +33,20 @@ pub async fn run(uri: &str, tables: usize, rounds: usize) -> anyhow::Result<Over
     let backend = CatalogBackend::of(uri).context("catalog URI")?;
     let pool = sqlx::any::AnyPoolOptions::new().max_connections(4).connect(uri).await?;
     let catalog = format!("lease-bench-{}", std::process::id());
-    let store = LeaseStore::open(pool, SqlDialect::new(backend), &catalog).await?;
+    let store = StateStore::open_pool(pool, SqlDialect::new(backend), &catalog).await?.leases();
     let ids: Vec<TableId> = (0..tables)
         .map(|i| TableId::new(&format!("tenant{i}"), "prod", TableKind::Logs))
         .collect::<Result<_, _>>()?;
-    let ttl = chrono::Duration::seconds(60);
+    let ttl = std::time::Duration::from_secs(60);
     let mut per_table_ms = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let started = Instant::now();
         for id in &ids {
             let mut lease = store
-                .acquire(id, JobKind::Compaction, "bench", Utc::now(), ttl)
+                .acquire(id, JobKind::Compaction, "bench", ttl)
                 .await?
                 .context("a free lease was refused")?;
-            anyhow::ensure!(store.renew(&mut lease, Utc::now(), ttl).await?, "lease lost");
+            anyhow::ensure!(store.renew(&mut lease, ttl).await?, "lease lost");
             store.release(&lease).await?;
         }
         per_table_ms.push(started.elapsed().as_secs_f64() * 1000.0 / tables.max(1) as f64);

@@ -16,7 +16,7 @@ mod dialect;
 mod error;
 mod handle;
 mod iceberg_tables;
-pub mod migrate;
+mod migrate;
 mod observe;
 mod signal_tables;
 
@@ -27,6 +27,6 @@ pub use connection::SignalCatalog;
 pub use dialect::{SqlDialect, bind_style};
 pub use error::CatalogError;
 pub use handle::CatalogHandle;
-pub use iceberg_tables::{Fence, LEASES_TABLE, Swap};
+pub use iceberg_tables::{SqlValue, Swap, SwapCondition};
 pub use observe::{CatalogErrorKind, CatalogObserver};
 pub use signal_tables::{OtherTable, ensure_table, list_other_tables, list_signal_tables};

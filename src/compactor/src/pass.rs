@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use common::catalog::{CatalogHandle, Fence, SignalCatalog};
+use common::catalog::{CatalogHandle, SignalCatalog};
 use common::clock::Clock;
 use common::tables::TableId;
 use futures::StreamExt;
@@ -25,10 +25,10 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::failure::{Failure, FailureKind};
 use crate::job::{JobKind, Scope};
-use crate::lease::LeaseStore;
 use crate::log_target;
 use crate::metrics::Metrics;
 use crate::report::{JobOutcome, JobReport, Skipped, TableReport};
+use crate::state::{Fence, StateStore};
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 use crate::table_state::TableState;
 
@@ -186,7 +186,7 @@ where
             Taken::Busy(holder) => {
                 let skipped = Skipped {
                     held_by: holder.as_ref().map(|h| h.owner.clone()),
-                    job: holder.as_ref().map(|h| h.job.clone()),
+                    job: holder.as_ref().map(|h| h.job),
                     until: holder.as_ref().map(|h| h.expires_at),
                 };
                 info!(
@@ -243,12 +243,12 @@ where
     }
 
     /// Records `run` with every sink, in order, and remembers its state for the next pass.
-    async fn after_table(&self, catalog: &SignalCatalog, run: &TableRun) {
+    async fn after_table(&self, store: Option<&StateStore>, run: &TableRun) {
         if let Some(state) = &run.state {
             self.parts.source.remember(&run.id, state);
         }
         for sink in &self.parts.sinks {
-            sink.record(catalog, run).await;
+            sink.record(store, run).await;
         }
     }
 }
@@ -311,24 +311,31 @@ where
                 return report.finish(started.elapsed());
             }
         };
-        let leasing = match &self.parts.leases {
-            None => None,
-            Some(settings) => match LeaseStore::of(&catalog).await {
-                Ok(store) => Some(Leasing {
-                    store,
-                    catalog: catalog.as_ref(),
-                    settings,
-                    metrics: &self.metrics.leases,
-                    job: self.kind(),
-                }),
-                Err(e) => {
-                    catalog.observe(&e);
+        // One store for the pass: its leases, and the run history the sinks write.
+        let store = match StateStore::open(&catalog).await {
+            Ok(store) => Some(store),
+            Err(e) => {
+                catalog.observe(&e);
+                if self.parts.leases.is_some() {
                     report.errors.push(e.to_string());
                     return report.finish(started.elapsed());
                 }
-            },
+                warn!(target: log_target::SERVICE, job = %self.kind(), error = %e, "Run history not recorded");
+                None
+            }
+        };
+        let leasing = match (&self.parts.leases, &store) {
+            (Some(settings), Some(store)) => Some(Leasing {
+                leases: store.leases(),
+                catalog: catalog.as_ref(),
+                settings,
+                metrics: &self.metrics.leases,
+                job: self.kind(),
+            }),
+            _ => None,
         };
         let (catalog, leasing, pass) = (catalog.as_ref(), leasing.as_ref(), &pass);
+        let store = store.as_ref();
         // Each table is recorded by the sinks as soon as it is done, not when the pass ends.
         let mut runs: Vec<TableRun> = futures::stream::iter(ids)
             .take_while(|_| std::future::ready(!cancel.is_cancelled()))
@@ -336,7 +343,7 @@ where
                 let (mut run, outcome) =
                     self.run_leased(catalog, pass, leasing, &id, scope, cancel).await;
                 run.report.details = outcome.map(Into::into);
-                self.after_table(catalog, &run).await;
+                self.after_table(store, &run).await;
                 run
             })
             .buffer_unordered(self.parts.concurrency)

@@ -135,7 +135,7 @@ pub struct Skipped {
     /// The instance holding the lease; `None` when it was released before it could be read.
     pub held_by: Option<String>,
     /// The job it holds it for.
-    pub job: Option<String>,
+    pub job: Option<JobKind>,
     /// When that lease expires unless renewed.
     pub until: Option<DateTime<Utc>>,
 }

@@ -5,13 +5,14 @@
 //! and wrappers (metrics) are assembled around it.
 
 use async_trait::async_trait;
-use common::catalog::{CatalogError, Fence, SignalCatalog};
+use common::catalog::{CatalogError, SignalCatalog};
 use common::tables::TableId;
 use iceberg::table::Table;
 use tokio_util::sync::CancellationToken;
 
 use crate::failure::{Classify, Failure, FailureKind};
 use crate::job::{JobKind, Scope};
+use crate::state::Fence;
 use crate::table_state::TableState;
 
 /// Size of a table as its current metadata states it (no file is listed or opened).

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::job::JobSpec;
 use crate::retention::TablePolicy;
-use crate::run_history::{RecentRuns, RunOutcome};
+use crate::state::{RecentRuns, RunOutcome};
 use crate::table_state::TableState;
 
 /// Passes without success, in units of the job's interval, after which a job is reported.

@@ -14,11 +14,11 @@ use common::tables::TableId;
 use compactor::assembly::orphan_cleanup_job;
 use compactor::job::Scope;
 use compactor::metrics::Metrics;
-use compactor::orphan::checkpoint::CheckpointStore;
 use compactor::orphan::report::OrphanReport;
 use compactor::orphan::{OrphanCleanupStep, OrphanSettings};
 use compactor::pass::Job;
 use compactor::report::TableOutcome;
+use compactor::state::StateStore;
 use compactor::step::TableContext;
 use iceberg::Catalog;
 use iceberg::spec::{DataContentType, DataFileBuilder, DataFileFormat};
@@ -203,7 +203,7 @@ async fn a_file_committed_between_scan_and_delete_survives_on_postgres_s3() {
     assert_eq!(report.deletion.files_deleted, 1, "{report:?}");
     assert!(exists(&warehouse, &late).await);
     assert!(!exists(&warehouse, &doomed).await);
-    let checkpoints = CheckpointStore::of(&catalog).await.unwrap();
+    let checkpoints = StateStore::open(&catalog).await.unwrap().checkpoints();
     assert_eq!(checkpoints.load(&id.ident()).await.unwrap(), None, "finished runs clear their row");
     let read = &read_by_hour(&env, &[&id])[&id.to_string()];
     assert_eq!(read.total_rows(), TRACES.rows_per_table() + original.record_count());
@@ -287,7 +287,7 @@ async fn a_killed_cleanup_resumes_from_its_checkpoint() {
     backdate_tree(&format!("{root}/data/junk"), 2 * DAY);
 
     let catalog = env.catalog().await;
-    let checkpoints = CheckpointStore::of(&catalog).await.unwrap();
+    let checkpoints = StateStore::open(&catalog).await.unwrap().checkpoints();
     let mut child = BinCommand::new(COMPACTOR).args(["orphans", "--json"]).test_env(&env).spawn();
     let deadline = Instant::now() + Duration::from_secs(120);
     let checkpoint = loop {

@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 use common::TableKind;
 use common::tables::TableId;
 use compactor::job::JobKind;
-use compactor::lease::{Holder, LeaseStore};
-use compactor::run_history::{RunHistory, RunRecord};
+use compactor::state::{Holder, RunRecord, StateStore};
 use futures::TryStreamExt;
 use iceberg::Catalog;
 use tests_integration::{BinChild, BinCommand, TestEnv};
@@ -116,7 +115,7 @@ async fn wait_compacted(
 /// Every compaction, retention and orphan-cleanup run the history holds for `id`.
 async fn history(env: &TestEnv, id: &TableId) -> Vec<RunRecord> {
     let catalog = env.catalog().await;
-    let history = RunHistory::of(&catalog, chrono::Duration::days(30)).await.unwrap();
+    let history = StateStore::open(&catalog).await.unwrap().runs();
     let mut runs = Vec::new();
     for job in JobKind::ALL {
         runs.extend(history.runs(id, job, 10_000).await.unwrap());
@@ -147,5 +146,5 @@ fn assert_one_at_a_time(id: &TableId, runs: &[RunRecord]) {
 /// The live leases of `env`'s catalog now.
 async fn holders(env: &TestEnv) -> Vec<Holder> {
     let catalog = env.catalog().await;
-    LeaseStore::of(&catalog).await.unwrap().holders(chrono::Utc::now()).await.unwrap()
+    StateStore::open(&catalog).await.unwrap().leases().holders().await.unwrap()
 }

@@ -44,7 +44,7 @@ async fn mid_rewrite(env: &TestEnv, ids: &[TableId], child: &mut BinChild) -> (T
     loop {
         assert!(child.is_running(), "the compactor exited before it could be caught");
         assert!(Instant::now() < deadline, "no rewrite in progress was seen");
-        if let Some(h) = holders(env).await.into_iter().find(|h| h.job == "compaction") {
+        if let Some(h) = holders(env).await.into_iter().find(|h| h.job == JobKind::Compaction) {
             let id = ids.iter().find(|id| id.table.as_str() == h.table).unwrap().clone();
             let uncommitted = files_per_hour(env, &id).await.values().all(|n| *n == FILES as usize);
             if uncommitted && !compacted_files(env, &id).await.is_empty() {

@@ -22,25 +22,50 @@ const SWAP_METADATA_LOCATION: &str = "UPDATE iceberg_tables \
      WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? \
      AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL) AND metadata_location = ?";
 
-/// Name of the compactor's lease table in the catalog database: the fenced swap checks it.
-pub const LEASES_TABLE: &str = "signaldb_compactor_leases";
-
-/// The fenced swap's condition: the lease row of the table and job still names this holder
-/// and has not expired (an expired lease may already be another job's to take).
-const FENCE_HOLDS: &str = "SELECT 1 FROM signaldb_compactor_leases \
-     WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? AND job = ? \
-     AND owner = ? AND token = ? AND expires_at_ms > ?";
-
-/// A lease a commit must still hold when the swap runs: a holder whose lease expired or was
-/// taken over (its token is no longer the row's) cannot commit.
+/// What a fenced swap requires in its own statement besides the expected metadata location:
+/// a query that returns a row while the caller may still commit (the compactor's lease is
+/// still held with its token, for one). The catalog knows nothing of the table it reads; the
+/// caller owns both the query and its binds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fence {
-    /// The job the lease is for.
-    pub job: &'static str,
-    /// The holder's instance id.
-    pub owner: String,
-    /// The fencing token of the holder's acquisition.
-    pub token: i64,
+pub struct SwapCondition {
+    /// A `SELECT`, written with `?` placeholders (rendered in the catalog's dialect with the
+    /// swap's own), that finds a row while the condition holds.
+    sql: String,
+    /// The values of its placeholders, in order.
+    binds: Vec<SqlValue>,
+}
+
+impl SwapCondition {
+    /// The condition that `sql` (a `SELECT` with `?` placeholders) finds a row, its
+    /// placeholders bound to `binds` in order.
+    pub fn new(sql: impl Into<String>, binds: Vec<SqlValue>) -> Self {
+        Self { sql: sql.into(), binds }
+    }
+
+    /// The query, with `?` placeholders.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// `q` with this condition's binds appended.
+    fn bind<'q>(&'q self, mut q: AnyQuery<'q>) -> AnyQuery<'q> {
+        for value in &self.binds {
+            q = match value {
+                SqlValue::Text(text) => q.bind(text.as_str()),
+                SqlValue::Int(int) => q.bind(*int),
+            };
+        }
+        q
+    }
+}
+
+/// A value bound to a placeholder of a [`SwapCondition`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlValue {
+    /// A string.
+    Text(String),
+    /// A 64-bit integer.
+    Int(i64),
 }
 
 /// A statement on the catalog database with its binds.
@@ -124,22 +149,19 @@ impl SignalCatalog {
     }
 
     /// [`Self::swap_metadata_location`] that also requires, in the same statement, that
-    /// `fence`'s lease on `table` is still held with its token and unexpired (by this
-    /// process's clock); when nothing was swapped,
-    /// tells a lost race ([`Swap::Lost`]) from a lease taken over ([`Swap::Fenced`]).
+    /// `condition` holds (for the compactor: its lease on `table` is still held with its token
+    /// and unexpired by the database's clock); when nothing was swapped, tells a lost race
+    /// ([`Swap::Lost`]) from a condition that no longer holds ([`Swap::Fenced`]).
     pub async fn swap_metadata_location_fenced(
         &self,
         table: &TableIdent,
         old: &str,
         new: &str,
-        fence: &Fence,
+        condition: &SwapCondition,
     ) -> Result<Swap, CatalogError> {
         let query_err = |source| self.query_error(source);
         let namespace = table.namespace().join(".");
-        let now_ms = chrono::Utc::now().timestamp_millis();
-        let sql =
-            self.dialect().sql(&format!("{SWAP_METADATA_LOCATION} AND EXISTS ({FENCE_HOLDS})"));
-        let fence_binds = |q| bind_fence(q, self.name(), &namespace, table.name(), fence, now_ms);
+        let sql = self.dialect().sql(&fenced_swap(condition));
         let swap = sqlx::query(&sql)
             .bind(new)
             .bind(old)
@@ -147,12 +169,13 @@ impl SignalCatalog {
             .bind(&namespace)
             .bind(table.name())
             .bind(old);
-        let result = fence_binds(swap).execute(self.pool()).await.map_err(query_err)?;
+        let result = condition.bind(swap).execute(self.pool()).await.map_err(query_err)?;
         if result.rows_affected() == 1 {
             return Ok(Swap::Swapped);
         }
-        let check = self.dialect().sql(FENCE_HOLDS);
-        let held = fence_binds(sqlx::query(&check))
+        let check = self.dialect().sql(condition.sql());
+        let held = condition
+            .bind(sqlx::query(&check))
             .fetch_optional(self.pool())
             .await
             .map_err(query_err)?;
@@ -160,23 +183,9 @@ impl SignalCatalog {
     }
 }
 
-/// `q` with the lease check's binds ([`FENCE_HOLDS`]), after the swap's own in the fenced
-/// statement.
-fn bind_fence<'q>(
-    q: AnyQuery<'q>,
-    catalog: &'q str,
-    namespace: &'q str,
-    table: &'q str,
-    fence: &'q Fence,
-    now_ms: i64,
-) -> AnyQuery<'q> {
-    q.bind(catalog)
-        .bind(namespace)
-        .bind(table)
-        .bind(fence.job)
-        .bind(&fence.owner)
-        .bind(fence.token)
-        .bind(now_ms)
+/// The fenced swap's statement: the compare-and-swap, and `condition` in the same statement.
+fn fenced_swap(condition: &SwapCondition) -> String {
+    format!("{SWAP_METADATA_LOCATION} AND EXISTS ({})", condition.sql())
 }
 
 #[cfg(test)]
@@ -186,12 +195,16 @@ mod tests {
     use crate::config::CatalogBackend;
 
     #[test]
-    fn the_fenced_swap_numbers_its_placeholders_through_the_lease_check() {
+    fn the_fenced_swap_numbers_its_placeholders_through_the_condition() {
         let pg = SqlDialect::new(CatalogBackend::Postgres);
-        let sql = pg.sql(&format!("{SWAP_METADATA_LOCATION} AND EXISTS ({FENCE_HOLDS})"));
+        let condition = SwapCondition::new(
+            "SELECT 1 FROM leases WHERE catalog_name = ? AND table_namespace = ? \
+             AND table_name = ? AND job = ? AND owner = ? AND token = ? AND expires_at_ms > 0",
+            Vec::new(),
+        );
+        let sql = pg.sql(&fenced_swap(&condition));
         assert!(sql.contains("metadata_location = $6 AND EXISTS (SELECT 1 FROM "), "{sql}");
-        assert!(sql.ends_with("AND owner = $11 AND token = $12 AND expires_at_ms > $13)"), "{sql}");
-        assert_eq!(FENCE_HOLDS.split(' ').find(|w| w.starts_with("signaldb_")), Some(LEASES_TABLE));
+        assert!(sql.ends_with("AND owner = $11 AND token = $12 AND expires_at_ms > 0)"), "{sql}");
     }
 
     #[test]

@@ -1,30 +1,8 @@
-//! Creation and additive migrations of tables in the catalog database: the compactor's own (run
-//! history, leases, checkpoints), created safely by several instances at once, with a column a
-//! newer version reads added to a table an older version created, so instances of both
-//! versions can share one database during a rolling upgrade; and the catalog's `iceberg_tables`
-//! when Java's `JdbcCatalog` created it without `iceberg_type` ([`ensure_column`]).
-
-use std::time::Duration;
+//! Additive migrations of the catalog's own tables: `iceberg_tables` gains `iceberg_type` when
+//! Java's `JdbcCatalog` created it without ([`ensure_column`]). The compactor's tables in the
+//! same database are migrated by the compactor's state store, with versions of its own.
 
 use sqlx::AnyPool;
-
-/// Runs `ddl`, a `CREATE … IF NOT EXISTS`, retrying it a few times when it fails: on
-/// PostgreSQL, instances creating the same table at once race inside the system catalog
-/// (`duplicate key value violates unique constraint "pg_type_typname_nsp_index"`), and the
-/// loser's retry finds the table there.
-pub async fn create_if_missing(pool: &AnyPool, ddl: &str) -> Result<(), sqlx::Error> {
-    let mut attempt = 0;
-    loop {
-        match sqlx::query(ddl).execute(pool).await {
-            Ok(_) => return Ok(()),
-            Err(_) if attempt < 4 => {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
 
 /// Adds `column` (declared `definition`, which must give existing rows a value) to `table`
 /// unless it is there already. Safe when several instances migrate at once: a failed `ALTER`

@@ -14,8 +14,8 @@ use crate::metrics::Metrics;
 use crate::orphan::OrphanSettings;
 use crate::pass::{AfterTable, Components, Gauges, History, LeaseSettings, TableSource, Warnings};
 use crate::retention::RetentionSettings;
-use crate::run_history;
 use crate::snapshot::{MergePolicy, RetryPolicy};
+use crate::state;
 use common::clock::Clock;
 
 impl From<&CompactorConfig> for CompactionSettings {
@@ -173,7 +173,7 @@ impl From<&CompactorConfig> for PassSettings {
         Self {
             concurrency: *max_concurrent_jobs,
             small_file_bytes: *small_file_threshold_bytes,
-            history_keep: run_history::kept(c),
+            history_keep: state::kept(c),
             checks: Some(Arc::new(c.clone())),
             leases: None,
         }
@@ -221,7 +221,7 @@ impl PassSettings {
         if let Some(config) = checks {
             let metrics = Arc::clone(metrics);
             let clock = Arc::clone(&clock);
-            sinks.push(Arc::new(Warnings { config, metrics, keep: history_keep, clock }));
+            sinks.push(Arc::new(Warnings { config, metrics, clock }));
         }
         Components {
             source: TableSource::new(instance),

@@ -19,10 +19,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::candidates::Candidate;
-use super::checkpoint::{Checkpoint, CheckpointStore};
 use super::error::OrphanError;
 use super::reference::ReferenceSet;
 use crate::log_target;
+use crate::state::{Checkpoint, Checkpoints};
 
 /// Deletions in flight at once within a batch.
 const DELETE_CONCURRENCY: usize = 8;
@@ -59,7 +59,7 @@ pub struct Batches<'a> {
     /// The warehouse's object store.
     pub store: Arc<dyn ObjectStore>,
     /// Where progress is recorded.
-    pub checkpoints: &'a CheckpointStore,
+    pub checkpoints: &'a Checkpoints,
     /// Candidates per batch (at least 1).
     pub batch_size: usize,
     /// Reload metadata and re-check candidates before each batch.

@@ -4,8 +4,8 @@
 use common::catalog::CatalogError;
 use common::storage::StorageError;
 
-use super::checkpoint::CheckpointError;
 use super::safety::Refusal;
+use crate::state::StateError;
 
 /// Why orphan cleanup of a table stopped.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +44,7 @@ pub enum OrphanError {
     PreparedAsDryRun,
     /// The checkpoint could not be read or written.
     #[error(transparent)]
-    Checkpoint(#[from] CheckpointError),
+    Checkpoint(#[from] StateError),
 }
 
 impl crate::failure::Classify for OrphanError {

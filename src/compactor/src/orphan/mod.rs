@@ -8,14 +8,13 @@
 //! 3. [`candidates`]: listed files the reference set does not reach, older than the grace
 //!    period, with paths compared in one normalised spelling ([`paths`]);
 //! 4. [`delete`]: batches, each revalidated against freshly loaded metadata and followed by a
-//!    [`checkpoint`] in the catalog database.
+//!    checkpoint in the catalog database ([`crate::state::Checkpoints`]).
 //!
 //! [`safety`] refuses tables whose location overlaps another table's or leaves the warehouse.
 //! [`OrphanCleanupStep`] is the job's work on one table; its typed outcome is
 //! [`report::OrphanReport`].
 
 pub mod candidates;
-pub mod checkpoint;
 pub mod delete;
 mod error;
 pub mod paths;

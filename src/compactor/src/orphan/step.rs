@@ -14,7 +14,6 @@ use object_store::path::Path;
 use tracing::{info, warn};
 
 use super::candidates::{Candidate, Selector, age_label};
-use super::checkpoint::{Checkpoint, CheckpointStore};
 use super::delete::Batches;
 use super::error::OrphanError;
 use super::reference::ReferenceSet;
@@ -25,6 +24,7 @@ use super::settings::OrphanSettings;
 use crate::failure::{Classify, Failure};
 use crate::job::{JobKind, Scope};
 use crate::log_target;
+use crate::state::{Checkpoint, Checkpoints, StateStore};
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 
 /// What planning found: the reference set, the candidates in path order and the run's
@@ -51,7 +51,7 @@ pub struct OrphanCleanupStep {
 #[derive(Debug)]
 pub struct OrphanPass {
     index: LocationIndex,
-    checkpoints: Option<CheckpointStore>,
+    checkpoints: Option<Checkpoints>,
 }
 
 impl OrphanCleanupStep {
@@ -69,7 +69,8 @@ impl OrphanCleanupStep {
         dry_run: bool,
     ) -> Result<OrphanPass, OrphanError> {
         let index = LocationIndex::load(catalog).await?;
-        let checkpoints = if dry_run { None } else { Some(CheckpointStore::of(catalog).await?) };
+        let checkpoints =
+            if dry_run { None } else { Some(StateStore::open(catalog).await?.checkpoints()) };
         Ok(OrphanPass { index, checkpoints })
     }
 
@@ -154,7 +155,7 @@ impl OrphanCleanupStep {
     /// The table's checkpoint if it is recent enough to resume, with its path.
     async fn resumable(
         &self,
-        store: &CheckpointStore,
+        store: &Checkpoints,
         cx: &TableContext<'_>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<(Checkpoint, Path)>, OrphanError> {

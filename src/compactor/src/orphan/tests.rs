@@ -17,12 +17,12 @@ use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 use tokio_util::sync::CancellationToken;
 
-use super::checkpoint::{Checkpoint, CheckpointStore};
 use super::report::OrphanReport;
 use super::*;
 use crate::job::Scope;
 use crate::metered::Metered;
 use crate::metrics::{Metrics, table_labels};
+use crate::state::{Checkpoint, StateStore};
 use crate::step::{TableContext, TableStep};
 use crate::test_support::TempCatalog;
 
@@ -189,7 +189,7 @@ async fn a_recent_checkpoint_is_resumed_after_its_last_path_and_cleared() {
     f.clock.advance(Duration::hours(25));
 
     // An earlier run got through o1 (and kept it, say after a failed delete) before dying.
-    let store = CheckpointStore::of(&f.catalog).await.unwrap();
+    let store = StateStore::open(&f.catalog).await.unwrap().checkpoints();
     let w = f.catalog.warehouse();
     let last: Path = w.object_path(&orphans[0]).unwrap();
     let earlier = Checkpoint {

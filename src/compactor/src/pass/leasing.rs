@@ -4,22 +4,27 @@
 //! A table whose lease another instance (or another job) holds is skipped, never waited on. A
 //! lease found lost while working (a renewal saw it expired or taken over) cancels the step at
 //! its next safe point; its commits are fenced anyway, so nothing it staged can land.
+//!
+//! Expiry is the database's to judge. Only while the database cannot answer does this process
+//! judge for itself, by its monotonic clock: a lease counts as held until the TTL after the
+//! moment the last acquisition or renewal that succeeded was sent, which is never later than
+//! the expiry the database set.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use common::catalog::SignalCatalog;
 use common::tables::TableId;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::instance::InstanceId;
 use crate::job::JobKind;
-use crate::lease::{Holder, Lease, LeaseStore};
 use crate::log_target;
 use crate::metrics::LeaseMetrics;
+use crate::state::{Holder, Lease, Leases};
 
 /// How a pass leases its tables, from `[compactor]`.
 #[derive(Debug, Clone)]
@@ -55,7 +60,7 @@ impl TableLocks {
 
 /// The leases of one pass of one job.
 pub(super) struct Leasing<'a> {
-    pub(super) store: LeaseStore,
+    pub(super) leases: Leases,
     /// The catalog the lease table is in, told about failed lease statements.
     pub(super) catalog: &'a SignalCatalog,
     pub(super) settings: &'a LeaseSettings,
@@ -78,20 +83,19 @@ pub(super) struct WorkLease {
     lease: Lease,
     stop: CancellationToken,
     lost: CancellationToken,
-    renewer: JoinHandle<()>,
+    /// The renewals; when stopped, they give the local deadline of the last one that held.
+    renewer: JoinHandle<Instant>,
+    /// The local deadline of the acquisition: the TTL after its statement was sent.
+    deadline: Instant,
 }
 
 impl Leasing<'_> {
-    fn ttl(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.settings.ttl).unwrap_or(chrono::Duration::MAX)
-    }
-
     /// Asks for `id`'s lease; when held, renewals start and `work` is cancelled if it is lost.
     pub(super) async fn take(&self, id: &TableId, work: &CancellationToken) -> Taken {
         let owner = self.settings.instance.as_str();
         let label = [self.job.as_str()];
-        let now = Utc::now();
-        match self.store.acquire(id, self.job, owner, now, self.ttl()).await {
+        let asked = Instant::now();
+        match self.leases.acquire(id, self.job, owner, self.settings.ttl).await {
             Ok(Some(lease)) => {
                 self.metrics.acquired.with_label_values(&label).inc();
                 self.metrics.held.with_label_values(&label).inc();
@@ -105,12 +109,12 @@ impl Leasing<'_> {
                         self.job
                     );
                 }
-                Taken::Held(self.renewed(lease, work))
+                Taken::Held(self.renewed(lease, until(asked, self.settings.ttl), work))
             }
             Ok(None) => {
                 self.metrics.skipped.with_label_values(&label).inc();
                 // The holder may have released it since: the report then names no one.
-                Taken::Busy(self.store.holder_of(id, now).await.ok().flatten())
+                Taken::Busy(self.leases.holder_of(id).await.ok().flatten())
             }
             Err(e) => {
                 self.catalog.observe(&e);
@@ -119,34 +123,37 @@ impl Leasing<'_> {
         }
     }
 
-    /// `lease`, renewed every renewal interval until finished; a renewal that finds it gone
-    /// (or cannot reach the database until it expires) marks it lost and cancels `work`.
-    fn renewed(&self, lease: Lease, work: &CancellationToken) -> WorkLease {
+    /// `lease` (held until `deadline` by the local clock), renewed every renewal interval
+    /// until finished; a renewal that finds it gone (or cannot reach the database until the
+    /// local deadline of the last renewal that held) marks it lost and cancels `work`.
+    fn renewed(&self, lease: Lease, deadline: Instant, work: &CancellationToken) -> WorkLease {
         let (stop, lost) = (CancellationToken::new(), CancellationToken::new());
-        let (store, ttl, every) = (self.store.clone(), self.ttl(), self.settings.renew_interval);
+        let (leases, ttl, every) =
+            (self.leases.clone(), self.settings.ttl, self.settings.renew_interval);
         let (mut renewing, stopped, lost_it, work) =
             (lease.clone(), stop.clone(), lost.clone(), work.clone());
         let renewer = tokio::spawn(async move {
+            let mut deadline = deadline;
             loop {
                 tokio::select! {
-                    () = stopped.cancelled() => return,
+                    () = stopped.cancelled() => return deadline,
                     () = tokio::time::sleep(every) => {}
                 }
-                let held = match store.renew(&mut renewing, Utc::now(), ttl).await {
+                let held = match renew(&leases, &mut renewing, ttl, &mut deadline).await {
                     Ok(held) => held,
                     Err(e) => {
                         warn!(target: log_target::SERVICE, error = %e, "Lease renewal failed; retrying");
-                        Utc::now() < renewing.expires_at
+                        Instant::now() < deadline
                     }
                 };
                 if !held {
                     lost_it.cancel();
                     work.cancel();
-                    return;
+                    return deadline;
                 }
             }
         });
-        WorkLease { lease, stop, lost, renewer }
+        WorkLease { lease, stop, lost, renewer, deadline }
     }
 }
 
@@ -160,21 +167,22 @@ impl WorkLease {
     /// (a renewal found it gone, or it no longer holds now).
     pub(super) async fn finish(self, leasing: &Leasing<'_>) -> bool {
         self.stop.cancel();
-        let _ = self.renewer.await;
+        let mut deadline = self.renewer.await.unwrap_or(self.deadline);
         let label = [leasing.job.as_str()];
         leasing.metrics.held.with_label_values(&label).dec();
         let mut lease = self.lease;
-        // A database that cannot answer leaves the lease held until its expiry.
+        // A database that cannot answer leaves the lease held until its local deadline.
+        let ttl = leasing.settings.ttl;
         let still_held = !self.lost.is_cancelled()
-            && match leasing.store.renew(&mut lease, Utc::now(), leasing.ttl()).await {
+            && match renew(&leasing.leases, &mut lease, ttl, &mut deadline).await {
                 Ok(held) => held,
-                Err(_) => Utc::now() < lease.expires_at,
+                Err(_) => Instant::now() < deadline,
             };
         if !still_held {
             leasing.metrics.lost.with_label_values(&label).inc();
             return true;
         }
-        if let Err(e) = leasing.store.release(&lease).await {
+        if let Err(e) = leasing.leases.release(&lease).await {
             warn!(
                 target: log_target::SERVICE, error = %e, job = %leasing.job,
                 "Lease not released; it expires after its TTL"
@@ -182,6 +190,27 @@ impl WorkLease {
         }
         false
     }
+}
+
+/// Renews `lease` for `ttl`; when it still holds, `deadline` moves to the TTL after the
+/// renewal was sent (by the local monotonic clock, never compared with the database's).
+async fn renew(
+    leases: &Leases,
+    lease: &mut Lease,
+    ttl: Duration,
+    deadline: &mut Instant,
+) -> Result<bool, crate::state::StateError> {
+    let asked = Instant::now();
+    let held = leases.renew(lease, ttl).await?;
+    if held {
+        *deadline = until(asked, ttl);
+    }
+    Ok(held)
+}
+
+/// `ttl` after `asked`, or a century when that is past what the clock can tell.
+fn until(asked: Instant, ttl: Duration) -> Instant {
+    asked.checked_add(ttl).unwrap_or_else(|| asked + Duration::from_secs(100 * 365 * 86_400))
 }
 
 #[cfg(test)]

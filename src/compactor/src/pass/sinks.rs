@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use common::catalog::SignalCatalog;
 use common::clock::Clock;
 use common::config::CompactorConfig;
 use tracing::{error, warn};
@@ -15,15 +14,15 @@ use tracing::{error, warn};
 use super::table_run::TableRun;
 use crate::log_target;
 use crate::metrics::Metrics;
-use crate::run_history::{RunHistory, RunOutcome, RunRecord};
+use crate::state::{RunOutcome, RunRecord, StateStore};
 use crate::warnings;
 
 /// Records one table's run.
 #[async_trait]
 pub trait AfterTable: Send + Sync {
-    /// Records `run`, done on a table of `catalog`. Never fails the pass: a sink that cannot
-    /// record logs why.
-    async fn record(&self, catalog: &SignalCatalog, run: &TableRun);
+    /// Records `run`, with the pass's state store when it could be opened. Never fails the
+    /// pass: a sink that cannot record logs why.
+    async fn record(&self, store: Option<&StateStore>, run: &TableRun);
 }
 
 /// The table's storage gauges from the state the run left, its failures counted by kind,
@@ -35,7 +34,7 @@ pub struct Gauges {
 
 #[async_trait]
 impl AfterTable for Gauges {
-    async fn record(&self, _: &SignalCatalog, run: &TableRun) {
+    async fn record(&self, _: Option<&StateStore>, run: &TableRun) {
         let id = &run.id;
         if let Some(state) = &run.state {
             self.metrics.tables.set_state(id, state);
@@ -62,10 +61,9 @@ pub struct History {
 
 #[async_trait]
 impl AfterTable for History {
-    async fn record(&self, catalog: &SignalCatalog, run: &TableRun) {
-        if run.skipped() {
-            return;
-        }
+    async fn record(&self, store: Option<&StateStore>, run: &TableRun) {
+        // The pass has logged that the store could not be opened.
+        let Some(store) = store.filter(|_| !run.skipped()) else { return };
         let outcome = match (&run.failure, run.dry_run) {
             (Some(_), _) => RunOutcome::Failure,
             (None, true) => RunOutcome::DryRun,
@@ -78,13 +76,10 @@ impl AfterTable for History {
             outcome,
             changes: run.changes(),
             error: run.failure.as_ref().map(|f| f.message.clone()),
+            error_kind: run.failure.as_ref().map(|f| f.kind),
             instance: run.instance.clone(),
         };
-        let recorded = match RunHistory::of(catalog, self.keep).await {
-            Ok(history) => history.record(&run.id, &record).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = recorded {
+        if let Err(e) = store.runs().record(&run.id, &record, self.keep).await {
             let id = &run.id;
             warn!(
                 target: log_target::SERVICE,
@@ -102,21 +97,15 @@ pub struct Warnings {
     pub config: Arc<CompactorConfig>,
     /// The registry.
     pub metrics: Arc<Metrics>,
-    /// How long the run history keeps rows (to open it).
-    pub keep: chrono::Duration,
     /// The time the checks are made at.
     pub clock: Arc<dyn Clock>,
 }
 
 #[async_trait]
 impl AfterTable for Warnings {
-    async fn record(&self, catalog: &SignalCatalog, run: &TableRun) {
-        let (id, Some(state)) = (&run.id, &run.state) else { return };
-        let recent = match RunHistory::of(catalog, self.keep).await {
-            Ok(history) => history.recent(id).await,
-            Err(e) => Err(e),
-        };
-        match recent {
+    async fn record(&self, store: Option<&StateStore>, run: &TableRun) {
+        let (id, Some(state), Some(store)) = (&run.id, &run.state, store) else { return };
+        match store.runs().recent(id).await {
             Ok(runs) => {
                 let now = self.clock.now();
                 let firing = warnings::table_warnings(&self.config, id, state, &runs, now);

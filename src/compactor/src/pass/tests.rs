@@ -300,10 +300,9 @@ async fn a_pass_killed_after_its_first_table_has_recorded_that_table() {
         .find(|id| *id != first)
         .unwrap();
     let catalog = f.catalog.get().await.unwrap();
-    let history =
-        crate::run_history::RunHistory::of(&catalog, chrono::Duration::days(1)).await.unwrap();
+    let history = crate::state::StateStore::open(&catalog).await.unwrap().runs();
     let recorded = history.runs(&first, JobKind::Compaction, 10).await.unwrap();
     assert_eq!(recorded.len(), 1, "{recorded:?}");
-    assert_eq!(recorded[0].outcome, crate::run_history::RunOutcome::Success);
+    assert_eq!(recorded[0].outcome, crate::state::RunOutcome::Success);
     assert!(history.runs(&second, JobKind::Compaction, 10).await.unwrap().is_empty());
 }

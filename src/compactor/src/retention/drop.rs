@@ -10,7 +10,7 @@
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use common::catalog::{Fence, SignalCatalog};
+use common::catalog::SignalCatalog;
 use common::clock::Clock;
 use common::tables::TableId;
 use iceberg::table::Table;
@@ -19,6 +19,7 @@ use super::error::RetentionError;
 use super::partitions::{Evaluation, evaluate};
 use crate::live_files::{ManifestCache, live_files_cached};
 use crate::snapshot::{Retried, RetryPolicy, SnapshotChange, commit_with_retry_cached};
+use crate::state::Fence;
 
 /// What a drop did.
 #[derive(Debug, Clone, Default)]

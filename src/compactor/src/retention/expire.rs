@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use common::catalog::{Fence, SignalCatalog};
+use common::catalog::SignalCatalog;
 use common::clock::Clock;
 use common::tables::TableId;
 use iceberg::spec::{MAIN_BRANCH, SnapshotReference, TableMetadata};
@@ -29,6 +29,7 @@ use crate::snapshot::{
     RemoveSnapshots, Retried, RetryError, RetryFailure, RetryPolicy, SnapshotError,
     commit_with_retry,
 };
+use crate::state::Fence;
 
 /// Milliseconds in one day.
 const MS_PER_DAY: i64 = 86_400_000;

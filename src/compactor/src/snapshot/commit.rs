@@ -1,6 +1,6 @@
 //! Making a staged change current with the catalog's compare-and-swap.
 
-use common::catalog::{CatalogError, Fence, SignalCatalog, Swap};
+use common::catalog::{CatalogError, SignalCatalog, Swap};
 use common::tables::TableId;
 use iceberg::io::FileIO;
 use iceberg::table::Table;
@@ -8,6 +8,7 @@ use tracing::warn;
 
 use super::staged::{Effect, Staged, remove_files};
 use crate::log_target;
+use crate::state::Fence;
 
 /// Why a staged change did not become current.
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +123,9 @@ pub async fn swap_metadata(
 ) -> Result<(), CommitError> {
     let ident = id.ident();
     let swapped = match fence {
-        Some(fence) => catalog.swap_metadata_location_fenced(&ident, old, new, fence).await,
+        Some(fence) => {
+            catalog.swap_metadata_location_fenced(&ident, old, new, fence.condition()).await
+        }
         None => catalog
             .swap_metadata_location(&ident, old, new)
             .await
@@ -136,7 +139,7 @@ pub async fn swap_metadata(
         }
         Ok(Swap::Fenced) => {
             remove_files(file_io, written).await;
-            let (job, token) = fence.map_or(("", 0), |f| (f.job, f.token));
+            let (job, token) = fence.map_or(("", 0), |f| (f.job.as_str(), f.token));
             Err(CommitError::Fenced { table: id.to_string(), job, token })
         }
         // The database may have applied the swap before the error reached us, and other

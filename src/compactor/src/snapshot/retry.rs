@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use common::catalog::{Fence, SignalCatalog};
+use common::catalog::SignalCatalog;
 use common::clock::Clock;
 use common::tables::TableId;
 use iceberg::table::Table;
@@ -15,6 +15,7 @@ use super::error::SnapshotError;
 use super::staged::{Change, CommitOutcome, Effect};
 use crate::live_files::ManifestCache;
 use crate::log_target;
+use crate::state::Fence;
 
 /// How often and how patiently [`commit_with_retry`] retries after conflicts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,9 +11,8 @@ use common::tables::TableId;
 use super::report::{JobStatus, RetentionStatus, StatusReport, TableStatus};
 use super::score::{Facts, health};
 use crate::job::{JobSpec, Scope};
-use crate::lease::LeaseStore;
 use crate::retention::TablePolicy;
-use crate::run_history::{self, RecentRuns, RunHistory};
+use crate::state::{RecentRuns, Runs, StateStore};
 use crate::table_state::TableState;
 use crate::warnings::{config_warnings, cutoff_hour, table_warnings};
 
@@ -45,13 +44,14 @@ pub async fn status(
             return report;
         }
     };
-    let history = RunHistory::of(catalog, run_history::kept(c)).await.map_err(|e| e.to_string());
-    let held = match LeaseStore::of(catalog).await {
-        Ok(store) => store.holders(now).await,
-        Err(e) => Err(e),
+    let store = StateStore::open(catalog).await;
+    let history = store.as_ref().map(StateStore::runs).map_err(|e| e.to_string());
+    let held = match &store {
+        Ok(store) => store.leases().holders().await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
     };
     let held = held.unwrap_or_else(|e| {
-        report.errors.push(e.to_string());
+        report.errors.push(e);
         Vec::new()
     });
     for id in ids {
@@ -67,7 +67,7 @@ pub async fn status(
 async fn table_status(
     catalog: &SignalCatalog,
     c: &CompactorConfig,
-    history: &Result<RunHistory, String>,
+    history: &Result<Runs, String>,
     id: &TableId,
     now: DateTime<Utc>,
 ) -> TableStatus {

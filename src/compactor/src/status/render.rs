@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::report::StatusReport;
 use super::score::{Deduction, HEALTHY_SCORE};
 use crate::job::JobKind;
-use crate::run_history::{RunOutcome, RunRecord};
+use crate::state::{RunOutcome, RunRecord};
 
 /// The human form of `report`: one row per table, then each table's lease, warnings and the
 /// health deductions other than warnings (each warning is listed once, with its message).

@@ -7,8 +7,7 @@ use serde::Serialize;
 
 use super::score::Health;
 use crate::job::JobKind;
-use crate::lease::Holder;
-use crate::run_history::RunRecord;
+use crate::state::{Holder, RunRecord};
 use crate::table_state::TableState;
 use crate::warnings::Warning;
 

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use common::config::CompactorConfig;
 use serde::{Serialize, Serializer};
 
-use crate::run_history::{RunOutcome, RunRecord};
+use crate::state::{RunOutcome, RunRecord};
 use crate::table_state::TableState;
 use crate::warnings::{UNMERGED_MANIFESTS, Warning, cutoff_hour};
 

@@ -6,8 +6,7 @@ use common::tables::TableId;
 use super::*;
 use crate::changes::Changes;
 use crate::job::{JobKind, Scope};
-use crate::lease::LeaseStore;
-use crate::run_history::{RunHistory, RunOutcome, RunRecord};
+use crate::state::{RunOutcome, RunRecord, StateStore};
 use crate::test_support::{BASE_HOUR, Fixture};
 use crate::warnings::{JOB_NOT_SUCCEEDING, STORAGE_GROWS_DESPITE_RETENTION};
 
@@ -52,7 +51,7 @@ async fn status_reads_the_state_the_history_and_scores_the_table() {
     assert!(checks.contains(&STORAGE_GROWS_DESPITE_RETENTION), "{checks:?}");
 
     // A failing compaction in the history shows as the job's last run and costs its points.
-    let history = RunHistory::of(&fx.catalog, chrono::Duration::days(30)).await.unwrap();
+    let history = StateStore::open(&fx.catalog).await.unwrap().runs();
     let at = now - chrono::Duration::hours(4);
     let failed = RunRecord {
         job: JobKind::Compaction,
@@ -61,9 +60,10 @@ async fn status_reads_the_state_the_history_and_scores_the_table() {
         outcome: RunOutcome::Failure,
         changes: Changes::default(),
         error: Some("disk full".into()),
+        error_kind: None,
         instance: "node-1-0badcafe".into(),
     };
-    history.record(&fx.id, &failed).await.unwrap();
+    history.record(&fx.id, &failed, chrono::Duration::days(30)).await.unwrap();
     let report = status(&fx.catalog, &config(), &Scope::default(), now).await;
     let t = &report.tables[0];
     let compaction = t.jobs.iter().find(|j| j.job == JobKind::Compaction).unwrap();
@@ -80,9 +80,9 @@ async fn status_reads_the_state_the_history_and_scores_the_table() {
     assert!(t.lease.is_none() && !text.contains("  lease "), "{text}");
 
     // A table an instance works on shows who holds its lease, for which job, until when.
-    let leases = LeaseStore::of(&fx.catalog).await.unwrap();
-    let ttl = chrono::Duration::seconds(60);
-    leases.acquire(&fx.id, JobKind::Retention, "node-2-feedf00d", now, ttl).await.unwrap();
+    let leases = StateStore::open(&fx.catalog).await.unwrap().leases();
+    let ttl = std::time::Duration::from_secs(60);
+    leases.acquire(&fx.id, JobKind::Retention, "node-2-feedf00d", ttl).await.unwrap();
     let report = status(&fx.catalog, &config(), &Scope::default(), now).await;
     let lease = report.tables[0].lease.as_ref().expect("the lease is shown");
     assert_eq!((lease.job.as_str(), lease.owner.as_str()), ("retention", "node-2-feedf00d"));

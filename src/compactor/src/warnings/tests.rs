@@ -4,7 +4,7 @@ use common::TableKind;
 use super::*;
 use crate::changes::Changes;
 use crate::job::JobKind;
-use crate::run_history::RunRecord;
+use crate::state::RunRecord;
 use crate::table_state::HourFiles;
 
 fn config() -> CompactorConfig {
@@ -48,6 +48,7 @@ fn run(job: JobKind, outcome: RunOutcome, hours_ago: i64, changes: Changes) -> R
         outcome,
         changes,
         error: None,
+        error_kind: None,
         instance: String::new(),
     }
 }

@@ -12,7 +12,7 @@ use crate::compaction::CompactionOutcome;
 use crate::job::Scope;
 use crate::metrics::Metrics;
 use crate::pass::{Job, TablePass};
-use crate::run_history::RunHistory;
+use crate::state::StateStore;
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 use crate::test_support::TempCatalog;
 
@@ -160,7 +160,8 @@ async fn instances_never_work_on_one_table_at_once_and_skip_what_another_holds()
     assert!(skipped > 0, "three instances starting together met on some table");
 
     // The history names who worked on each table; no lease is left behind.
-    let history = RunHistory::of(&fleet.temp.catalog, chrono::Duration::days(1)).await.unwrap();
+    let state = StateStore::open(&fleet.temp.catalog).await.unwrap();
+    let history = state.runs();
     let mut recorded = 0;
     for id in &ids {
         let runs = history.runs(id, JobKind::Compaction, 10).await.unwrap();
@@ -168,8 +169,7 @@ async fn instances_never_work_on_one_table_at_once_and_skip_what_another_holds()
         recorded += runs.len();
     }
     assert_eq!(recorded, worked, "skipped tables are not recorded");
-    let store = LeaseStore::of(&fleet.temp.catalog).await.unwrap();
-    assert_eq!(store.holders(Utc::now()).await.unwrap(), []);
+    assert_eq!(state.leases().holders().await.unwrap(), []);
 }
 
 #[tokio::test]
@@ -183,12 +183,12 @@ async fn a_lease_lost_while_working_stops_the_step_and_fails_the_table() {
     let thief = async {
         // Once the pass holds the lease, another instance's row replaces it (as a takeover
         // after a stall would).
-        let store = LeaseStore::of(&fleet.temp.catalog).await.unwrap();
+        let store = StateStore::open(&fleet.temp.catalog).await.unwrap().leases();
         loop {
-            if let Some(h) = store.holder_of(&id, Utc::now()).await.unwrap() {
+            if let Some(h) = store.holder_of(&id).await.unwrap() {
                 sqlx::query(&format!(
                     "UPDATE {} SET owner = 'thief', token = token + 1",
-                    crate::lease::LEASES_TABLE
+                    crate::state::LEASES_TABLE
                 ))
                 .execute(fleet.temp.catalog.pool())
                 .await
@@ -241,9 +241,9 @@ async fn two_jobs_of_one_instance_take_turns_on_a_table_instead_of_skipping_it()
 async fn a_dry_run_takes_no_lease_and_reads_a_table_another_instance_holds() {
     let ids = tables(1);
     let fleet = Fleet::new(&ids).await;
-    let store = LeaseStore::of(&fleet.temp.catalog).await.unwrap();
-    let ttl = chrono::Duration::seconds(30);
-    let held = store.acquire(&ids[0], JobKind::Compaction, "other", Utc::now(), ttl).await;
+    let store = StateStore::open(&fleet.temp.catalog).await.unwrap().leases();
+    let ttl = Duration::from_secs(30);
+    let held = store.acquire(&ids[0], JobKind::Compaction, "other", ttl).await;
     assert!(held.unwrap().is_some());
     let metrics = Arc::new(Metrics::new());
     let pass = fleet.instance("node-0", 10, &metrics);
@@ -253,4 +253,36 @@ async fn a_dry_run_takes_no_lease_and_reads_a_table_another_instance_holds() {
     assert_eq!(fleet.worked.load(Ordering::SeqCst), ids.len(), "the held table too");
     assert_eq!(fleet.fenced.load(Ordering::SeqCst), 0, "a dry run commits nothing to fence");
     assert_eq!((count(&metrics.leases.acquired), count(&metrics.leases.skipped)), (0, 0));
+}
+
+#[tokio::test]
+async fn a_lease_the_database_cannot_renew_is_held_until_its_local_deadline() {
+    let id = TableId::new("acme", "prod", TableKind::Logs).unwrap();
+    let fleet = Fleet::new(std::slice::from_ref(&id)).await;
+    let settings = LeaseSettings {
+        instance: Arc::new(InstanceId::with_host("node-0")),
+        ttl: Duration::from_millis(800),
+        renew_interval: Duration::from_millis(100),
+        locks: Arc::default(),
+    };
+    let metrics = Metrics::new();
+    let leasing = Leasing {
+        leases: StateStore::open(&fleet.temp.catalog).await.unwrap().leases(),
+        catalog: &fleet.temp.catalog,
+        settings: &settings,
+        metrics: &metrics.leases,
+        job: JobKind::Compaction,
+    };
+    let work = CancellationToken::new();
+    let Taken::Held(lease) = leasing.take(&id, &work).await else { panic!("the table is free") };
+    // The database stops answering: renewals fail, and the lease counts as held until the TTL
+    // after the acquisition was sent, by this process's monotonic clock.
+    let started = std::time::Instant::now();
+    fleet.temp.catalog.pool().close().await;
+    let lost = tokio::time::timeout(Duration::from_secs(5), work.cancelled()).await;
+    let waited = started.elapsed();
+    assert!(lost.is_ok(), "still held {waited:?} after the database went away");
+    assert!(waited >= Duration::from_millis(500), "given up after {waited:?}, before its deadline");
+    assert!(lease.finish(&leasing).await, "the lease was lost");
+    assert_eq!(count(&metrics.leases.lost), 1);
 }

@@ -1,13 +1,13 @@
 //! A commit made under a lease swaps only while the lease is still held with its token: an
 //! instance whose lease was taken over commits nothing and leaves none of its staged files.
 
-use chrono::{Duration, Utc};
+use std::time::Duration;
 
 use super::removal::oldest_first;
 use super::{HOURS, ROWS, exists};
 use crate::job::JobKind;
-use crate::lease::LeaseStore;
 use crate::snapshot::{CommitError, RemoveSnapshots, commit, stage_removal};
+use crate::state::StateStore;
 use crate::test_support::Fixture;
 
 #[tokio::test]
@@ -27,19 +27,20 @@ async fn a_commit_whose_lease_was_taken_over_is_fenced_and_cleaned_up_on_postgre
 /// removed and the table unchanged, while the new holder's commit goes through.
 async fn fenced_commit(fx: Fixture) {
     fx.fill(&HOURS, 2, ROWS).await;
-    let leases = LeaseStore::of(&fx.catalog).await.unwrap();
-    // The fence checks expiry by the process's clock: the leases are taken around now.
-    let ttl = Duration::seconds(30);
-    let t0 = Utc::now() - ttl - Duration::seconds(5);
+    let leases = StateStore::open(&fx.catalog).await.unwrap().leases();
+    // The fence checks expiry by the database's clock: the paused holder's lease is short.
+    let ttl = Duration::from_secs(30);
     let job = JobKind::Retention;
-    let paused = leases.acquire(&fx.id, job, "paused", t0, ttl).await.unwrap().unwrap();
+    let short = Duration::from_millis(100);
+    let paused = leases.acquire(&fx.id, job, "paused", short).await.unwrap().unwrap();
 
     // Staged while the lease was held; the lease expires and another instance takes it.
     let before = fx.load().await;
     let change = RemoveSnapshots { snapshot_ids: vec![oldest_first(&before)[0]] };
     let staged = stage_removal(&before, &change).await.unwrap();
     let written = staged.written.clone();
-    let taker = leases.acquire(&fx.id, job, "taker", Utc::now(), ttl).await.unwrap().unwrap();
+    tokio::time::sleep(2 * short).await;
+    let taker = leases.acquire(&fx.id, job, "taker", ttl).await.unwrap().unwrap();
 
     let err = commit(&fx.catalog, &fx.id, Some(&paused.fence()), staged).await.unwrap_err();
     assert!(matches!(err, CommitError::Fenced { token: 1, .. }), "{err}");

@@ -68,6 +68,7 @@ fn failed(job: JobKind, error: Option<&str>) -> RunRecord {
         outcome: RunOutcome::Failure,
         changes: Changes::default(),
         error: error.map(str::to_string),
+        error_kind: None,
         instance: String::new(),
     }
 }

@@ -11,22 +11,15 @@
 //! staleness bound is ignored, so a run abandoned long ago starts over.
 
 use chrono::{DateTime, Utc};
-use common::catalog::{SignalCatalog, SqlDialect};
 use iceberg::TableIdent;
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::db::{Db, count, signed, time};
+use super::error::{StateError, Store};
 
 /// Name of the checkpoint table in the catalog database.
 pub const CHECKPOINT_TABLE: &str = "signaldb_orphan_checkpoints";
-
-/// A failed checkpoint query.
-#[derive(Debug, thiserror::Error)]
-#[error("orphan cleanup checkpoint ({action}): {source}")]
-pub struct CheckpointError {
-    /// What was being done.
-    pub action: &'static str,
-    /// The underlying error.
-    pub source: sqlx::Error,
-}
 
 /// Progress of one table's cleanup run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,75 +42,33 @@ pub struct Checkpoint {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Reads and writes checkpoint rows through the catalog database's pool.
+/// The checkpoints of one catalog's tables.
 #[derive(Debug, Clone)]
-pub struct CheckpointStore {
-    pool: AnyPool,
-    dialect: SqlDialect,
-    catalog_name: String,
+pub struct Checkpoints {
+    db: Db,
 }
 
-impl CheckpointStore {
-    /// A store on `pool` (a database speaking `dialect`) for tables of catalog `catalog_name`,
-    /// creating the checkpoint table if it does not exist.
-    pub async fn open(
-        pool: AnyPool,
-        dialect: SqlDialect,
-        catalog_name: &str,
-    ) -> Result<Self, CheckpointError> {
-        let store = Self { pool, dialect, catalog_name: catalog_name.to_string() };
-        let ddl = dialect.sql(&format!(
-            "CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (\
-             catalog_name VARCHAR(255) NOT NULL, table_namespace VARCHAR(255) NOT NULL, \
-             table_name VARCHAR(255) NOT NULL, run_id VARCHAR(64) NOT NULL, \
-             metadata_location TEXT NOT NULL, last_path TEXT NOT NULL, \
-             files_deleted BIGINT NOT NULL, deletion_failures BIGINT NOT NULL, \
-             bytes_freed BIGINT NOT NULL, started_at_ms BIGINT NOT NULL, \
-             updated_at_ms BIGINT NOT NULL, \
-             PRIMARY KEY (catalog_name, table_namespace, table_name))"
-        ));
-        crate::migrate::create_if_missing(&store.pool, &ddl)
-            .await
-            .map_err(|source| CheckpointError { action: "create table", source })?;
-        Ok(store)
-    }
-
-    /// The store of `catalog`'s database.
-    pub async fn of(catalog: &SignalCatalog) -> Result<Self, CheckpointError> {
-        Self::open(catalog.pool().clone(), catalog.dialect(), catalog.name()).await
+impl Checkpoints {
+    pub(super) fn new(db: Db) -> Self {
+        Self { db }
     }
 
     /// The checkpoint of `table`, if a run left one.
-    pub async fn load(&self, table: &TableIdent) -> Result<Option<Checkpoint>, CheckpointError> {
-        let sql = self.dialect.sql(&format!(
+    pub async fn load(&self, table: &TableIdent) -> Result<Option<Checkpoint>, StateError> {
+        let sql = self.db.sql(&format!(
             "SELECT run_id, metadata_location, last_path, files_deleted, deletion_failures, \
              bytes_freed, started_at_ms, updated_at_ms FROM {CHECKPOINT_TABLE} \
              WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?"
         ));
-        let err = |source| CheckpointError { action: "load", source };
+        let err = StateError::of(Store::Checkpoints, "load");
         let row = sqlx::query(&sql)
-            .bind(&self.catalog_name)
+            .bind(&*self.db.catalog_name)
             .bind(table.namespace().join("."))
             .bind(table.name())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db.pool)
             .await
-            .map_err(err)?;
-        let Some(row) = row else { return Ok(None) };
-        let count = |i: usize| row.try_get::<i64, _>(i).map(|v| v.max(0) as u64);
-        let time = |i: usize| {
-            row.try_get::<i64, _>(i)
-                .map(|ms| DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::UNIX_EPOCH))
-        };
-        Ok(Some(Checkpoint {
-            run_id: row.try_get(0).map_err(err)?,
-            metadata_location: row.try_get(1).map_err(err)?,
-            last_path: row.try_get(2).map_err(err)?,
-            files_deleted: count(3).map_err(err)?,
-            deletion_failures: count(4).map_err(err)?,
-            bytes_freed: count(5).map_err(err)?,
-            started_at: time(6).map_err(err)?,
-            updated_at: time(7).map_err(err)?,
-        }))
+            .map_err(&err)?;
+        row.as_ref().map(checkpoint).transpose().map_err(err)
     }
 
     /// Records `checkpoint` as `table`'s progress, replacing any earlier row.
@@ -125,8 +76,8 @@ impl CheckpointStore {
         &self,
         table: &TableIdent,
         checkpoint: &Checkpoint,
-    ) -> Result<(), CheckpointError> {
-        let sql = self.dialect.sql(&format!(
+    ) -> Result<(), StateError> {
+        let sql = self.db.sql(&format!(
             "INSERT INTO {CHECKPOINT_TABLE} (catalog_name, table_namespace, table_name, run_id, \
              metadata_location, last_path, files_deleted, deletion_failures, bytes_freed, \
              started_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
@@ -137,9 +88,8 @@ impl CheckpointStore {
              started_at_ms = excluded.started_at_ms, updated_at_ms = excluded.updated_at_ms"
         ));
         let c = checkpoint;
-        let signed = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         sqlx::query(&sql)
-            .bind(&self.catalog_name)
+            .bind(&*self.db.catalog_name)
             .bind(table.namespace().join("."))
             .bind(table.name())
             .bind(&c.run_id)
@@ -150,27 +100,41 @@ impl CheckpointStore {
             .bind(signed(c.bytes_freed))
             .bind(c.started_at.timestamp_millis())
             .bind(c.updated_at.timestamp_millis())
-            .execute(&self.pool)
+            .execute(&self.db.pool)
             .await
-            .map_err(|source| CheckpointError { action: "save", source })?;
+            .map_err(StateError::of(Store::Checkpoints, "save"))?;
         Ok(())
     }
 
     /// Removes `table`'s checkpoint (its run finished).
-    pub async fn clear(&self, table: &TableIdent) -> Result<(), CheckpointError> {
-        let sql = self.dialect.sql(&format!(
+    pub async fn clear(&self, table: &TableIdent) -> Result<(), StateError> {
+        let sql = self.db.sql(&format!(
             "DELETE FROM {CHECKPOINT_TABLE} \
              WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?"
         ));
         sqlx::query(&sql)
-            .bind(&self.catalog_name)
+            .bind(&*self.db.catalog_name)
             .bind(table.namespace().join("."))
             .bind(table.name())
-            .execute(&self.pool)
+            .execute(&self.db.pool)
             .await
-            .map_err(|source| CheckpointError { action: "clear", source })?;
+            .map_err(StateError::of(Store::Checkpoints, "clear"))?;
         Ok(())
     }
+}
+
+/// The checkpoint `row` holds.
+fn checkpoint(row: &AnyRow) -> Result<Checkpoint, sqlx::Error> {
+    Ok(Checkpoint {
+        run_id: row.try_get("run_id")?,
+        metadata_location: row.try_get("metadata_location")?,
+        last_path: row.try_get("last_path")?,
+        files_deleted: count(row, "files_deleted")?,
+        deletion_failures: count(row, "deletion_failures")?,
+        bytes_freed: count(row, "bytes_freed")?,
+        started_at: time(row, "started_at_ms")?,
+        updated_at: time(row, "updated_at_ms")?,
+    })
 }
 
 #[cfg(test)]

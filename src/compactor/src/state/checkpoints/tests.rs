@@ -1,9 +1,17 @@
-use iceberg::NamespaceIdent;
-
+use common::catalog::SqlDialect;
 use common::config::CatalogBackend;
+use iceberg::NamespaceIdent;
+use sqlx::AnyPool;
 
 use super::*;
+use crate::state::StateStore;
 use crate::test_support::any_pool;
+
+/// The checkpoints of catalog `catalog` on `pool`, a `backend` database.
+async fn open(pool: AnyPool, backend: CatalogBackend, catalog: &str) -> Checkpoints {
+    let store = StateStore::open_pool(pool, SqlDialect::new(backend), catalog).await.unwrap();
+    store.checkpoints()
+}
 
 fn ident(ns: &str, name: &str) -> TableIdent {
     TableIdent::new(NamespaceIdent::from_strs(ns.split('.')).unwrap(), name.to_string())
@@ -25,11 +33,9 @@ fn sample(last: &str, deleted: u64) -> Checkpoint {
 
 /// Saves, replaces, isolates and clears checkpoints under catalog `catalog` of `pool`.
 async fn round_trip(pool: AnyPool, backend: CatalogBackend, catalog: &str) {
-    let dialect = SqlDialect::new(backend);
-    let store = CheckpointStore::open(pool.clone(), dialect, catalog).await.unwrap();
+    let store = open(pool.clone(), backend, catalog).await;
     // Opening again finds the table in place.
-    let other_catalog =
-        CheckpointStore::open(pool, dialect, &format!("{catalog}-other")).await.unwrap();
+    let other_catalog = open(pool, backend, &format!("{catalog}-other")).await;
     let traces = ident("acme.prod", "traces");
     let logs = ident("acme.prod", "logs");
     assert_eq!(store.load(&traces).await.unwrap(), None);
@@ -66,16 +72,16 @@ async fn checkpoints_round_trip_on_postgres() {
 
 #[tokio::test]
 async fn postgres_placeholders_are_numbered() {
-    // The store renders its statements in the dialect it was opened with (its DDL has no
-    // placeholders, so an SQLite pool serves both).
+    // The store renders its statements in the dialect it was opened with.
     let store = async |backend| {
         let pool = any_pool("sqlite::memory:").await;
-        CheckpointStore::open(pool, SqlDialect::new(backend), "c").await.unwrap()
+        let dialect = SqlDialect::new(backend);
+        Checkpoints::new(crate::state::db::Db { pool, dialect, catalog_name: "c".into() })
     };
     let sql = "SELECT a FROM t WHERE x = ? AND y = ?";
-    assert_eq!(store(CatalogBackend::Sqlite).await.dialect.sql(sql), sql);
+    assert_eq!(store(CatalogBackend::Sqlite).await.db.sql(sql), sql);
     assert_eq!(
-        store(CatalogBackend::Postgres).await.dialect.sql(sql),
+        store(CatalogBackend::Postgres).await.db.sql(sql),
         "SELECT a FROM t WHERE x = $1 AND y = $2"
     );
 }
