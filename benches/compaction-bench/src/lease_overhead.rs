@@ -9,8 +9,8 @@ use common::TableKind;
 use common::catalog::SqlDialect;
 use common::config::CatalogBackend;
 use common::tables::TableId;
-use compactor::job::JobKind;
-use compactor::state::StateStore;
+use compactor::JobKind;
+use compactor::StateStore;
 use serde::Serialize;
 
 /// What `lease-overhead` measured.

@@ -40,7 +40,7 @@ use crate::step::TableStep;
 /// The compaction job: [`CompactionStep`] over up to `pass.concurrency` tables at a time,
 /// their groups sharing `max_concurrent_jobs` rewrites in flight (inside the step), so one
 /// table's plan and commit overlap another's rewrites.
-pub fn compaction_job(
+pub(crate) fn compaction_job(
     config: &CompactorConfig,
     catalog: Arc<CatalogHandle>,
     metrics: Arc<Metrics>,
@@ -52,7 +52,7 @@ pub fn compaction_job(
 }
 
 /// The retention job: [`RetentionStep`] over up to `pass.concurrency` tables at a time.
-pub fn retention_job(
+pub(crate) fn retention_job(
     config: &CompactorConfig,
     catalog: Arc<CatalogHandle>,
     metrics: Arc<Metrics>,
@@ -93,7 +93,7 @@ where
 }
 
 /// One entry of the runnable set: a job (or the retention cycle) and its spec.
-pub struct Runnable {
+pub(crate) struct Runnable {
     /// What the configuration says about it.
     pub spec: JobSpec,
     work: Work,
@@ -111,7 +111,7 @@ enum Work {
 impl Runnable {
     /// Runs it over `scope` (combined with the configured dry run), each pass logged and
     /// counted; the reports in the order the passes ran.
-    pub async fn run(&self, scope: &Scope, cancel: &CancellationToken) -> Vec<JobReport> {
+    pub(crate) async fn run(&self, scope: &Scope, cancel: &CancellationToken) -> Vec<JobReport> {
         let scope = scope.or_dry_run(self.spec.dry_run);
         match &self.work {
             Work::Pass(job) => vec![run_pass(job.as_ref(), &scope, &self.metrics, cancel).await],
@@ -122,7 +122,7 @@ impl Runnable {
 
 /// The process's shared handles and configuration, and the runnable set built from them.
 /// Every pass it builds leases its tables as this process's [`InstanceId`].
-pub struct Assembly {
+pub(crate) struct Assembly {
     config: CompactorConfig,
     catalog: Arc<CatalogHandle>,
     metrics: Arc<Metrics>,
@@ -134,7 +134,7 @@ pub struct Assembly {
 impl Assembly {
     /// Opens the warehouse and prepares the catalog handle (which connects on first use, so a
     /// database that is down only fails passes until it is back) and the metrics registry.
-    pub fn new(config: &Config) -> Result<Self, StorageError> {
+    pub(crate) fn new(config: &Config) -> Result<Self, StorageError> {
         let metrics = Arc::new(Metrics::new());
         let dependencies = Arc::new(metrics.dependencies.clone());
         let warehouse = Warehouse::open_observed(&config.storage, Some(dependencies.clone()))?;
@@ -154,7 +154,7 @@ impl Assembly {
     }
 
     /// This process's instance id: the owner of its leases, on its log lines and metrics.
-    pub fn instance(&self) -> &Arc<InstanceId> {
+    pub(crate) fn instance(&self) -> &Arc<InstanceId> {
         &self.instance
     }
 
@@ -171,32 +171,32 @@ impl Assembly {
     }
 
     /// The catalog every job works on.
-    pub fn catalog(&self) -> &Arc<CatalogHandle> {
+    pub(crate) fn catalog(&self) -> &Arc<CatalogHandle> {
         &self.catalog
     }
 
     /// The metrics registry every job reports to.
-    pub fn metrics(&self) -> &Arc<Metrics> {
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
 
     /// The `[compactor]` configuration.
-    pub fn config(&self) -> &CompactorConfig {
+    pub(crate) fn config(&self) -> &CompactorConfig {
         &self.config
     }
 
     /// The time every job reads.
-    pub fn clock(&self) -> &Arc<dyn Clock> {
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }
 
     /// The spec of every job, in lifecycle order.
-    pub fn specs(&self) -> [JobSpec; 3] {
+    pub(crate) fn specs(&self) -> [JobSpec; 3] {
         JobKind::ALL.map(|kind| JobSpec::of(&self.config, kind))
     }
 
     /// The job of `kind`, alone.
-    pub fn job(&self, kind: JobKind) -> Arc<dyn Job> {
+    pub(crate) fn job(&self, kind: JobKind) -> Arc<dyn Job> {
         let (config, catalog, metrics, clock) = (
             &self.config,
             Arc::clone(&self.catalog),
@@ -231,13 +231,13 @@ impl Assembly {
 
     /// One pass of the job of `kind`, whether or not its scheduler is enabled (the one-shot
     /// commands).
-    pub fn one_shot(&self, kind: JobKind) -> Runnable {
+    pub(crate) fn one_shot(&self, kind: JobKind) -> Runnable {
         self.runnable(JobSpec::of(&self.config, kind), Work::Pass(self.job(kind)))
     }
 
     /// `run --once`: every enabled job in lifecycle order. Retention runs as its cycle, whose
     /// cleanup then stands for orphan cleanup's own pass.
-    pub fn once(&self) -> Vec<Runnable> {
+    pub(crate) fn once(&self) -> Vec<Runnable> {
         let [compaction, retention, cleanup] = self.specs();
         let mut out = Vec::new();
         if compaction.enabled {
@@ -256,7 +256,7 @@ impl Assembly {
     /// schedule, each pass with the job's configured dry run. One orphan-cleanup job serves
     /// its own scheduler and the cleanup after each retention pass, so two cleanup passes
     /// never overlap.
-    pub fn schedules(&self) -> Vec<(JobSpec, Option<Schedule>)> {
+    pub(crate) fn schedules(&self) -> Vec<(JobSpec, Option<Schedule>)> {
         let orphans = self.job(JobKind::OrphanCleanup);
         let schedule = |spec: JobSpec| {
             let job = match spec.kind {
@@ -275,9 +275,9 @@ impl Assembly {
     }
 }
 
-mod settings;
+pub(crate) mod settings;
 
-pub use settings::PassSettings;
+pub(crate) use settings::PassSettings;
 
 #[cfg(test)]
 mod tests;

@@ -20,7 +20,7 @@ use crate::live_files::LiveFile;
 
 /// The live delete files of one snapshot, by the spec and partition tuple they apply to.
 #[derive(Debug, Default)]
-pub struct DeleteIndex<'a> {
+pub(crate) struct DeleteIndex<'a> {
     /// Position and partition-scoped equality deletes, by (spec id, partition tuple).
     by_partition: HashMap<(i32, &'a Struct), Vec<&'a LiveFile>>,
     /// Equality deletes of an unpartitioned spec: they apply to every data file.
@@ -29,7 +29,7 @@ pub struct DeleteIndex<'a> {
 
 impl<'a> DeleteIndex<'a> {
     /// The index of the delete files among `files` (data files are ignored).
-    pub fn new(files: impl IntoIterator<Item = &'a LiveFile>) -> Self {
+    pub(crate) fn new(files: impl IntoIterator<Item = &'a LiveFile>) -> Self {
         let mut index = Self::default();
         for f in files.into_iter().filter(|f| f.content != DataContentType::Data) {
             if f.content == DataContentType::EqualityDeletes
@@ -44,12 +44,13 @@ impl<'a> DeleteIndex<'a> {
     }
 
     /// Whether the snapshot has no live delete file.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.global.is_empty() && self.by_partition.is_empty()
     }
 
     /// The delete files that apply to the data file `data`.
-    pub fn applying_to(&self, data: &LiveFile) -> Vec<&'a LiveFile> {
+    pub(crate) fn applying_to(&self, data: &LiveFile) -> Vec<&'a LiveFile> {
         let local = self.by_partition.get(&(data.spec_id, &data.partition_value));
         self.global
             .iter()
@@ -62,7 +63,7 @@ impl<'a> DeleteIndex<'a> {
 
 /// Whether the delete file `delete` applies to the data file `data`: the same spec and
 /// partition tuple (any, for a global equality delete), then [`applies`].
-pub fn reaches(delete: &LiveFile, data: &LiveFile) -> bool {
+pub(crate) fn reaches(delete: &LiveFile, data: &LiveFile) -> bool {
     let global = delete.content == DataContentType::EqualityDeletes
         && delete.partition_value.fields().is_empty();
     let same_partition =
@@ -74,7 +75,7 @@ pub fn reaches(delete: &LiveFile, data: &LiveFile) -> bool {
 /// scope; the spec and partition tuple are the index's (or [`reaches`]') to match. A file without a sequence
 /// number (a v1 manifest) is treated as the oldest, so nothing is ever wrongly taken to be
 /// out of a delete's reach.
-pub fn applies(delete: &LiveFile, data: &LiveFile) -> bool {
+pub(crate) fn applies(delete: &LiveFile, data: &LiveFile) -> bool {
     let data_seq = data.sequence_number.unwrap_or(0);
     let delete_seq = delete.sequence_number.unwrap_or(i64::MAX);
     match delete.content {
@@ -90,7 +91,7 @@ pub fn applies(delete: &LiveFile, data: &LiveFile) -> bool {
 /// The rows of delete files among `deletes` when only position deletes apply: at most that
 /// many rows are removed. `None` when an equality delete applies, since one key may match any
 /// number of rows.
-pub fn positions_at_most(deletes: &[&LiveFile]) -> Option<u64> {
+pub(crate) fn positions_at_most(deletes: &[&LiveFile]) -> Option<u64> {
     deletes.iter().try_fold(0u64, |sum, d| match d.content {
         DataContentType::PositionDeletes => Some(sum + d.records),
         _ => None,

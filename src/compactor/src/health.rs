@@ -16,7 +16,7 @@ use serde::Serialize;
 /// A backing service whose answers decide readiness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Component {
+pub(crate) enum Component {
     /// The Iceberg SQL catalog.
     Catalog,
     /// The object store holding table data and metadata.
@@ -25,10 +25,11 @@ pub enum Component {
 
 impl Component {
     /// Both components, in the order they are reported.
-    pub const ALL: [Component; 2] = [Component::Catalog, Component::ObjectStore];
+    #[cfg(test)]
+    pub(crate) const ALL: [Component; 2] = [Component::Catalog, Component::ObjectStore];
 
     /// The component's name in readiness JSON and logs.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Component::Catalog => "catalog",
             Component::ObjectStore => "object_store",
@@ -47,7 +48,7 @@ impl Component {
 /// What is known about one component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ComponentState {
+pub(crate) enum ComponentState {
     /// Its latest answer was a success, within the staleness window.
     Ok,
     /// Its latest answer was a failure.
@@ -60,7 +61,7 @@ pub enum ComponentState {
 
 /// Readiness of one component, as served by `/readyz`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ComponentStatus {
+pub(crate) struct ComponentStatus {
     /// Whether this component counts as ready.
     pub ready: bool,
     /// Why it is or is not ready.
@@ -73,7 +74,7 @@ pub struct ComponentStatus {
 
 /// Readiness of both components.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Components {
+pub(crate) struct Components {
     /// The Iceberg SQL catalog.
     pub catalog: ComponentStatus,
     /// The object store.
@@ -82,7 +83,7 @@ pub struct Components {
 
 /// The answer of `/readyz`: ready iff every component is.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Readiness {
+pub(crate) struct Readiness {
     /// Whether the compactor is ready (HTTP 200) or not (HTTP 503).
     pub ready: bool,
     /// How long a successful answer keeps a component ready, in seconds.
@@ -93,7 +94,7 @@ pub struct Readiness {
 
 impl Readiness {
     /// The readiness as a JSON document.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         serde_json::to_string(self).expect("readiness serializes to JSON")
     }
 }
@@ -109,7 +110,7 @@ struct Record {
 
 /// Thread-safe record of the catalog's and object store's latest answers; share it in an `Arc`.
 #[derive(Debug)]
-pub struct Health {
+pub(crate) struct Health {
     staleness: Duration,
     records: Mutex<[Record; 2]>,
 }
@@ -117,22 +118,17 @@ pub struct Health {
 impl Health {
     /// A record in which nothing has answered yet; a success keeps its component ready for
     /// `staleness`.
-    pub fn new(staleness: Duration) -> Self {
+    pub(crate) fn new(staleness: Duration) -> Self {
         Self { staleness, records: Mutex::new(Default::default()) }
     }
 
-    /// How long a successful answer keeps a component ready.
-    pub fn staleness(&self) -> Duration {
-        self.staleness
-    }
-
     /// Records that `component` answered successfully just now.
-    pub fn record_ok(&self, component: Component) {
+    pub(crate) fn record_ok(&self, component: Component) {
         self.record_ok_at(component, Instant::now());
     }
 
     /// Records that `component` answered successfully at `now`.
-    pub fn record_ok_at(&self, component: Component, now: Instant) {
+    pub(crate) fn record_ok_at(&self, component: Component, now: Instant) {
         let mut records = self.lock();
         let record = &mut records[component.index()];
         record.last_ok = Some(record.last_ok.map_or(now, |prev| prev.max(now)));
@@ -141,18 +137,18 @@ impl Health {
 
     /// Records that a call to `component` failed with `error`; the component is not ready until
     /// its next success, however recent its previous one.
-    pub fn record_failure(&self, component: Component, error: &str) {
+    pub(crate) fn record_failure(&self, component: Component, error: &str) {
         self.lock()[component.index()].last_error = Some(error.to_string());
     }
 
     /// Readiness as of now.
-    pub fn readiness(&self) -> Readiness {
+    pub(crate) fn readiness(&self) -> Readiness {
         self.readiness_at(Instant::now())
     }
 
     /// Readiness as of `now`: a component is ready iff its latest answer was a success at most
     /// `staleness` before `now`.
-    pub fn readiness_at(&self, now: Instant) -> Readiness {
+    pub(crate) fn readiness_at(&self, now: Instant) -> Readiness {
         let records = self.lock().clone();
         let status = |c: Component| self.status(&records[c.index()], now);
         let components = Components {

@@ -23,7 +23,7 @@ use crate::log_target;
 use crate::metrics::Metrics;
 
 /// `Content-Type` of `/metrics`: the Prometheus text exposition format.
-pub const METRICS_CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
+pub(crate) const METRICS_CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
 
 /// Why the HTTP endpoints could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +51,7 @@ pub enum HttpError {
 }
 
 /// Listens on `addr`; a busy port is [`HttpError::PortInUse`].
-pub async fn bind(addr: SocketAddr) -> Result<TcpListener, HttpError> {
+pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, HttpError> {
     TcpListener::bind(addr).await.map_err(|source| match source.kind() {
         std::io::ErrorKind::AddrInUse => HttpError::PortInUse { port: addr.port() },
         _ => HttpError::Bind { addr, source },
@@ -70,10 +70,10 @@ pub const HEALTHZ_PATH: &str = "/healthz";
 /// Path of the readiness probe.
 pub const READYZ_PATH: &str = "/readyz";
 /// Path of the Prometheus exposition.
-pub const METRICS_PATH: &str = "/metrics";
+pub(crate) const METRICS_PATH: &str = "/metrics";
 
 /// The routes `/metrics`, `/healthz` and `/readyz`.
-pub fn router(metrics: Arc<Metrics>, health: Arc<Health>) -> Router {
+pub(crate) fn router(metrics: Arc<Metrics>, health: Arc<Health>) -> Router {
     Router::new()
         .route(METRICS_PATH, get(metrics_handler))
         .route(HEALTHZ_PATH, get(healthz))
@@ -83,7 +83,7 @@ pub fn router(metrics: Arc<Metrics>, health: Arc<Health>) -> Router {
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then stops accepting and
 /// lets requests in flight finish.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: CancellationToken,

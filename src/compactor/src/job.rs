@@ -47,7 +47,7 @@ impl fmt::Display for JobKind {
 
 /// What the configuration says about running one job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct JobSpec {
+pub(crate) struct JobSpec {
     /// Which job.
     pub kind: JobKind,
     /// Whether the daemon schedules it (`enabled` of its section).
@@ -60,7 +60,7 @@ pub struct JobSpec {
 
 impl JobSpec {
     /// The spec of `kind` in `config`.
-    pub fn of(config: &CompactorConfig, kind: JobKind) -> Self {
+    pub(crate) fn of(config: &CompactorConfig, kind: JobKind) -> Self {
         let (enabled, dry_run, interval) = match kind {
             JobKind::Compaction => (config.enabled, config.dry_run, config.compaction_interval()),
             JobKind::Retention => {
@@ -76,7 +76,7 @@ impl JobSpec {
     }
 
     /// The log line of a job whose scheduler is disabled.
-    pub fn disabled_message(&self) -> &'static str {
+    pub(crate) fn disabled_message(&self) -> &'static str {
         match self.kind {
             JobKind::Compaction => "Compaction disabled",
             JobKind::Retention => "Retention enforcement disabled",

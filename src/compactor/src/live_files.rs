@@ -56,7 +56,7 @@ impl LiveFile {
 }
 
 /// Every live file (data and delete) of `table`'s current snapshot; empty without a snapshot.
-pub async fn live_files(table: &Table) -> iceberg::Result<Vec<LiveFile>> {
+pub(crate) async fn live_files(table: &Table) -> iceberg::Result<Vec<LiveFile>> {
     live_files_cached(table, &ManifestCache::new()).await
 }
 
@@ -65,7 +65,7 @@ pub async fn live_files(table: &Table) -> iceberg::Result<Vec<LiveFile>> {
 /// A manifest is immutable once written, so after a lost commit the next attempt reads only
 /// the manifests another writer added: against a writer appending every few tens of
 /// milliseconds, that is what lets an attempt finish before the next append.
-pub async fn live_files_cached(
+pub(crate) async fn live_files_cached(
     table: &Table,
     cache: &ManifestCache,
 ) -> iceberg::Result<Vec<LiveFile>> {
@@ -74,7 +74,7 @@ pub async fn live_files_cached(
 
 /// [`live_files_cached`] of the manifests `listed` (the current snapshot's manifest list, as
 /// [`manifest_list`] read it).
-pub async fn live_files_listed(
+pub(crate) async fn live_files_listed(
     table: &Table,
     listed: &[ManifestFile],
     cache: &ManifestCache,
@@ -89,7 +89,7 @@ pub async fn live_files_listed(
 }
 
 /// The manifests `table`'s current snapshot lists; empty without a snapshot.
-pub async fn manifest_list(table: &Table) -> iceberg::Result<Vec<ManifestFile>> {
+pub(crate) async fn manifest_list(table: &Table) -> iceberg::Result<Vec<ManifestFile>> {
     let Some(snapshot) = table.metadata().current_snapshot() else {
         return Ok(Vec::new());
     };
@@ -273,7 +273,7 @@ fn referenced_data_file(file: &DataFile) -> Option<String> {
 
 /// The first field of `partition` when it is an integer: the hours or days since the epoch of
 /// a file partitioned by time alone (a `date` value is an integer too).
-pub fn time_value(partition: &iceberg::spec::Struct) -> Option<i64> {
+pub(crate) fn time_value(partition: &iceberg::spec::Struct) -> Option<i64> {
     match partition.fields().first()?.as_ref()?.as_primitive_literal()? {
         PrimitiveLiteral::Int(h) => Some(i64::from(h)),
         PrimitiveLiteral::Long(h) => Some(h),

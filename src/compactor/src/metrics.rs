@@ -20,12 +20,14 @@ mod leases;
 use common::tables::TableId;
 use prometheus::{Registry, TextEncoder};
 
-pub use dependencies::{DependencyCounts, DependencyMetrics};
-pub use families::{DURATION_BUCKETS, OUTCOME_FAILURE, OUTCOME_SUCCESS, table_labels};
-pub use groups::{
+pub(crate) use dependencies::DependencyMetrics;
+pub(crate) use families::table_labels;
+#[cfg(test)]
+pub(crate) use families::{DURATION_BUCKETS, OUTCOME_SUCCESS};
+pub(crate) use groups::{
     CompactionMetrics, OrphanMetrics, RetentionMetrics, SchedulerMetrics, TableMetrics,
 };
-pub use leases::LeaseMetrics;
+pub(crate) use leases::LeaseMetrics;
 
 use crate::job::JobKind;
 use crate::log_target;

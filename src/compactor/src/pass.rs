@@ -366,11 +366,11 @@ mod sinks;
 mod source;
 mod table_run;
 
-pub use leasing::{LeaseSettings, TableLocks};
+pub(crate) use leasing::{LeaseSettings, TableLocks};
 use leasing::{Leasing, Taken};
-pub use sinks::{AfterTable, Gauges, History, Warnings};
-pub use source::TableSource;
-pub use table_run::TableRun;
+pub(crate) use sinks::{AfterTable, Gauges, History, Warnings};
+pub(crate) use source::TableSource;
+pub(crate) use table_run::TableRun;
 
 #[cfg(test)]
 mod tests;

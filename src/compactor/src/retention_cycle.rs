@@ -25,7 +25,7 @@ use crate::scheduler::run_pass;
 
 /// The orphan-cleanup pass that follows retention.
 #[derive(Clone)]
-pub struct FollowUp {
+pub(crate) struct FollowUp {
     /// The orphan-cleanup job.
     pub job: Arc<dyn Job>,
     /// Pause between the end of retention and the start of cleanup.
@@ -41,7 +41,7 @@ pub struct FollowUp {
 /// orphan-cleanup pass of its own. The retention cycle's duration therefore includes the pause
 /// and the follow-up, and the retention scheduler does not start again before the cleanup is
 /// done.
-pub struct RetentionCycle {
+pub(crate) struct RetentionCycle {
     retention: Arc<dyn Job>,
     follow_up: Option<FollowUp>,
     metrics: Arc<Metrics>,
@@ -49,7 +49,7 @@ pub struct RetentionCycle {
 
 impl RetentionCycle {
     /// `retention`, followed by `follow_up` when there is one.
-    pub fn new(
+    pub(crate) fn new(
         retention: Arc<dyn Job>,
         follow_up: Option<FollowUp>,
         metrics: Arc<Metrics>,
@@ -60,7 +60,7 @@ impl RetentionCycle {
     /// Runs the follow-up of a retention pass over `scope`: orphan cleanup of `only` those
     /// tables when given, else of the whole scope. `None` when there is no follow-up, `only` is
     /// empty (retention changed nothing), or the service shut down before it started.
-    pub async fn follow_up(
+    pub(crate) async fn follow_up(
         &self,
         scope: &Scope,
         only: Option<BTreeSet<TableId>>,
@@ -97,7 +97,11 @@ impl RetentionCycle {
     /// `compactor run --once`: one retention pass, then orphan cleanup of the whole scope (the
     /// operator asked for one pass of every enabled job), each run, logged and counted as its
     /// own pass; the reports in that order.
-    pub async fn run_all(&self, scope: &Scope, cancel: &CancellationToken) -> Vec<JobReport> {
+    pub(crate) async fn run_all(
+        &self,
+        scope: &Scope,
+        cancel: &CancellationToken,
+    ) -> Vec<JobReport> {
         let retention = run_pass(self.retention.as_ref(), scope, &self.metrics, cancel).await;
         let follow_up = self.follow_up(scope, None, cancel).await;
         std::iter::once(retention).chain(follow_up).collect()
@@ -106,7 +110,7 @@ impl RetentionCycle {
 
 /// The tables a retention pass changed: those whose report names a drop snapshot or expired
 /// snapshots (a dry run changes none).
-pub fn changed_tables(retention: &JobReport) -> BTreeSet<TableId> {
+pub(crate) fn changed_tables(retention: &JobReport) -> BTreeSet<TableId> {
     retention
         .tables
         .iter()

@@ -20,7 +20,7 @@ use crate::pass::Job;
 use crate::report::JobReport;
 
 /// A job and how often to run it.
-pub struct Schedule {
+pub(crate) struct Schedule {
     /// The job to run.
     pub job: Arc<dyn Job>,
     /// Time between the starts of two passes.
@@ -30,7 +30,7 @@ pub struct Schedule {
 }
 
 /// Runs one pass of `job` and records its outcome in `metrics` and the log.
-pub async fn run_pass(
+pub(crate) async fn run_pass(
     job: &dyn Job,
     scope: &Scope,
     metrics: &Metrics,
@@ -68,7 +68,11 @@ pub async fn run_pass(
 
 /// Drives `schedule` until `shutdown` fires, then waits for the pass in flight (which sees
 /// the same token and stops at its next safe point) before returning.
-pub async fn run_periodic(schedule: Schedule, metrics: Arc<Metrics>, shutdown: CancellationToken) {
+pub(crate) async fn run_periodic(
+    schedule: Schedule,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
     let Schedule { job, interval, scope } = schedule;
     let kind = job.kind();
     metrics.touch_job(kind);

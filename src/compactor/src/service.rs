@@ -26,10 +26,10 @@ use crate::status::{self, StatusReport};
 /// How often `/readyz`'s view of the catalog and object store is refreshed.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(15);
 /// How old the last successful probe may be for `/readyz` to report ready.
-pub const PROBE_STALENESS: Duration = Duration::from_secs(60);
+pub(crate) const PROBE_STALENESS: Duration = Duration::from_secs(60);
 /// How long one probe may take: a dependency that does not answer in time (an object store
 /// whose requests are retried for minutes, a catalog that hangs) counts as failing at once.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Errors that stop the service from starting.
 #[derive(Debug, thiserror::Error)]

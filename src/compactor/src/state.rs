@@ -19,16 +19,17 @@ use tokio::sync::OnceCell;
 mod checkpoints;
 mod db;
 mod error;
-mod leases;
+pub(crate) mod leases;
 mod migrations;
-mod runs;
+pub(crate) mod runs;
 
-pub use checkpoints::{CHECKPOINT_TABLE, Checkpoint, Checkpoints};
+pub(crate) use checkpoints::{Checkpoint, Checkpoints};
 use db::Db;
-pub use error::{StateError, Store};
-pub use leases::{Fence, Holder, LEASES_TABLE, Lease, Leases};
-pub use migrations::MIGRATIONS_TABLE;
-pub use runs::{RUNS_TABLE, RecentRuns, RunOutcome, RunRecord, Runs, kept};
+pub(crate) use error::StateError;
+#[cfg(test)]
+pub(crate) use leases::LEASES_TABLE;
+pub(crate) use leases::{Fence, Holder, Lease, Leases};
+pub(crate) use runs::{RecentRuns, RunOutcome, RunRecord, Runs, kept};
 
 /// The compactor's tables in one catalog database, for one catalog name: cheap to clone, and
 /// each repository it hands out is too.

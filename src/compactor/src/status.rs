@@ -10,14 +10,14 @@
 //! they share, which `--json` serialises.
 
 mod gather;
-mod render;
+pub(crate) mod render;
 mod report;
 mod score;
 
-pub use gather::status;
-pub use render::render;
-pub use report::{JobStatus, RetentionStatus, StatusReport, TableStatus};
-pub use score::{Deduction, HEALTHY_SCORE, Health, Reason};
+pub(crate) use gather::status;
+#[cfg(test)]
+pub(crate) use render::render;
+pub(crate) use report::StatusReport;
 
 #[cfg(test)]
 mod tests;

@@ -31,10 +31,10 @@ use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
 use parquet::file::properties::WriterProperties;
 
 /// 2024-01-01T00:00Z in hours since the epoch.
-pub const BASE_HOUR: i64 = 473_352;
+pub(crate) const BASE_HOUR: i64 = 473_352;
 
 /// A catalog with one `acme.prod.logs` table.
-pub struct Fixture {
+pub(crate) struct Fixture {
     /// The connected catalog.
     pub catalog: SignalCatalog,
     /// The table.
@@ -44,7 +44,7 @@ pub struct Fixture {
 
 /// A fresh SQLite catalog and local warehouse in a temporary directory (removed on drop of
 /// the returned `TempDir`), with the configuration they were opened from.
-pub struct TempCatalog {
+pub(crate) struct TempCatalog {
     /// The connected catalog.
     pub catalog: SignalCatalog,
     /// Its `[schema]` section.
@@ -57,7 +57,7 @@ pub struct TempCatalog {
 
 impl TempCatalog {
     /// Creates and connects it.
-    pub async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let storage = StorageConfig {
             dsn: format!("file://{}/storage", dir.path().display()),
@@ -75,7 +75,7 @@ impl TempCatalog {
 
 impl Fixture {
     /// An empty table in a fresh catalog and warehouse.
-    pub async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let TempCatalog { catalog, dir, .. } = TempCatalog::new().await;
         let id = TableId::new("acme", "prod", TableKind::Logs).unwrap();
         ensure_table(&catalog, &id).await.unwrap();
@@ -84,7 +84,7 @@ impl Fixture {
 
     /// An empty table in a fresh catalog of its own name on the PostgreSQL server at `url`,
     /// with a warehouse in a temporary directory.
-    pub async fn on_postgres(url: &str) -> Self {
+    pub(crate) async fn on_postgres(url: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let storage = StorageConfig {
             dsn: format!("file://{}/storage", dir.path().display()),
@@ -103,13 +103,18 @@ impl Fixture {
     }
 
     /// The table as the catalog currently points at it.
-    pub async fn load(&self) -> Table {
+    pub(crate) async fn load(&self) -> Table {
         self.catalog.load_table(&self.id.ident()).await.unwrap()
     }
 
     /// `appends` fast appends, each of one file of `rows` rows per hour in `hours`. Returns
     /// the rows written per hour.
-    pub async fn fill(&self, hours: &[i64], appends: usize, rows: usize) -> BTreeMap<i64, usize> {
+    pub(crate) async fn fill(
+        &self,
+        hours: &[i64],
+        appends: usize,
+        rows: usize,
+    ) -> BTreeMap<i64, usize> {
         let mut written = BTreeMap::new();
         for round in 0..appends {
             let table = self.load().await;
@@ -127,7 +132,7 @@ impl Fixture {
     /// Commits a snapshot adding one position-delete file to `hour` (a manifest entry only: no
     /// file is written, so scan the table only after the entry is removed) and returns its path.
     /// iceberg-rust 0.10 cannot commit delete files, so this builds the snapshot by hand.
-    pub async fn add_position_delete(&self, hour: i64) -> String {
+    pub(crate) async fn add_position_delete(&self, hour: i64) -> String {
         let table = self.load().await;
         let md = table.metadata();
         let tag = uuid::Uuid::new_v4();
@@ -149,7 +154,11 @@ impl Fixture {
 
     /// Writes a real position delete file of `hour` deleting the rows `positions` (file path,
     /// row position) and commits it in a snapshot of its own; returns its path.
-    pub async fn write_position_delete(&self, hour: i64, positions: &[(&str, i64)]) -> String {
+    pub(crate) async fn write_position_delete(
+        &self,
+        hour: i64,
+        positions: &[(&str, i64)],
+    ) -> String {
         use arrow_array::Int64Array;
         let columns: Vec<(&str, i32, ArrayRef)> = vec![
             (
@@ -168,7 +177,12 @@ impl Fixture {
 
     /// Writes a real equality delete file of `hour` deleting the rows whose string column
     /// `column` is one of `values`, and commits it in a snapshot of its own; returns its path.
-    pub async fn write_equality_delete(&self, hour: i64, column: &str, values: &[&str]) -> String {
+    pub(crate) async fn write_equality_delete(
+        &self,
+        hour: i64,
+        column: &str,
+        values: &[&str],
+    ) -> String {
         let table = self.load().await;
         let id = table.metadata().current_schema().field_by_name(column).unwrap().id;
         let array: ArrayRef = Arc::new(StringArray::from_iter_values(values.iter().copied()));
@@ -291,7 +305,7 @@ impl Fixture {
     }
 
     /// Commits `files` with one fast append.
-    pub async fn append(&self, files: Vec<DataFile>) -> Table {
+    pub(crate) async fn append(&self, files: Vec<DataFile>) -> Table {
         let table = self.load().await;
         let tx = Transaction::new(&table);
         let tx = tx.fast_append().add_data_files(files).apply(tx).unwrap();
@@ -300,7 +314,7 @@ impl Fixture {
 }
 
 /// `n` log rows of `hour`, distinct per `seed`, on the table's Arrow schema.
-pub fn batch(table: &Table, hour: i64, n: usize, seed: usize) -> RecordBatch {
+pub(crate) fn batch(table: &Table, hour: i64, n: usize, seed: usize) -> RecordBatch {
     let schema = iceberg::arrow::schema_to_arrow_schema(table.metadata().current_schema()).unwrap();
     let ts: Vec<i64> = (0..n)
         .map(|i| hour * MICROS_PER_HOUR + ((seed * 7919 + i * 104_729) as i64 % MICROS_PER_HOUR))
@@ -326,7 +340,7 @@ pub fn batch(table: &Table, hour: i64, n: usize, seed: usize) -> RecordBatch {
 }
 
 /// Writes `batches` (rows of `hour` only) as one data file of `hour`'s partition.
-pub async fn write(table: &Table, hour: i64, batches: Vec<RecordBatch>) -> Vec<DataFile> {
+pub(crate) async fn write(table: &Table, hour: i64, batches: Vec<RecordBatch>) -> Vec<DataFile> {
     let md = table.metadata();
     let schema = md.current_schema().clone();
     let parquet = ParquetWriterBuilder::new(WriterProperties::builder().build(), schema.clone());
@@ -354,7 +368,7 @@ pub async fn write(table: &Table, hour: i64, batches: Vec<RecordBatch>) -> Vec<D
 }
 
 /// Rows per hour a scan of `snapshot` (the current one when `None`) returns.
-pub async fn rows_per_hour(table: &Table, snapshot: Option<i64>) -> BTreeMap<i64, usize> {
+pub(crate) async fn rows_per_hour(table: &Table, snapshot: Option<i64>) -> BTreeMap<i64, usize> {
     let mut scan = table.scan().select_all();
     if let Some(id) = snapshot {
         scan = scan.snapshot_id(id);
@@ -373,7 +387,7 @@ pub async fn rows_per_hour(table: &Table, snapshot: Option<i64>) -> BTreeMap<i64
 
 /// One manifest entry of a snapshot.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// ADDED, EXISTING or DELETED.
     pub status: ManifestStatus,
     /// The data file.
@@ -392,7 +406,7 @@ pub struct Entry {
 
 /// Every entry of every manifest of the current snapshot, checking that each manifest has a
 /// live entry or was written by that snapshot (older DELETED-only manifests are dropped).
-pub async fn entries(table: &Table) -> Vec<Entry> {
+pub(crate) async fn entries(table: &Table) -> Vec<Entry> {
     let snapshot = table.metadata().current_snapshot().unwrap();
     let list = table.manifest_list_reader(snapshot).load().await.unwrap();
     let mut out = Vec::new();
@@ -424,23 +438,23 @@ pub async fn entries(table: &Table) -> Vec<Entry> {
 }
 
 /// The live entries of the current snapshot.
-pub async fn live(table: &Table) -> Vec<Entry> {
+pub(crate) async fn live(table: &Table) -> Vec<Entry> {
     entries(table).await.into_iter().filter(|e| e.status != ManifestStatus::Deleted).collect()
 }
 
 /// Paths of the live files of `hour`.
-pub async fn paths_of_hour(table: &Table, hour: i64) -> Vec<String> {
+pub(crate) async fn paths_of_hour(table: &Table, hour: i64) -> Vec<String> {
     live(table).await.into_iter().filter(|e| e.hour == hour).map(|e| e.path).collect()
 }
 
 /// A numeric field of the current snapshot's summary (0 when absent).
-pub fn summary(table: &Table, key: &str) -> i64 {
+pub(crate) fn summary(table: &Table, key: &str) -> i64 {
     let props = &table.metadata().current_snapshot().unwrap().summary().additional_properties;
     props.get(key).map_or(0, |v| v.parse().unwrap())
 }
 
 /// Checks that the summary's totals equal what a walk of all manifests finds.
-pub async fn assert_totals_match_walk(table: &Table) {
+pub(crate) async fn assert_totals_match_walk(table: &Table) {
     let live = live(table).await;
     assert_eq!(summary(table, "total-data-files"), live.len() as i64);
     assert_eq!(summary(table, "total-records"), live.iter().map(|e| e.records as i64).sum::<i64>());
@@ -449,7 +463,7 @@ pub async fn assert_totals_match_walk(table: &Table) {
 }
 
 /// An `AnyPool` of at most 4 connections on the database at `url`.
-pub async fn any_pool(url: &str) -> sqlx::AnyPool {
+pub(crate) async fn any_pool(url: &str) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
     sqlx::any::AnyPoolOptions::new().max_connections(4).connect(url).await.unwrap()
 }
@@ -457,7 +471,7 @@ pub async fn any_pool(url: &str) -> sqlx::AnyPool {
 /// The PostgreSQL server the tests may create catalogs on: `SIGNALDB_TEST_PG_URL`, else the
 /// default local one when it answers. Under `CI=true` a missing server fails `test`; otherwise
 /// it prints `SKIPPED:` and returns `None`.
-pub fn postgres_url(test: &str) -> Option<String> {
+pub(crate) fn postgres_url(test: &str) -> Option<String> {
     use std::io::Write;
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     match std::env::var("SIGNALDB_TEST_PG_URL").ok().filter(|u| !u.is_empty()) {

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 /// The time partition field of one partition spec.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TimeField {
+pub(crate) struct TimeField {
     /// The partition spec.
     pub spec_id: i32,
     /// The partition field's name: the directory files of a partition go to is `{name}=…`.
@@ -27,7 +27,7 @@ pub struct TimeField {
 
 /// Why a partition spec has no time partition this code understands.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NotMaintainable {
+pub(crate) enum NotMaintainable {
     /// The table's format version is one the compactor does not write (v3: deletion vectors,
     /// row lineage and default values would be half-handled).
     #[error("Iceberg format {version} is not supported (only v1 and v2): the table is left alone")]
@@ -84,7 +84,8 @@ pub enum NotMaintainable {
 
 impl NotMaintainable {
     /// The reason's name, as reports and metric labels spell it.
-    pub fn kind(&self) -> &'static str {
+    #[cfg(test)]
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::FormatVersion { .. } => "format_version",
             Self::MissingSpec { .. } => "missing_spec",
@@ -97,7 +98,7 @@ impl NotMaintainable {
 }
 
 /// The time partition field of spec `spec_id` of `md`.
-pub fn time_field(md: &TableMetadata, spec_id: i32) -> Result<TimeField, NotMaintainable> {
+pub(crate) fn time_field(md: &TableMetadata, spec_id: i32) -> Result<TimeField, NotMaintainable> {
     let spec = md.partition_spec_by_id(spec_id).ok_or(NotMaintainable::MissingSpec { spec_id })?;
     let field = match spec.fields() {
         [] => return Err(NotMaintainable::Unpartitioned { spec_id }),
@@ -155,7 +156,7 @@ pub fn time_field(md: &TableMetadata, spec_id: i32) -> Result<TimeField, NotMain
 /// The time partition field of `md`'s current (default) partition spec: the partition new
 /// files are written in. A table of a format version the compactor does not write (v3) has
 /// none: it is not maintained.
-pub fn current_time_field(md: &TableMetadata) -> Result<TimeField, NotMaintainable> {
+pub(crate) fn current_time_field(md: &TableMetadata) -> Result<TimeField, NotMaintainable> {
     use iceberg::spec::FormatVersion;
     if !matches!(md.format_version(), FormatVersion::V1 | FormatVersion::V2) {
         return Err(NotMaintainable::FormatVersion { version: md.format_version().to_string() });

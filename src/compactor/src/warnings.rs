@@ -18,17 +18,17 @@ use crate::state::{RecentRuns, RunOutcome};
 use crate::table_state::TableState;
 
 /// Passes without success, in units of the job's interval, after which a job is reported.
-pub const INTERVALS_WITHOUT_SUCCESS: u32 = 3;
+pub(crate) const INTERVALS_WITHOUT_SUCCESS: u32 = 3;
 
 /// Manifests a table may list while merging is off before its metadata counts as growing.
-pub const UNMERGED_MANIFESTS: u64 = 100;
+pub(crate) const UNMERGED_MANIFESTS: u64 = 100;
 
 /// The configuration checks, by name (the `check` label of `compactor_warnings`).
-pub const CONFIG_CHECKS: &[&str] =
+pub(crate) const CONFIG_CHECKS: &[&str] =
     &[ORPHAN_CLEANUP_DISABLED, COMPACTION_INTERVAL_EXCEEDS_RETENTION, GRACE_EXCEEDS_RETENTION];
 
 /// The table checks, by name.
-pub const TABLE_CHECKS: &[&str] = &[
+pub(crate) const TABLE_CHECKS: &[&str] = &[
     STORAGE_GROWS_DESPITE_RETENTION,
     COMPACTION_WITHOUT_GAIN,
     SNAPSHOTS_UNBOUNDED,
@@ -38,24 +38,25 @@ pub const TABLE_CHECKS: &[&str] = &[
 ];
 
 /// Retention drops partitions but nothing deletes the files they release.
-pub const ORPHAN_CLEANUP_DISABLED: &str = "orphan_cleanup_disabled";
+pub(crate) const ORPHAN_CLEANUP_DISABLED: &str = "orphan_cleanup_disabled";
 /// Compaction runs less often than the shortest retention period lasts.
-pub const COMPACTION_INTERVAL_EXCEEDS_RETENTION: &str = "compaction_interval_exceeds_retention";
+pub(crate) const COMPACTION_INTERVAL_EXCEEDS_RETENTION: &str =
+    "compaction_interval_exceeds_retention";
 /// The retention grace period is longer than a retention period.
-pub const GRACE_EXCEEDS_RETENTION: &str = "grace_exceeds_retention";
+pub(crate) const GRACE_EXCEEDS_RETENTION: &str = "grace_exceeds_retention";
 /// Data older than its retention cutoff stays because retention is off or in dry run.
-pub const STORAGE_GROWS_DESPITE_RETENTION: &str = "storage_grows_despite_retention";
+pub(crate) const STORAGE_GROWS_DESPITE_RETENTION: &str = "storage_grows_despite_retention";
 /// The last compaction that rewrote files did not reduce their count or bytes.
-pub const COMPACTION_WITHOUT_GAIN: &str = "compaction_without_gain";
+pub(crate) const COMPACTION_WITHOUT_GAIN: &str = "compaction_without_gain";
 /// Snapshots accumulate because snapshot expiration (retention) is off or in dry run.
-pub const SNAPSHOTS_UNBOUNDED: &str = "snapshots_unbounded";
+pub(crate) const SNAPSHOTS_UNBOUNDED: &str = "snapshots_unbounded";
 /// Manifests accumulate because merging is off or failing.
-pub const MANIFESTS_UNBOUNDED: &str = "manifests_unbounded";
+pub(crate) const MANIFESTS_UNBOUNDED: &str = "manifests_unbounded";
 /// An enabled job has not succeeded on the table for several intervals.
-pub const JOB_NOT_SUCCEEDING: &str = "job_not_succeeding";
+pub(crate) const JOB_NOT_SUCCEEDING: &str = "job_not_succeeding";
 /// The table's partition spec has no time partition the compactor understands, so neither
 /// compaction nor retention can act on its new files.
-pub const TABLE_NOT_MAINTAINABLE: &str = "table_not_maintainable";
+pub(crate) const TABLE_NOT_MAINTAINABLE: &str = "table_not_maintainable";
 
 /// One warning sign that fires.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -125,7 +126,7 @@ fn shortest_retention_days(c: &CompactorConfig) -> u32 {
 
 /// The warning signs of table `id`, whose committed state is `state`, under configuration `c`
 /// at `now`.
-pub fn table_warnings(
+pub(crate) fn table_warnings(
     c: &CompactorConfig,
     id: &TableId,
     state: &TableState,
@@ -234,7 +235,7 @@ pub fn table_warnings(
 }
 
 /// The first hour partition that is not entirely older than `cutoff`.
-pub fn cutoff_hour(cutoff: DateTime<Utc>) -> i64 {
+pub(crate) fn cutoff_hour(cutoff: DateTime<Utc>) -> i64 {
     hour_of_micros(cutoff.timestamp_micros())
 }
 

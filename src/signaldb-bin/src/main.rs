@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 use common::config::load;
 use common::telemetry::{self, LogFormat};
-use compactor::service::{Service, shutdown_signal};
+use compactor::{Service, shutdown_signal};
 use tokio_util::sync::CancellationToken;
 
 /// SignalDB, all components in one process.

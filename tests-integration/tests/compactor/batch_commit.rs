@@ -13,11 +13,11 @@ use std::time::Duration;
 use common::TableKind;
 use common::clock::{Clock, SystemClock};
 use common::tables::TableId;
-use compactor::compaction::execute::execute;
-use compactor::compaction::{CompactionOutcome, CompactionSettings, CompactionStep};
-use compactor::job::Scope;
-use compactor::live_files::ManifestCache;
-use compactor::step::TableContext;
+use compactor::ManifestCache;
+use compactor::Scope;
+use compactor::TableContext;
+use compactor::execute_plan;
+use compactor::{CompactionOutcome, CompactionSettings, CompactionStep};
 use iceberg::Catalog;
 use serde_json::Value;
 use tests_integration::pyiceberg_hours::{PyTableByHour, read_by_hour};
@@ -288,7 +288,8 @@ async fn a_batch_commits_the_groups_whose_inputs_are_live(backend: Backend) {
     // The pass rewrites its four groups and commits them as one batch.
     let rewrites = tokio::sync::Semaphore::new(settings.execute.max_concurrent_groups);
     let cache = ManifestCache::new();
-    let execution = execute(&cx, &plan, &settings.execute, clock.as_ref(), &rewrites, &cache).await;
+    let execution =
+        execute_plan(&cx, &plan, &settings.execute, clock.as_ref(), &rewrites, &cache).await;
     let outcome = CompactionOutcome { plan, execution: Some(execution), manifests: None };
     let report = serde_json::to_value(outcome).expect("serialising the pass's outcome");
     assert!(writer.is_running(), "the writer stopped while compaction ran");

@@ -97,8 +97,8 @@ fn the_manifests_agree_with_the_code() {
     // grace period longer than the shutdown timeout.
     let deployment = &of_kind(&docs, "Deployment")["spec"]["template"];
     let container = &deployment["spec"]["containers"][0];
-    assert_eq!(container["livenessProbe"]["httpGet"]["path"], compactor::http::HEALTHZ_PATH);
-    assert_eq!(container["readinessProbe"]["httpGet"]["path"], compactor::http::READYZ_PATH);
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], compactor::HEALTHZ_PATH);
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], compactor::READYZ_PATH);
     assert_eq!(container["ports"][0]["containerPort"], c.metrics_port);
     let port = c.metrics_port.to_string();
     assert_eq!(deployment["metadata"]["annotations"]["prometheus.io/port"], port.as_str());

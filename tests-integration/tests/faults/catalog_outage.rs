@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::TableKind;
-use compactor::service::PROBE_INTERVAL;
+use compactor::PROBE_INTERVAL;
 use tests_integration::metrics_text::Exposition;
 use tests_integration::private_pg::PrivatePg;
 use tests_integration::pyiceberg_hours::read_by_hour;

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use common::TableKind;
 use common::tables::TableId;
-use compactor::job::JobKind;
+use compactor::JobKind;
 use tests_integration::{require_promtool, workspace_root};
 
 #[test]
@@ -33,7 +33,7 @@ fn the_alert_rules_are_valid_and_their_promtool_tests_pass() {
 
 #[test]
 fn the_alert_rules_and_the_dashboard_query_only_families_the_compactor_exports() {
-    let metrics = compactor::metrics::Metrics::new();
+    let metrics = compactor::Metrics::new();
     metrics.touch_table(&TableId::new("acme", "prod", TableKind::Logs).unwrap());
     for job in JobKind::ALL {
         metrics.touch_job(job);

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::TableKind;
 use common::tables::TableId;
-use compactor::job::JobKind;
-use compactor::state::{Holder, RunRecord, StateStore};
+use compactor::JobKind;
+use compactor::{Holder, RunRecord, StateStore};
 use futures::TryStreamExt;
 use iceberg::Catalog;
 use tests_integration::{BinChild, BinCommand, TestEnv};

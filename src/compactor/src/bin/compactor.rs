@@ -10,10 +10,10 @@ use common::Signal;
 use common::config::{Config, ConfigError, load, render_effective};
 use common::ids::validate_id;
 use common::telemetry::{self, LogFormat};
-use compactor::job::{JobKind, Scope};
-use compactor::report::JobReport;
-use compactor::service::{Service, ServiceError, shutdown_signal};
-use compactor::{render, retention};
+use compactor::JobReport;
+use compactor::{JobKind, Scope};
+use compactor::{Service, ServiceError, shutdown_signal};
+use compactor::{explain_retention_policy, render_plans, render_retention};
 use tokio_util::sync::CancellationToken;
 
 /// Exit status for a configuration that was refused or a service that could not start.
@@ -187,7 +187,7 @@ async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
             serde_json::to_writer_pretty(&mut out, &report).context("writing the JSON status")?;
             writeln!(out)?;
         } else {
-            out.write_all(compactor::status::render(&report).as_bytes())?;
+            out.write_all(compactor::render_status(&report).as_bytes())?;
         }
         let bad = report.unhealthy() + report.errors.len();
         return Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILURES) });
@@ -212,7 +212,7 @@ async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
             let scope = filter.scope(true);
             let report = service.run_once(JobKind::Compaction, scope, &cancel).await;
             if !json {
-                print!("{}", render::plans(&report));
+                print!("{}", render_plans(&report));
                 let code = if report.succeeded() {
                     ExitCode::SUCCESS
                 } else {
@@ -227,7 +227,7 @@ async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
             let (reports, json) = one_shot(&service, JobKind::Retention, pass, &cancel).await;
             if !json {
                 let mut out = std::io::stdout().lock();
-                reports.iter().try_for_each(|r| out.write_all(render::retention(r).as_bytes()))?;
+                reports.iter().try_for_each(|r| out.write_all(render_retention(r).as_bytes()))?;
                 let failures: usize = reports.iter().map(JobReport::failures).sum();
                 return Ok(if failures == 0 {
                     ExitCode::SUCCESS
@@ -297,7 +297,7 @@ fn explain_retention(
     let (Some(tenant), Some(dataset)) = (&filter.tenant, &filter.dataset) else {
         anyhow::bail!("--explain needs --tenant and --dataset");
     };
-    let mut explanation = retention::explain(&config.compactor.retention, tenant, dataset);
+    let mut explanation = explain_retention_policy(&config.compactor.retention, tenant, dataset);
     explanation.signals.retain(|s| filter.signal.is_none_or(|wanted| s.signal == wanted));
     if args.pass.json {
         serde_json::to_writer_pretty(&mut *out, &explanation).context("writing the policy")?;
@@ -319,7 +319,7 @@ fn check_config(
             out.write_all(render_effective(&loaded).as_bytes())
                 .context("writing the configuration")?;
             // Valid but unwise: said on stderr, and the configuration still loads.
-            for w in compactor::warnings::config_warnings(&loaded.config.compactor) {
+            for w in compactor::config_warnings(&loaded.config.compactor) {
                 writeln!(err, "warning: {}: {}", w.check, w.message)?;
             }
             Ok(ExitCode::SUCCESS)

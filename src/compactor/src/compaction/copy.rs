@@ -51,7 +51,7 @@ use super::roll::file_limit;
 
 /// Why a group cannot be copied, or what went wrong copying it.
 #[derive(Debug)]
-pub enum CopyError {
+pub(crate) enum CopyError {
     /// An input does not qualify (nothing was written): the reason, naming the file.
     Ineligible(String),
     /// The copy failed; files written so far have been removed.
@@ -62,7 +62,7 @@ pub enum CopyError {
 /// qualify, else rewritten (sorted in `order` when set); the output says which, and why a
 /// planned copy was not done.
 #[allow(clippy::too_many_arguments)]
-pub async fn write_group(
+pub(crate) async fn write_group(
     table: &Table,
     tasks: Vec<FileScanTask>,
     expected_rows: RowBounds,
@@ -92,7 +92,7 @@ pub async fn write_group(
 
 /// Copies the row groups of `tasks` (holding `expected_rows` rows, per the manifests) into
 /// new files of `partition`, `planned_files` of them expected.
-pub async fn copy_tasks(
+pub(crate) async fn copy_tasks(
     table: &Table,
     tasks: &[FileScanTask],
     expected_rows: impl Into<RowBounds>,
@@ -158,7 +158,7 @@ pub async fn copy_tasks(
 /// What a file must show to be copied: the output's Parquet schema, and the output's codec
 /// and statistics on every chunk of its row groups of at least `min` bytes (the others are
 /// decoded); `None` when it qualifies, else why not.
-pub fn ineligibility(
+pub(crate) fn ineligibility(
     md: &ParquetMetaData,
     output: &SchemaDescriptor,
     min: u64,

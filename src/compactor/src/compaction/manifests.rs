@@ -59,7 +59,7 @@ impl ManifestsReport {
 
 /// What `table`'s manifest list `list` says of its manifests, and how many a merge under
 /// `policy` (as the table's properties override it) would rewrite.
-pub fn found(table: &Table, list: &[ManifestFile], policy: MergePolicy) -> Found {
+pub(crate) fn found(table: &Table, list: &[ManifestFile], policy: MergePolicy) -> Found {
     let policy = policy.for_table(table.metadata().properties());
     let mergeable = list.iter().filter(|m| policy.mergeable(m)).count();
     Found { count: list.len(), would_merge: policy.would_merge(list).then_some(mergeable) }
@@ -67,7 +67,7 @@ pub fn found(table: &Table, list: &[ManifestFile], policy: MergePolicy) -> Found
 
 /// A table's manifests as a pass found them.
 #[derive(Debug, Clone, Copy)]
-pub struct Found {
+pub(crate) struct Found {
     /// Manifests its current snapshot lists.
     pub count: usize,
     /// Manifests a merge would rewrite, when one is due.
@@ -77,7 +77,7 @@ pub struct Found {
 /// After `execution` (which started from `found`), merges the table's small manifests in a
 /// metadata-only `replace` when it still has too many, and reports the pass's manifests.
 /// `cache` holds what the pass read of the manifests.
-pub async fn upkeep(
+pub(crate) async fn upkeep(
     cx: &TableContext<'_>,
     settings: &ExecuteSettings,
     clock: &dyn Clock,

@@ -11,19 +11,19 @@
 
 mod abandon;
 mod batch;
-pub mod copy;
-pub mod execute;
-pub mod manifests;
-pub mod order;
-pub mod plan;
-pub mod props;
-pub mod read;
-pub mod rewrite;
+pub(crate) mod copy;
+pub(crate) mod execute;
+pub(crate) mod manifests;
+pub(crate) mod order;
+pub(crate) mod plan;
+pub(crate) mod props;
+pub(crate) mod read;
+pub(crate) mod rewrite;
 mod rewrite_error;
-pub mod roll;
-pub mod scan;
-pub mod sort;
-pub mod write_props;
+pub(crate) mod roll;
+pub(crate) mod scan;
+pub(crate) mod sort;
+pub(crate) mod write_props;
 
 #[cfg(test)]
 mod tests;
@@ -40,13 +40,16 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use tracing::info;
 
-pub use abandon::AbandonKind;
-pub use execute::{ExecuteSettings, GroupResult, GroupStatus, TableExecution};
-pub use manifests::ManifestsReport;
-pub use order::{OrderSource, OutputOrder, SortColumn};
-pub use plan::{Method, PlanSettings, TablePlan};
-pub use rewrite::{RewriteError, RewriteOutput, RewriteSettings, rewrite_group};
-pub use sort::SortSettings;
+pub(crate) use execute::{ExecuteSettings, GroupStatus, TableExecution};
+pub(crate) use manifests::ManifestsReport;
+pub(crate) use order::{OrderSource, OutputOrder};
+#[cfg(test)]
+pub(crate) use plan::Method;
+pub(crate) use plan::{PlanSettings, TablePlan};
+pub(crate) use rewrite::RewriteSettings;
+#[cfg(test)]
+pub(crate) use rewrite::{RewriteError, RewriteOutput, rewrite_group};
+pub(crate) use sort::SortSettings;
 
 use crate::failure::Failure;
 use crate::job::{JobKind, Scope};
@@ -57,7 +60,7 @@ use crate::time_partition::current_time_field;
 
 /// Manifest entries a compaction pass keeps whole in memory (about 1 KiB each), so that its
 /// commits and merges do not decode again the manifests its plan read.
-pub const PASS_MANIFEST_ENTRIES: usize = 10_000;
+pub(crate) const PASS_MANIFEST_ENTRIES: usize = 10_000;
 
 /// Everything a compaction pass needs to know, from `[compactor]`; a table's own `write.*`
 /// properties win over it ([`CompactionSettings::for_table`]).

@@ -76,7 +76,7 @@ pub struct MissingSortColumn {
 /// The output order of a table with metadata `md`: its default sort order when usable, else
 /// `configured` (ascending, nulls first); `None` when neither sorts. `table` and `signal` name
 /// the table and its configuration key in errors.
-pub fn resolve(
+pub(crate) fn resolve(
     md: &TableMetadata,
     configured: &[String],
     table: &str,

@@ -222,7 +222,7 @@ impl TablePlan {
 /// The partition spec compacted files are written in: the table's default spec, and the grain
 /// of its time field (`None` when it has none the compactor understands).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OutputSpec {
+pub(crate) struct OutputSpec {
     /// The spec's id.
     pub spec_id: i32,
     /// Hour or day.
@@ -231,7 +231,8 @@ pub struct OutputSpec {
 
 /// Plans the compaction of a table whose live files are `files` and whose default partition
 /// spec is `default_spec_id` (its grain that of its files), at time `now`, unsorted.
-pub fn plan(
+#[cfg(test)]
+pub(crate) fn plan(
     files: &[LiveFile],
     default_spec_id: i32,
     settings: &PlanSettings,
@@ -282,7 +283,7 @@ impl Target {
 /// sorted rows span the partition's new files, each with a narrow key range), else
 /// `rewrite`. Copied and rewritten groups are bin-packed: first-fit decreasing into groups of
 /// about one target-size file each.
-pub fn plan_ordered(
+pub(crate) fn plan_ordered(
     files: &[LiveFile],
     output: OutputSpec,
     settings: &PlanSettings,

@@ -14,23 +14,23 @@ use parquet::schema::types::ColumnPath;
 use super::order::OutputOrder;
 
 /// Prefix of every file compaction writes; the rest of the name is a UUID and a counter.
-pub const COMPACTED_FILE_PREFIX: &str = "compacted";
+pub(crate) const COMPACTED_FILE_PREFIX: &str = "compacted";
 
 /// The column a bloom filter is written for, when the table has it.
-pub const TRACE_ID_COLUMN: &str = "trace_id";
+pub(crate) const TRACE_ID_COLUMN: &str = "trace_id";
 
 /// False-positive probability of the `trace_id` bloom filter (the filter is folded to the
 /// smallest size that keeps it, given the row group's distinct values).
-pub const BLOOM_FILTER_FPP: f64 = 0.01;
+pub(crate) const BLOOM_FILTER_FPP: f64 = 0.01;
 
 /// The codec of compacted files' column chunks when the table names none: ZSTD.
-pub fn default_codec() -> Compression {
+pub(crate) fn default_codec() -> Compression {
     Compression::ZSTD(ZstdLevel::default())
 }
 
 /// Whether chunks compressed with `c` may be copied into a file written with `output`: the
 /// same codec (its level only matters to the writer).
-pub fn is_output_codec(c: Compression, output: Compression) -> bool {
+pub(crate) fn is_output_codec(c: Compression, output: Compression) -> bool {
     std::mem::discriminant(&c) == std::mem::discriminant(&output)
 }
 
@@ -51,7 +51,7 @@ pub struct FileSettings {
 /// settings' codec, row groups bounded as `settings` says, page-level statistics (column and
 /// offset indexes) on every column and always on the sort columns, and bloom filters on the
 /// settings' columns.
-pub fn writer_properties(
+pub(crate) fn writer_properties(
     settings: &FileSettings,
     schema: &Schema,
     order: Option<&OutputOrder>,
@@ -81,7 +81,7 @@ pub fn writer_properties(
 }
 
 /// Names of the files of one group: `compacted-<uuid>-<n>.parquet`.
-pub fn file_names() -> DefaultFileNameGenerator {
+pub(crate) fn file_names() -> DefaultFileNameGenerator {
     DefaultFileNameGenerator::new(
         format!("{COMPACTED_FILE_PREFIX}-{}", uuid::Uuid::new_v4()),
         None,

@@ -20,13 +20,13 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 /// Largest input read whole into memory and decoded directly; larger ones stream through
 /// iceberg's reader, a row group at a time.
-pub const WHOLE_FILE_MAX_BYTES: u64 = 8 * 1024 * 1024;
+pub(crate) const WHOLE_FILE_MAX_BYTES: u64 = 8 * 1024 * 1024;
 
 /// iceberg's reader for the inputs of one group, one file at a time, `batch_rows` rows at most
 /// per batch. Its clones share the delete files they load: a delete file that applies to
 /// several inputs of the group (an equality delete, a partition-scoped position delete) is
 /// read once per group, not once per input.
-pub fn group_reader(table: &Table, batch_rows: usize) -> ArrowReader {
+pub(crate) fn group_reader(table: &Table, batch_rows: usize) -> ArrowReader {
     table
         .reader_builder()
         .with_batch_size(batch_rows.max(1))
@@ -37,7 +37,7 @@ pub fn group_reader(table: &Table, batch_rows: usize) -> ArrowReader {
 /// The batches of `task`'s file, `batch_rows` rows at most each, with `arrow_schema` (the
 /// table's current schema, field ids included) as their schema; `reader` ([`group_reader`])
 /// reads the files that are not decoded directly.
-pub async fn batches(
+pub(crate) async fn batches(
     table: &Table,
     reader: &ArrowReader,
     task: FileScanTask,

@@ -28,14 +28,15 @@ use super::plan::{FileGroup, Method};
 use super::props::{self, FileSettings};
 use super::read;
 use super::roll::{self, SizedFiles};
+#[cfg(test)]
 use super::scan::{scan_tasks, take_group_tasks};
 use super::sort::{ExternalSort, SortSettings};
 use super::write_props::WriteProperties;
+#[cfg(test)]
 use crate::live_files::ManifestCache;
 use crate::time_partition::current_time_field;
 
-pub use super::props::COMPACTED_FILE_PREFIX;
-pub use super::rewrite_error::RewriteError;
+pub(crate) use super::rewrite_error::RewriteError;
 
 /// Most (estimated, encoded) bytes of a row group, whatever the target file size.
 const MAX_ROW_GROUP_BYTES: u64 = 64 * 1024 * 1024;
@@ -109,14 +110,15 @@ impl RewriteSettings {
 
 /// What a successful rewrite produced.
 #[derive(Debug, Clone)]
-pub struct RewriteOutput {
+pub(crate) struct RewriteOutput {
     /// The new data files, with partition and column statistics, not yet in any snapshot.
     pub files: Vec<DataFile>,
     /// Rows read from the inputs.
     pub rows_read: u64,
     /// Rows written to `files`.
     pub rows_written: u64,
-    /// Size of the inputs, as the manifests state it.
+    /// Size of the inputs, as the manifests state it (the tests check it against the plan).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub bytes_read: u64,
     /// Sorted runs the rewrite spilled to disk (0 when unsorted or sorted in memory).
     pub spilled_runs: usize,
@@ -128,7 +130,7 @@ pub struct RewriteOutput {
 
 impl RewriteOutput {
     /// Total size of the new files.
-    pub fn bytes_written(&self) -> u64 {
+    pub(crate) fn bytes_written(&self) -> u64 {
         self.files.iter().map(DataFile::file_size_in_bytes).sum()
     }
 }
@@ -136,7 +138,7 @@ impl RewriteOutput {
 /// How many rows a group's rewrite must read and write: the inputs' record counts according
 /// to the manifests, less at most what their delete files can remove.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RowBounds {
+pub(crate) struct RowBounds {
     /// Fewest rows: `max` less every position the group's position deletes name, 0 when an
     /// equality delete applies, `max` without deletes.
     pub min: u64,
@@ -146,12 +148,12 @@ pub struct RowBounds {
 
 impl RowBounds {
     /// Exactly `rows` rows (inputs without deletes).
-    pub fn exact(rows: u64) -> Self {
+    pub(crate) fn exact(rows: u64) -> Self {
         Self { min: rows, max: rows }
     }
 
     /// The bounds of `group`'s rewrite.
-    pub fn of(group: &FileGroup) -> Self {
+    pub(crate) fn of(group: &FileGroup) -> Self {
         if group.delete_files.is_empty() {
             Self::exact(group.rows)
         } else {
@@ -173,7 +175,8 @@ impl From<u64> for RowBounds {
 
 /// Rewrites the files of `group` (all of `partition` of `table`'s current snapshot) into
 /// new files of the same partition, their rows in `order` when set.
-pub async fn rewrite_group(
+#[cfg(test)]
+pub(crate) async fn rewrite_group(
     table: &Table,
     group: &FileGroup,
     partition: TimePartition,
@@ -190,7 +193,7 @@ pub async fn rewrite_group(
 /// Rewrites the files of `tasks`, whose rows (their deletes applied) `expected_rows` bounds,
 /// into new files of `partition`, `planned_files` of them expected, their rows in `order`
 /// across the files when set. On any error every file written so far is deleted.
-pub async fn rewrite_tasks(
+pub(crate) async fn rewrite_tasks(
     table: &Table,
     tasks: Vec<FileScanTask>,
     expected_rows: impl Into<RowBounds>,
@@ -318,7 +321,7 @@ async fn write_all(
 
 /// Deletes `locations` that exist, logging (not failing on) each file that cannot be deleted:
 /// what is left is referenced by no snapshot and found by orphan cleanup.
-pub async fn delete_files(file_io: &FileIO, locations: &[String]) {
+pub(crate) async fn delete_files(file_io: &FileIO, locations: &[String]) {
     for location in locations {
         let result = match file_io.exists(location).await {
             Ok(false) => continue,

@@ -8,7 +8,7 @@ use super::sort::SortError;
 
 /// Why a group could not be rewritten. Files written before the failure have been removed.
 #[derive(Debug, thiserror::Error)]
-pub enum RewriteError {
+pub(crate) enum RewriteError {
     /// The scan of the table could not be planned.
     #[error("planning the scan of the input files: {0}")]
     Scan(#[source] Box<IcebergError>),
@@ -71,7 +71,7 @@ pub enum RewriteError {
 
 impl RewriteError {
     /// Why the group is given up, as its report names it.
-    pub fn kind(&self) -> AbandonKind {
+    pub(crate) fn kind(&self) -> AbandonKind {
         match self {
             Self::Scan(_) => AbandonKind::Scan,
             Self::MissingInput { .. } => AbandonKind::MissingInput,

@@ -27,7 +27,7 @@ const MIN_ROW_GROUP_BYTES: u64 = 64 * 1024;
 /// The row-group byte limit (encoded, before compression) for files of `target` bytes: the
 /// target itself, so a file holds a few row groups once compressed, between 64 KiB and `max`
 /// (which bounds the memory one buffered row group takes).
-pub fn row_group_bytes(target: u64, max: u64) -> usize {
+pub(crate) fn row_group_bytes(target: u64, max: u64) -> usize {
     let bytes = target.clamp(MIN_ROW_GROUP_BYTES, max.max(MIN_ROW_GROUP_BYTES));
     usize::try_from(bytes).unwrap_or(usize::MAX)
 }
@@ -35,7 +35,7 @@ pub fn row_group_bytes(target: u64, max: u64) -> usize {
 /// The size at which an output file of a group is closed once `closed` of its files are: the
 /// `target`, or 1.1 times it for the last of the `planned_files`, so that output compressing a
 /// little worse than its input does not end in a sliver of a file.
-pub fn file_limit(target: u64, planned_files: usize, closed: usize) -> u64 {
+pub(crate) fn file_limit(target: u64, planned_files: usize, closed: usize) -> u64 {
     if closed + 1 >= planned_files.max(1) { target.saturating_add(target / 10) } else { target }
 }
 
@@ -52,7 +52,7 @@ fn bytes_per_row(bytes: u64, rows: u64) -> f64 {
 }
 
 /// Writes data files of one partition, starting a new file when the current one is full.
-pub struct SizedFiles<L: LocationGenerator, F: FileNameGenerator> {
+pub(crate) struct SizedFiles<L: LocationGenerator, F: FileNameGenerator> {
     builder: RollingFileWriterBuilder<ParquetWriterBuilder, L, F>,
     key: Option<PartitionKey>,
     sort_order_id: Option<i32>,
@@ -68,7 +68,7 @@ impl<L: LocationGenerator, F: FileNameGenerator> SizedFiles<L, F> {
     /// Data files of `key` of about `target` bytes each, `planned_files` of them expected, from
     /// inputs of `input_bytes` holding `input_rows`, each recording `sort_order_id` when set;
     /// `builder` must not roll on its own (its rolling target is never reached).
-    pub fn new(
+    pub(crate) fn new(
         builder: RollingFileWriterBuilder<ParquetWriterBuilder, L, F>,
         key: PartitionKey,
         sort_order_id: Option<i32>,
@@ -96,7 +96,7 @@ impl<L: LocationGenerator, F: FileNameGenerator> SizedFiles<L, F> {
 
     /// Writes `batch` in slices of a thirty-second of the target (at the bytes a row takes as
     /// estimated now), starting new files as they fill.
-    pub async fn write(&mut self, batch: &RecordBatch) -> iceberg::Result<()> {
+    pub(crate) async fn write(&mut self, batch: &RecordBatch) -> iceberg::Result<()> {
         let step = rows_per_write(self.target, self.bytes_per_row, batch.num_rows());
         let mut offset = 0;
         while offset < batch.num_rows() {
@@ -147,7 +147,7 @@ impl<L: LocationGenerator, F: FileNameGenerator> SizedFiles<L, F> {
     }
 
     /// Closes the last file and returns every file written.
-    pub async fn close(mut self) -> iceberg::Result<Vec<DataFile>> {
+    pub(crate) async fn close(mut self) -> iceberg::Result<Vec<DataFile>> {
         self.close_current().await?;
         Ok(self.closed)
     }

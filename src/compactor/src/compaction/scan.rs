@@ -21,7 +21,7 @@ use crate::live_files::{LiveFile, ManifestCache, live_files_listed, manifest_lis
 
 /// The scan tasks of the files of `paths` in `table`'s current snapshot, by path, reading only
 /// the manifests `cache` does not hold. Files not in the snapshot are simply absent.
-pub async fn scan_tasks<'a>(
+pub(crate) async fn scan_tasks<'a>(
     table: &Table,
     paths: impl IntoIterator<Item = &'a str>,
     cache: &ManifestCache,
@@ -32,7 +32,7 @@ pub async fn scan_tasks<'a>(
 
 /// Takes the tasks of `group`'s files out of `tasks`, in the group's order; an error names the
 /// first file without a task.
-pub fn take_group_tasks(
+pub(crate) fn take_group_tasks(
     tasks: &mut HashMap<String, FileScanTask>,
     group: &FileGroup,
 ) -> Result<Vec<FileScanTask>, RewriteError> {

@@ -27,19 +27,19 @@ use arrow_schema::SchemaRef;
 use tempfile::NamedTempFile;
 
 use keys::Keys;
-pub use keys::SortError;
+pub(crate) use keys::SortError;
 use memory::SortedMemory;
-pub use merge::SortedBatches;
+pub(crate) use merge::SortedBatches;
 use merge::{Merge, Source};
 
 use super::order::SortColumn;
 
 /// Most spilled runs one merge reads at once (one batch of each is in memory).
-pub const MAX_MERGE_FAN_IN: usize = 64;
+pub(crate) const MAX_MERGE_FAN_IN: usize = 64;
 
 /// Rows per batch of a spilled run: small, so that the batches a merge holds, one per run,
 /// take a few tens of MiB however many runs it reads.
-pub const SPILL_BATCH_ROWS: usize = 1024;
+pub(crate) const SPILL_BATCH_ROWS: usize = 1024;
 
 /// Where and within how much memory a sort works.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +59,7 @@ impl Default for SortSettings {
 
 /// A bounded-memory sort of record batches of one schema.
 #[derive(Debug)]
-pub struct ExternalSort {
+pub(crate) struct ExternalSort {
     keys: Keys,
     settings: SortSettings,
     batch_rows: usize,
@@ -71,7 +71,7 @@ pub struct ExternalSort {
 
 impl ExternalSort {
     /// A sort of batches of `schema` by `order`, yielding batches of at most `batch_rows` rows.
-    pub fn new(
+    pub(crate) fn new(
         schema: SchemaRef,
         order: &[SortColumn],
         settings: SortSettings,
@@ -89,12 +89,12 @@ impl ExternalSort {
     }
 
     /// Sorted runs spilled so far (not counting runs merged from other runs).
-    pub fn spilled_runs(&self) -> usize {
+    pub(crate) fn spilled_runs(&self) -> usize {
         self.spilled
     }
 
     /// Adds `batch`'s rows, spilling a sorted run when the buffered rows pass the budget.
-    pub fn push(&mut self, batch: &RecordBatch) -> Result<(), SortError> {
+    pub(crate) fn push(&mut self, batch: &RecordBatch) -> Result<(), SortError> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -107,7 +107,7 @@ impl ExternalSort {
     }
 
     /// Every row pushed, in order, as batches of at most `batch_rows` rows.
-    pub fn finish(mut self) -> Result<SortedBatches, SortError> {
+    pub(crate) fn finish(mut self) -> Result<SortedBatches, SortError> {
         let dir = self.settings.spill_dir.clone();
         // Runs are merged oldest first into new runs at the end of the queue until one merge
         // can read them all: each row is rewritten about log_16(runs) more times.

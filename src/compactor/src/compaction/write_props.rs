@@ -7,15 +7,15 @@ use std::collections::{BTreeMap, HashMap};
 use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 
 /// `write.target-file-size-bytes`.
-pub const TARGET_FILE_SIZE: &str = "write.target-file-size-bytes";
+pub(crate) const TARGET_FILE_SIZE: &str = "write.target-file-size-bytes";
 /// `write.parquet.compression-codec`.
-pub const CODEC: &str = "write.parquet.compression-codec";
+pub(crate) const CODEC: &str = "write.parquet.compression-codec";
 /// `write.parquet.compression-level`.
-pub const CODEC_LEVEL: &str = "write.parquet.compression-level";
+pub(crate) const CODEC_LEVEL: &str = "write.parquet.compression-level";
 /// `write.parquet.row-group-size-bytes`.
-pub const ROW_GROUP_SIZE: &str = "write.parquet.row-group-size-bytes";
+pub(crate) const ROW_GROUP_SIZE: &str = "write.parquet.row-group-size-bytes";
 /// Prefix of `write.parquet.bloom-filter-enabled.column.<column>`.
-pub const BLOOM_FILTER_PREFIX: &str = "write.parquet.bloom-filter-enabled.column.";
+pub(crate) const BLOOM_FILTER_PREFIX: &str = "write.parquet.bloom-filter-enabled.column.";
 
 /// What a table's properties say about how its files are written; `None` where it says nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, 
 
 /// Histogram buckets for job and cycle durations, in seconds: from an empty pass (well under a
 /// second) to a multi-hour rewrite of a large table.
-pub const DURATION_BUCKETS: &[f64] =
+pub(crate) const DURATION_BUCKETS: &[f64] =
     &[0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0];
 
 /// Label names of families keyed by a table's signal.
@@ -23,13 +23,13 @@ pub(super) const JOB_LABELS: &[&str] = &["job"];
 pub(super) const JOB_OUTCOME_LABELS: &[&str] = &["job", "outcome"];
 
 /// `outcome` label value of a cycle that succeeded.
-pub const OUTCOME_SUCCESS: &str = "success";
+pub(crate) const OUTCOME_SUCCESS: &str = "success";
 /// `outcome` label value of a cycle that failed.
-pub const OUTCOME_FAILURE: &str = "failure";
+pub(crate) const OUTCOME_FAILURE: &str = "failure";
 
 /// The label values identifying `table` in every per-table family, in label order: they serve
 /// both `{tenant, dataset, signal}` and `{tenant, dataset, table}` families.
-pub fn table_labels(table: &TableId) -> [&str; 3] {
+pub(crate) fn table_labels(table: &TableId) -> [&str; 3] {
     [&table.tenant, &table.dataset, table.table.as_str()]
 }
 

@@ -45,7 +45,7 @@ pub struct ScanCounts {
 
 /// Sorts listed files into candidates and counts.
 #[derive(Debug)]
-pub struct Selector<'a> {
+pub(crate) struct Selector<'a> {
     refs: &'a ReferenceSet,
     table_location: &'a NormalPath,
     cutoff: DateTime<Utc>,
@@ -55,7 +55,7 @@ pub struct Selector<'a> {
 
 impl<'a> Selector<'a> {
     /// A selector for files of the table at `table_location`, with grace cutoff `cutoff`.
-    pub fn new(
+    pub(crate) fn new(
         refs: &'a ReferenceSet,
         table_location: &'a NormalPath,
         cutoff: DateTime<Utc>,
@@ -64,7 +64,7 @@ impl<'a> Selector<'a> {
     }
 
     /// Considers one listed file, whose location URI is `location`.
-    pub fn offer(&mut self, meta: ObjectMeta, location: &str) {
+    pub(crate) fn offer(&mut self, meta: ObjectMeta, location: &str) {
         self.counts.scanned += 1;
         let normal = match NormalPath::parse(location) {
             Ok(n) if n.is_within(self.table_location) && n != *self.table_location => n,
@@ -95,7 +95,7 @@ impl<'a> Selector<'a> {
     }
 
     /// The counts and the candidates, sorted by object path.
-    pub fn finish(self) -> (ScanCounts, Vec<Candidate>) {
+    pub(crate) fn finish(self) -> (ScanCounts, Vec<Candidate>) {
         let mut candidates = self.candidates;
         candidates.sort_by(|a, b| a.path.cmp(&b.path));
         (self.counts, candidates)
@@ -103,7 +103,7 @@ impl<'a> Selector<'a> {
 }
 
 /// How long ago `then` was, as the dry-run log shows it: `5days`, or `7hours` under a day.
-pub fn age_label(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
+pub(crate) fn age_label(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
     let age = now - then;
     if age.num_days() >= 1 {
         format!("{}days", age.num_days())

@@ -51,7 +51,7 @@ pub struct Progress {
 }
 
 /// Everything the deletion phase works with.
-pub struct Batches<'a> {
+pub(crate) struct Batches<'a> {
     /// The catalog, to reload the table.
     pub catalog: &'a SignalCatalog,
     /// The table.
@@ -74,7 +74,7 @@ impl Batches<'_> {
     /// Deletes `candidates` (sorted by path) batch by batch; `checkpoint` carries the run's
     /// identity and earlier totals and is saved after each batch. Returns what was done and
     /// the error that stopped the run early, if any.
-    pub async fn run(
+    pub(crate) async fn run(
         &self,
         refs: &mut ReferenceSet,
         candidates: &[Candidate],

@@ -14,20 +14,19 @@
 //! [`OrphanCleanupStep`] is the job's work on one table; its typed outcome is
 //! [`report::OrphanReport`].
 
-pub mod candidates;
-pub mod delete;
+pub(crate) mod candidates;
+pub(crate) mod delete;
 mod error;
-pub mod paths;
-pub mod reference;
-pub mod report;
-pub mod safety;
-pub mod scan;
-mod settings;
-mod step;
+pub(crate) mod paths;
+pub(crate) mod reference;
+pub(crate) mod report;
+pub(crate) mod safety;
+pub(crate) mod scan;
+pub(crate) mod settings;
+pub(crate) mod step;
 
 #[cfg(test)]
 mod tests;
 
-pub use error::OrphanError;
-pub use settings::OrphanSettings;
-pub use step::{OrphanCleanupStep, Plan};
+pub(crate) use settings::OrphanSettings;
+pub(crate) use step::OrphanCleanupStep;

@@ -120,21 +120,21 @@ impl std::fmt::Display for NormalPath {
 
 /// The last `/`-separated segment of a location that could not be normalised (used to keep
 /// every listed file of the same name).
-pub fn raw_file_name(location: &str) -> Option<&str> {
+pub(crate) fn raw_file_name(location: &str) -> Option<&str> {
     location.rsplit('/').find(|s| !s.is_empty())
 }
 
 /// 128 bits identifying a string, from two independently keyed SipHash runs. Keys are random
 /// per process: hashes are compared only within one cleanup, never stored.
 #[derive(Debug, Clone, Default)]
-pub struct PathHasher {
+pub(crate) struct PathHasher {
     a: std::collections::hash_map::RandomState,
     b: std::collections::hash_map::RandomState,
 }
 
 impl PathHasher {
     /// The 128-bit hash of `text`.
-    pub fn hash(&self, text: &str) -> u128 {
+    pub(crate) fn hash(&self, text: &str) -> u128 {
         let half = |state: &std::collections::hash_map::RandomState| {
             let mut h = state.build_hasher();
             h.write(text.as_bytes());

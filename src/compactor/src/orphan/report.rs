@@ -56,7 +56,7 @@ pub struct OrphanReport {
 }
 
 /// Most candidate locations a report lists.
-pub const LISTED_CANDIDATES: usize = 1000;
+pub(crate) const LISTED_CANDIDATES: usize = 1000;
 
 impl OrphanReport {
     /// What the cleanup deleted; nothing for a dry run.

@@ -75,14 +75,14 @@ pub enum Refusal {
 
 /// The location of every table of the catalog, read once per pass.
 #[derive(Debug, Clone)]
-pub struct LocationIndex {
+pub(crate) struct LocationIndex {
     warehouse: String,
     tables: Vec<(String, Result<Vec<String>, String>)>,
 }
 
 /// Table properties with which Iceberg writers (iceberg-rust, pyiceberg, Java) put a table's
 /// files outside its location; a table's files can lie under any of them.
-pub const WRITE_ROOT_PROPERTIES: [&str; 4] = [
+pub(crate) const WRITE_ROOT_PROPERTIES: [&str; 4] = [
     "write.data.path",
     "write.folder-storage.path",
     "write.object-storage.path",
@@ -90,19 +90,19 @@ pub const WRITE_ROOT_PROPERTIES: [&str; 4] = [
 ];
 
 /// `ns.name` of an Iceberg identifier.
-pub fn ident_name(ident: &TableIdent) -> String {
+pub(crate) fn ident_name(ident: &TableIdent) -> String {
     format!("{}.{}", ident.namespace().join("."), ident.name())
 }
 
 impl LocationIndex {
     /// An index of the given tables: `name`, and every root its files may lie under (its
     /// location first, then the roots of [`WRITE_ROOT_PROPERTIES`]) or why they are unknown.
-    pub fn new(warehouse: &str, tables: Vec<(String, Result<Vec<String>, String>)>) -> Self {
+    pub(crate) fn new(warehouse: &str, tables: Vec<(String, Result<Vec<String>, String>)>) -> Self {
         Self { warehouse: warehouse.to_string(), tables }
     }
 
     /// Reads the location and write roots of every table registered in `catalog`.
-    pub async fn load(catalog: &SignalCatalog) -> Result<Self, CatalogError> {
+    pub(crate) async fn load(catalog: &SignalCatalog) -> Result<Self, CatalogError> {
         let idents = catalog.list_table_idents().await?;
         let tables = futures::stream::iter(idents)
             .map(|ident| async move {
@@ -129,7 +129,7 @@ impl LocationIndex {
     }
 
     /// Checks that `table` at `location` may be cleaned, returning its normalised location.
-    pub fn check(&self, table: &str, location: &str) -> Result<NormalPath, Refusal> {
+    pub(crate) fn check(&self, table: &str, location: &str) -> Result<NormalPath, Refusal> {
         let unusable = |source| Refusal::Unusable { table: table.to_string(), source };
         let mine = NormalPath::parse(location).map_err(unusable)?;
         let outside = || Refusal::OutsideWarehouse {

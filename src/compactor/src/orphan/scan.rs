@@ -12,7 +12,7 @@ use super::error::OrphanError;
 
 /// Lists every file under `table_location` (after `after`, exclusive, when resuming) into
 /// `selector`.
-pub async fn scan(
+pub(crate) async fn scan(
     warehouse: &Warehouse,
     table_location: &str,
     after: Option<&Path>,

@@ -27,7 +27,7 @@ pub trait AfterTable: Send + Sync {
 
 /// The table's storage gauges from the state the run left, its failures counted by kind,
 /// and each failure logged.
-pub struct Gauges {
+pub(crate) struct Gauges {
     /// The registry.
     pub metrics: Arc<Metrics>,
 }
@@ -54,7 +54,7 @@ impl AfterTable for Gauges {
 
 /// One run-history row per table the run worked on (a skipped table was another
 /// instance's to work on and record).
-pub struct History {
+pub(crate) struct History {
     /// How long rows are kept.
     pub keep: chrono::Duration,
 }
@@ -92,7 +92,7 @@ impl AfterTable for History {
 
 /// The table's warning signs, checked against the configuration and its run history, set
 /// as gauges and logged when firing.
-pub struct Warnings {
+pub(crate) struct Warnings {
     /// What the checks compare against.
     pub config: Arc<CompactorConfig>,
     /// The registry.

@@ -23,7 +23,7 @@ use crate::state::Fence;
 
 /// What a drop did.
 #[derive(Debug, Clone, Default)]
-pub struct DropOutcome {
+pub(crate) struct DropOutcome {
     /// The evaluation the committed change (or the decision to change nothing) was built on.
     pub evaluation: Evaluation,
     /// The `delete` snapshot, when one was committed.
@@ -43,7 +43,7 @@ enum Declined {
 
 /// Drops every partition of `id` whose hour ends at or before `cutoff`, in one `delete`
 /// snapshot; commits nothing when none is expired.
-pub async fn drop_expired(
+pub(crate) async fn drop_expired(
     catalog: &SignalCatalog,
     id: &TableId,
     fence: Option<&Fence>,

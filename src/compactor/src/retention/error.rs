@@ -5,7 +5,7 @@ use crate::snapshot::{CommitError, RetryError, RetryFailure, SnapshotError};
 /// A failed partition drop or snapshot expiration; the table is left as the catalog points at
 /// it (a losing attempt's files are removed).
 #[derive(Debug, thiserror::Error)]
-pub enum RetentionError {
+pub(crate) enum RetentionError {
     /// Reading the table's manifests or metadata failed.
     #[error("{action}: {source}")]
     Iceberg {
@@ -60,7 +60,7 @@ impl RetentionError {
     /// Whether every commit attempt lost to other writers: the table is as it was, and the
     /// next pass tries again. Not a failure, as for compaction: contention is expected on
     /// tables being written to.
-    pub fn is_contention(&self) -> bool {
+    pub(crate) fn is_contention(&self) -> bool {
         match self {
             Self::Drop(e) => matches!(e.source, RetryFailure::ConflictsExhausted { .. }),
             Self::ExpireConflicts { .. } => true,
@@ -72,7 +72,7 @@ impl RetentionError {
     }
 
     /// Maps an iceberg error to [`RetentionError::Iceberg`] for `action`.
-    pub fn iceberg(action: &'static str) -> impl Fn(iceberg::Error) -> Self {
+    pub(crate) fn iceberg(action: &'static str) -> impl Fn(iceberg::Error) -> Self {
         move |source| Self::Iceberg { action, source: Box::new(source) }
     }
 }

@@ -74,7 +74,7 @@ impl ExpiredSnapshot {
 /// The snapshots to expire, oldest first: every snapshot except the `keep` most recent (by
 /// sequence number, then timestamp, then id; never by position in the metadata) and except
 /// those in `protected`.
-pub fn select(
+pub(crate) fn select(
     snapshots: &[SnapshotInfo],
     protected: &BTreeSet<i64>,
     keep: usize,
@@ -95,7 +95,7 @@ pub fn select(
 ///
 /// The metadata type keeps its refs private; its serialized form (what is written to the
 /// metadata file) carries them.
-pub fn refs(md: &TableMetadata) -> Result<BTreeMap<String, i64>, RetentionError> {
+pub(crate) fn refs(md: &TableMetadata) -> Result<BTreeMap<String, i64>, RetentionError> {
     #[derive(Deserialize)]
     struct Refs {
         #[serde(default)]
@@ -116,7 +116,7 @@ pub fn refs(md: &TableMetadata) -> Result<BTreeMap<String, i64>, RetentionError>
 /// committed) became current first: it takes one of the kept places, `main` points at it, and
 /// the present current snapshot is kept only if it is among the most recent or another ref
 /// points to it. A dry run uses this to report what the real pass would expire.
-pub fn plan(
+pub(crate) fn plan(
     md: &TableMetadata,
     keep: usize,
     pending_snapshot: bool,
@@ -144,7 +144,7 @@ pub fn plan(
 
 /// What an expiration did.
 #[derive(Debug, Clone, Default)]
-pub struct ExpireOutcome {
+pub(crate) struct ExpireOutcome {
     /// The expired snapshots, oldest first.
     pub expired: Vec<SnapshotInfo>,
     /// Snapshots left in the metadata.
@@ -165,7 +165,7 @@ enum Declined {
 /// Expires the snapshots of `id` beyond the `keep` most recent: a metadata-only change
 /// committed through the snapshot module's [`commit_with_retry`], planned again on fresh
 /// metadata at each attempt; commits nothing when nothing is to expire.
-pub async fn expire(
+pub(crate) async fn expire(
     catalog: &SignalCatalog,
     id: &TableId,
     fence: Option<&Fence>,

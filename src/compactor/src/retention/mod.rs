@@ -8,12 +8,12 @@
 //! run evaluates the same and logs what it would do. The step's typed outcome is
 //! [`RetentionDetails`]. Files are never deleted here: orphan cleanup reclaims them.
 
-pub mod drop;
-pub mod error;
-pub mod expire;
-pub mod partitions;
-pub mod policy;
-pub mod report;
+pub(crate) mod drop;
+pub(crate) mod error;
+pub(crate) mod expire;
+pub(crate) mod partitions;
+pub(crate) mod policy;
+pub(crate) mod report;
 
 #[cfg(test)]
 mod tests;
@@ -28,9 +28,9 @@ use common::config::RetentionConfig;
 use common::tables::TableId;
 use tracing::{debug, info, warn};
 
-pub use error::RetentionError;
-pub use policy::{Explanation, TablePolicy, explain, format_utc};
-pub use report::RetentionDetails;
+pub(crate) use error::RetentionError;
+pub(crate) use policy::{TablePolicy, format_utc};
+pub(crate) use report::RetentionDetails;
 
 use self::expire::ExpiredSnapshot;
 use self::partitions::{Evaluation, SkipReason, evaluate};
@@ -43,7 +43,7 @@ use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 
 /// Everything a retention pass needs, from `[compactor.retention]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetentionSettings {
+pub(crate) struct RetentionSettings {
     /// Periods, grace, timezone and snapshots to keep.
     pub config: RetentionConfig,
     /// How commits that lose a race are retried.
@@ -52,14 +52,14 @@ pub struct RetentionSettings {
 
 /// The retention job's work on one table.
 #[derive(Debug, Clone)]
-pub struct RetentionStep {
+pub(crate) struct RetentionStep {
     settings: RetentionSettings,
     clock: Arc<dyn Clock>,
 }
 
 impl RetentionStep {
     /// A step applying `settings`, at the time `clock` tells.
-    pub fn new(settings: RetentionSettings, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn new(settings: RetentionSettings, clock: Arc<dyn Clock>) -> Self {
         Self { settings, clock }
     }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::live_files::LiveFile;
 
 /// Whether `partition` ends at or before `cutoff`.
-pub fn is_expired(partition: TimePartition, cutoff: DateTime<Utc>) -> bool {
+pub(crate) fn is_expired(partition: TimePartition, cutoff: DateTime<Utc>) -> bool {
     DateTime::from_timestamp(partition.end_secs(), 0).is_some_and(|end| end <= cutoff)
 }
 
@@ -73,7 +73,7 @@ pub struct Skipped {
 
 /// Every partition of the current snapshot sorted by the cutoff.
 #[derive(Debug, Clone, Default)]
-pub struct Evaluation {
+pub(crate) struct Evaluation {
     /// Every interpretable partition, oldest first.
     pub partitions: Vec<Partition>,
     /// The expired partitions that can be dropped, oldest first.
@@ -84,14 +84,14 @@ pub struct Evaluation {
 
 impl Evaluation {
     /// Paths of every file (data and delete) of the expired partitions.
-    pub fn paths_to_drop(&self) -> Vec<String> {
+    pub(crate) fn paths_to_drop(&self) -> Vec<String> {
         self.expired.iter().flat_map(|p| p.paths.iter().cloned()).collect()
     }
 }
 
 /// Groups `files` (the live files of the current snapshot) by time partition and decides which
 /// partitions are expired at `cutoff`.
-pub fn evaluate(files: &[LiveFile], cutoff: DateTime<Utc>) -> Evaluation {
+pub(crate) fn evaluate(files: &[LiveFile], cutoff: DateTime<Utc>) -> Evaluation {
     let mut by_partition: BTreeMap<(i64, TimePartition), Partition> = BTreeMap::new();
     let mut uninterpretable: BTreeMap<i32, u64> = BTreeMap::new();
     for file in files {

@@ -14,19 +14,19 @@ const SECS_PER_HOUR: i64 = 3_600;
 const SECS_PER_DAY: i64 = 86_400;
 
 /// `t` as RFC 3339 in UTC with seconds precision and a `Z`: `2026-01-25T10:00:00Z`.
-pub fn format_utc(t: DateTime<Utc>) -> String {
+pub(crate) fn format_utc(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// `t` as RFC 3339 in the configured timezone (`2026-01-25T05:00:00-05:00`).
-pub fn format_local(t: DateTime<Utc>, config: &RetentionConfig) -> String {
+pub(crate) fn format_local(t: DateTime<Utc>, config: &RetentionConfig) -> String {
     t.with_timezone(&config.timezone).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// The retention cutoff: `now − days − grace_hours`, in whole seconds (rounded down, which
 /// decides nothing differently: hours end on whole seconds). Data whose hour ends at or before
 /// it is expired.
-pub fn cutoff(now: DateTime<Utc>, days: u32, grace_hours: u32) -> DateTime<Utc> {
+pub(crate) fn cutoff(now: DateTime<Utc>, days: u32, grace_hours: u32) -> DateTime<Utc> {
     let secs = i64::from(days) * SECS_PER_DAY + i64::from(grace_hours) * SECS_PER_HOUR;
     let at = now - chrono::Duration::seconds(secs);
     DateTime::from_timestamp(at.timestamp(), 0).unwrap_or(at)

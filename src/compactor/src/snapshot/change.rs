@@ -28,7 +28,7 @@ impl ChangeKind {
 
 /// One change to a table's live data files, applied atomically as one snapshot.
 #[derive(Debug, Clone)]
-pub struct SnapshotChange {
+pub(crate) struct SnapshotChange {
     /// The snapshot operation.
     pub operation: ChangeKind,
     /// Paths of files to remove; each must be live in the snapshot the change is staged on.
@@ -50,7 +50,7 @@ pub struct SnapshotChange {
 
 impl SnapshotChange {
     /// A `replace` of `remove` by `add`, the added files carrying `added_sequence_number`.
-    pub fn replace(
+    pub(crate) fn replace(
         remove: impl IntoIterator<Item = String>,
         add: Vec<DataFile>,
         added_sequence_number: Option<i64>,
@@ -65,7 +65,7 @@ impl SnapshotChange {
     }
 
     /// A metadata-only `delete` of `remove`.
-    pub fn delete(remove: impl IntoIterator<Item = String>) -> Self {
+    pub(crate) fn delete(remove: impl IntoIterator<Item = String>) -> Self {
         Self {
             operation: ChangeKind::Delete,
             remove: remove.into_iter().collect(),
@@ -77,7 +77,7 @@ impl SnapshotChange {
 
     /// A metadata-only `replace` that merges the table's small data manifests under `policy`;
     /// the live files are unchanged.
-    pub fn merge_manifests(policy: MergePolicy) -> Self {
+    pub(crate) fn merge_manifests(policy: MergePolicy) -> Self {
         Self {
             operation: ChangeKind::Replace,
             remove: BTreeSet::new(),
@@ -89,12 +89,12 @@ impl SnapshotChange {
 
     /// This change, merging small data manifests under `policy` when its snapshot would list
     /// more manifests than the policy allows.
-    pub fn with_manifest_merge(self, policy: MergePolicy) -> Self {
+    pub(crate) fn with_manifest_merge(self, policy: MergePolicy) -> Self {
         Self { merge: Some(policy), ..self }
     }
 
     /// Whether the change only merges manifests.
-    pub fn is_manifest_merge(&self) -> bool {
+    pub(crate) fn is_manifest_merge(&self) -> bool {
         self.remove.is_empty() && self.add.is_empty() && self.merge.is_some()
     }
 }
@@ -103,7 +103,7 @@ impl SnapshotChange {
 /// No snapshot is added and the live files are unchanged; refs to a removed snapshot go too,
 /// so the caller names only snapshots no branch or tag points to, never the current one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoveSnapshots {
+pub(crate) struct RemoveSnapshots {
     /// The ids of the snapshots to remove.
     pub snapshot_ids: Vec<i64>,
 }

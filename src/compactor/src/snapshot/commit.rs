@@ -89,7 +89,7 @@ impl CommitError {
 /// staged files removed (never data files); a failed swap is checked by reloading the table,
 /// since the database may have applied it before the error reached us. Once committed, the
 /// metadata files the change dropped from the log are deleted when the table asks for it.
-pub async fn commit<E: Effect>(
+pub(crate) async fn commit<E: Effect>(
     catalog: &SignalCatalog,
     id: &TableId,
     fence: Option<&Fence>,
@@ -112,7 +112,7 @@ pub async fn commit<E: Effect>(
 /// metadata log (applied, then superseded by another writer); otherwise it is
 /// [`CommitError::Failed`] or, when the reload fails too, [`CommitError::Unknown`], and the
 /// files are kept, since they may be referenced.
-pub async fn swap_metadata(
+pub(crate) async fn swap_metadata(
     catalog: &SignalCatalog,
     id: &TableId,
     fence: Option<&Fence>,

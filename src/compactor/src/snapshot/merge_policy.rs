@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use iceberg::spec::{ManifestContentType, ManifestFile};
 
 /// Table property turning merging off (`false`) for one table.
-pub const MERGE_ENABLED: &str = "commit.manifest-merge.enabled";
+pub(crate) const MERGE_ENABLED: &str = "commit.manifest-merge.enabled";
 /// Table property: merge once a snapshot lists more manifests than this.
-pub const MIN_COUNT_TO_MERGE: &str = "commit.manifest.min-count-to-merge";
+pub(crate) const MIN_COUNT_TO_MERGE: &str = "commit.manifest.min-count-to-merge";
 /// Table property: the size merged manifests aim for, in bytes.
-pub const TARGET_SIZE_BYTES: &str = "commit.manifest.target-size-bytes";
+pub(crate) const TARGET_SIZE_BYTES: &str = "commit.manifest.target-size-bytes";
 
 /// When and into what size a table's manifests are merged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

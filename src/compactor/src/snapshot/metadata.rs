@@ -13,7 +13,7 @@ use super::staged::{Change, Staged, remove_files};
 use crate::live_files::ManifestCache;
 
 /// Table property: delete the metadata files a commit drops from the metadata log (Java's).
-pub const DELETE_AFTER_COMMIT: &str = "write.metadata.delete-after-commit.enabled";
+pub(super) const DELETE_AFTER_COMMIT: &str = "write.metadata.delete-after-commit.enabled";
 
 /// Where the next metadata file goes, and what committing it supersedes.
 pub(super) struct NextMetadata {
@@ -69,7 +69,7 @@ pub(super) async fn write_next_metadata(
 
 /// Stages `change` on `table`'s current metadata: the snapshots it names removed, with every
 /// ref pointing to one of them; no data, manifest or manifest-list file is written or deleted.
-pub async fn stage_removal(
+pub(crate) async fn stage_removal(
     table: &Table,
     change: &RemoveSnapshots,
 ) -> Result<Staged<RemoveSnapshots>, SnapshotError> {

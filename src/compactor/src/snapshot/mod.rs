@@ -34,15 +34,20 @@ mod summary;
 #[cfg(test)]
 mod tests;
 
-pub use change::{ChangeKind, RemoveSnapshots, SnapshotChange};
-pub use commit::{CommitError, commit, swap_metadata};
-pub use error::SnapshotError;
-pub use merge::ManifestMerge;
-pub use merge_policy::{MERGE_ENABLED, MIN_COUNT_TO_MERGE, MergePolicy, TARGET_SIZE_BYTES};
-pub use metadata::stage_removal;
-pub use producer::{stage, stage_cached};
-pub use retry::{
-    Outcome, Retried, RetryError, RetryFailure, RetryOutcome, RetryPolicy, commit_with_retry,
-    commit_with_retry_cached,
+pub(crate) use change::{RemoveSnapshots, SnapshotChange};
+pub(crate) use commit::CommitError;
+#[cfg(test)]
+pub(crate) use commit::commit;
+pub(crate) use error::SnapshotError;
+pub(crate) use merge::ManifestMerge;
+#[cfg(test)]
+pub(crate) use merge_policy::MERGE_ENABLED;
+pub(crate) use merge_policy::MergePolicy;
+#[cfg(test)]
+pub(crate) use metadata::stage_removal;
+#[cfg(test)]
+pub(crate) use producer::{stage, stage_cached};
+pub(crate) use retry::{
+    Retried, RetryError, RetryFailure, RetryPolicy, commit_with_retry, commit_with_retry_cached,
 };
-pub use staged::{Change, CommitOutcome, Effect, NewSnapshot, SnapshotsRemoved, Staged};
+pub(crate) use staged::CommitOutcome;

@@ -33,7 +33,8 @@ const PARTITION_SUMMARY_LIMIT: &str = "write.summary.partition-limit";
 /// carries the collector's added/removed counts and totals as the parent's plus added minus
 /// removed.
 /// `now_ms` becomes the snapshot's timestamp (never earlier than the table's last update).
-pub async fn stage(
+#[cfg(test)]
+pub(crate) async fn stage(
     table: &Table,
     change: &SnapshotChange,
     now_ms: i64,
@@ -43,7 +44,7 @@ pub async fn stage(
 
 /// [`stage`], remembering in `cache` what each manifest lists so that later attempts on the
 /// same table read only manifests they have not seen.
-pub async fn stage_cached(
+pub(crate) async fn stage_cached(
     table: &Table,
     change: &SnapshotChange,
     now_ms: i64,
@@ -147,13 +148,7 @@ async fn write_snapshot(
         new_location,
         written: Vec::new(),
         superseded,
-        effect: NewSnapshot {
-            snapshot_id,
-            sequence_number,
-            summary,
-            manifests: manifest_count,
-            merge,
-        },
+        effect: NewSnapshot { snapshot_id, summary, manifests: manifest_count, merge },
         file_io: table.file_io().clone(),
     })
 }

@@ -49,7 +49,7 @@ impl RetryPolicy {
 /// How a change given to [`commit_with_retry`] ended, short of an error; `O` is what the
 /// commit of the change reports ([`CommitOutcome`] for a new snapshot).
 #[derive(Debug)]
-pub enum Retried<A, O = CommitOutcome> {
+pub(crate) enum Retried<A, O = CommitOutcome> {
     /// The change is committed.
     Committed(O),
     /// Files the change removes were removed by another commit: the change was abandoned and
@@ -65,7 +65,7 @@ pub enum Retried<A, O = CommitOutcome> {
 
 /// The end of a [`commit_with_retry`] call and how many conflicts it met on the way.
 #[derive(Debug)]
-pub struct RetryOutcome<A, O = CommitOutcome> {
+pub(crate) struct RetryOutcome<A, O = CommitOutcome> {
     /// What happened to the change.
     pub result: Retried<A, O>,
     /// Commit attempts lost to another writer.
@@ -75,7 +75,7 @@ pub struct RetryOutcome<A, O = CommitOutcome> {
 /// Why [`commit_with_retry`] failed, with the conflicts met before.
 #[derive(Debug, thiserror::Error)]
 #[error("{source} (after {conflicts} conflict(s))")]
-pub struct RetryError {
+pub(crate) struct RetryError {
     /// Commit attempts lost to another writer.
     pub conflicts: u32,
     /// What failed.
@@ -154,7 +154,7 @@ impl RetryFailure {
 /// file to remove is no longer live, the call ends with [`Retried::FilesNoLongerLive`]; the
 /// caller then deletes the data files it wrote for the change, which this module never does.
 /// Attempts are bounded by `policy`, waiting with exponential backoff after each conflict.
-pub async fn commit_with_retry<F, Fut, C, A>(
+pub(crate) async fn commit_with_retry<F, Fut, C, A>(
     catalog: &SignalCatalog,
     id: &TableId,
     fence: Option<&Fence>,
@@ -171,11 +171,11 @@ where
 }
 
 /// What committing a change of type `C` reports.
-pub type Outcome<C> = <<C as Change>::Effect as Effect>::Outcome;
+pub(crate) type Outcome<C> = <<C as Change>::Effect as Effect>::Outcome;
 
 /// [`commit_with_retry`] with a manifest cache shared with other changes to the same table,
 /// so that each attempt reads only the manifests no earlier attempt has read.
-pub async fn commit_with_retry_cached<F, Fut, C, A>(
+pub(crate) async fn commit_with_retry_cached<F, Fut, C, A>(
     catalog: &SignalCatalog,
     id: &TableId,
     fence: Option<&Fence>,

@@ -17,7 +17,7 @@ use crate::log_target;
 
 /// A change [`super::commit_with_retry`] stages on fresh metadata and commits: a new snapshot
 /// ([`super::SnapshotChange`]) or a metadata-only change ([`RemoveSnapshots`]).
-pub trait Change: Send + Sync {
+pub(crate) trait Change: Send + Sync {
     /// What the staged metadata changes; it becomes the commit's outcome.
     type Effect: Effect;
 
@@ -32,7 +32,7 @@ pub trait Change: Send + Sync {
 }
 
 /// What a staged change does once committed, and how the commit reports it.
-pub trait Effect: Send {
+pub(crate) trait Effect: Send {
     /// What [`super::commit`] returns for it.
     type Outcome: Send;
 
@@ -43,7 +43,7 @@ pub trait Effect: Send {
 /// A change whose files are all written but which no reader can see until [`super::commit`]
 /// swaps the catalog pointer from `old_location` to `new_location`.
 #[derive(Debug)]
-pub struct Staged<E> {
+pub(crate) struct Staged<E> {
     /// Metadata location the change was built on (the compare-and-swap's expected value).
     pub old_location: String,
     /// Location of the new metadata JSON.
@@ -62,18 +62,17 @@ pub struct Staged<E> {
 impl<E> Staged<E> {
     /// Removes every file this attempt wrote (best effort: failures are logged, and what is
     /// left is unreferenced and found by orphan cleanup).
-    pub async fn discard(&self) {
+    #[cfg(test)]
+    pub(crate) async fn discard(&self) {
         remove_files(&self.file_io, &self.written).await;
     }
 }
 
 /// The snapshot a staged snapshot change adds.
 #[derive(Debug, Clone)]
-pub struct NewSnapshot {
+pub(crate) struct NewSnapshot {
     /// The new snapshot's id.
     pub snapshot_id: i64,
-    /// Its sequence number.
-    pub sequence_number: i64,
     /// Its summary.
     pub summary: Summary,
     /// Manifests its manifest list holds.
@@ -84,15 +83,12 @@ pub struct NewSnapshot {
 
 /// A snapshot made current by [`super::commit`].
 #[derive(Debug, Clone)]
-pub struct CommitOutcome {
+pub(crate) struct CommitOutcome {
     /// The new current snapshot.
     pub snapshot_id: i64,
-    /// Its sequence number.
-    pub sequence_number: i64,
-    /// The table's metadata location after the commit.
+    /// The table's metadata location after the commit (the tests follow it).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub metadata_location: String,
-    /// The snapshot's summary.
-    pub summary: Summary,
     /// Manifests its manifest list holds.
     pub manifests: usize,
     /// What merging small manifests did, when the snapshot merged them.
@@ -103,7 +99,7 @@ impl Effect for NewSnapshot {
     type Outcome = CommitOutcome;
 
     fn committed(self, id: &TableId, metadata_location: String) -> CommitOutcome {
-        let Self { snapshot_id, sequence_number, summary, manifests, merge } = self;
+        let Self { snapshot_id, summary, manifests, merge } = self;
         info!(
             target: log_target::ICEBERG,
             table = %id,
@@ -114,14 +110,14 @@ impl Effect for NewSnapshot {
             metadata = %metadata_location,
             "Committed snapshot"
         );
-        CommitOutcome { snapshot_id, sequence_number, metadata_location, summary, manifests, merge }
+        CommitOutcome { snapshot_id, metadata_location, manifests, merge }
     }
 }
 
 /// Snapshots removed from a table's metadata by a committed [`RemoveSnapshots`]; no snapshot
 /// was added, so the current one is unchanged.
 #[derive(Debug, Clone)]
-pub struct SnapshotsRemoved {
+pub(crate) struct SnapshotsRemoved {
     /// The ids of the removed snapshots.
     pub snapshot_ids: Vec<i64>,
     /// The table's metadata location after the commit.

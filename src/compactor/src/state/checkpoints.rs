@@ -19,7 +19,7 @@ use super::db::{Db, count, signed, time};
 use super::error::{StateError, Store};
 
 /// Name of the checkpoint table in the catalog database.
-pub const CHECKPOINT_TABLE: &str = "signaldb_orphan_checkpoints";
+pub(crate) const CHECKPOINT_TABLE: &str = "signaldb_orphan_checkpoints";
 
 /// Progress of one table's cleanup run.
 #[derive(Debug, Clone, PartialEq, Eq)]

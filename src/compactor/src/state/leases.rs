@@ -25,7 +25,7 @@ use super::error::{StateError, Store};
 use crate::job::JobKind;
 
 /// Name of the lease table in the catalog database.
-pub const LEASES_TABLE: &str = "signaldb_compactor_leases";
+pub(crate) const LEASES_TABLE: &str = "signaldb_compactor_leases";
 
 /// The columns every lease query reads.
 const COLUMNS: &str = "table_namespace, table_name, job, owner, token, expires_at_ms, taken_from";

@@ -20,7 +20,7 @@ use super::leases::{LAYOUT_CHECK, LEASES_TABLE};
 use super::runs::RUNS_TABLE;
 
 /// Name of the table of applied migrations in the catalog database.
-pub const MIGRATIONS_TABLE: &str = "signaldb_compactor_migrations";
+pub(crate) const MIGRATIONS_TABLE: &str = "signaldb_compactor_migrations";
 
 /// The key of the PostgreSQL advisory lock migrations run under ("sdbstate" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7364_6273_7461_7465;

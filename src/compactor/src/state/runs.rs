@@ -22,14 +22,14 @@ use crate::job::JobKind;
 const REWRITE_LOOKBACK: usize = 50;
 
 /// Name of the run-history table in the catalog database.
-pub const RUNS_TABLE: &str = "signaldb_compactor_runs";
+pub(crate) const RUNS_TABLE: &str = "signaldb_compactor_runs";
 
 /// The columns a [`RunRecord`] is read from.
 const COLUMNS: &str = "job, started_at_ms, finished_at_ms, outcome, files_removed, files_added, \
     bytes_removed, bytes_added, partitions, snapshots, error, error_kind, instance";
 
 /// How long the history keeps a pass under `c` (`run_history_days`).
-pub fn kept(c: &CompactorConfig) -> Duration {
+pub(crate) fn kept(c: &CompactorConfig) -> Duration {
     i64::try_from(c.run_history_days).ok().and_then(Duration::try_days).unwrap_or(Duration::MAX)
 }
 

@@ -17,7 +17,7 @@ use crate::table_state::TableState;
 use crate::warnings::{config_warnings, cutoff_hour, table_warnings};
 
 /// Reads the status of every table of `catalog` in `scope` under configuration `c` at `now`.
-pub async fn status(
+pub(crate) async fn status(
     catalog: &SignalCatalog,
     c: &CompactorConfig,
     scope: &Scope,

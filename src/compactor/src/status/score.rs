@@ -15,7 +15,7 @@ use crate::table_state::TableState;
 use crate::warnings::{UNMERGED_MANIFESTS, Warning, cutoff_hour};
 
 /// A table is healthy while its score is at least this.
-pub const HEALTHY_SCORE: u8 = 70;
+pub(crate) const HEALTHY_SCORE: u8 = 70;
 
 /// The points each deduction costs, out of 100.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

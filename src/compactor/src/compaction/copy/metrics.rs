@@ -32,11 +32,11 @@ use parquet::schema::types::SchemaDescriptor;
 
 /// NaN values per field id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NanCounts(pub HashMap<i32, u64>);
+pub(super) struct NanCounts(pub HashMap<i32, u64>);
 
 /// The first column of `schema` whose metrics a copy cannot take: not a primitive at the top
 /// level, or a type whose Parquet statistics are not converted here.
-pub fn unsupported_column(schema: &Schema) -> Option<String> {
+pub(super) fn unsupported_column(schema: &Schema) -> Option<String> {
     use PrimitiveType as P;
     schema.as_struct().fields().iter().find_map(|f| match f.field_type.as_ref() {
         Type::Primitive(
@@ -60,7 +60,7 @@ pub fn unsupported_column(schema: &Schema) -> Option<String> {
 
 /// The floating-point leaves of `descr`: (leaf index, field id). With the flat schemas a copy
 /// accepts ([`unsupported_column`]), a leaf index is also the column's index in a batch.
-pub fn float_leaves(descr: &SchemaDescriptor) -> Vec<(usize, i32)> {
+pub(super) fn float_leaves(descr: &SchemaDescriptor) -> Vec<(usize, i32)> {
     (0..descr.num_columns())
         .filter(|&i| {
             matches!(descr.column(i).physical_type(), PhysicalType::FLOAT | PhysicalType::DOUBLE)
@@ -71,7 +71,7 @@ pub fn float_leaves(descr: &SchemaDescriptor) -> Vec<(usize, i32)> {
 
 /// The rows of row group `rg` of the file of `md`, whose bytes `reader` holds: every column,
 /// or only the `leaves` given.
-pub fn decode<R: ChunkReader + Clone + 'static>(
+pub(super) fn decode<R: ChunkReader + Clone + 'static>(
     reader: &R,
     md: &Arc<ParquetMetaData>,
     rg: usize,
@@ -93,12 +93,12 @@ pub fn decode<R: ChunkReader + Clone + 'static>(
 
 impl NanCounts {
     /// Zero NaN values for each of `floats`' fields.
-    pub fn zero(floats: &[(usize, i32)]) -> Self {
+    pub(super) fn zero(floats: &[(usize, i32)]) -> Self {
         NanCounts(floats.iter().map(|&(_, id)| (id, 0)).collect())
     }
 
     /// Counts the NaN values of `column`, of field `id`.
-    pub fn count(&mut self, column: &ArrayRef, id: i32) {
+    pub(super) fn count(&mut self, column: &ArrayRef, id: i32) {
         let nans = match column.data_type() {
             DataType::Float32 => {
                 column.as_primitive::<Float32Type>().iter().flatten().filter(|v| v.is_nan()).count()
@@ -113,7 +113,7 @@ impl NanCounts {
 }
 
 /// A written file's footer, with what the footer lacks, as an Iceberg data file.
-pub struct FileMetrics<'a> {
+pub(super) struct FileMetrics<'a> {
     /// The table schema the file is written with.
     pub schema: &'a Schema,
     /// The file's footer.
@@ -131,7 +131,7 @@ struct Bounds {
 
 impl FileMetrics<'_> {
     /// The data file at `location`, `size` bytes, of partition `key`.
-    pub fn data_file(
+    pub(super) fn data_file(
         &self,
         location: &str,
         size: u64,

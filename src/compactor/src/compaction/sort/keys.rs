@@ -12,7 +12,7 @@ use super::super::order::SortColumn;
 
 /// Why rows could not be sorted. Spill files written so far are removed.
 #[derive(Debug, thiserror::Error)]
-pub enum SortError {
+pub(crate) enum SortError {
     /// The rows lack a column to sort by.
     #[error("the rows have no column `{0}` to sort by")]
     MissingColumn(String),

@@ -200,7 +200,7 @@ fn sift_down(cursors: &[Cursor], heap: &mut [usize], mut i: usize) {
 
 /// The sorted rows of an [`super::ExternalSort`], a batch at a time; the spill files are
 /// removed when it is dropped.
-pub struct SortedBatches(Output);
+pub(crate) struct SortedBatches(Output);
 
 /// Where the sorted rows come from: memory alone, or a merge with spilled runs.
 enum Output {
@@ -220,7 +220,7 @@ impl SortedBatches {
     }
 
     /// The next batch in order, `None` after the last.
-    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, SortError> {
+    pub(crate) fn next_batch(&mut self) -> Result<Option<RecordBatch>, SortError> {
         match &mut self.0 {
             Output::Memory { sorted, rows } => sorted.next_batch(*rows),
             Output::Merge(merge) => merge.next_batch(),
