@@ -22,9 +22,7 @@ use super::execute::{BatchResult, GroupResult, GroupRun, GroupStatus, Rewritten,
 use crate::delete_index::{DeleteIndex, reaches};
 use crate::live_files::{LiveFile, live_files_cached};
 use crate::log_target;
-use crate::snapshot::{
-    CommitError, Retried, RetryFailure, SnapshotChange, commit_with_retry_cached,
-};
+use crate::snapshot::{CommitError, Retried, RetryFailure, SnapshotChange, commit_with_retry};
 
 /// Why a batch commit attempt built no change.
 #[derive(Debug)]
@@ -138,7 +136,7 @@ impl GroupRun<'_, '_> {
                 Ok(change.with_manifest_merge(self.settings.merge))
             }
         };
-        let retried = commit_with_retry_cached(
+        let retried = commit_with_retry(
             self.cx.catalog,
             id,
             self.cx.fence.as_ref(),

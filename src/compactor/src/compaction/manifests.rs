@@ -13,9 +13,7 @@ use super::execute::{ExecuteSettings, TableExecution};
 use crate::failure::{Failure, FailureKind};
 use crate::live_files::{ManifestCache, manifest_list};
 use crate::log_target;
-use crate::snapshot::{
-    ManifestMerge, MergePolicy, Retried, SnapshotChange, commit_with_retry_cached,
-};
+use crate::snapshot::{ManifestMerge, MergePolicy, Retried, SnapshotChange, commit_with_retry};
 use crate::step::TableContext;
 
 /// What a compaction pass did to a table's manifests.
@@ -104,16 +102,7 @@ pub(crate) async fn upkeep(
             }
         };
         let id = cx.id;
-        match commit_with_retry_cached(
-            cx.catalog,
-            id,
-            cx.fence.as_ref(),
-            clock,
-            retry,
-            cache,
-            build,
-        )
-        .await
+        match commit_with_retry(cx.catalog, id, cx.fence.as_ref(), clock, retry, cache, build).await
         {
             Ok(done) => match done.result {
                 Retried::Committed(commit) => {

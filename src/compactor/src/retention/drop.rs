@@ -18,7 +18,7 @@ use iceberg::table::Table;
 use super::error::RetentionError;
 use super::partitions::{Evaluation, evaluate};
 use crate::live_files::{ManifestCache, live_files_cached};
-use crate::snapshot::{Retried, RetryPolicy, SnapshotChange, commit_with_retry_cached};
+use crate::snapshot::{Retried, RetryPolicy, SnapshotChange, commit_with_retry};
 use crate::state::Fence;
 
 /// What a drop did.
@@ -66,7 +66,7 @@ pub(crate) async fn drop_expired(
             Ok(SnapshotChange::delete(paths))
         }
     };
-    let outcome = commit_with_retry_cached(catalog, id, fence, clock, retry, &manifests, &build)
+    let outcome = commit_with_retry(catalog, id, fence, clock, retry, &manifests, &build)
         .await
         .map_err(RetentionError::Drop)?;
     let conflicts = outcome.conflicts;

@@ -24,6 +24,7 @@ use tracing::debug;
 
 use super::error::RetentionError;
 use super::policy::format_utc;
+use crate::live_files::ManifestCache;
 use crate::log_target;
 use crate::snapshot::{
     RemoveSnapshots, Retried, RetryError, RetryFailure, RetryPolicy, SnapshotError,
@@ -189,7 +190,9 @@ pub(crate) async fn expire(
         }
     };
     let outcome =
-        commit_with_retry(catalog, id, fence, clock, retry, &build).await.map_err(expire_error)?;
+        commit_with_retry(catalog, id, fence, clock, retry, &ManifestCache::new(), &build)
+            .await
+            .map_err(expire_error)?;
     let conflicts = outcome.conflicts;
     let (expired, kept) = std::mem::take(&mut *last.lock().expect("plan lock"));
     match outcome.result {

@@ -47,7 +47,5 @@ pub(crate) use merge_policy::MergePolicy;
 pub(crate) use metadata::stage_removal;
 #[cfg(test)]
 pub(crate) use producer::{stage, stage_cached};
-pub(crate) use retry::{
-    Retried, RetryError, RetryFailure, RetryPolicy, commit_with_retry, commit_with_retry_cached,
-};
+pub(crate) use retry::{Retried, RetryError, RetryFailure, RetryPolicy, commit_with_retry};
 pub(crate) use staged::CommitOutcome;

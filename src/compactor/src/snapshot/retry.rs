@@ -145,6 +145,9 @@ impl RetryFailure {
     }
 }
 
+/// What committing a change of type `C` reports.
+pub(crate) type Outcome<C> = <<C as Change>::Effect as Effect>::Outcome;
+
 /// Loads `id`, builds a change on it with `build` (a new snapshot or a metadata-only change),
 /// stages and commits it; after a conflict it reloads and starts over, so `build` always sees
 /// the metadata the change is staged on and can re-validate it (retention re-evaluates which
@@ -154,28 +157,10 @@ impl RetryFailure {
 /// file to remove is no longer live, the call ends with [`Retried::FilesNoLongerLive`]; the
 /// caller then deletes the data files it wrote for the change, which this module never does.
 /// Attempts are bounded by `policy`, waiting with exponential backoff after each conflict.
+///
+/// `cache` is shared with other changes to the same table, so that each attempt reads only
+/// the manifests no earlier attempt has read.
 pub(crate) async fn commit_with_retry<F, Fut, C, A>(
-    catalog: &SignalCatalog,
-    id: &TableId,
-    fence: Option<&Fence>,
-    clock: &dyn Clock,
-    policy: RetryPolicy,
-    build: F,
-) -> Result<RetryOutcome<A, Outcome<C>>, RetryError>
-where
-    F: Fn(Table) -> Fut,
-    Fut: Future<Output = Result<C, A>>,
-    C: Change,
-{
-    commit_with_retry_cached(catalog, id, fence, clock, policy, &ManifestCache::new(), build).await
-}
-
-/// What committing a change of type `C` reports.
-pub(crate) type Outcome<C> = <<C as Change>::Effect as Effect>::Outcome;
-
-/// [`commit_with_retry`] with a manifest cache shared with other changes to the same table,
-/// so that each attempt reads only the manifests no earlier attempt has read.
-pub(crate) async fn commit_with_retry_cached<F, Fut, C, A>(
     catalog: &SignalCatalog,
     id: &TableId,
     fence: Option<&Fence>,

@@ -246,12 +246,17 @@ async fn a_stale_commit_conflicts_cleans_up_and_the_retry_keeps_appended_rows() 
 
     let policy = RetryPolicy { initial_backoff: Duration::from_millis(1), ..Default::default() };
     let change = &change;
-    let outcome =
-        commit_with_retry(&fx.catalog, &fx.id, None, &SystemClock, policy, |_table| async move {
-            Ok::<_, ()>(change.clone())
-        })
-        .await
-        .unwrap();
+    let outcome = commit_with_retry(
+        &fx.catalog,
+        &fx.id,
+        None,
+        &SystemClock,
+        policy,
+        &ManifestCache::new(),
+        |_table| async move { Ok::<_, ()>(change.clone()) },
+    )
+    .await
+    .unwrap();
     assert!(matches!(outcome.result, Retried::Committed(_)));
     assert_eq!(outcome.conflicts, 0);
     let after = fx.load().await;
@@ -273,8 +278,14 @@ async fn commit_with_retry_rebuilds_after_a_conflict_and_counts_it() {
     let calls = AtomicU32::new(0);
     let (fx_ref, change, late, calls) = (&fx, &change, &late, &calls);
     let policy = RetryPolicy { initial_backoff: Duration::from_millis(1), ..Default::default() };
-    let outcome =
-        commit_with_retry(&fx.catalog, &fx.id, None, &SystemClock, policy, |table| async move {
+    let outcome = commit_with_retry(
+        &fx.catalog,
+        &fx.id,
+        None,
+        &SystemClock,
+        policy,
+        &ManifestCache::new(),
+        |table| async move {
             // The first build races another writer, so its commit must lose.
             if calls.fetch_add(1, Ordering::SeqCst) == 0 {
                 fx_ref.append(late.clone()).await;
@@ -285,9 +296,10 @@ async fn commit_with_retry_rebuilds_after_a_conflict_and_counts_it() {
                 "re-validated on fresh metadata"
             );
             Ok::<_, ()>(change.clone())
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(outcome.conflicts, 1);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     let Retried::Committed(committed) = outcome.result else { panic!("not committed") };
@@ -298,17 +310,25 @@ async fn commit_with_retry_rebuilds_after_a_conflict_and_counts_it() {
 
     // A builder that declines ends the call without committing.
     let location = after.metadata_location().unwrap().to_string();
-    let outcome = commit_with_retry(&fx.catalog, &fx.id, None, &SystemClock, policy, |_| async {
-        Err::<SnapshotChange, _>("nothing expired")
-    })
+    let outcome = commit_with_retry(
+        &fx.catalog,
+        &fx.id,
+        None,
+        &SystemClock,
+        policy,
+        &ManifestCache::new(),
+        |_| async { Err::<SnapshotChange, _>("nothing expired") },
+    )
     .await
     .unwrap();
     assert!(matches!(outcome.result, Retried::Abandoned("nothing expired")));
     // Jobs run on a multi-threaded runtime: the retry loop must be Send with a Send builder.
     fn assert_send<T: Send>(_: &T) {}
-    let retry = commit_with_retry(&fx.catalog, &fx.id, None, &SystemClock, policy, |_| async {
-        Err::<SnapshotChange, _>(())
-    });
+    let cache = ManifestCache::new();
+    let retry =
+        commit_with_retry(&fx.catalog, &fx.id, None, &SystemClock, policy, &cache, |_| async {
+            Err::<SnapshotChange, _>(())
+        });
     assert_send(&retry);
     assert_eq!(fx.load().await.metadata_location(), Some(location.as_str()));
 }
@@ -338,12 +358,17 @@ async fn removing_files_that_are_gone_is_refused_without_writing_anything() {
 
     let change = &change;
     let policy = RetryPolicy::default();
-    let outcome =
-        commit_with_retry(&fx.catalog, &fx.id, None, &SystemClock, policy, |_| async move {
-            Ok::<_, ()>(change.clone())
-        })
-        .await
-        .unwrap();
+    let outcome = commit_with_retry(
+        &fx.catalog,
+        &fx.id,
+        None,
+        &SystemClock,
+        policy,
+        &ManifestCache::new(),
+        |_| async move { Ok::<_, ()>(change.clone()) },
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(outcome.result, Retried::FilesNoLongerLive { ref missing } if missing.len() == 2)
     );

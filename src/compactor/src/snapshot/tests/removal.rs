@@ -7,6 +7,7 @@ use std::time::Duration;
 use common::clock::SystemClock;
 
 use super::{HOURS, ROWS, exists};
+use crate::live_files::ManifestCache;
 use crate::snapshot::{
     CommitError, RemoveSnapshots, Retried, RetryPolicy, commit, commit_with_retry, stage_removal,
 };
@@ -44,15 +45,22 @@ async fn a_lost_removal_is_cleaned_up_and_retried_on_fresh_metadata() {
     *expected.get_mut(&HOURS[1]).unwrap() += 3;
     let (calls, fx_ref, later, change) = (&AtomicU32::new(0), &fx, &later, &change);
     let policy = RetryPolicy { initial_backoff: Duration::from_millis(1), ..Default::default() };
-    let outcome =
-        commit_with_retry(&fx.catalog, &fx.id, None, &SystemClock, policy, |_| async move {
+    let outcome = commit_with_retry(
+        &fx.catalog,
+        &fx.id,
+        None,
+        &SystemClock,
+        policy,
+        &ManifestCache::new(),
+        |_| async move {
             if calls.fetch_add(1, Ordering::SeqCst) == 0 {
                 fx_ref.append(later.clone()).await;
             }
             Ok::<_, ()>(change.clone())
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!((outcome.conflicts, calls.load(Ordering::SeqCst)), (1, 2));
     let Retried::Committed(removed) = outcome.result else { panic!("not committed") };
     assert_eq!(removed.snapshot_ids, [all[0]]);
