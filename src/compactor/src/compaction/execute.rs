@@ -185,8 +185,9 @@ pub async fn execute(
                 error = %reason, "Abandoned every compaction group of the table"
             );
             for (p, g) in work {
-                let result = abandoned(p, g, None, 0, AbandonKind::Scan, reason.clone());
-                out.record(result);
+                let status =
+                    GroupStatus::Abandoned { kind: AbandonKind::Scan, reason: reason.clone() };
+                out.record(GroupResult { status, ..sizes(p, g, None) });
             }
             return out;
         }
@@ -398,23 +399,8 @@ impl GroupRun<'_, '_> {
             hour = %partition.hour_label, files = group.files.len(), kind = %kind, reason = %reason,
             "Abandoned compaction group"
         );
-        abandoned(partition, group, output, conflicts, kind, reason)
-    }
-}
-
-/// The result of a group given up for `reason`; `output` fills the written side.
-pub(super) fn abandoned(
-    partition: &PartitionPlan,
-    group: &FileGroup,
-    output: Option<&RewriteOutput>,
-    conflicts: u32,
-    kind: AbandonKind,
-    reason: String,
-) -> GroupResult {
-    GroupResult {
-        status: GroupStatus::Abandoned { kind, reason },
-        conflicts,
-        ..sizes(partition, group, output)
+        let status = GroupStatus::Abandoned { kind, reason };
+        GroupResult { status, conflicts, ..sizes(partition, group, output) }
     }
 }
 
