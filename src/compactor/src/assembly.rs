@@ -24,7 +24,7 @@ use common::config::{CompactorConfig, Config};
 use common::storage::{StorageError, Warehouse};
 use tokio_util::sync::CancellationToken;
 
-use crate::compaction::{CompactionSettings, CompactionStep};
+use crate::compaction::CompactionStep;
 use crate::instance::InstanceId;
 use crate::job::{JobKind, JobSpec, Scope};
 use crate::metered::{Metered, Recorded};
@@ -32,7 +32,7 @@ use crate::metrics::Metrics;
 use crate::orphan::{OrphanCleanupStep, OrphanSettings};
 use crate::pass::{Job, LeaseSettings, TableLocks, TablePass};
 use crate::report::{JobOutcome, JobReport};
-use crate::retention::{RetentionSettings, RetentionStep};
+use crate::retention::RetentionStep;
 use crate::retention_cycle::{FollowUp, RetentionCycle};
 use crate::scheduler::{Schedule, run_pass};
 use crate::step::TableStep;
@@ -47,7 +47,7 @@ pub(crate) fn compaction_job(
     clock: Arc<dyn Clock>,
     pass: PassSettings,
 ) -> TablePass<Metered<CompactionStep>> {
-    let step = CompactionStep::new(CompactionSettings::from(config), Arc::clone(&clock));
+    let step = CompactionStep::new(JobSettings::from(config).compaction, Arc::clone(&clock));
     metered_pass(step, catalog, metrics, clock, pass)
 }
 
@@ -59,7 +59,7 @@ pub(crate) fn retention_job(
     clock: Arc<dyn Clock>,
     pass: PassSettings,
 ) -> TablePass<Metered<RetentionStep>> {
-    let step = RetentionStep::new(RetentionSettings::from(config), Arc::clone(&clock));
+    let step = RetentionStep::new(JobSettings::from(config).retention, Arc::clone(&clock));
     metered_pass(step, catalog, metrics, clock, pass)
 }
 
@@ -167,7 +167,7 @@ impl Assembly {
             renew_interval: self.config.lease_renew_interval(),
             locks: Arc::clone(&self.locks),
         };
-        PassSettings::from(&self.config).with_leases(leases)
+        JobSettings::from(&self.config).pass.with_leases(leases)
     }
 
     /// The catalog every job works on.
@@ -277,6 +277,7 @@ impl Assembly {
 
 pub(crate) mod settings;
 
+use settings::JobSettings;
 pub(crate) use settings::PassSettings;
 
 #[cfg(test)]

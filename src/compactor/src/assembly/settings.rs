@@ -1,7 +1,7 @@
-//! Each job's settings, made from the configuration in one place, and [`PassSettings`]: which
-//! components a pass is made of. Every conversion names
-//! every field of the section it reads (exhaustive destructuring), so a key added to the
-//! configuration does not compile until it is used here or said to be read elsewhere.
+//! Each job's settings, made from the configuration in one place ([`JobSettings`]), and
+//! [`PassSettings`]: which components a pass is made of. Every conversion names every field of
+//! the section it reads (exhaustive destructuring), so a key added to the configuration does
+//! not compile until it is used here or said to be read elsewhere.
 
 use std::sync::Arc;
 
@@ -18,73 +18,49 @@ use crate::snapshot::{MergePolicy, RetryPolicy};
 use crate::state;
 use common::clock::Clock;
 
-impl From<&CompactorConfig> for CompactionSettings {
+/// Every job's settings, made from `[compactor]` at once: the one place each of its keys is
+/// named.
+pub(crate) struct JobSettings {
+    /// The compaction step's.
+    pub(crate) compaction: CompactionSettings,
+    /// The retention step's.
+    pub(crate) retention: RetentionSettings,
+    /// How every job's pass goes over its tables (leases are added by the assembly).
+    pub(crate) pass: PassSettings,
+}
+
+impl From<&CompactorConfig> for JobSettings {
     fn from(c: &CompactorConfig) -> Self {
         let CompactorConfig {
-            // Read by the assembly's JobSpec (when and whether the job runs).
+            // Read by JobSpec (whether and when each job runs) and by the service.
             enabled: _,
             compaction_interval_secs: _,
             dry_run: _,
-            // Read by the service.
             metrics_port: _,
             shutdown_timeout_secs: _,
-            // Read by the pass and its leases.
-            run_history_days: _,
+            // Leases are made by the assembly, for its instance.
             lease_ttl_secs: _,
             lease_renew_interval_secs: _,
-            // The other jobs' sections.
-            retention: _,
+            // Orphan cleanup's section has its own conversion.
             orphan_cleanup: _,
-            target_file_size_bytes,
-            small_file_threshold_bytes: _,
-            min_input_files: _,
-            delete_file_threshold: _,
-            delete_ratio_threshold_percent: _,
+            run_history_days: _,
             quiet_period_secs: _,
+            target_file_size_bytes,
+            small_file_threshold_bytes,
+            min_input_files,
+            delete_file_threshold,
+            delete_ratio_threshold_percent,
             max_concurrent_jobs,
             groups_per_commit,
             manifest_merge_min_count,
             manifest_target_size_bytes,
+            retention,
             sort,
             output,
         } = c;
         let OutputConfig { trace_id_bloom_filter, copy_row_groups: _, copy_min_row_group_bytes: _ } =
             output;
-        Self {
-            plan: PlanSettings::from(c),
-            sort: SortPolicy::from(sort),
-            execute: ExecuteSettings {
-                rewrite: RewriteSettings {
-                    sort: SortSettings::from(sort),
-                    trace_id_bloom_filter: *trace_id_bloom_filter,
-                    copy_min_row_group_bytes: output.copy_min_row_group_bytes(),
-                    ..RewriteSettings::new(*target_file_size_bytes)
-                },
-                max_concurrent_groups: *max_concurrent_jobs,
-                retry: RetryPolicy::default(),
-                groups_per_commit: *groups_per_commit,
-                merge: MergePolicy {
-                    min_count: *manifest_merge_min_count,
-                    target_size_bytes: *manifest_target_size_bytes,
-                },
-            },
-        }
-    }
-}
-
-impl From<&CompactorConfig> for PlanSettings {
-    fn from(c: &CompactorConfig) -> Self {
-        let CompactorConfig {
-            target_file_size_bytes,
-            small_file_threshold_bytes,
-            min_input_files,
-            quiet_period_secs: _,
-            delete_file_threshold,
-            delete_ratio_threshold_percent,
-            output,
-            ..
-        } = c;
-        Self {
+        let plan = PlanSettings {
             target_file_size_bytes: *target_file_size_bytes,
             small_file_threshold_bytes: *small_file_threshold_bytes,
             min_input_files: *min_input_files,
@@ -92,7 +68,42 @@ impl From<&CompactorConfig> for PlanSettings {
             copy_min_row_group_bytes: output.copy_min_row_group_bytes(),
             delete_file_threshold: *delete_file_threshold,
             delete_ratio_percent: *delete_ratio_threshold_percent,
+        };
+        let execute = ExecuteSettings {
+            rewrite: RewriteSettings {
+                sort: SortSettings::from(sort),
+                trace_id_bloom_filter: *trace_id_bloom_filter,
+                copy_min_row_group_bytes: output.copy_min_row_group_bytes(),
+                ..RewriteSettings::new(*target_file_size_bytes)
+            },
+            max_concurrent_groups: *max_concurrent_jobs,
+            retry: RetryPolicy::default(),
+            groups_per_commit: *groups_per_commit,
+            merge: MergePolicy {
+                min_count: *manifest_merge_min_count,
+                target_size_bytes: *manifest_target_size_bytes,
+            },
+        };
+        Self {
+            compaction: CompactionSettings { plan, sort: SortPolicy::from(sort), execute },
+            retention: RetentionSettings {
+                config: retention.clone(),
+                retry: RetryPolicy::default(),
+            },
+            pass: PassSettings {
+                concurrency: *max_concurrent_jobs,
+                small_file_bytes: *small_file_threshold_bytes,
+                history_keep: state::kept(c),
+                checks: Some(Arc::new(c.clone())),
+                leases: None,
+            },
         }
+    }
+}
+
+impl From<&CompactorConfig> for CompactionSettings {
+    fn from(c: &CompactorConfig) -> Self {
+        JobSettings::from(c).compaction
     }
 }
 
@@ -135,12 +146,6 @@ impl From<&SortConfig> for SortSettings {
     }
 }
 
-impl From<&CompactorConfig> for RetentionSettings {
-    fn from(c: &CompactorConfig) -> Self {
-        Self { config: c.retention.clone(), retry: RetryPolicy::default() }
-    }
-}
-
 impl From<&OrphanCleanupConfig> for OrphanSettings {
     fn from(c: &OrphanCleanupConfig) -> Self {
         let OrphanCleanupConfig {
@@ -163,19 +168,6 @@ impl From<&OrphanCleanupConfig> for OrphanSettings {
             // One scheduled interval: a crash is resumed by the next pass, while a checkpoint
             // older than a whole cycle belongs to a run nobody is coming back for.
             checkpoint_max_age: hours(cleanup_interval_hours),
-        }
-    }
-}
-
-impl From<&CompactorConfig> for PassSettings {
-    fn from(c: &CompactorConfig) -> Self {
-        let CompactorConfig { max_concurrent_jobs, small_file_threshold_bytes, .. } = c;
-        Self {
-            concurrency: *max_concurrent_jobs,
-            small_file_bytes: *small_file_threshold_bytes,
-            history_keep: state::kept(c),
-            checks: Some(Arc::new(c.clone())),
-            leases: None,
         }
     }
 }
