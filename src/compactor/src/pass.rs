@@ -131,17 +131,21 @@ where
         state: Option<TableState>,
         started_at: chrono::DateTime<chrono::Utc>,
     ) -> TableRun {
-        TableRun {
+        let mut run = TableRun {
             id: id.clone(),
             job: self.step.kind(),
             dry_run: scope.dry_run,
             instance: self.instance().to_string(),
-            report: TableReport { error_kind: failure.as_ref().map(|f| f.kind), ..report },
-            failure,
+            report,
+            failure: None,
             state,
             started_at,
             finished_at: self.parts.clock.now(),
+        };
+        if let Some(failure) = failure {
+            run.fail(failure);
         }
+        run
     }
 
     /// Runs the step on `id` under its lease when `leasing` is set; a table whose lease is
@@ -176,9 +180,7 @@ where
                     );
                     warn!(target: log_target::SERVICE, tenant = %id.tenant, dataset = %id.dataset, table = %id.table, "{lost}");
                     if run.failure.is_none() {
-                        run.failure = Some(Failure::new(FailureKind::Fenced, lost.clone()));
-                        run.report.error = Some(lost);
-                        run.report.error_kind = Some(FailureKind::Fenced);
+                        run.fail(Failure::new(FailureKind::Fenced, lost));
                     }
                 }
                 (run, outcome)

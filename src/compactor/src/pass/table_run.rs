@@ -34,6 +34,14 @@ pub struct TableRun {
 }
 
 impl TableRun {
+    /// Marks the run failed with `failure`: the one place its failure, and the report's
+    /// message and kind of it, are set together.
+    pub(crate) fn fail(&mut self, failure: Failure) {
+        self.report.error = Some(failure.message.clone());
+        self.report.error_kind = Some(failure.kind);
+        self.failure = Some(failure);
+    }
+
     /// What the run changed in the table, as its outcome says.
     pub fn changes(&self) -> Changes {
         self.report.details.as_ref().map(TableOutcome::changes).unwrap_or_default()
