@@ -51,6 +51,7 @@ mod warnings;
 pub use assembly::orphan_cleanup_job;
 pub use assembly::settings::PassSettings;
 pub use compaction::execute::execute as execute_plan;
+pub use compaction::slots::RewriteSlots;
 pub use compaction::rewrite::RewriteSettings;
 pub use compaction::{CompactionOutcome, CompactionSettings, CompactionStep};
 pub use http::{HEALTHZ_PATH, READYZ_PATH};

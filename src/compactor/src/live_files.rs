@@ -11,6 +11,7 @@ use iceberg::spec::{
     DataContentType, DataFile, Datum, Manifest, ManifestContentType, ManifestFile,
     PrimitiveLiteral, Struct, TableMetadata,
 };
+use futures::{StreamExt, TryStreamExt, stream};
 use iceberg::table::Table;
 
 use crate::time_partition::time_field;
@@ -69,7 +70,7 @@ pub(crate) async fn live_files_cached(
     table: &Table,
     cache: &ManifestCache,
 ) -> iceberg::Result<Vec<LiveFile>> {
-    live_files_listed(table, &manifest_list(table).await?, cache).await
+    live_files_listed(table, &cache.list(table).await?, cache).await
 }
 
 /// [`live_files_cached`] of the manifests `listed` (the current snapshot's manifest list, as
@@ -79,14 +80,24 @@ pub(crate) async fn live_files_listed(
     listed: &[ManifestFile],
     cache: &ManifestCache,
 ) -> iceberg::Result<Vec<LiveFile>> {
-    let mut out = Vec::new();
     // A manifest the list records without added or existing files (a snapshot's manifest of
-    // removed entries) has no live entry: it is not read, as readers skip it too.
+    // removed entries) has no live entry: it is not read, as readers skip it too. The others
+    // are read several at once, in the list's order: one at a time, a table's plan would wait
+    // for as many round trips to the object store as it has manifests.
+    // (The reads are made in a loop, not by a closure the stream holds: async traits need the
+    // stream's type free of closures over borrowed lifetimes.)
+    let mut reads = Vec::new();
     for manifest_file in listed.iter().filter(|m| m.has_added_files() || m.has_existing_files()) {
-        out.extend(cache.read(table, manifest_file).await?.live.iter().cloned());
+        reads.push(async move { cache.read(table, manifest_file).await.map(|e| e.live) });
     }
-    Ok(out)
+    let live: Vec<Arc<[LiveFile]>> =
+        stream::iter(reads).buffered(MANIFEST_READS).try_collect().await?;
+    Ok(live.iter().flat_map(|l| l.iter().cloned()).collect())
 }
+
+/// Manifests of one table read at the same time (the store's own request limit bounds the
+/// requests of all tables together).
+pub(crate) const MANIFEST_READS: usize = 16;
 
 /// The manifests `table`'s current snapshot lists; empty without a snapshot.
 pub(crate) async fn manifest_list(table: &Table) -> iceberg::Result<Vec<ManifestFile>> {
@@ -117,6 +128,8 @@ struct CacheInner {
     live: HashMap<String, Arc<[LiveFile]>>,
     /// Whole manifests kept, by manifest path.
     manifests: HashMap<String, Manifest>,
+    /// The manifests of each manifest list read, by the list's path.
+    lists: HashMap<String, Arc<[ManifestFile]>>,
     /// Entries that may still be kept in `manifests`.
     budget: usize,
 }
@@ -162,6 +175,22 @@ impl ManifestCache {
         let live = live_entries(table.metadata(), manifest_file, &manifest);
         self.remember(path, Arc::clone(&live), &manifest);
         Ok(ManifestEntries { live, loaded: Some(manifest) })
+    }
+
+    /// The manifests `table`'s current snapshot lists (empty without a snapshot), read from
+    /// storage only when no earlier call read the same list: a manifest list is immutable
+    /// too, and a pass's plan, scan and commits of one snapshot all need it.
+    pub async fn list(&self, table: &Table) -> iceberg::Result<Arc<[ManifestFile]>> {
+        let Some(snapshot) = table.metadata().current_snapshot() else {
+            return Ok(Arc::from(Vec::new()));
+        };
+        let path = snapshot.manifest_list();
+        if let Some(list) = self.lock().lists.get(path) {
+            return Ok(Arc::clone(list));
+        }
+        let list: Arc<[ManifestFile]> = manifest_list(table).await?.into();
+        self.lock().lists.insert(path.to_string(), Arc::clone(&list));
+        Ok(list)
     }
 
     /// The whole manifest `manifest_file` of `table`: kept by the cache, or read from storage.

@@ -286,7 +286,7 @@ async fn a_batch_commits_the_groups_whose_inputs_are_live(backend: Backend) {
     assert!(theirs.iter().all(Executed::committed), "{key}: {theirs:?}");
 
     // The pass rewrites its four groups and commits them as one batch.
-    let rewrites = tokio::sync::Semaphore::new(settings.execute.max_concurrent_groups);
+    let rewrites = compactor::RewriteSlots::new(settings.execute.max_concurrent_groups);
     let cache = ManifestCache::new();
     let execution =
         execute_plan(&cx, &plan, &settings.execute, clock.as_ref(), &rewrites, &cache).await;

@@ -9,9 +9,9 @@
 //! - Input files are never deleted: readers of older snapshots keep working until snapshot
 //!   expiration and orphan cleanup. The new files of an abandoned group are deleted, unless the
 //!   commit's outcome is unknown (they may be referenced).
-//! - Groups are rewritten at most `max_concurrent_groups` at a time, over every table of the
-//!   pass; commits of one table are made one after the other, so the groups of a pass never
-//!   conflict with each other.
+//! - Groups are rewritten within `max_concurrent_groups` slots ([`super::slots`]; several
+//!   small groups share one), over every table of the pass; commits of one table are made one
+//!   after the other, so the groups of a pass never conflict with each other.
 
 use std::collections::HashMap;
 
@@ -20,7 +20,7 @@ use common::partition::hour_label;
 use futures::StreamExt;
 use iceberg::scan::FileScanTask;
 use serde::Serialize;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Mutex;
 use tracing::warn;
 
 use super::abandon::AbandonKind;
@@ -30,6 +30,7 @@ use super::plan::Method;
 use super::plan::{FileGroup, PartitionPlan, TablePlan};
 use super::rewrite::{RewriteError, RewriteOutput, RewriteSettings, RowBounds, delete_files};
 use super::scan::{scan_tasks, take_group_tasks};
+use super::slots::{RewriteSlots, SHARES_PER_SLOT};
 use crate::failure::{Failure, FailureKind};
 use crate::live_files::ManifestCache;
 use crate::log_target;
@@ -149,14 +150,14 @@ pub struct TableExecution {
 }
 
 /// Executes `plan`, made from `cx.table`, on the table of `cx`; each group rewrites only while
-/// it holds one of `rewrites`' permits (shared with the other tables of the pass). `manifests`
+/// it holds its share of `rewrites` (shared with the other tables of the pass). `manifests`
 /// holds what the plan read of the table's manifests.
 pub async fn execute(
     cx: &TableContext<'_>,
     plan: &TablePlan,
     settings: &ExecuteSettings,
     clock: &dyn Clock,
-    rewrites: &Semaphore,
+    rewrites: &RewriteSlots,
     manifests: &ManifestCache,
 ) -> TableExecution {
     let work: Vec<(&PartitionPlan, &FileGroup)> =
@@ -216,7 +217,7 @@ pub async fn execute(
             let partition = &plan.candidates[p];
             async move { (p, g, group.rewrite(partition, &partition.groups[g]).await) }
         })
-        .buffer_unordered(settings.max_concurrent_groups.max(1));
+        .buffer_unordered(settings.max_concurrent_groups.max(1) * SHARES_PER_SLOT);
     let batch_size = match settings.groups_per_commit {
         0 => usize::MAX,
         n => n,
@@ -301,8 +302,8 @@ pub(super) struct GroupRun<'a, 'b> {
     tasks: &'a Mutex<HashMap<String, FileScanTask>>,
     /// What each manifest lists, shared by the pass's plan, scan and commits of the table.
     pub(super) manifests: &'a ManifestCache,
-    /// Permits to rewrite, shared by every table of the pass.
-    rewrites: &'a Semaphore,
+    /// Room to rewrite, shared by every table of the pass.
+    rewrites: &'a RewriteSlots,
     /// The order the table's rows are written in, when sorted.
     order: Option<&'a OutputOrder>,
 }
@@ -337,8 +338,7 @@ impl GroupRun<'_, '_> {
         group: &FileGroup,
     ) -> Result<RewriteOutput, GroupResult> {
         let part = partition.partition;
-        // Closed only when the pass's step is dropped, which cannot happen while it runs.
-        let _permit = self.rewrites.acquire().await;
+        let _permit = self.rewrites.acquire(group.bytes, partition.method).await;
         let tasks = take_group_tasks(&mut *self.tasks.lock().await, group);
         let rewritten = match tasks {
             Ok(tasks) => {

@@ -22,6 +22,7 @@ pub(crate) mod rewrite;
 mod rewrite_error;
 pub(crate) mod roll;
 pub(crate) mod scan;
+pub(crate) mod slots;
 pub(crate) mod sort;
 pub(crate) mod write_props;
 
@@ -37,7 +38,6 @@ use common::signal::Signal;
 use common::tables::TableId;
 use iceberg::table::Table;
 use serde::Serialize;
-use tokio::sync::Semaphore;
 use tracing::info;
 
 pub(crate) use execute::{ExecuteSettings, GroupStatus, TableExecution};
@@ -51,9 +51,11 @@ pub(crate) use rewrite::RewriteSettings;
 pub(crate) use rewrite::{RewriteError, RewriteOutput, rewrite_group};
 pub(crate) use sort::SortSettings;
 
+use slots::RewriteSlots;
+
 use crate::failure::Failure;
 use crate::job::{JobKind, Scope};
-use crate::live_files::{ManifestCache, live_files_listed, manifest_list};
+use crate::live_files::{ManifestCache, live_files_listed};
 use crate::log_target;
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 use crate::time_partition::current_time_field;
@@ -191,13 +193,13 @@ pub struct CompactionStep {
     clock: Arc<dyn Clock>,
     /// Shared by every table of a pass: groups of all tables in flight rewrite at most
     /// `max_concurrent_groups` at a time, so tables worked on together share the cores.
-    rewrites: Arc<Semaphore>,
+    rewrites: Arc<RewriteSlots>,
 }
 
 impl CompactionStep {
     /// A step working with `settings`, at the time `clock` tells.
     pub fn new(settings: CompactionSettings, clock: Arc<dyn Clock>) -> Self {
-        let rewrites = Arc::new(Semaphore::new(settings.execute.max_concurrent_groups.max(1)));
+        let rewrites = Arc::new(RewriteSlots::new(settings.execute.max_concurrent_groups));
         Self { settings, clock, rewrites }
     }
 
@@ -220,8 +222,7 @@ impl CompactionStep {
         cache: &ManifestCache,
     ) -> Result<(TablePlan, manifests::Found, CompactionSettings), StepError> {
         let table_settings = self.table_settings(cx)?;
-        let list =
-            manifest_list(cx.table).await.map_err(StepError::iceberg("read manifest list"))?;
+        let list = cache.list(cx.table).await.map_err(StepError::iceberg("read manifest list"))?;
         let files = live_files_listed(cx.table, &list, cache)
             .await
             .map_err(StepError::iceberg("read manifests"))?;

@@ -5,10 +5,17 @@
 //! arrow-rs, which skips the per-file setup of iceberg's reader (projection, schema
 //! reconciliation, ranged footer and column reads); everything else (large files, delete
 //! files, files of an older schema) goes through iceberg's reader, which handles them all.
+//!
+//! A rewrite fetches its inputs ahead of the decoder ([`fetch`], [`read_ahead`]): up to
+//! [`READ_AHEAD_FILES`] requests in flight and [`READ_AHEAD_BYTES`] of whole files held, so
+//! that the object store's latency is paid once per window, not once per file. The fetches
+//! run in the rewrite's own task: dropping the rewrite (a failure, a cancellation) drops
+//! them, and reading writes nothing that could be left behind.
 
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
+use bytes::Bytes;
 use arrow_schema::{Field, Schema as ArrowSchema, SchemaRef as ArrowSchemaRef};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use iceberg::arrow::ArrowReader;
@@ -34,19 +41,57 @@ pub(crate) fn group_reader(table: &Table, batch_rows: usize) -> ArrowReader {
         .build()
 }
 
-/// The batches of `task`'s file, `batch_rows` rows at most each, with `arrow_schema` (the
+/// Inputs fetched ahead of the decoder at most: enough to hide an object store's latency
+/// behind the decoding of earlier inputs (the store's own request limit bounds the total).
+pub(crate) const READ_AHEAD_FILES: usize = 16;
+
+/// Most bytes of whole inputs fetched ahead of the decoder, per group: bounds the memory
+/// the read-ahead takes whatever the inputs' sizes.
+pub(crate) const READ_AHEAD_BYTES: u64 = 32 * 1024 * 1024;
+
+/// One input of a group, fetched: a small file without deletes is read whole (`bytes`),
+/// any other is left to iceberg's reader.
+pub(crate) struct Fetched {
+    /// The input.
+    pub(crate) task: FileScanTask,
+    /// The whole file, when it is decoded directly.
+    bytes: Option<Bytes>,
+}
+
+/// Whether `task`'s file is fetched whole and decoded directly.
+fn whole(task: &FileScanTask) -> bool {
+    task.deletes.is_empty() && task.file_size_in_bytes <= WHOLE_FILE_MAX_BYTES
+}
+
+/// How many inputs of `tasks` are fetched at once: [`READ_AHEAD_FILES`] at most, fewer when
+/// that many of the largest whole input would pass [`READ_AHEAD_BYTES`]; at least 1.
+pub(crate) fn read_ahead(tasks: &[FileScanTask]) -> usize {
+    let largest = tasks.iter().filter(|t| whole(t)).map(|t| t.file_size_in_bytes).max();
+    let fit = largest.map_or(READ_AHEAD_FILES as u64, |b| READ_AHEAD_BYTES / b.max(1));
+    usize::try_from(fit).unwrap_or(usize::MAX).clamp(1, READ_AHEAD_FILES)
+}
+
+/// Fetches `task`'s file when it is decoded directly (one request for the whole file);
+/// other inputs are read later, by iceberg's reader.
+pub(crate) async fn fetch(table: &Table, task: FileScanTask) -> iceberg::Result<Fetched> {
+    let bytes = match whole(&task) {
+        true => Some(table.file_io().new_input(&task.data_file_path)?.read().await?),
+        false => None,
+    };
+    Ok(Fetched { task, bytes })
+}
+
+/// The batches of a fetched input, `batch_rows` rows at most each, with `arrow_schema` (the
 /// table's current schema, field ids included) as their schema; `reader` ([`group_reader`])
 /// reads the files that are not decoded directly.
-pub(crate) async fn batches(
-    table: &Table,
+pub(crate) fn decode(
     reader: &ArrowReader,
-    task: FileScanTask,
+    input: Fetched,
     arrow_schema: &ArrowSchemaRef,
     batch_rows: usize,
 ) -> iceberg::Result<BoxStream<'static, iceberg::Result<RecordBatch>>> {
     let batch_rows = batch_rows.max(1);
-    if task.deletes.is_empty() && task.file_size_in_bytes <= WHOLE_FILE_MAX_BYTES {
-        let bytes = table.file_io().new_input(&task.data_file_path)?.read().await?;
+    if let Some(bytes) = input.bytes {
         let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(parquet_err)?;
         if fields_match(builder.schema(), arrow_schema) {
             let reader = builder.with_batch_size(batch_rows).build().map_err(parquet_err)?;
@@ -59,7 +104,7 @@ pub(crate) async fn batches(
         }
     }
     let schema = Arc::clone(arrow_schema);
-    let one = stream::iter([Ok(task)]);
+    let one = stream::iter([Ok(input.task)]);
     let batches = reader.clone().read(Box::pin(one))?.stream();
     // The reader's schema may lack the field ids the writer matches columns by.
     Ok(batches.and_then(move |batch| std::future::ready(with_schema(&schema, batch))).boxed())

@@ -1,9 +1,10 @@
 //! Rewriting one group of small files of a time partition into target-size files.
 //!
-//! Record batches stream from the inputs, one input file at a time ([`super::read`]), into
-//! Parquet files that are closed once they reach the target size as written
-//! ([`super::roll`]). Memory is bounded by a few batches, one small input file and one row
-//! group, never by the size of the partition. With an output order the batches go through a
+//! Record batches stream from the inputs, decoded one input file at a time while the next
+//! ones are fetched ([`super::read`]), into Parquet files that are closed once they reach the
+//! target size as written ([`super::roll`]). Memory is bounded by a few batches, the small
+//! input files fetched ahead (32 MiB at most) and one row group, never by the size of the
+//! partition. With an output order the batches go through a
 //! bounded-memory sort ([`super::sort`]) first, so the group's rows are in order across its
 //! files, each of which records the order's `sort_order_id` when the table has the order.
 //!
@@ -13,7 +14,7 @@
 use std::sync::{Arc, Mutex};
 
 use common::partition::{PartitionDirectory, TimePartition};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryFutureExt, TryStreamExt, stream};
 use iceberg::io::FileIO;
 use iceberg::scan::FileScanTask;
 use iceberg::spec::{DataFile, PartitionKey, TableMetadata};
@@ -21,7 +22,6 @@ use iceberg::table::Table;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::file_writer::location_generator::LocationGenerator;
 use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
-use tracing::warn;
 
 use super::order::OutputOrder;
 use super::plan::{FileGroup, Method};
@@ -34,6 +34,7 @@ use super::sort::{ExternalSort, SortSettings};
 use super::write_props::WriteProperties;
 #[cfg(test)]
 use crate::live_files::ManifestCache;
+use crate::snapshot::delete_quietly;
 use crate::time_partition::current_time_field;
 
 pub(crate) use super::rewrite_error::RewriteError;
@@ -282,13 +283,22 @@ async fn write_all(
 
     let (mut rows_read, mut bytes_read) = (0u64, 0u64);
     let reader = read::group_reader(table, settings.batch_rows);
+    // The next inputs are fetched while this one decodes: against an object store, waiting
+    // for one file at a time would make the rewrite as slow as its requests' latency.
+    let read_ahead = read::read_ahead(&tasks);
+    let mut fetches = Vec::with_capacity(tasks.len());
     for task in tasks {
         let path = task.data_file_path.clone();
-        bytes_read += task.file_size_in_bytes;
+        let read_err = |e| RewriteError::Read { path, source: Box::new(e) };
+        fetches.push(read::fetch(table, task).map_err(read_err));
+    }
+    let mut inputs = stream::iter(fetches).buffered(read_ahead);
+    while let Some(input) = inputs.try_next().await? {
+        let path = input.task.data_file_path.clone();
+        bytes_read += input.task.file_size_in_bytes;
         let read_err = |e| RewriteError::Read { path: path.clone(), source: Box::new(e) };
-        let mut batches = read::batches(table, &reader, task, &arrow_schema, settings.batch_rows)
-            .await
-            .map_err(read_err)?;
+        let mut batches =
+            read::decode(&reader, input, &arrow_schema, settings.batch_rows).map_err(read_err)?;
         while let Some(batch) = batches.try_next().await.map_err(read_err)? {
             rows_read += batch.num_rows() as u64;
             match &mut sort {
@@ -319,19 +329,10 @@ async fn write_all(
     })
 }
 
-/// Deletes `locations` that exist, logging (not failing on) each file that cannot be deleted:
-/// what is left is referenced by no snapshot and found by orphan cleanup.
+/// Deletes `locations`, logging (not failing on) each file that cannot be deleted: what is
+/// left is referenced by no snapshot and found by orphan cleanup.
 pub(crate) async fn delete_files(file_io: &FileIO, locations: &[String]) {
-    for location in locations {
-        let result = match file_io.exists(location).await {
-            Ok(false) => continue,
-            Ok(true) => file_io.delete(location).await,
-            Err(e) => Err(e),
-        };
-        if let Err(error) = result {
-            warn!(%location, %error, "could not delete a file of an abandoned compaction");
-        }
-    }
+    delete_quietly(file_io, locations, "a file of an abandoned compaction").await;
 }
 
 /// Where the files of `partition` go in `md`'s current partition spec, and their partition

@@ -17,7 +17,7 @@ use iceberg::{Error as IcebergError, ErrorKind};
 use super::plan::FileGroup;
 use super::rewrite_error::RewriteError;
 use crate::delete_index::DeleteIndex;
-use crate::live_files::{LiveFile, ManifestCache, live_files_listed, manifest_list};
+use crate::live_files::{LiveFile, ManifestCache, live_files_listed};
 
 /// The scan tasks of the files of `paths` in `table`'s current snapshot, by path, reading only
 /// the manifests `cache` does not hold. Files not in the snapshot are simply absent.
@@ -53,7 +53,7 @@ async fn from_manifests(
     if md.current_snapshot().is_none() {
         return Ok(HashMap::new());
     }
-    let list = manifest_list(table).await?;
+    let list = cache.list(table).await?;
     let live = live_files_listed(table, &list, cache).await?;
     let index = DeleteIndex::new(&live);
     let by_path: HashMap<&str, &LiveFile> = live.iter().map(|f| (f.path.as_str(), f)).collect();

@@ -5,15 +5,18 @@
 //! now reaches is kept (`Revalidation: file now referenced …`). A metadata reload that fails
 //! stops the run before the batch: nothing is deleted unverified. Each deletion that fails is
 //! counted and logged and the run goes on; after each batch the checkpoint records the last
-//! path completed.
+//! path completed. A batch is deleted with the store's batched delete: on S3 one
+//! `DeleteObjects` request per 1,000 files instead of one request per file.
 
 use common::catalog::SignalCatalog;
 use common::clock::Clock;
 use common::tables::TableId;
 use futures::StreamExt;
+use object_store::path::Path;
 use iceberg::Catalog;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::ObjectStore;
 use serde::Serialize;
+use std::collections::HashSet;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -24,8 +27,6 @@ use super::reference::ReferenceSet;
 use crate::log_target;
 use crate::state::{Checkpoint, Checkpoints};
 
-/// Deletions in flight at once within a batch.
-const DELETE_CONCURRENCY: usize = 8;
 /// How many failures the report lists by path.
 const FAILURE_EXAMPLES: usize = 20;
 
@@ -107,25 +108,17 @@ impl Batches<'_> {
                     deletable.push(c);
                 }
             }
-            let deletions: Vec<_> = deletable
-                .iter()
-                .map(|c| {
-                    let (store, path) = (Arc::clone(&self.store), c.path.clone());
-                    async move { store.delete(&path).await }
-                })
-                .collect();
-            let outcomes: Vec<_> =
-                futures::stream::iter(deletions).buffered(DELETE_CONCURRENCY).collect().await;
-            let results = deletable.into_iter().zip(outcomes);
-            for (c, result) in results {
-                match result {
-                    Ok(()) => {
+            let paths: Vec<Path> = deletable.iter().map(|c| c.path.clone()).collect();
+            let outcomes = delete_all(self.store.as_ref(), &paths).await;
+            for (c, outcome) in deletable.into_iter().zip(outcomes) {
+                match outcome {
+                    Deletion::Deleted => {
                         progress.files_deleted += 1;
                         progress.bytes_freed += c.size;
                         debug!(target: log_target::ORPHAN, table = %self.id, size = c.size, "Deleted orphan file {}", c.location);
                     }
-                    Err(object_store::Error::NotFound { .. }) => progress.already_gone += 1,
-                    Err(e) => {
+                    Deletion::Gone => progress.already_gone += 1,
+                    Deletion::Failed(e) => {
                         progress.deletion_failures += 1;
                         warn!(
                             target: log_target::ORPHAN,
@@ -178,5 +171,79 @@ impl Batches<'_> {
             );
         }
         Ok(())
+    }
+}
+
+/// What became of one file of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Deletion {
+    /// The store confirmed it deleted.
+    Deleted,
+    /// It was already gone.
+    Gone,
+    /// It could not be deleted, or its deletion was not confirmed: why.
+    Failed(String),
+}
+
+/// Deletes `paths` with the store's batched delete, and says for each path, in order, what
+/// became of it. A path the store does not confirm deleted counts as failed (it stays in
+/// storage and the next run finds it again), never as deleted.
+async fn delete_all(store: &dyn ObjectStore, paths: &[Path]) -> Vec<Deletion> {
+    let input = futures::stream::iter(paths.to_vec().into_iter().map(Ok)).boxed();
+    let (mut deleted, mut gone, mut errors) = (HashSet::new(), Vec::new(), Vec::new());
+    let mut results = store.delete_stream(input);
+    while let Some(result) = results.next().await {
+        match result {
+            Ok(path) => {
+                deleted.insert(path);
+            }
+            // The local store names the file by its filesystem path, `/` + the object path.
+            Err(object_store::Error::NotFound { path, .. }) => gone.push(path),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    paths
+        .iter()
+        .map(|path| {
+            if deleted.contains(path) {
+                Deletion::Deleted
+            } else if gone.iter().any(|g| g.trim_start_matches('/') == path.as_ref()) {
+                Deletion::Gone
+            } else {
+                let why = errors.first().cloned();
+                Deletion::Failed(why.unwrap_or_else(|| "the store did not confirm it".into()))
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use object_store::memory::InMemory;
+    use object_store::{ObjectStoreExt, PutPayload};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_batch_says_what_became_of_each_file() {
+        let store = InMemory::new();
+        let (a, b) = (Path::from("t/data/a.parquet"), Path::from("t/data/b.parquet"));
+        store.put(&a, PutPayload::from_static(b"a")).await.unwrap();
+        let outcomes = delete_all(&store, &[a.clone(), b.clone()]).await;
+        // The in-memory store, like S3, deletes a missing object without complaint.
+        assert_eq!(outcomes, [Deletion::Deleted, Deletion::Deleted]);
+        assert!(store.head(&a).await.is_err(), "a is gone");
+    }
+
+    #[tokio::test]
+    async fn a_missing_local_file_is_already_gone_and_the_rest_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = object_store::local::LocalFileSystem::new();
+        let root = Path::from_filesystem_path(dir.path()).unwrap();
+        let (a, b) = (root.clone().join("a.parquet"), root.clone().join("b.parquet"));
+        store.put(&a, PutPayload::from_static(b"a")).await.unwrap();
+        let outcomes = delete_all(&store, &[a.clone(), b.clone()]).await;
+        assert_eq!(outcomes, [Deletion::Deleted, Deletion::Gone]);
+        assert!(store.head(&a).await.is_err(), "a is gone");
     }
 }

@@ -16,6 +16,7 @@
 
 use std::collections::HashSet;
 
+use futures::{StreamExt, TryStreamExt, stream};
 use iceberg::table::Table;
 use serde::Serialize;
 
@@ -23,6 +24,9 @@ use super::paths::{NormalPath, PathHasher, raw_file_name};
 
 /// How many unresolved references are kept as examples for the report.
 const EXAMPLES: usize = 10;
+
+/// Manifest lists, then manifests, of one table read at the same time.
+const READS_AT_ONCE: usize = 16;
 
 /// References that could not be placed exactly, as the report shows them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -94,23 +98,39 @@ impl ReferenceSet {
         for stats in md.partition_statistics_iter() {
             self.add(&stats.statistics_path);
         }
+        // Manifest lists and manifests are read several at once (each one once in the life
+        // of the set: they are immutable), in order, their paths added as they arrive.
+        let mut new_lists = Vec::new();
         for snapshot in md.snapshots() {
             let list_path = snapshot.manifest_list();
             self.add(list_path);
-            if !self.seen_lists.insert(self.hasher.hash(list_path)) {
-                continue;
+            if self.seen_lists.insert(self.hasher.hash(list_path)) {
+                new_lists.push(snapshot);
             }
-            let list = table.manifest_list_reader(snapshot).load().await?;
+        }
+        let mut reads = Vec::new();
+        for snapshot in new_lists {
+            reads.push(async move { table.manifest_list_reader(snapshot).load().await });
+        }
+        let mut lists = stream::iter(reads).buffered(READS_AT_ONCE);
+        let mut new_manifests = Vec::new();
+        while let Some(list) = lists.try_next().await? {
             for manifest_file in list.entries() {
                 self.add(&manifest_file.manifest_path);
-                if !self.seen_manifests.insert(self.hasher.hash(&manifest_file.manifest_path)) {
-                    continue;
+                if self.seen_manifests.insert(self.hasher.hash(&manifest_file.manifest_path)) {
+                    new_manifests.push(manifest_file.clone());
                 }
-                let manifest = manifest_file.load_manifest(table.file_io()).await?;
-                self.manifests_read += 1;
-                for entry in manifest.entries().iter().filter(|e| e.is_alive()) {
-                    self.add(entry.file_path());
-                }
+            }
+        }
+        let mut reads = Vec::new();
+        for manifest_file in new_manifests {
+            reads.push(async move { manifest_file.load_manifest(table.file_io()).await });
+        }
+        let mut manifests = stream::iter(reads).buffered(READS_AT_ONCE);
+        while let Some(manifest) = manifests.try_next().await? {
+            self.manifests_read += 1;
+            for entry in manifest.entries().iter().filter(|e| e.is_alive()) {
+                self.add(entry.file_path());
             }
         }
         self.metadata_location = location;

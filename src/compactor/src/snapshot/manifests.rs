@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use futures::{StreamExt, TryStreamExt, stream};
 use iceberg::io::FileIO;
 use iceberg::spec::{
     DataFile, FormatVersion, Manifest, ManifestContentType, ManifestFile, ManifestWriterBuilder,
@@ -12,7 +13,7 @@ use iceberg::spec::{
 use iceberg::table::Table;
 use uuid::Uuid;
 
-use crate::live_files::{ManifestCache, ManifestEntries};
+use crate::live_files::{MANIFEST_READS, ManifestCache, ManifestEntries};
 
 use super::error::{SnapshotError, iceberg_err};
 
@@ -113,42 +114,38 @@ pub(super) async fn read_parent(
     cache: &ManifestCache,
 ) -> Result<ParentManifests, SnapshotError> {
     let mut out = ParentManifests { reused: Vec::new(), touched: Vec::new() };
-    let Some(parent) = table.metadata().current_snapshot() else {
+    if table.metadata().current_snapshot().is_none() {
         if remove.is_empty() {
             return Ok(out);
         }
         return Err(SnapshotError::FilesNoLongerLive { missing: remove.iter().cloned().collect() });
     };
-    let list = table
-        .manifest_list_reader(parent)
-        .load()
-        .await
-        .map_err(iceberg_err("read the current manifest list"))?;
+    let parent_files = cache.list(table).await.map_err(iceberg_err("read the current manifest list"))?;
     let mut found = BTreeSet::new();
-    // Collected: the list's own iterator is not Send, and this future must be.
-    let parent_files: Vec<ManifestFile> = list.consume_entries().into_iter().collect();
-    for file in parent_files {
-        if !file.has_added_files() && !file.has_existing_files() {
-            continue;
-        }
-        if remove.is_empty() {
-            out.reused.push(file);
-            continue;
-        }
-        let ManifestEntries { live, loaded } = cache
-            .read(table, &file)
-            .await
-            .map_err(iceberg_err("read a manifest of the current snapshot"))?;
+    let live = parent_files.iter().filter(|f| f.has_added_files() || f.has_existing_files());
+    if remove.is_empty() {
+        out.reused.extend(live.cloned());
+        return Ok(out);
+    }
+    // Read several at once, in order: mostly from the cache the plan filled.
+    let mut reads = Vec::new();
+    for file in live {
+        reads.push(async move { cache.read(table, file).await.map(|entries| (file, entries)) });
+    }
+    let mut read = stream::iter(reads).buffered(MANIFEST_READS);
+    while let Some((file, ManifestEntries { live, loaded })) =
+        read.try_next().await.map_err(iceberg_err("read a manifest of the current snapshot"))?
+    {
         let before = found.len();
         found.extend(live.iter().filter(|f| remove.contains(&f.path)).map(|f| f.path.clone()));
         if found.len() == before {
-            out.reused.push(file);
+            out.reused.push(file.clone());
         } else {
             let manifest = match loaded {
                 Some(manifest) => manifest,
-                None => load(table, cache, &file).await?,
+                None => load(table, cache, file).await?,
             };
-            out.touched.push((file, manifest));
+            out.touched.push((file.clone(), manifest));
         }
     }
     if found.len() != remove.len() {

@@ -48,4 +48,4 @@ pub(crate) use metadata::stage_removal;
 #[cfg(test)]
 pub(crate) use producer::{stage, stage_cached};
 pub(crate) use retry::{Retried, RetryError, RetryFailure, RetryPolicy, commit_with_retry};
-pub(crate) use staged::CommitOutcome;
+pub(crate) use staged::{CommitOutcome, delete_quietly};

@@ -5,6 +5,7 @@ use iceberg::spec::{
     FormatVersion, MAIN_BRANCH, ManifestContentType, ManifestFile, ManifestListWriter, Snapshot,
     SnapshotSummaryCollector, Summary, TableMetadata, TableMetadataBuilder,
 };
+use futures::{StreamExt, TryStreamExt, stream};
 use iceberg::table::Table;
 
 use super::change::{ChangeKind, SnapshotChange};
@@ -17,7 +18,7 @@ use super::merge::{ManifestMerge, MergePool};
 use super::metadata::{NextMetadata, write_next_metadata};
 use super::staged::{Change, NewSnapshot, Staged, remove_files};
 use super::summary::add_totals;
-use crate::live_files::ManifestCache;
+use crate::live_files::{MANIFEST_READS, ManifestCache};
 
 /// Table property limiting how many changed partitions get their own summary entry (Java's).
 const PARTITION_SUMMARY_LIMIT: &str = "write.summary.partition-limit";
@@ -114,7 +115,10 @@ async fn write_snapshot(
         _ => ManifestListWriter::v2(sink, snapshot_id, parent_id, sequence_number),
     };
     list.add_manifests(manifests.into_iter()).map_err(iceberg_err("write manifest list"))?;
-    list.close().await.map_err(iceberg_err("write manifest list"))?;
+    // Stored at the same time as the metadata file below, which names it but needs nothing
+    // else of it: one round trip to the object store instead of two. Neither is visible
+    // until the commit's swap, which waits for both.
+    let close_list = async move { list.close().await.map_err(iceberg_err("write manifest list")) };
 
     let mut properties = collector.build();
     add_totals(&mut properties, parent.map(|p| &p.summary().additional_properties));
@@ -141,8 +145,8 @@ async fn write_snapshot(
         .build();
 
     let update = |b: TableMetadataBuilder| b.set_branch_snapshot(snapshot, MAIN_BRANCH);
-    let NextMetadata { old_location, new_location, superseded } =
-        write_next_metadata(table, update, &mut files.written).await?;
+    let ((), NextMetadata { old_location, new_location, superseded }) =
+        futures::try_join!(close_list, write_next_metadata(table, update, &mut files.written))?;
     Ok(Staged {
         old_location,
         new_location,
@@ -188,15 +192,18 @@ async fn write_manifests(
 
     let mut manifests = Vec::new();
     let mut pool = MergePool::default();
-    for file in parent.reused {
-        match merging {
-            Some(p) if p.mergeable(&file) => {
-                let manifest = load(table, cache, &file).await?;
-                let entries = live_entries(&file, &manifest)?;
-                pool.add(metadata, &file, manifest.entries().len(), entries)?;
-            }
-            _ => manifests.push(file),
-        }
+    let (merged_in, kept_as_is): (Vec<_>, Vec<_>) =
+        parent.reused.into_iter().partition(|file| merging.is_some_and(|p| p.mergeable(file)));
+    manifests.extend(kept_as_is);
+    // The manifests merged are read several at once, in order.
+    let mut reads = Vec::new();
+    for file in merged_in {
+        reads.push(async move { load(table, cache, &file).await.map(|m| (file, m)) });
+    }
+    let mut loaded = stream::iter(reads).buffered(MANIFEST_READS);
+    while let Some((file, manifest)) = loaded.try_next().await? {
+        let entries = live_entries(&file, &manifest)?;
+        pool.add(metadata, &file, manifest.entries().len(), entries)?;
     }
     let kept = manifests.len();
     for survivor in survivors {

@@ -4,6 +4,7 @@
 use std::future::Future;
 
 use common::tables::TableId;
+use futures::StreamExt;
 use iceberg::io::FileIO;
 use iceberg::spec::Summary;
 use iceberg::table::Table;
@@ -141,9 +142,22 @@ impl Effect for RemoveSnapshots {
 
 /// Deletes `locations`, logging (not failing on) each file that cannot be deleted.
 pub(super) async fn remove_files(file_io: &FileIO, locations: &[String]) {
-    for location in locations {
-        if let Err(error) = file_io.delete(location).await {
-            warn!(target: log_target::ICEBERG, %location, %error, "could not remove a file of an abandoned snapshot attempt");
-        }
-    }
+    delete_quietly(file_io, locations, "a file of an abandoned snapshot attempt").await;
+}
+
+/// Files deleted at the same time by [`delete_quietly`].
+const DELETES_AT_ONCE: usize = 16;
+
+/// Deletes `locations` (what they are: `what`), several at once and without asking first
+/// whether they exist (a missing file counts as deleted), logging each one that cannot be
+/// deleted and going on: what is left is referenced by no snapshot, and orphan cleanup
+/// finds it.
+pub(crate) async fn delete_quietly(file_io: &FileIO, locations: &[String], what: &str) {
+    futures::stream::iter(locations)
+        .for_each_concurrent(DELETES_AT_ONCE, |location| async move {
+            if let Err(error) = file_io.delete(location).await {
+                warn!(target: log_target::ICEBERG, %location, %error, "could not delete {what}");
+            }
+        })
+        .await;
 }

@@ -548,7 +548,7 @@ async fn a_group_whose_rewrite_would_not_reduce_the_file_count_is_not_committed(
         &plan,
         &settings,
         &SystemClock,
-        &tokio::sync::Semaphore::new(2),
+        &crate::compaction::slots::RewriteSlots::new(2),
         &ManifestCache::new(),
     )
     .await;
