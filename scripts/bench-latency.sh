@@ -174,7 +174,7 @@ groups = sum(((t.get("details") or {}).get("execution") or {}).get("groups_commi
              for r in doc["reports"] for t in r.get("tables", []))
 assert groups == hours, f"{groups} groups committed, {hours} hours to compact"
 PY
-                secs="$("$VENV_PYTHON" -c 'import json,sys; print(f"{json.load(open(sys.argv[1]))["wall_secs"]:.2f}")' "$RESULTS/$label/$name.measure.json")"
+                secs="$("$VENV_PYTHON" -c 'import json,sys; print("%.2f" % json.load(open(sys.argv[1]))["wall_secs"])' "$RESULTS/$label/$name.measure.json")"
                 log "$label $shape at $delay ms, run $run: $secs s"
             done
         done

@@ -80,9 +80,16 @@ impl TableState {
     /// Reads the state of `table`, counting data files below `small_file_bytes` as small.
     pub async fn read(table: &Table, small_file_bytes: u64) -> iceberg::Result<Self> {
         let md = table.metadata();
-        let list = manifest_list(table).await?;
-        let files = live_files_listed(table, &list, &ManifestCache::new()).await?;
+        // The metadata file's size is asked for while the manifests are read: one round trip
+        // to the object store less.
+        let files = async {
+            let list = manifest_list(table).await?;
+            let files = live_files_listed(table, &list, &ManifestCache::new()).await?;
+            Ok::<_, iceberg::Error>((list, files))
+        };
+        let ((list, files), metadata_bytes) = futures::try_join!(files, metadata_bytes(table))?;
         let mut state = Self {
+            metadata_bytes,
             manifests: list.len() as u64,
             snapshots: md.snapshots().len() as u64,
             not_maintainable: current_time_field(md).err().map(|e| e.to_string()),
@@ -119,9 +126,6 @@ impl TableState {
         }
         state.deletes_by_partition = deletes.into_values().collect();
         state.oldest_hour = state.hours.keys().next().copied();
-        if let Some(location) = table.metadata_location() {
-            state.metadata_bytes = table.file_io().new_input(location)?.metadata().await?.size;
-        }
         Ok(state)
     }
 
@@ -149,6 +153,14 @@ impl TableState {
     /// Average size of a live data file, 0 without files.
     pub fn average_file_bytes(&self) -> u64 {
         self.data_bytes.checked_div(self.data_files).unwrap_or(0)
+    }
+}
+
+/// The size of `table`'s metadata file (0 when it has none).
+async fn metadata_bytes(table: &Table) -> iceberg::Result<u64> {
+    match table.metadata_location() {
+        Some(location) => Ok(table.file_io().new_input(location)?.metadata().await?.size),
+        None => Ok(0),
     }
 }
 
