@@ -51,6 +51,7 @@ async fn requests_are_reported_recorded_and_exported(backend: Backend) {
     let table = counts(&entry["requests"]);
     let [get, put, _, _, _, read, written] = table;
     assert!(get >= 12 && put >= 2 && read > 0 && written > 0, "{entry}");
+    eprintln!("compact logs ({backend:?}): requests {}", entry["requests"]);
     assert_eq!(counts(&doc["reports"][0]["requests"]), table, "{doc}");
 
     // The run history holds the same counts (written by the pass, read back by `status`).
