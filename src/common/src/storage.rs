@@ -6,7 +6,12 @@
 //! [`iceberg_io`] plugs that same handle into iceberg-rust's `FileIO`
 //! ([`Warehouse::storage_factory`], [`Warehouse::file_io`]), so the files Iceberg writes are
 //! exactly the files a later orphan scan lists.
+//!
+//! Every request goes through [`counted::CountedStore`], which counts it for the process and
+//! for the [`counted::RequestTally`] of the work that made it, and then through object_store's
+//! `LimitStore`, which holds at most `[storage] max_concurrent_requests` in flight.
 
+pub mod counted;
 pub mod iceberg_io;
 pub mod observe;
 mod warehouse;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use common::catalog::{CatalogHandle, SignalCatalog};
 use common::clock::Clock;
+use common::storage::counted::RequestTally;
 use common::tables::TableId;
 use futures::StreamExt;
 use iceberg::table::Table;
@@ -278,7 +279,10 @@ where
     async fn run(&self, scope: &Scope, cancel: &CancellationToken) -> JobReport {
         // Every log line of the pass carries the instance id (and the job), as span fields.
         let span = info_span!("pass", instance = self.instance(), job = %self.kind());
-        self.run_pass(scope, cancel).instrument(span).await
+        // The requests made outside every table's own tally: listing, the step's start, end.
+        let outside = RequestTally::new();
+        let report = outside.scope(self.run_pass(scope, cancel)).instrument(span).await;
+        report.with_requests(outside.counts())
     }
 }
 
@@ -342,8 +346,11 @@ where
         let mut runs: Vec<TableRun> = futures::stream::iter(ids)
             .take_while(|_| std::future::ready(!cancel.is_cancelled()))
             .map(|id| async move {
-                let (mut run, outcome) =
-                    self.run_leased(catalog, pass, leasing, &id, scope, cancel).await;
+                // Every request of the table's run counts for it, on whatever task it is made.
+                let tally = RequestTally::new();
+                let leased = self.run_leased(catalog, pass, leasing, &id, scope, cancel);
+                let (mut run, outcome) = tally.scope(leased).await;
+                run.report.requests = tally.counts();
                 run.report.details = outcome.map(Into::into);
                 self.after_table(store, &run).await;
                 run

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::TableKind;
+use common::storage::counted::RequestCounts;
 use common::tables::TableId;
 use serde::Serialize;
 
@@ -127,6 +128,9 @@ pub struct TableReport {
     /// lease.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<Skipped>,
+    /// The object-store requests the table's run made (loading, the step, reading the state
+    /// it left).
+    pub requests: RequestCounts,
 }
 
 /// Why a pass left a table alone: who held its lease.
@@ -152,6 +156,7 @@ impl TableReport {
             summary,
             details: Some(details),
             skipped: None,
+            requests: RequestCounts::default(),
         }
     }
 
@@ -167,6 +172,7 @@ impl TableReport {
             summary,
             details: None,
             skipped: None,
+            requests: RequestCounts::default(),
         }
     }
 
@@ -181,6 +187,7 @@ impl TableReport {
             error_kind: None,
             details: None,
             skipped: None,
+            requests: RequestCounts::default(),
         }
     }
 
@@ -214,6 +221,9 @@ pub struct JobReport {
     pub tables: Vec<TableReport>,
     /// Failures not tied to one table (catalog unreachable, listing failed).
     pub errors: Vec<String>,
+    /// The object-store requests of the whole pass: every table's, and those made outside
+    /// any table (listing the tables in scope, the step's start and end).
+    pub requests: RequestCounts,
 }
 
 impl JobReport {
@@ -226,12 +236,20 @@ impl JobReport {
             duration_secs: 0.0,
             tables: Vec::new(),
             errors: Vec::new(),
+            requests: RequestCounts::default(),
         }
     }
 
     /// Records the pass's duration.
     pub fn finish(mut self, elapsed: Duration) -> Self {
         self.duration_secs = elapsed.as_secs_f64();
+        self
+    }
+
+    /// Sets the pass's requests: its tables' and `outside` (those made outside any table).
+    pub fn with_requests(mut self, outside: RequestCounts) -> Self {
+        self.requests = outside;
+        self.requests += self.tables.iter().map(|t| t.requests).sum();
         self
     }
 
@@ -255,6 +273,9 @@ impl JobReport {
             self.failures(),
             self.duration_secs
         );
+        if self.requests.total() > 0 {
+            out.push_str(&format!("  requests: {}\n", self.requests.render()));
+        }
         for t in &self.tables {
             out.push_str(&format!("  {}.{}.{}: {}\n", t.tenant, t.dataset, t.table, t.summary));
         }
@@ -283,6 +304,31 @@ mod tests {
         let text = r.render_text();
         assert!(text.starts_with("retention [DRY-RUN]: 2 table(s), 2 failure(s)"), "{text}");
         assert!(text.contains("acme.prod.logs: failed: metadata unreadable"), "{text}");
+        assert!(!text.contains("requests:"), "none were made: {text}");
+    }
+
+    #[test]
+    fn a_pass_counts_its_tables_requests_and_its_own() {
+        let t = TableId::new("acme", "prod", TableKind::Logs).unwrap();
+        let mut r = JobReport::new(JobKind::Compaction, false, Utc::now());
+        for get in [10, 5] {
+            let mut table = TableReport::of(&t, String::new(), None);
+            table.requests = RequestCounts { get, put: 1, bytes_read: 2048, ..Default::default() };
+            r.tables.push(table);
+        }
+        let own = RequestCounts { list: 1, ..Default::default() };
+        let r = r.with_requests(own);
+        let want =
+            RequestCounts { get: 15, put: 2, list: 1, bytes_read: 4096, ..Default::default() };
+        assert_eq!(r.requests, want);
+        let text = r.render_text();
+        assert!(
+            text.contains("\n  requests: 18 (15 GET, 2 PUT, 1 LIST), 4.0 KiB read\n"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["requests"]["get"], 15, "{json}");
+        assert_eq!(json["tables"][0]["requests"]["bytes_read"], 2048, "{json}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod metadata_log;
 mod orphan_cleanup;
 mod partition_drop;
 mod read_optimised;
+mod requests;
 mod retention_cutoff;
 mod signaldb_layout;
 mod snapshot_expiration;

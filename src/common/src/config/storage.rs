@@ -28,6 +28,10 @@ pub struct StorageConfig {
     /// Seconds to open a connection to the object store; at least 1.
     /// Env `SIGNALDB_STORAGE_CONNECT_TIMEOUT_SECS`, default `5`.
     pub connect_timeout_secs: u64,
+    /// Object-store requests in flight at once, over every job and table of the process
+    /// (separate from `[compactor] max_concurrent_jobs`, the rewrites in flight); at least 1.
+    /// Env `SIGNALDB_STORAGE_MAX_CONCURRENT_REQUESTS`, default `32`.
+    pub max_concurrent_requests: usize,
     /// `[storage.s3]`: settings used when `dsn` is an `s3://` location.
     pub s3: S3Config,
 }
@@ -40,6 +44,7 @@ impl Default for StorageConfig {
             retry_timeout_secs: 180,
             request_timeout_secs: 30,
             connect_timeout_secs: 5,
+            max_concurrent_requests: 32,
             s3: S3Config::default(),
         }
     }
@@ -53,6 +58,7 @@ impl fmt::Debug for StorageConfig {
             retry_timeout_secs,
             request_timeout_secs,
             connect_timeout_secs,
+            max_concurrent_requests,
             s3,
         } = self;
         f.debug_struct("StorageConfig")
@@ -61,6 +67,7 @@ impl fmt::Debug for StorageConfig {
             .field("retry_timeout_secs", retry_timeout_secs)
             .field("request_timeout_secs", request_timeout_secs)
             .field("connect_timeout_secs", connect_timeout_secs)
+            .field("max_concurrent_requests", max_concurrent_requests)
             .field("s3", s3)
             .finish()
     }

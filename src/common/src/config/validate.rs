@@ -333,6 +333,7 @@ fn check_storage(s: &StorageConfig, check: &mut Checker<'_>) {
         retry_timeout_secs,
         request_timeout_secs,
         connect_timeout_secs,
+        max_concurrent_requests,
         s3,
     } = s;
     if let Err(e) = StorageLocation::parse(dsn) {
@@ -341,6 +342,7 @@ fn check_storage(s: &StorageConfig, check: &mut Checker<'_>) {
     check.at_least("retry_timeout_secs", *retry_timeout_secs, 1, "second");
     check.at_least("request_timeout_secs", *request_timeout_secs, 1, "second");
     check.at_least("connect_timeout_secs", *connect_timeout_secs, 1, "second");
+    check.at_least("max_concurrent_requests", *max_concurrent_requests as u64, 1, "");
     let mut s3_check = Checker { out: check.out, prefix: check.prefix.key("s3") };
     if let Some(endpoint) = &s3.endpoint
         && let Err(e) = check_endpoint(endpoint)

@@ -17,8 +17,11 @@ use object_store::client::{
     HttpResponseBody, HttpService, ReqwestConnector,
 };
 
-/// Told about each request attempt that failed with an error object_store retries.
-pub trait StorageObserver: Send + Sync + Debug {
+use super::counted::RequestObserver;
+
+/// The warehouse's observer: told of every request it makes (as a [`RequestObserver`]) and of
+/// each request attempt that failed with an error object_store retries.
+pub trait StorageObserver: RequestObserver + Send + Sync + Debug {
     /// An attempt of `operation` (see [`operation_of`]) failed retryably; object_store tries
     /// again unless its retry budget (`[storage] max_retries`, `retry_timeout_secs`) is spent.
     fn retryable_failure(&self, operation: &'static str);

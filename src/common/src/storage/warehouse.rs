@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
+use object_store::limit::LimitStore;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{BackoffConfig, ClientOptions, RetryConfig};
 
+use super::counted::{CountedStore, RequestObserver};
 use super::observe::{ObservedConnector, StorageObserver};
 use crate::config::{InvalidUri, StorageConfig, StorageLocation};
 
@@ -81,6 +83,19 @@ pub struct Warehouse {
     root: Root,
     prefix: Path,
     store: Arc<dyn ObjectStore>,
+    max_concurrent_requests: usize,
+}
+
+/// `store` as the warehouse serves it: every request counted (for `observer` and the tally
+/// in scope), at most `max_requests` in flight.
+fn counted_and_limited<T: ObjectStore>(
+    store: T,
+    max_requests: usize,
+    observer: Option<Arc<dyn StorageObserver>>,
+) -> Arc<dyn ObjectStore> {
+    let limited = Arc::new(LimitStore::new(store, max_requests.max(1)));
+    let observer = observer.map(|o| o as Arc<dyn RequestObserver>);
+    Arc::new(CountedStore::new(limited, observer))
 }
 
 impl Warehouse {
@@ -92,14 +107,14 @@ impl Warehouse {
         Self::open_observed(config, None)
     }
 
-    /// [`Warehouse::open`], with every S3 request attempt that fails retryably reported to
-    /// `observer` (the local filesystem has no retries to report).
+    /// [`Warehouse::open`], with every request reported to `observer`, and every S3 request
+    /// attempt that fails retryably (the local filesystem has no retries to report).
     pub fn open_observed(
         config: &StorageConfig,
         observer: Option<Arc<dyn StorageObserver>>,
     ) -> Result<Self, StorageError> {
         let (bucket, prefix) = match config.location() {
-            Ok(StorageLocation::File { path }) => return Self::open_local(path),
+            Ok(StorageLocation::File { path }) => return Self::open_local(path, config, observer),
             Ok(StorageLocation::S3 { bucket, prefix }) => (bucket, prefix),
             Err(InvalidUri(reason)) => return Err(StorageError::InvalidDsn { reason }),
         };
@@ -135,21 +150,27 @@ impl Warehouse {
         if s3.allow_http {
             builder = builder.with_allow_http(true);
         }
-        if let Some(observer) = observer {
-            builder = builder.with_http_connector(ObservedConnector::new(observer));
+        if let Some(observer) = &observer {
+            builder = builder.with_http_connector(ObservedConnector::new(Arc::clone(observer)));
         }
         let store = builder
             .build()
             .map_err(|source| StorageError::ObjectStore { warehouse: location.clone(), source })?;
+        let max_concurrent_requests = config.max_concurrent_requests.max(1);
         Ok(Self {
             prefix: Path::from(prefix.as_str()),
             root: Root::S3 { bucket },
             location,
-            store: Arc::new(store),
+            store: counted_and_limited(store, max_concurrent_requests, observer),
+            max_concurrent_requests,
         })
     }
 
-    fn open_local(path: PathBuf) -> Result<Self, StorageError> {
+    fn open_local(
+        path: PathBuf,
+        config: &StorageConfig,
+        observer: Option<Arc<dyn StorageObserver>>,
+    ) -> Result<Self, StorageError> {
         let local_err = |path: &PathBuf| {
             let path = path.clone();
             move |source| StorageError::LocalDir { path, source }
@@ -172,11 +193,13 @@ impl Warehouse {
             reason: format!("the warehouse path `{}` is not valid UTF-8", path.display()),
         })?;
         let store = LocalFileSystem::new().with_automatic_cleanup(true);
+        let max_concurrent_requests = config.max_concurrent_requests.max(1);
         Ok(Self {
             location: format!("file://{}", text.trim_end_matches('/')),
             prefix: Path::from(text.trim_matches('/')),
             root: Root::Local,
-            store: Arc::new(store),
+            store: counted_and_limited(store, max_concurrent_requests, observer),
+            max_concurrent_requests,
         })
     }
 
@@ -185,9 +208,17 @@ impl Warehouse {
         &self.location
     }
 
-    /// The shared object-store handle (rooted at `/` locally, at the bucket on S3).
+    /// The shared object-store handle (rooted at `/` locally, at the bucket on S3): every
+    /// request through it is counted and waits for one of
+    /// [`Warehouse::max_concurrent_requests`].
     pub fn object_store(&self) -> Arc<dyn ObjectStore> {
         Arc::clone(&self.store)
+    }
+
+    /// How many requests the store serves at once (`[storage] max_concurrent_requests`): the
+    /// most a caller's fan-out of requests gains from.
+    pub fn max_concurrent_requests(&self) -> usize {
+        self.max_concurrent_requests
     }
 
     /// The object path of the warehouse root inside [`Warehouse::object_store`].

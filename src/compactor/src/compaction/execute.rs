@@ -347,11 +347,13 @@ impl GroupRun<'_, '_> {
                 let (table, settings) = (self.cx.table.clone(), self.settings.rewrite.clone());
                 let (rows, planned) = (RowBounds::of(group), group.expected_output_files);
                 let (order, method) = (self.order.cloned(), partition.method);
-                let rewrite = tokio::spawn(async move {
-                    let order = order.as_ref();
-                    let settings = &settings;
-                    write_group(&table, tasks, rows, planned, part, settings, method, order).await
-                });
+                let rewrite =
+                    tokio::spawn(common::storage::counted::RequestTally::carry(async move {
+                        let order = order.as_ref();
+                        let settings = &settings;
+                        write_group(&table, tasks, rows, planned, part, settings, method, order)
+                            .await
+                    }));
                 rewrite.await.unwrap_or_else(|e| Err(RewriteError::Task(e.to_string())))
             }
             Err(e) => Err(e),

@@ -1,8 +1,9 @@
-//! The dependency families: object-store request attempts that failed retryably and catalog
-//! statements that failed, recorded as they happen by the warehouse's and the catalog's
-//! observers, whichever job or probe made the call.
+//! The dependency families: object-store requests and their bytes, request attempts that
+//! failed retryably, and catalog statements that failed, recorded as they happen by the
+//! warehouse's and the catalog's observers, whichever job or probe made the call.
 
 use common::catalog::{CatalogErrorKind, CatalogObserver};
+use common::storage::counted::{Operation, RequestObserver};
 use common::storage::observe::{OPERATIONS, StorageObserver};
 use std::collections::BTreeMap;
 
@@ -10,9 +11,21 @@ use prometheus::{IntCounterVec, Registry};
 
 use super::families::counter;
 
+/// `direction` label value of bytes GET requests returned.
+const READ: &str = "read";
+/// `direction` label value of bytes PUT requests stored.
+const WRITE: &str = "write";
+
+/// `compactor_storage_requests_total`, `compactor_storage_request_bytes_total`,
 /// `compactor_storage_retries_total` and `compactor_catalog_errors_total`.
 #[derive(Clone, Debug)]
 pub struct DependencyMetrics {
+    /// `compactor_storage_requests_total{operation}`: object-store requests by
+    /// [`Operation`] (`GET`, `PUT`, `LIST`, `HEAD`, `DELETE`).
+    pub storage_requests: IntCounterVec,
+    /// `compactor_storage_request_bytes_total{direction}`: bytes GET requests returned
+    /// (`read`) and PUT requests stored (`write`).
+    pub storage_request_bytes: IntCounterVec,
     /// `compactor_storage_retries_total{operation}`: S3 request attempts that failed with an
     /// error object_store retries (5xx, 429, 408, connection refused, reset or timed out).
     pub storage_retries: IntCounterVec,
@@ -25,6 +38,18 @@ impl DependencyMetrics {
     /// Creates the group's families in `r` (exposed once [`Self::touch`] ran).
     pub fn new(r: &Registry) -> Self {
         Self {
+            storage_requests: counter(
+                r,
+                "compactor_storage_requests_total",
+                "Object-store requests by operation (GET, PUT, LIST, HEAD, DELETE): a multipart upload counts its start, each part and its completion as PUTs, a listing one LIST per page of 1,000 objects, a batched delete one DELETE per object.",
+                &["operation"],
+            ),
+            storage_request_bytes: counter(
+                r,
+                "compactor_storage_request_bytes_total",
+                "Bytes object-store GET requests returned (direction=read) and PUT requests stored (direction=write).",
+                &["direction"],
+            ),
             storage_retries: counter(
                 r,
                 "compactor_storage_retries_total",
@@ -43,6 +68,12 @@ impl DependencyMetrics {
     /// Creates every label value's child at zero, so that `rate()` has a series to work on
     /// before the first failure.
     pub fn touch(&self) {
+        for operation in Operation::ALL {
+            self.storage_requests.with_label_values(&[operation.as_str()]);
+        }
+        for direction in [READ, WRITE] {
+            self.storage_request_bytes.with_label_values(&[direction]);
+        }
         for operation in OPERATIONS {
             self.storage_retries.with_label_values(&[operation]);
         }
@@ -110,6 +141,20 @@ fn non_zero<'a>(
         .collect()
 }
 
+impl RequestObserver for DependencyMetrics {
+    fn request(&self, operation: Operation, bytes: u64) {
+        self.storage_requests.with_label_values(&[operation.as_str()]).inc();
+        let direction = match operation {
+            Operation::Get => READ,
+            Operation::Put => WRITE,
+            Operation::List | Operation::Head | Operation::Delete => return,
+        };
+        if bytes > 0 {
+            self.storage_request_bytes.with_label_values(&[direction]).inc_by(bytes);
+        }
+    }
+}
+
 impl StorageObserver for DependencyMetrics {
     fn retryable_failure(&self, operation: &'static str) {
         self.storage_retries.with_label_values(&[operation]).inc();
@@ -140,5 +185,20 @@ mod tests {
             counts.render_line(),
             "dependencies: storage retries put=2; catalog errors refused=1\n"
         );
+    }
+
+    #[test]
+    fn requests_are_counted_by_operation_and_their_bytes_by_direction() {
+        let metrics = DependencyMetrics::new(&Registry::new());
+        metrics.request(Operation::Get, 100);
+        metrics.request(Operation::Get, 20);
+        metrics.request(Operation::Put, 7);
+        metrics.request(Operation::Head, 0);
+        metrics.request(Operation::Delete, 0);
+        let requests = |op: &str| metrics.storage_requests.with_label_values(&[op]).get();
+        assert_eq!([requests("GET"), requests("PUT"), requests("HEAD")], [2, 1, 1]);
+        assert_eq!([requests("LIST"), requests("DELETE")], [0, 1]);
+        let bytes = |dir: &str| metrics.storage_request_bytes.with_label_values(&[dir]).get();
+        assert_eq!([bytes("read"), bytes("write")], [120, 7]);
     }
 }

@@ -55,6 +55,8 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("compactor_leases_lost_total", "counter", &["job"]),
     ("compactor_leases_skipped_total", "counter", &["job"]),
     ("compactor_instance_info", "gauge", &["instance_id"]),
+    ("compactor_storage_requests_total", "counter", &["operation"]),
+    ("compactor_storage_request_bytes_total", "counter", &["direction"]),
     ("compactor_storage_retries_total", "counter", &["operation"]),
     ("compactor_catalog_errors_total", "counter", &["kind"]),
 ];

@@ -78,6 +78,7 @@ impl AfterTable for History {
             error: run.failure.as_ref().map(|f| f.message.clone()),
             error_kind: run.failure.as_ref().map(|f| f.kind),
             instance: run.instance.clone(),
+            requests: run.report.requests,
         };
         if let Err(e) = store.runs().record(&run.id, &record, self.keep).await {
             let id = &run.id;

@@ -306,3 +306,67 @@ async fn a_pass_killed_after_its_first_table_has_recorded_that_table() {
     assert_eq!(recorded[0].outcome, crate::state::RunOutcome::Success);
     assert!(history.runs(&second, JobKind::Compaction, 10).await.unwrap().is_empty());
 }
+
+/// Every request of a compaction pass counts for the table whose run made it, on whichever
+/// task: the tables' counts add up to the pass's, and to what the process counted meanwhile.
+#[tokio::test]
+async fn a_compaction_pass_counts_each_tables_requests_and_the_pass_their_sum() {
+    use common::config::CompactorConfig;
+    use common::storage::counted::{Operation, RequestCounts};
+    use iceberg::transaction::{ApplyTransactionAction, Transaction};
+
+    use crate::test_support::{BASE_HOUR, batch, write};
+
+    let dir = tempfile::tempdir().unwrap();
+    let storage =
+        StorageConfig { dsn: format!("file://{}/wh", dir.path().display()), ..Default::default() };
+    let schema = SchemaConfig {
+        catalog_uri: format!("sqlite://{}/catalog.db", dir.path().display()),
+        ..Default::default()
+    };
+    let metrics = Arc::new(Metrics::new());
+    let observer = Arc::new(metrics.dependencies.clone());
+    let warehouse = Warehouse::open_observed(&storage, Some(observer)).unwrap();
+    let catalog = Arc::new(CatalogHandle::new(schema, warehouse));
+    let connected = catalog.get().await.unwrap();
+    for tenant in ["acme", "other"] {
+        let id = TableId::new(tenant, "prod", TableKind::Logs).unwrap();
+        ensure_table(&connected, &id).await.unwrap();
+        // Six small files in one closed hour: one group to rewrite.
+        for round in 0..6 {
+            let table = connected.load_table(&id.ident()).await.unwrap();
+            let files = write(&table, BASE_HOUR, vec![batch(&table, BASE_HOUR, 20, round)]).await;
+            let tx = Transaction::new(&table);
+            let tx = tx.fast_append().add_data_files(files).apply(tx).unwrap();
+            tx.commit(connected.catalog()).await.unwrap();
+        }
+    }
+    let counted = |op: Operation| {
+        metrics.dependencies.storage_requests.with_label_values(&[op.as_str()]).get()
+    };
+    let before: Vec<u64> = Operation::ALL.iter().map(|op| counted(*op)).collect();
+
+    let job = crate::assembly::compaction_job(
+        &CompactorConfig::default(),
+        Arc::clone(&catalog),
+        Arc::clone(&metrics),
+        Arc::new(SystemClock),
+        PassSettings::new(2, 1024),
+    );
+    let report = job.run(&Scope::default(), &CancellationToken::new()).await;
+    assert!(report.succeeded(), "{}", report.render_text());
+    assert_eq!(report.tables.len(), 2);
+    for t in &report.tables {
+        let changes = t.details.as_ref().unwrap().changes();
+        assert_eq!((changes.files_removed, changes.files_added), (6, 1), "{}", t.summary);
+        let r = t.requests;
+        assert!(r.get >= 6 && r.put >= 3 && r.bytes_read > 0 && r.bytes_written > 0, "{r:?}");
+    }
+    let sum: RequestCounts = report.tables.iter().map(|t| t.requests).sum();
+    assert_eq!(report.requests, sum, "the pass made no request outside its tables");
+    let during: Vec<u64> =
+        Operation::ALL.iter().zip(&before).map(|(op, before)| counted(*op) - before).collect();
+    let reported: Vec<u64> = Operation::ALL.iter().map(|op| sum.of(*op)).collect();
+    assert_eq!(during, reported, "every request the process made was some table's");
+    assert!(report.render_text().contains("\n  requests: "), "{}", report.render_text());
+}

@@ -17,7 +17,7 @@ use sqlx::{AnyConnection, AnyPool, Row};
 use super::checkpoints::CHECKPOINT_TABLE;
 use super::error::{StateError, Store};
 use super::leases::{LAYOUT_CHECK, LEASES_TABLE};
-use super::runs::RUNS_TABLE;
+use super::runs::{REQUEST_COLUMNS, RUNS_TABLE};
 
 /// Name of the table of applied migrations in the catalog database.
 pub(crate) const MIGRATIONS_TABLE: &str = "signaldb_compactor_migrations";
@@ -72,6 +72,7 @@ pub(super) enum Step {
 pub(super) const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "leases, run history and checkpoints", steps: tables },
     Migration { version: 2, name: "run history error kinds", steps: error_kinds },
+    Migration { version: 3, name: "run history object-store requests", steps: request_counts },
 ];
 
 /// The three tables in their layout before versions, adopting every earlier one.
@@ -160,6 +161,20 @@ fn error_kinds(_: CatalogBackend) -> Vec<Step> {
         column: "error_kind",
         definition: "VARCHAR(32)",
     }]
+}
+
+/// The object-store requests of a run ([`crate::state::RunRecord::requests`]): a count per
+/// operation and the bytes read and written; older rows read 0.
+fn request_counts(_: CatalogBackend) -> Vec<Step> {
+    REQUEST_COLUMNS
+        .iter()
+        .map(|column| Step::AddColumn {
+            store: Store::Runs,
+            table: RUNS_TABLE,
+            column,
+            definition: "BIGINT NOT NULL DEFAULT 0",
+        })
+        .collect()
 }
 
 /// The newest version [`MIGRATIONS`] brings a database to.

@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use common::config::CompactorConfig;
+use common::storage::counted::RequestCounts;
 use common::tables::TableId;
 use serde::Serialize;
 use sqlx::Row;
@@ -24,9 +25,23 @@ const REWRITE_LOOKBACK: usize = 50;
 /// Name of the run-history table in the catalog database.
 pub(crate) const RUNS_TABLE: &str = "signaldb_compactor_runs";
 
+/// The columns of a run's object-store requests, in the order of
+/// [`RequestCounts`]' fields.
+pub(super) const REQUEST_COLUMNS: [&str; 7] = [
+    "requests_get",
+    "requests_put",
+    "requests_list",
+    "requests_head",
+    "requests_delete",
+    "request_bytes_read",
+    "request_bytes_written",
+];
+
 /// The columns a [`RunRecord`] is read from.
 const COLUMNS: &str = "job, started_at_ms, finished_at_ms, outcome, files_removed, files_added, \
-    bytes_removed, bytes_added, partitions, snapshots, error, error_kind, instance";
+    bytes_removed, bytes_added, partitions, snapshots, error, error_kind, instance, \
+    requests_get, requests_put, requests_list, requests_head, requests_delete, \
+    request_bytes_read, request_bytes_written";
 
 /// How long the history keeps a pass under `c` (`run_history_days`).
 pub(crate) fn kept(c: &CompactorConfig) -> Duration {
@@ -86,6 +101,9 @@ pub struct RunRecord {
     /// The instance that ran it (empty for passes recorded before instances had ids, or
     /// run without a lease).
     pub instance: String,
+    /// The object-store requests it made (all 0 for passes recorded before they were
+    /// counted).
+    pub requests: RequestCounts,
 }
 
 /// What the table checks know of a table's recent passes: per job, the newest run and the
@@ -119,10 +137,13 @@ impl Runs {
         let insert = self.db.sql(&format!(
             "INSERT INTO {RUNS_TABLE} (catalog_name, table_namespace, table_name, job, \
              started_at_ms, finished_at_ms, outcome, files_removed, files_added, bytes_removed, \
-             bytes_added, partitions, snapshots, error, error_kind, instance) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+             bytes_added, partitions, snapshots, error, error_kind, instance, {}) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            REQUEST_COLUMNS.join(", ")
         ));
         let c = run.changes;
+        let RequestCounts { get, put, list, head, delete, bytes_read, bytes_written } =
+            run.requests;
         let ident = table.ident();
         sqlx::query(&insert)
             .bind(&*self.db.catalog_name)
@@ -141,6 +162,13 @@ impl Runs {
             .bind(run.error.clone().unwrap_or_default())
             .bind(run.error_kind.map(FailureKind::as_str))
             .bind(&run.instance)
+            .bind(signed(get))
+            .bind(signed(put))
+            .bind(signed(list))
+            .bind(signed(head))
+            .bind(signed(delete))
+            .bind(signed(bytes_read))
+            .bind(signed(bytes_written))
             .execute(&self.db.pool)
             .await
             .map_err(StateError::of(Store::Runs, "record"))?;
@@ -294,6 +322,15 @@ fn record(row: &AnyRow) -> Result<RunRecord, sqlx::Error> {
         error: (!error.is_empty()).then_some(error),
         error_kind: error_kind.as_deref().and_then(FailureKind::parse),
         instance: row.try_get("instance")?,
+        requests: RequestCounts {
+            get: count(row, "requests_get")?,
+            put: count(row, "requests_put")?,
+            list: count(row, "requests_list")?,
+            head: count(row, "requests_head")?,
+            delete: count(row, "requests_delete")?,
+            bytes_read: count(row, "request_bytes_read")?,
+            bytes_written: count(row, "request_bytes_written")?,
+        },
     })
 }
 

@@ -62,6 +62,7 @@ async fn status_reads_the_state_the_history_and_scores_the_table() {
         error: Some("disk full".into()),
         error_kind: None,
         instance: "node-1-0badcafe".into(),
+        requests: Default::default(),
     };
     history.record(&fx.id, &failed, chrono::Duration::days(30)).await.unwrap();
     let report = status(&fx.catalog, &config(), &Scope::default(), now).await;

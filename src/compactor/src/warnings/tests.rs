@@ -50,6 +50,7 @@ fn run(job: JobKind, outcome: RunOutcome, hours_ago: i64, changes: Changes) -> R
         error: None,
         error_kind: None,
         instance: String::new(),
+        requests: Default::default(),
     }
 }
 

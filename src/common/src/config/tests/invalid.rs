@@ -46,7 +46,7 @@ fn an_unknown_key_is_refused_with_the_closest_valid_key() {
             ProblemKind::UnknownKey,
             "storage.zzz",
             2,
-            "valid keys here: dsn, max_retries, retry_timeout_secs, request_timeout_secs, connect_timeout_secs, s3",
+            "valid keys here: dsn, max_retries, retry_timeout_secs, request_timeout_secs, connect_timeout_secs, max_concurrent_requests, s3",
         );
         let toml = "[[compactor.retention.tenant_overrides]]\ntenant_id = \"a\"\n\
                     [[compactor.retention.tenant_overrides]]\ntenant_id = \"b\"\n\

@@ -48,7 +48,8 @@ async fn instances_migrating_at_once_all_succeed(url: &str, backend: CatalogBack
         result.unwrap();
     }
     assert_eq!(versions(&pools[0]).await, all());
-    let columns = format!("SELECT error_kind, instance FROM {RUNS_TABLE} WHERE 1 = 0");
+    let requests = crate::state::runs::REQUEST_COLUMNS.join(", ");
+    let columns = format!("SELECT error_kind, instance, {requests} FROM {RUNS_TABLE} WHERE 1 = 0");
     sqlx::query(&columns).fetch_all(&pools[0]).await.unwrap();
 }
 
@@ -94,6 +95,7 @@ async fn an_unversioned_database_is_adopted(url: &str, backend: CatalogBackend) 
     assert_eq!(old.len(), 1, "{old:?}");
     assert_eq!((old[0].error.as_deref(), old[0].error_kind), (Some("boom"), None));
     assert_eq!((old[0].instance.as_str(), old[0].changes.files_removed), ("", 3));
+    assert_eq!(old[0].requests, Default::default(), "no requests were counted then");
 }
 
 #[tokio::test]

@@ -15,6 +15,16 @@ fn run(job: JobKind, minutes_ago: i64, outcome: RunOutcome, now: DateTime<Utc>) 
         error: (outcome == RunOutcome::Failure).then(|| "catalog unreachable".to_string()),
         error_kind: (outcome == RunOutcome::Failure).then_some(FailureKind::Catalog),
         instance: "node-1-0badcafe".to_string(),
+        // Read back as written: every column of the requests, past 32 bits too.
+        requests: RequestCounts {
+            get: 1017,
+            put: 52,
+            list: 3,
+            head: 1,
+            delete: 2,
+            bytes_read: 12_897_485,
+            bytes_written: 5 << 32,
+        },
     }
 }
 
@@ -48,6 +58,7 @@ async fn runs_are_recorded_read_newest_first_and_pruned_by_age() {
     assert_eq!(runs.iter().map(millis).collect::<Vec<_>>(), [millis(&new), millis(&old)]);
     assert_eq!(runs[0].error.as_deref(), Some("catalog unreachable"));
     assert_eq!(runs[1].changes.files_removed, 20);
+    assert_eq!((runs[0].requests, runs[1].requests), (new.requests, old.requests));
     assert!(history.runs(&logs, JobKind::Retention, 10).await.unwrap().is_empty());
     let ok = history.last_with(&logs, JobKind::Compaction, RunOutcome::Success).await;
     assert_eq!(ok.unwrap().map(|r| millis(&r)), Some(millis(&old)));
@@ -107,7 +118,8 @@ async fn recent_runs_are_read_in_one_statement(history: Runs) {
     assert_eq!((millis(newest), millis(success)), (ms(&retention), None));
     assert!(recent.by_job[2].1.is_none() && recent.by_job[2].2.is_none());
     assert_eq!(millis(&recent.last_rewrite), ms(&rewrote));
-    assert_eq!(recent.last_rewrite.unwrap().changes.files_removed, 20);
+    assert_eq!(recent.last_rewrite.as_ref().unwrap().changes.files_removed, 20);
+    assert_eq!(recent.last_rewrite.unwrap().requests, rewrote.requests);
 }
 
 #[tokio::test]

@@ -70,6 +70,7 @@ fn failed(job: JobKind, error: Option<&str>) -> RunRecord {
         error: error.map(str::to_string),
         error_kind: None,
         instance: String::new(),
+        requests: Default::default(),
     }
 }
 
