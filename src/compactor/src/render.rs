@@ -96,6 +96,13 @@ pub fn plans(report: &JobReport) -> String {
         for (reason, count) in plan.skipped_by_reason() {
             let _ = writeln!(out, "  skipped {count} partition(s): {}", reason.as_str());
         }
+        if plan.deferred_groups > 0 {
+            let _ = writeln!(
+                out,
+                "  deferred {} group(s) ({} bytes) to the next pass: tenant_cap",
+                plan.deferred_groups, plan.deferred_bytes
+            );
+        }
         out.push('\n');
         before += plan.files_before;
         after += plan.files_after;

@@ -4,6 +4,7 @@
 
 mod batch_commit;
 mod compaction;
+mod fair_share;
 mod file_sizes;
 mod foreign_tables;
 mod lifecycle;

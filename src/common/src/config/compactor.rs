@@ -61,6 +61,18 @@ pub struct CompactorConfig {
     /// finish, so a long pass keeps its progress (Spark's `partial-progress.max-commits`).
     /// Env `SIGNALDB_COMPACTOR_GROUPS_PER_COMMIT`, default `0`.
     pub groups_per_commit: usize,
+    /// Most compaction groups one tenant is given in one pass, over all its tables: the
+    /// tenant's most urgent groups go first, the rest are deferred to the next pass (reported
+    /// as `deferred_groups`, reason `tenant_cap`), so one tenant's backlog cannot hold a pass
+    /// for long; `0` is unlimited. Keep it above a tenant's groups per compaction interval
+    /// (its tables times the groups of one hour), or that tenant falls behind.
+    /// Env `SIGNALDB_COMPACTOR_MAX_GROUPS_PER_TENANT`, default `0`.
+    pub max_groups_per_tenant: usize,
+    /// Most input bytes one tenant's compaction groups rewrite in one pass, over all its
+    /// tables, the same way (a tenant's first group of a pass is never deferred, however
+    /// large); `0` is unlimited, anything else at least `target_file_size_bytes`.
+    /// Env `SIGNALDB_COMPACTOR_MAX_BYTES_PER_TENANT`, default `0`.
+    pub max_bytes_per_tenant: u64,
     /// A table's data manifests are merged once its current snapshot has more than this many
     /// (Java's `commit.manifest.min-count-to-merge`); `0` never merges. A table's own
     /// `commit.manifest.min-count-to-merge` and `commit.manifest-merge.enabled` properties
@@ -108,6 +120,8 @@ impl Default for CompactorConfig {
             quiet_period_secs: 3600,
             shutdown_timeout_secs: 30,
             groups_per_commit: 0,
+            max_groups_per_tenant: 0,
+            max_bytes_per_tenant: 0,
             manifest_merge_min_count: 100,
             manifest_target_size_bytes: 8 * 1024 * 1024,
             run_history_days: 30,

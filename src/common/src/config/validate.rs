@@ -92,6 +92,8 @@ fn check_compactor(c: &CompactorConfig, check: &mut Checker<'_>) {
         quiet_period_secs: _,
         shutdown_timeout_secs: _,
         groups_per_commit: _,
+        max_groups_per_tenant: _,
+        max_bytes_per_tenant,
         manifest_merge_min_count: _,
         manifest_target_size_bytes,
         run_history_days,
@@ -122,6 +124,16 @@ fn check_compactor(c: &CompactorConfig, check: &mut Checker<'_>) {
         );
     }
     check.at_least("max_concurrent_jobs", *max_concurrent_jobs as u64, 1, "");
+    if *max_bytes_per_tenant > 0 && max_bytes_per_tenant < target_file_size_bytes {
+        check.invalid(
+            "max_bytes_per_tenant",
+            format!(
+                "must be 0 (unlimited) or at least compactor.target_file_size_bytes \
+                 ({target_file_size_bytes}), or a tenant gets one group per pass \
+                 (got {max_bytes_per_tenant})"
+            ),
+        );
+    }
     check.at_least("manifest_target_size_bytes", *manifest_target_size_bytes, 1024, "byte");
     check.at_least("run_history_days", *run_history_days, 1, "day");
     check.at_least("lease_renew_interval_secs", *lease_renew_interval_secs, 1, "second");

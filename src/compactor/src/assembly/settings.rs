@@ -9,6 +9,7 @@ use common::config::{CompactorConfig, OrphanCleanupConfig, OutputConfig, SortCon
 
 use crate::compaction::{
     CompactionSettings, ExecuteSettings, PlanSettings, RewriteSettings, SortPolicy, SortSettings,
+    TenantCap,
 };
 use crate::metrics::Metrics;
 use crate::orphan::OrphanSettings;
@@ -52,6 +53,8 @@ impl From<&CompactorConfig> for JobSettings {
             delete_ratio_threshold_percent,
             max_concurrent_jobs,
             groups_per_commit,
+            max_groups_per_tenant,
+            max_bytes_per_tenant,
             manifest_merge_min_count,
             manifest_target_size_bytes,
             retention,
@@ -85,7 +88,15 @@ impl From<&CompactorConfig> for JobSettings {
             },
         };
         Self {
-            compaction: CompactionSettings { plan, sort: SortPolicy::from(sort), execute },
+            compaction: CompactionSettings {
+                plan,
+                sort: SortPolicy::from(sort),
+                execute,
+                tenant_cap: TenantCap {
+                    max_groups: *max_groups_per_tenant,
+                    max_bytes: *max_bytes_per_tenant,
+                },
+            },
             retention: RetentionSettings {
                 config: retention.clone(),
                 retry: RetryPolicy::default(),

@@ -24,6 +24,7 @@ pub(crate) mod roll;
 pub(crate) mod scan;
 pub(crate) mod slots;
 pub(crate) mod sort;
+pub(crate) mod tenant_cap;
 pub(crate) mod write_props;
 
 #[cfg(test)]
@@ -50,6 +51,7 @@ pub(crate) use rewrite::RewriteSettings;
 #[cfg(test)]
 pub(crate) use rewrite::{RewriteError, RewriteOutput, rewrite_group};
 pub(crate) use sort::SortSettings;
+pub(crate) use tenant_cap::{TenantCap, TenantShares};
 
 use slots::RewriteSlots;
 
@@ -75,6 +77,8 @@ pub struct CompactionSettings {
     pub sort: SortPolicy,
     /// How groups are rewritten and committed.
     pub execute: ExecuteSettings,
+    /// How much of a pass one tenant is given, over all its tables.
+    pub tenant_cap: TenantCap,
 }
 
 impl CompactionSettings {
@@ -244,16 +248,19 @@ impl CompactionStep {
         Ok((plan, found, table_settings))
     }
 
-    /// Plans and executes the compaction of the table in `cx`, then merges its small
-    /// manifests when its commits left too many.
+    /// Plans and executes the compaction of the table in `cx`, as much of it as its
+    /// tenant's share of the pass in `shares` allows, then merges its small manifests when
+    /// its commits left too many.
     pub async fn compact(
         &self,
         cx: &TableContext<'_>,
+        shares: &TenantShares,
     ) -> Result<(TablePlan, TableExecution, ManifestsReport), StepError> {
         // One cache for the pass: the scan, the commits and a manifest merge reuse what the
         // plan read, so each manifest is decoded once per pass.
         let cache = ManifestCache::with_manifests(PASS_MANIFEST_ENTRIES);
-        let (plan, found, table_settings) = self.survey(cx, &cache).await?;
+        let (mut plan, found, table_settings) = self.survey(cx, &cache).await?;
+        shares.admit(&cx.id.tenant, &mut plan);
         let settings = &table_settings.execute;
         let clock = self.clock.as_ref();
         let execution = execute::execute(cx, &plan, settings, clock, &self.rewrites, &cache).await;
@@ -290,7 +297,8 @@ impl CompactionStep {
             plan.files_after,
             plan.bytes_to_rewrite,
             manifests.summary()
-        ) + &not_maintained(&plan);
+        ) + &deferred(&plan)
+            + &not_maintained(&plan);
         let details = CompactionOutcome { plan, execution: None, manifests: Some(manifests) };
         StepOutcome::ok(summary, details)
     }
@@ -335,8 +343,18 @@ fn summarize(plan: &TablePlan, execution: &TableExecution, manifests: &Manifests
         summary.push_str(&format!("; {groups_not_started} group(s) not started (shutting down)"));
     }
     summary.push_str(&manifests.summary());
+    summary.push_str(&deferred(plan));
     summary.push_str(&not_maintained(plan));
     summary
+}
+
+/// `; N group(s) deferred to the next pass (tenant cap)` when the tenant's share of the pass
+/// left some out, else nothing.
+fn deferred(plan: &TablePlan) -> String {
+    match plan.deferred_groups {
+        0 => String::new(),
+        n => format!("; {n} group(s) deferred to the next pass (tenant cap)"),
+    }
 }
 
 /// `; not maintained: <reason>` when the table cannot be maintained, else nothing.
@@ -347,7 +365,8 @@ fn not_maintained(plan: &TablePlan) -> String {
 #[async_trait]
 impl TableStep for CompactionStep {
     type Outcome = CompactionOutcome;
-    type Pass = ();
+    /// What each tenant has been given so far in the pass.
+    type Pass = TenantShares;
 
     fn kind(&self) -> JobKind {
         JobKind::Compaction
@@ -358,20 +377,24 @@ impl TableStep for CompactionStep {
         i64::try_from(state.small_files).unwrap_or(i64::MAX)
     }
 
-    async fn begin_pass(&self, _: &SignalCatalog, _: &Scope) -> Result<(), Failure> {
-        Ok(())
+    /// Every tenant's share of the pass, none of it given yet.
+    async fn begin_pass(&self, _: &SignalCatalog, _: &Scope) -> Result<TenantShares, Failure> {
+        Ok(TenantShares::new(self.settings.tenant_cap))
     }
 
+    /// Compacts the table in `cx` (plans it in a dry run), as much as its tenant's share of
+    /// the pass in `shares` allows.
     async fn run_table(
         &self,
-        (): &(),
+        shares: &TenantShares,
         cx: TableContext<'_>,
     ) -> Result<StepOutcome<CompactionOutcome>, StepError> {
         if cx.scope.dry_run {
-            let (plan, found, _) = self.survey(&cx, &ManifestCache::new()).await?;
+            let (mut plan, found, _) = self.survey(&cx, &ManifestCache::new()).await?;
+            shares.admit(&cx.id.tenant, &mut plan);
             return Ok(self.dry_run(&cx, plan, found));
         }
-        let (plan, execution, manifests) = self.compact(&cx).await?;
+        let (plan, execution, manifests) = self.compact(&cx, shares).await?;
         let summary = summarize(&plan, &execution, &manifests);
         let mut failures = execution.failures();
         failures.extend(manifests.error.iter().map(|e| {

@@ -137,6 +137,9 @@ pub enum SkipReason {
     OtherPartitionSpec,
     /// Its partition is not a time partition (hour or day) this code can interpret.
     UninterpretablePartition,
+    /// Every group of it is deferred to the next pass: its tenant's share of this pass
+    /// (`max_groups_per_tenant`, `max_bytes_per_tenant`) went to more urgent groups.
+    TenantCap,
 }
 
 impl SkipReason {
@@ -147,6 +150,7 @@ impl SkipReason {
             Self::TooFewSmallFiles => "too_few_small_files",
             Self::OtherPartitionSpec => "other_partition_spec",
             Self::UninterpretablePartition => "uninterpretable_partition",
+            Self::TenantCap => "tenant_cap",
         }
     }
 }
@@ -181,6 +185,14 @@ pub struct TablePlan {
     pub candidates: Vec<PartitionPlan>,
     /// Partitions left alone, with the reason.
     pub skipped: Vec<SkippedPartition>,
+    /// Groups deferred to the next pass because their tenant's share of this pass went to
+    /// more urgent groups (`max_groups_per_tenant`, `max_bytes_per_tenant`); they are in no
+    /// candidate.
+    #[serde(default)]
+    pub deferred_groups: usize,
+    /// Input bytes of the deferred groups.
+    #[serde(default)]
+    pub deferred_bytes: u64,
     /// Live data files of the candidate partitions before compaction.
     pub files_before: usize,
     /// Expected live data files of the candidate partitions after compaction.

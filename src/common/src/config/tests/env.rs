@@ -46,6 +46,8 @@ fn sample_value(key: &str, default: Option<&String>) -> String {
         ("schema.catalog_uri", _) => "postgres://signaldb@127.0.0.1:5432/signaldb".to_string(),
         ("schema.catalog_name", _) => "other".to_string(),
         ("compactor.sort.spill_dir", _) => "/var/tmp/signaldb-sort".to_string(),
+        // 0 or at least the target file size (128 MiB).
+        ("compactor.max_bytes_per_tenant", _) => "268435456".to_string(),
         (k, _) if k.starts_with("compactor.sort.") && !k.ends_with("_bytes") => {
             "service_name,timestamp".to_string()
         }

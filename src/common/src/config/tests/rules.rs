@@ -111,6 +111,14 @@ fn safety_settings_are_refused_below_their_minimum() {
         );
         assert_refused(
             jail,
+            "[compactor]\nmax_bytes_per_tenant = 1048576\n",
+            ProblemKind::InvalidValue,
+            "compactor.max_bytes_per_tenant",
+            2,
+            "must be 0 (unlimited) or at least compactor.target_file_size_bytes (134217728)",
+        );
+        assert_refused(
+            jail,
             "[compactor]\nlease_renew_interval_secs = 0\n",
             ProblemKind::InvalidValue,
             "compactor.lease_renew_interval_secs",

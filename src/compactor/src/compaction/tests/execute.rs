@@ -57,6 +57,7 @@ pub(super) fn settings(target: u64) -> CompactionSettings {
             groups_per_commit: 0,
             merge: MergePolicy { min_count: 100, target_size_bytes: 8 * MIB },
         },
+        tenant_cap: Default::default(),
     }
 }
 
@@ -85,7 +86,7 @@ pub(super) async fn compact(
     let scope = Scope::default();
     let cx = TableContext::new(&fx.id, table, &fx.catalog, &scope, cancel);
     let CompactionOutcome { plan, execution, manifests: _ } =
-        step.run_table(&(), cx).await.unwrap().details;
+        step.run_table(&Default::default(), cx).await.unwrap().details;
     (plan, execution.expect("a pass that is not a dry run executes its plan"))
 }
 
@@ -359,7 +360,7 @@ async fn a_dry_run_or_a_cancelled_pass_changes_nothing() {
     let scope = Scope { dry_run: true, ..Default::default() };
     let cancel = CancellationToken::new();
     let cx = TableContext::new(&fx.id, &table, &fx.catalog, &scope, &cancel);
-    let outcome = step.run_table(&(), cx).await.unwrap();
+    let outcome = step.run_table(&Default::default(), cx).await.unwrap();
     assert!(outcome.summary.starts_with("would compact 3 of 3 partitions"), "{}", outcome.summary);
     let plan = &outcome.details.plan;
     assert_eq!(plan.files_after, 3);
@@ -388,7 +389,7 @@ async fn an_executed_pass_reports_plan_and_execution() {
     let scope = Scope::default();
     let cancel = CancellationToken::new();
     let cx = TableContext::new(&fx.id, &table, &fx.catalog, &scope, &cancel);
-    let outcome = step.run_table(&(), cx).await.unwrap();
+    let outcome = step.run_table(&Default::default(), cx).await.unwrap();
     assert!(
         outcome.summary.starts_with(
             "compacted 1 of 1 partitions: 1 group(s) committed, 0 abandoned; 5 -> 1 files"

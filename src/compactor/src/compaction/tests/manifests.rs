@@ -29,7 +29,7 @@ async fn a_table_with_nothing_to_compact_gets_its_manifests_merged() {
 
     let dry = Scope { dry_run: true, ..Scope::default() };
     let cx = TableContext::new(&fx.id, &before, &fx.catalog, &dry, &cancel);
-    let outcome = step.run_table(&(), cx).await.unwrap();
+    let outcome = step.run_table(&Default::default(), cx).await.unwrap();
     let manifests = outcome.details.manifests.unwrap();
     assert_eq!((manifests.before, manifests.would_merge), (4, Some(4)));
     assert!(outcome.summary.ends_with("manifests 4 -> 4 (would merge 4)"), "{}", outcome.summary);
@@ -37,7 +37,7 @@ async fn a_table_with_nothing_to_compact_gets_its_manifests_merged() {
 
     let scope = Scope::default();
     let cx = TableContext::new(&fx.id, &before, &fx.catalog, &scope, &cancel);
-    let outcome = step.run_table(&(), cx).await.unwrap();
+    let outcome = step.run_table(&Default::default(), cx).await.unwrap();
     assert_eq!(outcome.error, None);
     let execution = outcome.details.execution.unwrap();
     assert!(execution.groups.is_empty());
@@ -59,7 +59,8 @@ async fn a_table_with_nothing_to_compact_gets_its_manifests_merged() {
 
     // Merged: the next pass commits nothing.
     let cx = TableContext::new(&fx.id, &after, &fx.catalog, &scope, &cancel);
-    let manifests = step.run_table(&(), cx).await.unwrap().details.manifests.unwrap();
+    let manifests =
+        step.run_table(&Default::default(), cx).await.unwrap().details.manifests.unwrap();
     assert_eq!((manifests.before, manifests.after, manifests.merge_snapshot_id), (1, 1, None));
     assert_eq!(fx.load().await.metadata().current_snapshot().unwrap(), current);
 }

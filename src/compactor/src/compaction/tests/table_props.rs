@@ -35,7 +35,11 @@ async fn compact(
 ) -> Result<StepOutcome<CompactionOutcome>, StepError> {
     let (step, _) = step_with(settings(128 * MIB), Arc::new(SystemClock));
     let (scope, cancel) = (Scope::default(), CancellationToken::new());
-    step.run_table(&(), TableContext::new(&fx.id, table, &fx.catalog, &scope, &cancel)).await
+    step.run_table(
+        &Default::default(),
+        TableContext::new(&fx.id, table, &fx.catalog, &scope, &cancel),
+    )
+    .await
 }
 
 #[tokio::test]
