@@ -14,7 +14,8 @@
 use std::sync::{Arc, Mutex};
 
 use common::partition::{PartitionDirectory, TimePartition};
-use futures::{StreamExt, TryFutureExt, TryStreamExt, stream};
+use common::storage::counted::RequestTally;
+use futures::{StreamExt, TryStreamExt, stream};
 use iceberg::io::FileIO;
 use iceberg::scan::FileScanTask;
 use iceberg::spec::{DataFile, PartitionKey, TableMetadata};
@@ -22,6 +23,7 @@ use iceberg::table::Table;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::file_writer::location_generator::LocationGenerator;
 use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
+use tokio_util::task::AbortOnDropHandle;
 
 use super::order::OutputOrder;
 use super::plan::{FileGroup, Method};
@@ -289,8 +291,17 @@ async fn write_all(
     let mut fetches = Vec::with_capacity(tasks.len());
     for task in tasks {
         let path = task.data_file_path.clone();
-        let read_err = |e| RewriteError::Read { path, source: Box::new(e) };
-        fetches.push(read::fetch(table, task).map_err(read_err));
+        let table = table.clone();
+        // Each fetch is a task of its own, started when the window reaches it: it reads its
+        // whole answer whatever the decoder is doing, so it never holds one of the store's
+        // request slots while waiting to be polled. Dropping the rewrite aborts the fetches.
+        fetches.push(async move {
+            let fetch = RequestTally::carry(async move { read::fetch(&table, task).await });
+            match AbortOnDropHandle::new(tokio::spawn(fetch)).await {
+                Ok(fetched) => fetched.map_err(|e| RewriteError::Read { path, source: Box::new(e) }),
+                Err(e) => Err(RewriteError::Task(e.to_string())),
+            }
+        });
     }
     let mut inputs = stream::iter(fetches).buffered(read_ahead);
     while let Some(input) = inputs.try_next().await? {
