@@ -6,6 +6,7 @@ mod batch_commit;
 mod compaction;
 mod file_sizes;
 mod foreign_tables;
+mod idle_tables;
 mod lifecycle;
 mod manifest_merge;
 mod metadata_log;
