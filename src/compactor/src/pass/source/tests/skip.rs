@@ -13,7 +13,7 @@ use common::storage::Warehouse;
 use common::tables::TableId;
 use tokio_util::sync::CancellationToken;
 
-use super::*;
+use super::super::*;
 use crate::assembly::PassSettings;
 use crate::compaction::{CompactionOutcome, ManifestsReport};
 use crate::failure::Failure;
