@@ -12,6 +12,7 @@
 #   scripts/bench-fleet.sh --datasets N
 #   scripts/bench-fleet.sh --keep     # keep the temporary directory and print where it is
 #   scripts/bench-fleet.sh --debug    # debug binaries (no release build; slower loads)
+#   scripts/bench-fleet.sh --no-build # use the binaries already built
 #
 # Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and creates and drops a database
 # named bench_fleet_*. Writes target/bench/fleet.json.
@@ -25,13 +26,15 @@ die() { log "error: $*"; exit 1; }
 DATASETS=1000
 KEEP=0
 PROFILE=release
+BUILD=1
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --quick) DATASETS=25 ;;
         --datasets) DATASETS="${2:?--datasets needs a number}"; shift ;;
         --keep) KEEP=1 ;;
         --debug) PROFILE=debug ;;
-        -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --no-build) BUILD=0 ;;
+        -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (try --help)" ;;
     esac
     shift
@@ -48,8 +51,11 @@ BIN="$TARGET_DIR/$PROFILE"
 OUT_JSON="$TARGET_DIR/bench/fleet.json"
 PROFILE_FLAG=()
 [[ $PROFILE == release ]] && PROFILE_FLAG=(--release)
-log "cargo build ${PROFILE_FLAG[*]} --bins -p signal-producer -p compactor"
-cargo build "${PROFILE_FLAG[@]}" --bins -p signal-producer -p compactor
+if [[ $BUILD -eq 1 ]]; then
+    log "cargo build ${PROFILE_FLAG[*]} --bins -p signal-producer -p compactor"
+    cargo build "${PROFILE_FLAG[@]}" --bins -p signal-producer -p compactor
+fi
+[[ -x "$BIN/compactor" && -x "$BIN/signaldb-loadgen" ]] || die "no $PROFILE binaries in $BIN"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench-fleet.XXXXXX")"
 DB="bench_fleet_$$"
