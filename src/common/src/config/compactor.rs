@@ -83,11 +83,11 @@ pub struct CompactorConfig {
     /// Env `SIGNALDB_COMPACTOR_LEASE_RENEW_INTERVAL_SECS`, default `15`.
     pub lease_renew_interval_secs: u64,
     /// Seconds a table may go unloaded while its metadata location has not changed since a
-    /// pass found nothing to do on it: every job's pass leaves such a table alone (it lists
-    /// every table's location in one catalog query) and loads it again at least this often,
-    /// because partitions close and expire with time alone; `0` loads every table on every
-    /// pass. Also the most an idle table's run history is written: one row per job per
-    /// interval. Env `SIGNALDB_COMPACTOR_FULL_CHECK_INTERVAL_SECS`, default `3600`.
+    /// pass found nothing to do on it: compaction's and retention's passes leave such a table
+    /// alone (they list every table's location in one catalog query) and load it again at
+    /// least this often, because partitions close and expire with time alone (orphan cleanup
+    /// loads every table); `0` loads every table on every pass. Also how often the run
+    /// history records a pass that changed nothing: one row per table and job per interval. Env `SIGNALDB_COMPACTOR_FULL_CHECK_INTERVAL_SECS`, default `3600`.
     pub full_check_interval_secs: u64,
     /// `[compactor.retention]`: partition drops and snapshot expiry.
     pub retention: RetentionConfig,
