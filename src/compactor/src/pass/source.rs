@@ -100,7 +100,8 @@ impl TableSource {
     /// The signal tables of `catalog` in `scope`, in the order a pass takes them: tables this
     /// instance has not read yet first, then by `urgency` of the state the last pass left
     /// (largest first); ties spread by instance. With [`SkipUnchanged`], the tables whose
-    /// `job` mark in `store` lets a pass starting at `now` skip them are only counted.
+    /// `job` mark in `store` lets a pass starting at `now` skip them are only counted, unless
+    /// the pass is a dry run (asked for its report of every table).
     pub async fn tables(
         &self,
         catalog: &SignalCatalog,
@@ -128,7 +129,8 @@ impl TableSource {
             let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
             for pointer in pointers {
                 let mark = marks.get(&pointer.id);
-                let skip = self.skip.as_ref().is_some_and(|skip| {
+                // A dry run is asked for its report: it loads every table.
+                let skip = self.skip.as_ref().filter(|_| !scope.dry_run).is_some_and(|skip| {
                     skip.lets_skip(mark, pointer.metadata_location.as_deref(), now)
                         && (!skip.load_unread || known.contains_key(&pointer.id))
                 });

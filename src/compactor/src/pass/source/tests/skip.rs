@@ -205,6 +205,10 @@ async fn an_unchanged_idle_table_is_counted_not_loaded_until_the_full_check() {
     // The full check restarted the interval.
     f.clock.advance(minutes(5));
     assert_eq!(f.run(&pass).await.unchanged, 3);
+    // A dry run reports on every table.
+    let dry = Scope { dry_run: true, ..Scope::default() };
+    let report = pass.run(&dry, &CancellationToken::new()).await;
+    assert_eq!((report.tables.len(), report.unchanged), (3, 0));
 }
 
 #[tokio::test]
