@@ -29,4 +29,7 @@ pub use error::CatalogError;
 pub use handle::CatalogHandle;
 pub use iceberg_tables::{SqlValue, Swap, SwapCondition};
 pub use observe::{CatalogErrorKind, CatalogObserver};
-pub use signal_tables::{OtherTable, ensure_table, list_other_tables, list_signal_tables};
+pub use signal_tables::{
+    OtherTable, TablePointer, ensure_table, list_other_tables, list_signal_table_pointers,
+    list_signal_tables,
+};

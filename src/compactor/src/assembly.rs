@@ -92,6 +92,15 @@ where
     TablePass::new(Metered::new(step, Arc::clone(&metrics)), catalog, metrics, parts)
 }
 
+/// The process a job runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Process {
+    /// The daemon: it keeps every table's gauges, so each job's first pass loads every table.
+    Daemon,
+    /// A one-shot command or `run --once`: one pass, its report the output.
+    OneShot,
+}
+
 /// One entry of the runnable set: a job (or the retention cycle) and its spec.
 pub(crate) struct Runnable {
     /// What the configuration says about it.
@@ -159,15 +168,20 @@ impl Assembly {
     }
 
     /// How every job's pass goes over its tables: `[compactor]`'s settings, each table
-    /// leased by this instance.
-    fn pass_settings(&self) -> PassSettings {
+    /// leased by this instance; in the daemon, which keeps every table's gauges, a table is
+    /// loaded by the first pass of each job even when unchanged since an idle run.
+    fn pass_settings(&self, process: Process) -> PassSettings {
         let leases = LeaseSettings {
             instance: Arc::clone(&self.instance),
             ttl: self.config.lease_ttl(),
             renew_interval: self.config.lease_renew_interval(),
             locks: Arc::clone(&self.locks),
         };
-        JobSettings::from(&self.config).pass.with_leases(leases)
+        let pass = JobSettings::from(&self.config).pass.with_leases(leases);
+        match process {
+            Process::Daemon => pass.loading_unread(),
+            Process::OneShot => pass,
+        }
     }
 
     /// The catalog every job works on.
@@ -195,38 +209,45 @@ impl Assembly {
         JobKind::ALL.map(|kind| JobSpec::of(&self.config, kind))
     }
 
-    /// The job of `kind`, alone.
+    /// The job of `kind`, alone, for a one-shot command.
     pub(crate) fn job(&self, kind: JobKind) -> Arc<dyn Job> {
+        self.job_in(kind, Process::OneShot)
+    }
+
+    /// The job of `kind`, alone, for `process`.
+    fn job_in(&self, kind: JobKind, process: Process) -> Arc<dyn Job> {
         let (config, catalog, metrics, clock) = (
             &self.config,
             Arc::clone(&self.catalog),
             Arc::clone(&self.metrics),
             Arc::clone(&self.clock),
         );
-        let pass = self.pass_settings();
+        let pass = self.pass_settings(process);
         match kind {
             JobKind::Compaction => Arc::new(compaction_job(config, catalog, metrics, clock, pass)),
             JobKind::Retention => Arc::new(retention_job(config, catalog, metrics, clock, pass)),
+            // What it looks for appears in storage without any commit: it loads every table.
             JobKind::OrphanCleanup => Arc::new(orphan_cleanup_job(
                 OrphanSettings::from(&config.orphan_cleanup),
                 catalog,
                 metrics,
                 clock,
-                pass,
+                pass.loading_every_table(),
             )),
         }
     }
 
     /// Retention followed, when orphan cleanup is enabled, by `orphans` over what it changed,
     /// after `lifecycle_pause_secs`, with orphan cleanup's own dry run.
-    fn retention_cycle(&self, orphans: Arc<dyn Job>) -> RetentionCycle {
+    fn retention_cycle(&self, orphans: Arc<dyn Job>, process: Process) -> RetentionCycle {
         let cleanup = JobSpec::of(&self.config, JobKind::OrphanCleanup);
         let follow_up = cleanup.enabled.then(|| FollowUp {
             job: orphans,
             pause: self.config.orphan_cleanup.lifecycle_pause(),
             dry_run: cleanup.dry_run,
         });
-        RetentionCycle::new(self.job(JobKind::Retention), follow_up, Arc::clone(&self.metrics))
+        let retention = self.job_in(JobKind::Retention, process);
+        RetentionCycle::new(retention, follow_up, Arc::clone(&self.metrics))
     }
 
     /// One pass of the job of `kind`, whether or not its scheduler is enabled (the one-shot
@@ -244,7 +265,7 @@ impl Assembly {
             out.push(self.one_shot(JobKind::Compaction));
         }
         if retention.enabled {
-            let cycle = self.retention_cycle(self.job(JobKind::OrphanCleanup));
+            let cycle = self.retention_cycle(self.job(JobKind::OrphanCleanup), Process::OneShot);
             out.push(self.runnable(retention, Work::RetentionCycle(cycle)));
         } else if cleanup.enabled {
             out.push(self.one_shot(JobKind::OrphanCleanup));
@@ -257,11 +278,13 @@ impl Assembly {
     /// its own scheduler and the cleanup after each retention pass, so two cleanup passes
     /// never overlap.
     pub(crate) fn schedules(&self) -> Vec<(JobSpec, Option<Schedule>)> {
-        let orphans = self.job(JobKind::OrphanCleanup);
+        let orphans = self.job_in(JobKind::OrphanCleanup, Process::Daemon);
         let schedule = |spec: JobSpec| {
             let job = match spec.kind {
-                JobKind::Compaction => self.job(spec.kind),
-                JobKind::Retention => Arc::new(self.retention_cycle(Arc::clone(&orphans))),
+                JobKind::Compaction => self.job_in(spec.kind, Process::Daemon),
+                JobKind::Retention => {
+                    Arc::new(self.retention_cycle(Arc::clone(&orphans), Process::Daemon))
+                }
                 JobKind::OrphanCleanup => Arc::clone(&orphans),
             };
             let scope = Scope::default().or_dry_run(spec.dry_run);

@@ -140,6 +140,7 @@ where
             report,
             failure: None,
             state,
+            metadata_location: None,
             started_at,
             finished_at: self.parts.clock.now(),
         };
@@ -225,10 +226,11 @@ where
     ) -> (TableRun, Option<S::Outcome>) {
         let started_at = self.parts.clock.now();
         self.metrics.touch_table(id);
-        let mut state = None;
+        let (mut state, mut metadata_location) = (None, None);
         let result = match catalog.load_table(&id.ident()).await {
             Err(source) => Err(StepError::iceberg("load table metadata")(source)),
             Ok(table) => {
+                metadata_location = table.metadata_location().map(str::to_string);
                 let cx = TableContext::new(id, &table, catalog, scope, cancel).fenced(fence);
                 let result = self.step.run_table(pass, cx).await;
                 state = self.state_after(catalog, id, &table, !scope.dry_run).await;
@@ -242,14 +244,23 @@ where
             }
             Err(e) => (TableReport::failed(id, e.to_string()), Some(Failure::of(&e)), None),
         };
-        (self.table_run(id, scope, report, failure, state, started_at), outcome)
+        let mut run = self.table_run(id, scope, report, failure, state, started_at);
+        run.metadata_location = metadata_location;
+        (run, outcome)
     }
 
-    /// Records `run` with every sink, in order, and remembers its state for the next pass.
-    async fn after_table(&self, store: Option<&StateStore>, run: &TableRun) {
+    /// Records `run` with every sink, in order, and remembers its state, and whether it found
+    /// the table idle, for the next passes (of the pass `listing` and `started` describe).
+    async fn after_table(
+        &self,
+        store: Option<&StateStore>,
+        (listing, started): (&Listing, chrono::DateTime<chrono::Utc>),
+        run: &TableRun,
+    ) {
         if let Some(state) = &run.state {
             self.parts.source.remember(&run.id, state);
         }
+        self.parts.source.settle(store, listing, run, started).await;
         for sink in &self.parts.sinks {
             sink.record(store, run).await;
         }
@@ -303,21 +314,7 @@ where
                 return report.finish(started.elapsed());
             }
         };
-        let ids = match self.parts.source.tables(&catalog, scope, |s| self.step.urgency(s)).await {
-            Ok(ids) => ids,
-            Err(e) => {
-                report.errors.push(e.to_string());
-                return report.finish(started.elapsed());
-            }
-        };
-        let pass = match self.step.begin_pass(&catalog, scope).await {
-            Ok(pass) => pass,
-            Err(e) => {
-                report.errors.push(e.message);
-                return report.finish(started.elapsed());
-            }
-        };
-        // One store for the pass: its leases, and the run history the sinks write.
+        // One store for the pass: its leases, idle marks, and the run history the sinks write.
         let store = match StateStore::open(&catalog).await {
             Ok(store) => Some(store),
             Err(e) => {
@@ -328,6 +325,28 @@ where
                 }
                 warn!(target: log_target::SERVICE, job = %self.kind(), error = %e, "Run history not recorded");
                 None
+            }
+        };
+        let (job, now) = (self.kind(), report.started_at);
+        let urgency = |s: &TableState| self.step.urgency(s);
+        let listing = match self
+            .parts
+            .source
+            .tables(&catalog, store.as_ref(), scope, job, now, urgency)
+            .await
+        {
+            Ok(listing) => listing,
+            Err(e) => {
+                report.errors.push(e.to_string());
+                return report.finish(started.elapsed());
+            }
+        };
+        report.unchanged = listing.unchanged;
+        let pass = match self.step.begin_pass(&catalog, scope).await {
+            Ok(pass) => pass,
+            Err(e) => {
+                report.errors.push(e.message);
+                return report.finish(started.elapsed());
             }
         };
         let leasing = match (&self.parts.leases, &store) {
@@ -343,7 +362,8 @@ where
         let (catalog, leasing, pass) = (catalog.as_ref(), leasing.as_ref(), &pass);
         let store = store.as_ref();
         // Each table is recorded by the sinks as soon as it is done, not when the pass ends.
-        let mut runs: Vec<TableRun> = futures::stream::iter(ids)
+        let settled = (&listing, now);
+        let mut runs: Vec<TableRun> = futures::stream::iter(listing.tables.iter().cloned())
             .take_while(|_| std::future::ready(!cancel.is_cancelled()))
             .map(|id| async move {
                 // Every request of the table's run counts for it, on whatever task it is made.
@@ -352,7 +372,7 @@ where
                 let (mut run, outcome) = tally.scope(leased).await;
                 run.report.requests = tally.counts();
                 run.report.details = outcome.map(Into::into);
-                self.after_table(store, &run).await;
+                self.after_table(store, settled, &run).await;
                 run
             })
             .buffer_unordered(self.parts.concurrency)
@@ -378,7 +398,8 @@ mod table_run;
 pub(crate) use leasing::{LeaseSettings, TableLocks};
 use leasing::{Leasing, Taken};
 pub(crate) use sinks::{AfterTable, Gauges, History, Warnings};
-pub(crate) use source::TableSource;
+use source::Listing;
+pub(crate) use source::{SkipUnchanged, TableSource};
 pub(crate) use table_run::TableRun;
 
 #[cfg(test)]

@@ -97,6 +97,16 @@ impl TableOutcome {
         }
     }
 
+    /// Whether the step found nothing to do on the table (and nothing time alone makes due
+    /// before the pass's next full check), as its own outcome says.
+    pub fn idle(&self) -> bool {
+        match self {
+            Self::Compaction(c) => c.idle(),
+            Self::Retention(r) => r.idle(),
+            Self::OrphanCleanup(o) => o.idle(),
+        }
+    }
+
     /// The retention outcome, if this is one.
     pub fn retention(&self) -> Option<&RetentionDetails> {
         match self {
@@ -219,6 +229,9 @@ pub struct JobReport {
     pub duration_secs: f64,
     /// Per-table results, sorted by table.
     pub tables: Vec<TableReport>,
+    /// Tables in scope the pass left unloaded: their metadata location is the one at which a
+    /// pass of this job, within the full-check interval, found nothing to do on them.
+    pub unchanged: usize,
     /// Failures not tied to one table (catalog unreachable, listing failed).
     pub errors: Vec<String>,
     /// The object-store requests of the whole pass: every table's, and those made outside
@@ -235,6 +248,7 @@ impl JobReport {
             started_at,
             duration_secs: 0.0,
             tables: Vec::new(),
+            unchanged: 0,
             errors: Vec::new(),
             requests: RequestCounts::default(),
         }
@@ -267,9 +281,14 @@ impl JobReport {
     pub fn render_text(&self) -> String {
         let mode = if self.dry_run { " [DRY-RUN]" } else { "" };
         let mut out = format!(
-            "{}{mode}: {} table(s), {} failure(s), {:.2}s\n",
+            "{}{mode}: {} table(s){}, {} failure(s), {:.2}s\n",
             self.job,
             self.tables.len(),
+            if self.unchanged > 0 {
+                format!(", {} unchanged and idle (not loaded)", self.unchanged)
+            } else {
+                String::new()
+            },
             self.failures(),
             self.duration_secs
         );

@@ -47,6 +47,7 @@ pub(crate) async fn run_pass(
             target: log_target::SERVICE,
             job = %kind,
             tables = report.tables.len(),
+            unchanged = report.unchanged,
             elapsed_secs = elapsed.as_secs_f64(),
             "Finished {kind} pass"
         );
@@ -58,6 +59,7 @@ pub(crate) async fn run_pass(
             target: log_target::SERVICE,
             job = %kind,
             tables = report.tables.len(),
+            unchanged = report.unchanged,
             failures = report.failures(),
             elapsed_secs = elapsed.as_secs_f64(),
             "Finished {kind} pass with failures"

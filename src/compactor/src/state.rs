@@ -1,5 +1,6 @@
 //! The compactor's own tables in the catalog database, behind one store: table leases
-//! ([`Leases`]), the run history ([`Runs`]) and orphan-cleanup checkpoints ([`Checkpoints`]).
+//! ([`Leases`]), the run history ([`Runs`]), orphan-cleanup checkpoints ([`Checkpoints`]) and
+//! the marks of tables a job found idle ([`IdleMarks`]).
 //!
 //! The tables are created and changed by versioned migrations (`migrations.rs`), recorded in
 //! `signaldb_compactor_migrations` and run on the first [`StateStore::open`] of a database in
@@ -19,6 +20,7 @@ use tokio::sync::OnceCell;
 mod checkpoints;
 mod db;
 mod error;
+mod idle;
 pub(crate) mod leases;
 mod migrations;
 pub(crate) mod runs;
@@ -26,6 +28,7 @@ pub(crate) mod runs;
 pub(crate) use checkpoints::{Checkpoint, Checkpoints};
 use db::Db;
 pub(crate) use error::StateError;
+pub(crate) use idle::{IdleMark, IdleMarks};
 #[cfg(test)]
 pub(crate) use leases::LEASES_TABLE;
 pub(crate) use leases::{Fence, Holder, Lease, Leases};
@@ -78,6 +81,11 @@ impl StateStore {
     /// The run history of this catalog's tables.
     pub fn runs(&self) -> Runs {
         Runs::new(self.db.clone())
+    }
+
+    /// The idle marks of this catalog's tables: where each job last found nothing to do.
+    pub fn idle(&self) -> IdleMarks {
+        IdleMarks::new(self.db.clone())
     }
 
     /// The orphan-cleanup checkpoints of this catalog's tables.

@@ -212,7 +212,8 @@ pub(crate) fn table_warnings(
         }
         let interval = spec.interval;
         let Some(newest) = newest else { continue };
-        let window = interval * INTERVALS_WITHOUT_SUCCESS;
+        // The history records a pass that changed nothing once per full-check interval.
+        let window = interval * INTERVALS_WITHOUT_SUCCESS + c.full_check_interval();
         let since = |t: DateTime<Utc>| (now - t).to_std().unwrap_or_default();
         let stale = success.as_ref().is_none_or(|s| since(s.finished_at) > window);
         if stale && (newest.outcome == RunOutcome::Failure || since(newest.finished_at) > window) {

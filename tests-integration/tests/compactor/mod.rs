@@ -7,6 +7,7 @@ mod compaction;
 mod fair_share;
 mod file_sizes;
 mod foreign_tables;
+mod idle_tables;
 mod lifecycle;
 mod manifest_merge;
 mod metadata_log;

@@ -7,8 +7,10 @@ use sqlx::Row;
 use super::connection::SignalCatalog;
 use super::error::CatalogError;
 
-/// Selects the rows of Iceberg tables (not views) of one catalog name.
-const TABLES_OF_CATALOG: &str = "SELECT table_namespace, table_name FROM iceberg_tables \
+/// Selects the rows of Iceberg tables (not views) of one catalog name, with the metadata
+/// location each points at.
+const TABLES_OF_CATALOG: &str = "SELECT table_namespace, table_name, metadata_location \
+     FROM iceberg_tables \
      WHERE catalog_name = ? AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL)";
 
 /// Selects the metadata location of one table.
@@ -88,6 +90,15 @@ impl SignalCatalog {
     /// The SQL catalog's namespace listing only sees parents that were created explicitly;
     /// reading the table rows finds every table whoever created it.
     pub async fn list_table_idents(&self) -> Result<Vec<TableIdent>, CatalogError> {
+        Ok(self.list_table_pointers().await?.into_iter().map(|(ident, _)| ident).collect())
+    }
+
+    /// Every table registered under this catalog name with the metadata location it points
+    /// at (`None` when the row has none), in one statement on `iceberg_tables`: a commit by
+    /// any writer changes a table's location, so an unchanged location is an unchanged table.
+    pub async fn list_table_pointers(
+        &self,
+    ) -> Result<Vec<(TableIdent, Option<String>)>, CatalogError> {
         let sql = self.dialect().sql(TABLES_OF_CATALOG);
         let query_err = |source| self.query_error(source);
         let rows =
@@ -96,8 +107,9 @@ impl SignalCatalog {
         for row in rows {
             let namespace: String = row.try_get(0).map_err(query_err)?;
             let name: String = row.try_get(1).map_err(query_err)?;
+            let location: Option<String> = row.try_get(2).map_err(query_err)?;
             if let Ok(ns) = NamespaceIdent::from_strs(namespace.split('.')) {
-                out.push(TableIdent::new(ns, name));
+                out.push((TableIdent::new(ns, name), location));
             }
         }
         Ok(out)

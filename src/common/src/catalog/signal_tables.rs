@@ -62,6 +62,39 @@ pub async fn list_signal_tables(
     Ok(out)
 }
 
+/// A signal table and the metadata location the catalog points it at.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TablePointer {
+    /// The table.
+    pub id: TableId,
+    /// Its current metadata file, as `iceberg_tables` records it (`None` when the row has
+    /// none); it changes with every commit, whoever makes it.
+    pub metadata_location: Option<String>,
+}
+
+/// Every signal table in the catalog with its metadata location, sorted, optionally limited to
+/// one tenant and/or dataset: one statement on `iceberg_tables`, no metadata file read. The
+/// tables are those of [`list_signal_tables`].
+pub async fn list_signal_table_pointers(
+    catalog: &SignalCatalog,
+    tenant: Option<&str>,
+    dataset: Option<&str>,
+) -> Result<Vec<TablePointer>, CatalogError> {
+    let mut out: Vec<TablePointer> = catalog
+        .list_table_pointers()
+        .await?
+        .into_iter()
+        .filter_map(|(ident, metadata_location)| {
+            Some(TablePointer { id: TableId::from_ident(&ident).ok()?, metadata_location })
+        })
+        .filter(|p| tenant.is_none_or(|t| p.id.tenant == t))
+        .filter(|p| dataset.is_none_or(|d| p.id.dataset == d))
+        .collect();
+    out.sort();
+    out.dedup_by(|a, b| a.id == b.id);
+    Ok(out)
+}
+
 /// A table in a tenant's namespace (`[tenant, dataset]`, both valid ids) that is not a signal
 /// table: it is listed so operators see it exists, and never touched.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]

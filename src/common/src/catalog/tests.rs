@@ -1,7 +1,9 @@
 use iceberg::Catalog;
 
 use super::connection::sqlite_uri;
-use super::{SignalCatalog, ensure_table, list_other_tables, list_signal_tables};
+use super::{
+    SignalCatalog, ensure_table, list_other_tables, list_signal_table_pointers, list_signal_tables,
+};
 use crate::config::{SchemaConfig, StorageConfig};
 use crate::storage::Warehouse;
 use crate::table_kind::TableKind;
@@ -51,6 +53,14 @@ async fn sqlite_catalog_creates_lists_and_reopens_signal_tables() {
     assert_eq!(acme.iter().map(|t| t.table).collect::<Vec<_>>(), TableKind::SIGNAL_NAMED);
     let table = reopened.catalog().load_table(&acme[0].ident()).await.unwrap();
     assert_eq!(table.metadata().default_partition_spec().fields()[0].name, "hour");
+
+    // The same tables with their pointers, in one statement, each the location a load reads.
+    let pointers = list_signal_table_pointers(&reopened, None, None).await.unwrap();
+    assert_eq!(pointers.iter().map(|p| p.id.clone()).collect::<Vec<_>>(), all);
+    let first = pointers.iter().find(|p| p.id == acme[0]).unwrap();
+    assert_eq!(first.metadata_location.as_deref(), table.metadata_location());
+    let other = list_signal_table_pointers(&reopened, Some("other"), None).await.unwrap();
+    assert_eq!(other.len(), 1);
 }
 
 /// A catalog Java's `JdbcCatalog` created with its V0 schema, whose `iceberg_tables` has no

@@ -94,6 +94,13 @@ pub struct CompactorConfig {
     /// at most half of `lease_ttl_secs`, so one late renewal never loses a lease.
     /// Env `SIGNALDB_COMPACTOR_LEASE_RENEW_INTERVAL_SECS`, default `15`.
     pub lease_renew_interval_secs: u64,
+    /// Seconds a table may go unloaded while its metadata location has not changed since a
+    /// pass found nothing to do on it: compaction's and retention's passes leave such a table
+    /// alone (they list every table's location in one catalog query) and load it again at
+    /// least this often, because partitions close and expire with time alone (orphan cleanup
+    /// loads every table); `0` loads every table on every pass. Also how often the run
+    /// history records a pass that changed nothing: one row per table and job per interval. Env `SIGNALDB_COMPACTOR_FULL_CHECK_INTERVAL_SECS`, default `3600`.
+    pub full_check_interval_secs: u64,
     /// `[compactor.retention]`: partition drops and snapshot expiry.
     pub retention: RetentionConfig,
     /// `[compactor.orphan_cleanup]`: deletion of files no snapshot references.
@@ -127,6 +134,7 @@ impl Default for CompactorConfig {
             run_history_days: 30,
             lease_ttl_secs: 60,
             lease_renew_interval_secs: 15,
+            full_check_interval_secs: 3600,
             retention: RetentionConfig::default(),
             orphan_cleanup: OrphanCleanupConfig::default(),
             sort: SortConfig::default(),
@@ -154,6 +162,11 @@ impl CompactorConfig {
     /// `lease_renew_interval_secs` as a duration.
     pub fn lease_renew_interval(&self) -> Duration {
         Duration::from_secs(self.lease_renew_interval_secs)
+    }
+
+    /// `full_check_interval_secs` as a duration (zero: every table is loaded on every pass).
+    pub fn full_check_interval(&self) -> Duration {
+        Duration::from_secs(self.full_check_interval_secs)
     }
 
     /// `shutdown_timeout_secs` as a duration.

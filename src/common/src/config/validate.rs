@@ -99,6 +99,8 @@ fn check_compactor(c: &CompactorConfig, check: &mut Checker<'_>) {
         run_history_days,
         lease_ttl_secs,
         lease_renew_interval_secs,
+        // Any value works: 0 loads every table on every pass.
+        full_check_interval_secs: _,
         retention: _,
         orphan_cleanup: _,
         sort: _,

@@ -13,7 +13,9 @@ use crate::compaction::{
 };
 use crate::metrics::Metrics;
 use crate::orphan::OrphanSettings;
-use crate::pass::{AfterTable, Components, Gauges, History, LeaseSettings, TableSource, Warnings};
+use crate::pass::{
+    AfterTable, Components, Gauges, History, LeaseSettings, SkipUnchanged, TableSource, Warnings,
+};
 use crate::retention::RetentionSettings;
 use crate::snapshot::{MergePolicy, RetryPolicy};
 use crate::state;
@@ -42,6 +44,7 @@ impl From<&CompactorConfig> for JobSettings {
             // Leases are made by the assembly, for its instance.
             lease_ttl_secs: _,
             lease_renew_interval_secs: _,
+            full_check_interval_secs: _,
             // Orphan cleanup's section has its own conversion.
             orphan_cleanup: _,
             run_history_days: _,
@@ -107,9 +110,25 @@ impl From<&CompactorConfig> for JobSettings {
                 history_keep: state::kept(c),
                 checks: Some(Arc::new(c.clone())),
                 leases: None,
+                idle: skip_unchanged(c),
             },
         }
     }
+}
+
+/// How every job's pass leaves unchanged idle tables unloaded under `c`: every
+/// `full_check_interval_secs` (none when 0), marks counting under the same `[compactor]`
+/// settings only (a changed key may find work on a table another setting found idle).
+fn skip_unchanged(c: &CompactorConfig) -> Option<SkipUnchanged> {
+    use std::hash::{Hash, Hasher};
+    let full_check = c.full_check_interval();
+    if full_check.is_zero() {
+        return None;
+    }
+    let mut hasher = std::hash::DefaultHasher::new();
+    serde_json::to_string(c).unwrap_or_default().hash(&mut hasher);
+    let settings = format!("{:016x}", hasher.finish());
+    Some(SkipUnchanged { full_check, settings, load_unread: false })
 }
 
 impl From<&CompactorConfig> for CompactionSettings {
@@ -196,14 +215,17 @@ pub struct PassSettings {
     pub checks: Option<Arc<CompactorConfig>>,
     /// How tables are leased; `None` works on every table in scope without a lease.
     pub leases: Option<LeaseSettings>,
+    /// When tables unchanged since an idle run are left unloaded, and how often the run
+    /// history records a run that changed nothing; `None` loads and records every table.
+    pub idle: Option<SkipUnchanged>,
 }
 
 impl PassSettings {
     /// `concurrency` tables at a time, data files below `small_file_bytes` counted as small,
-    /// run history kept 30 days, no warning sign checked.
+    /// run history kept 30 days, no warning sign checked, every table loaded.
     pub fn new(concurrency: usize, small_file_bytes: u64) -> Self {
         let history_keep = chrono::Duration::days(30);
-        Self { concurrency, small_file_bytes, history_keep, checks: None, leases: None }
+        Self { concurrency, small_file_bytes, history_keep, checks: None, leases: None, idle: None }
     }
 
     /// These settings with every table leased as `leases` says.
@@ -211,23 +233,42 @@ impl PassSettings {
         Self { leases: Some(leases), ..self }
     }
 
+    /// These settings for a process that keeps its tables' gauges (the daemon): a table it has
+    /// not read yet is loaded even when unchanged since an idle run.
+    pub fn loading_unread(self) -> Self {
+        let idle = self.idle.map(|idle| SkipUnchanged { load_unread: true, ..idle });
+        Self { idle, ..self }
+    }
+
+    /// These settings loading every table on every pass, and recording every run.
+    pub fn loading_every_table(self) -> Self {
+        Self { idle: None, ..self }
+    }
+
     /// The components of a pass made with these settings, recording into `metrics` at the
-    /// time `clock` tells: the catalog's tables in scope, most urgent first; after each
-    /// table its gauges and failures, its run-history row, then its warning signs.
+    /// time `clock` tells: the catalog's tables in scope, most urgent first, less those
+    /// unchanged since an idle run; after each table its gauges and failures, its run-history
+    /// row, then its warning signs.
     pub fn components(self, metrics: &Arc<Metrics>, clock: Arc<dyn Clock>) -> Components {
-        let PassSettings { concurrency, small_file_bytes, history_keep, checks, leases } = self;
+        let PassSettings { concurrency, small_file_bytes, history_keep, checks, leases, idle } =
+            self;
         let instance = leases.as_ref().map_or("", |l| l.instance.as_str());
+        let quiet_every = idle.as_ref().map(|idle| idle.full_check);
         let mut sinks: Vec<Arc<dyn AfterTable>> = vec![
             Arc::new(Gauges { metrics: Arc::clone(metrics) }),
-            Arc::new(History { keep: history_keep }),
+            Arc::new(History { keep: history_keep, quiet_every }),
         ];
         if let Some(config) = checks {
             let metrics = Arc::clone(metrics);
             let clock = Arc::clone(&clock);
             sinks.push(Arc::new(Warnings { config, metrics, clock }));
         }
+        let source = TableSource::new(instance);
         Components {
-            source: TableSource::new(instance),
+            source: match idle {
+                Some(idle) => source.skipping(idle),
+                None => source,
+            },
             leases,
             sinks,
             concurrency,

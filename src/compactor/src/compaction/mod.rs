@@ -163,6 +163,25 @@ pub struct CompactionOutcome {
 }
 
 impl CompactionOutcome {
+    /// Whether the pass found nothing to do on the table, now or once a partition quiets
+    /// down: no candidate partition, no partition left for being active (it becomes a
+    /// candidate with time alone), no group deferred by its tenant's cap (the next pass takes
+    /// it, though the table will not have changed), no manifest merged or to merge, nothing
+    /// committed.
+    pub fn idle(&self) -> bool {
+        let manifests_idle = self.manifests.as_ref().is_none_or(|m| {
+            m.rewritten == 0
+                && m.merge_snapshot_id.is_none()
+                && m.error.is_none()
+                && m.would_merge.unwrap_or(0) == 0
+        });
+        self.plan.candidates.is_empty()
+            && self.plan.deferred_groups == 0
+            && !self.plan.skipped.iter().any(|s| s.reason == plan::SkipReason::ActiveHour)
+            && manifests_idle
+            && self.changes() == crate::changes::Changes::default()
+    }
+
     /// What the execution committed: files and bytes removed and added, the partitions of
     /// its committed groups, and its snapshots (the manifest merge's included); nothing for a
     /// dry run.

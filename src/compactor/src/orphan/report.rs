@@ -71,6 +71,18 @@ impl OrphanReport {
         }
     }
 
+    /// Whether the cleanup found nothing to do on the table, now or once a grace period
+    /// ends: no candidate, no unreferenced file kept for its age, nothing deleted or resumed.
+    pub fn idle(&self) -> bool {
+        self.scan.orphans == 0
+            && self.scan.skipped_by_grace == 0
+            && self.candidates.is_empty()
+            && self.candidates_not_listed == 0
+            && self.deletion.files_deleted == 0
+            && self.deletion.deletion_failures == 0
+            && self.resumed_from_checkpoint.is_none()
+    }
+
     /// Lists `locations` in the report, up to [`LISTED_CANDIDATES`].
     pub fn list_candidates(&mut self, locations: impl ExactSizeIterator<Item = String>) {
         let total = locations.len();

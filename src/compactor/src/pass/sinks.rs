@@ -11,7 +11,9 @@ use common::clock::Clock;
 use common::config::CompactorConfig;
 use tracing::{error, warn};
 
+use super::source::due;
 use super::table_run::TableRun;
+use crate::changes::Changes;
 use crate::log_target;
 use crate::metrics::Metrics;
 use crate::state::{RunOutcome, RunRecord, StateStore};
@@ -53,10 +55,32 @@ impl AfterTable for Gauges {
 }
 
 /// One run-history row per table the run worked on (a skipped table was another
-/// instance's to work on and record).
+/// instance's to work on and record), thinned when `quiet_every` is set: a run that failed
+/// or changed something is always recorded, one that changed nothing only when the newest row
+/// of its job on the table ended otherwise or is at least that old.
 pub(crate) struct History {
     /// How long rows are kept.
     pub keep: chrono::Duration,
+    /// At most one row per table and job this often for runs that changed nothing; `None`
+    /// records every run.
+    pub quiet_every: Option<std::time::Duration>,
+}
+
+impl History {
+    /// Whether `run`, ending in `outcome` and changing nothing, is left out of the history
+    /// because the newest row of its job on the table ended the same way less than
+    /// `quiet_every` before it. When the history cannot be read, the run is recorded.
+    async fn thinned(&self, store: &StateStore, run: &TableRun, outcome: RunOutcome) -> bool {
+        let Some(every) = self.quiet_every else { return false };
+        if outcome == RunOutcome::Failure || run.changes() != Changes::default() {
+            return false;
+        }
+        let Ok(newest) = store.runs().runs(&run.id, run.job, 1).await else { return false };
+        newest.first().is_some_and(|last| {
+            last.outcome == outcome
+                && (run.started_at - last.started_at).to_std().is_ok_and(|age| !due(age, every))
+        })
+    }
 }
 
 #[async_trait]
@@ -69,6 +93,9 @@ impl AfterTable for History {
             (None, true) => RunOutcome::DryRun,
             (None, false) => RunOutcome::Success,
         };
+        if self.thinned(store, run, outcome).await {
+            return;
+        }
         let record = RunRecord {
             job: run.job,
             started_at: run.started_at,

@@ -27,6 +27,8 @@ pub struct TableRun {
     pub failure: Option<Failure>,
     /// The table as committed after the run; `None` when it could not be read.
     pub state: Option<TableState>,
+    /// The metadata file the step read; `None` when it did not run.
+    pub metadata_location: Option<String>,
     /// When work on the table started (inside its lease, when it took one).
     pub started_at: DateTime<Utc>,
     /// When it ended.
@@ -45,6 +47,14 @@ impl TableRun {
     /// What the run changed in the table, as its outcome says.
     pub fn changes(&self) -> Changes {
         self.report.details.as_ref().map(TableOutcome::changes).unwrap_or_default()
+    }
+
+    /// Whether the step ran and found nothing to do (and nothing time alone makes due before
+    /// the next full check), without any failure.
+    pub fn idle(&self) -> bool {
+        self.failure.is_none()
+            && !self.skipped()
+            && self.report.details.as_ref().is_some_and(TableOutcome::idle)
     }
 
     /// Whether the table was left to another instance or job holding its lease.

@@ -63,6 +63,17 @@ impl RetentionDetails {
         }
     }
 
+    /// Whether the pass found nothing to do on the table: no partition to drop, no snapshot
+    /// to expire, nothing deferred or lost to another writer. (Partitions expire with time
+    /// alone; the pass's full check loads the table again for that.)
+    pub fn idle(&self) -> bool {
+        self.partitions_dropped.is_empty()
+            && self.snapshots_expired.is_empty()
+            && self.drop_snapshot_id.is_none()
+            && self.deferred.is_empty()
+            && self.conflicts == 0
+    }
+
     /// Details with nothing done yet, for `policy`.
     pub fn new(policy: TablePolicy, dry_run: bool) -> Self {
         Self {

@@ -16,6 +16,8 @@ pub enum Store {
     Runs,
     /// The orphan-cleanup checkpoints.
     Checkpoints,
+    /// The marks of tables a job found idle.
+    Idle,
 }
 
 impl fmt::Display for Store {
@@ -25,6 +27,7 @@ impl fmt::Display for Store {
             Self::Leases => "lease",
             Self::Runs => "run history",
             Self::Checkpoints => "orphan cleanup checkpoint",
+            Self::Idle => "idle table mark",
         })
     }
 }

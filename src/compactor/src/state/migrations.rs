@@ -16,6 +16,7 @@ use sqlx::{AnyConnection, AnyPool, Row};
 
 use super::checkpoints::CHECKPOINT_TABLE;
 use super::error::{StateError, Store};
+use super::idle::IDLE_TABLE;
 use super::leases::{LAYOUT_CHECK, LEASES_TABLE};
 use super::runs::{REQUEST_COLUMNS, RUNS_TABLE};
 
@@ -73,6 +74,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "leases, run history and checkpoints", steps: tables },
     Migration { version: 2, name: "run history error kinds", steps: error_kinds },
     Migration { version: 3, name: "run history object-store requests", steps: request_counts },
+    Migration { version: 4, name: "idle table marks", steps: idle_marks },
 ];
 
 /// The three tables in their layout before versions, adopting every earlier one.
@@ -177,7 +179,24 @@ fn request_counts(_: CatalogBackend) -> Vec<Step> {
         .collect()
 }
 
+/// Where each job last found a table idle (`super::idle`).
+fn idle_marks(_: CatalogBackend) -> Vec<Step> {
+    vec![Step::Run {
+        store: Store::Idle,
+        action: "create table",
+        sql: format!(
+            "CREATE TABLE IF NOT EXISTS {IDLE_TABLE} (\
+             catalog_name VARCHAR(255) NOT NULL, table_namespace VARCHAR(255) NOT NULL, \
+             table_name VARCHAR(255) NOT NULL, job VARCHAR(32) NOT NULL, \
+             metadata_location TEXT NOT NULL, settings VARCHAR(64) NOT NULL, \
+             checked_at_ms BIGINT NOT NULL, \
+             PRIMARY KEY (catalog_name, table_namespace, table_name, job))"
+        ),
+    }]
+}
+
 /// The newest version [`MIGRATIONS`] brings a database to.
+#[cfg(test)]
 fn latest() -> i64 {
     MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0)
 }
@@ -186,7 +205,9 @@ fn latest() -> i64 {
 /// is there already; a failed attempt is tried again a few times (an instance of an earlier
 /// version may be creating the same table at that moment).
 pub(super) async fn run(pool: &AnyPool, backend: CatalogBackend) -> Result<(), StateError> {
-    if applied(pool).await.is_ok_and(|versions| versions.contains(&latest())) {
+    // Every version, not only the latest: a database may hold a later one without an earlier.
+    let done = |versions: Vec<i64>| MIGRATIONS.iter().all(|m| versions.contains(&m.version));
+    if applied(pool).await.is_ok_and(done) {
         return Ok(());
     }
     let mut attempt = 0;

@@ -141,8 +141,9 @@ fn a_rewrite_without_gain_and_a_job_failing_for_three_intervals_warn() {
     let w = table_warnings(&config(), &logs(), &s, &rewrite(bytes(1101)), now());
     assert_eq!(names(&w), [COMPACTION_WITHOUT_GAIN]);
 
-    // Compaction runs hourly: failing now with the last success 4 hours ago warns; 2 hours
-    // ago does not.
+    // Compaction runs hourly, and the history records a pass that changed nothing hourly
+    // (the full check): failing now with the last success 5 hours ago warns (three intervals
+    // and a full check); 4 hours ago does not.
     let failing = |success_hours_ago| RecentRuns {
         by_job: vec![(
             JobKind::Compaction,
@@ -154,14 +155,21 @@ fn a_rewrite_without_gain_and_a_job_failing_for_three_intervals_warn() {
         )],
         last_rewrite: None,
     };
-    let w = table_warnings(&config(), &logs(), &s, &failing(4), now());
+    let w = table_warnings(&config(), &logs(), &s, &failing(5), now());
     assert_eq!(names(&w), [JOB_NOT_SUCCEEDING]);
     assert!(w[0].message.contains("last error: catalog unreachable"), "{}", w[0].message);
-    assert!(table_warnings(&config(), &logs(), &s, &failing(2), now()).is_empty());
+    assert!(table_warnings(&config(), &logs(), &s, &failing(4), now()).is_empty());
+    // Without the full check, every pass is recorded: three intervals are the window.
+    let mut every_pass = config();
+    every_pass.full_check_interval_secs = 0;
+    assert_eq!(
+        names(&table_warnings(&every_pass, &logs(), &s, &failing(4), now())),
+        [JOB_NOT_SUCCEEDING]
+    );
     // A disabled job is not expected to run.
     let mut off = config();
     off.enabled = false;
-    assert!(table_warnings(&off, &logs(), &s, &failing(4), now()).is_empty());
+    assert!(table_warnings(&off, &logs(), &s, &failing(5), now()).is_empty());
 }
 
 #[test]
