@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use common::partition::TimePartition;
+use futures::{StreamExt, TryStreamExt, stream};
 use iceberg::spec::{
     DataContentType, DataFile, Datum, Manifest, ManifestContentType, ManifestFile,
     PrimitiveLiteral, Struct, TableMetadata,
 };
-use futures::{StreamExt, TryStreamExt, stream};
 use iceberg::table::Table;
 
 use crate::time_partition::time_field;

@@ -298,7 +298,9 @@ async fn write_all(
         fetches.push(async move {
             let fetch = RequestTally::carry(async move { read::fetch(&table, task).await });
             match AbortOnDropHandle::new(tokio::spawn(fetch)).await {
-                Ok(fetched) => fetched.map_err(|e| RewriteError::Read { path, source: Box::new(e) }),
+                Ok(fetched) => {
+                    fetched.map_err(|e| RewriteError::Read { path, source: Box::new(e) })
+                }
                 Err(e) => Err(RewriteError::Task(e.to_string())),
             }
         });

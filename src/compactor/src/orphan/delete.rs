@@ -12,9 +12,9 @@ use common::catalog::SignalCatalog;
 use common::clock::Clock;
 use common::tables::TableId;
 use futures::StreamExt;
-use object_store::path::Path;
 use iceberg::Catalog;
 use object_store::ObjectStore;
+use object_store::path::Path;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -189,7 +189,9 @@ enum Deletion {
 /// became of it. A path the store does not confirm deleted counts as failed (it stays in
 /// storage and the next run finds it again), never as deleted.
 async fn delete_all(store: &dyn ObjectStore, paths: &[Path]) -> Vec<Deletion> {
-    let input = futures::stream::iter(paths.to_vec().into_iter().map(Ok)).boxed();
+    // The store's stream outlives this call: it takes the paths by value.
+    let owned: Vec<Path> = paths.to_vec();
+    let input = futures::stream::iter(owned.into_iter().map(Ok)).boxed();
     let (mut deleted, mut gone, mut errors) = (HashSet::new(), Vec::new(), Vec::new());
     let mut results = store.delete_stream(input);
     while let Some(result) = results.next().await {

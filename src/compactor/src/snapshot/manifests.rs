@@ -120,7 +120,8 @@ pub(super) async fn read_parent(
         }
         return Err(SnapshotError::FilesNoLongerLive { missing: remove.iter().cloned().collect() });
     };
-    let parent_files = cache.list(table).await.map_err(iceberg_err("read the current manifest list"))?;
+    let parent_files =
+        cache.list(table).await.map_err(iceberg_err("read the current manifest list"))?;
     let mut found = BTreeSet::new();
     let live = parent_files.iter().filter(|f| f.has_added_files() || f.has_existing_files());
     if remove.is_empty() {

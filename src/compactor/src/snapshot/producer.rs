@@ -1,11 +1,11 @@
 //! Staging a snapshot change: every file of the new snapshot written, nothing visible until
 //! commit.
 
+use futures::{StreamExt, TryStreamExt, stream};
 use iceberg::spec::{
     FormatVersion, MAIN_BRANCH, ManifestContentType, ManifestFile, ManifestListWriter, Snapshot,
     SnapshotSummaryCollector, Summary, TableMetadata, TableMetadataBuilder,
 };
-use futures::{StreamExt, TryStreamExt, stream};
 use iceberg::table::Table;
 
 use super::change::{ChangeKind, SnapshotChange};
