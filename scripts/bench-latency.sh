@@ -12,6 +12,7 @@
 #   scripts/bench-latency.sh --baseline=REV    # also the compactor built from git revision REV
 #                                              # (its peak RSS is the RSS target's reference)
 #   scripts/bench-latency.sh --delays=0,20     # only these delays (0 is always included)
+#   scripts/bench-latency.sh --only=small      # only this shape (ingestion or small)
 #   scripts/bench-latency.sh --keep            # keep the temporary directory
 #
 # Writes target/bench/latency.json; the raw runs are in target/bench/latency-run/. Exits non-zero
@@ -30,13 +31,15 @@ QUICK=0
 KEEP=0
 BASELINE=""
 DELAYS="0,5,20,50"
+ONLY=""
 for arg in "$@"; do
     case "$arg" in
         --quick) QUICK=1 ;;
         --keep) KEEP=1 ;;
         --baseline=*) BASELINE="${arg#--baseline=}" ;;
         --delays=*) DELAYS="0,${arg#--delays=}" ;;
-        -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --only=*) ONLY="${arg#--only=}" ;;
+        -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $arg (try --help)" ;;
     esac
 done
@@ -137,6 +140,7 @@ rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
 for shape_spec in "${SHAPES[@]}"; do
     IFS=: read -r shape hours files rows <<<"$shape_spec"
+    [[ -z "$ONLY" || "$ONLY" == "$shape" ]] || continue
     root="$WORK/$shape"
     mkdir -p "$root"
     write_config "$root/direct.toml" "$root" "$MOTO_ENDPOINT" "$shape"

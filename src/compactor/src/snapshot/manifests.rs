@@ -128,25 +128,32 @@ pub(super) async fn read_parent(
         out.reused.extend(live.cloned());
         return Ok(out);
     }
-    // Read several at once, in order: mostly from the cache the plan filled.
+    // Read several at once, in order: mostly from the cache the plan filled. A manifest that
+    // holds a removed file is read whole inside its own read, never while the others wait
+    // unpolled: none of them keeps an object-store request slot the whole read waits for.
     let mut reads = Vec::new();
     for file in live {
-        reads.push(async move { cache.read(table, file).await.map(|entries| (file, entries)) });
+        reads.push(async move {
+            let ManifestEntries { live, loaded } = cache
+                .read(table, file)
+                .await
+                .map_err(iceberg_err("read a manifest of the current snapshot"))?;
+            let hits: Vec<String> =
+                live.iter().filter(|f| remove.contains(&f.path)).map(|f| f.path.clone()).collect();
+            let manifest = match (hits.is_empty(), loaded) {
+                (true, _) => None,
+                (false, Some(manifest)) => Some(manifest),
+                (false, None) => Some(load(table, cache, file).await?),
+            };
+            Ok::<_, SnapshotError>((file, hits, manifest))
+        });
     }
     let mut read = stream::iter(reads).buffered(MANIFEST_READS);
-    while let Some((file, ManifestEntries { live, loaded })) =
-        read.try_next().await.map_err(iceberg_err("read a manifest of the current snapshot"))?
-    {
-        let before = found.len();
-        found.extend(live.iter().filter(|f| remove.contains(&f.path)).map(|f| f.path.clone()));
-        if found.len() == before {
-            out.reused.push(file.clone());
-        } else {
-            let manifest = match loaded {
-                Some(manifest) => manifest,
-                None => load(table, cache, file).await?,
-            };
-            out.touched.push((file.clone(), manifest));
+    while let Some((file, hits, manifest)) = read.try_next().await? {
+        found.extend(hits);
+        match manifest {
+            None => out.reused.push(file.clone()),
+            Some(manifest) => out.touched.push((file.clone(), manifest)),
         }
     }
     if found.len() != remove.len() {
