@@ -8,9 +8,10 @@
 //!
 //! A rewrite fetches its inputs ahead of the decoder ([`fetch`], [`read_ahead`]): up to
 //! [`READ_AHEAD_FILES`] requests in flight and [`READ_AHEAD_BYTES`] of whole files held, so
-//! that the object store's latency is paid once per window, not once per file. The fetches
-//! run in the rewrite's own task: dropping the rewrite (a failure, a cancellation) drops
-//! them, and reading writes nothing that could be left behind.
+//! that the object store's latency is paid once per window, not once per file. The rewrite
+//! runs each fetch as a task of its own, which reads its whole answer whatever the decoder is
+//! doing and is aborted when the rewrite is dropped (a failure, a cancellation); reading
+//! writes nothing that could be left behind.
 
 use std::sync::Arc;
 
