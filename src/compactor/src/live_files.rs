@@ -6,8 +6,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use common::catalog::SignalCatalog;
 use common::partition::TimePartition;
 use futures::{StreamExt, TryStreamExt, stream};
+use iceberg::TableIdent;
 use iceberg::spec::{
     DataContentType, DataFile, Datum, Manifest, ManifestContentType, ManifestFile,
     PrimitiveLiteral, Struct, TableMetadata,
@@ -95,6 +97,10 @@ pub(crate) async fn live_files_listed(
     Ok(live.iter().flat_map(|l| l.iter().cloned()).collect())
 }
 
+/// Manifest entries one table run keeps whole in memory (about 1 KiB each), so that its
+/// commits and manifest merges do not decode again the manifests its plan read.
+pub(crate) const RUN_MANIFEST_ENTRIES: usize = 10_000;
+
 /// Manifests of one table read at the same time (the store's own request limit bounds the
 /// requests of all tables together).
 pub(crate) const MANIFEST_READS: usize = 16;
@@ -108,8 +114,10 @@ pub(crate) async fn manifest_list(table: &Table) -> iceberg::Result<Vec<Manifest
     Ok(list.consume_entries().into_iter().collect())
 }
 
-/// The live entries of every manifest read so far, by manifest path, for the readers of one
-/// table: live-file reads and snapshot staging share it.
+/// What is known of one table's immutable files, for the readers of one table run: the live
+/// entries of every manifest read so far (by manifest path), manifest lists, whole manifests
+/// within a budget, and the table as loaded from each metadata file. Live-file reads, snapshot
+/// staging, commits and the state read after a run share it.
 ///
 /// A manifest file is immutable once written (a new snapshot writes new manifests, never
 /// edits old ones), so what it lists can be remembered by its path: after a conflict the
@@ -130,6 +138,8 @@ struct CacheInner {
     manifests: HashMap<String, Manifest>,
     /// The manifests of each manifest list read, by the list's path.
     lists: HashMap<String, Arc<[ManifestFile]>>,
+    /// The table as its metadata file describes it, by the file's location.
+    tables: HashMap<String, Table>,
     /// Entries that may still be kept in `manifests`.
     budget: usize,
 }
@@ -207,6 +217,37 @@ impl ManifestCache {
         let live = live_entries(table.metadata(), manifest_file, &manifest);
         self.remember(&manifest_file.manifest_path, live, &manifest);
         Ok(manifest)
+    }
+
+    /// The table `ident` as the catalog points at it now. The pointer is always asked of the
+    /// catalog (one query of its database); the metadata file it names is read only when no
+    /// table of this cache was loaded from, or committed as, that file: a metadata file never
+    /// changes once written, so a run's commits and the state read after it need not read
+    /// again what the run loaded or wrote.
+    pub async fn current(
+        &self,
+        catalog: &SignalCatalog,
+        ident: &TableIdent,
+    ) -> iceberg::Result<Table> {
+        let location = catalog.metadata_location(ident).await.map_err(|e| {
+            iceberg::Error::new(iceberg::ErrorKind::Unexpected, "read the metadata location")
+                .with_context("catalog database", catalog.name())
+                .with_source(e)
+        })?;
+        if let Some(table) = location.and_then(|l| self.lock().tables.get(&l).cloned()) {
+            return Ok(table);
+        }
+        let table = catalog.load_table(ident).await?;
+        self.remember_table(&table);
+        Ok(table)
+    }
+
+    /// Remembers `table` as the table its metadata file describes (a table without a metadata
+    /// location is not remembered).
+    pub fn remember_table(&self, table: &Table) {
+        if let Some(location) = table.metadata_location() {
+            self.lock().tables.insert(location.to_string(), table.clone());
+        }
     }
 
     /// How many manifests are remembered.

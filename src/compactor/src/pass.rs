@@ -26,6 +26,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::failure::{Failure, FailureKind};
 use crate::job::{JobKind, Scope};
+use crate::live_files::ManifestCache;
 use crate::log_target;
 use crate::metrics::Metrics;
 use crate::report::{JobOutcome, JobReport, Skipped, TableReport};
@@ -96,17 +97,20 @@ where
     }
 
     /// The table as committed now: reloaded when the step may have changed it (`reload`),
-    /// else `loaded`. `None` when it cannot be read (its gauges then stay as they were).
+    /// else `loaded`; read through `files`, the run's cache of the table's files, so that what
+    /// the step loaded or committed is not read again. `None` when it cannot be read (its
+    /// gauges then stay as they were).
     async fn state_after(
         &self,
         catalog: &SignalCatalog,
         id: &TableId,
         loaded: &Table,
         reload: bool,
+        files: &ManifestCache,
     ) -> Option<TableState> {
         let reloaded;
         let table = if reload {
-            match catalog.load_table(&id.ident()).await {
+            match files.current(catalog, &id.ident()).await {
                 Ok(table) => {
                     reloaded = table;
                     &reloaded
@@ -116,7 +120,7 @@ where
         } else {
             loaded
         };
-        match TableState::read(table, self.parts.small_file_bytes).await {
+        match TableState::read(table, self.parts.small_file_bytes, files).await {
             Ok(state) => Some(state),
             Err(e) => not_read(id, &e),
         }
@@ -200,7 +204,10 @@ where
                     "Skipped {id}: its lease is held by another instance or job"
                 );
                 let state = match catalog.load_table(&id.ident()).await {
-                    Ok(table) => self.state_after(catalog, id, &table, false).await,
+                    Ok(table) => {
+                        let files = ManifestCache::new();
+                        self.state_after(catalog, id, &table, false, &files).await
+                    }
                     Err(_) => None,
                 };
                 let report = TableReport::skipped(id, skipped);
@@ -232,8 +239,9 @@ where
             Ok(table) => {
                 metadata_location = table.metadata_location().map(str::to_string);
                 let cx = TableContext::new(id, &table, catalog, scope, cancel).fenced(fence);
+                let files = Arc::clone(&cx.files);
                 let result = self.step.run_table(pass, cx).await;
-                state = self.state_after(catalog, id, &table, !scope.dry_run).await;
+                state = self.state_after(catalog, id, &table, !scope.dry_run, &files).await;
                 result
             }
         };

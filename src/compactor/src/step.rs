@@ -4,6 +4,8 @@
 //! A step knows nothing of passes, reports or metrics: the pass runs it on every table in scope
 //! and wrappers (metrics) are assembled around it.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use common::catalog::{CatalogError, SignalCatalog};
 use common::tables::TableId;
@@ -12,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::failure::{Classify, Failure, FailureKind};
 use crate::job::{JobKind, Scope};
+use crate::live_files::{ManifestCache, RUN_MANIFEST_ENTRIES};
 use crate::state::Fence;
 use crate::table_state::TableState;
 
@@ -60,6 +63,9 @@ pub struct TableContext<'a> {
     pub stats: TableStats,
     /// The lease the step's commits must still hold, when the pass took one.
     pub fence: Option<Fence>,
+    /// What is known of the table's files, shared by the step's reads and commits and the
+    /// state read after it: starts with `table` and keeps each table the step commits.
+    pub files: Arc<ManifestCache>,
 }
 
 impl<'a> TableContext<'a> {
@@ -72,7 +78,10 @@ impl<'a> TableContext<'a> {
         scope: &'a Scope,
         cancel: &'a CancellationToken,
     ) -> Self {
-        Self { id, table, catalog, scope, cancel, stats: TableStats::of(table), fence: None }
+        let files = Arc::new(ManifestCache::with_manifests(RUN_MANIFEST_ENTRIES));
+        files.remember_table(table);
+        let stats = TableStats::of(table);
+        Self { id, table, catalog, scope, cancel, stats, fence: None, files }
     }
 
     /// This context with commits fenced by `fence`.

@@ -11,7 +11,7 @@ use iceberg::spec::DataContentType;
 use iceberg::table::Table;
 use serde::Serialize;
 
-use crate::live_files::{ManifestCache, live_files_listed, manifest_list};
+use crate::live_files::{ManifestCache, live_files_listed};
 use crate::time_partition::current_time_field;
 
 /// A table as its current metadata and manifests describe it.
@@ -77,14 +77,19 @@ pub struct HourFiles {
 }
 
 impl TableState {
-    /// Reads the state of `table`, counting data files below `small_file_bytes` as small.
-    pub async fn read(table: &Table, small_file_bytes: u64) -> iceberg::Result<Self> {
+    /// Reads the state of `table`, counting data files below `small_file_bytes` as small;
+    /// manifests and lists `cache` holds are not read again.
+    pub async fn read(
+        table: &Table,
+        small_file_bytes: u64,
+        cache: &ManifestCache,
+    ) -> iceberg::Result<Self> {
         let md = table.metadata();
         // The metadata file's size is asked for while the manifests are read: one round trip
         // to the object store less.
         let files = async {
-            let list = manifest_list(table).await?;
-            let files = live_files_listed(table, &list, &ManifestCache::new()).await?;
+            let list = cache.list(table).await?;
+            let files = live_files_listed(table, &list, cache).await?;
             Ok::<_, iceberg::Error>((list, files))
         };
         let ((list, files), metadata_bytes) = futures::try_join!(files, metadata_bytes(table))?;
@@ -172,13 +177,13 @@ mod tests {
     #[tokio::test]
     async fn the_state_counts_live_files_small_files_manifests_and_the_oldest_hour() {
         let fx = Fixture::new().await;
-        let empty = TableState::read(&fx.load().await, 1).await.unwrap();
+        let empty = TableState::read(&fx.load().await, 1, &ManifestCache::new()).await.unwrap();
         assert_eq!((empty.data_files, empty.manifests, empty.oldest_hour), (0, 0, None));
         assert!(empty.metadata_bytes > 0, "a new table has a metadata file");
 
         fx.fill(&[BASE_HOUR + 1, BASE_HOUR], 2, 10).await;
         let table = fx.load().await;
-        let all = TableState::read(&table, u64::MAX).await.unwrap();
+        let all = TableState::read(&table, u64::MAX, &ManifestCache::new()).await.unwrap();
         assert_eq!((all.data_files, all.small_files, all.delete_files), (4, 4, 0));
         assert_eq!((all.manifests, all.snapshots), (2, 2));
         assert_eq!(all.oldest_hour, Some(BASE_HOUR));
@@ -189,11 +194,12 @@ mod tests {
         assert_eq!((before.files, before.small_files), (2, 2));
         assert_eq!(all.before(BASE_HOUR + 2).bytes, all.data_bytes);
         assert_eq!(all.before(BASE_HOUR), HourFiles::default());
-        let none_small = TableState::read(&table, 1).await.unwrap();
+        let none_small = TableState::read(&table, 1, &ManifestCache::new()).await.unwrap();
         assert_eq!(none_small.small_files, 0);
 
         fx.add_position_delete(BASE_HOUR).await;
-        let with_delete = TableState::read(&fx.load().await, u64::MAX).await.unwrap();
+        let with_delete =
+            TableState::read(&fx.load().await, u64::MAX, &ManifestCache::new()).await.unwrap();
         assert_eq!((with_delete.data_files, with_delete.delete_files), (4, 1));
         assert_eq!(with_delete.delete_rows, 1);
         let label = common::partition::hour_label(BASE_HOUR);

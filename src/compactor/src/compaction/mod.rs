@@ -62,10 +62,6 @@ use crate::log_target;
 use crate::step::{StepError, StepOutcome, TableContext, TableStep};
 use crate::time_partition::current_time_field;
 
-/// Manifest entries a compaction pass keeps whole in memory (about 1 KiB each), so that its
-/// commits and merges do not decode again the manifests its plan read.
-pub(crate) const PASS_MANIFEST_ENTRIES: usize = 10_000;
-
 /// Everything a compaction pass needs to know, from `[compactor]`; a table's own `write.*`
 /// properties win over it ([`CompactionSettings::for_table`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,7 +224,7 @@ impl CompactionStep {
 
     /// Plans the compaction of the table in `cx`.
     pub async fn plan(&self, cx: &TableContext<'_>) -> Result<TablePlan, StepError> {
-        Ok(self.survey(cx, &ManifestCache::new()).await?.0)
+        Ok(self.survey(cx, &cx.files).await?.0)
     }
 
     /// The settings for the table in `cx`, its own `write.*` properties applied.
@@ -275,15 +271,15 @@ impl CompactionStep {
         cx: &TableContext<'_>,
         shares: &TenantShares,
     ) -> Result<(TablePlan, TableExecution, ManifestsReport), StepError> {
-        // One cache for the pass: the scan, the commits and a manifest merge reuse what the
-        // plan read, so each manifest is decoded once per pass.
-        let cache = ManifestCache::with_manifests(PASS_MANIFEST_ENTRIES);
-        let (mut plan, found, table_settings) = self.survey(cx, &cache).await?;
+        // One cache for the run: the scan, the commits and a manifest merge reuse what the
+        // plan read, so each manifest is decoded once per run.
+        let cache = cx.files.as_ref();
+        let (mut plan, found, table_settings) = self.survey(cx, cache).await?;
         shares.admit(&cx.id.tenant, &mut plan);
         let settings = &table_settings.execute;
         let clock = self.clock.as_ref();
-        let execution = execute::execute(cx, &plan, settings, clock, &self.rewrites, &cache).await;
-        let manifests = manifests::upkeep(cx, settings, clock, found, &execution, &cache).await;
+        let execution = execute::execute(cx, &plan, settings, clock, &self.rewrites, cache).await;
+        let manifests = manifests::upkeep(cx, settings, clock, found, &execution, cache).await;
         Ok((plan, execution, manifests))
     }
 
@@ -409,7 +405,7 @@ impl TableStep for CompactionStep {
         cx: TableContext<'_>,
     ) -> Result<StepOutcome<CompactionOutcome>, StepError> {
         if cx.scope.dry_run {
-            let (mut plan, found, _) = self.survey(&cx, &ManifestCache::new()).await?;
+            let (mut plan, found, _) = self.survey(&cx, &cx.files).await?;
             shares.admit(&cx.id.tenant, &mut plan);
             return Ok(self.dry_run(&cx, plan, found));
         }

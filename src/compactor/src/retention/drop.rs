@@ -42,7 +42,8 @@ enum Declined {
 }
 
 /// Drops every partition of `id` whose hour ends at or before `cutoff`, in one `delete`
-/// snapshot; commits nothing when none is expired.
+/// snapshot; commits nothing when none is expired. `manifests` is the run's cache of the
+/// table's files.
 pub(crate) async fn drop_expired(
     catalog: &SignalCatalog,
     id: &TableId,
@@ -50,11 +51,11 @@ pub(crate) async fn drop_expired(
     clock: &dyn Clock,
     retry: RetryPolicy,
     cutoff: DateTime<Utc>,
+    manifests: &ManifestCache,
 ) -> Result<DropOutcome, RetentionError> {
     let last = Mutex::new(Evaluation::default());
-    let manifests = ManifestCache::new();
     let build = |table: Table| {
-        let (last, manifests) = (&last, &manifests);
+        let last = &last;
         async move {
             let files = live_files_cached(&table, manifests).await.map_err(Declined::Read)?;
             let evaluation = evaluate(&files, cutoff);
@@ -66,7 +67,7 @@ pub(crate) async fn drop_expired(
             Ok(SnapshotChange::delete(paths))
         }
     };
-    let outcome = commit_with_retry(catalog, id, fence, clock, retry, &manifests, &build)
+    let outcome = commit_with_retry(catalog, id, fence, clock, retry, manifests, &build)
         .await
         .map_err(RetentionError::Drop)?;
     let conflicts = outcome.conflicts;

@@ -165,7 +165,8 @@ enum Declined {
 
 /// Expires the snapshots of `id` beyond the `keep` most recent: a metadata-only change
 /// committed through the snapshot module's [`commit_with_retry`], planned again on fresh
-/// metadata at each attempt; commits nothing when nothing is to expire.
+/// metadata at each attempt; commits nothing when nothing is to expire. `files` is the run's
+/// cache of the table's files (a table it holds is not read again).
 pub(crate) async fn expire(
     catalog: &SignalCatalog,
     id: &TableId,
@@ -173,6 +174,7 @@ pub(crate) async fn expire(
     clock: &dyn Clock,
     keep: usize,
     retry: RetryPolicy,
+    files: &ManifestCache,
 ) -> Result<ExpireOutcome, RetentionError> {
     let last = Mutex::new((Vec::new(), 0));
     let build = |table: Table| {
@@ -189,10 +191,9 @@ pub(crate) async fn expire(
             Ok(RemoveSnapshots { snapshot_ids })
         }
     };
-    let outcome =
-        commit_with_retry(catalog, id, fence, clock, retry, &ManifestCache::new(), &build)
-            .await
-            .map_err(expire_error)?;
+    let outcome = commit_with_retry(catalog, id, fence, clock, retry, files, &build)
+        .await
+        .map_err(expire_error)?;
     let conflicts = outcome.conflicts;
     let (expired, kept) = std::mem::take(&mut *last.lock().expect("plan lock"));
     match outcome.result {

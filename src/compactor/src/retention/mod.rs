@@ -129,9 +129,8 @@ impl RetentionStep {
         let id = cx.id;
         let mut errors = Vec::new();
         let (clock, retry) = (self.clock.as_ref(), self.settings.retry);
-        match drop::drop_expired(cx.catalog, id, cx.fence.as_ref(), clock, retry, d.policy.cutoff)
-            .await
-        {
+        let (fence, cutoff) = (cx.fence.as_ref(), d.policy.cutoff);
+        match drop::drop_expired(cx.catalog, id, fence, clock, retry, cutoff, &cx.files).await {
             Ok(outcome) => {
                 self.record_evaluation(cx, &outcome.evaluation, d);
                 d.conflicts += outcome.conflicts;
@@ -155,7 +154,8 @@ impl RetentionStep {
             return errors;
         }
         let keep = self.settings.config.snapshots_to_keep;
-        match expire::expire(cx.catalog, id, cx.fence.as_ref(), clock, keep, retry).await {
+        match expire::expire(cx.catalog, id, cx.fence.as_ref(), clock, keep, retry, &cx.files).await
+        {
             Ok(outcome) => {
                 let now = self.clock.now();
                 d.conflicts += outcome.conflicts;

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use futures::{StreamExt, TryStreamExt, stream};
 use iceberg::io::FileIO;
 use iceberg::spec::{
-    DataFile, FormatVersion, Manifest, ManifestContentType, ManifestFile, ManifestWriterBuilder,
-    PartitionSpecRef, SnapshotSummaryCollector, TableMetadata,
+    DataFile, FormatVersion, Manifest, ManifestContentType, ManifestFile, ManifestWriter,
+    ManifestWriterBuilder, PartitionSpecRef, SnapshotSummaryCollector, TableMetadata,
 };
 use iceberg::table::Table;
 use uuid::Uuid;
@@ -71,7 +71,7 @@ impl<'a> NewFiles<'a> {
         &mut self,
         spec: &PartitionSpecRef,
         content: ManifestContentType,
-    ) -> Result<iceberg::spec::ManifestWriter, SnapshotError> {
+    ) -> Result<ManifestWriter, SnapshotError> {
         let location = self.manifest_location();
         let output = self.file_io.new_output(&location).map_err(iceberg_err("create manifest"))?;
         self.written.push(location);
@@ -278,14 +278,36 @@ pub(super) fn spec_of(
     })
 }
 
-/// Writes `entries` as EXISTING in one new manifest of `content` for files of `spec`; `None`
-/// when there are none.
-pub(super) async fn write_existing(
+/// A new manifest with every entry added, not stored yet: the manifests of one snapshot are
+/// filled one after another (naming them needs [`NewFiles`]) and then stored together by
+/// [`store`].
+pub(super) struct Unstored {
+    writer: ManifestWriter,
+    /// What storing it does, for an error.
+    action: &'static str,
+}
+
+/// Manifests of one snapshot stored at the same time.
+const MANIFEST_WRITES: usize = 16;
+
+/// Stores `manifests` several at once (one round trip to the object store for a commit's few
+/// manifests, not one each) and returns them in the order given.
+pub(super) async fn store(manifests: Vec<Unstored>) -> Result<Vec<ManifestFile>, SnapshotError> {
+    let mut writes = Vec::new();
+    for Unstored { writer, action } in manifests {
+        writes.push(async move { writer.write_manifest_file().await.map_err(iceberg_err(action)) });
+    }
+    stream::iter(writes).buffered(MANIFEST_WRITES).try_collect().await
+}
+
+/// `entries` as EXISTING in one new manifest of `content` for files of `spec`; `None` when
+/// there are none.
+pub(super) fn fill_existing(
     spec: &PartitionSpecRef,
     content: ManifestContentType,
     entries: Vec<Entry>,
     files: &mut NewFiles<'_>,
-) -> Result<Option<ManifestFile>, SnapshotError> {
+) -> Result<Option<Unstored>, SnapshotError> {
     if entries.is_empty() {
         return Ok(None);
     }
@@ -295,16 +317,14 @@ pub(super) async fn write_existing(
             .add_existing_file(file, snapshot_id, sequence_number, file_sequence_number)
             .map_err(iceberg_err("add an entry to a rewritten manifest"))?;
     }
-    let written =
-        writer.write_manifest_file().await.map_err(iceberg_err("write a rewritten manifest"))?;
-    Ok(Some(written))
+    Ok(Some(Unstored { writer, action: "write a rewritten manifest" }))
 }
 
-/// Writes the removed entries, DELETED, in one manifest per partition spec and content.
-pub(super) async fn write_removed(
+/// The removed entries, DELETED, in one manifest per partition spec and content.
+pub(super) fn fill_removed(
     removed: Removed,
     files: &mut NewFiles<'_>,
-) -> Result<Vec<ManifestFile>, SnapshotError> {
+) -> Result<Vec<Unstored>, SnapshotError> {
     let mut out = Vec::new();
     for ((spec_id, content), entries) in removed.by_spec {
         let spec = files.metadata.partition_spec_by_id(spec_id).cloned().ok_or_else(|| {
@@ -318,30 +338,26 @@ pub(super) async fn write_removed(
                 .add_delete_file(file, sequence_number, file_sequence_number)
                 .map_err(iceberg_err("add an entry to the manifest of removed files"))?;
         }
-        let written = writer
-            .write_manifest_file()
-            .await
-            .map_err(iceberg_err("write the manifest of removed files"))?;
-        out.push(written);
+        out.push(Unstored { writer, action: "write the manifest of removed files" });
     }
     Ok(out)
 }
 
 impl Removed {
-    /// The number of manifests [`write_removed`] writes for these entries.
+    /// The number of manifests [`fill_removed`] makes of these entries.
     pub(super) fn manifests(&self) -> usize {
         self.by_spec.len()
     }
 }
 
-/// Writes the manifest of the added files (the table's default spec), each ADDED with
+/// The manifest of the added files (the table's default spec), each ADDED with
 /// `sequence_number` or, when `None`, the new snapshot's. Added files are counted in `summary`.
-pub(super) async fn write_added(
+pub(super) fn fill_added(
     add: &[DataFile],
     sequence_number: Option<i64>,
     files: &mut NewFiles<'_>,
     summary: &mut SnapshotSummaryCollector,
-) -> Result<ManifestFile, SnapshotError> {
+) -> Result<Unstored, SnapshotError> {
     let metadata = files.metadata;
     let spec = metadata.default_partition_spec().clone();
     let schema = metadata.current_schema().clone();
@@ -357,5 +373,5 @@ pub(super) async fn write_added(
             .add_file(data_file.clone(), sequence_number.unwrap_or(-1))
             .map_err(iceberg_err("add an entry to the manifest of added files"))?;
     }
-    writer.write_manifest_file().await.map_err(iceberg_err("write the manifest of added files"))
+    Ok(Unstored { writer, action: "write the manifest of added files" })
 }

@@ -15,7 +15,7 @@ use iceberg::spec::{ManifestContentType, ManifestFile, TableMetadata};
 use serde::Serialize;
 
 use super::error::SnapshotError;
-use super::manifests::{Entry, NewFiles, Survivors, spec_of, write_existing};
+use super::manifests::{Entry, NewFiles, Survivors, Unstored, fill_existing, spec_of};
 use crate::live_files::time_value;
 
 /// What one snapshot's merge did, for its summary and the compaction report.
@@ -85,14 +85,14 @@ impl MergePool {
         self.replaced
     }
 
-    /// Writes the pool's entries into merged manifests of about `target_size_bytes`, each
-    /// holding consecutive hours of one partition spec (an hour larger than the target is
+    /// The pool's entries as merged manifests of about `target_size_bytes` (not stored yet),
+    /// each holding consecutive hours of one partition spec (an hour larger than the target is
     /// split); sizes are estimated from the merged manifests' bytes per entry.
-    pub(super) async fn write(
+    pub(super) fn fill(
         self,
         target_size_bytes: u64,
         files: &mut NewFiles<'_>,
-    ) -> Result<(Vec<ManifestFile>, ManifestMerge), SnapshotError> {
+    ) -> Result<(Vec<Unstored>, ManifestMerge), SnapshotError> {
         let per_entry = (self.bytes / self.entries_read.max(1) as u64).max(1);
         let capacity = usize::try_from(target_size_bytes / per_entry).unwrap_or(usize::MAX).max(1);
         let mut merge = ManifestMerge { replaced: self.replaced, ..ManifestMerge::default() };
@@ -108,8 +108,7 @@ impl MergePool {
             });
             for bin in bins(&entries, capacity) {
                 let bin: Vec<Entry> = entries.drain(..bin).collect();
-                let manifest = write_existing(&spec, ManifestContentType::Data, bin, files).await?;
-                written.extend(manifest);
+                written.extend(fill_existing(&spec, ManifestContentType::Data, bin, files)?);
             }
         }
         merge.created = written.len();

@@ -3,9 +3,9 @@
 
 use std::str::FromStr;
 
-use iceberg::MetadataLocation;
 use iceberg::spec::TableMetadataBuilder;
 use iceberg::table::Table;
+use iceberg::{MetadataLocation, Runtime};
 
 use super::change::RemoveSnapshots;
 use super::error::{SnapshotError, iceberg_err};
@@ -25,6 +25,8 @@ pub(super) struct NextMetadata {
     /// default 100) that are to be deleted once committed: only when the table sets
     /// [`DELETE_AFTER_COMMIT`]; otherwise they stay for orphan cleanup.
     pub(super) superseded: Vec<String>,
+    /// The table as it is once the new metadata is committed.
+    pub(super) next: Table,
 }
 
 /// Writes `update` applied to `table`'s current metadata as the next metadata file
@@ -64,7 +66,15 @@ pub(super) async fn write_next_metadata(
         .write_to(table.file_io(), &new_location)
         .await
         .map_err(iceberg_err("write new table metadata"))?;
-    Ok(NextMetadata { old_location, new_location: new_location.to_string(), superseded })
+    let next = Table::builder()
+        .file_io(table.file_io().clone())
+        .identifier(table.identifier().clone())
+        .metadata_location(new_location.to_string())
+        .metadata(new_metadata)
+        .runtime(Runtime::try_current().map_err(iceberg_err("describe the next table"))?)
+        .build()
+        .map_err(iceberg_err("describe the next table"))?;
+    Ok(NextMetadata { old_location, new_location: new_location.to_string(), superseded, next })
 }
 
 /// Stages `change` on `table`'s current metadata: the snapshots it names removed, with every
@@ -76,11 +86,12 @@ pub(crate) async fn stage_removal(
     let mut written = Vec::new();
     let update = |b: TableMetadataBuilder| Ok(b.remove_snapshots(&change.snapshot_ids));
     match write_next_metadata(table, update, &mut written).await {
-        Ok(NextMetadata { old_location, new_location, superseded }) => Ok(Staged {
+        Ok(NextMetadata { old_location, new_location, superseded, next }) => Ok(Staged {
             old_location,
             new_location,
             written,
             superseded,
+            next,
             effect: change.clone(),
             file_io: table.file_io().clone(),
         }),

@@ -11,8 +11,8 @@ use iceberg::table::Table;
 use super::change::{ChangeKind, SnapshotChange};
 use super::error::{SnapshotError, iceberg_err};
 use super::manifests::{
-    NewFiles, ParentManifests, Removed, live_entries, load, read_parent, spec_of, split_touched,
-    write_added, write_existing, write_removed,
+    NewFiles, ParentManifests, Removed, fill_added, fill_existing, fill_removed, live_entries,
+    load, read_parent, spec_of, split_touched, store,
 };
 use super::merge::{ManifestMerge, MergePool};
 use super::metadata::{NextMetadata, write_next_metadata};
@@ -145,13 +145,14 @@ async fn write_snapshot(
         .build();
 
     let update = |b: TableMetadataBuilder| b.set_branch_snapshot(snapshot, MAIN_BRANCH);
-    let ((), NextMetadata { old_location, new_location, superseded }) =
+    let ((), NextMetadata { old_location, new_location, superseded, next }) =
         futures::try_join!(close_list, write_next_metadata(table, update, &mut files.written))?;
     Ok(Staged {
         old_location,
         new_location,
         written: Vec::new(),
         superseded,
+        next,
         effect: NewSnapshot { snapshot_id, summary, manifests: manifest_count, merge },
         file_io: table.file_io().clone(),
     })
@@ -206,18 +207,20 @@ async fn write_manifests(
         pool.add(metadata, &file, manifest.entries().len(), entries)?;
     }
     let kept = manifests.len();
+    // The new manifests are filled in the list's order, then stored together.
+    let mut unstored = Vec::new();
     for survivor in survivors {
         if merging.is_some() && survivor.file.content == ManifestContentType::Data {
             pool.add_survivors(metadata, survivor)?;
         } else {
             let (spec, content) = (spec_of(metadata, &survivor.file)?, survivor.file.content);
-            manifests.extend(write_existing(&spec, content, survivor.entries, files).await?);
+            unstored.extend(fill_existing(&spec, content, survivor.entries, files)?);
         }
     }
     let merge = match merging {
         Some(p) if pool.len() > 0 => {
-            let (merged, merge) = pool.write(p.target_size_bytes, files).await?;
-            manifests.extend(merged);
+            let (merged, merge) = pool.fill(p.target_size_bytes, files)?;
+            unstored.extend(merged);
             Some(ManifestMerge { kept, ..merge })
         }
         _ => None,
@@ -228,12 +231,12 @@ async fn write_manifests(
             reason: "the table has no manifests to merge",
         });
     }
-    manifests.extend(write_removed(removed, files).await?);
+    unstored.extend(fill_removed(removed, files)?);
     if !change.add.is_empty() {
-        let added =
-            write_added(&change.add, change.added_sequence_number, files, collector).await?;
-        manifests.push(added);
+        let added = fill_added(&change.add, change.added_sequence_number, files, collector)?;
+        unstored.push(added);
     }
+    manifests.extend(store(unstored).await?);
     Ok((manifests, merge))
 }
 

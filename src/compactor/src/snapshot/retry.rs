@@ -180,7 +180,7 @@ where
     let mut conflicts = 0;
     let fail = |conflicts, source| RetryError { conflicts, source };
     for attempt in 1..=attempts {
-        let table = catalog.load_table(&ident).await.map_err(|e| {
+        let table = cache.current(catalog, &ident).await.map_err(|e| {
             fail(conflicts, RetryFailure::Load { table: table_name(), source: Box::new(e) })
         })?;
         let change = match build(table.clone()).await {
@@ -199,8 +199,11 @@ where
                 return Err(fail(conflicts, RetryFailure::Stage { table: table_name(), source }));
             }
         };
+        let next = staged.next.clone();
         match commit(catalog, id, fence, staged).await {
             Ok(outcome) => {
+                // Later commits and reads of this run start from it without reading it back.
+                cache.remember_table(&next);
                 return Ok(RetryOutcome { result: Retried::Committed(outcome), conflicts });
             }
             Err(CommitError::Conflict { .. }) => {

@@ -54,6 +54,8 @@ pub(crate) struct Staged<E> {
     /// Metadata files the new metadata drops from its log, deleted once the change is
     /// committed (only when the table sets `write.metadata.delete-after-commit.enabled`).
     pub superseded: Vec<String>,
+    /// The table as it is once the change is committed (its metadata as staged).
+    pub next: Table,
     /// What the new metadata changes.
     pub effect: E,
     /// The I/O the files were written with, to remove them if the commit loses.

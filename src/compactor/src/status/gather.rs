@@ -11,6 +11,7 @@ use common::tables::TableId;
 use super::report::{JobStatus, RetentionStatus, StatusReport, TableStatus};
 use super::score::{Facts, health};
 use crate::job::{JobSpec, Scope};
+use crate::live_files::ManifestCache;
 use crate::retention::TablePolicy;
 use crate::state::{RecentRuns, Runs, StateStore};
 use crate::table_state::TableState;
@@ -73,13 +74,17 @@ async fn table_status(
 ) -> TableStatus {
     let mut errors = Vec::new();
     let state = match catalog.load_table(&id.ident()).await {
-        Ok(table) => match TableState::read(&table, c.small_file_threshold_bytes).await {
-            Ok(state) => Some(state),
-            Err(e) => {
-                errors.push(format!("reading the manifests: {e}"));
-                None
+        Ok(table) => {
+            match TableState::read(&table, c.small_file_threshold_bytes, &ManifestCache::new())
+                .await
+            {
+                Ok(state) => Some(state),
+                Err(e) => {
+                    errors.push(format!("reading the manifests: {e}"));
+                    None
+                }
             }
-        },
+        }
         Err(e) => {
             errors.push(format!("loading the table metadata: {e}"));
             None

@@ -7,6 +7,7 @@ use common::clock::SystemClock;
 
 use super::fixture::{BASE_HOUR, Fixture, rows_per_hour};
 use super::{add_ref, snapshot_ids};
+use crate::live_files::ManifestCache;
 use crate::retention::expire::{SnapshotInfo, expire, plan, refs, select};
 use crate::snapshot::RetryPolicy;
 
@@ -59,8 +60,17 @@ async fn never_the_current_snapshot_nor_a_referenced_one_and_never_fewer_than_on
 
     let rows = rows_per_hour(&table, None).await;
     let before = table.metadata_location().unwrap().to_string();
-    let outcome =
-        expire(&fx.catalog, &fx.id, None, &SystemClock, 1, RetryPolicy::default()).await.unwrap();
+    let outcome = expire(
+        &fx.catalog,
+        &fx.id,
+        None,
+        &SystemClock,
+        1,
+        RetryPolicy::default(),
+        &ManifestCache::new(),
+    )
+    .await
+    .unwrap();
     assert_eq!(ids(&outcome.expired), [all[2], all[3]]);
     assert_eq!((outcome.kept, outcome.conflicts), (3, 0));
     let after = fx.load().await;
@@ -80,8 +90,17 @@ async fn never_the_current_snapshot_nor_a_referenced_one_and_never_fewer_than_on
 
     // Nothing left to expire: no commit.
     let location = after.metadata_location().unwrap().to_string();
-    let outcome =
-        expire(&fx.catalog, &fx.id, None, &SystemClock, 1, RetryPolicy::default()).await.unwrap();
+    let outcome = expire(
+        &fx.catalog,
+        &fx.id,
+        None,
+        &SystemClock,
+        1,
+        RetryPolicy::default(),
+        &ManifestCache::new(),
+    )
+    .await
+    .unwrap();
     assert!(outcome.expired.is_empty());
     assert_eq!(fx.load().await.metadata_location(), Some(location.as_str()));
 }
