@@ -16,18 +16,26 @@ pub(super) struct SortedMemory {
 
 impl SortedMemory {
     /// The rows of `batches` in the order of `keys`.
+    ///
+    /// Each row is sorted by the first eight bytes of its key in the row format, read as one
+    /// number, and only rows whose first eight bytes tie are compared whole: for keys such as
+    /// a trace id almost every comparison is one integer comparison, on entries that sit
+    /// together in memory, instead of two lookups into the rows and a byte comparison.
     pub(super) fn sort(keys: &Keys, batches: Vec<RecordBatch>) -> Result<Self, SortError> {
         let too_large = || ArrowError::InvalidArgumentError("too many rows to sort".into());
         let rows = batches.iter().map(|b| keys.rows(b)).collect::<Result<Vec<_>, _>>()?;
-        let mut order = Vec::with_capacity(rows.iter().map(|r| r.num_rows()).sum());
+        let mut entries = Vec::with_capacity(rows.iter().map(|r| r.num_rows()).sum());
         for (b, r) in rows.iter().enumerate() {
             let b = u32::try_from(b).map_err(|_| too_large())?;
             let n = u32::try_from(r.num_rows()).map_err(|_| too_large())?;
-            order.extend((0..n).map(|i| (b, i)));
+            entries.extend((0..n).map(|i| (prefix(r.row(i as usize).as_ref()), b, i)));
         }
-        order.sort_unstable_by(|&(ab, ai), &(bb, bi)| {
-            rows[ab as usize].row(ai as usize).cmp(&rows[bb as usize].row(bi as usize))
+        entries.sort_unstable_by(|&(ap, ab, ai), &(bp, bb, bi)| {
+            ap.cmp(&bp).then_with(|| {
+                rows[ab as usize].row(ai as usize).cmp(&rows[bb as usize].row(bi as usize))
+            })
         });
+        let order = entries.into_iter().map(|(_, b, i)| (b, i)).collect();
         Ok(Self { batches, order, next: 0 })
     }
 
@@ -42,5 +50,37 @@ impl SortedMemory {
         self.next = end;
         let batches: Vec<&RecordBatch> = self.batches.iter().collect();
         Ok(Some(interleave_record_batch(&batches, &picks)?))
+    }
+}
+
+/// The first eight bytes of `row` (zero-padded) as a big-endian number: numbers compare as
+/// the bytes do, and equal numbers leave the order to the whole rows.
+fn prefix(row: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    let n = row.len().min(8);
+    bytes[..n].copy_from_slice(&row[..n]);
+    u64::from_be_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix;
+
+    #[test]
+    fn prefixes_order_as_their_bytes_and_shorter_rows_pad_with_zeros() {
+        let rows: [&[u8]; 6] = [
+            b"",
+            b"\x00",
+            b"\x00\x01",
+            b"\x01",
+            b"\x01\x02\x03\x04\x05\x06\x07\x08",
+            b"\x01\x02\x03\x04\x05\x06\x07\x09\x00",
+        ];
+        for pair in rows.windows(2) {
+            assert!(prefix(pair[0]) <= prefix(pair[1]), "{pair:?}");
+        }
+        assert_eq!(prefix(b"\x01"), 0x0100_0000_0000_0000);
+        // Equal prefixes leave the order to the whole rows.
+        assert_eq!(prefix(rows[4]), prefix(b"\x01\x02\x03\x04\x05\x06\x07\x08\xff"));
     }
 }

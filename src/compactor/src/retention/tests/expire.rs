@@ -60,17 +60,7 @@ async fn never_the_current_snapshot_nor_a_referenced_one_and_never_fewer_than_on
 
     let rows = rows_per_hour(&table, None).await;
     let before = table.metadata_location().unwrap().to_string();
-    let outcome = expire(
-        &fx.catalog,
-        &fx.id,
-        None,
-        &SystemClock,
-        1,
-        RetryPolicy::default(),
-        &ManifestCache::new(),
-    )
-    .await
-    .unwrap();
+    let outcome = expire_keeping_one(&fx).await;
     assert_eq!(ids(&outcome.expired), [all[2], all[3]]);
     assert_eq!((outcome.kept, outcome.conflicts), (3, 0));
     let after = fx.load().await;
@@ -90,17 +80,7 @@ async fn never_the_current_snapshot_nor_a_referenced_one_and_never_fewer_than_on
 
     // Nothing left to expire: no commit.
     let location = after.metadata_location().unwrap().to_string();
-    let outcome = expire(
-        &fx.catalog,
-        &fx.id,
-        None,
-        &SystemClock,
-        1,
-        RetryPolicy::default(),
-        &ManifestCache::new(),
-    )
-    .await
-    .unwrap();
+    let outcome = expire_keeping_one(&fx).await;
     assert!(outcome.expired.is_empty());
     assert_eq!(fx.load().await.metadata_location(), Some(location.as_str()));
 }
@@ -114,4 +94,10 @@ fn losing_every_attempt_is_contention_and_other_failures_are_not() {
     assert!(!unstable.is_contention(), "{unstable}");
     let broken = iceberg::Error::new(iceberg::ErrorKind::DataInvalid, "bad manifest");
     assert!(!RetentionError::iceberg("read manifests")(broken).is_contention());
+}
+
+/// Expires the snapshots of `fx`'s table beyond the most recent one.
+async fn expire_keeping_one(fx: &Fixture) -> crate::retention::expire::ExpireOutcome {
+    let retry = RetryPolicy::default();
+    expire(&fx.catalog, &fx.id, None, &SystemClock, 1, retry, &ManifestCache::new()).await.unwrap()
 }
