@@ -70,13 +70,14 @@ table_stats() {
         || die "could not read the table's metadata (see $1)"
 }
 
-# loadgen CONFIG DIR LOG_NAME HOURS FILES_PER_HOUR ROWS_PER_FILE: the load generator on
-# CONFIG's catalog and warehouse, its JSON summary in DIR/LOG_NAME.json.
+# loadgen CONFIG DIR LOG_NAME HOURS FILES_PER_HOUR ROWS_PER_FILE [LOADGEN_ARG...]: the load
+# generator on CONFIG's catalog and warehouse (further arguments passed on, e.g. --layout
+# signaldb), its JSON summary in DIR/LOG_NAME.json.
 loadgen() {
     local conf="$1" dir="$2" name="$3" hours="$4" files="$5" rows="$6"
     "$BIN/signaldb-loadgen" --config "$conf" --tenants "$TENANT" --datasets "$DATASET" \
         --signals "$SIGNAL" --hours "$hours" --files-per-hour "$files" \
-        --rows-per-file "$rows" --seed "$SEED" --end-time "$END_TIME" --json \
+        --rows-per-file "$rows" --seed "$SEED" --end-time "$END_TIME" --json "${@:7}" \
         >"$dir/$name.json" 2>"$dir/$name.log" || die "loadgen failed (log: $dir/$name.log)"
 }
 
