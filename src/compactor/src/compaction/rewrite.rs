@@ -44,6 +44,11 @@ pub(crate) use super::rewrite_error::RewriteError;
 /// Most (estimated, encoded) bytes of a row group, whatever the target file size.
 const MAX_ROW_GROUP_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Input bytes (Parquet, as the manifests state them) past which a sorted rewrite compresses
+/// its spilled runs: decoded rows take about 13 times their Parquet size, so a group below it
+/// spills at most about 3 GiB uncompressed.
+const COMPRESSED_SPILLS_FROM_BYTES: u64 = 256 * 1024 * 1024;
+
 /// How a group is rewritten.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RewriteSettings {
@@ -274,12 +279,15 @@ async fn write_all(
     let sort_order_id = order.and_then(|o| o.sort_order_id).and_then(|id| i32::try_from(id).ok());
     let mut writer = SizedFiles::new(rolling, key, sort_order_id, target, planned_files, input);
     let mut sort = match order {
-        Some(order) => Some(ExternalSort::new(
-            Arc::clone(&arrow_schema),
-            &order.columns,
-            settings.sort.clone(),
-            settings.batch_rows,
-        )?),
+        Some(order) => Some(
+            ExternalSort::new(
+                Arc::clone(&arrow_schema),
+                &order.columns,
+                settings.sort.clone(),
+                settings.batch_rows,
+            )?
+            .compress_spills(input.0 > COMPRESSED_SPILLS_FROM_BYTES),
+        ),
         None => None,
     };
 

@@ -3,8 +3,9 @@
 //! Batches pushed are buffered; once they take more than the memory budget they are put in
 //! order together (their keys converted and compared once, their rows copied once) into one
 //! sorted run, written to a spill file (Arrow IPC) in the spill directory, and dropped. [`ExternalSort::finish`] then merges the spilled
-//! runs and the batches still buffered, a batch at a time. Runs are written LZ4-compressed in
-//! batches of [`SPILL_BATCH_ROWS`] rows, and a merge reads at most [`MAX_MERGE_FAN_IN`] runs at
+//! runs and the batches still buffered, a batch at a time. Runs are written in batches of
+//! [`SPILL_BATCH_ROWS`] rows, LZ4-compressed when the sort is told its rows are many
+//! ([`ExternalSort::compress_spills`]: compression costs more CPU than the rest of a spill), and a merge reads at most [`MAX_MERGE_FAN_IN`] runs at
 //! once: more runs are first merged, that many at a time, into longer runs, so memory stays
 //! about the budget plus a fixed number of small batches however large the group. Rows are compared in arrow's row format (`arrow-row`), whose byte order is the
 //! sort order, nulls and direction included.
@@ -67,6 +68,7 @@ pub(crate) struct ExternalSort {
     buffered_bytes: usize,
     runs: Vec<NamedTempFile>,
     spilled: usize,
+    compress: bool,
 }
 
 impl ExternalSort {
@@ -85,7 +87,15 @@ impl ExternalSort {
             buffered_bytes: 0,
             runs: Vec::new(),
             spilled: 0,
+            compress: false,
         })
+    }
+
+    /// This sort with its spilled runs LZ4-compressed (`compress`) or not (the default): a
+    /// sort of a few hundred MiB spills faster uncompressed, one of many GiB needs the
+    /// compression to fit its spill directory (about a third of the uncompressed size).
+    pub(crate) fn compress_spills(self, compress: bool) -> Self {
+        Self { compress, ..self }
     }
 
     /// Sorted runs spilled so far (not counting runs merged from other runs).
@@ -160,8 +170,8 @@ impl ExternalSort {
             .suffix(".arrow")
             .tempfile_in(&dir)
             .map_err(io)?;
-        let options =
-            IpcWriteOptions::default().try_with_compression(Some(CompressionType::LZ4_FRAME))?;
+        let compression = self.compress.then_some(CompressionType::LZ4_FRAME);
+        let options = IpcWriteOptions::default().try_with_compression(compression)?;
         let out = std::io::BufWriter::new(file.as_file_mut());
         let mut writer = FileWriter::try_new_with_options(out, &self.keys.schema, options)?;
         while let Some(batch) = next()? {

@@ -62,3 +62,35 @@ impl Keys {
         self.converter.convert_columns(&columns)
     }
 }
+
+/// The first eight bytes of `row` (zero-padded) as a big-endian number: numbers compare as
+/// the bytes do, and equal numbers leave the order to the whole rows.
+pub(super) fn prefix(row: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    let n = row.len().min(8);
+    bytes[..n].copy_from_slice(&row[..n]);
+    u64::from_be_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix;
+
+    #[test]
+    fn prefixes_order_as_their_bytes_and_shorter_rows_pad_with_zeros() {
+        let rows: [&[u8]; 6] = [
+            b"",
+            b"\x00",
+            b"\x00\x01",
+            b"\x01",
+            b"\x01\x02\x03\x04\x05\x06\x07\x08",
+            b"\x01\x02\x03\x04\x05\x06\x07\x09\x00",
+        ];
+        for pair in rows.windows(2) {
+            assert!(prefix(pair[0]) <= prefix(pair[1]), "{pair:?}");
+        }
+        assert_eq!(prefix(b"\x01"), 0x0100_0000_0000_0000);
+        // Equal prefixes leave the order to the whole rows.
+        assert_eq!(prefix(rows[4]), prefix(b"\x01\x02\x03\x04\x05\x06\x07\x08\xff"));
+    }
+}

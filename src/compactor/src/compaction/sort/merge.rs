@@ -12,7 +12,7 @@ use arrow_schema::SchemaRef;
 use arrow_select::interleave::interleave_record_batch;
 use tempfile::NamedTempFile;
 
-use super::keys::{Keys, SortError};
+use super::keys::{Keys, SortError, prefix};
 use super::memory::SortedMemory;
 
 /// Where a sorted sequence of batches comes from.
@@ -84,15 +84,32 @@ struct Cursor {
     source: Source,
     batch: RecordBatch,
     rows: Rows,
+    /// The first eight bytes of each of `rows`, as [`prefix`] reads them.
+    prefixes: Vec<u64>,
     pos: usize,
     /// Index of `batch` in the merge's batches of the output being assembled.
     slot: usize,
 }
 
 impl Cursor {
-    fn row(&self) -> Row<'_> {
-        self.rows.row(self.pos)
+    /// The current row's key: its prefix, compared first, and the whole row.
+    fn key(&self) -> (u64, Row<'_>) {
+        (self.prefixes[self.pos], self.rows.row(self.pos))
     }
+
+    /// Makes `batch` (whose keys are `rows`) the cursor's current batch, at its first row.
+    fn load(&mut self, batch: RecordBatch, rows: Rows, slot: usize) {
+        self.prefixes = prefixes(&rows);
+        self.rows = rows;
+        self.batch = batch;
+        self.pos = 0;
+        self.slot = slot;
+    }
+}
+
+/// The prefix of each of `rows`.
+fn prefixes(rows: &Rows) -> Vec<u64> {
+    rows.iter().map(|row| prefix(row.as_ref())).collect()
 }
 
 /// Merges sorted sources into sorted batches.
@@ -118,9 +135,10 @@ impl Merge {
         for mut source in sources {
             if let Some(batch) = source.next()? {
                 let rows = merge.keys.rows(&batch)?;
+                let prefixes = prefixes(&rows);
                 let slot = merge.batches.len();
                 merge.batches.push(batch.clone());
-                merge.cursors.push(Cursor { source, batch, rows, pos: 0, slot });
+                merge.cursors.push(Cursor { source, batch, rows, prefixes, pos: 0, slot });
             }
         }
         merge.heap = (0..merge.cursors.len()).collect();
@@ -141,11 +159,9 @@ impl Merge {
             if cursor.pos == cursor.batch.num_rows() {
                 match cursor.source.next()? {
                     Some(batch) => {
-                        cursor.rows = self.keys.rows(&batch)?;
-                        cursor.pos = 0;
-                        cursor.slot = self.batches.len();
+                        let rows = self.keys.rows(&batch)?;
                         self.batches.push(batch.clone());
-                        cursor.batch = batch;
+                        cursor.load(batch, rows, self.batches.len() - 1);
                     }
                     None => {
                         let last = self.heap.pop().expect("the heap holds top");
@@ -173,10 +189,10 @@ impl Merge {
     }
 }
 
-/// Whether cursor `a`'s current row sorts before `b`'s (ties by source, so the merge is
-/// deterministic).
+/// Whether cursor `a`'s current row sorts before `b`'s (by prefix, then the whole row; ties
+/// by source, so the merge is deterministic).
 fn less(cursors: &[Cursor], a: usize, b: usize) -> bool {
-    (cursors[a].row(), a) < (cursors[b].row(), b)
+    (cursors[a].key(), a) < (cursors[b].key(), b)
 }
 
 /// Restores the heap property below position `i`.

@@ -97,12 +97,29 @@ fn sort_all(
     budget: usize,
     dir: &std::path::Path,
 ) -> (Vec<RecordBatch>, usize) {
+    let (out, spilled, _) = sort_spilling(input, order, budget, dir, false);
+    (out, spilled)
+}
+
+/// [`sort_all`], its runs compressed when `compress`; also returns the bytes of the runs
+/// spilled before the merge.
+fn sort_spilling(
+    input: &[RecordBatch],
+    order: &[SortColumn],
+    budget: usize,
+    dir: &std::path::Path,
+    compress: bool,
+) -> (Vec<RecordBatch>, usize, u64) {
     let settings = SortSettings { memory_budget_bytes: budget, spill_dir: dir.to_path_buf() };
-    let mut sort = ExternalSort::new(schema(), order, settings, 1000).unwrap();
+    let sort = ExternalSort::new(schema(), order, settings, 1000).unwrap();
+    let mut sort = sort.compress_spills(compress);
     for b in input {
         sort.push(b).unwrap();
     }
     let spilled = sort.spilled_runs();
+    let spill_bytes = std::fs::read_dir(dir)
+        .map(|d| d.map(|e| e.unwrap().metadata().unwrap().len()).sum())
+        .unwrap_or(0);
     let mut sorted = sort.finish().unwrap();
     let mut out = Vec::new();
     while let Some(b) = sorted.next_batch().unwrap() {
@@ -110,7 +127,7 @@ fn sort_all(
         assert_eq!(b.schema(), schema());
         out.push(b);
     }
-    (out, spilled)
+    (out, spilled, spill_bytes)
 }
 
 #[test]
@@ -126,17 +143,23 @@ fn in_memory_output_is_sorted_and_holds_every_row() {
 }
 
 #[test]
-fn a_tiny_budget_spills_runs_and_still_sorts_every_row() {
+fn a_tiny_budget_spills_runs_and_still_sorts_every_row_compressed_or_not() {
     let dir = tempfile::tempdir().unwrap();
     let spill = dir.path().join("spill");
     let input: Vec<RecordBatch> = (0..12).map(|s| batch(s, 500)).collect();
-    let (out, spilled) = sort_all(&input, &order(true, false), 16 * 1024, &spill);
-    assert!(spilled >= 3, "{spilled} runs");
-    let (before, after) = (rows(&input), rows(&out));
-    assert_eq!(after.len(), 6000);
-    assert!(is_sorted(&after, true, false));
-    assert_eq!(multiset(&before), multiset(&after));
-    assert_eq!(std::fs::read_dir(&spill).unwrap().count(), 0, "spill files are removed");
+    let mut spill_bytes = Vec::new();
+    for compress in [false, true] {
+        let (out, spilled, bytes) =
+            sort_spilling(&input, &order(true, false), 16 * 1024, &spill, compress);
+        assert!(spilled >= 3, "{spilled} runs");
+        let (before, after) = (rows(&input), rows(&out));
+        assert_eq!(after.len(), 6000);
+        assert!(is_sorted(&after, true, false));
+        assert_eq!(multiset(&before), multiset(&after));
+        assert_eq!(std::fs::read_dir(&spill).unwrap().count(), 0, "spill files are removed");
+        spill_bytes.push(bytes);
+    }
+    assert!(spill_bytes[1] < spill_bytes[0], "compressed runs are smaller: {spill_bytes:?}");
 }
 
 #[test]
