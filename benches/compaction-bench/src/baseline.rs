@@ -12,8 +12,6 @@ use arrow_array::RecordBatch;
 use compactor::RewriteSettings;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 use serde::Serialize;
 
 /// Name of the one file written per hour directory.
@@ -40,23 +38,12 @@ pub struct Summary {
     pub seconds: f64,
 }
 
-/// The writer properties of a compacted file: zstd at its default level and the row-group
-/// limits of the compactor's [`RewriteSettings`].
-pub fn writer_properties(settings: &RewriteSettings) -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_max_row_group_row_count(Some(settings.row_group_rows.max(1)))
-        .set_max_row_group_bytes(Some(settings.row_group_bytes.max(1)))
-        .build()
-}
-
 /// Rewrites every hour directory under `warehouse` into one file under the same relative
 /// directory of `out_dir`.
 pub fn run(warehouse: &Path, out_dir: &Path) -> anyhow::Result<Summary> {
     let started = Instant::now();
     // The target size only decides when the compactor rolls files; here there is one file.
     let settings = RewriteSettings::new(u64::MAX);
-    let props = writer_properties(&settings);
     let mut dirs = Vec::new();
     hour_dirs(warehouse, &mut dirs)?;
     if dirs.is_empty() {
@@ -68,7 +55,7 @@ pub fn run(warehouse: &Path, out_dir: &Path) -> anyhow::Result<Summary> {
         let target = out_dir.join(rel);
         std::fs::create_dir_all(&target)
             .with_context(|| format!("creating {}", target.display()))?;
-        let one = rewrite_partition(&inputs, &target.join(OUTPUT_FILE), &settings, &props)?;
+        let one = rewrite_partition(&inputs, &target.join(OUTPUT_FILE), &settings)?;
         summary.partitions += 1;
         summary.files_in += inputs.len();
         summary.files_out += 1;
@@ -86,7 +73,6 @@ fn rewrite_partition(
     inputs: &[PathBuf],
     output: &Path,
     settings: &RewriteSettings,
-    props: &WriterProperties,
 ) -> anyhow::Result<Summary> {
     let mut one = Summary::default();
     let mut batches: Vec<RecordBatch> = Vec::new();
@@ -106,8 +92,12 @@ fn rewrite_partition(
         Some(b) => b.schema(),
         None => bail!("no rows in {} input file(s) next to {}", inputs.len(), output.display()),
     };
+    // The compactor's own writer settings (codec, row groups, column encodings) for this schema.
+    let props = settings
+        .writer_properties_for(&schema, one.rows_read)
+        .with_context(|| format!("the schema of the files next to {}", output.display()))?;
     let file = File::create(output).with_context(|| format!("creating {}", output.display()))?;
-    let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props.clone()))?;
+    let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props))?;
     for batch in batches {
         let batch = RecordBatch::try_new(Arc::clone(&schema), batch.columns().to_vec())
             .context("input files of one partition have different schemas")?;

@@ -115,7 +115,8 @@ pub(crate) async fn copy_tasks(
     }
     let (dir, key) = output_partition(md, partition).map_err(CopyError::Failed)?;
     let failed = |e| CopyError::Failed(write_error(&dir, e));
-    let file_settings = settings.file_settings();
+    let input_rows = tasks.iter().map(|t| t.record_count.unwrap_or(0)).sum();
+    let file_settings = settings.file_settings(input_rows);
     let codec = file_settings.codec;
     let arrow = schema_to_arrow_schema(&schema).map_err(failed)?;
     let parquet_schema =

@@ -12,6 +12,7 @@
 mod abandon;
 mod batch;
 pub(crate) mod copy;
+mod encodings;
 pub(crate) mod execute;
 pub(crate) mod manifests;
 pub(crate) mod order;

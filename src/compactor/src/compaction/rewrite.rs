@@ -56,8 +56,9 @@ pub struct RewriteSettings {
     pub target_file_size_bytes: u64,
     /// Rows per record batch read from an input file.
     pub batch_rows: usize,
-    /// Most rows in one Parquet row group of an output file.
-    pub row_group_rows: usize,
+    /// Most rows in one Parquet row group of an output file; `None` (the default) bounds row
+    /// groups by bytes only.
+    pub row_group_rows: Option<usize>,
     /// Most (estimated, encoded) bytes in one row group of an output file.
     pub row_group_bytes: usize,
     /// Memory and spill directory of a sorted rewrite.
@@ -72,15 +73,15 @@ pub struct RewriteSettings {
 
 impl RewriteSettings {
     /// Settings writing files of `target_file_size_bytes`, with 8192-row batches and row
-    /// groups of at most 128 Ki rows or the target's size before compression (64 KiB to
-    /// 64 MiB), the default sort budget and spill directory, and `[compactor.output]`'s
+    /// groups of at most the target's size (64 KiB to 64 MiB, as buffered: compressed pages),
+    /// the default sort budget and spill directory, and `[compactor.output]`'s
     /// defaults (a `trace_id` bloom filter, row groups of 8 MiB and more copied).
     pub fn new(target_file_size_bytes: u64) -> Self {
         let output = common::config::OutputConfig::default();
         Self {
             target_file_size_bytes,
             batch_rows: 8192,
-            row_group_rows: 128 * 1024,
+            row_group_rows: None,
             row_group_bytes: roll::row_group_bytes(target_file_size_bytes, MAX_ROW_GROUP_BYTES),
             sort: SortSettings::default(),
             trace_id_bloom_filter: output.trace_id_bloom_filter,
@@ -102,17 +103,37 @@ impl RewriteSettings {
         Self { target_file_size_bytes, row_group_bytes, table, ..self.clone() }
     }
 
-    /// The settings of each file written: the table's codec (else ZSTD) and bloom filters
-    /// (`trace_id`'s as configured unless the table sets it).
-    pub fn file_settings(&self) -> FileSettings {
+    /// The settings of each file written for a group of `expected_rows` input rows: the
+    /// table's codec (else ZSTD), page and dictionary sizes, and bloom filters (`trace_id`'s as
+    /// configured unless the table sets it).
+    pub fn file_settings(&self, expected_rows: u64) -> FileSettings {
         let mut bloom = self.table.bloom_filters.clone();
         bloom.entry(props::TRACE_ID_COLUMN.to_string()).or_insert(self.trace_id_bloom_filter);
         FileSettings {
             row_group_rows: self.row_group_rows,
             row_group_bytes: self.row_group_bytes,
+            page_bytes: self.table.page_bytes,
+            page_rows: self.table.page_rows,
+            dictionary_bytes: self.table.dictionary_bytes,
+            expected_rows,
             codec: self.table.codec.unwrap_or_else(props::default_codec),
+            column_levels: !self.table.codec_level_set,
             bloom_filter_columns: bloom.into_iter().filter(|(_, on)| *on).map(|(c, _)| c).collect(),
         }
+    }
+}
+
+impl RewriteSettings {
+    /// The Parquet writer properties these settings give an unsorted file of Arrow `schema`
+    /// (whose fields carry Iceberg field ids) holding up to `rows` rows: for tools that write
+    /// files the way compaction does without an Iceberg table (the benchmark's baseline).
+    pub fn writer_properties_for(
+        &self,
+        schema: &arrow_schema::Schema,
+        rows: u64,
+    ) -> Result<parquet::file::properties::WriterProperties, iceberg::Error> {
+        let schema = iceberg::arrow::arrow_schema_to_schema(schema)?;
+        Ok(props::writer_properties(&self.file_settings(rows), &schema, None))
     }
 }
 
@@ -260,7 +281,10 @@ async fn write_all(
     let arrow_schema =
         Arc::new(iceberg::arrow::schema_to_arrow_schema(&schema).map_err(write_err)?);
 
-    let props = props::writer_properties(&settings.file_settings(), &schema, order);
+    let input = tasks.iter().fold((0, 0), |(bytes, rows), t| {
+        (bytes + t.file_size_in_bytes, rows + t.record_count.unwrap_or(0))
+    });
+    let props = props::writer_properties(&settings.file_settings(input.1), &schema, order);
     let parquet = ParquetWriterBuilder::new(props, schema.clone());
     let names = props::file_names();
     let locations = TrackedLocations { directory, written: Arc::clone(written) };
@@ -273,9 +297,6 @@ async fn write_all(
         names,
     );
     let target = settings.target_file_size_bytes;
-    let input = tasks.iter().fold((0, 0), |(bytes, rows), t| {
-        (bytes + t.file_size_in_bytes, rows + t.record_count.unwrap_or(0))
-    });
     let sort_order_id = order.and_then(|o| o.sort_order_id).and_then(|id| i32::try_from(id).ok());
     let mut writer = SizedFiles::new(rolling, key, sort_order_id, target, planned_files, input);
     let mut sort = match order {

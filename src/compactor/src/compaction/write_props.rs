@@ -1,6 +1,6 @@
 //! A table's own `write.*` properties, which win over `[compactor]` for its compacted files, as
-//! in every Iceberg engine: target file size, Parquet codec and level, row-group size and
-//! per-column bloom filters. Every other property is only carried through commits.
+//! in every Iceberg engine: target file size, Parquet codec and level, row-group, page and
+//! dictionary sizes and per-column bloom filters. Every other property is only carried through commits.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,6 +14,12 @@ pub(crate) const CODEC: &str = "write.parquet.compression-codec";
 pub(crate) const CODEC_LEVEL: &str = "write.parquet.compression-level";
 /// `write.parquet.row-group-size-bytes`.
 pub(crate) const ROW_GROUP_SIZE: &str = "write.parquet.row-group-size-bytes";
+/// `write.parquet.page-size-bytes`.
+pub(crate) const PAGE_SIZE: &str = "write.parquet.page-size-bytes";
+/// `write.parquet.page-row-limit`.
+pub(crate) const PAGE_ROWS: &str = "write.parquet.page-row-limit";
+/// `write.parquet.dict-size-bytes`.
+pub(crate) const DICT_SIZE: &str = "write.parquet.dict-size-bytes";
 /// Prefix of `write.parquet.bloom-filter-enabled.column.<column>`.
 pub(crate) const BLOOM_FILTER_PREFIX: &str = "write.parquet.bloom-filter-enabled.column.";
 
@@ -24,8 +30,17 @@ pub struct WriteProperties {
     pub target_file_size_bytes: Option<u64>,
     /// `write.parquet.compression-codec` with `write.parquet.compression-level`.
     pub codec: Option<Compression>,
+    /// Whether the table names the codec's level (`write.parquet.compression-level` beside a
+    /// codec): then every column gets it, else compaction picks a level per column.
+    pub codec_level_set: bool,
     /// `write.parquet.row-group-size-bytes`.
     pub row_group_bytes: Option<usize>,
+    /// `write.parquet.page-size-bytes`.
+    pub page_bytes: Option<usize>,
+    /// `write.parquet.page-row-limit`.
+    pub page_rows: Option<usize>,
+    /// `write.parquet.dict-size-bytes`.
+    pub dictionary_bytes: Option<usize>,
     /// `write.parquet.bloom-filter-enabled.column.<column>`, by column.
     pub bloom_filters: BTreeMap<String, bool>,
 }
@@ -50,18 +65,23 @@ impl WriteProperties {
             value: properties.get(key).cloned().unwrap_or_default(),
             reason: reason.to_string(),
         };
-        let positive = |key: &str| -> Result<Option<u64>, BadProperty> {
+        let positive = |key: &str, what: &str| -> Result<Option<u64>, BadProperty> {
             match properties.get(key) {
                 None => Ok(None),
                 Some(v) => match v.trim().parse::<u64>() {
                     Ok(n) if n > 0 => Ok(Some(n)),
-                    _ => Err(bad(key, "expected a positive number of bytes")),
+                    _ => Err(bad(key, &format!("expected a positive number of {what}"))),
                 },
             }
         };
-        let target_file_size_bytes = positive(TARGET_FILE_SIZE)?;
-        let row_group_bytes =
-            positive(ROW_GROUP_SIZE)?.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        let size = |key: &str, what: &str| -> Result<Option<usize>, BadProperty> {
+            Ok(positive(key, what)?.map(|n| usize::try_from(n).unwrap_or(usize::MAX)))
+        };
+        let target_file_size_bytes = positive(TARGET_FILE_SIZE, "bytes")?;
+        let row_group_bytes = size(ROW_GROUP_SIZE, "bytes")?;
+        let page_bytes = size(PAGE_SIZE, "bytes")?;
+        let page_rows = size(PAGE_ROWS, "rows")?;
+        let dictionary_bytes = size(DICT_SIZE, "bytes")?;
         let level = match properties.get(CODEC_LEVEL) {
             None => None,
             Some(v) => {
@@ -86,7 +106,17 @@ impl WriteProperties {
                 bloom_filters.insert(column.to_string(), enabled);
             }
         }
-        Ok(Self { target_file_size_bytes, codec, row_group_bytes, bloom_filters })
+        let codec_level_set = codec.is_some() && level.is_some();
+        Ok(Self {
+            target_file_size_bytes,
+            codec,
+            codec_level_set,
+            row_group_bytes,
+            page_bytes,
+            page_rows,
+            dictionary_bytes,
+            bloom_filters,
+        })
     }
 }
 
@@ -139,6 +169,9 @@ mod tests {
             (CODEC, "zstd"),
             (CODEC_LEVEL, "1"),
             (ROW_GROUP_SIZE, "65536"),
+            (PAGE_SIZE, "8192"),
+            (PAGE_ROWS, "5000"),
+            (DICT_SIZE, "4096"),
             ("write.parquet.bloom-filter-enabled.column.trace_id", "false"),
             ("write.parquet.bloom-filter-enabled.column.span_id", "TRUE"),
             ("signaldb.wal.committed.w1", "42"),
@@ -146,7 +179,12 @@ mod tests {
         .unwrap();
         assert_eq!(p.target_file_size_bytes, Some(1_048_576));
         assert_eq!(p.codec, Some(Compression::ZSTD(ZstdLevel::try_new(1).unwrap())));
+        assert!(p.codec_level_set);
         assert_eq!(p.row_group_bytes, Some(65_536));
+        assert_eq!(
+            (p.page_bytes, p.page_rows, p.dictionary_bytes),
+            (Some(8192), Some(5000), Some(4096))
+        );
         let filters: Vec<(&str, bool)> =
             p.bloom_filters.iter().map(|(c, e)| (c.as_str(), *e)).collect();
         assert_eq!(filters, [("span_id", true), ("trace_id", false)]);
@@ -156,6 +194,7 @@ mod tests {
         );
         let snappy = WriteProperties::from_table(&props(&[(CODEC, "SNAPPY")])).unwrap();
         assert_eq!(snappy.codec, Some(Compression::SNAPPY));
+        assert!(!snappy.codec_level_set);
     }
 
     #[test]
@@ -164,6 +203,9 @@ mod tests {
             (vec![(TARGET_FILE_SIZE, "big")], TARGET_FILE_SIZE),
             (vec![(TARGET_FILE_SIZE, "0")], TARGET_FILE_SIZE),
             (vec![(CODEC, "zip")], CODEC),
+            (vec![(PAGE_SIZE, "-1")], PAGE_SIZE),
+            (vec![(PAGE_ROWS, "0")], PAGE_ROWS),
+            (vec![(DICT_SIZE, "1 MiB")], DICT_SIZE),
             (vec![(CODEC, "zstd"), (CODEC_LEVEL, "99")], CODEC_LEVEL),
             (vec![(CODEC, "zstd"), (CODEC_LEVEL, "x")], CODEC_LEVEL),
             (

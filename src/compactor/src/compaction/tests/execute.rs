@@ -490,7 +490,7 @@ async fn a_row_count_that_does_not_match_the_manifests_abandons_the_rewrite() {
 #[tokio::test]
 async fn every_output_but_the_last_lands_near_the_target() {
     let fx = Fixture::new().await;
-    fx.fill(&HOURS[..1], 6, 4000).await;
+    fx.fill(&HOURS[..1], 6, 16_000).await;
     let table = fx.load().await;
     let files = live(&table).await;
     for target in [64 * 1024, 256 * 1024] {
