@@ -55,8 +55,8 @@ pub struct FileSettings {
     /// Most bytes of a column's dictionary before it falls back to plain values
     /// (`write.parquet.dict-size-bytes`); `None`: Parquet's 1 MiB.
     pub dictionary_bytes: Option<usize>,
-    /// Rows the file's row groups may hold at most (the group's input rows): bloom filters are
-    /// sized for that many distinct values, then folded down.
+    /// Rows of the group written (its input rows): bloom filters are sized for that many
+    /// distinct values, or a row group's most rows when fewer, then folded down.
     pub expected_rows: u64,
     /// The column chunks' codec.
     pub codec: Compression,
@@ -68,8 +68,8 @@ pub struct FileSettings {
 }
 
 /// The writer properties of a compacted file of `schema`, its rows in `order` when set: the
-/// settings' codec, row groups and pages bounded as `settings` says, each column's encoding
-/// ([`encodings::column_encodings`]), page-level statistics (column and offset indexes) on
+/// settings' codec, row groups and pages bounded as `settings` says, each column's
+/// dictionary and zstd level ([`encodings::column_encodings`]), page-level statistics (column and offset indexes) on
 /// every column and always on the sort columns, and bloom filters on the settings' columns.
 pub(crate) fn writer_properties(
     settings: &FileSettings,
@@ -91,15 +91,13 @@ pub(crate) fn writer_properties(
     if let Some(bytes) = settings.dictionary_bytes {
         builder = builder.set_dictionary_page_size_limit(bytes.max(1));
     }
-    let sort_columns: Vec<&str> =
-        order.map(|o| o.columns.iter().map(|c| c.column.as_str()).collect()).unwrap_or_default();
     let column_levels = settings.column_levels && matches!(settings.codec, Compression::ZSTD(_));
-    for (column, encoding) in encodings::column_encodings(schema, &sort_columns) {
+    if column_levels && let Ok(level) = ZstdLevel::try_new(encodings::FAST_LEVEL) {
+        builder = builder.set_compression(Compression::ZSTD(level));
+    }
+    for (column, encoding) in encodings::column_encodings(schema) {
         let path = ColumnPath::from(column.as_str());
         builder = builder.set_column_dictionary_enabled(path.clone(), encoding.dictionary);
-        if let Some(e) = encoding.encoding {
-            builder = builder.set_column_encoding(path.clone(), e);
-        }
         if column_levels && let Ok(level) = ZstdLevel::try_new(encoding.zstd_level) {
             builder = builder.set_column_compression(path, Compression::ZSTD(level));
         }
@@ -113,7 +111,8 @@ pub(crate) fn writer_properties(
             continue;
         }
         let path = ColumnPath::from(column.as_str());
-        let ndv = settings.expected_rows.clamp(BLOOM_FILTER_NDV.0, BLOOM_FILTER_NDV.1);
+        let rows = settings.row_group_rows.map_or(u64::MAX, |r| r as u64);
+        let ndv = settings.expected_rows.min(rows).clamp(BLOOM_FILTER_NDV.0, BLOOM_FILTER_NDV.1);
         builder = builder
             .set_column_bloom_filter_enabled(path.clone(), true)
             .set_column_bloom_filter_fpp(path.clone(), BLOOM_FILTER_FPP)
@@ -134,7 +133,6 @@ pub(crate) fn file_names() -> DefaultFileNameGenerator {
 #[cfg(test)]
 mod tests {
     use common::table_kind::TableKind;
-    use parquet::basic::Encoding;
 
     use super::*;
     use crate::compaction::encodings::{FAST_LEVEL, TEXT_LEVEL};
@@ -172,13 +170,15 @@ mod tests {
         let props = writer_properties(&settings(default_codec(), true), &schema, Some(&order));
         let col = |c: &str| ColumnPath::from(c);
         assert_eq!(props.max_row_group_row_count(), None, "row groups bounded by bytes only");
+        let bloom = props.bloom_filter_properties(&col("trace_id")).unwrap();
+        assert_eq!(bloom.ndv, BLOOM_FILTER_NDV.0, "10 rows: the smallest filter");
         assert_eq!(props.max_row_group_bytes(), Some(64 << 20));
         assert_eq!(props.data_page_row_count_limit(), 5000);
-        assert!(!props.dictionary_enabled(&col("trace_id")));
-        assert_eq!(props.encoding(&col("trace_id")), Some(Encoding::DELTA_LENGTH_BYTE_ARRAY));
-        assert_eq!(props.compression(&col("trace_id")), zstd(FAST_LEVEL));
-        assert_eq!(props.encoding(&col("timestamp")), Some(Encoding::PLAIN), "sorted behind");
-        assert_eq!(props.encoding(&col("duration_ns")), Some(Encoding::DELTA_BINARY_PACKED));
+        for plain in ["trace_id", "timestamp", "duration_ns"] {
+            assert!(!props.dictionary_enabled(&col(plain)), "{plain}");
+            assert_eq!(props.encoding(&col(plain)), None, "{plain}: written plain");
+            assert_eq!(props.compression(&col(plain)), zstd(FAST_LEVEL), "{plain}");
+        }
         assert!(props.dictionary_enabled(&col("service_name")));
         assert_eq!(props.compression(&col("attributes")), zstd(TEXT_LEVEL));
         assert!(props.bloom_filter_properties(&col("trace_id")).is_some());
@@ -188,7 +188,7 @@ mod tests {
         let props = writer_properties(&settings(zstd(3), false), &schema, None);
         assert_eq!(props.compression(&col("trace_id")), zstd(3));
         assert_eq!(props.compression(&col("attributes")), zstd(3));
-        assert_eq!(props.encoding(&col("timestamp")), Some(Encoding::DELTA_BINARY_PACKED));
+        assert!(!props.dictionary_enabled(&col("trace_id")), "dictionaries as chosen");
         let props = writer_properties(&settings(Compression::SNAPPY, true), &schema, None);
         assert_eq!(props.compression(&col("attributes")), Compression::SNAPPY);
     }

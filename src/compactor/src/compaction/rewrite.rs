@@ -56,8 +56,9 @@ pub struct RewriteSettings {
     pub target_file_size_bytes: u64,
     /// Rows per record batch read from an input file.
     pub batch_rows: usize,
-    /// Most rows in one Parquet row group of an output file; `None` (the default) bounds row
-    /// groups by bytes only.
+    /// Most rows in one Parquet row group of an output file (`None`: bounded by bytes only).
+    /// Row groups narrow on the sort key are what lets a reader without page indexes skip
+    /// most of a sorted file; with the encodings of [`super::encodings`] they cost no bytes.
     pub row_group_rows: Option<usize>,
     /// Most (estimated, encoded) bytes in one row group of an output file.
     pub row_group_bytes: usize,
@@ -73,7 +74,7 @@ pub struct RewriteSettings {
 
 impl RewriteSettings {
     /// Settings writing files of `target_file_size_bytes`, with 8192-row batches and row
-    /// groups of at most the target's size (64 KiB to 64 MiB, as buffered: compressed pages),
+    /// groups of at most 128 Ki rows or the target's size (64 KiB to 64 MiB, as buffered),
     /// the default sort budget and spill directory, and `[compactor.output]`'s
     /// defaults (a `trace_id` bloom filter, row groups of 8 MiB and more copied).
     pub fn new(target_file_size_bytes: u64) -> Self {
@@ -81,7 +82,7 @@ impl RewriteSettings {
         Self {
             target_file_size_bytes,
             batch_rows: 8192,
-            row_group_rows: None,
+            row_group_rows: Some(128 * 1024),
             row_group_bytes: roll::row_group_bytes(target_file_size_bytes, MAX_ROW_GROUP_BYTES),
             sort: SortSettings::default(),
             trace_id_bloom_filter: output.trace_id_bloom_filter,
@@ -298,7 +299,9 @@ async fn write_all(
     );
     let target = settings.target_file_size_bytes;
     let sort_order_id = order.and_then(|o| o.sort_order_id).and_then(|id| i32::try_from(id).ok());
-    let mut writer = SizedFiles::new(rolling, key, sort_order_id, target, planned_files, input);
+    let rows = settings.row_group_rows;
+    let mut writer =
+        SizedFiles::new(rolling, key, (target, planned_files), sort_order_id, rows, input);
     let mut sort = match order {
         Some(order) => Some(
             ExternalSort::new(

@@ -8,14 +8,19 @@
 //!
 //! Here the size of the file being written is estimated from its rows and the bytes a row
 //! takes once written: at first the inputs' (their file sizes over their row counts, from the
-//! manifests), then, once a file of the group is closed, that file's own (real size, footer
-//! included, over its rows). Rows are handed to the writer in slices of a thirty-second of the
+//! manifests); then, each time a row group of the file is complete, the file's own so far
+//! (slices never cross a row-group boundary, so at one the writer has flushed every row and
+//! its written size is exact); and once a file is closed, that file's (real size, footer
+//! included, over its rows). Output that compresses much better than its inputs (ours
+//! against a writer's zstd level 1 with dictionaries everywhere: about 0.7x) would otherwise
+//! close a group's first file at 0.7 of the target, small enough to be compacted again. Rows are handed to the writer in slices of a thirty-second of the
 //! target, so one write cannot overshoot it; a file is closed once its estimate reaches the
 //! target, except the last one the plan expects, which may grow to 1.1 times the target so
 //! that output compressing a little worse than its input does not end in a sliver of a file.
 
 use arrow_array::RecordBatch;
 use iceberg::spec::{DataContentType, DataFile, PartitionKey};
+use iceberg::writer::CurrentFileStatus;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::file_writer::location_generator::{FileNameGenerator, LocationGenerator};
 use iceberg::writer::file_writer::rolling_writer::{RollingFileWriter, RollingFileWriterBuilder};
@@ -58,6 +63,7 @@ pub(crate) struct SizedFiles<L: LocationGenerator, F: FileNameGenerator> {
     sort_order_id: Option<i32>,
     target: u64,
     planned_files: usize,
+    row_group_rows: Option<u64>,
     bytes_per_row: f64,
     current: Option<RollingFileWriter<ParquetWriterBuilder, L, F>>,
     current_rows: u64,
@@ -67,13 +73,14 @@ pub(crate) struct SizedFiles<L: LocationGenerator, F: FileNameGenerator> {
 impl<L: LocationGenerator, F: FileNameGenerator> SizedFiles<L, F> {
     /// Data files of `key` of about `target` bytes each, `planned_files` of them expected, from
     /// inputs of `input_bytes` holding `input_rows`, each recording `sort_order_id` when set;
-    /// `builder` must not roll on its own (its rolling target is never reached).
+    /// `builder` must not roll on its own (its rolling target is never reached), and writes
+    /// row groups of `row_group_rows` rows at most when set.
     pub(crate) fn new(
         builder: RollingFileWriterBuilder<ParquetWriterBuilder, L, F>,
         key: PartitionKey,
+        (target, planned_files): (u64, usize),
         sort_order_id: Option<i32>,
-        target: u64,
-        planned_files: usize,
+        row_group_rows: Option<usize>,
         (input_bytes, input_rows): (u64, u64),
     ) -> Self {
         Self {
@@ -82,6 +89,7 @@ impl<L: LocationGenerator, F: FileNameGenerator> SizedFiles<L, F> {
             sort_order_id,
             target,
             planned_files,
+            row_group_rows: row_group_rows.map(|r| r.max(1) as u64),
             bytes_per_row: bytes_per_row(input_bytes, input_rows),
             current: None,
             current_rows: 0,
@@ -95,12 +103,16 @@ impl<L: LocationGenerator, F: FileNameGenerator> SizedFiles<L, F> {
     }
 
     /// Writes `batch` in slices of a thirty-second of the target (at the bytes a row takes as
-    /// estimated now), starting new files as they fill.
+    /// estimated now), none crossing a row-group boundary, starting new files as they fill.
     pub(crate) async fn write(&mut self, batch: &RecordBatch) -> iceberg::Result<()> {
         let step = rows_per_write(self.target, self.bytes_per_row, batch.num_rows());
         let mut offset = 0;
         while offset < batch.num_rows() {
-            let len = step.min(batch.num_rows() - offset);
+            let mut len = step.min(batch.num_rows() - offset);
+            if let Some(group) = self.row_group_rows {
+                let to_boundary = group - self.current_rows % group;
+                len = len.min(usize::try_from(to_boundary).unwrap_or(usize::MAX));
+            }
             self.write_slice(batch.slice(offset, len)).await?;
             offset += len;
         }
@@ -114,7 +126,14 @@ impl<L: LocationGenerator, F: FileNameGenerator> SizedFiles<L, F> {
         }
         self.current_rows += slice.num_rows() as u64;
         let writer = self.current.get_or_insert_with(|| self.builder.build());
-        writer.write(&self.key, &slice).await
+        writer.write(&self.key, &slice).await?;
+        // At a row-group boundary the writer has flushed every row it was given, so what it
+        // has written is the file's exact size so far (less the footer).
+        if self.row_group_rows.is_some_and(|group| self.current_rows.is_multiple_of(group)) {
+            let written = writer.current_written_size() as u64;
+            self.bytes_per_row = bytes_per_row(written, self.current_rows);
+        }
+        Ok(())
     }
 
     async fn close_current(&mut self) -> iceberg::Result<()> {
