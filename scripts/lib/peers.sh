@@ -52,9 +52,13 @@ peers_paths() {
 
 # peers_workdir NAME: WORK (bench_workdir bench-NAME), STATE, PRISTINE and CONF (a write_config
 # configuration on STATE) in it, CATALOG (bench_peers.py's arguments for STATE's table), and
-# RESULTS emptied.
+# RESULTS emptied. BIN becomes WORK/bin, a copy of the release binaries the run uses: a build
+# into the same target directory during the run (another worktree's) changes nothing.
 peers_workdir() {
     bench_workdir "bench-$1"
+    mkdir -p "$WORK/bin"
+    cp "$BIN/compactor" "$BIN/signaldb-loadgen" "$WORK/bin/"
+    BIN="$WORK/bin"
     STATE="$WORK/state"
     PRISTINE="$WORK/pristine"
     CONF="$WORK/signaldb.toml"
