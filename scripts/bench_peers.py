@@ -289,6 +289,8 @@ LABELS = {
     "spark-sort": "Spark sort",
 }
 PEERS = ("nimtable", "zamboni", "zamboni-sorted", "spark-binpack", "spark-sort")
+# Builds of our compactor: this tree's, and the --before build of scripts/bench-storage.sh.
+OURS = ("ours-", "before-")
 
 
 def _load(path):
@@ -324,15 +326,15 @@ def collect(root: str, workload: str, meta: dict) -> dict:
                 sys.exit(f"{workload}: {c} run {run}: {ins['rows']} rows, {ins['problems']}")
             if ins["files"] >= _load(f"{d}/before.inspect.json")["files"]:
                 sys.exit(f"{workload}: {c} run {run} did not reduce the files ({ins['files']})")
-            if c.startswith("ours-"):
+            if c.startswith(OURS):
                 for t in _ours_tables(out):
                     order = t["details"].get("sort")
-                    if (order is None) != (c == "ours-unsorted"):
+                    if (order is None) != c.endswith("-unsorted"):
                         sys.exit(f"{workload}: {c} run {run}: the plan's sort is {order}")
                     if order is not None:
                         got = [col["column"] for col in order["columns"]]
                         if got != sort_cols:
-                            sys.exit(f"{workload}: ours sorted by {got}, the peers by {sort_cols}")
+                            sys.exit(f"{workload}: {c} sorted by {got}, the peers by {sort_cols}")
                 if ins["max_files_per_partition"] != 1:
                     sys.exit(f"{workload}: {c} run {run} left "
                              f"{ins['max_files_per_partition']} files in an hour")
@@ -402,11 +404,14 @@ def targets(name: str, res: dict) -> list:
     return out
 
 
-def report(args) -> int:
-    meta = _load(f"{args.results}/meta.json")
-    names = [n for n in ("ingestion", "small", "large", "signaldb")
-             if os.path.exists(f"{args.results}/{n}/workload.json")]
-    data = {n: collect(args.results, n, meta) for n in names}
+def workloads_run(results: str) -> list:
+    """The workloads the run in `results` loaded, in the order the scripts run them."""
+    return [n for n in ("ingestion", "small", "large", "signaldb")
+            if os.path.exists(f"{results}/{n}/workload.json")]
+
+
+def workload_lines(data: dict) -> list:
+    """The report's first lines: each workload of {name: collect(...)} as it was loaded."""
     lines = ["workloads (one acme.prod.traces table each; the peers sort by the order ours does):"]
     for n, w in data.items():
         wl = w["workload"]
@@ -414,6 +419,13 @@ def report(args) -> int:
                      f" x {wl['rows_per_file']} rows = {wl['total_rows']} rows in "
                      f"{w['before']['files']} files, {w['before']['bytes'] / MIB:.1f} MiB; "
                      f"sorted by {','.join(w['sort_columns'])}")
+    return lines
+
+
+def report(args) -> int:
+    meta = _load(f"{args.results}/meta.json")
+    data = {n: collect(args.results, n, meta) for n in workloads_run(args.results)}
+    lines = workload_lines(data)
     lines.append("")
     lines.append(f"medians of {meta['runs']} run(s); seconds and peak RSS of the whole process "
                  "tree; output read back from the table")
