@@ -2,7 +2,9 @@
 //! the compactor has maintained exactly as pyiceberg does (same rows per hour, same content
 //! digest) after each kind of operation: sorted compaction, partition drop and snapshot
 //! expiration, orphan cleanup; on both table layouts, with the catalog in
-//! SQLite and in PostgreSQL (a local warehouse: Spark has no S3 FileIO here).
+//! SQLite and in PostgreSQL (a local warehouse: Spark has no S3 FileIO here). On SQLite the
+//! files are written with `tuned_encodings` (each column's dictionary and zstd level), on
+//! PostgreSQL with Parquet's defaults: Spark's vectorized reader must read both.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -35,12 +37,12 @@ const CLASSIC: Load = Load {
 
 #[tokio::test]
 async fn spark_reads_what_every_operation_leaves_on_sqlite_local() {
-    spark_reads_what_every_operation_leaves(Backend::SqliteLocal).await;
+    spark_reads_what_every_operation_leaves(Backend::SqliteLocal, true).await;
 }
 
 #[tokio::test]
 async fn spark_reads_what_every_operation_leaves_on_postgres() {
-    spark_reads_what_every_operation_leaves(Backend::Postgres).await;
+    spark_reads_what_every_operation_leaves(Backend::Postgres, false).await;
 }
 
 /// Per table, what pyiceberg and Spark read now agree on: the rows of each hour and the content
@@ -72,10 +74,11 @@ fn assert_spark_reads_as_pyiceberg(
     digests
 }
 
-async fn spark_reads_what_every_operation_leaves(backend: Backend) {
+async fn spark_reads_what_every_operation_leaves(backend: Backend, tuned_encodings: bool) {
     let Some(env) = TestEnv::new(backend).await else { return };
     let Some(jars) = require_spark() else { return };
     env.append_config(CONFIG);
+    env.append_config(&format!("[compactor.output]\ntuned_encodings = {tuned_encodings}"));
     let mut idents: Vec<String> = CLASSIC.run(&env).iter().map(ToString::to_string).collect();
     // SignalDB's eight tables, two hours ten days old: past the retention of traces, logs and
     // profiles (7, 3 and 7 days), within metrics' (30).

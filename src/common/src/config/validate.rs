@@ -306,7 +306,12 @@ fn check_sort(s: &SortConfig, check: &mut Checker<'_>) {
 const MIN_COPY_ROW_GROUP_BYTES: u64 = 1024 * 1024;
 
 fn check_output(o: &OutputConfig, check: &mut Checker<'_>) {
-    let OutputConfig { trace_id_bloom_filter: _, copy_row_groups: _, copy_min_row_group_bytes } = o;
+    let OutputConfig {
+        trace_id_bloom_filter: _,
+        copy_row_groups: _,
+        copy_min_row_group_bytes,
+        tuned_encodings: _,
+    } = o;
     check.at_least(
         "copy_min_row_group_bytes",
         *copy_min_row_group_bytes,

@@ -64,8 +64,12 @@ impl From<&CompactorConfig> for JobSettings {
             sort,
             output,
         } = c;
-        let OutputConfig { trace_id_bloom_filter, copy_row_groups: _, copy_min_row_group_bytes: _ } =
-            output;
+        let OutputConfig {
+            trace_id_bloom_filter,
+            copy_row_groups: _,
+            copy_min_row_group_bytes: _,
+            tuned_encodings,
+        } = output;
         let plan = PlanSettings {
             target_file_size_bytes: *target_file_size_bytes,
             small_file_threshold_bytes: *small_file_threshold_bytes,
@@ -80,6 +84,7 @@ impl From<&CompactorConfig> for JobSettings {
                 sort: SortSettings::from(sort),
                 trace_id_bloom_filter: *trace_id_bloom_filter,
                 copy_min_row_group_bytes: output.copy_min_row_group_bytes(),
+                tuned_encodings: *tuned_encodings,
                 ..RewriteSettings::new(*target_file_size_bytes)
             },
             max_concurrent_groups: *max_concurrent_jobs,

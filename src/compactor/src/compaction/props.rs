@@ -60,8 +60,11 @@ pub struct FileSettings {
     pub expected_rows: u64,
     /// The column chunks' codec.
     pub codec: Compression,
-    /// Whether each column gets its own zstd level ([`super::encodings`]) when `codec` is
-    /// zstd: true unless the table names the level.
+    /// Whether each column gets the dictionary and zstd level that suit it
+    /// ([`super::encodings`]), else Parquet's defaults.
+    pub tuned_encodings: bool,
+    /// Whether each column gets its own zstd level when tuned and `codec` is zstd: true unless
+    /// the table names the level.
     pub column_levels: bool,
     /// Columns that get a bloom filter (those the file's schema has).
     pub bloom_filter_columns: Vec<String>,
@@ -91,11 +94,15 @@ pub(crate) fn writer_properties(
     if let Some(bytes) = settings.dictionary_bytes {
         builder = builder.set_dictionary_page_size_limit(bytes.max(1));
     }
-    let column_levels = settings.column_levels && matches!(settings.codec, Compression::ZSTD(_));
+    let column_levels = settings.tuned_encodings
+        && settings.column_levels
+        && matches!(settings.codec, Compression::ZSTD(_));
     if column_levels && let Ok(level) = ZstdLevel::try_new(encodings::FAST_LEVEL) {
         builder = builder.set_compression(Compression::ZSTD(level));
     }
-    for (column, encoding) in encodings::column_encodings(schema) {
+    let tuned =
+        if settings.tuned_encodings { encodings::column_encodings(schema) } else { Vec::new() };
+    for (column, encoding) in tuned {
         let path = ColumnPath::from(column.as_str());
         builder = builder.set_column_dictionary_enabled(path.clone(), encoding.dictionary);
         if column_levels && let Ok(level) = ZstdLevel::try_new(encoding.zstd_level) {
@@ -139,6 +146,10 @@ mod tests {
     use crate::compaction::order::{OrderSource, SortColumn};
 
     fn settings(codec: Compression, column_levels: bool) -> FileSettings {
+        FileSettings { tuned_encodings: true, ..untuned(codec, column_levels) }
+    }
+
+    fn untuned(codec: Compression, column_levels: bool) -> FileSettings {
         FileSettings {
             row_group_rows: None,
             row_group_bytes: 64 << 20,
@@ -147,6 +158,7 @@ mod tests {
             dictionary_bytes: None,
             expected_rows: 10,
             codec,
+            tuned_encodings: false,
             column_levels,
             bloom_filter_columns: vec![TRACE_ID_COLUMN.to_string()],
         }
@@ -191,5 +203,10 @@ mod tests {
         assert!(!props.dictionary_enabled(&col("trace_id")), "dictionaries as chosen");
         let props = writer_properties(&settings(Compression::SNAPPY, true), &schema, None);
         assert_eq!(props.compression(&col("attributes")), Compression::SNAPPY);
+
+        // Untuned: Parquet's defaults, the codec as given.
+        let props = writer_properties(&untuned(default_codec(), true), &schema, None);
+        assert!(props.dictionary_enabled(&col("trace_id")));
+        assert_eq!(props.compression(&col("attributes")), default_codec());
     }
 }

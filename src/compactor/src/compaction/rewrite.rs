@@ -68,6 +68,9 @@ pub struct RewriteSettings {
     pub trace_id_bloom_filter: bool,
     /// Smallest row group the copy path copies; `None` when copying is off.
     pub copy_min_row_group_bytes: Option<u64>,
+    /// Whether columns get the dictionary and zstd level that suit them
+    /// (`[compactor.output] tuned_encodings`), else Parquet's defaults.
+    pub tuned_encodings: bool,
     /// The table's own `write.*` properties, which win over the settings above.
     pub table: WriteProperties,
 }
@@ -87,6 +90,7 @@ impl RewriteSettings {
             sort: SortSettings::default(),
             trace_id_bloom_filter: output.trace_id_bloom_filter,
             copy_min_row_group_bytes: output.copy_min_row_group_bytes(),
+            tuned_encodings: output.tuned_encodings,
             table: WriteProperties::default(),
         }
     }
@@ -118,6 +122,7 @@ impl RewriteSettings {
             dictionary_bytes: self.table.dictionary_bytes,
             expected_rows,
             codec: self.table.codec.unwrap_or_else(props::default_codec),
+            tuned_encodings: self.tuned_encodings,
             column_levels: !self.table.codec_level_set,
             bloom_filter_columns: bloom.into_iter().filter(|(_, on)| *on).map(|(c, _)| c).collect(),
         }
