@@ -3,8 +3,9 @@
 //! Both the rewrite and the row-group copy write with these settings, and the copy accepts
 //! only inputs whose chunks use the same codec, so that a table's compacted files read alike.
 //! The codec, row-group and page sizes and bloom filters are the table's `write.*` properties
-//! where it sets them ([`super::write_props`]), else the configuration's; each column's
-//! encoding is chosen by what it holds ([`super::encodings`]).
+//! where it sets them ([`super::write_props`]), else the configuration's; with
+//! `tuned_encodings` each column's dictionary and zstd level are chosen by what it holds
+//! ([`super::encodings`]).
 
 use iceberg::spec::{DataFileFormat, Schema};
 use iceberg::writer::file_writer::location_generator::DefaultFileNameGenerator;
@@ -25,8 +26,8 @@ pub(crate) const TRACE_ID_COLUMN: &str = "trace_id";
 /// smallest size that keeps it, given the row group's distinct values).
 pub(crate) const BLOOM_FILTER_FPP: f64 = 0.01;
 
-/// The codec of compacted files' column chunks when the table names none: zstd (its level
-/// chosen per column, [`super::encodings`]).
+/// The codec of compacted files' column chunks when the table names none: zstd (at its
+/// default level, or a level per column with `tuned_encodings`).
 pub(crate) fn default_codec() -> Compression {
     Compression::ZSTD(ZstdLevel::default())
 }
@@ -72,8 +73,9 @@ pub struct FileSettings {
 
 /// The writer properties of a compacted file of `schema`, its rows in `order` when set: the
 /// settings' codec, row groups and pages bounded as `settings` says, each column's
-/// dictionary and zstd level ([`encodings::column_encodings`]), page-level statistics (column and offset indexes) on
-/// every column and always on the sort columns, and bloom filters on the settings' columns.
+/// dictionary and zstd level when tuned ([`encodings::column_encodings`]), page-level
+/// statistics (column and offset indexes) on every column and always on the sort columns,
+/// and bloom filters on the settings' columns.
 pub(crate) fn writer_properties(
     settings: &FileSettings,
     schema: &Schema,
