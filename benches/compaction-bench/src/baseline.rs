@@ -135,15 +135,23 @@ fn hour_dirs(dir: &Path, out: &mut Vec<(PathBuf, Vec<PathBuf>)>) -> anyhow::Resu
 mod tests {
     use super::*;
     use arrow_array::{Int64Array, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
 
     fn write_input(path: &Path, start: i64, rows: i64) {
         let ids = Int64Array::from_iter_values(start..start + rows);
         let names = StringArray::from_iter_values((start..start + rows).map(|i| format!("n{i}")));
-        let batch = RecordBatch::try_from_iter([
-            ("id", Arc::new(ids) as _),
-            ("name", Arc::new(names) as _),
-        ])
-        .unwrap();
+        // Iceberg's files carry each column's field id, from which the writer settings are made.
+        let field = |name: &str, ty: DataType, id: &str| {
+            let metadata = [("PARQUET:field_id".to_string(), id.to_string())].into();
+            Field::new(name, ty, false).with_metadata(metadata)
+        };
+        let schema = Schema::new(vec![
+            field("id", DataType::Int64, "1"),
+            field("name", DataType::Utf8, "2"),
+        ]);
+        let batch =
+            RecordBatch::try_new(Arc::new(schema), vec![Arc::new(ids) as _, Arc::new(names) as _])
+                .unwrap();
         let mut w =
             ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), None).unwrap();
         w.write(&batch).unwrap();
