@@ -13,10 +13,11 @@
 //! its written size is exact); and once a file is closed, that file's (real size, footer
 //! included, over its rows). Output that compresses much better than its inputs (ours
 //! against a writer's zstd level 1 with dictionaries everywhere: about 0.7x) would otherwise
-//! close a group's first file at 0.7 of the target, small enough to be compacted again. Rows are handed to the writer in slices of a thirty-second of the
-//! target, so one write cannot overshoot it; a file is closed once its estimate reaches the
-//! target, except the last one the plan expects, which may grow to 1.1 times the target so
-//! that output compressing a little worse than its input does not end in a sliver of a file.
+//! close a group's first file at 0.7 of the target, small enough to be compacted again. Rows are
+//! handed to the writer in slices of a thirty-second of the target, so one write cannot overshoot
+//! it; a file is closed once its estimate reaches the target, except the last one the plan expects,
+//! which may grow to 1.1 times the target so that output compressing a little worse than its input
+//! does not end in a sliver of a file.
 
 use arrow_array::RecordBatch;
 use iceberg::spec::{DataContentType, DataFile, PartitionKey};
