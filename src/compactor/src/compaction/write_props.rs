@@ -1,6 +1,7 @@
 //! A table's own `write.*` properties, which win over `[compactor]` for its compacted files, as
 //! in every Iceberg engine: target file size, Parquet codec and level, row-group, page and
-//! dictionary sizes and per-column bloom filters. Every other property is only carried through commits.
+//! dictionary sizes and per-column bloom filters. Every other property is only carried through
+//! commits.
 
 use std::collections::{BTreeMap, HashMap};
 
