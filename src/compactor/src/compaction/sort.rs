@@ -1,14 +1,15 @@
 //! Sorting the rows of one compaction group in bounded memory.
 //!
-//! Batches pushed are buffered; once they take more than the memory budget they are put in
-//! order together (their keys converted and compared once, their rows copied once) into one
-//! sorted run, written to a spill file (Arrow IPC) in the spill directory, and dropped. [`ExternalSort::finish`] then merges the spilled
-//! runs and the batches still buffered, a batch at a time. Runs are written in batches of
-//! [`SPILL_BATCH_ROWS`] rows, LZ4-compressed when the sort is told its rows are many
-//! ([`ExternalSort::compress_spills`]: compression costs more CPU than the rest of a spill), and a merge reads at most [`MAX_MERGE_FAN_IN`] runs at
-//! once: more runs are first merged, that many at a time, into longer runs, so memory stays
-//! about the budget plus a fixed number of small batches however large the group. Rows are compared in arrow's row format (`arrow-row`), whose byte order is the
-//! sort order, nulls and direction included.
+//! Batches pushed are buffered; once they take more than the memory budget they are put in order
+//! together (their keys converted and compared once, their rows copied once) into one sorted run,
+//! written to a spill file (Arrow IPC) in the spill directory, and dropped.
+//! [`ExternalSort::finish`] then merges the spilled runs and the batches still buffered, a batch at
+//! a time. Runs are written in batches of [`SPILL_BATCH_ROWS`] rows, LZ4-compressed when the sort
+//! is told its rows are many ([`ExternalSort::compress_spills`]: compression costs more CPU than
+//! the rest of a spill), and a merge reads at most [`MAX_MERGE_FAN_IN`] runs at once: more runs are
+//! first merged, that many at a time, into longer runs, so memory stays about the budget plus a
+//! fixed number of small batches however large the group. Rows are compared in arrow's row format
+//! (`arrow-row`), whose byte order is the sort order, nulls and direction included.
 //!
 //! Spill files are temporary files: they are removed when the sort (or what it returned) is
 //! dropped, whether it finished or failed.
