@@ -5,6 +5,7 @@
 
 use std::fmt::Write;
 
+use crate::compaction::output_ratio::{OutputRatio, RatioSource};
 use crate::compaction::{OrderSource, OutputOrder};
 use crate::report::{JobReport, TableOutcome};
 
@@ -22,6 +23,16 @@ fn sort_line(order: Option<&OutputOrder>) -> String {
         line.push_str(&format!("; the table's sort order is not used: {reason}"));
     }
     line
+}
+
+/// What groups are sized for: `0.72x the input bytes (measured on a sample of the inputs)`.
+fn ratio_line(ratio: OutputRatio) -> String {
+    let source = match ratio.source {
+        RatioSource::Assumed => "assumed",
+        RatioSource::CompactedFiles => "measured on the table's recent compacted files",
+        RatioSource::Sample => "measured on a sample of the inputs",
+    };
+    format!("{:.2}x the input bytes ({source})", ratio.ratio)
 }
 
 /// Renders the plans held in a compaction pass's report.
@@ -52,6 +63,9 @@ pub fn plans(report: &JobReport) -> String {
             plan.bytes_to_rewrite
         );
         let _ = writeln!(out, "  output: {}", sort_line(plan.sort.as_ref()));
+        if !plan.candidates.is_empty() {
+            let _ = writeln!(out, "  sized for: {}", ratio_line(plan.output_ratio));
+        }
         if let Some(reason) = &plan.not_maintainable {
             let _ = writeln!(out, "  not maintained: {reason}");
         }

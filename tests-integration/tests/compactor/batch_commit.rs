@@ -44,9 +44,12 @@ fn traces() -> TableId {
 }
 
 /// Runs [`LOAD`] and configures compaction so that every hour of `traces` packs into two
-/// groups of two files: a target at least twice its largest file and below three times its
-/// smallest. `logs` is packed by the same target, into whatever groups its plan shows. Output
-/// is unsorted: sorted output takes each hour as one group, and these tests need several.
+/// groups of two files: a target at least twice its largest file's expected output and below
+/// three times its smallest's. Groups are packed by expected output bytes (input bytes times
+/// the table's output ratio, which a plan measures on a sample of the inputs), so a first
+/// plan at a provisional target reads the ratio and the target is then scaled by it. `logs`
+/// is packed by the same target, into whatever groups its plan shows. Output is unsorted:
+/// sorted output takes each hour as one group, and these tests need several.
 async fn load_two_groups_per_hour(env: &TestEnv) -> Vec<TableId> {
     let ids = LOAD.run(env);
     let sizes = live_file_sizes(env, &traces()).await;
@@ -58,6 +61,15 @@ async fn load_two_groups_per_hour(env: &TestEnv) -> Vec<TableId> {
          small_file_threshold_bytes = {}\n[compactor.sort]\nenabled = false",
         (max + target) / 2
     ));
+    let plan = json_ok(&compactor(env, &["plan", "--json"]));
+    let ratio = &table_entry(&plan, &traces())["details"]["output_ratio"];
+    assert_eq!(ratio["source"], "sample", "two groups at a ratio of 1 are sampled: {ratio}");
+    let scaled = (target as f64 * ratio["ratio"].as_f64().unwrap()) as u64;
+    let config = std::fs::read_to_string(env.config_path()).unwrap();
+    let line = format!("target_file_size_bytes = {target}\n");
+    assert_eq!(config.matches(&line).count(), 1, "{config}");
+    let config = config.replace(&line, &format!("target_file_size_bytes = {scaled}\n"));
+    std::fs::write(env.config_path(), config).unwrap();
     ids
 }
 
@@ -197,13 +209,19 @@ async fn assert_pass_committed(
         assert_eq!(s.rows_digest, start.rows_digest, "{key}: the rows of {snapshot_id}");
     }
 
-    // The same rows in every hour, in the planned files, and no other compacted file.
+    // The same rows in every hour, in the planned files: the compacted ones and the inputs no
+    // group took (a file packed alone rewrites nothing), and no other compacted file.
     assert_eq!(after.content, before.content, "{key}");
     for c in &plan {
         let live = after.files_of(&c.label);
         assert_eq!(live.len(), c.files_after, "{key} {}: {live:?}", c.label);
-        assert!(live.iter().all(|f| file_name(f).starts_with("compacted-")), "{key}: {live:?}");
-        assert_eq!(compacted_on_storage(env, id, c.hour).await, live, "{key} {}", c.label);
+        let grouped: BTreeSet<&String> = c.groups.iter().flatten().collect();
+        let (compacted, kept): (BTreeSet<String>, BTreeSet<String>) =
+            live.iter().cloned().partition(|f| file_name(f).starts_with("compacted-"));
+        let left: BTreeSet<String> =
+            before.files_of(&c.label).into_iter().filter(|f| !grouped.contains(f)).collect();
+        assert_eq!(kept, left, "{key} {}: {live:?}", c.label);
+        assert_eq!(compacted_on_storage(env, id, c.hour).await, compacted, "{key} {}", c.label);
     }
 }
 

@@ -41,7 +41,7 @@ use metrics::NanCounts;
 use output::{OpenFile, Output};
 
 use super::order::OutputOrder;
-use super::plan::Method;
+use super::plan::{Method, PlannedOutput};
 use super::props;
 use super::rewrite::{
     RewriteError, RewriteOutput, RewriteSettings, RowBounds, TrackedLocations, checked,
@@ -66,7 +66,7 @@ pub(crate) async fn write_group(
     table: &Table,
     tasks: Vec<FileScanTask>,
     expected_rows: RowBounds,
-    planned_files: usize,
+    planned: PlannedOutput,
     partition: TimePartition,
     settings: &RewriteSettings,
     method: Method,
@@ -74,7 +74,7 @@ pub(crate) async fn write_group(
 ) -> Result<RewriteOutput, RewriteError> {
     let mut fallback = None;
     if method == Method::Copy {
-        match copy_tasks(table, &tasks, expected_rows, planned_files, partition, settings).await {
+        match copy_tasks(table, &tasks, expected_rows, planned.files, partition, settings).await {
             Ok(out) => return Ok(out),
             Err(CopyError::Failed(e)) => return Err(e),
             Err(CopyError::Ineligible(reason)) => {
@@ -84,8 +84,7 @@ pub(crate) async fn write_group(
         }
     }
     let mut out =
-        rewrite_tasks(table, tasks, expected_rows, planned_files, partition, settings, order)
-            .await?;
+        rewrite_tasks(table, tasks, expected_rows, planned, partition, settings, order).await?;
     out.copy_fallback = fallback;
     Ok(out)
 }

@@ -345,7 +345,7 @@ impl GroupRun<'_, '_> {
                 // A task of its own, so that the groups in flight decode and encode on every
                 // core rather than all on the pass's.
                 let (table, settings) = (self.cx.table.clone(), self.settings.rewrite.clone());
-                let (rows, planned) = (RowBounds::of(group), group.expected_output_files);
+                let (rows, planned) = (RowBounds::of(group), group.planned_output());
                 let (order, method) = (self.order.cloned(), partition.method);
                 let rewrite =
                     tokio::spawn(common::storage::counted::RequestTally::carry(async move {

@@ -16,12 +16,14 @@ mod encodings;
 pub(crate) mod execute;
 pub(crate) mod manifests;
 pub(crate) mod order;
+pub(crate) mod output_ratio;
 pub(crate) mod plan;
 pub(crate) mod props;
 pub(crate) mod read;
 pub(crate) mod rewrite;
 mod rewrite_error;
 pub(crate) mod roll;
+pub(crate) mod sample;
 pub(crate) mod scan;
 pub(crate) mod slots;
 pub(crate) mod sort;
@@ -54,6 +56,7 @@ pub(crate) use rewrite::{RewriteError, RewriteOutput, rewrite_group};
 pub(crate) use sort::SortSettings;
 pub(crate) use tenant_cap::{TenantCap, TenantShares};
 
+use output_ratio::OutputRatio;
 use slots::RewriteSlots;
 
 use crate::failure::Failure;
@@ -257,7 +260,18 @@ impl CompactionStep {
         let time_field = current_time_field(cx.table.metadata());
         let grain = time_field.as_ref().ok().map(|f| f.grain);
         let output = plan::OutputSpec { spec_id: default_spec, grain };
-        let mut plan = plan::plan_ordered(&files, output, settings, now, sort.as_ref());
+        let small = settings.small_file_threshold_bytes;
+        let plan_with =
+            |ratio| plan::plan_ordered(&files, output, settings, now, sort.as_ref(), ratio);
+        let measured = output_ratio::from_compacted(&files, default_spec, small);
+        let mut plan = plan_with(measured.unwrap_or(OutputRatio::ASSUMED));
+        if measured.is_none() {
+            let rewrite = &table_settings.execute.rewrite;
+            let sampled = sample::sample_plan(cx, &plan, rewrite, sort.as_ref(), cache).await;
+            if let Some(ratio) = sampled {
+                plan = plan_with(ratio);
+            }
+        }
         plan.sort = sort;
         plan.not_maintainable = time_field.err().map(|e| e.to_string());
         let found = manifests::found(cx.table, &list, table_settings.execute.merge);

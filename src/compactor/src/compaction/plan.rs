@@ -11,6 +11,7 @@ use iceberg::spec::DataContentType;
 use serde::{Deserialize, Serialize};
 
 use super::order::OutputOrder;
+use super::output_ratio::OutputRatio;
 use crate::delete_index::{DeleteIndex, positions_at_most};
 use crate::live_files::LiveFile;
 
@@ -47,6 +48,10 @@ pub struct FileGroup {
     pub rows: u64,
     /// Files the rewrite is expected to produce.
     pub expected_output_files: usize,
+    /// Bytes the rewrite is expected to write: `bytes` times the plan's output ratio (copied
+    /// groups: `bytes`).
+    #[serde(default)]
+    pub expected_bytes: u64,
     /// Locations of the delete files that apply to the inputs: the rewrite applies them, and
     /// the commit removes those that then apply to no live data file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -55,6 +60,29 @@ pub struct FileGroup {
     /// apply can remove (0 when an equality delete applies; `rows` without deletes).
     #[serde(default)]
     pub min_rows: u64,
+}
+
+impl FileGroup {
+    /// What the group's rewrite is expected to write.
+    pub(crate) fn planned_output(&self) -> PlannedOutput {
+        PlannedOutput { files: self.expected_output_files, bytes: Some(self.expected_bytes) }
+    }
+}
+
+/// What a rewrite is expected to write: how many files, and how many bytes (`None`: as many as
+/// its inputs take).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PlannedOutput {
+    /// Files.
+    pub files: usize,
+    /// Bytes, when estimated.
+    pub bytes: Option<u64>,
+}
+
+impl From<usize> for PlannedOutput {
+    fn from(files: usize) -> Self {
+        Self { files, bytes: None }
+    }
 }
 
 /// How a partition's groups are written. Sorted and copied output are never mixed.
@@ -209,6 +237,10 @@ pub struct TablePlan {
     pub delete_files_to_apply: usize,
     /// The order the rewritten rows are written in; `null` when unsorted.
     pub sort: Option<OutputOrder>,
+    /// Output bytes expected per input byte of decoded groups, and where the figure comes
+    /// from; groups are packed by expected output bytes.
+    #[serde(default)]
+    pub output_ratio: OutputRatio,
     /// Why the table cannot be maintained (no time partition in its current spec), when so:
     /// its partitions are all skipped as uninterpretable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -255,7 +287,8 @@ pub(crate) fn plan(
         .find(|f| f.spec_id == default_spec_id)
         .and_then(|f| f.partition)
         .map(|p| p.grain);
-    plan_ordered(files, OutputSpec { spec_id: default_spec_id, grain }, settings, now, None)
+    let output = OutputSpec { spec_id: default_spec_id, grain };
+    plan_ordered(files, output, settings, now, None, OutputRatio::ASSUMED)
 }
 
 /// Where a live file is planned: into a partition of the output spec, or left alone.
@@ -294,13 +327,15 @@ impl Target {
 /// group of every input, rolled into as many target-size files as it fills, so that the
 /// sorted rows span the partition's new files, each with a narrow key range), else
 /// `rewrite`. Copied and rewritten groups are bin-packed: first-fit decreasing into groups of
-/// about one target-size file each.
+/// about one target-size file each. Decoded groups are sized by their expected output bytes
+/// (input bytes times `ratio`); copied groups keep their bytes.
 pub(crate) fn plan_ordered(
     files: &[LiveFile],
     output: OutputSpec,
     settings: &PlanSettings,
     now: DateTime<Utc>,
     order: Option<&OutputOrder>,
+    ratio: OutputRatio,
 ) -> TablePlan {
     let index = DeleteIndex::new(files);
     let mut partitions: BTreeMap<Target, Vec<&LiveFile>> = BTreeMap::new();
@@ -310,6 +345,7 @@ pub(crate) fn plan_ordered(
     let quiet_secs = i64::try_from(settings.quiet_period.as_secs()).unwrap_or(i64::MAX);
     let mut out = TablePlan {
         delete_files: files.iter().filter(|f| f.content != DataContentType::Data).count(),
+        output_ratio: ratio,
         ..TablePlan::default()
     };
     let mut applied = std::collections::BTreeSet::new();
@@ -379,10 +415,13 @@ pub(crate) fn plan_ordered(
         let clean = other_spec_files == 0 && inputs.iter().all(|i| i.deletes.is_empty());
         let copy_min = settings.copy_min_row_group_bytes.filter(|_| clean);
         let method = method(&inputs, copy_min, order);
-        let target_size = settings.target_file_size_bytes;
+        let size = Sizing {
+            target: settings.target_file_size_bytes,
+            ratio: if method == Method::Copy { OutputRatio::ASSUMED } else { ratio },
+        };
         let groups = match method {
-            Method::Sort => one_group(inputs, target_size, output.spec_id),
-            Method::Rewrite | Method::Copy => bin_pack(inputs, target_size, output.spec_id),
+            Method::Sort => one_group(inputs, size, output.spec_id),
+            Method::Rewrite | Method::Copy => bin_pack(inputs, size, output.spec_id),
         };
         if groups.is_empty() {
             out.skipped.push(skip(SkipReason::TooFewSmallFiles));
@@ -499,49 +538,61 @@ fn worth_rewriting(members: &[&Input], output_spec: i32) -> bool {
         || members.iter().any(|i| i.file.spec_id != output_spec || !i.deletes.is_empty())
 }
 
-/// Every input in one group (by path), expected to fill `ceil(bytes / target)` files; none
-/// when rewriting them gains nothing.
-fn one_group(mut inputs: Vec<&Input>, target: u64, output_spec: i32) -> Vec<FileGroup> {
+/// How a partition's groups are sized: files of `target` bytes, `ratio` of their input bytes.
+#[derive(Debug, Clone, Copy)]
+struct Sizing {
+    target: u64,
+    ratio: OutputRatio,
+}
+
+/// Every input in one group (by path), expected to fill `ceil(expected bytes / target)` files;
+/// none when rewriting them gains nothing.
+fn one_group(mut inputs: Vec<&Input>, size: Sizing, output_spec: i32) -> Vec<FileGroup> {
     if !worth_rewriting(&inputs, output_spec) {
         return Vec::new();
     }
     inputs.sort_by(|a, b| a.file.path.cmp(&b.file.path));
-    vec![group(&inputs, target)]
+    vec![group(&inputs, size)]
 }
 
-/// The group of `members`, expected to fill `ceil(bytes / target)` files (at least one).
-fn group(members: &[&Input], target: u64) -> FileGroup {
+/// The group of `members`, expected to fill `ceil(expected bytes / target)` files (at least
+/// one).
+fn group(members: &[&Input], size: Sizing) -> FileGroup {
     let bytes = members.iter().map(|i| i.file.size).sum::<u64>();
     let rows = members.iter().map(|i| i.file.records).sum();
     let (delete_files, min_rows) = group_deletes(members, rows);
+    let expected_bytes = size.ratio.of(bytes);
+    let files = expected_bytes.div_ceil(size.target.max(1));
     FileGroup {
         files: members.iter().map(|i| i.file.path.clone()).collect(),
         rows,
-        expected_output_files: usize::try_from(bytes.div_ceil(target.max(1))).unwrap_or(1).max(1),
+        expected_output_files: usize::try_from(files).unwrap_or(1).max(1),
+        expected_bytes,
         bytes,
         delete_files,
         min_rows,
     }
 }
 
-/// First-fit decreasing into bins of `target` bytes; a bin of one file of the output spec
-/// without deletes rewrites nothing useful and is dropped.
-fn bin_pack(mut inputs: Vec<&Input>, target: u64, output_spec: i32) -> Vec<FileGroup> {
+/// First-fit decreasing into bins of a target's worth of expected output bytes; a bin of one
+/// file of the output spec without deletes rewrites nothing useful and is dropped.
+fn bin_pack(mut inputs: Vec<&Input>, size: Sizing, output_spec: i32) -> Vec<FileGroup> {
     inputs
         .sort_by(|a, b| b.file.size.cmp(&a.file.size).then_with(|| a.file.path.cmp(&b.file.path)));
     let mut bins: Vec<(u64, Vec<&Input>)> = Vec::new();
     for i in inputs {
-        match bins.iter_mut().find(|(bytes, _)| bytes + i.file.size <= target) {
+        let expected = size.ratio.of(i.file.size);
+        match bins.iter_mut().find(|(bytes, _)| bytes + expected <= size.target) {
             Some((bytes, members)) => {
-                *bytes += i.file.size;
+                *bytes += expected;
                 members.push(i);
             }
-            None => bins.push((i.file.size, vec![i])),
+            None => bins.push((expected, vec![i])),
         }
     }
     bins.into_iter()
         .filter(|(_, members)| worth_rewriting(members, output_spec))
-        .map(|(_, members)| group(&members, target))
+        .map(|(_, members)| group(&members, size))
         .collect()
 }
 

@@ -26,7 +26,7 @@ use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::order::OutputOrder;
-use super::plan::{FileGroup, Method};
+use super::plan::{FileGroup, Method, PlannedOutput};
 use super::props::{self, FileSettings};
 use super::read;
 use super::roll::{self, SizedFiles};
@@ -221,24 +221,25 @@ pub(crate) async fn rewrite_group(
     let paths = group.files.iter().map(String::as_str);
     let mut tasks = scan_tasks(table, paths, &ManifestCache::new()).await?;
     let tasks = take_group_tasks(&mut tasks, group)?;
-    let (rows, planned) = (RowBounds::of(group), group.expected_output_files);
+    let (rows, planned) = (RowBounds::of(group), group.planned_output());
     rewrite_tasks(table, tasks, rows, planned, partition, settings, order).await
 }
 
 /// Rewrites the files of `tasks`, whose rows (their deletes applied) `expected_rows` bounds,
-/// into new files of `partition`, `planned_files` of them expected, their rows in `order`
+/// into new files of `partition` as `planned` expects them, their rows in `order`
 /// across the files when set. On any error every file written so far is deleted.
 pub(crate) async fn rewrite_tasks(
     table: &Table,
     tasks: Vec<FileScanTask>,
     expected_rows: impl Into<RowBounds>,
-    planned_files: usize,
+    planned: impl Into<PlannedOutput>,
     partition: TimePartition,
     settings: &RewriteSettings,
     order: Option<&OutputOrder>,
 ) -> Result<RewriteOutput, RewriteError> {
     let written = Arc::new(Mutex::new(Vec::new()));
-    let result = write_all(table, tasks, planned_files, partition, settings, order, &written);
+    let planned = planned.into();
+    let result = write_all(table, tasks, planned, partition, settings, order, &written);
     checked(table.file_io(), expected_rows.into(), &written, result).await
 }
 
@@ -273,7 +274,7 @@ pub(super) async fn checked(
 async fn write_all(
     table: &Table,
     tasks: Vec<FileScanTask>,
-    planned_files: usize,
+    planned: PlannedOutput,
     partition: TimePartition,
     settings: &RewriteSettings,
     order: Option<&OutputOrder>,
@@ -305,8 +306,10 @@ async fn write_all(
     let target = settings.target_file_size_bytes;
     let sort_order_id = order.and_then(|o| o.sort_order_id).and_then(|id| i32::try_from(id).ok());
     let rows = settings.row_group_rows;
+    // The first file's rows are sized at the bytes a row is expected to take once written.
+    let expected = (planned.bytes.unwrap_or(input.0), input.1);
     let mut writer =
-        SizedFiles::new(rolling, key, (target, planned_files), sort_order_id, rows, input);
+        SizedFiles::new(rolling, key, (target, planned.files), sort_order_id, rows, expected);
     let mut sort = match order {
         Some(order) => Some(
             ExternalSort::new(

@@ -15,9 +15,11 @@
 //! against a writer's zstd level 1 with dictionaries everywhere: about 0.7x) would otherwise
 //! close a group's first file at 0.7 of the target, small enough to be compacted again. Rows are
 //! handed to the writer in slices of a thirty-second of the target, so one write cannot overshoot
-//! it; a file is closed once its estimate reaches the target, except the last one the plan expects,
-//! which may grow to 1.1 times the target so that output compressing a little worse than its input
-//! does not end in a sliver of a file.
+//! it. A file is closed once its estimate reaches its limit: the target, or, when the rows left
+//! (the group's rows less those written, at the bytes a row takes) would overfill the files the
+//! plan still expects, their even share of those bytes, up to 1.1 times the target. So output a
+//! few percent larger than the plan estimated still fills the planned number of files instead
+//! of ending in a sliver of one.
 
 use arrow_array::RecordBatch;
 use iceberg::spec::{DataContentType, DataFile, PartitionKey};
@@ -45,6 +47,14 @@ pub(crate) fn file_limit(target: u64, planned_files: usize, closed: usize) -> u6
     if closed + 1 >= planned_files.max(1) { target.saturating_add(target / 10) } else { target }
 }
 
+/// The size a file is closed at when `bytes_left` are still to be written (its own included)
+/// into the `files_left` files the plan still expects: the target, or their even share of
+/// the bytes up to 1.1 times the target.
+fn share_limit(target: u64, files_left: usize, bytes_left: f64) -> f64 {
+    let share = bytes_left / files_left.max(1) as f64;
+    share.clamp(target as f64, target as f64 * 1.1)
+}
+
 /// Rows per write for rows of `bytes_per_row` bytes: a thirty-second of the target, at least
 /// one row and at most `max_rows`.
 fn rows_per_write(target: u64, bytes_per_row: f64, max_rows: usize) -> usize {
@@ -66,14 +76,18 @@ pub(crate) struct SizedFiles<L: LocationGenerator, F: FileNameGenerator> {
     planned_files: usize,
     row_group_rows: Option<u64>,
     bytes_per_row: f64,
+    /// The group's rows, and those in closed files.
+    total_rows: u64,
+    closed_rows: u64,
     current: Option<RollingFileWriter<ParquetWriterBuilder, L, F>>,
     current_rows: u64,
     closed: Vec<DataFile>,
 }
 
 impl<L: LocationGenerator, F: FileNameGenerator> SizedFiles<L, F> {
-    /// Data files of `key` of about `target` bytes each, `planned_files` of them expected, from
-    /// inputs of `input_bytes` holding `input_rows`, each recording `sort_order_id` when set;
+    /// Data files of `key` of about `target` bytes each, `planned_files` of them expected, for
+    /// `input_rows` expected to take `input_bytes` once written, each recording `sort_order_id`
+    /// when set;
     /// `builder` must not roll on its own (its rolling target is never reached), and writes
     /// row groups of `row_group_rows` rows at most when set.
     pub(crate) fn new(
@@ -92,15 +106,21 @@ impl<L: LocationGenerator, F: FileNameGenerator> SizedFiles<L, F> {
             planned_files,
             row_group_rows: row_group_rows.map(|r| r.max(1) as u64),
             bytes_per_row: bytes_per_row(input_bytes, input_rows),
+            total_rows: input_rows,
+            closed_rows: 0,
             current: None,
             current_rows: 0,
             closed: Vec::new(),
         }
     }
 
-    /// The size at which the file being written is closed.
-    fn limit(&self) -> u64 {
-        file_limit(self.target, self.planned_files, self.closed.len())
+    /// The size at which the file being written is closed: the target, or an even share of
+    /// the bytes left (this file's included) over the files the plan still expects (at least
+    /// this one), up to 1.1 times the target.
+    fn limit(&self) -> f64 {
+        let files_left = self.planned_files.saturating_sub(self.closed.len());
+        let rows_left = self.total_rows.saturating_sub(self.closed_rows);
+        share_limit(self.target, files_left, rows_left as f64 * self.bytes_per_row)
     }
 
     /// Writes `batch` in slices of a thirty-second of the target (at the bytes a row takes as
@@ -122,7 +142,7 @@ impl<L: LocationGenerator, F: FileNameGenerator> SizedFiles<L, F> {
 
     async fn write_slice(&mut self, slice: RecordBatch) -> iceberg::Result<()> {
         let estimate = self.current_rows as f64 * self.bytes_per_row;
-        if self.current.is_some() && estimate >= self.limit() as f64 {
+        if self.current.is_some() && estimate >= self.limit() {
             self.close_current().await?;
         }
         self.current_rows += slice.num_rows() as u64;
@@ -138,6 +158,7 @@ impl<L: LocationGenerator, F: FileNameGenerator> SizedFiles<L, F> {
     }
 
     async fn close_current(&mut self) -> iceberg::Result<()> {
+        self.closed_rows += self.current_rows;
         self.current_rows = 0;
         if let Some(writer) = self.current.take() {
             let mut files = Vec::new();
@@ -183,6 +204,17 @@ mod tests {
         assert_eq!(row_group_bytes(4 * 1024 * 1024, max), 4 * 1024 * 1024);
         assert_eq!(row_group_bytes(16 * 1024, max), 64 * 1024, "never below 64 KiB");
         assert_eq!(row_group_bytes(1 << 30, max), 64 * 1024 * 1024, "never above the maximum");
+    }
+
+    #[test]
+    fn files_share_what_is_left_up_to_a_tenth_over_the_target() {
+        let mib = 1024.0 * 1024.0;
+        // 27 files planned, 28 targets' worth written: each takes 28/27 of the target.
+        let share = share_limit(1 << 20, 27, 28.0 * mib);
+        assert!((share - 28.0 / 27.0 * mib).abs() < 1.0, "{share}");
+        assert_eq!(share_limit(1 << 20, 2, 1.5 * mib), mib, "less than planned: the target");
+        assert_eq!(share_limit(1 << 20, 1, 3.0 * mib), 1.1 * mib, "never past 1.1x");
+        assert_eq!(share_limit(1 << 20, 0, 1.05 * mib), 1.05 * mib, "past the plan: the rest");
     }
 
     #[test]

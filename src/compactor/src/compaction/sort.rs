@@ -129,20 +129,18 @@ impl ExternalSort {
                 sources.push(Source::spilled(file, &self.keys.schema, &dir)?);
             }
             let rows = self.batch_rows.min(SPILL_BATCH_ROWS);
-            let mut merge = Merge::new(self.keys.clone(), sources, rows)?;
+            let mut merge = Merge::new(self.keys.clone(), sources, None, rows)?;
             runs.push_back(self.write_run(|| merge.next_batch())?);
         }
         let memory = SortedMemory::sort(&self.keys, std::mem::take(&mut self.buffered))?;
         if runs.is_empty() {
             return Ok(SortedBatches::in_memory(memory, self.batch_rows));
         }
-        let mut sources = Vec::with_capacity(runs.len() + 1);
+        let mut sources = Vec::with_capacity(runs.len());
         for file in runs {
             sources.push(Source::spilled(file, &self.keys.schema, &dir)?);
         }
-        let rows = self.batch_rows.min(SPILL_BATCH_ROWS);
-        sources.push(Source::Memory { sorted: Box::new(memory), rows });
-        let merge = Merge::new(self.keys.clone(), sources, self.batch_rows)?;
+        let merge = Merge::new(self.keys.clone(), sources, Some(memory), self.batch_rows)?;
         Ok(SortedBatches::merged(merge))
     }
 

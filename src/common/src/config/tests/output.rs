@@ -10,7 +10,7 @@ fn the_defaults_write_a_trace_id_bloom_filter_and_copy_row_groups_of_8_mib() {
     let output = Config::default().compactor.output;
     assert!(output.trace_id_bloom_filter);
     assert_eq!(output.copy_min_row_group_bytes(), Some(8 * 1024 * 1024));
-    assert!(!output.tuned_encodings, "Parquet's default encodings until the plan sizes output");
+    assert!(output.tuned_encodings, "each column encoded for what it holds");
 }
 
 #[test]
@@ -25,8 +25,8 @@ fn switches_come_from_the_file_or_a_variable_and_a_tiny_row_group_is_refused() {
         let env = [("SIGNALDB_COMPACTOR_OUTPUT_COPY_ROW_GROUPS", "false")];
         let output = load_toml(jail, "", &env).unwrap().config.compactor.output;
         assert_eq!(output.copy_min_row_group_bytes(), None, "copying is off");
-        let env = [("SIGNALDB_COMPACTOR_OUTPUT_TUNED_ENCODINGS", "true")];
-        assert!(load_toml(jail, "", &env).unwrap().config.compactor.output.tuned_encodings);
+        let env = [("SIGNALDB_COMPACTOR_OUTPUT_TUNED_ENCODINGS", "false")];
+        assert!(!load_toml(jail, "", &env).unwrap().config.compactor.output.tuned_encodings);
 
         assert_refused(
             jail,

@@ -2,6 +2,9 @@ use common::partition::hour_label;
 use iceberg::spec::{Literal, Struct};
 
 use super::*;
+use crate::compaction::output_ratio::RatioSource;
+
+const ASSUMED: OutputRatio = OutputRatio::ASSUMED;
 
 const H: i64 = 473_352; // 2024-01-01T00Z
 const MIB: u64 = 1024 * 1024;
@@ -148,7 +151,7 @@ fn an_empty_table_plans_nothing() {
 fn sorted_plans_take_a_partitions_small_files_as_one_group_of_several_outputs() {
     let mut files: Vec<LiveFile> = (0..20).map(|n| file(H, n, 10 * MIB)).collect();
     files.push(file(H, 99, 100 * MIB));
-    let p = plan_ordered(&files, HOURLY, &settings(), at(H, 3600), Some(&order()));
+    let p = plan_ordered(&files, HOURLY, &settings(), at(H, 3600), Some(&order()), ASSUMED);
     let c = &p.candidates[0];
     assert_eq!(c.groups.len(), 1, "one group: sorted across the partition's new files");
     let g = &c.groups[0];
@@ -160,8 +163,37 @@ fn sorted_plans_take_a_partitions_small_files_as_one_group_of_several_outputs() 
 
     let one = [file(H, 0, MIB)];
     let settings = PlanSettings { min_input_files: 1, ..settings() };
-    let p = plan_ordered(&one, HOURLY, &settings, at(H, 3600), Some(&order()));
+    let p = plan_ordered(&one, HOURLY, &settings, at(H, 3600), Some(&order()), ASSUMED);
     assert!(p.candidates.is_empty(), "one file rewrites nothing useful");
+}
+
+#[test]
+fn groups_are_sized_by_expected_output_bytes_but_copies_by_their_own() {
+    // 0.7 output bytes per input byte: 18 files of 10 MiB (126 MiB written) fill a 128 MiB
+    // file, where 12 would only fill 0.66 of it.
+    let ratio = OutputRatio { ratio: 0.7, source: RatioSource::Sample };
+    let files: Vec<LiveFile> = (0..20).map(|n| file(H, n, 10 * MIB)).collect();
+    let p = plan_ordered(&files, HOURLY, &settings(), at(H, 3600), None, ratio);
+    assert_eq!(p.output_ratio, ratio);
+    let c = &p.candidates[0];
+    assert_eq!(c.groups.iter().map(|g| g.files.len()).collect::<Vec<_>>(), [18, 2]);
+    assert_eq!(c.groups[0].expected_bytes, 126 * MIB);
+    assert_eq!(c.groups[0].planned_output(), PlannedOutput { files: 1, bytes: Some(126 * MIB) });
+    assert_eq!(c.files_after, 2);
+
+    // Sorted: one group, 140 MiB expected, so two files.
+    let p = plan_ordered(&files, HOURLY, &settings(), at(H, 3600), Some(&order()), ratio);
+    let g = &p.candidates[0].groups[0];
+    assert_eq!((g.expected_bytes, g.expected_output_files), (140 * MIB, 2));
+
+    // Copied row groups keep their bytes whatever the ratio.
+    let large = |n| LiveFile { row_groups: Some(1), ..file(H, n, 10 * MIB) };
+    let files: Vec<LiveFile> = (0..20).map(large).collect();
+    let p = plan_ordered(&files, HOURLY, &settings(), at(H, 3600), None, ratio);
+    let c = &p.candidates[0];
+    assert_eq!(c.method, Method::Copy);
+    assert_eq!(c.groups.iter().map(|g| g.files.len()).collect::<Vec<_>>(), [12, 8]);
+    assert_eq!(c.groups[0].expected_bytes, c.groups[0].bytes);
 }
 
 #[test]
@@ -177,11 +209,11 @@ fn inputs_of_large_row_groups_are_copied_unless_the_order_would_be_lost() {
     // Ordered output: copied only when every input already records the order.
     let sorted = |n| LiveFile { sort_order_id: Some(1), ..large(n) };
     let files: Vec<LiveFile> = (0..10).map(sorted).collect();
-    let p = plan_ordered(&files, HOURLY, &settings(), at(H, 3600), Some(&order()));
+    let p = plan_ordered(&files, HOURLY, &settings(), at(H, 3600), Some(&order()), ASSUMED);
     assert_eq!(p.candidates[0].method, Method::Copy);
     let mut files = files;
     files[3].sort_order_id = None;
-    let p = plan_ordered(&files, HOURLY, &settings(), at(H, 3600), Some(&order()));
+    let p = plan_ordered(&files, HOURLY, &settings(), at(H, 3600), Some(&order()), ASSUMED);
     assert_eq!(p.candidates[0].method, Method::Sort, "one unsorted input: sort them all");
 
     // One input of small row groups, one with no split offsets, or copying off: decoded.
@@ -220,7 +252,7 @@ fn files_of_an_older_spec_move_into_the_partition_that_holds_them_whatever_their
     let day = TimePartition::day(H / 24);
     let mut files = vec![file(H, 0, 200 * MIB), file(H + 5, 1, MIB), file(H + 5, 2, MIB)];
     files.extend((3..6).map(|n| LiveFile { spec_id: 1, partition: Some(day), ..file(H, n, MIB) }));
-    let p = plan_ordered(&files, daily, &settings(), at(H + 23, 3600), None);
+    let p = plan_ordered(&files, daily, &settings(), at(H + 23, 3600), None, ASSUMED);
     assert_eq!(p.skipped, []);
     let c = &p.candidates[0];
     assert_eq!((c.partition, c.spec_id, c.other_spec_files), (day, 1, 3));
@@ -236,12 +268,13 @@ fn files_of_an_older_spec_move_into_the_partition_that_holds_them_whatever_their
         &settings(),
         at(H, 3600),
         None,
+        ASSUMED,
     );
     assert_eq!((p.candidates.len(), p.candidates[0].files_after), (1, 1));
     assert!(plan(&lone, 0, &settings(), at(H, 3600)).candidates.is_empty());
     // Without a time field in the current spec nothing of an older spec moves.
     let none = OutputSpec { spec_id: 7, grain: None };
-    let p = plan_ordered(&lone, none, &settings(), at(H, 3600), None);
+    let p = plan_ordered(&lone, none, &settings(), at(H, 3600), None, ASSUMED);
     assert_eq!(p.skipped[0].reason, SkipReason::OtherPartitionSpec);
 }
 

@@ -1,5 +1,7 @@
 //! The k-way merge of sorted sources: spilled runs read back a batch at a time, and the
-//! buffered batches put in order in memory.
+//! buffered batches put in order in memory, whose rows are picked straight from the batches
+//! they were pushed in (with the keys the in-memory sort converted), never copied into
+//! batches of their own first.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -15,15 +17,8 @@ use tempfile::NamedTempFile;
 use super::keys::{Keys, SortError, prefix};
 use super::memory::SortedMemory;
 
-/// Where a sorted sequence of batches comes from.
+/// A sorted run read back from a spill file, a batch at a time.
 pub(super) enum Source {
-    /// Buffered batches put in order, read `rows` at a time.
-    Memory {
-        /// The rows in order.
-        sorted: Box<SortedMemory>,
-        /// Rows per batch read.
-        rows: usize,
-    },
     /// A spilled run; the file is removed when the source is dropped.
     Spilled {
         /// Its batches, in order (boxed: a reader is far larger than a batch).
@@ -54,13 +49,6 @@ impl Source {
     fn next(&mut self) -> Result<Option<RecordBatch>, SortError> {
         loop {
             let batch = match std::mem::replace(self, Source::Done) {
-                Source::Memory { mut sorted, rows } => match sorted.next_batch(rows)? {
-                    Some(batch) => {
-                        *self = Source::Memory { sorted, rows };
-                        batch
-                    }
-                    None => return Ok(None),
-                },
                 Source::Done => return Ok(None),
                 Source::Spilled { mut reader, schema, _file } => match reader.next() {
                     Some(batch) => {
@@ -112,38 +100,90 @@ fn prefixes(rows: &Rows) -> Vec<u64> {
     rows.iter().map(|row| prefix(row.as_ref())).collect()
 }
 
+/// The merge's sources: the spilled runs' cursors and the sorted memory, which the heap
+/// refers to as index `cursors.len()`.
+struct Sources {
+    cursors: Vec<Cursor>,
+    memory: Option<Box<SortedMemory>>,
+}
+
+impl Sources {
+    /// The current row's key of source `i` (the memory when `i` is `cursors.len()`).
+    fn key(&self, i: usize) -> (u64, Row<'_>) {
+        match self.cursors.get(i) {
+            Some(cursor) => cursor.key(),
+            None => self.memory.as_ref().expect("the heap refers to the memory").key(),
+        }
+    }
+
+    /// Whether source `a`'s current row sorts before `b`'s (by prefix, then the whole row;
+    /// ties by source, so the merge is deterministic).
+    fn less(&self, a: usize, b: usize) -> bool {
+        (self.key(a), a) < (self.key(b), b)
+    }
+
+    /// Restores the heap property of `heap` below position `i`.
+    fn sift_down(&self, heap: &mut [usize], mut i: usize) {
+        loop {
+            let (l, r) = (2 * i + 1, 2 * i + 2);
+            let mut smallest = i;
+            if l < heap.len() && self.less(heap[l], heap[smallest]) {
+                smallest = l;
+            }
+            if r < heap.len() && self.less(heap[r], heap[smallest]) {
+                smallest = r;
+            }
+            if smallest == i {
+                return;
+            }
+            heap.swap(i, smallest);
+            i = smallest;
+        }
+    }
+}
+
 /// Merges sorted sources into sorted batches.
 pub(super) struct Merge {
     keys: Keys,
     batch_rows: usize,
-    cursors: Vec<Cursor>,
-    /// Indices into `cursors`, a binary min-heap on their current rows.
+    sources: Sources,
+    /// Indices of sources with rows left, a binary min-heap on their current rows.
     heap: Vec<usize>,
-    /// The batches the output being assembled takes rows from.
+    /// The batches the output being assembled takes rows from: the memory's first, then the
+    /// spilled runs' current and drained ones.
     batches: Vec<RecordBatch>,
+    /// How many of `batches` are the memory's.
+    memory_batches: usize,
 }
 
 impl Merge {
-    /// A merge of `sources`, each sorted by `keys`, into batches of at most `batch_rows` rows.
+    /// A merge of the spilled runs of `spilled` and the rows of `memory`, each sorted by
+    /// `keys`, into batches of at most `batch_rows` rows.
     pub(super) fn new(
         keys: Keys,
-        sources: Vec<Source>,
+        spilled: Vec<Source>,
+        memory: Option<SortedMemory>,
         batch_rows: usize,
     ) -> Result<Self, SortError> {
+        let memory = memory.filter(|m| !m.is_done()).map(Box::new);
+        let batches: Vec<RecordBatch> = memory.iter().flat_map(|m| m.batches()).cloned().collect();
+        let memory_batches = batches.len();
+        let sources = Sources { cursors: Vec::new(), memory };
         let mut merge =
-            Merge { keys, batch_rows, cursors: Vec::new(), heap: Vec::new(), batches: Vec::new() };
-        for mut source in sources {
+            Merge { keys, batch_rows, sources, heap: Vec::new(), batches, memory_batches };
+        for mut source in spilled {
             if let Some(batch) = source.next()? {
                 let rows = merge.keys.rows(&batch)?;
                 let prefixes = prefixes(&rows);
                 let slot = merge.batches.len();
                 merge.batches.push(batch.clone());
-                merge.cursors.push(Cursor { source, batch, rows, prefixes, pos: 0, slot });
+                merge.sources.cursors.push(Cursor { source, batch, rows, prefixes, pos: 0, slot });
             }
         }
-        merge.heap = (0..merge.cursors.len()).collect();
+        let with_memory = merge.sources.cursors.len() + usize::from(merge.sources.memory.is_some());
+        merge.heap = (0..with_memory).collect();
         for i in (0..merge.heap.len() / 2).rev() {
-            sift_down(&merge.cursors, &mut merge.heap, i);
+            merge.sources.sift_down(&mut merge.heap, i);
         }
         Ok(merge)
     }
@@ -153,64 +193,50 @@ impl Merge {
         let mut picks = Vec::with_capacity(self.batch_rows);
         while picks.len() < self.batch_rows {
             let Some(&top) = self.heap.first() else { break };
-            let cursor = &mut self.cursors[top];
-            picks.push((cursor.slot, cursor.pos));
-            cursor.pos += 1;
-            if cursor.pos == cursor.batch.num_rows() {
-                match cursor.source.next()? {
-                    Some(batch) => {
+            let drained = match self.sources.cursors.get_mut(top) {
+                None => {
+                    let memory = self.sources.memory.as_mut().expect("the heap refers to it");
+                    picks.push(memory.pick());
+                    memory.is_done()
+                }
+                Some(cursor) => {
+                    picks.push((cursor.slot, cursor.pos));
+                    cursor.pos += 1;
+                    if cursor.pos < cursor.batch.num_rows() {
+                        false
+                    } else if let Some(batch) = cursor.source.next()? {
                         let rows = self.keys.rows(&batch)?;
                         self.batches.push(batch.clone());
                         cursor.load(batch, rows, self.batches.len() - 1);
-                    }
-                    None => {
-                        let last = self.heap.pop().expect("the heap holds top");
-                        if self.heap.is_empty() {
-                            continue;
-                        }
-                        self.heap[0] = last;
+                        false
+                    } else {
+                        true
                     }
                 }
+            };
+            if drained {
+                let last = self.heap.pop().expect("the heap holds top");
+                if self.heap.is_empty() {
+                    continue;
+                }
+                self.heap[0] = last;
             }
-            sift_down(&self.cursors, &mut self.heap, 0);
+            self.sources.sift_down(&mut self.heap, 0);
         }
         if picks.is_empty() {
             return Ok(None);
         }
         let batches: Vec<&RecordBatch> = self.batches.iter().collect();
         let out = interleave_record_batch(&batches, &picks)?;
-        // Only the live cursors' batches are needed for the next output.
-        self.batches.clear();
+        // The memory's batches and the live cursors' are needed for the next output.
+        self.batches.truncate(self.memory_batches);
         for &i in &self.heap {
-            self.cursors[i].slot = self.batches.len();
-            self.batches.push(self.cursors[i].batch.clone());
+            if let Some(cursor) = self.sources.cursors.get_mut(i) {
+                cursor.slot = self.batches.len();
+                self.batches.push(cursor.batch.clone());
+            }
         }
         Ok(Some(out))
-    }
-}
-
-/// Whether cursor `a`'s current row sorts before `b`'s (by prefix, then the whole row; ties
-/// by source, so the merge is deterministic).
-fn less(cursors: &[Cursor], a: usize, b: usize) -> bool {
-    (cursors[a].key(), a) < (cursors[b].key(), b)
-}
-
-/// Restores the heap property below position `i`.
-fn sift_down(cursors: &[Cursor], heap: &mut [usize], mut i: usize) {
-    loop {
-        let (l, r) = (2 * i + 1, 2 * i + 2);
-        let mut smallest = i;
-        if l < heap.len() && less(cursors, heap[l], heap[smallest]) {
-            smallest = l;
-        }
-        if r < heap.len() && less(cursors, heap[r], heap[smallest]) {
-            smallest = r;
-        }
-        if smallest == i {
-            return;
-        }
-        heap.swap(i, smallest);
-        i = smallest;
     }
 }
 

@@ -13,6 +13,7 @@ fn group(hour: i64, files: usize, mib: u64) -> FileGroup {
         bytes: mib * MIB,
         rows: mib * 100,
         expected_output_files: 1,
+        expected_bytes: mib * MIB,
         delete_files: Vec::new(),
         min_rows: mib * 100,
     }

@@ -65,6 +65,7 @@ fn group(files: &[DataFile]) -> FileGroup {
         bytes: files.iter().map(DataFile::file_size_in_bytes).sum(),
         rows: files.iter().map(DataFile::record_count).sum(),
         expected_output_files: 1,
+        expected_bytes: files.iter().map(DataFile::file_size_in_bytes).sum(),
         delete_files: Vec::new(),
         min_rows: 0,
     }
@@ -259,7 +260,7 @@ async fn a_group_that_does_not_qualify_is_rewritten_and_says_why() {
         &table,
         tasks,
         g.rows.into(),
-        1,
+        1.into(),
         TimePartition::hour(BASE_HOUR),
         &strict,
         Method::Copy,

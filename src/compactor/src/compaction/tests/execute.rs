@@ -131,6 +131,7 @@ fn group_of(files: &[Entry], expected_output_files: usize) -> FileGroup {
         bytes: files.iter().map(|e| e.size).sum(),
         rows: files.iter().map(|e| e.records).sum(),
         expected_output_files,
+        expected_bytes: files.iter().map(|e| e.size).sum(),
         delete_files: Vec::new(),
         min_rows: 0,
     }
@@ -449,6 +450,7 @@ async fn a_row_count_that_does_not_match_the_manifests_abandons_the_rewrite() {
         bytes: 0,
         rows: 3 * ROWS as u64 + 1,
         expected_output_files: 1,
+        expected_bytes: 0,
         delete_files: Vec::new(),
         min_rows: 0,
     };

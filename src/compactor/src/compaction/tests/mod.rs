@@ -5,5 +5,6 @@ mod copy;
 mod deletes;
 mod execute;
 mod manifests;
+mod output_ratio;
 mod sorted;
 mod table_props;

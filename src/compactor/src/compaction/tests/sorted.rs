@@ -53,6 +53,7 @@ fn group_of_hour(files: &[super::fixture::Entry]) -> FileGroup {
         bytes: files.iter().map(|e| e.size).sum(),
         rows: files.iter().map(|e| e.records).sum(),
         expected_output_files: 1,
+        expected_bytes: files.iter().map(|e| e.size).sum(),
         delete_files: Vec::new(),
         min_rows: 0,
     }
