@@ -43,50 +43,31 @@ struct Input {
     copies: usize,
 }
 
+impl Input {
+    /// One quiet hour of `files` traces files of `rows` rows, each written `1 + copies` times.
+    const fn hour(files: u64, rows: u64, copies: usize) -> Self {
+        let load = Load {
+            signals: &[TableKind::Traces],
+            hours: 1,
+            files_per_hour: files,
+            rows_per_file: rows,
+        };
+        Self { load, copies }
+    }
+}
+
 /// One quiet hour of 100 small traces files.
-const ONE_HOUR: Input = Input {
-    load: Load {
-        signals: &[TableKind::Traces],
-        hours: 1,
-        files_per_hour: 100,
-        rows_per_file: 2000,
-    },
-    copies: 0,
-};
+const ONE_HOUR: Input = Input::hour(100, 2000, 0);
 
 /// One quiet hour of 100 traces files of 3,200 rows: about 9 MiB compacted, two 4 MiB files
 /// and a remainder.
-const FOR_4_MIB: Input = Input {
-    load: Load {
-        signals: &[TableKind::Traces],
-        hours: 1,
-        files_per_hour: 100,
-        rows_per_file: 3200,
-    },
-    copies: 0,
-};
+const FOR_4_MIB: Input = Input::hour(100, 3200, 0);
 
 /// 14 traces files of 3.8 MiB: groups of 5, 5 and 4 files for 16 MiB.
-const FOR_16_MIB: Input = Input {
-    load: Load {
-        signals: &[TableKind::Traces],
-        hours: 1,
-        files_per_hour: 2,
-        rows_per_file: 100_000,
-    },
-    copies: 6,
-};
+const FOR_16_MIB: Input = Input::hour(2, 100_000, 6);
 
 /// 46 traces files of 7.6 MiB: groups of 21, 21 and 4 files for 128 MiB.
-const FOR_128_MIB: Input = Input {
-    load: Load {
-        signals: &[TableKind::Traces],
-        hours: 1,
-        files_per_hour: 2,
-        rows_per_file: 200_000,
-    },
-    copies: 22,
-};
+const FOR_128_MIB: Input = Input::hour(2, 200_000, 22);
 
 #[tokio::test]
 async fn outputs_reach_the_target_on_sqlite_local() {
