@@ -23,7 +23,7 @@ pub struct OutputConfig {
     pub copy_min_row_group_bytes: u64,
     /// Whether each column is written with the dictionary and zstd level that suit what it
     /// holds (no dictionary and level 1 for identifiers and numbers, level 6 for text) instead
-    /// of Parquet's defaults; about 0.7x the bytes on traces, for 1.15-1.3x the compaction
+    /// of Parquet's defaults; about 0.7x the bytes on traces, for up to 1.2x the compaction
     /// time. Env `SIGNALDB_COMPACTOR_OUTPUT_TUNED_ENCODINGS`, default `true`.
     pub tuned_encodings: bool,
 }
