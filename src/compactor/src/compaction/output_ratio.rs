@@ -22,7 +22,7 @@ use super::props::COMPACTED_FILE_PREFIX;
 use crate::live_files::LiveFile;
 
 /// Rows of the most recent compacted files the ratio is measured on, at most.
-pub(crate) const RECENT_ROWS: u64 = 1_000_000;
+const RECENT_ROWS: u64 = 1_000_000;
 
 /// Fewest rows on each side (compacted files, small files) for their ratio to count.
 const MIN_ROWS: u64 = 10_000;

@@ -30,7 +30,7 @@ use crate::log_target;
 use crate::step::TableContext;
 
 /// Rows written in memory for a sample, at most: one output row group.
-pub(crate) const SAMPLE_ROWS: usize = 128 * 1024;
+const SAMPLE_ROWS: usize = 128 * 1024;
 
 /// Input bytes read for a sample, at most (a larger file is read in part).
 const SAMPLE_BYTES: u64 = 16 * 1024 * 1024;
@@ -87,7 +87,7 @@ async fn sample(
     let reader = read::group_reader(table, settings.batch_rows);
     let file_settings = settings.file_settings(SAMPLE_ROWS as u64);
     let props = props::writer_properties(&file_settings, &schema, order);
-    let in_memory = |e: parquet::errors::ParquetError| RewriteError::Write {
+    let in_memory = |e: ParquetError| RewriteError::Write {
         dir: "memory (a sample of the inputs)".to_string(),
         source: Box::new(iceberg::Error::new(iceberg::ErrorKind::Unexpected, e.to_string())),
     };
