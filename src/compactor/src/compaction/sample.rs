@@ -99,7 +99,7 @@ async fn sample(
         input_per_row,
     );
     for task in tasks {
-        if files.rows >= SAMPLE_ROWS || files.input_bytes >= SAMPLE_BYTES as f64 {
+        if files.rows() >= SAMPLE_ROWS || files.input_bytes() >= SAMPLE_BYTES as f64 {
             break;
         }
         let per_row = task.file_size_in_bytes as f64 / task.record_count.unwrap_or(0).max(1) as f64;
@@ -108,9 +108,9 @@ async fn sample(
         let fetched = read::fetch(table, task).await.map_err(read_err)?;
         let mut batches =
             read::decode(&reader, fetched, &arrow_schema, settings.batch_rows).map_err(read_err)?;
-        while files.rows < SAMPLE_ROWS {
+        while files.rows() < SAMPLE_ROWS {
             let Some(batch) = batches.try_next().await.map_err(read_err)? else { break };
-            let batch = batch.slice(0, batch.num_rows().min(SAMPLE_ROWS - files.rows));
+            let batch = batch.slice(0, batch.num_rows().min(SAMPLE_ROWS - files.rows()));
             files.write(&batch, per_row).map_err(in_memory)?;
         }
     }
@@ -131,9 +131,6 @@ struct SampleFiles {
     current: Option<ArrowWriter<Vec<u8>>>,
     current_rows: usize,
     current_input: f64,
-    /// Rows and input bytes written, in every file.
-    rows: usize,
-    input_bytes: f64,
     /// Bytes written, input bytes and rows of the closed files.
     closed: (u64, f64, usize),
 }
@@ -148,10 +145,18 @@ impl SampleFiles {
             current: None,
             current_rows: 0,
             current_input: 0.0,
-            rows: 0,
-            input_bytes: 0.0,
             closed: (0, 0.0, 0),
         }
+    }
+
+    /// Rows written, in every file.
+    fn rows(&self) -> usize {
+        self.closed.2 + self.current_rows
+    }
+
+    /// Input bytes of the rows written, in every file.
+    fn input_bytes(&self) -> f64 {
+        self.closed.1 + self.current_input
     }
 
     /// Rows of `per_row` bytes in a file of `target` bytes, within 1 and [`SAMPLE_ROWS`].
@@ -176,8 +181,6 @@ impl SampleFiles {
             offset += len;
             self.current_rows += len;
             self.current_input += len as f64 * per_row;
-            self.rows += len;
-            self.input_bytes += len as f64 * per_row;
             if self.current_rows >= self.rows_per_file {
                 self.close()?;
             }
