@@ -86,7 +86,7 @@ pub(crate) struct SizedFiles<L: LocationGenerator, F: FileNameGenerator> {
 
 impl<L: LocationGenerator, F: FileNameGenerator> SizedFiles<L, F> {
     /// Data files of `key` of about `target` bytes each, `planned_files` of them expected, for
-    /// `input_rows` expected to take `input_bytes` once written, each recording `sort_order_id`
+    /// `rows` expected to take `expected_bytes` once written, each recording `sort_order_id`
     /// when set;
     /// `builder` must not roll on its own (its rolling target is never reached), and writes
     /// row groups of `row_group_rows` rows at most when set.
@@ -96,7 +96,7 @@ impl<L: LocationGenerator, F: FileNameGenerator> SizedFiles<L, F> {
         (target, planned_files): (u64, usize),
         sort_order_id: Option<i32>,
         row_group_rows: Option<usize>,
-        (input_bytes, input_rows): (u64, u64),
+        (expected_bytes, rows): (u64, u64),
     ) -> Self {
         Self {
             builder,
@@ -105,8 +105,8 @@ impl<L: LocationGenerator, F: FileNameGenerator> SizedFiles<L, F> {
             target,
             planned_files,
             row_group_rows: row_group_rows.map(|r| r.max(1) as u64),
-            bytes_per_row: bytes_per_row(input_bytes, input_rows),
-            total_rows: input_rows,
+            bytes_per_row: bytes_per_row(expected_bytes, rows),
+            total_rows: rows,
             closed_rows: 0,
             current: None,
             current_rows: 0,
