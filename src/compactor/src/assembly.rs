@@ -25,6 +25,7 @@ use common::storage::{StorageError, Warehouse};
 use tokio_util::sync::CancellationToken;
 
 use crate::compaction::CompactionStep;
+use crate::compaction::slots::RewriteSlots;
 use crate::instance::InstanceId;
 use crate::job::{JobKind, JobSpec, Scope};
 use crate::metered::{Metered, Recorded};
@@ -46,8 +47,10 @@ pub(crate) fn compaction_job(
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     pass: PassSettings,
+    rewrites: Arc<RewriteSlots>,
 ) -> TablePass<Metered<CompactionStep>> {
-    let step = CompactionStep::new(JobSettings::from(config).compaction, Arc::clone(&clock));
+    let settings = JobSettings::from(config).compaction;
+    let step = CompactionStep::sharing(settings, Arc::clone(&clock), rewrites);
     metered_pass(step, catalog, metrics, clock, pass)
 }
 
@@ -99,6 +102,12 @@ enum Process {
     Daemon,
     /// A one-shot command or `run --once`: one pass, its report the output.
     OneShot,
+    /// A run an operator starts on named tables through the admin API: every table named is
+    /// loaded, even one unchanged since an idle run.
+    Requested,
+    /// A dry run an operator asks for to see what a job would do: like [`Process::Requested`],
+    /// and kept out of the run history.
+    Preview,
 }
 
 /// One entry of the runnable set: a job (or the retention cycle) and its spec.
@@ -138,6 +147,8 @@ pub(crate) struct Assembly {
     clock: Arc<dyn Clock>,
     instance: Arc<InstanceId>,
     locks: Arc<TableLocks>,
+    /// The rewrite slots every compaction job of the process shares.
+    rewrites: Arc<RewriteSlots>,
 }
 
 impl Assembly {
@@ -159,6 +170,7 @@ impl Assembly {
             clock: Arc::new(SystemClock),
             instance,
             locks: Arc::default(),
+            rewrites: Arc::new(RewriteSlots::new(config.compactor.max_concurrent_jobs)),
         })
     }
 
@@ -181,6 +193,8 @@ impl Assembly {
         match process {
             Process::Daemon => pass.loading_unread(),
             Process::OneShot => pass,
+            Process::Requested => pass.loading_every_table(),
+            Process::Preview => pass.loading_every_table().without_history(),
         }
     }
 
@@ -214,6 +228,19 @@ impl Assembly {
         self.job_in(kind, Process::OneShot)
     }
 
+    /// The job of `kind` for a run an operator requests on named tables (the admin API):
+    /// leased, fenced and recorded like a scheduled pass, its rewrites sharing the process's
+    /// slots, every table it names loaded.
+    pub(crate) fn requested(&self, kind: JobKind) -> Arc<dyn Job> {
+        self.job_in(kind, Process::Requested)
+    }
+
+    /// The job of `kind` for a dry run an operator asks for on named tables (the admin API's
+    /// plan): every table it names loaded, no run recorded in the history.
+    pub(crate) fn preview(&self, kind: JobKind) -> Arc<dyn Job> {
+        self.job_in(kind, Process::Preview)
+    }
+
     /// The job of `kind`, alone, for `process`.
     fn job_in(&self, kind: JobKind, process: Process) -> Arc<dyn Job> {
         let (config, catalog, metrics, clock) = (
@@ -224,7 +251,10 @@ impl Assembly {
         );
         let pass = self.pass_settings(process);
         match kind {
-            JobKind::Compaction => Arc::new(compaction_job(config, catalog, metrics, clock, pass)),
+            JobKind::Compaction => {
+                let rewrites = Arc::clone(&self.rewrites);
+                Arc::new(compaction_job(config, catalog, metrics, clock, pass, rewrites))
+            }
             JobKind::Retention => Arc::new(retention_job(config, catalog, metrics, clock, pass)),
             // What it looks for appears in storage without any commit: it loads every table.
             JobKind::OrphanCleanup => Arc::new(orphan_cleanup_job(

@@ -20,7 +20,7 @@ pub enum FailureKind {
     CorruptInput,
     /// The table does not fit the configuration or what the compactor can write.
     UnfitTable,
-    /// Work stopped because the service is shutting down.
+    /// Work stopped because the pass was cancelled (a shutdown, an operator's cancel).
     Cancelled,
     /// Anything else: a bug or an unexpected answer.
     Internal,

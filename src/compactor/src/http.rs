@@ -81,6 +81,14 @@ pub(crate) fn router(metrics: Arc<Metrics>, health: Arc<Health>) -> Router {
         .with_state(AppState { metrics, health })
 }
 
+/// `router` answering a path it does not serve with a JSON `404`, and a method a path does
+/// not serve with a JSON `405`.
+pub(crate) fn with_fallbacks(router: Router) -> Router {
+    router
+        .fallback(crate::admin::not_found)
+        .method_not_allowed_fallback(crate::admin::method_not_allowed)
+}
+
 /// Serves `router` on `listener` until `shutdown` is cancelled, then stops accepting and
 /// lets requests in flight finish.
 pub(crate) async fn serve(
@@ -89,7 +97,7 @@ pub(crate) async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), HttpError> {
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(target: log_target::SERVICE, %addr, "serving /metrics, /healthz and /readyz");
+        tracing::info!(target: log_target::SERVICE, %addr, "serving /metrics, /healthz, /readyz and the admin API");
     }
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })

@@ -11,10 +11,13 @@ use std::time::Duration;
 use common::Signal;
 use common::config::CompactorConfig;
 use common::tables::TableId;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// The three maintenance jobs, in lifecycle order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum JobKind {
     /// Merging small files into target-size files.

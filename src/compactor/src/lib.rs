@@ -19,6 +19,7 @@
 // integration tests use, each by one path.
 #![warn(unreachable_pub)]
 
+mod admin;
 mod assembly;
 mod changes;
 mod compaction;

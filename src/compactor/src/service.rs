@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::admin::{self, AdminContext};
 use crate::assembly::Assembly;
 use crate::health::{Component, Health};
 use crate::http::{self, HttpError};
@@ -44,7 +45,7 @@ pub enum ServiceError {
 
 /// The running compactor: the assembled runnable set, health, and the HTTP endpoint.
 pub struct Service {
-    assembly: Assembly,
+    assembly: Arc<Assembly>,
     health: Arc<Health>,
     metrics_port: u16,
     shutdown_timeout: Duration,
@@ -54,7 +55,7 @@ impl Service {
     /// Assembles the service from `config` (see [`Assembly`]).
     pub fn new(config: Config) -> Result<Self, ServiceError> {
         Ok(Self {
-            assembly: Assembly::new(&config)?,
+            assembly: Arc::new(Assembly::new(&config)?),
             health: Arc::new(Health::new(PROBE_STALENESS)),
             metrics_port: config.compactor.metrics_port,
             shutdown_timeout: config.compactor.shutdown_timeout(),
@@ -125,7 +126,20 @@ impl Service {
         );
 
         let mut tasks = JoinSet::new();
-        let router = http::router(Arc::clone(self.metrics()), Arc::clone(&self.health));
+        let mut router = http::router(Arc::clone(self.metrics()), Arc::clone(&self.health));
+        let admin_config = &self.assembly.config().admin;
+        let admin = admin_config.enabled.then(|| {
+            Arc::new(AdminContext::new(
+                Arc::clone(&self.assembly),
+                Arc::clone(&self.health),
+                admin_config,
+                shutdown.child_token(),
+            ))
+        });
+        if let Some(admin) = &admin {
+            router = router.merge(admin::router(Arc::clone(admin), admin_config));
+        }
+        let router = http::with_fallbacks(router);
         let http_shutdown = CancellationToken::new();
         let http_task = tokio::spawn(http::serve(listener, router, http_shutdown.clone()));
         tasks.spawn(probe_loop(
@@ -152,10 +166,13 @@ impl Service {
         shutdown.cancelled().await;
         let timeout = self.shutdown_timeout;
         info!(target: log_target::SERVICE, timeout_secs = timeout.as_secs(), "Shutting down");
-        if tokio::time::timeout(timeout, async { while tasks.join_next().await.is_some() {} })
-            .await
-            .is_err()
-        {
+        let stopped = async {
+            while tasks.join_next().await.is_some() {}
+            if let Some(admin) = &admin {
+                admin.stop().await;
+            }
+        };
+        if tokio::time::timeout(timeout, stopped).await.is_err() {
             warn!(
                 target: log_target::SERVICE,
                 timeout_secs = timeout.as_secs(),

@@ -32,7 +32,7 @@ pub(crate) use idle::{IdleMark, IdleMarks};
 #[cfg(test)]
 pub(crate) use leases::LEASES_TABLE;
 pub(crate) use leases::{Fence, Holder, Lease, Leases};
-pub(crate) use runs::{RecentRuns, RunOutcome, RunRecord, Runs, kept};
+pub(crate) use runs::{RecentRuns, RunCursor, RunFilter, RunOutcome, RunRecord, Runs, kept};
 
 /// The compactor's tables in one catalog database, for one catalog name: cheap to clone, and
 /// each repository it hands out is too.

@@ -11,7 +11,7 @@
 
 mod gather;
 pub(crate) mod render;
-mod report;
+pub(crate) mod report;
 mod score;
 
 pub(crate) use gather::status;

@@ -105,6 +105,7 @@ fn check_compactor(c: &CompactorConfig, check: &mut Checker<'_>) {
         orphan_cleanup: _,
         sort: _,
         output: _,
+        admin: _,
     } = c;
     check.at_least("compaction_interval_secs", *compaction_interval_secs, 1, "second");
     check.at_least("target_file_size_bytes", *target_file_size_bytes, 1, "byte");

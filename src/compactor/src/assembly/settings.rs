@@ -63,6 +63,8 @@ impl From<&CompactorConfig> for JobSettings {
             retention,
             sort,
             output,
+            // Read by the service: the admin API and its page.
+            admin: _,
         } = c;
         let OutputConfig {
             trace_id_bloom_filter,
@@ -116,6 +118,7 @@ impl From<&CompactorConfig> for JobSettings {
                 checks: Some(Arc::new(c.clone())),
                 leases: None,
                 idle: skip_unchanged(c),
+                record_history: true,
             },
         }
     }
@@ -223,6 +226,8 @@ pub struct PassSettings {
     /// When tables unchanged since an idle run are left unloaded, and how often the run
     /// history records a run that changed nothing; `None` loads and records every table.
     pub idle: Option<SkipUnchanged>,
+    /// Whether each table's run is recorded in the run history (a preview is not).
+    pub record_history: bool,
 }
 
 impl PassSettings {
@@ -230,7 +235,15 @@ impl PassSettings {
     /// run history kept 30 days, no warning sign checked, every table loaded.
     pub fn new(concurrency: usize, small_file_bytes: u64) -> Self {
         let history_keep = chrono::Duration::days(30);
-        Self { concurrency, small_file_bytes, history_keep, checks: None, leases: None, idle: None }
+        Self {
+            concurrency,
+            small_file_bytes,
+            history_keep,
+            checks: None,
+            leases: None,
+            idle: None,
+            record_history: true,
+        }
     }
 
     /// These settings with every table leased as `leases` says.
@@ -250,19 +263,33 @@ impl PassSettings {
         Self { idle: None, ..self }
     }
 
+    /// These settings recording no run in the run history: a preview an operator asks for,
+    /// which changes nothing and would otherwise crowd out the passes that did.
+    pub fn without_history(self) -> Self {
+        Self { record_history: false, ..self }
+    }
+
     /// The components of a pass made with these settings, recording into `metrics` at the
     /// time `clock` tells: the catalog's tables in scope, most urgent first, less those
     /// unchanged since an idle run; after each table its gauges and failures, its run-history
     /// row, then its warning signs.
     pub fn components(self, metrics: &Arc<Metrics>, clock: Arc<dyn Clock>) -> Components {
-        let PassSettings { concurrency, small_file_bytes, history_keep, checks, leases, idle } =
-            self;
+        let PassSettings {
+            concurrency,
+            small_file_bytes,
+            history_keep,
+            checks,
+            leases,
+            idle,
+            record_history,
+        } = self;
         let instance = leases.as_ref().map_or("", |l| l.instance.as_str());
         let quiet_every = idle.as_ref().map(|idle| idle.full_check);
-        let mut sinks: Vec<Arc<dyn AfterTable>> = vec![
-            Arc::new(Gauges { metrics: Arc::clone(metrics) }),
-            Arc::new(History { keep: history_keep, quiet_every }),
-        ];
+        let mut sinks: Vec<Arc<dyn AfterTable>> =
+            vec![Arc::new(Gauges { metrics: Arc::clone(metrics) })];
+        if record_history {
+            sinks.push(Arc::new(History { keep: history_keep, quiet_every }));
+        }
         if let Some(config) = checks {
             let metrics = Arc::clone(metrics);
             let clock = Arc::clone(&clock);

@@ -37,6 +37,8 @@ pub enum AbandonKind {
     NewDeletes,
     /// Every commit attempt lost to other writers: contention, not a failure.
     ConflictsExhausted,
+    /// The pass was cancelled (an operator's cancel, a shutdown) before the group's commit.
+    Cancelled,
     /// The table could not be reloaded for a commit attempt.
     Load,
     /// The commit could not be staged.
@@ -68,6 +70,7 @@ impl AbandonKind {
             Self::NoGain => "no_gain",
             Self::NewDeletes => "new_deletes",
             Self::ConflictsExhausted => "conflicts_exhausted",
+            Self::Cancelled => "cancelled",
             Self::Load => "load",
             Self::Stage => "stage",
             Self::Conflict => "conflict",
@@ -84,7 +87,8 @@ impl AbandonKind {
             Self::FilesNoLongerLive
             | Self::ConflictsExhausted
             | Self::NoGain
-            | Self::NewDeletes => None,
+            | Self::NewDeletes
+            | Self::Cancelled => None,
             Self::Scan | Self::Read | Self::Write | Self::Load | Self::Stage | Self::Task => {
                 Some(FailureKind::Storage)
             }
@@ -141,6 +145,7 @@ mod tests {
             AbandonKind::ConflictsExhausted,
             AbandonKind::NoGain,
             AbandonKind::NewDeletes,
+            AbandonKind::Cancelled,
         ];
         for kind in not {
             assert_eq!(kind.failure(), None, "{kind}");

@@ -9,6 +9,8 @@
 //! - Input files are never deleted: readers of older snapshots keep working until snapshot
 //!   expiration and orphan cleanup. The new files of an abandoned group are deleted, unless the
 //!   commit's outcome is unknown (they may be referenced).
+//! - Once the pass is cancelled nothing more is committed: groups not started stay so, and
+//!   groups rewritten but not yet committed are abandoned and their files deleted.
 //! - Groups are rewritten within `max_concurrent_groups` slots ([`super::slots`]; several
 //!   small groups share one), over every table of the pass; commits of one table are made one
 //!   after the other, so the groups of a pass never conflict with each other.
@@ -123,7 +125,7 @@ pub struct TableExecution {
     pub groups_committed: usize,
     /// Groups abandoned (or of unknown outcome).
     pub groups_abandoned: usize,
-    /// Groups not started because the service is shutting down.
+    /// Groups not started because the pass was cancelled (an operator's cancel, a shutdown).
     pub groups_not_started: usize,
     /// Input files replaced by committed groups.
     pub files_removed: usize,
@@ -234,11 +236,11 @@ pub async fn execute(
             Err(result) => out.record(result),
         }
         if pending.len() >= batch_size {
-            out.record_batch(group.commit(std::mem::take(&mut pending)).await);
+            group.settle(std::mem::take(&mut pending), &mut out).await;
         }
     }
     if !pending.is_empty() {
-        out.record_batch(group.commit(pending).await);
+        group.settle(pending, &mut out).await;
     }
     out.groups_not_started = total - started;
     out.groups.sort_by_key(|g| g.hour);
@@ -330,6 +332,21 @@ pub(super) struct Rewritten<'p> {
 }
 
 impl GroupRun<'_, '_> {
+    /// Commits the rewritten groups of `batch` into `out`; once the pass is cancelled they
+    /// are abandoned instead and their files deleted, so a cancelled pass commits nothing
+    /// after the cancel.
+    async fn settle(&self, batch: Vec<Rewritten<'_>>, out: &mut TableExecution) {
+        if !self.cx.cancel.is_cancelled() {
+            out.record_batch(self.commit(batch).await);
+            return;
+        }
+        for r in batch {
+            let reason = "the pass was cancelled before the group's commit".to_string();
+            let kind = AbandonKind::Cancelled;
+            out.record(self.abandon(r.partition, r.group, Some(&r.output), 0, kind, reason).await);
+        }
+    }
+
     /// Rewrites `group`; a group that cannot be rewritten, or would gain nothing, is returned
     /// abandoned.
     async fn rewrite(

@@ -226,6 +226,17 @@ impl CompactionStep {
         Self { settings, clock, rewrites }
     }
 
+    /// A step working with `settings` whose rewrites share `rewrites` with every other step
+    /// made with them: the process's scheduled passes and the runs an operator starts never
+    /// rewrite more groups at once than the slots allow.
+    pub(crate) fn sharing(
+        settings: CompactionSettings,
+        clock: Arc<dyn Clock>,
+        rewrites: Arc<RewriteSlots>,
+    ) -> Self {
+        Self { settings, clock, rewrites }
+    }
+
     /// Plans the compaction of the table in `cx`.
     pub async fn plan(&self, cx: &TableContext<'_>) -> Result<TablePlan, StepError> {
         Ok(self.survey(cx, &cx.files).await?.0)
@@ -370,7 +381,9 @@ fn summarize(plan: &TablePlan, execution: &TableExecution, manifests: &Manifests
         summary.push_str(&format!("; {delete_files_removed} delete file(s) applied and removed"));
     }
     if *groups_not_started > 0 {
-        summary.push_str(&format!("; {groups_not_started} group(s) not started (shutting down)"));
+        summary.push_str(&format!(
+            "; {groups_not_started} group(s) not started (the pass was cancelled)"
+        ));
     }
     summary.push_str(&manifests.summary());
     summary.push_str(&deferred(plan));

@@ -85,7 +85,7 @@ impl Batches<'_> {
         for batch in candidates.chunks(self.batch_size.max(1)) {
             if self.cancel.is_cancelled() {
                 progress.stopped_early = true;
-                info!(target: log_target::ORPHAN, table = %self.id, "Orphan cleanup stopping at a batch boundary (shutting down); the checkpoint resumes it");
+                info!(target: log_target::ORPHAN, table = %self.id, "Orphan cleanup stopping at a batch boundary (the pass was cancelled); the checkpoint resumes it");
                 break;
             }
             if self.revalidate

@@ -352,6 +352,7 @@ async fn a_compaction_pass_counts_each_tables_requests_and_the_pass_their_sum() 
         Arc::clone(&metrics),
         Arc::new(SystemClock),
         PassSettings::new(2, 1024),
+        Arc::new(crate::compaction::slots::RewriteSlots::new(2)),
     );
     let report = job.run(&Scope::default(), &CancellationToken::new()).await;
     assert!(report.succeeded(), "{}", report.render_text());

@@ -150,7 +150,7 @@ impl RetentionStep {
             Err(e) => self.fail_or_defer(id, "partition drop", e, d, &mut errors),
         }
         if cx.cancel.is_cancelled() {
-            d.deferred.push("snapshot expiration (shutting down)".into());
+            d.deferred.push("snapshot expiration (the pass was cancelled)".into());
             return errors;
         }
         let keep = self.settings.config.snapshots_to_keep;

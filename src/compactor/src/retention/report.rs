@@ -40,7 +40,7 @@ pub struct RetentionDetails {
     /// Commit attempts lost to another writer, drop and expiration together.
     pub conflicts: u32,
     /// Work left for the next pass: given up because every commit attempt lost to other
-    /// writers, or not started because the service is shutting down.
+    /// writers, or not started because the pass was cancelled.
     pub deferred: Vec<String>,
     /// Seconds the table's pass took.
     pub duration_secs: f64,

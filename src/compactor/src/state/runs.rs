@@ -49,7 +49,7 @@ pub(crate) fn kept(c: &CompactorConfig) -> Duration {
 }
 
 /// How a job's pass over a table ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunOutcome {
     /// The pass did its work (which may have been nothing).
@@ -333,6 +333,10 @@ fn record(row: &AnyRow) -> Result<RunRecord, sqlx::Error> {
         },
     })
 }
+
+mod listing;
+
+pub(crate) use listing::{ListedRun, RunCursor, RunFilter, RunPage};
 
 #[cfg(test)]
 mod tests;
