@@ -141,7 +141,7 @@ impl RequestCounts {
 }
 
 /// `bytes` in the largest binary unit it reaches, with one decimal (`512 B`, `12.3 MiB`).
-fn human_bytes(bytes: u64) -> String {
+pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if bytes < 1024 {
         return format!("{bytes} B");

@@ -8,6 +8,8 @@
 //! for reads only: a change always needs the `Authorization` header, so another site cannot
 //! make a visitor's browser start one.
 
+use std::borrow::Cow;
+
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
@@ -80,7 +82,7 @@ impl Access {
             ));
         };
         let offered = match bearer(headers)? {
-            Some(offered) => offered,
+            Some(offered) => Cow::Borrowed(offered),
             // A cookie only ever counts for reads.
             None if need == Need::Read && *method == Method::GET => match cookie(headers) {
                 Some(offered) => offered,
@@ -121,8 +123,10 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     Ok(Some(token))
 }
 
-/// The token of the [`TOKEN_COOKIE`] cookie, when sent.
-fn cookie(headers: &HeaderMap) -> Option<&str> {
+/// The token of the [`TOKEN_COOKIE`] cookie, when sent: its value percent-decoded, as the
+/// page stores it with `encodeURIComponent` (a token may hold `;`, `,` or `"`, which a cookie
+/// value cannot).
+fn cookie(headers: &HeaderMap) -> Option<Cow<'_, str>> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -130,8 +134,29 @@ fn cookie(headers: &HeaderMap) -> Option<&str> {
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == TOKEN_COOKIE)
-        .map(|(_, value)| value)
+        .and_then(|(_, value)| percent_decoded(value))
         .filter(|value| !value.is_empty())
+}
+
+/// `value` with its `%XX` escapes decoded; `None` when an escape is malformed or the bytes
+/// are not UTF-8.
+fn percent_decoded(value: &str) -> Option<Cow<'_, str>> {
+    if !value.contains('%') {
+        return Some(Cow::Borrowed(value));
+    }
+    let mut bytes = Vec::with_capacity(value.len());
+    let mut rest = value.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(b);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).ok().map(Cow::Owned)
 }
 
 /// The middleware that refuses a request `access` does not allow: `GET` and `HEAD` read,
@@ -216,6 +241,17 @@ mod tests {
         );
         assert_eq!(
             status(access.check(Need::Change, &Method::POST, &jar)),
+            Some((StatusCode::UNAUTHORIZED, "unauthorized"))
+        );
+        // The page stores the token percent-encoded.
+        let odd = "0123456789;abc,def\"%";
+        let encoded = "0123456789%3Babc%2Cdef%22%25";
+        let access = Access::new(Some(Secret::new(odd)), true);
+        let jar = headers(&[(header::COOKIE, &format!("{TOKEN_COOKIE}={encoded}"))]);
+        assert_eq!(status(access.check(Need::Read, &Method::GET, &jar)), None);
+        let bad = headers(&[(header::COOKIE, &format!("{TOKEN_COOKIE}=abc%2"))]);
+        assert_eq!(
+            status(access.check(Need::Read, &Method::GET, &bad)),
             Some((StatusCode::UNAUTHORIZED, "unauthorized"))
         );
         let wrong = headers(&[(header::COOKIE, &format!("{TOKEN_COOKIE}=nope"))]);

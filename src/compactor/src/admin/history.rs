@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::AdminContext;
+use super::context::AdminContext;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiQuery, shown};
 use crate::job::JobKind;

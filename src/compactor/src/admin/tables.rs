@@ -12,7 +12,7 @@ use common::tables::TableId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::AdminContext;
+use super::context::AdminContext;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiQuery, TablePath, shown};
 use super::runs::RunView;

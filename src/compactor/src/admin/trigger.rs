@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::AdminContext;
+use super::context::AdminContext;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, RunPath, TablePath};
 use super::runs::{CancelRefused, RunView, StartRefused};

@@ -104,7 +104,12 @@ fn short(outcome: RunOutcome) -> &'static str {
 
 /// How long ago `run` finished, coarsely (`42s`, `17m`, `5h`, `3d`).
 fn age(now: DateTime<Utc>, run: &RunRecord) -> String {
-    let secs = (now - run.finished_at).num_seconds().max(0);
+    coarse_age(now, run.finished_at)
+}
+
+/// How long before `now` `at` was, coarsely (`42s`, `17m`, `5h`, `3d`).
+pub(crate) fn coarse_age(now: DateTime<Utc>, at: DateTime<Utc>) -> String {
+    let secs = (now - at).num_seconds().max(0);
     match secs {
         s if s < 120 => format!("{s}s"),
         s if s < 7200 => format!("{}m", s / 60),

@@ -183,3 +183,11 @@ fn old_finished_runs_are_forgotten_but_never_one_in_flight() {
     assert_eq!(registry.runs.len(), KEPT_FINISHED + 1);
     assert_eq!(registry.order.front(), Some(&active), "the run in flight stays");
 }
+
+#[test]
+fn a_state_is_named_as_the_api_serialises_it() {
+    use RunState::*;
+    for state in [Running, Cancelling, Succeeded, Failed, Skipped, Cancelled] {
+        assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+    }
+}
