@@ -9,9 +9,9 @@
 # import cycle, no upward arrow), then prepares .venv-test/ (moto, pyiceberg, psycopg2, boto3,
 # DuckDB and its extensions from scripts/requirements-test.txt), starts moto's S3 server on
 # 127.0.0.1 with a bucket, checks PostgreSQL at 127.0.0.1:5432, makes promtool available (Debian's prometheus package),
-# libfaketime (Debian's faketime) and Spark's Java and JDBC drivers (Debian's
+# libfaketime (Debian's faketime), Spark's Java and JDBC drivers (Debian's
 # openjdk-17-jre-headless, libxerial-sqlite-jdbc-java, libpostgresql-jdbc-java; pyspark and
-# the Iceberg runtime jar are in the venv), exports the SIGNALDB_TEST_* variables the
+# the Iceberg runtime jar are in the venv) and headless Chromium (Debian's chromium), exports the SIGNALDB_TEST_* variables the
 # integration tests read,
 # builds the binaries and runs the tests.
 # See docs/testing.md.
@@ -100,6 +100,15 @@ elif is_ci; then
     die "libfaketime is missing and could not be installed; CI=true makes the clock-skew tests mandatory"
 else
     log "WARNING: libfaketime is missing; clock-skew tests will be SKIPPED"
+fi
+
+if ensure_chromium; then
+    log "Chromium at $CHROMIUM"
+    export SIGNALDB_TEST_CHROMIUM="$CHROMIUM"
+elif is_ci; then
+    die "Chromium is missing and could not be installed; CI=true makes the web page's browser tests mandatory"
+else
+    log "WARNING: Chromium is missing; the web page's browser tests will be SKIPPED"
 fi
 
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"

@@ -180,3 +180,17 @@ ensure_libfaketime() {
     [[ -e "$lib" ]] && LIBFAKETIME="$lib"
     [[ -n "$LIBFAKETIME" ]]
 }
+
+# Makes headless Chromium (Debian's `chromium` package) available, installing it when it is
+# missing; sets CHROMIUM. The web page's end-to-end tests load the compactor's pages in it
+# (--dump-dom, --screenshot, and clicks through the DevTools protocol over a pipe).
+ensure_chromium() {
+    if ! command -v chromium >/dev/null 2>&1; then
+        log "installing Debian's chromium package (headless browser for the web page's tests)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >&2 \
+            || { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >&2; } \
+            || log "WARNING: apt-get install chromium failed"
+    fi
+    CHROMIUM="$(command -v chromium || true)"
+    [[ -n "$CHROMIUM" ]]
+}

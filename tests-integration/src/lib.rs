@@ -19,6 +19,8 @@
 //!   current snapshot or an older one.
 //! - [`fault_proxy`]: a loopback HTTP proxy in front of S3 that injects errors, latency and cuts.
 //! - [`http`]: a loopback `GET` and free ports, for the services' HTTP endpoints.
+//! - [`chromium`]: headless Chromium: a page's DOM, a screenshot, a page driven by clicks
+//!   (`browser.py`, the DevTools protocol over a pipe); [`html`]: reading the DOM it dumps.
 //! - [`metrics_text`]: a strict reader of Prometheus `/metrics` pages.
 //! - [`private_pg`]: a PostgreSQL server of the test's own (`initdb` + `pg_ctl` on a free
 //!   loopback port) that it can crash and restart.
@@ -27,10 +29,12 @@
 //! - [`hours`]: hour labels; [`workspace_root`]: where the workspace is.
 
 pub mod bins;
+pub mod chromium;
 pub mod duckdb_read;
 pub mod env;
 pub mod fault_proxy;
 pub mod hours;
+pub mod html;
 pub mod http;
 pub mod iceberg_read;
 pub mod metrics_text;
@@ -51,7 +55,7 @@ pub use env::{Backend, PyIcebergConnection, TestEnv};
 pub use hours::{hour_label, hour_label_of_micros, hour_of_micros, hours_ending_at};
 pub use pyiceberg::{run_pyiceberg, run_pyiceberg_read};
 pub use require::{
-    S3Target, require_libfaketime, require_postgres, require_prometheus, require_promtool,
-    require_python, require_s3, require_spark,
+    S3Target, require_chromium, require_libfaketime, require_postgres, require_prometheus,
+    require_promtool, require_python, require_s3, require_spark,
 };
 pub use workspace::workspace_root;

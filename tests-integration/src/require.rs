@@ -11,6 +11,7 @@
 //! | `SIGNALDB_TEST_PROMTOOL`     | Prometheus's `promtool` (Debian package `prometheus`) |
 //! | `SIGNALDB_TEST_LIBFAKETIME`  | `libfaketime.so.1` (Debian package `faketime`)       |
 //! | `SIGNALDB_TEST_SPARK_JARS`   | the jars of a Spark session with Iceberg (comma-separated) |
+//! | `SIGNALDB_TEST_CHROMIUM`     | headless Chromium (Debian package `chromium`)        |
 //!
 //! Each `require_*` returns `None` when its service is missing, after printing a loud
 //! `SKIPPED:` line; the test then returns early. Under `CI=true` a missing service is a test
@@ -160,6 +161,22 @@ pub fn require_libfaketime() -> Option<PathBuf> {
         return Some(default);
     }
     skip("libfaketime", "SIGNALDB_TEST_LIBFAKETIME is not set")
+}
+
+/// Where Debian's `chromium` package puts the browser (the default outside CI).
+pub const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Headless Chromium, from `SIGNALDB_TEST_CHROMIUM` (or, outside CI, [`DEFAULT_CHROMIUM`]
+/// when it exists).
+pub fn require_chromium() -> Option<PathBuf> {
+    if let Some(chromium) = non_empty_var("SIGNALDB_TEST_CHROMIUM") {
+        return Some(PathBuf::from(chromium));
+    }
+    let default = PathBuf::from(DEFAULT_CHROMIUM);
+    if !is_ci() && default.exists() {
+        return Some(default);
+    }
+    skip("Chromium", "SIGNALDB_TEST_CHROMIUM is not set")
 }
 
 fn port_open(addr: &str) -> bool {
