@@ -62,6 +62,10 @@ fn errors_never_echo_a_password() {
         assert!(err.to_string().contains("mysql://u:***@h/db"), "{err}");
         let err = refused(jail, "[storage]\ndsn = \"s3://key:s3cr3t-key@bucket/x\"\n", &[]);
         assert!(!err.to_string().contains("s3cr3t-key"), "{err}");
+        // A secret of the wrong type is described, not shown.
+        let err = refused(jail, "[storage.s3]\nsecret_access_key = 73105\n", &[]);
+        assert!(err.to_string().contains("expected a string, found integer ("), "{err}");
+        assert!(!err.to_string().contains("73105"), "{err}");
         Ok(())
     });
 }
