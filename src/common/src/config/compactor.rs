@@ -1,10 +1,11 @@
 //! The `[compactor]` and `[compactor.orphan_cleanup]` sections; `[compactor.sort]` is in `sort.rs`,
-//! `[compactor.output]` in `output.rs`.
+//! `[compactor.output]` in `output.rs`, `[compactor.admin]` in `admin.rs`.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::admin::AdminConfig;
 use super::durations::hours;
 use super::output::OutputConfig;
 use super::retention::RetentionConfig;
@@ -109,6 +110,8 @@ pub struct CompactorConfig {
     pub sort: SortConfig,
     /// `[compactor.output]`: read aids in compacted files and the row-group copy path.
     pub output: OutputConfig,
+    /// `[compactor.admin]`: the admin API and web page on the metrics port.
+    pub admin: AdminConfig,
 }
 
 impl Default for CompactorConfig {
@@ -139,6 +142,7 @@ impl Default for CompactorConfig {
             orphan_cleanup: OrphanCleanupConfig::default(),
             sort: SortConfig::default(),
             output: OutputConfig::default(),
+            admin: AdminConfig::default(),
         }
     }
 }

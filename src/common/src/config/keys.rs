@@ -6,6 +6,7 @@
 //! hand.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use super::retention::{DatasetOverride, TenantOverride};
@@ -162,6 +163,8 @@ fn sample() -> Config {
         }],
     }];
     config.compactor.sort.spill_dir = Some(String::new());
+    config.compactor.admin.token = Some(Secret::new(""));
+    config.compactor.admin.token_file = Some(PathBuf::new());
     config.storage.s3 = S3Config {
         endpoint: Some(String::new()),
         region: Some(String::new()),

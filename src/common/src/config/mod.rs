@@ -9,8 +9,10 @@
 //! file line or variable that set it, so a [`Config`] that exists is valid.
 //!
 //! Secrets ([`Secret`]) and passwords inside URIs ([`redact_uri`]) never appear in `Debug`
-//! output or in [`render_effective`].
+//! output, in error messages or in [`render_effective`]. A secret given as a file
+//! (`compactor.admin.token_file`) is read during [`load`], so a loaded [`Config`] holds it.
 
+mod admin;
 mod compactor;
 mod durations;
 mod env;
@@ -33,6 +35,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use admin::AdminConfig;
 pub use compactor::{CompactorConfig, OrphanCleanupConfig};
 pub use error::{ConfigError, Origin, Problem, ProblemKind};
 pub use keys::{CONFIG_FILE_VAR, ENV_PREFIX, EnvKey, env_keys};
