@@ -38,9 +38,6 @@ use error::ApiError;
 use extract::BodyLimit;
 use limits::RequestLimit;
 
-/// The path prefix of every API route.
-pub(crate) const API_PREFIX: &str = "/api/v1";
-
 /// The API routes and the page, each request bounded by `config`'s limits and checked
 /// against its token rules, and the OpenAPI document of the API.
 ///

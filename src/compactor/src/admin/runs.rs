@@ -87,7 +87,7 @@ pub(crate) enum RunState {
 }
 
 impl RunState {
-    /// Its name, as the API serialises it.
+    /// The state's name, as its JSON form.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Running => "running",
