@@ -117,14 +117,7 @@ pub fn require_python() -> Option<PathBuf> {
 
 /// Prometheus's `promtool`, from `SIGNALDB_TEST_PROMTOOL` (or, outside CI, `PATH`).
 pub fn require_promtool() -> Option<PathBuf> {
-    if let Some(promtool) = non_empty_var("SIGNALDB_TEST_PROMTOOL") {
-        return Some(PathBuf::from(promtool));
-    }
-    let on_path = PathBuf::from("/usr/bin/promtool");
-    if !is_ci() && on_path.exists() {
-        return Some(on_path);
-    }
-    skip("promtool", "SIGNALDB_TEST_PROMTOOL is not set")
+    installed("promtool", "SIGNALDB_TEST_PROMTOOL", "/usr/bin/promtool")
 }
 
 /// The jars a Spark session with Iceberg needs (the Iceberg runtime, the SQLite and PostgreSQL
@@ -153,14 +146,7 @@ pub const DEFAULT_LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfak
 /// libfaketime (`LD_PRELOAD`ed to run a binary on a skewed clock), from
 /// `SIGNALDB_TEST_LIBFAKETIME` (or, outside CI, [`DEFAULT_LIBFAKETIME`] when it exists).
 pub fn require_libfaketime() -> Option<PathBuf> {
-    if let Some(lib) = non_empty_var("SIGNALDB_TEST_LIBFAKETIME") {
-        return Some(PathBuf::from(lib));
-    }
-    let default = PathBuf::from(DEFAULT_LIBFAKETIME);
-    if !is_ci() && default.exists() {
-        return Some(default);
-    }
-    skip("libfaketime", "SIGNALDB_TEST_LIBFAKETIME is not set")
+    installed("libfaketime", "SIGNALDB_TEST_LIBFAKETIME", DEFAULT_LIBFAKETIME)
 }
 
 /// Where Debian's `chromium` package puts the browser (the default outside CI).
@@ -169,14 +155,20 @@ pub const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
 /// Headless Chromium, from `SIGNALDB_TEST_CHROMIUM` (or, outside CI, [`DEFAULT_CHROMIUM`]
 /// when it exists).
 pub fn require_chromium() -> Option<PathBuf> {
-    if let Some(chromium) = non_empty_var("SIGNALDB_TEST_CHROMIUM") {
-        return Some(PathBuf::from(chromium));
+    installed("Chromium", "SIGNALDB_TEST_CHROMIUM", DEFAULT_CHROMIUM)
+}
+
+/// A file `scripts/test.sh` installs: the path in `var`, or, outside CI, `default` when it
+/// exists; otherwise `None` (test skipped), a failure under CI.
+fn installed(service: &str, var: &str, default: &str) -> Option<PathBuf> {
+    if let Some(path) = non_empty_var(var) {
+        return Some(PathBuf::from(path));
     }
-    let default = PathBuf::from(DEFAULT_CHROMIUM);
+    let default = PathBuf::from(default);
     if !is_ci() && default.exists() {
         return Some(default);
     }
-    skip("Chromium", "SIGNALDB_TEST_CHROMIUM is not set")
+    skip(service, &format!("{var} is not set"))
 }
 
 fn port_open(addr: &str) -> bool {

@@ -125,6 +125,7 @@ impl ApiError {
     }
 
     /// The stable code.
+    #[cfg(test)]
     pub(crate) fn code(&self) -> &'static str {
         self.code
     }
@@ -139,6 +140,17 @@ impl ApiError {
         let detail = ErrorDetail { code: self.code.to_string(), message: self.message.clone() };
         ErrorBody { error: detail }
     }
+}
+
+/// `value` quoted for a message, cut short and with control characters escaped, so that a
+/// hostile path cannot flood or forge a response or a log line.
+pub(crate) fn shown(value: &str) -> String {
+    const MAX: usize = 64;
+    let mut cut: String = value.chars().take(MAX).collect();
+    if value.chars().count() > MAX {
+        cut.push('…');
+    }
+    format!("{cut:?}")
 }
 
 impl std::fmt::Display for ApiError {
@@ -177,5 +189,12 @@ mod tests {
         let body = ApiError::not_found("no table acme.prod.logs").body();
         assert_eq!(body.error.code, "not_found");
         assert_eq!(body.error.message, "no table acme.prod.logs");
+    }
+
+    #[test]
+    fn shown_values_are_short_and_escaped() {
+        assert_eq!(shown("a\nb"), "\"a\\nb\"");
+        let long = "x".repeat(1000);
+        assert!(shown(&long).len() < 80);
     }
 }

@@ -12,6 +12,7 @@ use common::tables::TableId;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+pub(crate) use super::error::shown;
 use super::runs::RunId;
 
 /// The table `{tenant}/{dataset}/{table}` of a path.
@@ -45,17 +46,6 @@ pub(crate) fn table_id(tenant: &str, dataset: &str, table: &str) -> Result<Table
         ))
     })?;
     TableId::new(tenant, dataset, kind).map_err(|e| ApiError::bad_request(e.to_string()))
-}
-
-/// `value` quoted for a message, cut short and with control characters escaped, so that a
-/// hostile path cannot flood or forge a response or a log line.
-pub(crate) fn shown(value: &str) -> String {
-    const MAX: usize = 64;
-    let mut cut: String = value.chars().take(MAX).collect();
-    if value.chars().count() > MAX {
-        cut.push('…');
-    }
-    format!("{cut:?}")
 }
 
 /// The run id of a path `/runs/{id}`.
@@ -151,12 +141,5 @@ mod tests {
         let err = table_id("acme", "prod", "passwd").unwrap_err();
         assert!(err.message().contains("\"passwd\""), "{err}");
         assert!(err.message().contains("traces"), "{err}");
-    }
-
-    #[test]
-    fn shown_values_are_short_and_escaped() {
-        assert_eq!(shown("a\nb"), "\"a\\nb\"");
-        let long = "x".repeat(1000);
-        assert!(shown(&long).len() < 80);
     }
 }

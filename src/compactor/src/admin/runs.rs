@@ -57,7 +57,7 @@ impl FromStr for RunId {
     type Err = InvalidRunId;
 
     fn from_str(s: &str) -> Result<Self, InvalidRunId> {
-        let invalid = || InvalidRunId(super::extract::shown(s));
+        let invalid = || InvalidRunId(super::error::shown(s));
         let hex = s.strip_prefix(Self::PREFIX).ok_or_else(invalid)?;
         let well_formed = hex.len() == 32
             && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
@@ -100,6 +100,7 @@ impl RunState {
     }
 
     /// Whether the run has ended.
+    #[cfg(test)]
     pub(crate) fn finished(self) -> bool {
         !matches!(self, Self::Running | Self::Cancelling)
     }
@@ -178,6 +179,7 @@ pub(crate) struct RunView {
 
 impl TriggeredRun {
     /// Where it is now.
+    #[cfg(test)]
     pub(crate) fn state(&self) -> RunState {
         self.progress().state
     }

@@ -236,8 +236,8 @@ impl RequestedRow {
     }
 }
 
-/// What a pass changed, in a few words: `-18 +3 files (-1.2 MiB +800.0 KiB), 3 partitions,
-/// 1 snapshot`; `nothing` when it changed nothing.
+/// What a pass changed, in a few words: `-18 +3 files (-1.2 MiB +800.0 KiB), 3 partition(s),
+/// 1 snapshot(s)`; `nothing` when it changed nothing.
 fn changes_text(c: &Changes) -> String {
     let Changes { files_removed, files_added, bytes_removed, bytes_added, partitions, snapshots } =
         *c;
@@ -245,8 +245,8 @@ fn changes_text(c: &Changes) -> String {
         return "nothing".to_string();
     }
     format!(
-        "-{files_removed} +{files_added} files (-{} +{}), {partitions} partitions, \
-         {snapshots} snapshots",
+        "-{files_removed} +{files_added} files (-{} +{}), {partitions} partition(s), \
+         {snapshots} snapshot(s)",
         format::bytes(bytes_removed),
         format::bytes(bytes_added)
     )
@@ -267,6 +267,9 @@ mod tests {
             partitions: 3,
             snapshots: 1,
         };
-        assert_eq!(changes_text(&c), "-18 +3 files (-2.0 KiB +1.0 KiB), 3 partitions, 1 snapshots");
+        assert_eq!(
+            changes_text(&c),
+            "-18 +3 files (-2.0 KiB +1.0 KiB), 3 partition(s), 1 snapshot(s)"
+        );
     }
 }
