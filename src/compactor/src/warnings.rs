@@ -73,7 +73,8 @@ impl Warning {
     }
 }
 
-/// The configuration-only warning signs of `c`.
+/// The configuration-only warning signs of `c`. An admin API without a token is none: open
+/// reads and refused changes are its documented default.
 pub fn config_warnings(c: &CompactorConfig) -> Vec<Warning> {
     let r = &c.retention;
     let mut out = Vec::new();

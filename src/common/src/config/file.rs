@@ -9,7 +9,7 @@ use figment::{Metadata, Profile, Provider};
 use toml_edit::{Array, ArrayOfTables, InlineTable, Item, Table, Value};
 
 use super::error::{ConfigError, Origin, Problem, ProblemKind, line_col};
-use super::keys::{KeyPath, Seg, Shape, schema};
+use super::keys::{KeyPath, Seg, Shape, is_secret, schema};
 use super::suggest::closest;
 
 /// A parsed configuration file, kept with its text so any key can be traced to its line.
@@ -92,13 +92,13 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// What this node is, for "found ..." in error messages.
-    fn describe(self) -> String {
+    /// What this node is, for "found ..." in error messages; a scalar's value is shown unless
+    /// it is a `secret`'s.
+    fn describe(self, secret: bool) -> String {
         match self {
             Node::Table(_) | Node::Inline(_) => "a table".to_string(),
             Node::Tables(_) | Node::Array(_) => "an array".to_string(),
             Node::Scalar(v) => {
-                let repr = v.to_string();
                 let kind = match v {
                     Value::String(_) => "string",
                     Value::Integer(_) => "integer",
@@ -106,7 +106,11 @@ impl<'a> Node<'a> {
                     Value::Boolean(_) => "boolean",
                     _ => "date-time",
                 };
-                format!("{kind} {}", repr.trim())
+                if secret {
+                    format!("{kind} (a secret's value is not shown)")
+                } else {
+                    format!("{kind} {}", v.to_string().trim())
+                }
             }
         }
     }
@@ -177,7 +181,8 @@ impl FileSource {
         span: Option<Range<usize>>,
         out: &mut Vec<(KeyPath, Problem)>,
     ) {
-        let wrong_type = || format!("expected {}, found {}", shape.describe(), node.describe());
+        let wrong_type =
+            || format!("expected {}, found {}", shape.describe(), node.describe(is_secret(path)));
         match (shape, node) {
             (Shape::Table(_), Node::Table(_) | Node::Inline(_)) => {
                 for key in node.keys() {

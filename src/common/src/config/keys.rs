@@ -6,11 +6,12 @@
 //! hand.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use super::retention::{DatasetOverride, TenantOverride};
 use super::root::Config;
-use super::secret::Secret;
+use super::secret::{REDACTED, Secret};
 use super::storage::S3Config;
 
 /// Prefix of every configuration environment variable.
@@ -162,6 +163,8 @@ fn sample() -> Config {
         }],
     }];
     config.compactor.sort.spill_dir = Some(String::new());
+    config.compactor.admin.token = Some(Secret::new(""));
+    config.compactor.admin.token_file = Some(PathBuf::new());
     config.storage.s3 = S3Config {
         endpoint: Some(String::new()),
         region: Some(String::new()),
@@ -171,6 +174,27 @@ fn sample() -> Config {
         allow_http: false,
     };
     config
+}
+
+/// Whether `path` holds a [`Secret`], whose value no message may show: the keys whose sample
+/// value serializes as [`REDACTED`].
+pub(crate) fn is_secret(path: &KeyPath) -> bool {
+    static SECRETS: OnceLock<Vec<KeyPath>> = OnceLock::new();
+    let secrets = SECRETS.get_or_init(|| {
+        let sample = toml::Value::try_from(sample()).expect("the sample config serializes");
+        let value_at = |path: &KeyPath| {
+            path.0.iter().try_fold(&sample, |v, seg| match seg {
+                Seg::Key(k) => v.get(k.as_str()),
+                Seg::Index(i) => v.get(*i),
+            })
+        };
+        env_keys()
+            .iter()
+            .filter(|k| value_at(&k.path).and_then(toml::Value::as_str) == Some(REDACTED))
+            .map(|k| k.path.clone())
+            .collect()
+    });
+    secrets.contains(path)
 }
 
 fn table_shape<'a>(items: impl Iterator<Item = (&'a str, &'a toml_edit::Item)>) -> Shape {

@@ -67,7 +67,7 @@ pub fn load_from(
     // A value its type refuses (an unknown timezone, ...) is set back to its default and
     // extraction retried, so the rest can still be validated and every problem reported at once.
     let mut refused: Vec<Violation> = Vec::new();
-    let config: Config = loop {
+    let mut config: Config = loop {
         match figment.extract() {
             Ok(config) => break config,
             Err(e) => match refused_value(&e, &refused, &defaults) {
@@ -83,6 +83,11 @@ pub fn load_from(
         }
     };
 
+    // The token file is read here, once, so a loaded config holds the token itself.
+    if let Err(message) = config.compactor.admin.read_token_file(cwd) {
+        let path = KeyPath::default().key("compactor").key("admin").key("token_file");
+        refused.push(Violation { kind: ProblemKind::InvalidValue, path, message });
+    }
     let provenance = Provenance::build(&config, file.as_ref(), &env);
     problems.extend(
         validate(&config, &refused).into_iter().filter(|v| !rejected.contains(&v.path)).map(|v| {

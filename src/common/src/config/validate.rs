@@ -1,14 +1,16 @@
 //! Rules a well-typed configuration must also satisfy; every broken rule is reported.
 //!
 //! Values parsed into types at load (the retention timezone, the catalog type) are checked by
-//! their types; a value its type refused reaches [`validate`] as a [`Violation`] and is
-//! reported here, in its key's place among the rules.
+//! their types; a value its type refused, like a token file that could not be read at load,
+//! reaches [`validate`] as a [`Violation`] and is reported here, in its key's place among the
+//! rules.
 
 use std::collections::HashMap;
 
 use crate::ids::validate_id;
 use crate::signal::Signal;
 
+use super::admin::{AdminConfig, MAX_BODY_BYTES_LIMIT, token_problems};
 use super::compactor::{CompactorConfig, OrphanCleanupConfig};
 use super::error::ProblemKind;
 use super::keys::KeyPath;
@@ -58,7 +60,8 @@ impl Checker<'_> {
 }
 
 /// Every rule `config` breaks, and every value of `refused` (values their type refused at load,
-/// replaced by their defaults in `config`) at its key's place.
+/// replaced by their defaults in `config`, and a token file load could not read) at its key's
+/// place.
 pub(crate) fn validate(config: &Config, refused: &[Violation]) -> Vec<Violation> {
     let Config { compactor, storage, schema } = config;
     let mut out = Vec::new();
@@ -72,6 +75,8 @@ pub(crate) fn validate(config: &Config, refused: &[Violation]) -> Vec<Violation>
     check_sort(&compactor.sort, &mut Checker { out: &mut out, prefix: sort_path });
     let output_path = root.key("compactor").key("output");
     check_output(&compactor.output, &mut Checker { out: &mut out, prefix: output_path });
+    let admin_path = root.key("compactor").key("admin");
+    check_admin(&compactor.admin, refused, &mut Checker { out: &mut out, prefix: admin_path });
     check_storage(storage, &mut Checker { out: &mut out, prefix: root.key("storage") });
     check_schema(schema, refused, &mut Checker { out: &mut out, prefix: root.key("schema") });
     out
@@ -319,6 +324,52 @@ fn check_output(o: &OutputConfig, check: &mut Checker<'_>) {
         MIN_COPY_ROW_GROUP_BYTES,
         "byte",
     );
+}
+
+fn check_admin(a: &AdminConfig, refused: &[Violation], check: &mut Checker<'_>) {
+    let AdminConfig {
+        enabled: _,
+        token,
+        token_file,
+        protect_reads,
+        max_body_bytes,
+        max_concurrent_requests,
+        max_concurrent_runs,
+        file_token,
+    } = a;
+    match (token, token_file) {
+        (Some(_), Some(_)) => check.invalid(
+            "token_file",
+            "set only one of compactor.admin.token and compactor.admin.token_file".to_string(),
+        ),
+        (Some(token), None) => {
+            for message in token_problems(token) {
+                check.invalid("token", message);
+            }
+        }
+        (None, Some(file)) => {
+            check.refused("token_file", refused);
+            for message in file_token.iter().flat_map(token_problems) {
+                check.invalid("token_file", format!("the token in {}: {message}", file.display()));
+            }
+        }
+        (None, None) if *protect_reads => check.invalid(
+            "protect_reads",
+            "needs a token (compactor.admin.token or compactor.admin.token_file): without one \
+             no read could ever be served"
+                .to_string(),
+        ),
+        (None, None) => {}
+    }
+    check.at_least("max_body_bytes", *max_body_bytes, 1, "byte");
+    if *max_body_bytes > MAX_BODY_BYTES_LIMIT {
+        check.invalid(
+            "max_body_bytes",
+            format!("must be at most {MAX_BODY_BYTES_LIMIT} bytes (16 MiB) (got {max_body_bytes})"),
+        );
+    }
+    check.at_least("max_concurrent_requests", *max_concurrent_requests as u64, 1, "");
+    check.at_least("max_concurrent_runs", *max_concurrent_runs as u64, 1, "");
 }
 
 /// Sort columns must be columns of some table of the signal (in a layout the compactor knows),

@@ -47,6 +47,8 @@ impl From<&CompactorConfig> for JobSettings {
             full_check_interval_secs: _,
             // Orphan cleanup's section has its own conversion.
             orphan_cleanup: _,
+            // The admin API's own section, no job's settings.
+            admin: _,
             run_history_days: _,
             quiet_period_secs: _,
             target_file_size_bytes,
@@ -63,8 +65,6 @@ impl From<&CompactorConfig> for JobSettings {
             retention,
             sort,
             output,
-            // Read by the service: the admin API and its page.
-            admin: _,
         } = c;
         let OutputConfig {
             trace_id_bloom_filter,

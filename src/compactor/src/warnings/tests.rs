@@ -62,6 +62,13 @@ fn the_default_configuration_with_every_job_on_warns_of_nothing() {
 }
 
 #[test]
+fn an_admin_api_without_a_token_is_its_documented_default_not_a_warning() {
+    let c = config();
+    assert!(c.admin.enabled && c.admin.token().is_none());
+    assert!(config_warnings(&c).is_empty());
+}
+
+#[test]
 fn configuration_checks_name_the_keys_that_cannot_work_together() {
     let mut c = config();
     c.orphan_cleanup.enabled = false;

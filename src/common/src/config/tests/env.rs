@@ -33,6 +33,18 @@ fn flatten(config: &Config) -> BTreeMap<String, String> {
     out
 }
 
+/// A valid admin token, and the file in the jail that holds it.
+const ADMIN_TOKEN: &str = "0123456789abcdef0123456789abcdef";
+const ADMIN_TOKEN_FILE: &str = "admin-token";
+
+/// Other keys `key`'s sample value is only valid with, and their values.
+fn companions(key: &str) -> &'static [(&'static str, &'static str)] {
+    match key {
+        "compactor.admin.protect_reads" => &[("compactor.admin.token", ADMIN_TOKEN)],
+        _ => &[],
+    }
+}
+
 /// A valid value for `key` that differs from its default where another valid value exists.
 fn sample_value(key: &str, default: Option<&String>) -> String {
     match (key, default.map(String::as_str)) {
@@ -46,6 +58,9 @@ fn sample_value(key: &str, default: Option<&String>) -> String {
         ("schema.catalog_uri", _) => "postgres://signaldb@127.0.0.1:5432/signaldb".to_string(),
         ("schema.catalog_name", _) => "other".to_string(),
         ("compactor.sort.spill_dir", _) => "/var/tmp/signaldb-sort".to_string(),
+        ("compactor.admin.token", _) => ADMIN_TOKEN.to_string(),
+        // Created in the jail by the test.
+        ("compactor.admin.token_file", _) => ADMIN_TOKEN_FILE.to_string(),
         // 0 or at least the target file size (128 MiB).
         ("compactor.max_bytes_per_tenant", _) => "268435456".to_string(),
         (k, _) if k.starts_with("compactor.sort.") && !k.ends_with("_bytes") => {
@@ -77,41 +92,52 @@ fn every_scalar_key_has_the_variable_derived_from_its_path() {
         "storage.s3.secret_access_key",
         "storage.s3.session_token",
         "compactor.sort.spill_dir",
+        "compactor.admin.token",
+        "compactor.admin.token_file",
     ] {
         assert!(listed.contains(&optional), "{optional} has no variable");
     }
     assert!(!listed.iter().any(|k| k.contains("tenant_overrides")));
-    assert_eq!(listed.len(), defaults.len() + 6);
+    assert_eq!(listed.len(), defaults.len() + 8);
 }
 
 #[test]
 fn every_variable_sets_exactly_its_key() {
     let defaults = flatten(&Config::default());
+    let var_of = |key: &str| env_keys().iter().find(|k| k.key == key).unwrap().var.clone();
     for key in env_keys() {
         let value = sample_value(&key.key, defaults.get(&key.key));
+        let mut set = vec![(key.key.clone(), value)];
+        set.extend(companions(&key.key).iter().map(|(k, v)| (k.to_string(), v.to_string())));
         Jail::expect_with(|jail| {
-            let loaded = load_in(jail, None, &[(key.var.as_str(), value.as_str())])
-                .unwrap_or_else(|e| panic!("{}={value}: {e}", key.var));
+            jail.create_file(ADMIN_TOKEN_FILE, ADMIN_TOKEN)?;
+            let vars: Vec<(String, &str)> =
+                set.iter().map(|(k, v)| (var_of(k), v.as_str())).collect();
+            let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+            let loaded = load_in(jail, None, &vars).unwrap_or_else(|e| panic!("{}: {e}", key.var));
             let mut expected = defaults.clone();
-            let shown = if key.key.contains("key") || key.key.ends_with("token") {
-                "\"***\"".to_string()
-            } else if value.contains(',') {
-                let items: Vec<String> = value.split(',').map(|v| format!("\"{v}\"")).collect();
-                format!("[{}]", items.join(", "))
-            } else if value.parse::<u64>().is_ok() || value == "true" || value == "false" {
-                value.clone()
-            } else {
-                format!("\"{value}\"")
-            };
-            expected.insert(key.key.clone(), shown);
+            for (key, value) in &set {
+                let shown = if key.contains("key") || key.ends_with("token") {
+                    "\"***\"".to_string()
+                } else if value.contains(',') {
+                    let items: Vec<String> = value.split(',').map(|v| format!("\"{v}\"")).collect();
+                    format!("[{}]", items.join(", "))
+                } else if value.parse::<u64>().is_ok() || value == "true" || value == "false" {
+                    value.clone()
+                } else {
+                    format!("\"{value}\"")
+                };
+                expected.insert(key.clone(), shown);
+                assert_eq!(
+                    loaded.provenance.origin(key),
+                    Some(&Origin::Env { var: var_of(key) }),
+                    "{}",
+                    key
+                );
+            }
             assert_eq!(flatten(&loaded.config), expected, "{}", key.var);
-            assert_eq!(
-                loaded.provenance.origin(&key.key),
-                Some(&Origin::Env { var: key.var.clone() }),
-                "{}",
-                key.var
-            );
-            let mut others = loaded.provenance.iter().filter(|(k, _)| *k != key.key);
+            let mut others =
+                loaded.provenance.iter().filter(|(k, _)| !set.iter().any(|(s, _)| s == k));
             assert!(others.all(|(_, o)| *o == Origin::Default), "{}", key.var);
             Ok(())
         });

@@ -6,6 +6,7 @@
 // `Jail` closures must return `figment::Error`, whatever its size.
 #![allow(clippy::result_large_err)]
 
+mod admin;
 mod env;
 mod example;
 mod invalid;

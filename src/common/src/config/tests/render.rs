@@ -62,6 +62,10 @@ fn errors_never_echo_a_password() {
         assert!(err.to_string().contains("mysql://u:***@h/db"), "{err}");
         let err = refused(jail, "[storage]\ndsn = \"s3://key:s3cr3t-key@bucket/x\"\n", &[]);
         assert!(!err.to_string().contains("s3cr3t-key"), "{err}");
+        // A secret of the wrong type is described, not shown.
+        let err = refused(jail, "[storage.s3]\nsecret_access_key = 73105\n", &[]);
+        assert!(err.to_string().contains("expected a string, found integer ("), "{err}");
+        assert!(!err.to_string().contains("73105"), "{err}");
         Ok(())
     });
 }
@@ -145,6 +149,44 @@ fn every_value_is_commented_with_its_origin() {
         }
         let defaults = load_in(jail, Some("/dev/null"), &[]).unwrap();
         assert!(render_effective(&defaults).contains("tenant_overrides = []"));
+        Ok(())
+    });
+}
+
+#[test]
+fn an_admin_token_never_appears_in_rendered_or_debug_output() {
+    Jail::expect_with(|jail| {
+        let token = "adm1n-t0ken-0123456789abcdef";
+        jail.create_file("admin-token", &format!("{token}\n"))?;
+        let from_token_file = "[compactor.admin]\ntoken_file = \"admin-token\"\n";
+        let loaded = [
+            load_toml(jail, &format!("[compactor.admin]\ntoken = \"{token}\"\n"), &[]),
+            load_toml(jail, "", &[("SIGNALDB_COMPACTOR_ADMIN_TOKEN", token)]),
+            load_toml(jail, from_token_file, &[]),
+        ];
+        let token_lines = ["token = \"***\"", "token = \"***\"", "# token is unset"];
+        for (loaded, token_line) in loaded.iter().zip(token_lines) {
+            let loaded = loaded.as_ref().unwrap();
+            let admin = &loaded.config.compactor.admin;
+            assert_eq!(admin.token().map(Secret::expose), Some(token));
+            let rendered = render_effective(loaded);
+            let outputs = [
+                rendered.clone(),
+                format!("{loaded:?}"),
+                format!("{:?}", loaded.config),
+                format!("{admin:#?}"),
+                toml::to_string(&loaded.config).unwrap(),
+                serde_json::to_string(&loaded.config).unwrap(),
+            ];
+            for out in &outputs {
+                assert!(!out.contains(token), "the token leaked:\n{out}");
+            }
+            assert!(rendered.lines().any(|l| l.starts_with(token_line)), "{rendered}");
+        }
+        // The rendered token file loads back to the same token.
+        let loaded = load_toml(jail, from_token_file, &[]).unwrap();
+        jail.create_file("rendered.toml", &render_effective(&loaded))?;
+        assert_eq!(load_in(jail, Some("rendered.toml"), &[]).unwrap().config, loaded.config);
         Ok(())
     });
 }
