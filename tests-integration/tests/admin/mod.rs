@@ -131,7 +131,8 @@ pub fn table_path(id: &TableId) -> String {
     format!("/api/v1/tables/{}/{}/{}", id.tenant, id.dataset, id.table)
 }
 
-/// A running daemon serving the admin API; requests carry the token when built with [`Api::authed`].
+/// A running daemon serving the admin API; a request carries the token when built with
+/// [`Api::authed`].
 pub struct Api {
     daemon: Daemon,
 }

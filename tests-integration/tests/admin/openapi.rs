@@ -115,18 +115,19 @@ async fn the_openapi_document_is_valid_and_matches_the_routes(env: &TestEnv) {
         api.wait_run(&run_id, Duration::from_secs(60));
     }
     let run_path = format!("/api/v1/runs/{run_id}");
+    let plan = "/api/v1/tables/{tenant}/{dataset}/{table}/plan";
+    let every_filter = "tenant=acme&dataset=prod&table=traces&job=compaction&outcome=dry_run";
     let gets = [
         ("/api/v1/tables".to_string(), "/api/v1/tables"),
-        ("/api/v1/tables?tenant=acme&dataset=prod&signal=traces&health=healthy".into(), "/api/v1/tables"),
-        (table.clone(), template),
-        (format!("{table}/plan"), "/api/v1/tables/{tenant}/{dataset}/{table}/plan"),
-        (format!("{table}/plan?job=orphan_cleanup"), "/api/v1/tables/{tenant}/{dataset}/{table}/plan"),
-        ("/api/v1/runs".into(), "/api/v1/runs"),
         (
-            "/api/v1/runs?tenant=acme&dataset=prod&table=traces&job=compaction&outcome=dry_run&limit=1"
-                .into(),
-            "/api/v1/runs",
+            "/api/v1/tables?tenant=acme&dataset=prod&signal=traces&health=healthy".into(),
+            "/api/v1/tables",
         ),
+        (table.clone(), template),
+        (format!("{table}/plan"), plan),
+        (format!("{table}/plan?job=orphan_cleanup"), plan),
+        ("/api/v1/runs".into(), "/api/v1/runs"),
+        (format!("/api/v1/runs?{every_filter}&limit=1"), "/api/v1/runs"),
         (run_path.clone(), "/api/v1/runs/{id}"),
         ("/api/v1/leases".into(), "/api/v1/leases"),
         ("/api/v1/openapi.json".into(), "/api/v1/openapi.json"),
