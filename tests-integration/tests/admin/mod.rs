@@ -293,16 +293,7 @@ pub async fn files_of(env: &TestEnv, id: &TableId) -> BTreeSet<String> {
 /// The entry of table `id` in a status document (`GET /tables`, `compactor status --json`).
 #[track_caller]
 pub fn status_entry<'a>(doc: &'a Value, id: &TableId) -> &'a Value {
-    doc["tables"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no tables in {doc}"))
-        .iter()
-        .find(|t| {
-            t["tenant"] == id.tenant.as_str()
-                && t["dataset"] == id.dataset.as_str()
-                && t["table"] == id.table.as_str()
-        })
-        .unwrap_or_else(|| panic!("{id} is not in {doc}"))
+    crate::compactor::entry_of(&doc["tables"], id)
 }
 
 /// The tables of a status document, as `tenant.dataset.table`.
