@@ -372,14 +372,14 @@ mod tests {
     const GOOD: &str = "\
 # HELP jobs_total Jobs.
 # TYPE jobs_total counter
-jobs_total{job=\"a\",outcome=\"ok\"} 3
-jobs_total{job=\"b\",outcome=\"ok\"} 0
+jobs_total{task=\"a\",outcome=\"ok\"} 3
+jobs_total{task=\"b\",outcome=\"ok\"} 0
 # HELP d_seconds Durations.
 # TYPE d_seconds histogram
-d_seconds_bucket{job=\"a\",le=\"0.5\"} 1
-d_seconds_bucket{job=\"a\",le=\"+Inf\"} 2
-d_seconds_sum{job=\"a\"} 0.75
-d_seconds_count{job=\"a\"} 2
+d_seconds_bucket{task=\"a\",le=\"0.5\"} 1
+d_seconds_bucket{task=\"a\",le=\"+Inf\"} 2
+d_seconds_sum{task=\"a\"} 0.75
+d_seconds_count{task=\"a\"} 2
 # TYPE up gauge
 up 1
 ";
@@ -390,14 +390,14 @@ up 1
         assert_eq!(e.names().collect::<Vec<_>>(), ["d_seconds", "jobs_total", "up"]);
         let jobs = e.family("jobs_total").unwrap();
         assert_eq!((jobs.kind, jobs.help.as_str()), (MetricKind::Counter, "Jobs."));
-        assert_eq!(jobs.label_names(), BTreeSet::from(["job", "outcome"]));
-        assert_eq!(e.value("jobs_total", &[("outcome", "ok"), ("job", "a")]), Some(3.0));
-        assert_eq!(e.value("jobs_total", &[("job", "b"), ("outcome", "ok")]), Some(0.0));
-        assert_eq!(e.value("jobs_total", &[("job", "a")]), None, "labels must match exactly");
+        assert_eq!(jobs.label_names(), BTreeSet::from(["task", "outcome"]));
+        assert_eq!(e.value("jobs_total", &[("outcome", "ok"), ("task", "a")]), Some(3.0));
+        assert_eq!(e.value("jobs_total", &[("task", "b"), ("outcome", "ok")]), Some(0.0));
+        assert_eq!(e.value("jobs_total", &[("task", "a")]), None, "labels must match exactly");
         assert_eq!(e.sum("jobs_total", &[("outcome", "ok")]), 3.0);
         let d = e.family("d_seconds").unwrap();
-        assert_eq!(d.label_names(), BTreeSet::from(["job"]));
-        assert_eq!(e.value("d_seconds", &[("job", "a")]), Some(2.0));
+        assert_eq!(d.label_names(), BTreeSet::from(["task"]));
+        assert_eq!(e.value("d_seconds", &[("task", "a")]), Some(2.0));
         assert_eq!(e.value("up", &[]), Some(1.0));
     }
 

@@ -41,9 +41,6 @@ use extract::BodyLimit;
 use limits::RequestLimit;
 use runs::TriggeredRuns;
 
-/// The path prefix of every API route.
-pub(crate) const API_PREFIX: &str = "/api/v1";
-
 /// What the admin handlers share.
 pub(crate) struct AdminContext {
     /// The process's assembly: the jobs a run starts, the catalog, the configuration.

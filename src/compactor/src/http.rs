@@ -94,15 +94,25 @@ pub(crate) fn with_fallbacks(router: Router) -> Router {
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
+    with_admin: bool,
     shutdown: CancellationToken,
 ) -> Result<(), HttpError> {
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(target: log_target::SERVICE, %addr, "serving /metrics, /healthz, /readyz and the admin API");
+        tracing::info!(target: log_target::SERVICE, %addr, admin_api = with_admin, "{}", serving(with_admin));
     }
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
         .map_err(HttpError::Serve)
+}
+
+/// The start-up line: what the endpoint serves.
+fn serving(with_admin: bool) -> &'static str {
+    if with_admin {
+        "serving /metrics, /healthz, /readyz, the admin API under /api/v1 and the page at /"
+    } else {
+        "serving /metrics, /healthz and /readyz"
+    }
 }
 
 /// `GET /metrics`.
@@ -151,7 +161,7 @@ mod tests {
         let listener = bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(serve(listener, router(metrics, health), shutdown.clone()));
+        let task = tokio::spawn(serve(listener, router(metrics, health), false, shutdown.clone()));
         TestServer { base, shutdown, task }
     }
 

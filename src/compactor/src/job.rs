@@ -32,7 +32,7 @@ impl JobKind {
     /// Every job, in the order a full lifecycle pass runs them.
     pub const ALL: [JobKind; 3] = [JobKind::Compaction, JobKind::Retention, JobKind::OrphanCleanup];
 
-    /// The `job` label value and log name.
+    /// The `task` metric label value and log name.
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Compaction => "compaction",

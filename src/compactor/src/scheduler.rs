@@ -2,7 +2,7 @@
 //!
 //! The first pass starts immediately, then one per interval. A pass still running when the
 //! next tick comes is never started twice: the tick is skipped, logged and counted. Every pass
-//! is timed and counted (`compactor_scheduler_cycles_total{job,outcome}`) here, once, instead
+//! is timed and counted (`compactor_scheduler_cycles_total{task,outcome}`) here, once, instead
 //! of in each job.
 
 use std::sync::Arc;

@@ -141,7 +141,8 @@ impl Service {
         }
         let router = http::with_fallbacks(router);
         let http_shutdown = CancellationToken::new();
-        let http_task = tokio::spawn(http::serve(listener, router, http_shutdown.clone()));
+        let http_task =
+            tokio::spawn(http::serve(listener, router, admin.is_some(), http_shutdown.clone()));
         tasks.spawn(probe_loop(
             Arc::clone(self.assembly.catalog()),
             Arc::clone(&self.health),

@@ -132,10 +132,10 @@ fn passes(metrics: &Exposition) -> f64 {
     cycles(metrics, "compaction", "success") + cycles(metrics, "compaction", "failure")
 }
 
-/// `compactor_scheduler_skipped_ticks_total{job="compaction"}` (0 when absent).
+/// `compactor_scheduler_skipped_ticks_total{task="compaction"}` (0 when absent).
 fn skipped_ticks(metrics: &Exposition) -> f64 {
     metrics
-        .value("compactor_scheduler_skipped_ticks_total", &[("job", "compaction")])
+        .value("compactor_scheduler_skipped_ticks_total", &[("task", "compaction")])
         .unwrap_or(0.0)
 }
 

@@ -135,7 +135,10 @@ fn wait_for_a_cycle(daemon: &Daemon) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let body = daemon.get("/metrics").body;
-        if body.contains("compactor_scheduler_cycles_total{job=\"compaction\"") {
+        let compaction_cycles = |l: &str| {
+            l.starts_with("compactor_scheduler_cycles_total{") && l.contains("task=\"compaction\"")
+        };
+        if body.lines().any(compaction_cycles) {
             return body;
         }
         assert!(Instant::now() < deadline, "no compaction cycle within 30 s\n{body}");

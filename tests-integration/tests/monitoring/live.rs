@@ -129,6 +129,14 @@ async fn prometheus_scraping_a_daemon_answers_every_dashboard_query_and_fires_an
         });
         std::thread::sleep(Duration::from_millis(500));
     }
+    // Our job label is `task`: the scrape target's `job` stays Prometheus's own, and nothing is
+    // renamed to `exported_job`.
+    let cycles = api(
+        web_port,
+        &format!("/api/v1/query?query={}", encode("compactor_scheduler_cycles_total")),
+    )
+    .and_then(|d| d["result"].as_array().cloned())
+    .unwrap_or_default();
     daemon.terminate();
     let out = daemon.wait();
     drop(server);
@@ -138,4 +146,12 @@ async fn prometheus_scraping_a_daemon_answers_every_dashboard_query_and_fires_an
         out.streams()
     );
     assert!(fired, "CompactorWarningSign did not fire\n{}", out.streams());
+    let tasks: BTreeSet<&str> =
+        cycles.iter().filter_map(|series| series["metric"]["task"].as_str()).collect();
+    assert!(tasks.contains("compaction"), "{cycles:#?}");
+    for series in &cycles {
+        let labels = &series["metric"];
+        assert_eq!(labels["job"], "signaldb-compactor", "{series}");
+        assert!(labels.get("exported_job").is_none(), "{series}");
+    }
 }

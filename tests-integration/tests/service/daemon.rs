@@ -45,7 +45,7 @@ async fn daemon_on(backend: Backend, log_format: &str) {
     for job in ALL_JOBS {
         assert_eq!(cycles(&metrics, job, "failure"), 0.0, "{job} failed");
         let last = metrics
-            .value("compactor_scheduler_last_success_timestamp_seconds", &[("job", job)])
+            .value("compactor_scheduler_last_success_timestamp_seconds", &[("task", job)])
             .unwrap();
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
         assert!((now.as_secs_f64() - last).abs() < 120.0, "{job} last success at {last}");
@@ -117,7 +117,7 @@ async fn disabled_jobs_are_logged_once_and_never_run() {
     });
     assert_spec_families(&metrics, &tables, &["compaction"]);
     for job in ["retention", "orphan_cleanup"] {
-        let series = metrics.sum("compactor_scheduler_cycles_total", &[("job", job)]);
+        let series = metrics.sum("compactor_scheduler_cycles_total", &[("task", job)]);
         assert_eq!(series, 0.0, "{job} ran although disabled");
     }
     let out = daemon.stop();

@@ -113,7 +113,7 @@ async fn daemon_keeps_every_scheduler_running_past_a_broken_table() {
         assert_eq!(files, Some(FILES_PER_TABLE as f64), "healthy {id} still measured");
     }
     for job in ["compaction", "retention"] {
-        let labels = [("tenant", "acme"), ("dataset", "prod"), ("table", "logs"), ("job", job)];
+        let labels = [("tenant", "acme"), ("dataset", "prod"), ("table", "logs"), ("task", job)];
         // Summed over the failure's kinds.
         let failures = metrics.sum("compactor_table_failures_total", &labels);
         assert!(failures >= 3.0, "compactor_table_failures_total{labels:?} = {failures}");

@@ -166,10 +166,10 @@ impl Daemon {
     }
 }
 
-/// `compactor_scheduler_cycles_total{job, outcome}` (0 when absent).
+/// `compactor_scheduler_cycles_total{task, outcome}` (0 when absent).
 pub fn cycles(metrics: &Exposition, job: &str, outcome: &str) -> f64 {
     metrics
-        .value("compactor_scheduler_cycles_total", &[("job", job), ("outcome", outcome)])
+        .value("compactor_scheduler_cycles_total", &[("task", job), ("outcome", outcome)])
         .unwrap_or(0.0)
 }
 
@@ -192,8 +192,8 @@ enum Keys {
     Table,
     /// `{tenant, dataset}`: one series per dataset.
     Dataset,
-    /// `{job, outcome}`.
-    JobOutcome,
+    /// `{task, outcome}`.
+    TaskOutcome,
 }
 
 impl Keys {
@@ -203,7 +203,7 @@ impl Keys {
                 Keys::Signal => ["tenant", "dataset", "signal"].as_slice(),
                 Keys::Table => &["tenant", "dataset", "table"],
                 Keys::Dataset => &["tenant", "dataset"],
-                Keys::JobOutcome => &["job", "outcome"],
+                Keys::TaskOutcome => &["task", "outcome"],
             }
             .iter()
             .copied(),
@@ -230,14 +230,14 @@ const SPEC_FAMILIES: &[(&str, MetricKind, Keys)] = &[
     ("compactor_deletion_failures_total", MetricKind::Counter, Keys::Table),
     ("compactor_bytes_freed_total", MetricKind::Counter, Keys::Table),
     ("compactor_orphan_cleanup_duration_seconds", MetricKind::Histogram, Keys::Table),
-    ("compactor_scheduler_cycles_total", MetricKind::Counter, Keys::JobOutcome),
+    ("compactor_scheduler_cycles_total", MetricKind::Counter, Keys::TaskOutcome),
     ("compactor_table_data_files", MetricKind::Gauge, Keys::Table),
     ("compactor_table_data_bytes", MetricKind::Gauge, Keys::Table),
     ("compactor_table_snapshots", MetricKind::Gauge, Keys::Table),
 ];
 
-/// Scheduler families beyond the spec's list, keyed by `job` only.
-const JOB_FAMILIES: &[(&str, MetricKind)] = &[
+/// Scheduler families beyond the spec's list, keyed by `task` (the job) only.
+const TASK_FAMILIES: &[(&str, MetricKind)] = &[
     ("compactor_scheduler_skipped_ticks_total", MetricKind::Counter),
     ("compactor_scheduler_cycle_duration_seconds", MetricKind::Histogram),
     ("compactor_scheduler_last_success_timestamp_seconds", MetricKind::Gauge),
@@ -261,7 +261,7 @@ pub fn assert_spec_families(metrics: &Exposition, tables: &[TableId], jobs: &[&s
         assert!(!family.help.is_empty(), "{name} has no HELP");
         assert_eq!(family.label_names(), keys.names(), "labels of {name}");
         for id in tables {
-            // The value each label must have for `id`; `job` and `outcome` may have any.
+            // The value each label must have for `id`; `task` and `outcome` may have any.
             let expected = |label: &str| match label {
                 "tenant" => Some(id.tenant.as_str()),
                 "dataset" => Some(id.dataset.as_str()),
@@ -277,15 +277,15 @@ pub fn assert_spec_families(metrics: &Exposition, tables: &[TableId], jobs: &[&s
     }
     for job in jobs {
         for outcome in ["success", "failure"] {
-            let series = [("job", *job), ("outcome", outcome)];
+            let series = [("task", *job), ("outcome", outcome)];
             let value = metrics.value("compactor_scheduler_cycles_total", &series);
             assert!(value.is_some(), "no compactor_scheduler_cycles_total{series:?}");
         }
-        for &(name, kind) in JOB_FAMILIES {
+        for &(name, kind) in TASK_FAMILIES {
             let family = metrics.family(name).unwrap_or_else(|| panic!("/metrics lacks {name}"));
             assert_eq!(family.kind, kind, "{name}");
-            assert_eq!(family.label_names(), BTreeSet::from(["job"]), "labels of {name}");
-            assert!(metrics.value(name, &[("job", job)]).is_some(), "{name} has no job={job}");
+            assert_eq!(family.label_names(), BTreeSet::from(["task"]), "labels of {name}");
+            assert!(metrics.value(name, &[("task", job)]).is_some(), "{name} has no task={job}");
         }
     }
 }

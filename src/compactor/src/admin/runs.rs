@@ -87,6 +87,18 @@ pub(crate) enum RunState {
 }
 
 impl RunState {
+    /// The state's name, as its JSON form.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Cancelling => "cancelling",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
     /// Whether the run has ended.
     pub(crate) fn finished(self) -> bool {
         !matches!(self, Self::Running | Self::Cancelling)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use common::Signal;
-use common::partition::hour_label;
+use common::partition::TimePartition;
 use common::tables::TableId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -222,7 +222,12 @@ impl AdminContext {
 
     /// The status of table `id`: `404` when the catalog has no such table.
     pub(crate) async fn table_status(&self, id: &TableId) -> Result<TableStatus, ApiError> {
-        let scope = Scope { tables: Some(BTreeSet::from([id.clone()])), ..Scope::default() };
+        let scope = Scope {
+            tenant: Some(id.tenant.clone()),
+            dataset: Some(id.dataset.clone()),
+            tables: Some(BTreeSet::from([id.clone()])),
+            ..Scope::default()
+        };
         let report = self.status(&scope).await;
         if let Some(table) = report.tables.into_iter().next() {
             return Ok(table);
@@ -305,11 +310,12 @@ pub(crate) fn partitions(
         .hours
         .iter()
         .map(|(hour, files)| {
-            let label = if files.end_hour - hour == 24 {
-                hour_label(*hour).get(..10).unwrap_or_default().to_string()
+            let partition = if files.end_hour - hour == 24 {
+                TimePartition::day(hour.div_euclid(24))
             } else {
-                hour_label(*hour)
+                TimePartition::hour(*hour)
             };
+            let label = partition.label();
             let (delete_files, delete_rows) =
                 deletes.get(label.as_str()).copied().unwrap_or_default();
             let after = planned.get(hour);

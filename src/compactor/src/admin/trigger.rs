@@ -153,10 +153,7 @@ pub(crate) async fn cancel(
         Err(CancelRefused::NotFound) => Err(unknown_run(&id.to_string())),
         Err(CancelRefused::Finished(state)) => Err(ApiError::conflict(format!(
             "run {id} has already ended ({}); there is nothing to cancel",
-            serde_json::to_value(state)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
+            state.as_str()
         ))),
     }
 }

@@ -47,7 +47,7 @@ impl From<&CompactorConfig> for JobSettings {
             full_check_interval_secs: _,
             // Orphan cleanup's section has its own conversion.
             orphan_cleanup: _,
-            // The admin API's own section, no job's settings.
+            // Read by the service: the admin API and its page.
             admin: _,
             run_history_days: _,
             quiet_period_secs: _,

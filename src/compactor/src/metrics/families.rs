@@ -16,11 +16,13 @@ pub(super) const TABLE_LABELS: &[&str] = &["tenant", "dataset", "table"];
 /// Label names of families keyed by a dataset.
 pub(super) const DATASET_LABELS: &[&str] = &["tenant", "dataset"];
 /// Label names of per-table, per-job failure families.
-pub(super) const TABLE_FAILURE_LABELS: &[&str] = &["tenant", "dataset", "table", "job", "kind"];
-/// Label name of per-scheduler families.
-pub(super) const JOB_LABELS: &[&str] = &["job"];
+pub(super) const TABLE_FAILURE_LABELS: &[&str] = &["tenant", "dataset", "table", "task", "kind"];
+/// Label name of per-scheduler families: the maintenance job. It is `task`, not `job`, because
+/// Prometheus attaches its own `job` label (the scrape target's) to every series and would
+/// rename ours to `exported_job`.
+pub(super) const TASK_LABELS: &[&str] = &["task"];
 /// Label names of per-scheduler cycle outcomes.
-pub(super) const JOB_OUTCOME_LABELS: &[&str] = &["job", "outcome"];
+pub(super) const TASK_OUTCOME_LABELS: &[&str] = &["task", "outcome"];
 
 /// `outcome` label value of a cycle that succeeded.
 pub(crate) const OUTCOME_SUCCESS: &str = "success";

@@ -7,8 +7,8 @@ use common::tables::TableId;
 use prometheus::{GaugeVec, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 use super::families::{
-    DATASET_LABELS, JOB_LABELS, JOB_OUTCOME_LABELS, OUTCOME_FAILURE, OUTCOME_SUCCESS,
-    SIGNAL_LABELS, TABLE_FAILURE_LABELS, TABLE_LABELS, counter, gauge, histogram, register,
+    DATASET_LABELS, OUTCOME_FAILURE, OUTCOME_SUCCESS, SIGNAL_LABELS, TABLE_FAILURE_LABELS,
+    TABLE_LABELS, TASK_LABELS, TASK_OUTCOME_LABELS, counter, gauge, histogram, register,
     table_labels,
 };
 use crate::failure::FailureKind;
@@ -268,15 +268,15 @@ impl OrphanMetrics {
     }
 }
 
-/// The schedulers' families, all labelled by `job`.
+/// The schedulers' families, all labelled by `task` (the job).
 pub struct SchedulerMetrics {
-    /// `compactor_scheduler_cycles_total{job,outcome}`: finished scheduler cycles.
+    /// `compactor_scheduler_cycles_total{task,outcome}`: finished scheduler cycles.
     pub cycles: IntCounterVec,
-    /// `compactor_scheduler_skipped_ticks_total{job}`: ticks skipped because a cycle was running.
+    /// `compactor_scheduler_skipped_ticks_total{task}`: ticks skipped because a cycle was running.
     pub skipped_ticks: IntCounterVec,
-    /// `compactor_scheduler_cycle_duration_seconds{job}`: time per scheduler cycle.
+    /// `compactor_scheduler_cycle_duration_seconds{task}`: time per scheduler cycle.
     pub cycle_duration: HistogramVec,
-    /// `compactor_scheduler_last_success_timestamp_seconds{job}`: Unix time of the last success.
+    /// `compactor_scheduler_last_success_timestamp_seconds{task}`: Unix time of the last success.
     pub last_success: GaugeVec,
     /// `compactor_ready{component}`: 1 while the component answers the readiness probe.
     pub ready: IntGaugeVec,
@@ -289,20 +289,20 @@ impl SchedulerMetrics {
             cycles: counter(
                 r,
                 "compactor_scheduler_cycles_total",
-                "Scheduler cycles finished, by job and outcome (success or failure).",
-                JOB_OUTCOME_LABELS,
+                "Scheduler cycles finished, by task (the job: compaction, retention, orphan_cleanup) and outcome (success or failure).",
+                TASK_OUTCOME_LABELS,
             ),
             skipped_ticks: counter(
                 r,
                 "compactor_scheduler_skipped_ticks_total",
                 "Scheduler ticks skipped because the previous cycle was still running.",
-                JOB_LABELS,
+                TASK_LABELS,
             ),
             cycle_duration: histogram(
                 r,
                 "compactor_scheduler_cycle_duration_seconds",
                 "Duration of one scheduler cycle over all tables, in seconds.",
-                JOB_LABELS,
+                TASK_LABELS,
             ),
             last_success: register(
                 r,
@@ -311,7 +311,7 @@ impl SchedulerMetrics {
                         "compactor_scheduler_last_success_timestamp_seconds",
                         "Unix time of the job's last successful cycle; 0 until one succeeds.",
                     ),
-                    JOB_LABELS,
+                    TASK_LABELS,
                 ),
             ),
             ready: gauge(
@@ -386,7 +386,7 @@ pub struct TableMetrics {
     pub oldest_partition: IntGaugeVec,
     /// `compactor_table_metadata_bytes`: size of the current metadata file.
     pub metadata_bytes: IntGaugeVec,
-    /// `compactor_table_failures_total{tenant,dataset,table,job,kind}`: tables a job failed
+    /// `compactor_table_failures_total{tenant,dataset,table,task,kind}`: tables a job failed
     /// on, by the failure's kind.
     pub failures: IntCounterVec,
     /// `compactor_warnings{check,tenant,dataset,table}`: 1 while a warning sign fires.
@@ -541,7 +541,7 @@ impl TableMetrics {
     }
 }
 
-/// Label values of the `{tenant,dataset,table,job,kind}` failure family.
+/// Label values of the `{tenant,dataset,table,task,kind}` failure family.
 fn table_failure_labels(table: &TableId, job: JobKind, kind: FailureKind) -> [&str; 5] {
     [&table.tenant, &table.dataset, table.table.as_str(), job.as_str(), kind.as_str()]
 }

@@ -3,23 +3,23 @@
 
 use prometheus::{IntCounterVec, IntGaugeVec, Registry};
 
-use super::families::{JOB_LABELS, counter, gauge};
+use super::families::{TASK_LABELS, counter, gauge};
 use crate::job::JobKind;
 
 /// `compactor_leases_*` and `compactor_instance_info`.
 #[derive(Clone)]
 pub struct LeaseMetrics {
-    /// `compactor_leases_held{job}`: leases this instance holds now.
+    /// `compactor_leases_held{task}`: leases this instance holds now.
     pub held: IntGaugeVec,
-    /// `compactor_leases_acquired_total{job}`: leases taken (free, released or expired).
+    /// `compactor_leases_acquired_total{task}`: leases taken (free, released or expired).
     pub acquired: IntCounterVec,
-    /// `compactor_leases_taken_over_total{job}`: of those, leases taken after another
+    /// `compactor_leases_taken_over_total{task}`: of those, leases taken after another
     /// instance's expired without being released (it died or stalled).
     pub taken_over: IntCounterVec,
-    /// `compactor_leases_lost_total{job}`: leases lost while working (a renewal found the
+    /// `compactor_leases_lost_total{task}`: leases lost while working (a renewal found the
     /// lease expired or taken over, or a commit was fenced).
     pub lost: IntCounterVec,
-    /// `compactor_leases_skipped_total{job}`: tables skipped because another instance, or
+    /// `compactor_leases_skipped_total{task}`: tables skipped because another instance, or
     /// another job, held their lease.
     pub skipped: IntCounterVec,
     /// `compactor_instance_info{instance_id}`: 1, labelled with this process's instance id.
@@ -33,32 +33,32 @@ impl LeaseMetrics {
             held: gauge(
                 r,
                 "compactor_leases_held",
-                "Table leases this instance holds now, by job.",
-                JOB_LABELS,
+                "Table leases this instance holds now, by task (the job).",
+                TASK_LABELS,
             ),
             acquired: counter(
                 r,
                 "compactor_leases_acquired_total",
-                "Table leases this instance acquired, by job.",
-                JOB_LABELS,
+                "Table leases this instance acquired, by task (the job).",
+                TASK_LABELS,
             ),
             taken_over: counter(
                 r,
                 "compactor_leases_taken_over_total",
-                "Table leases acquired after another instance's lease expired unreleased (it died or stalled), by job.",
-                JOB_LABELS,
+                "Table leases acquired after another instance's lease expired unreleased (it died or stalled), by task (the job).",
+                TASK_LABELS,
             ),
             lost: counter(
                 r,
                 "compactor_leases_lost_total",
-                "Table leases lost while working on the table (expired or taken over), by job.",
-                JOB_LABELS,
+                "Table leases lost while working on the table (expired or taken over), by task (the job).",
+                TASK_LABELS,
             ),
             skipped: counter(
                 r,
                 "compactor_leases_skipped_total",
-                "Tables skipped because another instance or job held their lease, by job.",
-                JOB_LABELS,
+                "Tables skipped because another instance or job held their lease, by task (the job).",
+                TASK_LABELS,
             ),
             instance: gauge(
                 r,

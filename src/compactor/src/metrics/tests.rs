@@ -26,7 +26,7 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("compactor_deletion_failures_total", "counter", &["tenant", "dataset", "table"]),
     ("compactor_bytes_freed_total", "counter", &["tenant", "dataset", "table"]),
     ("compactor_orphan_cleanup_duration_seconds", "histogram", &["tenant", "dataset", "table"]),
-    ("compactor_scheduler_cycles_total", "counter", &["job", "outcome"]),
+    ("compactor_scheduler_cycles_total", "counter", &["task", "outcome"]),
     ("compactor_table_data_files", "gauge", &["tenant", "dataset", "table"]),
     ("compactor_table_data_bytes", "gauge", &["tenant", "dataset", "table"]),
     ("compactor_table_snapshots", "gauge", &["tenant", "dataset", "table"]),
@@ -43,17 +43,17 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("compactor_compaction_conflicts_total", "counter", &["tenant", "dataset", "signal"]),
     ("compactor_compaction_groups_abandoned_total", "counter", &["tenant", "dataset", "signal"]),
     ("compactor_manifests_rewritten_total", "counter", &["tenant", "dataset", "signal"]),
-    ("compactor_scheduler_skipped_ticks_total", "counter", &["job"]),
-    ("compactor_scheduler_cycle_duration_seconds", "histogram", &["job"]),
-    ("compactor_scheduler_last_success_timestamp_seconds", "gauge", &["job"]),
-    ("compactor_table_failures_total", "counter", &["tenant", "dataset", "table", "job", "kind"]),
+    ("compactor_scheduler_skipped_ticks_total", "counter", &["task"]),
+    ("compactor_scheduler_cycle_duration_seconds", "histogram", &["task"]),
+    ("compactor_scheduler_last_success_timestamp_seconds", "gauge", &["task"]),
+    ("compactor_table_failures_total", "counter", &["tenant", "dataset", "table", "task", "kind"]),
     ("compactor_warnings", "gauge", &["check", "tenant", "dataset", "table"]),
     ("compactor_ready", "gauge", &["component"]),
-    ("compactor_leases_held", "gauge", &["job"]),
-    ("compactor_leases_acquired_total", "counter", &["job"]),
-    ("compactor_leases_taken_over_total", "counter", &["job"]),
-    ("compactor_leases_lost_total", "counter", &["job"]),
-    ("compactor_leases_skipped_total", "counter", &["job"]),
+    ("compactor_leases_held", "gauge", &["task"]),
+    ("compactor_leases_acquired_total", "counter", &["task"]),
+    ("compactor_leases_taken_over_total", "counter", &["task"]),
+    ("compactor_leases_lost_total", "counter", &["task"]),
+    ("compactor_leases_skipped_total", "counter", &["task"]),
     ("compactor_instance_info", "gauge", &["instance_id"]),
     ("compactor_storage_requests_total", "counter", &["operation"]),
     ("compactor_storage_request_bytes_total", "counter", &["direction"]),
@@ -160,6 +160,18 @@ fn touched_output_is_valid_and_holds_every_family_with_its_labels() {
 }
 
 #[test]
+fn no_label_collides_with_the_target_labels_prometheus_attaches() {
+    // Prometheus renames a scraped `job` or `instance` label to `exported_job` or
+    // `exported_instance`, so queries grouping by ours would group by the scrape target's.
+    let scrape = parse(&touched().encode());
+    for sample in &scrape.samples {
+        for target_label in ["job", "instance"] {
+            assert!(sample.labels.get(target_label).is_none(), "{}: {target_label}", sample.metric);
+        }
+    }
+}
+
+#[test]
 fn per_table_labels_carry_the_signal_as_signal_and_table() {
     let text = touched().encode();
     assert!(text.contains(
@@ -172,11 +184,11 @@ fn per_table_labels_carry_the_signal_as_signal_and_table() {
     );
     for job in ["compaction", "retention", "orphan_cleanup"] {
         assert!(text.contains(&format!(
-            r#"compactor_table_failures_total{{dataset="prod",job="{job}",kind="storage",table="traces",tenant="acme"}} 0"#
+            r#"compactor_table_failures_total{{dataset="prod",kind="storage",table="traces",task="{job}",tenant="acme"}} 0"#
         )));
         for outcome in ["success", "failure"] {
             assert!(text.contains(&format!(
-                r#"compactor_scheduler_cycles_total{{job="{job}",outcome="{outcome}"}} 0"#
+                r#"compactor_scheduler_cycles_total{{outcome="{outcome}",task="{job}"}} 0"#
             )));
         }
     }
@@ -254,7 +266,7 @@ fn counters_and_gauges_move() {
     assert_eq!(counter_value(&scrape, "compactor_bytes_freed_total", &tbl), 1025.0);
     assert_eq!(counter_value(&scrape, "compactor_retention_cutoffs_computed", &sig), 1.0);
     assert_eq!(counter_value(&scrape, "compactor_files_deleted_total", &tbl), 0.0);
-    let failure = |job| [tbl[0], tbl[1], tbl[2], ("job", job), ("kind", "catalog")];
+    let failure = |job| [tbl[0], tbl[1], tbl[2], ("task", job), ("kind", "catalog")];
     assert_eq!(
         counter_value(&scrape, "compactor_table_failures_total", &failure("retention")),
         1.0
@@ -263,33 +275,33 @@ fn counters_and_gauges_move() {
         counter_value(&scrape, "compactor_table_failures_total", &failure("compaction")),
         0.0
     );
-    let job = |j| [("job", j)];
+    let task = |j| [("task", j)];
     assert_eq!(
-        counter_value(&scrape, "compactor_scheduler_skipped_ticks_total", &job("compaction")),
+        counter_value(&scrape, "compactor_scheduler_skipped_ticks_total", &task("compaction")),
         2.0
     );
     assert_eq!(counter_value(&scrape, "compactor_table_data_files", &tbl), 12.0);
     assert_eq!(counter_value(&scrape, "compactor_table_data_bytes", &tbl), 3_000_000.0);
     assert_eq!(counter_value(&scrape, "compactor_table_snapshots", &tbl), 4.0);
 
-    let cycles = |j, o| [("job", j), ("outcome", o)];
+    let cycles = |j, o| [("task", j), ("outcome", o)];
     let c = |j, o| counter_value(&scrape, "compactor_scheduler_cycles_total", &cycles(j, o));
     assert_eq!(c("orphan_cleanup", "success"), 1.0);
     assert_eq!(c("orphan_cleanup", "failure"), 1.0);
     assert_eq!(c("retention", "failure"), 1.0);
     assert_eq!(c("retention", "success"), 0.0);
     let last =
-        |j| counter_value(&scrape, "compactor_scheduler_last_success_timestamp_seconds", &job(j));
+        |j| counter_value(&scrape, "compactor_scheduler_last_success_timestamp_seconds", &task(j));
     assert_eq!(last("orphan_cleanup"), 1_700_000_000.0, "a failure does not move it");
     assert_eq!(last("retention"), 0.0, "never succeeded");
     let text = m.encode();
     assert!(
         text.contains(
-            r#"compactor_scheduler_cycle_duration_seconds_count{job="orphan_cleanup"} 2"#
+            r#"compactor_scheduler_cycle_duration_seconds_count{task="orphan_cleanup"} 2"#
         )
     );
     assert!(
-        text.contains(r#"compactor_scheduler_cycle_duration_seconds_sum{job="orphan_cleanup"} 3"#)
+        text.contains(r#"compactor_scheduler_cycle_duration_seconds_sum{task="orphan_cleanup"} 3"#)
     );
 }
 

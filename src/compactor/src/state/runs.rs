@@ -336,7 +336,7 @@ fn record(row: &AnyRow) -> Result<RunRecord, sqlx::Error> {
 
 mod listing;
 
-pub(crate) use listing::{ListedRun, RunCursor, RunFilter, RunPage};
+pub(crate) use listing::{RunCursor, RunFilter};
 
 #[cfg(test)]
 mod tests;

@@ -83,6 +83,14 @@ fn run_ids_round_trip_and_refuse_anything_else() {
     }
 }
 
+#[test]
+fn state_names_are_their_json_form() {
+    use RunState::*;
+    for state in [Running, Cancelling, Succeeded, Failed, Skipped, Cancelled] {
+        assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+    }
+}
+
 #[tokio::test]
 async fn a_run_ends_with_its_reports_state_and_frees_its_slot() {
     let runs = registry(4);

@@ -189,3 +189,6 @@ impl Runs {
         Ok(RunPage { runs, next })
     }
 }
+
+#[cfg(test)]
+mod tests;
