@@ -7,7 +7,7 @@
 #
 # It first checks every crate's module graph (scripts/check-modules.py and its self-test: no
 # import cycle, no upward arrow), then prepares .venv-test/ (moto, pyiceberg, psycopg2, boto3,
-# DuckDB and its extensions from scripts/requirements-test.txt), starts moto's S3 server on
+# DuckDB and its extensions, openapi-spec-validator, from scripts/requirements-test.txt), starts moto's S3 server on
 # 127.0.0.1 with a bucket, checks PostgreSQL at 127.0.0.1:5432, makes promtool available (Debian's prometheus package),
 # libfaketime (Debian's faketime), Spark's Java and JDBC drivers (Debian's
 # openjdk-17-jre-headless, libxerial-sqlite-jdbc-java, libpostgresql-jdbc-java; pyspark and

@@ -1,7 +1,8 @@
 //! A loopback HTTP proxy in front of the S3 test server that injects faults: error statuses for
 //! a share of requests, added latency, connections cut before or after the request reached the
-//! server, or in the middle of the response body; each rule can match only one method and
-//! requests whose path contains some text (every PUT of a manifest list, the metadata write).
+//! server, or in the middle of the response body, requests held back until the test releases
+//! them; each rule can match only one method and requests whose path contains some text (every
+//! PUT of a manifest list, the metadata write).
 //!
 //! It runs on its own thread and runtime, so a test may block on a child process while the
 //! proxy serves it. Point a [`crate::TestEnv`] at it with
@@ -33,6 +34,9 @@ pub enum Fault {
     CutAfterForward,
     /// Forwards the request and sends the answer's headers and half its body, then closes.
     CutMidBody,
+    /// Holds the request back until [`FaultProxy::release`], then forwards it: the client
+    /// waits as long as the test wants (a rewrite stopped at its first write, say).
+    Hold,
 }
 
 /// One fault rule: which requests it matches and what it does to them.
@@ -106,9 +110,23 @@ struct State {
     rules: Mutex<Vec<Rule>>,
     rng: Mutex<ChaCha8Rng>,
     seen: Mutex<Vec<Seen>>,
+    /// Whether held requests may go on.
+    released: tokio::sync::watch::Sender<bool>,
 }
 
 impl State {
+    fn new(upstream: &str, seed: u64, rules: Vec<Rule>) -> Self {
+        Self {
+            upstream: upstream.trim_end_matches('/').to_string(),
+            client: reqwest::Client::new(),
+            latency: Mutex::new(Duration::ZERO),
+            rules: Mutex::new(rules),
+            rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
+            seen: Mutex::new(Vec::new()),
+            released: tokio::sync::watch::Sender::new(false),
+        }
+    }
+
     /// Picks the fault for a request (the first matching rule that fires) and records it.
     fn decide(&self, method: &str, path: &str) -> Option<Fault> {
         let mut rules = self.rules.lock().unwrap();
@@ -147,14 +165,7 @@ impl FaultProxy {
     /// Starts a proxy on a free loopback port forwarding to `upstream` (`http://127.0.0.1:p`),
     /// injecting nothing until rules are set; `seed` makes shared faults repeatable.
     pub fn start(upstream: &str, seed: u64) -> FaultProxy {
-        let state = Arc::new(State {
-            upstream: upstream.trim_end_matches('/').to_string(),
-            client: reqwest::Client::new(),
-            latency: Mutex::new(Duration::ZERO),
-            rules: Mutex::new(Vec::new()),
-            rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
-            seen: Mutex::new(Vec::new()),
-        });
+        let state = Arc::new(State::new(upstream, seed, Vec::new()));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding the fault proxy");
         listener.set_nonblocking(true).expect("a non-blocking listener");
         let addr = listener.local_addr().expect("the proxy's address");
@@ -194,6 +205,16 @@ impl FaultProxy {
     /// How many requests got a fault.
     pub fn faults_injected(&self) -> usize {
         self.seen().iter().filter(|s| s.fault.is_some()).count()
+    }
+
+    /// How many requests a [`Fault::Hold`] rule matched so far (held now, or released).
+    pub fn held(&self) -> usize {
+        self.seen().iter().filter(|s| s.fault == Some(Fault::Hold)).count()
+    }
+
+    /// Lets every held request go on, and every later one a hold rule matches pass at once.
+    pub fn release(&self) {
+        self.state.released.send_replace(true);
     }
 }
 
@@ -242,6 +263,11 @@ async fn handle(state: &State, req: Request<Incoming>) -> Result<Response<Body>,
     let method = req.method().as_str().to_string();
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
     let fault = state.decide(&method, &path);
+    if fault == Some(Fault::Hold) {
+        let mut released = state.released.subscribe();
+        // The sender lives as long as the state this request holds.
+        let _ = released.wait_for(|go| *go).await;
+    }
     let latency = *state.latency.lock().unwrap();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -319,29 +345,53 @@ mod tests {
         assert!(rule.matches("PUT", "/b/t/metadata/snap-1.avro"));
         assert!(!rule.matches("GET", "/b/t/metadata/snap-1.avro"));
         assert!(!rule.matches("PUT", "/b/t/metadata/00001.metadata.json"));
-        let state = State {
-            upstream: String::new(),
-            client: reqwest::Client::new(),
-            latency: Mutex::new(Duration::ZERO),
-            rules: Mutex::new(vec![rule]),
-            rng: Mutex::new(ChaCha8Rng::seed_from_u64(1)),
-            seen: Mutex::new(Vec::new()),
-        };
+        let state = State::new("", 1, vec![rule]);
         assert_eq!(state.decide("PUT", "/snap-1"), Some(Fault::Status(500)));
         assert_eq!(state.decide("PUT", "/snap-2"), None, "it applies once");
         assert_eq!(state.seen.lock().unwrap().len(), 2);
     }
 
     #[test]
+    fn a_held_request_waits_for_the_release() {
+        // An upstream that answers every request `ok`.
+        let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let upstream_addr = upstream.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for conn in upstream.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let mut buf = [0u8; 4096];
+                let _ = std::io::Read::read(&mut conn, &mut buf);
+                let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                let _ = std::io::Write::write_all(&mut conn, answer);
+            }
+        });
+        let proxy = FaultProxy::start(&format!("http://{upstream_addr}"), 1);
+        proxy.set_rules(vec![Rule::always(Fault::Hold).method("PUT").path("/data/")]);
+        let port = proxy.addr.port();
+        let get = crate::http::http_get(port, "/b/t/data/x.parquet").unwrap();
+        assert_eq!((get.status, get.body.as_str()), (200, "ok"), "a GET is not held");
+        let put = std::thread::spawn(move || {
+            crate::http::HttpRequest::new("PUT", "/b/t/data/x.parquet")
+                .body("abc")
+                .timeout(Duration::from_secs(20))
+                .send(port)
+        });
+        let waited = std::time::Instant::now();
+        while proxy.held() == 0 {
+            assert!(waited.elapsed() < Duration::from_secs(10), "the PUT never reached the proxy");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!put.is_finished(), "the held PUT was answered before the release");
+        proxy.release();
+        let put = put.join().unwrap().unwrap();
+        assert_eq!((put.status, put.body.as_str()), (200, "ok"));
+        assert_eq!(proxy.held(), 1);
+    }
+
+    #[test]
     fn a_share_applies_to_about_that_share() {
-        let state = State {
-            upstream: String::new(),
-            client: reqwest::Client::new(),
-            latency: Mutex::new(Duration::ZERO),
-            rules: Mutex::new(vec![Rule::always(Fault::Status(503)).share(0.2)]),
-            rng: Mutex::new(ChaCha8Rng::seed_from_u64(7)),
-            seen: Mutex::new(Vec::new()),
-        };
+        let state = State::new("", 7, vec![Rule::always(Fault::Status(503)).share(0.2)]);
         let hits = (0..1000).filter(|_| state.decide("GET", "/x").is_some()).count();
         assert!((150..250).contains(&hits), "{hits} of 1000");
     }

@@ -1,9 +1,11 @@
-//! A loopback HTTP/1.1 `GET` small enough to read in one sitting, and free ports for the
+//! A loopback HTTP/1.1 client small enough to read in one sitting, and free ports for the
 //! services the tests start.
 //!
-//! The tests only talk to our own endpoints on 127.0.0.1 (`/metrics`, `/healthz`, `/readyz`),
-//! so a blocking `TcpStream` with a timeout is all it takes; no HTTP client library has to agree
-//! with the server about anything.
+//! The tests only talk to our own endpoints on 127.0.0.1 (`/metrics`, `/healthz`, `/readyz`,
+//! the admin API), so a blocking `TcpStream` with a timeout is all it takes; no HTTP client
+//! library has to agree with the server about anything. [`HttpRequest`] sends its method, path,
+//! headers and body exactly as given (a path with `..` or `%2e%2e` is not normalised, a header
+//! may be malformed), which is what a test of a server's edge needs.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -40,17 +42,110 @@ impl HttpResponse {
 
 /// `GET http://127.0.0.1:{port}{path}`; an error when nothing answers or the answer is not HTTP.
 pub fn http_get(port: u16, path: &str) -> std::io::Result<HttpResponse> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let mut stream = TcpStream::connect_timeout(&addr, REQUEST_TIMEOUT)?;
-    stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
-    stream.set_write_timeout(Some(REQUEST_TIMEOUT))?;
-    // One write: a request split over several segments is one a server may read in part.
-    let request =
-        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes())?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    parse_response(&raw).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    HttpRequest::new("GET", path).send(port)
+}
+
+/// One HTTP/1.1 request, sent byte for byte as built: `Host` and `Connection: close` are
+/// added, and `Content-Length` when there is a body and neither it nor `Transfer-Encoding`
+/// was given.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    timeout: Duration,
+}
+
+impl HttpRequest {
+    /// `method path` with no header and no body.
+    pub fn new(method: &str, path: &str) -> Self {
+        Self {
+            method: method.to_string(),
+            path: path.to_string(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout: REQUEST_TIMEOUT,
+        }
+    }
+
+    /// Adds header `name: value`, as given.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Sets the body, as given (no `Content-Type`).
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Sets `value` as the body, with `Content-Type: application/json`.
+    pub fn json(self, value: &serde_json::Value) -> Self {
+        self.header("Content-Type", "application/json").body(value.to_string())
+    }
+
+    /// How long connecting, sending and reading the answer may take ([`REQUEST_TIMEOUT`]
+    /// unless set).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The method.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The path, with its query.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The request's bytes, for a server on `port`.
+    fn to_bytes(&self, port: u16) -> Vec<u8> {
+        let mut head = format!(
+            "{} {} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n",
+            self.method, self.path
+        );
+        for (name, value) in &self.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        let framed = self.headers.iter().any(|(n, _)| {
+            n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("transfer-encoding")
+        });
+        if !self.body.is_empty() && !framed {
+            head.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(&self.body);
+        bytes
+    }
+
+    /// Sends the request to `http://127.0.0.1:{port}`; an error when nothing answers or the
+    /// answer is not HTTP.
+    pub fn send(&self, port: u16) -> std::io::Result<HttpResponse> {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let mut stream = TcpStream::connect_timeout(&addr, self.timeout)?;
+        stream.set_read_timeout(Some(self.timeout))?;
+        stream.set_write_timeout(Some(self.timeout))?;
+        // One write: a request split over several segments is one a server may read in part.
+        // A server may answer before reading all of it (a body over its limit) and reset the
+        // connection: what it answered is still the answer.
+        let written = stream.write_all(&self.to_bytes(port));
+        let mut raw = Vec::new();
+        let read = stream.read_to_end(&mut raw);
+        match parse_response(&raw) {
+            Ok(response) => Ok(response),
+            Err(e) => {
+                written?;
+                read?;
+                Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+            }
+        }
+    }
 }
 
 fn parse_response(raw: &[u8]) -> Result<HttpResponse, String> {

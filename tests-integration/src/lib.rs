@@ -18,10 +18,13 @@
 //! - [`duckdb_read`]: reads a table's metadata file with DuckDB's iceberg extension, at the
 //!   current snapshot or an older one.
 //! - [`fault_proxy`]: a loopback HTTP proxy in front of S3 that injects errors, latency and cuts.
-//! - [`http`]: a loopback `GET` and free ports, for the services' HTTP endpoints.
+//! - [`http`]: a loopback HTTP client that sends requests exactly as built, and free ports, for
+//!   the services' HTTP endpoints.
 //! - [`chromium`]: headless Chromium: a page's DOM, a screenshot, a page driven by clicks
 //!   (`browser.py`, the DevTools protocol over a pipe); [`html`]: reading the DOM it dumps.
 //! - [`metrics_text`]: a strict reader of Prometheus `/metrics` pages.
+//! - [`openapi`]: the admin API's OpenAPI document and answers checked by openapi-spec-validator
+//!   and openapi-schema-validator.
 //! - [`private_pg`]: a PostgreSQL server of the test's own (`initdb` + `pg_ctl` on a free
 //!   loopback port) that it can crash and restart.
 //! - [`tcp_proxy`]: a loopback TCP proxy in front of PostgreSQL that cuts the connection of the
@@ -38,6 +41,7 @@ pub mod html;
 pub mod http;
 pub mod iceberg_read;
 pub mod metrics_text;
+pub mod openapi;
 pub mod orphans;
 pub mod private_pg;
 pub mod pyiceberg;

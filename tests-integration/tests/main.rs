@@ -4,6 +4,7 @@
 //! with `scripts/test.sh -p tests-integration --test main -- foundation::`.
 //! Fixtures are in the `tests_integration` library (`tests-integration/src/`).
 
+mod admin;
 mod admin_page;
 mod compactor;
 mod deployment;

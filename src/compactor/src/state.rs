@@ -23,6 +23,7 @@ mod error;
 mod idle;
 pub(crate) mod leases;
 mod migrations;
+mod run_listing;
 pub(crate) mod runs;
 
 pub(crate) use checkpoints::{Checkpoint, Checkpoints};
@@ -32,7 +33,8 @@ pub(crate) use idle::{IdleMark, IdleMarks};
 #[cfg(test)]
 pub(crate) use leases::LEASES_TABLE;
 pub(crate) use leases::{Fence, Holder, Lease, Leases};
-pub(crate) use runs::{RecentRuns, RunCursor, RunFilter, RunOutcome, RunRecord, Runs, kept};
+pub(crate) use run_listing::{RunCursor, RunFilter};
+pub(crate) use runs::{RecentRuns, RunOutcome, RunRecord, Runs, kept};
 
 /// The compactor's tables in one catalog database, for one catalog name: cheap to clone, and
 /// each repository it hands out is too.

@@ -142,16 +142,22 @@ pub fn json_ok(out: &BinOutput) -> Value {
 /// The entry of table `id` in the first report of a `--json` document.
 #[track_caller]
 pub fn table_entry<'a>(doc: &'a Value, id: &TableId) -> &'a Value {
-    doc["reports"][0]["tables"]
+    entry_of(&doc["reports"][0]["tables"], id)
+}
+
+/// The entry of table `id` (its `tenant`, `dataset` and `table`) in the array `tables`.
+#[track_caller]
+pub fn entry_of<'a>(tables: &'a Value, id: &TableId) -> &'a Value {
+    tables
         .as_array()
-        .unwrap_or_else(|| panic!("no tables in {doc}"))
+        .unwrap_or_else(|| panic!("no tables in {tables}"))
         .iter()
         .find(|t| {
             t["tenant"] == id.tenant.as_str()
                 && t["dataset"] == id.dataset.as_str()
                 && t["table"] == id.table.as_str()
         })
-        .unwrap_or_else(|| panic!("{id} is not in {doc}"))
+        .unwrap_or_else(|| panic!("{id} is not in {tables}"))
 }
 
 /// A candidate partition of a plan (`details.candidates[]`).

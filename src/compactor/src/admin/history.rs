@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::context::AdminContext;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiQuery, shown};
+use super::extract::{ApiQuery, NoQuery, checked_id, shown};
 use crate::job::JobKind;
 use crate::state::{Holder, RunCursor, RunFilter, RunOutcome, RunRecord, StateStore};
 
@@ -85,8 +85,7 @@ pub(crate) async fn runs(
     let RunsQuery { tenant, dataset, table, job, outcome, limit, cursor } = query;
     for (what, id) in [("tenant", &tenant), ("dataset", &dataset)] {
         if let Some(id) = id {
-            common::ids::validate_id(id)
-                .map_err(|e| ApiError::bad_request(format!("{what} {}: {e}", shown(id))))?;
+            checked_id(what, id)?;
         }
     }
     if let Some(t) = &table
@@ -162,6 +161,7 @@ pub(crate) struct LeasesView {
 )]
 pub(crate) async fn leases(
     State(cx): State<Arc<AdminContext>>,
+    ApiQuery(NoQuery {}): ApiQuery<NoQuery>,
 ) -> Result<Json<LeasesView>, ApiError> {
     Ok(Json(cx.leases().await?))
 }

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::context::AdminContext;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiQuery, TablePath, shown};
+use super::extract::{ApiQuery, NoQuery, TablePath, checked_id};
 use super::runs::RunView;
 use crate::compaction::plan::TablePlan;
 use crate::job::{JobKind, Scope};
@@ -70,8 +70,7 @@ pub(crate) async fn list(
     let TablesQuery { tenant, dataset, signal, health } = query;
     for (what, id) in [("tenant", &tenant), ("dataset", &dataset)] {
         if let Some(id) = id {
-            common::ids::validate_id(id)
-                .map_err(|e| ApiError::bad_request(format!("{what} {}: {e}", shown(id))))?;
+            checked_id(what, id)?;
         }
     }
     let scope = Scope { tenant, dataset, signal, dry_run: true, tables: None };
@@ -149,6 +148,7 @@ pub(crate) struct TableDetail {
 pub(crate) async fn detail(
     State(cx): State<Arc<AdminContext>>,
     TablePath(id): TablePath,
+    ApiQuery(NoQuery {}): ApiQuery<NoQuery>,
 ) -> Result<Json<TableDetail>, ApiError> {
     Ok(Json(cx.table_detail(&id).await?))
 }

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::context::AdminContext;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{JsonBody, RunPath, TablePath};
+use super::extract::{ApiQuery, JsonBody, NoQuery, RunPath, TablePath};
 use super::runs::{CancelRefused, RunView, StartRefused};
 use crate::job::{JobKind, JobSpec};
 use crate::state::StateStore;
@@ -49,6 +49,7 @@ pub(crate) struct StartRun {
 pub(crate) async fn compact(
     State(cx): State<Arc<AdminContext>>,
     TablePath(id): TablePath,
+    ApiQuery(NoQuery {}): ApiQuery<NoQuery>,
     JsonBody(body): JsonBody<StartRun>,
 ) -> Result<Response, ApiError> {
     cx.start(id, JobKind::Compaction, body).await
@@ -76,6 +77,7 @@ pub(crate) async fn compact(
 pub(crate) async fn retention(
     State(cx): State<Arc<AdminContext>>,
     TablePath(id): TablePath,
+    ApiQuery(NoQuery {}): ApiQuery<NoQuery>,
     JsonBody(body): JsonBody<StartRun>,
 ) -> Result<Response, ApiError> {
     cx.start(id, JobKind::Retention, body).await
@@ -103,6 +105,7 @@ pub(crate) async fn retention(
 pub(crate) async fn orphans(
     State(cx): State<Arc<AdminContext>>,
     TablePath(id): TablePath,
+    ApiQuery(NoQuery {}): ApiQuery<NoQuery>,
     JsonBody(body): JsonBody<StartRun>,
 ) -> Result<Response, ApiError> {
     cx.start(id, JobKind::OrphanCleanup, body).await
@@ -122,6 +125,7 @@ pub(crate) async fn orphans(
 pub(crate) async fn follow(
     State(cx): State<Arc<AdminContext>>,
     RunPath(id): RunPath,
+    ApiQuery(NoQuery {}): ApiQuery<NoQuery>,
 ) -> Result<Json<RunView>, ApiError> {
     let run = cx.runs.get(id).ok_or_else(|| unknown_run(&id.to_string()))?;
     Ok(Json(run.view()))
@@ -142,6 +146,7 @@ pub(crate) async fn follow(
 pub(crate) async fn cancel(
     State(cx): State<Arc<AdminContext>>,
     RunPath(id): RunPath,
+    ApiQuery(NoQuery {}): ApiQuery<NoQuery>,
 ) -> Result<Response, ApiError> {
     match cx.runs.cancel(id) {
         Ok(run) => Ok((StatusCode::ACCEPTED, Json(run.view())).into_response()),

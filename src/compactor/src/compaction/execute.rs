@@ -9,8 +9,9 @@
 //! - Input files are never deleted: readers of older snapshots keep working until snapshot
 //!   expiration and orphan cleanup. The new files of an abandoned group are deleted, unless the
 //!   commit's outcome is unknown (they may be referenced).
-//! - Once the pass is cancelled nothing more is committed: groups not started stay so, and
-//!   groups rewritten but not yet committed are abandoned and their files deleted.
+//! - Once the pass is cancelled nothing more is committed: groups not started stay so (a group
+//!   still waiting for its rewrite slot included), and groups rewritten but not yet committed
+//!   are abandoned and their files deleted.
 //! - Groups are rewritten within `max_concurrent_groups` slots ([`super::slots`]; several
 //!   small groups share one), over every table of the pass; commits of one table are made one
 //!   after the other, so the groups of a pass never conflict with each other.
@@ -226,6 +227,8 @@ pub async fn execute(
     };
     let (mut started, mut pending) = (0, Vec::new());
     while let Some((p, g, rewritten)) = rewrites.next().await {
+        // Cancelled while it waited for its slot: not started.
+        let Some(rewritten) = rewritten else { continue };
         started += 1;
         match rewritten {
             Ok(output) => pending.push(Rewritten {
@@ -347,15 +350,28 @@ impl GroupRun<'_, '_> {
         }
     }
 
-    /// Rewrites `group`; a group that cannot be rewritten, or would gain nothing, is returned
-    /// abandoned.
+    /// Rewrites `group` once it has its slot; a group that cannot be rewritten, or would gain
+    /// nothing, is returned abandoned, and `None` when the pass was cancelled before the group
+    /// had its slot (it is not started).
     async fn rewrite(
+        &self,
+        partition: &PartitionPlan,
+        group: &FileGroup,
+    ) -> Option<Result<RewriteOutput, GroupResult>> {
+        let _permit = self.rewrites.acquire(group.bytes, partition.method).await;
+        if self.cx.cancel.is_cancelled() {
+            return None;
+        }
+        Some(self.rewrite_now(partition, group).await)
+    }
+
+    /// Rewrites `group` (its slot held).
+    async fn rewrite_now(
         &self,
         partition: &PartitionPlan,
         group: &FileGroup,
     ) -> Result<RewriteOutput, GroupResult> {
         let part = partition.partition;
-        let _permit = self.rewrites.acquire(group.bytes, partition.method).await;
         let tasks = take_group_tasks(&mut *self.tasks.lock().await, group);
         let rewritten = match tasks {
             Ok(tasks) => {

@@ -38,7 +38,7 @@ pub(super) const REQUEST_COLUMNS: [&str; 7] = [
 ];
 
 /// The columns a [`RunRecord`] is read from.
-const COLUMNS: &str = "job, started_at_ms, finished_at_ms, outcome, files_removed, files_added, \
+pub(super) const COLUMNS: &str = "job, started_at_ms, finished_at_ms, outcome, files_removed, files_added, \
     bytes_removed, bytes_added, partitions, snapshots, error, error_kind, instance, \
     requests_get, requests_put, requests_list, requests_head, requests_delete, \
     request_bytes_read, request_bytes_written";
@@ -119,7 +119,7 @@ pub struct RecentRuns {
 /// The run history of one catalog's tables.
 #[derive(Debug, Clone)]
 pub struct Runs {
-    db: Db,
+    pub(super) db: Db,
 }
 
 impl Runs {
@@ -296,7 +296,7 @@ impl Runs {
 }
 
 /// The record `row` (the columns [`COLUMNS`]) holds.
-fn record(row: &AnyRow) -> Result<RunRecord, sqlx::Error> {
+pub(super) fn record(row: &AnyRow) -> Result<RunRecord, sqlx::Error> {
     let job: String = row.try_get("job")?;
     let job = JobKind::ALL.into_iter().find(|j| j.as_str() == job).ok_or_else(|| {
         sqlx::Error::ColumnDecode {
@@ -333,10 +333,6 @@ fn record(row: &AnyRow) -> Result<RunRecord, sqlx::Error> {
         },
     })
 }
-
-mod listing;
-
-pub(crate) use listing::{RunCursor, RunFilter};
 
 #[cfg(test)]
 mod tests;

@@ -22,8 +22,9 @@ use super::fixture::{
 use crate::compaction::plan::FileGroup;
 use crate::compaction::rewrite::{delete_files, rewrite_tasks};
 use crate::compaction::scan::{scan_tasks, take_group_tasks};
+use crate::compaction::slots::RewriteSlots;
 use crate::compaction::{
-    CompactionOutcome, CompactionSettings, CompactionStep, ExecuteSettings, GroupStatus,
+    CompactionOutcome, CompactionSettings, CompactionStep, ExecuteSettings, GroupStatus, Method,
     PlanSettings, RewriteError, RewriteSettings, SortPolicy, TableExecution, TablePlan,
     rewrite_group,
 };
@@ -378,6 +379,39 @@ async fn a_dry_run_or_a_cancelled_pass_changes_nothing() {
     assert_eq!(fx.load().await.metadata_location(), Some(location.as_str()));
     for hour in HOURS {
         assert!(compacted_files_on_disk(&table, hour).is_empty());
+    }
+}
+
+/// Groups still waiting for their rewrite slot when the pass is cancelled are not started:
+/// a cancelled pass rewrites nothing more, rather than rewriting them only to throw them away.
+#[tokio::test]
+async fn a_pass_cancelled_while_its_groups_wait_for_a_slot_starts_none() {
+    let fx = Fixture::new().await;
+    fx.fill(&HOURS, 6, ROWS).await;
+    let table = fx.load().await;
+    let location = table.metadata_location().unwrap().to_string();
+    let slots = Arc::new(RewriteSlots::new(1));
+    let step =
+        CompactionStep::sharing(settings(128 * MIB), Arc::new(SystemClock), Arc::clone(&slots));
+    let step = Metered::new(step, Arc::new(Metrics::new()));
+    // Another pass holds the only slot.
+    let other = slots.acquire(u64::MAX, Method::Sort).await;
+    let cancel = CancellationToken::new();
+    let pass = compact(&fx, &step, &table, &cancel);
+    tokio::pin!(pass);
+    tokio::select! {
+        _ = &mut pass => panic!("the pass ended without a slot"),
+        () = tokio::time::sleep(Duration::from_millis(500)) => {}
+    }
+    cancel.cancel();
+    drop(other);
+    let (plan, execution) = pass.await;
+    assert_eq!(plan.candidates.len(), 3);
+    assert_eq!(execution.groups_not_started, 3, "{execution:?}");
+    assert!(execution.groups.is_empty(), "{execution:?}");
+    assert_eq!(fx.load().await.metadata_location(), Some(location.as_str()));
+    for hour in HOURS {
+        assert!(compacted_files_on_disk(&table, hour).is_empty(), "nothing was rewritten");
     }
 }
 

@@ -9,9 +9,9 @@ use std::str::FromStr;
 
 use sqlx::Row;
 
-use super::{COLUMNS, RUNS_TABLE, RunOutcome, RunRecord, Runs, record};
+use super::error::{StateError, Store};
+use super::runs::{COLUMNS, RUNS_TABLE, RunOutcome, RunRecord, Runs, record};
 use crate::job::JobKind;
-use crate::state::error::{StateError, Store};
 
 /// Which runs to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
