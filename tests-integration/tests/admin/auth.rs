@@ -3,8 +3,8 @@
 //! `SIGNALDB_COMPACTOR_ADMIN_TOKEN` or `token_file`), a change without credentials or with
 //! malformed ones is `401` (with a `WWW-Authenticate` challenge), with the wrong token `403
 //! forbidden`; `protect_reads` makes the reads (the document and the page too, which answers
-//! with its token form instead of JSON) need it, never
-//! the probes or `/metrics`. No answer and no log line ever contains the token.
+//! with its token form instead of JSON) need it, never the probes or `/metrics`. No answer and
+//! no log line ever contains the token.
 
 use common::TableKind;
 use common::tables::TableId;
