@@ -27,89 +27,61 @@ pub(crate) struct StartRun {
     pub dry_run: bool,
 }
 
-/// `POST /tables/{tenant}/{dataset}/{table}/compact`.
-#[utoipa::path(
-    post, path = "/api/v1/tables/{tenant}/{dataset}/{table}/compact", tag = "runs",
-    params(
-        ("tenant" = String, Path, description = "Tenant id"),
-        ("dataset" = String, Path, description = "Dataset id"),
-        ("table" = String, Path, description = "Table name"),
-    ),
-    request_body(content = Option<StartRun>, content_type = "application/json"),
-    responses(
-        (status = 202, description = "Started; follow it at the `Location`", body = RunView),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "A run of the job on the table is in flight, or another instance holds its lease", body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-pub(crate) async fn compact(
-    State(cx): State<Arc<AdminContext>>,
-    TablePath(id): TablePath,
-    ApiQuery(NoQuery {}): ApiQuery<NoQuery>,
-    JsonBody(body): JsonBody<StartRun>,
-) -> Result<Response, ApiError> {
-    cx.start(id, JobKind::Compaction, body).await
+/// A handler that starts `$job` on the table of its path: `POST $path`, documented once for
+/// the three jobs.
+macro_rules! start_endpoint {
+    ($(#[$doc:meta])* $name:ident, $path:literal, $job:expr) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            post, path = $path, tag = "runs",
+            params(
+                ("tenant" = String, Path, description = "Tenant id"),
+                ("dataset" = String, Path, description = "Dataset id"),
+                ("table" = String, Path, description = "Table name"),
+            ),
+            request_body(content = Option<StartRun>, content_type = "application/json"),
+            responses(
+                (status = 202, description = "Started; follow it at the `Location`", body = RunView),
+                (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+                (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+                (status = 409, description = "A run of the job on the table is in flight, or another instance holds its lease", body = ErrorBody),
+                (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+                (status = 429, body = ErrorBody), (status = 503, body = ErrorBody),
+            ),
+            security(("bearer" = []))
+        )]
+        pub(crate) async fn $name(
+            State(cx): State<Arc<AdminContext>>,
+            TablePath(id): TablePath,
+            ApiQuery(NoQuery {}): ApiQuery<NoQuery>,
+            JsonBody(body): JsonBody<StartRun>,
+        ) -> Result<Response, ApiError> {
+            cx.start(id, $job, body).await
+        }
+    };
 }
 
-/// `POST /tables/{tenant}/{dataset}/{table}/retention`.
-#[utoipa::path(
-    post, path = "/api/v1/tables/{tenant}/{dataset}/{table}/retention", tag = "runs",
-    params(
-        ("tenant" = String, Path, description = "Tenant id"),
-        ("dataset" = String, Path, description = "Dataset id"),
-        ("table" = String, Path, description = "Table name"),
-    ),
-    request_body(content = Option<StartRun>, content_type = "application/json"),
-    responses(
-        (status = 202, body = RunView),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
-        (status = 415, body = ErrorBody), (status = 429, body = ErrorBody),
-        (status = 503, body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-pub(crate) async fn retention(
-    State(cx): State<Arc<AdminContext>>,
-    TablePath(id): TablePath,
-    ApiQuery(NoQuery {}): ApiQuery<NoQuery>,
-    JsonBody(body): JsonBody<StartRun>,
-) -> Result<Response, ApiError> {
-    cx.start(id, JobKind::Retention, body).await
-}
+start_endpoint!(
+    /// `POST /tables/{tenant}/{dataset}/{table}/compact`: one compaction pass of the table now.
+    compact,
+    "/api/v1/tables/{tenant}/{dataset}/{table}/compact",
+    JobKind::Compaction
+);
 
-/// `POST /tables/{tenant}/{dataset}/{table}/orphans`.
-#[utoipa::path(
-    post, path = "/api/v1/tables/{tenant}/{dataset}/{table}/orphans", tag = "runs",
-    params(
-        ("tenant" = String, Path, description = "Tenant id"),
-        ("dataset" = String, Path, description = "Dataset id"),
-        ("table" = String, Path, description = "Table name"),
-    ),
-    request_body(content = Option<StartRun>, content_type = "application/json"),
-    responses(
-        (status = 202, body = RunView),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
-        (status = 415, body = ErrorBody), (status = 429, body = ErrorBody),
-        (status = 503, body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-pub(crate) async fn orphans(
-    State(cx): State<Arc<AdminContext>>,
-    TablePath(id): TablePath,
-    ApiQuery(NoQuery {}): ApiQuery<NoQuery>,
-    JsonBody(body): JsonBody<StartRun>,
-) -> Result<Response, ApiError> {
-    cx.start(id, JobKind::OrphanCleanup, body).await
-}
+start_endpoint!(
+    /// `POST /tables/{tenant}/{dataset}/{table}/retention`: one retention pass of the table now.
+    retention,
+    "/api/v1/tables/{tenant}/{dataset}/{table}/retention",
+    JobKind::Retention
+);
+
+start_endpoint!(
+    /// `POST /tables/{tenant}/{dataset}/{table}/orphans`: one orphan-cleanup pass of the table
+    /// now.
+    orphans,
+    "/api/v1/tables/{tenant}/{dataset}/{table}/orphans",
+    JobKind::OrphanCleanup
+);
 
 /// `GET /runs/{id}`: a run started through the API, until its outcome.
 #[utoipa::path(
