@@ -264,6 +264,11 @@ impl AdminContext {
     /// leave them.
     pub(crate) async fn plan(&self, id: &TableId, jobs: &[JobKind]) -> Result<PlanView, ApiError> {
         let status = self.table_status(id).await?;
+        Ok(PlanView::of(self.dry_runs(id, jobs).await, status.state.as_ref()))
+    }
+
+    /// The dry-run report of each of `jobs` on table `id`, in order.
+    pub(crate) async fn dry_runs(&self, id: &TableId, jobs: &[JobKind]) -> Vec<JobReport> {
         let scope =
             Scope { dry_run: true, tables: Some(BTreeSet::from([id.clone()])), ..Scope::default() };
         let cancel = tokio_util::sync::CancellationToken::new();
@@ -271,14 +276,22 @@ impl AdminContext {
         for job in jobs {
             reports.push(self.assembly.preview(*job).run(&scope, &cancel).await);
         }
+        reports
+    }
+}
+
+impl PlanView {
+    /// The view of `reports` on a table whose state is `state`: its partitions with what the
+    /// compaction report among them plans for each.
+    pub(crate) fn of(reports: Vec<JobReport>, state: Option<&TableState>) -> Self {
         let plan = reports
             .iter()
             .flat_map(|r| &r.tables)
             .filter_map(|t| t.details.as_ref()?.compaction())
             .map(|c| &c.plan)
             .next();
-        let partitions = partitions(status.state.as_ref(), plan);
-        Ok(PlanView { reports, partitions })
+        let partitions = partitions(state, plan);
+        Self { reports, partitions }
     }
 }
 

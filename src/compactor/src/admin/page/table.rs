@@ -33,8 +33,12 @@ pub(super) async fn page(
 ) -> Result<Response, PageError> {
     let Path((tenant, dataset, table)) = path.map_err(|e| PageError::bad_request(e.body_text()))?;
     let id = table_id(&tenant, &dataset, &table)?;
-    let (detail, plan) = tokio::join!(cx.table_detail(&id), cx.plan(&id, &[JobKind::Compaction]));
-    let page = TablePage::new(&cx, &id, detail?, &plan?);
+    // The detail reads the table's status once; the plan's partitions are drawn on it.
+    let (detail, reports) =
+        tokio::join!(cx.table_detail(&id), cx.dry_runs(&id, &[JobKind::Compaction]));
+    let detail = detail?;
+    let plan = PlanView::of(reports, detail.status.state.as_ref());
+    let page = TablePage::new(&cx, &id, detail, &plan);
     Ok(html(StatusCode::OK, &page))
 }
 
