@@ -82,16 +82,8 @@ impl Service {
     /// The status of every table in `scope` (its dry run is ignored: status changes nothing).
     pub async fn status(&self, scope: &Scope) -> StatusReport {
         let now = self.assembly.clock().now();
-        match self.assembly.catalog().get().await {
-            Ok(catalog) => status::status(&catalog, self.assembly.config(), scope, now).await,
-            Err(e) => StatusReport {
-                generated_at: now,
-                config_warnings: crate::warnings::config_warnings(self.assembly.config()),
-                tables: Vec::new(),
-                not_maintained: Vec::new(),
-                errors: vec![e.to_string()],
-            },
-        }
+        let (catalog, config) = (self.assembly.catalog(), self.assembly.config());
+        status::status_through(catalog, config, scope, now).await
     }
 
     /// Runs one pass of every enabled job in lifecycle order, each with its configured dry

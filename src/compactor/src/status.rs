@@ -14,7 +14,9 @@ pub(crate) mod render;
 pub(crate) mod report;
 mod score;
 
-pub(crate) use gather::status;
+#[cfg(test)]
+use gather::status;
+pub(crate) use gather::status_through;
 #[cfg(test)]
 pub(crate) use render::render;
 pub(crate) use report::StatusReport;

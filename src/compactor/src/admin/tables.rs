@@ -208,16 +208,7 @@ impl AdminContext {
     pub(crate) async fn status(&self, scope: &Scope) -> StatusReport {
         let assembly = &self.assembly;
         let now = assembly.clock().now();
-        match assembly.catalog().get().await {
-            Ok(catalog) => crate::status::status(&catalog, assembly.config(), scope, now).await,
-            Err(e) => StatusReport {
-                generated_at: now,
-                config_warnings: crate::warnings::config_warnings(assembly.config()),
-                tables: Vec::new(),
-                not_maintained: Vec::new(),
-                errors: vec![e.to_string()],
-            },
-        }
+        crate::status::status_through(assembly.catalog(), assembly.config(), scope, now).await
     }
 
     /// The status of table `id`: `404` when the catalog has no such table.

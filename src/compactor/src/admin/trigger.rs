@@ -15,7 +15,6 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiQuery, JsonBody, NoQuery, RunPath, TablePath};
 use super::runs::{CancelRefused, RunView, StartRefused};
 use crate::job::{JobKind, JobSpec};
-use crate::state::StateStore;
 
 /// The body of a `POST` that starts a run; it may be left out.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -191,8 +190,7 @@ impl AdminContext {
 
     /// Who holds a lease on `id` now, as the state store says; `None` when none or unknown.
     async fn holder(&self, id: &common::tables::TableId) -> Option<crate::state::Holder> {
-        let catalog = self.assembly.catalog().get().await.ok()?;
-        let store = StateStore::open(&catalog).await.ok()?;
+        let store = self.store().await.ok()?;
         store.leases().holder_of(id).await.ok().flatten()
     }
 }

@@ -3,7 +3,7 @@
 //! what was read.
 
 use chrono::{DateTime, Utc};
-use common::catalog::{SignalCatalog, list_other_tables, list_signal_tables};
+use common::catalog::{CatalogHandle, SignalCatalog, list_other_tables, list_signal_tables};
 use common::config::CompactorConfig;
 use common::partition::hour_label;
 use common::tables::TableId;
@@ -16,6 +16,27 @@ use crate::retention::TablePolicy;
 use crate::state::{RecentRuns, Runs, StateStore};
 use crate::table_state::TableState;
 use crate::warnings::{config_warnings, cutoff_hour, table_warnings};
+
+/// The status of every table in `scope`, read through `handle` (connecting it when it is not
+/// yet); when the catalog cannot be reached, a report holding only the configuration's warnings
+/// and why.
+pub(crate) async fn status_through(
+    handle: &CatalogHandle,
+    c: &CompactorConfig,
+    scope: &Scope,
+    now: DateTime<Utc>,
+) -> StatusReport {
+    match handle.get().await {
+        Ok(catalog) => status(&catalog, c, scope, now).await,
+        Err(e) => StatusReport {
+            generated_at: now,
+            config_warnings: config_warnings(c),
+            tables: Vec::new(),
+            not_maintained: Vec::new(),
+            errors: vec![e.to_string()],
+        },
+    }
+}
 
 /// Reads the status of every table of `catalog` in `scope` under configuration `c` at `now`.
 pub(crate) async fn status(
